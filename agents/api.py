@@ -1,0 +1,144 @@
+"""REST API for agents (with knowledge entries) and phone numbers."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.response import Response
+
+from aybiza.core.api import TenantViewSetMixin
+from agents.models import MAX_PROMPT_CHARS, Agent, KnowledgeEntry, PhoneNumber
+from agents.selectors import agent_get, agent_list, phone_number_get, phone_number_list
+from agents.services import (
+    agent_create,
+    agent_delete,
+    agent_update,
+    phone_number_create,
+    phone_number_delete,
+    phone_number_update,
+)
+
+
+class KnowledgeEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = KnowledgeEntry
+        fields = ["id", "question", "answer"]
+        read_only_fields = ["id"]
+
+
+class AgentSerializer(serializers.ModelSerializer):
+    knowledge = KnowledgeEntrySerializer(many=True, required=False)
+    system_prompt = serializers.CharField(max_length=MAX_PROMPT_CHARS, allow_blank=True,
+                                          required=False)
+
+    class Meta:
+        model = Agent
+        fields = [
+            "id", "name", "system_prompt", "greeting", "language", "voice", "stt_provider",
+            "llm_provider", "tts_provider", "llm_model", "status", "end_of_turn_silence_ms",
+            "barge_in_min_speech_ms", "reprompt_after_s", "hangup_after_s", "max_call_seconds",
+            "reprompt_text", "goodbye_text", "knowledge", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
+    """Agents of the caller's tenant. `knowledge` replaces the agent's entries when given."""
+
+    serializer_class = AgentSerializer
+
+    def get_queryset(self):  # used by schema generation only
+        return Agent.objects.none()
+
+    def list(self, request):
+        agents = agent_list(tenant=self.tenant)
+        page = self.paginator.paginate_queryset(agents, request, view=self)
+        return self.paginator.get_paginated_response(AgentSerializer(page, many=True).data)
+
+    def retrieve(self, request, pk=None):
+        return Response(AgentSerializer(agent_get(tenant=self.tenant, pk=pk)).data)
+
+    def create(self, request):
+        data = self._validated(request.data)
+        agent = agent_create(tenant=self.tenant, actor=self.actor(), **data)
+        return Response(AgentSerializer(agent_get(tenant=self.tenant, pk=agent.pk)).data,
+                        status=status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None, partial=False):
+        agent = agent_get(tenant=self.tenant, pk=pk)
+        data = self._validated(request.data, instance=agent, partial=partial)
+        agent_update(tenant=self.tenant, agent=agent, actor=self.actor(), **data)
+        return Response(AgentSerializer(agent_get(tenant=self.tenant, pk=pk)).data)
+
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk=pk, partial=True)
+
+    def destroy(self, request, pk=None):
+        agent_delete(tenant=self.tenant, agent=agent_get(tenant=self.tenant, pk=pk),
+                     actor=self.actor())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @property
+    def paginator(self):
+        if not hasattr(self, "_paginator"):
+            from rest_framework.settings import api_settings
+
+            self._paginator = api_settings.DEFAULT_PAGINATION_CLASS()
+        return self._paginator
+
+    @staticmethod
+    def _validated(data, instance=None, partial=False) -> dict:
+        serializer = AgentSerializer(instance, data=data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        validated = dict(serializer.validated_data)
+        if "knowledge" in validated:
+            validated["knowledge"] = [dict(entry) for entry in validated["knowledge"]]
+        return validated
+
+
+class PhoneNumberSerializer(serializers.ModelSerializer):
+    agent_id = serializers.IntegerField(allow_null=True, required=False)
+
+    class Meta:
+        model = PhoneNumber
+        fields = ["id", "e164", "label", "agent_id", "created_at"]
+        read_only_fields = ["id", "created_at"]
+        # Uniqueness is checked by the service after normalising the number.
+        extra_kwargs = {"e164": {"validators": []}}
+
+
+class PhoneNumberViewSet(TenantViewSetMixin, viewsets.ViewSet):
+    """The tenant's phone numbers (E.164) and the agent each is bound to."""
+
+    serializer_class = PhoneNumberSerializer
+
+    def list(self, request):
+        numbers = phone_number_list(tenant=self.tenant)
+        return Response(PhoneNumberSerializer(numbers, many=True).data)
+
+    def retrieve(self, request, pk=None):
+        return Response(PhoneNumberSerializer(phone_number_get(tenant=self.tenant, pk=pk)).data)
+
+    def create(self, request):
+        serializer = PhoneNumberSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        number = phone_number_create(tenant=self.tenant, actor=self.actor(),
+                                     **serializer.validated_data)
+        return Response(PhoneNumberSerializer(number).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None, partial=False):
+        number = phone_number_get(tenant=self.tenant, pk=pk)
+        serializer = PhoneNumberSerializer(number, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        number = phone_number_update(tenant=self.tenant, number=number, actor=self.actor(),
+                                     **serializer.validated_data)
+        return Response(PhoneNumberSerializer(number).data)
+
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk=pk, partial=True)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        phone_number_delete(tenant=self.tenant, number=phone_number_get(tenant=self.tenant, pk=pk),
+                            actor=self.actor())
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,84 @@
+"""Agents (prompt, greeting, voice, providers, turn-taking), their knowledge, and phone numbers."""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from aybiza.core.models import Tenant, TenantOwnedModel
+from calls.realtime.providers.registry import choices
+
+MAX_PROMPT_CHARS = 20_000
+
+
+class AgentStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    LIVE = "live", "Live"
+
+
+class Agent(TenantOwnedModel):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="agents")
+    name = models.CharField(max_length=120)
+    system_prompt = models.TextField(max_length=MAX_PROMPT_CHARS, blank=True)
+    greeting = models.CharField(max_length=500, blank=True)
+    language = models.CharField(max_length=16, default="en-US")
+    voice = models.CharField(max_length=80, blank=True, help_text="Provider-specific voice name.")
+    stt_provider = models.CharField(max_length=32, choices=choices("stt"), default="pocketsphinx")
+    llm_provider = models.CharField(max_length=32, choices=choices("llm"), default="offline")
+    tts_provider = models.CharField(max_length=32, choices=choices("tts"), default="hibari")
+    llm_model = models.CharField(max_length=200, blank=True, help_text="Model id for LLM vendors.")
+    status = models.CharField(max_length=8, choices=AgentStatus.choices,
+                              default=AgentStatus.DRAFT)
+
+    # Turn-taking, per agent.
+    end_of_turn_silence_ms = models.PositiveIntegerField(
+        default=700, validators=[MinValueValidator(100), MaxValueValidator(5000)])
+    barge_in_min_speech_ms = models.PositiveIntegerField(
+        default=250, validators=[MinValueValidator(60), MaxValueValidator(3000)])
+    reprompt_after_s = models.PositiveIntegerField(
+        default=8, validators=[MinValueValidator(2), MaxValueValidator(120)])
+    hangup_after_s = models.PositiveIntegerField(
+        default=25, validators=[MinValueValidator(5), MaxValueValidator(600)])
+    max_call_seconds = models.PositiveIntegerField(
+        default=1800, validators=[MinValueValidator(30), MaxValueValidator(4 * 3600)])
+    reprompt_text = models.CharField(max_length=300, default="Are you still there?")
+    goodbye_text = models.CharField(
+        max_length=300, default="I haven't heard anything, so I'll end the call now. Goodbye!")
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class KnowledgeEntry(TenantOwnedModel):
+    """A question the agent can answer and its answer (spoken as is by the offline brain)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="knowledge")
+    question = models.CharField(max_length=500)
+    answer = models.TextField(max_length=4000)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "knowledge entries"
+
+    def __str__(self) -> str:
+        return self.question
+
+
+class PhoneNumber(TenantOwnedModel):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="phone_numbers")
+    # E.164, unique across the platform: an incoming call must map to exactly one tenant.
+    e164 = models.CharField(max_length=16, unique=True)
+    label = models.CharField(max_length=100, blank=True)
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="phone_numbers"
+    )
+
+    class Meta:
+        ordering = ["e164"]
+
+    def __str__(self) -> str:
+        return self.e164

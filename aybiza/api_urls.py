@@ -1,0 +1,15 @@
+"""`/api/v1/` routes of every app."""
+
+from rest_framework.routers import DefaultRouter
+
+from aybiza.core.api import ApiKeyViewSet
+from agents.api import AgentViewSet, PhoneNumberViewSet
+from calls.api import CallViewSet
+
+router = DefaultRouter()
+router.register("agents", AgentViewSet, basename="agent")
+router.register("phone-numbers", PhoneNumberViewSet, basename="phone-number")
+router.register("calls", CallViewSet, basename="call")
+router.register("api-keys", ApiKeyViewSet, basename="api-key")
+
+urlpatterns = router.urls

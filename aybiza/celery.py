@@ -1,0 +1,11 @@
+"""The Celery application. Workers: `celery -A aybiza worker`; schedules: `celery -A aybiza beat`."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aybiza.settings.dev")
+
+app = Celery("aybiza")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,38 @@
+from django.contrib import admin
+
+from aybiza.core.models import ApiKey, Membership, Tenant
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "tenant", "role", "created_at"]
+    list_filter = ["role", "tenant"]
+    search_fields = ["user__username", "user__email", "tenant__name"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are created through the API or seed command (the secret is shown once there)."""
+
+    list_display = ["name", "tenant", "prefix", "scopes", "last_used_at", "revoked_at"]
+    list_filter = ["tenant", "revoked_at"]
+    search_fields = ["name", "prefix", "tenant__name"]
+    readonly_fields = ["prefix", "key_hash", "last_used_at", "created_at", "created_by"]
+
+    def has_add_permission(self, request) -> bool:
+        return False

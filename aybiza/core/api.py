@@ -1,0 +1,74 @@
+"""API keys endpoint, plus the base view every tenant-scoped API view derives from."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.response import Response
+
+from aybiza.core.models import ApiKey, Scope
+from aybiza.core.selectors import api_key_get, api_key_list
+from aybiza.core.services import api_key_create, api_key_revoke
+from aybiza.core.tenancy import request_tenant
+
+
+class TenantViewSetMixin:
+    """Gives views `self.tenant`; subclasses only ever query through selectors with it."""
+
+    @property
+    def tenant(self):
+        return request_tenant(self.request)
+
+    def actor(self):
+        user = self.request.user
+        return user if getattr(user, "pk", None) else None
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=Scope.choices), allow_empty=False,
+        default=lambda: [Scope.READ, Scope.WRITE],
+    )
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(help_text="The secret. Shown only in this response.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class ApiKeyViewSet(TenantViewSetMixin, viewsets.ViewSet):
+    """List, create (the secret is returned once) and revoke (DELETE) the tenant's API keys."""
+
+    serializer_class = ApiKeySerializer
+
+    def list(self, request):
+        keys = api_key_list(tenant=self.tenant)
+        return Response(ApiKeySerializer(keys, many=True).data)
+
+    def retrieve(self, request, pk=None):
+        return Response(ApiKeySerializer(api_key_get(tenant=self.tenant, pk=pk)).data)
+
+    @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyCreatedSerializer})
+    def create(self, request):
+        payload = ApiKeyCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        issued = api_key_create(tenant=self.tenant, created_by=self.actor(),
+                                **payload.validated_data)
+        data = {**ApiKeySerializer(issued.api_key).data, "key": issued.key}
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        api_key_revoke(api_key=api_key_get(tenant=self.tenant, pk=pk), actor=self.actor())
+        return Response(status=status.HTTP_204_NO_CONTENT)

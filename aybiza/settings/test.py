@@ -1,0 +1,9 @@
+"""Tests: same services as the environment provides (PostgreSQL/Redis from tests.services)."""
+
+from .base import *  # noqa: F403
+from .env import VAR_DIR
+
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
+MEDIA_ROOT = VAR_DIR / "test-media"
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"api_key": "100000/min"}  # noqa: F405

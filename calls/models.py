@@ -1,0 +1,129 @@
+"""Calls, their turns (what was said, with timing) and events (barge-ins, DTMF, errors...)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from aybiza.core.models import Tenant, TenantOwnedModel
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+
+
+class CallStatus(models.TextChoices):
+    # Twilio's CallStatus values (PROTOCOLS §1.6).
+    QUEUED = "queued", "Queued"
+    RINGING = "ringing", "Ringing"
+    IN_PROGRESS = "in-progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    BUSY = "busy", "Busy"
+    FAILED = "failed", "Failed"
+    NO_ANSWER = "no-answer", "No answer"
+    CANCELED = "canceled", "Canceled"
+
+
+TERMINAL_STATUSES = frozenset({CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.FAILED,
+                               CallStatus.NO_ANSWER, CallStatus.CANCELED})
+
+
+class Outcome(models.TextChoices):
+    """How the live conversation ended (set on every exit path of the media stream)."""
+
+    CALLER_HUNG_UP = "caller_hung_up", "Caller hung up"
+    AGENT_ENDED = "agent_ended", "Agent ended the call"
+    TRANSFERRED = "transferred", "Transferred"
+    NO_INPUT = "no_input", "No input from caller"
+    MAX_DURATION = "max_duration", "Maximum duration reached"
+    DISCONNECTED = "disconnected", "Connection dropped"
+    ERROR = "error", "Error"
+    SERVER_SHUTDOWN = "server_shutdown", "Server shut down"
+    PROTOCOL_VIOLATION = "protocol_violation", "Too many malformed messages"
+    REJECTED = "rejected", "Rejected"
+    UNKNOWN_NUMBER = "unknown_number", "Number not configured"
+
+
+class Call(TenantOwnedModel):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="calls")
+    agent = models.ForeignKey("agents.Agent", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="calls")
+    phone_number = models.ForeignKey("agents.PhoneNumber", null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="calls")
+    call_sid = models.CharField(max_length=64, unique=True)
+    stream_sid = models.CharField(max_length=64, blank=True)
+    direction = models.CharField(max_length=8, choices=Direction.choices,
+                                 default=Direction.INBOUND)
+    from_number = models.CharField(max_length=32, blank=True, db_index=True)
+    to_number = models.CharField(max_length=32, blank=True, db_index=True)
+    status = models.CharField(max_length=16, choices=CallStatus.choices,
+                              default=CallStatus.RINGING, db_index=True)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    stream_started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=24, choices=Outcome.choices, blank=True)
+    recording = models.FileField(upload_to="recordings/%Y/%m/%d/", blank=True)
+    # Counters gathered in memory during the call and saved at its end (frames, bad messages...).
+    metrics = models.JSONField(default=dict, blank=True)
+    # Cost breakdown (audio seconds, tokens, estimate) filled by the providers issue.
+    cost = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.call_sid} {self.from_number} → {self.to_number}"
+
+
+class Role(models.TextChoices):
+    CALLER = "caller", "Caller"
+    AGENT = "agent", "Agent"
+
+
+class Turn(TenantOwnedModel):
+    """One utterance. Offsets are ms since the stream started; latencies are ms.
+
+    Latency breakdown of an agent turn, each measured from the end of the caller's speech:
+    stt_final_ms → llm_first_token_ms → tts_first_audio_ms → first_frame_ms (what the caller feels).
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="turns")
+    index = models.PositiveIntegerField()
+    role = models.CharField(max_length=8, choices=Role.choices)
+    text = models.TextField(blank=True)
+    start_ms = models.PositiveIntegerField(default=0)
+    end_ms = models.PositiveIntegerField(default=0)
+    interrupted = models.BooleanField(default=False)
+    confidence = models.FloatField(null=True, blank=True)
+    stt_final_ms = models.PositiveIntegerField(null=True, blank=True)
+    llm_first_token_ms = models.PositiveIntegerField(null=True, blank=True)
+    tts_first_audio_ms = models.PositiveIntegerField(null=True, blank=True)
+    first_frame_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Provider usage for this turn (tokens, cache reads, audio seconds).
+    usage = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["call", "index"]
+        constraints = [models.UniqueConstraint(fields=["call", "index"], name="unique_turn_index")]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.text[:60]}"
+
+
+class CallEvent(TenantOwnedModel):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=40, db_index=True)
+    payload = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    offset_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["call", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} @ {self.offset_ms} ms"

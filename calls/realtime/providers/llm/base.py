@@ -1,0 +1,102 @@
+"""The agent's brain: an LLM (or the offline brain) behind one small base.
+
+`respond` is an async generator: given the conversation so far it yields text deltas as they are
+produced, tool calls, and finally one `Done`. The session speaks text clause by clause, runs the
+tool calls (in parallel), appends their results to the conversation and calls `respond` again.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(slots=True)
+class ToolSpec:
+    """A tool the brain may call: name, description and JSON Schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    # Phrases that make the offline brain pick this tool (LLMs ignore them).
+    trigger_phrases: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ToolResult:
+    call_id: str
+    name: str
+    content: Any
+    is_error: bool = False
+
+
+@dataclass(slots=True)
+class Message:
+    """One conversation entry in a vendor-neutral form.
+
+    role "user" carries the caller's words (or DTMF as text), "assistant" the agent's text plus
+    any tool calls it made, "tool" the results of those calls.
+    """
+
+    role: Literal["user", "assistant", "tool"]
+    text: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_results: list[ToolResult] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Conversation:
+    system_prompt: str
+    messages: list[Message] = field(default_factory=list)
+    tools: list[ToolSpec] = field(default_factory=list)
+    # Knowledge the agent answers from: (question, answer) pairs.
+    knowledge: list[tuple[str, str]] = field(default_factory=list)
+    language: str = "en-US"
+
+
+@dataclass(slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    latency_ms: int | None = None
+
+
+@dataclass(slots=True)
+class Done:
+    """End of one `respond` round.
+
+    `stop_reason`: "end_turn", "tool_use", "max_tokens", ... . `end_call` asks the session to hang
+    up after speaking; `transfer_to` asks for a transfer to a human.
+    """
+
+    stop_reason: str = "end_turn"
+    end_call: bool = False
+    transfer_to: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+
+BrainEvent = TextDelta | ToolCall | Done
+
+
+class LLMProvider(ABC):
+    name: str = "base"
+
+    @abstractmethod
+    def respond(self, conversation: Conversation) -> AsyncIterator[BrainEvent]:
+        """Yield TextDelta and ToolCall events, then exactly one Done."""

@@ -1,0 +1,69 @@
+"""Speech-to-text: one small base every vendor implements.
+
+A provider opens one `STTStream` per call. The live call feeds it raw 8 kHz µ-law frames from the
+consumer's receive handler (synchronously, per 20 ms frame: must be O(1) and never block) and
+reads transcripts from the async generator `transcripts()`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Transcript:
+    """One recognition result.
+
+    `is_final` marks a segment that will not be revised; `speech_final` says the provider heard
+    the end of the caller's turn (endpointing). `utterance_end` is a bare end-of-turn signal
+    without text (Deepgram's UtteranceEnd).
+    """
+
+    text: str
+    is_final: bool = True
+    speech_final: bool = False
+    utterance_end: bool = False
+    confidence: float | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class STTOptions:
+    language: str = "en-US"
+    sample_rate: int = 8000
+    # Words and phrases the caller is likely to say (the agent's own vocabulary): providers that
+    # support biasing use them, the rest ignore them.
+    vocabulary: list[str] = field(default_factory=list)
+    endpointing_ms: int = 300
+    utterance_end_ms: int = 1000
+
+
+class STTStream(ABC):
+    """One call's recognition stream."""
+
+    @abstractmethod
+    def feed(self, ulaw: bytes) -> None:
+        """Queue one frame of 8 kHz µ-law audio. Called per frame: O(1), never blocks."""
+
+    def finalize(self) -> None:
+        """The call decided the caller's turn ended: flush what is pending as a final result."""
+
+    @abstractmethod
+    def transcripts(self) -> AsyncIterator[Transcript]:
+        """Async generator of results until the stream is closed."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Stop recognising and release resources. Safe to call twice."""
+
+
+class STTProvider(ABC):
+    name: str = "base"
+
+    @abstractmethod
+    async def open_stream(self, options: STTOptions) -> STTStream:
+        """Open a recognition stream for one call."""

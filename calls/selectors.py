@@ -1,0 +1,57 @@
+"""Reads for calls. Every selector takes the tenant; webhooks look calls up by CallSid."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Prefetch, QuerySet
+
+from aybiza.core.errors import NotFound
+from aybiza.core.models import Tenant
+from calls.models import Call, CallEvent, Turn
+
+
+def call_list(
+    *, tenant: Tenant, status: str | None = None, agent_id: int | None = None,
+    number: str | None = None, call_sid: str | None = None,
+    started_after: datetime | None = None, started_before: datetime | None = None,
+) -> QuerySet[Call]:
+    calls = Call.objects.filter(tenant=tenant).select_related("agent")
+    if status:
+        calls = calls.filter(status=status)
+    if agent_id is not None:
+        calls = calls.filter(agent_id=agent_id)
+    if number:
+        # A number matches either side of the call.
+        calls = calls.filter(from_number=number) | calls.filter(to_number=number)
+    if call_sid:
+        calls = calls.filter(call_sid=call_sid)
+    if started_after:
+        calls = calls.filter(started_at__gte=started_after)
+    if started_before:
+        calls = calls.filter(started_at__lt=started_before)
+    return calls.order_by("-started_at", "-id")
+
+
+def call_get(*, tenant: Tenant, pk) -> Call:
+    call = None
+    if str(pk).isdigit():
+        call = (
+            Call.objects.filter(tenant=tenant, pk=pk).select_related("agent")
+            .prefetch_related(
+                Prefetch("turns", queryset=Turn.objects.order_by("index")),
+                Prefetch("events", queryset=CallEvent.objects.order_by("at", "id")),
+            ).first()
+        )
+    if call is None:
+        raise NotFound("Call not found.")
+    return call
+
+
+def call_by_sid(*, call_sid: str) -> Call | None:
+    """The call Twilio names in a webhook or stream (Twilio's CallSid is the tenant's key)."""
+    return Call.objects.select_related("tenant", "agent").filter(call_sid=call_sid).first()
+
+
+def call_by_id(*, call_id: int) -> Call | None:
+    return Call.objects.select_related("tenant", "agent").filter(pk=call_id).first()

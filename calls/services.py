@@ -1,0 +1,121 @@
+"""Writes for calls: created by the webhook, fed by the live session per turn, closed at the end.
+
+The live session calls these through `database_sync_to_async`, at turn boundaries only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.files.base import File
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from aybiza.core.models import Tenant
+from agents.models import PhoneNumber
+from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus, Direction, Turn
+
+
+def call_start(
+    *, tenant: Tenant, phone_number: PhoneNumber | None, call_sid: str, from_number: str,
+    to_number: str, direction: str = Direction.INBOUND, status: str = CallStatus.RINGING,
+) -> Call:
+    """Create the call for a webhook, or return the existing one: Twilio retries webhooks."""
+    existing = Call.objects.filter(call_sid=call_sid).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            call = Call.objects.create(
+                tenant=tenant, phone_number=phone_number,
+                agent=phone_number.agent if phone_number else None,
+                call_sid=call_sid, from_number=from_number, to_number=to_number,
+                direction=direction, status=status,
+            )
+            _audit("call.started", tenant=tenant, target=call)
+            return call
+    except IntegrityError:  # a concurrent retry won the race
+        return Call.objects.get(call_sid=call_sid)
+
+
+def call_update_status(
+    *, call: Call, status: str, duration_seconds: int | None = None,
+    at: datetime | None = None,
+) -> Call:
+    """Apply a Twilio status callback. Idempotent; a terminal status is never undone."""
+    if status not in CallStatus.values:
+        return call
+    if call.status in TERMINAL_STATUSES and status not in TERMINAL_STATUSES:
+        return call  # callbacks can arrive out of order
+    fields = ["status", "updated_at"]
+    call.status = status
+    if status in TERMINAL_STATUSES:
+        if call.ended_at is None:
+            call.ended_at = at or timezone.now()
+            fields.append("ended_at")
+        if duration_seconds is not None:
+            call.duration_seconds = duration_seconds
+            fields.append("duration_seconds")
+    call.save(update_fields=fields)
+    return call
+
+
+def call_stream_started(*, call: Call, stream_sid: str) -> Call:
+    call.stream_sid = stream_sid
+    call.stream_started_at = timezone.now()
+    if call.status in (CallStatus.QUEUED, CallStatus.RINGING):
+        call.status = CallStatus.IN_PROGRESS
+    call.save(update_fields=["stream_sid", "stream_started_at", "status", "updated_at"])
+    return call
+
+
+def turn_save(*, call: Call, index: int, role: str, text: str, **fields: Any) -> Turn:
+    """Persist one finished turn (idempotent on (call, index): a retry overwrites)."""
+    turn, _ = Turn.objects.update_or_create(
+        call=call, index=index,
+        defaults={"tenant_id": call.tenant_id, "role": role, "text": text, **fields},
+    )
+    return turn
+
+
+def event_record(
+    *, call: Call, type: str, payload: dict[str, Any] | None = None, offset_ms: int | None = None
+) -> CallEvent:
+    return CallEvent.objects.create(tenant_id=call.tenant_id, call=call, type=type,
+                                    payload=payload or {}, offset_ms=offset_ms)
+
+
+def call_finish(
+    *, call: Call, outcome: str, metrics: dict[str, Any] | None = None,
+    recording: File | None = None, recording_name: str = "",
+) -> Call:
+    """Close the call row with how it ended. Safe to call more than once (first outcome wins)."""
+    call.refresh_from_db()
+    fields = ["updated_at"]
+    if not call.outcome:
+        call.outcome = outcome
+        fields.append("outcome")
+    now = timezone.now()
+    if call.ended_at is None:
+        call.ended_at = now
+        fields.append("ended_at")
+    if call.duration_seconds is None:
+        start = call.stream_started_at or call.started_at
+        call.duration_seconds = max(0, round((call.ended_at - start).total_seconds()))
+        fields.append("duration_seconds")
+    if metrics:
+        call.metrics = {**call.metrics, **metrics}
+        fields.append("metrics")
+    if recording is not None and not call.recording:
+        call.recording.save(recording_name or f"{call.call_sid}.wav", recording, save=False)
+        fields.append("recording")
+    call.save(update_fields=fields)
+    _audit("call.ended", tenant=call.tenant, target=call)
+    return call
+
+
+def _audit(action: str, *, tenant: Tenant, target) -> None:
+    from aybiza.core.services import _audit as core_audit
+
+    core_audit(action, tenant=tenant, target=target)

@@ -1,0 +1,89 @@
+"""Twilio over HTTP: signature checks, TwiML answers, and the token binding a stream to its call.
+
+(Twilio's Media Streams JSON lives in `calls/realtime/serializers/twilio.py`.)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import VoiceResponse
+
+logger = logging.getLogger(__name__)
+
+MEDIA_STREAM_PATH = "/ws/twilio/media/"
+STREAM_TOKEN_PARAMETER = "token"
+_TOKEN_SALT = "aybiza.calls.stream-token"
+
+
+def validator() -> RequestValidator:
+    return RequestValidator(settings.TWILIO_AUTH_TOKEN)
+
+
+def public_url(path: str) -> str:
+    """The exact URL Twilio was given for `path` (signatures are computed over it)."""
+    return settings.PUBLIC_BASE_URL + path
+
+
+def media_stream_url() -> str:
+    """`wss://host/ws/twilio/media/` (`ws://` when the public origin is plain http)."""
+    base = settings.PUBLIC_BASE_URL
+    scheme, _, rest = base.partition("://")
+    ws_scheme = "wss" if scheme == "https" else "ws"
+    return f"{ws_scheme}://{rest}{MEDIA_STREAM_PATH}"
+
+
+def webhook_signature_valid(request) -> bool:
+    signature = request.headers.get("X-Twilio-Signature", "")
+    return bool(signature) and validator().validate(
+        public_url(request.get_full_path()), request.POST, signature
+    )
+
+
+def handshake_signature_valid(headers: dict[bytes, bytes], path: str) -> bool:
+    """Check the Media Streams handshake signature over the URL we issued (no parameters)."""
+    signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
+    if not signature:
+        return False
+    scheme_url = media_stream_url()
+    url = scheme_url[: scheme_url.index(MEDIA_STREAM_PATH)] + path
+    return validator().validate(url, {}, signature)
+
+
+@dataclass(frozen=True)
+class StreamToken:
+    call_id: int
+    tenant_id: int
+
+
+def stream_token_issue(*, call_id: int, tenant_id: int) -> str:
+    return signing.dumps({"c": call_id, "t": tenant_id}, salt=_TOKEN_SALT, compress=False)
+
+
+def stream_token_verify(token: str) -> StreamToken | None:
+    try:
+        data = signing.loads(token, salt=_TOKEN_SALT, max_age=settings.STREAM_TOKEN_MAX_AGE_S)
+        return StreamToken(call_id=int(data["c"]), tenant_id=int(data["t"]))
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def twiml_connect_stream(*, call_id: int, tenant_id: int) -> str:
+    response = VoiceResponse()
+    stream = response.connect().stream(
+        url=media_stream_url(), status_callback=public_url("/twilio/stream-status/")
+    )
+    stream.parameter(name=STREAM_TOKEN_PARAMETER,
+                     value=stream_token_issue(call_id=call_id, tenant_id=tenant_id))
+    return str(response)
+
+
+def twiml_say_and_hangup(message: str) -> str:
+    response = VoiceResponse()
+    response.say(message)
+    response.hangup()
+    return str(response)

@@ -1,0 +1,83 @@
+"""Twilio webhooks: the voice URL (answer with a media stream), call and stream status."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from agents.selectors import phone_number_route
+from calls import twilio
+from calls.models import Direction
+from calls.selectors import call_by_sid
+from calls.services import call_start, call_update_status, event_record
+
+logger = logging.getLogger(__name__)
+TWIML = "text/xml"
+UNKNOWN_NUMBER_MESSAGE = "Sorry, this number is not in service. Goodbye."
+
+
+def _reject(request: HttpRequest) -> HttpResponse:
+    logger.warning("Rejected Twilio request with a bad signature on %s", request.path)
+    try:
+        from compliance.services import security_event
+    except ImportError:
+        pass
+    else:
+        security_event(kind="twilio.signature_rejected", detail={"path": request.path})
+    return HttpResponseForbidden("Invalid Twilio signature.")
+
+
+@csrf_exempt
+@require_POST
+def voice(request: HttpRequest) -> HttpResponse:
+    """A call arrived: bind it to the dialled number's agent and open a media stream."""
+    if not twilio.webhook_signature_valid(request):
+        return _reject(request)
+    call_sid = request.POST.get("CallSid", "")
+    to_number = request.POST.get("To", "")
+    number = phone_number_route(e164=to_number)
+    if not call_sid or number is None or number.agent is None:
+        logger.info("Call %s to unconfigured number %s", call_sid, to_number)
+        return HttpResponse(twilio.twiml_say_and_hangup(UNKNOWN_NUMBER_MESSAGE), content_type=TWIML)
+    direction = (Direction.INBOUND if request.POST.get("Direction", "inbound") == "inbound"
+                 else Direction.OUTBOUND)
+    call = call_start(
+        tenant=number.tenant, phone_number=number, call_sid=call_sid,
+        from_number=request.POST.get("From", ""), to_number=to_number, direction=direction,
+        status=request.POST.get("CallStatus", "ringing") or "ringing",
+    )
+    twiml = twilio.twiml_connect_stream(call_id=call.id, tenant_id=call.tenant_id)
+    return HttpResponse(twiml, content_type=TWIML)
+
+
+@csrf_exempt
+@require_POST
+def status(request: HttpRequest) -> HttpResponse:
+    """Call status callback: status, duration and end time (idempotent)."""
+    if not twilio.webhook_signature_valid(request):
+        return _reject(request)
+    call = call_by_sid(call_sid=request.POST.get("CallSid", ""))
+    if call is not None:
+        duration = request.POST.get("CallDuration")
+        call_update_status(
+            call=call, status=request.POST.get("CallStatus", ""),
+            duration_seconds=int(duration) if duration and duration.isdigit() else None,
+        )
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def stream_status(request: HttpRequest) -> HttpResponse:
+    """Media stream status callback: recorded as a call event (errors matter for debugging)."""
+    if not twilio.webhook_signature_valid(request):
+        return _reject(request)
+    call = call_by_sid(call_sid=request.POST.get("CallSid", ""))
+    if call is not None:
+        event_record(call=call, type=f"stream.{request.POST.get('StreamEvent', 'unknown')}",
+                     payload={"stream_sid": request.POST.get("StreamSid", ""),
+                              "error": request.POST.get("StreamError", "")})
+    return HttpResponse(status=204)
