@@ -87,3 +87,18 @@ def twiml_say_and_hangup(message: str) -> str:
     response.say(message)
     response.hangup()
     return str(response)
+
+
+def rest_client():
+    """The Twilio REST client (a local fake when TWILIO_API_BASE_URL is set)."""
+    from twilio.rest import Client
+
+    client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+    if settings.TWILIO_API_BASE_URL:
+        client.api.base_url = settings.TWILIO_API_BASE_URL
+    return client
+
+
+def hang_up_call(call_sid: str) -> None:
+    """End a live call (blocking HTTP: call from a thread)."""
+    rest_client().calls(call_sid).update(status="completed")

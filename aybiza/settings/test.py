@@ -1,9 +1,11 @@
 """Tests: same services as the environment provides (PostgreSQL/Redis from tests.services)."""
 
 from .base import *  # noqa: F403
-from .env import VAR_DIR
+from .env import VAR_DIR, env
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
 MEDIA_ROOT = VAR_DIR / "test-media"
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"api_key": "100000/min"}  # noqa: F405
+# Tasks run in-process unless an integration test starts real workers (it sets the env var).
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  # noqa: F405

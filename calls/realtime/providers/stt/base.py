@@ -49,7 +49,7 @@ class STTStream(ABC):
     def feed(self, ulaw: bytes) -> None:
         """Queue one frame of 8 kHz µ-law audio. Called per frame: O(1), never blocks."""
 
-    def finalize(self) -> None:
+    def finalize(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """The call decided the caller's turn ended: flush what is pending as a final result."""
 
     @abstractmethod

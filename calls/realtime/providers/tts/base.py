@@ -26,5 +26,5 @@ class TTSProvider(ABC):
     def synthesize(self, text: str, options: TTSOptions) -> AsyncIterator[bytes]:
         """Yield 8 kHz µ-law audio for `text`, as soon as the first bytes exist."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release per-call resources (sockets). Default: nothing to release."""

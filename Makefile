@@ -1,0 +1,41 @@
+# AYBIZA developer and CI entry points. CI runs `bash .ci/run`, which ends in `make test`.
+#   make test PYTEST_ARGS="-k twilio -x"   the suite on throwaway PostgreSQL + Redis
+#   make lint                             ruff
+
+PYTHON ?= python3
+VENV := .venv
+VENV_PYTHON := $(VENV)/bin/python
+# Written after a successful install; older than any requirements file means "install again".
+STAMP := $(VENV)/.stamp
+PYTEST_ARGS ?=
+
+.PHONY: venv test lint clean
+
+venv: $(STAMP)
+
+$(STAMP): $(wildcard requirements/*.txt)
+	@if [ ! -x $(VENV_PYTHON) ]; then \
+		$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+			|| { echo "AYBIZA needs Python >= 3.11; try make PYTHON=python3.11" >&2; exit 1; }; \
+		echo "creating $(VENV) with $(PYTHON)"; \
+		$(PYTHON) -m venv $(VENV); \
+	fi
+	$(VENV_PYTHON) -m pip install --disable-pip-version-check --quiet -r requirements/dev.txt
+	@touch $@
+
+# tests.services starts PostgreSQL and Redis on free ports, exports DATABASE_URL and REDIS_URL,
+# and stops them afterwards; without the binaries it warns and the suite uses SQLite.
+test: venv
+	$(VENV_PYTHON) -m tests.services -- $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+# Caches only: the venv is slow to rebuild, remove it by hand (rm -rf .venv) when needed.
+clean:
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+	rm -rf .pytest_cache .ruff_cache
+
+# --- demo and bench ----------------------------------------------------------------------------
+# Reserved for the lead: the `demo` and `bench` targets go here (bench can reuse
+# tests.services.postgres_server() / redis_server() for its servers).

@@ -1,0 +1,196 @@
+"""Twilio Media Streams WebSocket: authenticate, decode, and hand everything to the CallSession.
+
+Thin on purpose. Decisions live in `calls/realtime/session.py`; Twilio's JSON in
+`calls/realtime/serializers/twilio.py`; database access in `calls/realtime/loader.py` and the
+session's store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from calls import twilio
+from calls.models import Outcome
+from calls.realtime.loader import StreamRejected, load_stream
+from calls.realtime.pacer import FRAME_BYTES, Pacer
+from calls.realtime.persistence import CallStore
+from calls.realtime.recorder import CallRecorder
+from calls.realtime.serializers.twilio import (
+    Dtmf,
+    Mark,
+    OutboundEncoder,
+    ProtocolError,
+    Start,
+    Stop,
+    parse_inbound,
+)
+from calls.realtime.session import CallSession
+from calls.realtime.tooling import ToolRunner
+from calls.realtime.vad import create_vad
+
+logger = logging.getLogger(__name__)
+
+CLOSE_POLICY = 4403  # rejected signature or token
+CLOSE_PROTOCOL = 4400  # sustained garbage
+
+
+class MediaStreamConsumer(AsyncWebsocketConsumer):
+    session: CallSession | None = None
+
+    async def connect(self) -> None:
+        self.session = None
+        self.bad_messages: dict[str, int] = {}
+        self.consecutive_bad = 0
+        self.ended = False
+        self.call_sid = ""
+        if not twilio.handshake_signature_valid(dict(self.scope["headers"]), self.scope["path"]):
+            logger.warning("Rejected media stream handshake with a bad signature")
+            await database_sync_to_async(_security_event)("twilio.stream_signature_rejected")
+            await self.close()  # before accept(): the handshake is refused (HTTP 403)
+            return
+        await self.accept()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        raw = text_data if text_data is not None else bytes_data
+        if raw is None or len(raw) > settings.MEDIA_STREAM_MAX_MESSAGE_BYTES:
+            await self._bad("oversized" if raw is not None else "empty")
+            return
+        try:
+            event = parse_inbound(raw)
+        except ProtocolError as exc:
+            await self._bad(exc.kind)
+            return
+        session = self.session
+        try:
+            if type(event) is bytes:
+                if session is None:
+                    await self._bad("media_before_start")
+                    return
+                self.consecutive_bad = 0
+                if len(event) == FRAME_BYTES:
+                    session.on_audio(event)
+                else:  # Twilio sends 20 ms frames; anything else is re-cut to 20 ms
+                    for start in range(0, len(event) - FRAME_BYTES + 1, FRAME_BYTES):
+                        session.on_audio(event[start:start + FRAME_BYTES])
+                return
+            self.consecutive_bad = 0
+            if isinstance(event, Start):
+                await self._start(event)
+            elif session is None:
+                if not isinstance(event, Stop):
+                    self._count_bad(f"{type(event).__name__.lower()}_before_start")
+                else:
+                    await self.close()
+            elif isinstance(event, Mark):
+                session.on_mark(event.name)
+            elif isinstance(event, Dtmf):
+                session.on_dtmf(event.digit)
+            elif isinstance(event, Stop):
+                await self._end(Outcome.CALLER_HUNG_UP)
+                await self.close()
+        except Exception:
+            logger.exception("Media stream failed for call %s", self.call_sid)
+            await self._end(Outcome.ERROR)
+            await self.close(code=1011)
+
+    async def disconnect(self, code: int) -> None:
+        await self._end(Outcome.DISCONNECTED)
+
+    async def tool_result(self, message: dict) -> None:
+        """A tool's result from a worker, over the channel layer."""
+        if self.session is not None:
+            self.session.on_tool_result(message)
+
+    # ------------------------------------------------------------------------------------------
+    async def _start(self, start: Start) -> None:
+        if self.session is not None:
+            self._count_bad("duplicate_start")
+            return
+        token = twilio.stream_token_verify(
+            start.custom_parameters.get(twilio.STREAM_TOKEN_PARAMETER, ""))
+        if token is None:
+            logger.warning("Media stream for %s with a bad or expired token", start.call_sid)
+            await self.close(code=CLOSE_POLICY)
+            return
+        try:
+            loaded = await database_sync_to_async(load_stream)(
+                token=token, call_sid=start.call_sid, stream_sid=start.stream_sid)
+        except StreamRejected as exc:
+            logger.warning("Media stream for %s rejected: %s", start.call_sid, exc)
+            await self.close(code=CLOSE_POLICY)
+            return
+        self.call_sid = start.call_sid
+        encoder = OutboundEncoder(start.stream_sid)
+        recorder = CallRecorder()
+        pacer = Pacer.for_running_loop()
+        outbound = pacer.outbound(encoder, self._send_text, tap=recorder.add_outbound)
+        store = CallStore(loaded.call)
+        tools = ToolRunner(tenant_id=loaded.call.tenant_id, call_id=loaded.call.id,
+                           agent_id=loaded.config.agent_id,
+                           reply_channel=getattr(self, "channel_name", "") or "")
+        self.session = CallSession(
+            config=loaded.config, stt=loaded.stt, llm=loaded.llm, tts=loaded.tts,
+            vad=create_vad(), outbound=outbound, send_control=self._send_text,
+            clear_message=encoder.clear(), store=store, tools=tools, recorder=recorder,
+            hangup=self._hang_up, pacer=pacer,
+        )
+        if self.bad_messages:
+            store.record_event("malformed_messages", dict(self.bad_messages))
+        try:
+            await self.session.start()
+        except Exception as exc:
+            logger.exception("Could not start the call session for %s", start.call_sid)
+            store.record_event("provider_error", {"kind": "start", "error": str(exc)[:300]})
+            await self._end(Outcome.ERROR)
+            await self.close(code=1011)
+
+    async def _send_text(self, text: str) -> None:
+        await self.base_send({"type": "websocket.send", "text": text})
+
+    async def _hang_up(self) -> None:
+        """End the phone call: through Twilio's REST API when configured, else close the stream."""
+        if settings.TWILIO_ACCOUNT_SID and self.call_sid:
+            try:
+                await asyncio.to_thread(twilio.hang_up_call, self.call_sid)
+            except Exception:
+                logger.exception("Twilio hang-up failed for %s; closing the stream", self.call_sid)
+        await self.close()
+
+    async def _end(self, outcome: str) -> None:
+        if self.ended:
+            if self.session is not None:
+                await self.session.finish(outcome)  # waits for the first close to complete
+            return
+        self.ended = True
+        if self.session is not None:
+            if self.bad_messages:
+                self.session.metrics["malformed_messages"] = dict(self.bad_messages)
+            await self.session.finish(outcome)
+
+    def _count_bad(self, kind: str) -> None:
+        self.bad_messages[kind] = self.bad_messages.get(kind, 0) + 1
+        self.consecutive_bad += 1
+
+    async def _bad(self, kind: str) -> None:
+        """Count a malformed message; close only when garbage is all the peer sends."""
+        self._count_bad(kind)
+        if self.consecutive_bad >= settings.MEDIA_STREAM_MAX_BAD_MESSAGES:
+            logger.warning("Closing media stream %s: %d malformed messages in a row",
+                           self.call_sid, self.consecutive_bad)
+            if self.session is not None:
+                self.session.store.record_event("protocol_violation", dict(self.bad_messages))
+            await self._end(Outcome.PROTOCOL_VIOLATION)
+            await self.close(code=CLOSE_PROTOCOL, reason="too many malformed messages")
+
+
+def _security_event(kind: str) -> None:
+    try:
+        from compliance.services import security_event
+    except ImportError:
+        return
+    security_event(kind=kind, detail={})

@@ -1,0 +1,230 @@
+"""Outbound audio pacing: one 20 ms clock per process for every call.
+
+Each call queues agent audio (and marks at byte positions) in an `OutboundAudio`. A single
+`Pacer` task per event loop wakes every 20 ms, and tops each speaking call up to a small lead
+ahead of Twilio's playback clock. Barge-in only has to drop a queue. The same clock drives each
+session's low-rate housekeeping (silence and call-length timers) every 250 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from calls.realtime.serializers.twilio import OutboundEncoder
+
+FRAME_BYTES = 160  # 20 ms of 8 kHz µ-law
+FRAME_S = 0.020
+BYTES_PER_S = 8000
+ULAW_SILENCE = 0xFF
+DEFAULT_LEAD_FRAMES = 4  # keep ≤ 80 ms queued at Twilio: low barge-in latency, no gaps
+HOUSEKEEPING_EVERY_S = 0.25
+
+
+class Ticking(Protocol):
+    def tick(self, now: float) -> None: ...
+
+
+class OutboundAudio:
+    """One call's queued agent audio and marks, and what has been sent of it."""
+
+    __slots__ = (
+        "_buffer", "_encoder", "_marks", "_pacer", "_read", "_run_frames", "_run_sent_base",
+        "clock_start", "closed", "first_frame_at", "lead_frames", "send", "tap", "total_enqueued",
+        "total_sent", "waiting_first_frame",
+    )
+
+    def __init__(self, encoder: OutboundEncoder, send: Callable[[str], Awaitable[None]],
+                 *, pacer: Pacer, lead_frames: int = DEFAULT_LEAD_FRAMES,
+                 tap: Callable[[bytes], None] | None = None) -> None:
+        self._encoder = encoder
+        self.send = send
+        self._pacer = pacer
+        self.lead_frames = lead_frames
+        self.tap = tap
+        self._buffer = bytearray()
+        self._read = 0
+        self._marks: deque[tuple[int, str]] = deque()
+        self.total_enqueued = 0
+        self.total_sent = 0
+        self.clock_start: float | None = None
+        self._run_frames = 0
+        self._run_sent_base = 0
+        self.first_frame_at: float | None = None
+        self.waiting_first_frame = False
+        self.closed = False
+
+    # --- producer side (the session) ---------------------------------------------------------
+    def enqueue(self, ulaw: bytes) -> None:
+        if self.closed or not ulaw:
+            return
+        self._buffer += ulaw
+        self.total_enqueued += len(ulaw)
+        self._pacer.activate(self)
+
+    def enqueue_mark(self, name: str) -> None:
+        """A mark after the audio queued so far (padded to a whole frame)."""
+        if self.closed:
+            return
+        remainder = self.total_enqueued % FRAME_BYTES
+        if remainder:
+            pad = FRAME_BYTES - remainder
+            self._buffer += bytes([ULAW_SILENCE]) * pad
+            self.total_enqueued += pad
+        self._marks.append((self.total_enqueued, name))
+        self._pacer.activate(self)
+
+    def expect_first_frame(self) -> None:
+        """Record the time of the next frame sent (a turn's first audible audio)."""
+        self.first_frame_at = None
+        self.waiting_first_frame = True
+
+    def clear(self) -> list[str]:
+        """Drop everything queued; returns the names of marks that will never be sent."""
+        dropped = [name for _, name in self._marks]
+        self._marks.clear()
+        self._buffer.clear()
+        self._read = 0
+        self.total_enqueued = self.total_sent
+        self.clock_start = None
+        self.waiting_first_frame = False
+        return dropped
+
+    @property
+    def pending_bytes(self) -> int:
+        return len(self._buffer) - self._read
+
+    @property
+    def is_idle(self) -> bool:
+        return self.pending_bytes == 0 and not self._marks
+
+    def played_bytes(self, now: float) -> int:
+        """Estimate of how much sent audio the caller has heard (Twilio plays in real time)."""
+        if self.clock_start is None:
+            return self.total_sent
+        elapsed = int((now - self.clock_start) * BYTES_PER_S)
+        return self._run_sent_base + min(self._run_frames * FRAME_BYTES, max(0, elapsed))
+
+    # --- pacer side ---------------------------------------------------------------------------
+    async def pump(self, now: float) -> bool:
+        """Send what is due at `now`. Returns False once nothing is left to send."""
+        if self.closed:
+            return False
+        if self.clock_start is None:
+            self.clock_start = now
+            self._run_frames = 0
+            self._run_sent_base = self.total_sent
+        due = int((now - self.clock_start) / FRAME_S) + 1 + self.lead_frames
+        buffer = self._buffer
+        while self._run_frames < due:
+            start = self._read
+            if len(buffer) - start < FRAME_BYTES:
+                if self._marks and self._marks[0][0] <= self.total_sent:
+                    await self._send_due_marks()
+                break
+            frame = bytes(buffer[start:start + FRAME_BYTES])
+            self._read = start + FRAME_BYTES
+            await self.send(self._encoder.media(frame))
+            if self.waiting_first_frame:
+                self.first_frame_at = now
+                self.waiting_first_frame = False
+            if self.tap is not None:
+                self.tap(frame)
+            self._run_frames += 1
+            self.total_sent += FRAME_BYTES
+            if self._marks and self._marks[0][0] <= self.total_sent:
+                await self._send_due_marks()
+        if self._read > 65536:  # compact now and then, not per frame
+            del buffer[:self._read]
+            self._read = 0
+        if self.pending_bytes < FRAME_BYTES and not self._marks:
+            # Keep a partial frame for the next enqueue; the run ends (playback clock resets).
+            self.clock_start = None
+            return False
+        return True
+
+    async def _send_due_marks(self) -> None:
+        marks = self._marks
+        while marks and marks[0][0] <= self.total_sent:
+            await self.send(self._encoder.mark(marks.popleft()[1]))
+
+
+class Pacer:
+    """The process's 20 ms clock (one per event loop)."""
+
+    _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pacer] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._active: dict[OutboundAudio, None] = {}
+        self._sessions: dict[Ticking, None] = {}
+        self._task: asyncio.Task | None = None
+        self.max_tick_lag_s = 0.0
+        self.ticks = 0
+
+    @classmethod
+    def for_running_loop(cls) -> Pacer:
+        loop = asyncio.get_running_loop()
+        pacer = cls._by_loop.get(loop)
+        if pacer is None:
+            pacer = cls._by_loop[loop] = cls(loop)
+        return pacer
+
+    def outbound(self, encoder: OutboundEncoder, send: Callable[[str], Awaitable[None]],
+                 **kwargs) -> OutboundAudio:
+        return OutboundAudio(encoder, send, pacer=self, **kwargs)
+
+    def activate(self, outbound: OutboundAudio) -> None:
+        if outbound not in self._active:
+            self._active[outbound] = None
+            self._ensure_running()
+
+    def register(self, session: Ticking) -> None:
+        self._sessions[session] = None
+        self._ensure_running()
+
+    def unregister(self, session: Ticking) -> None:
+        self._sessions.pop(session, None)
+
+    def release(self, outbound: OutboundAudio) -> None:
+        outbound.closed = True
+        self._active.pop(outbound, None)
+
+    def _ensure_running(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = self._loop.create_task(self._run(), name="aybiza-pacer")
+
+    async def _run(self) -> None:
+        loop = self._loop
+        next_tick = loop.time()
+        next_housekeeping = next_tick
+        while self._active or self._sessions:
+            now = loop.time()
+            lag = now - next_tick
+            if lag > self.max_tick_lag_s:
+                self.max_tick_lag_s = lag
+            self.ticks += 1
+            if self._active:
+                for outbound in list(self._active):
+                    try:
+                        keep = await outbound.pump(now)
+                    except Exception:  # the socket went away: the session's close path cleans up
+                        keep = False
+                        outbound.closed = True
+                    if not keep:
+                        self._active.pop(outbound, None)
+            if now >= next_housekeeping:
+                next_housekeeping = now + HOUSEKEEPING_EVERY_S
+                for session in list(self._sessions):
+                    session.tick(now)
+            next_tick += FRAME_S
+            delay = next_tick - loop.time()
+            if delay < -FRAME_S:  # fell behind by more than a frame: don't try to catch up
+                next_tick = loop.time()
+                delay = 0
+            await asyncio.sleep(max(0.0, delay))

@@ -1,0 +1,127 @@
+"""Two-channel call recording (left: caller, right: agent), buffered to temp files, not RAM.
+
+Frames are appended in memory in small blocks and written with `os.pwrite` at their own offsets
+by a bounded thread pool, so writes never block the event loop and may finish in any order.
+The WAV is assembled at the end of the call, in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import wave
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+
+from calls.realtime.audio import ulaw_to_pcm16
+
+FRAME_BYTES = 160
+FLUSH_BYTES = 16 * 1024
+_io_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="aybiza-recorder")
+
+class _Track:
+    __slots__ = ("block", "block_offset", "fd", "futures", "length")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.block = bytearray()
+        self.block_offset = 0
+        self.length = 0
+        self.futures: list[Future] = []
+
+    def write_at(self, offset: int, data: bytes) -> None:
+        if offset != self.block_offset + len(self.block):
+            self.flush()
+            self.block_offset = offset
+        self.block += data
+        self.length = max(self.length, offset + len(data))
+        if len(self.block) >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.block:
+            data, offset = bytes(self.block), self.block_offset
+            self.futures = [f for f in self.futures if not f.done()]
+            self.futures.append(_io_pool.submit(os.pwrite, self.fd, data, offset))
+            self.block_offset += len(self.block)
+            self.block = bytearray()
+
+
+class CallRecorder:
+    """Caller frames go at their arrival index; agent frames at the caller clock when sent."""
+
+    def __init__(self) -> None:
+        self._dir = tempfile.mkdtemp(prefix="aybiza-rec-")
+        self._inbound = _Track(os.open(os.path.join(self._dir, "in.ulaw"),
+                                       os.O_RDWR | os.O_CREAT, 0o600))
+        self._outbound = _Track(os.open(os.path.join(self._dir, "out.ulaw"),
+                                        os.O_RDWR | os.O_CREAT, 0o600))
+        self._in_frames = 0
+        self._out_frames = 0
+        self.paused = False
+        self.closed = False
+
+    def add_inbound(self, ulaw: bytes) -> None:
+        index = self._in_frames
+        self._in_frames += 1
+        if not self.paused and not self.closed:
+            self._inbound.write_at(index * FRAME_BYTES, ulaw)
+
+    def add_outbound(self, ulaw: bytes) -> None:
+        # Agent audio plays from the moment it is sent, but never overlaps itself.
+        index = max(self._out_frames, self._in_frames)
+        self._out_frames = index + 1
+        if not self.paused and not self.closed:
+            self._outbound.write_at(index * FRAME_BYTES, ulaw)
+
+    @property
+    def duration_s(self) -> float:
+        return max(self._in_frames, self._out_frames) * FRAME_BYTES / 8000
+
+    async def finish(self) -> str | None:
+        """Write the stereo WAV (in a thread); returns its path, or None if nothing was heard."""
+        if self.closed:
+            return None
+        self.closed = True
+        for track in (self._inbound, self._outbound):
+            track.flush()
+        return await asyncio.get_running_loop().run_in_executor(_io_pool, self._assemble)
+
+    def _assemble(self) -> str | None:
+        for track in (self._inbound, self._outbound):
+            for future in track.futures:
+                future.result()
+        frames = max(self._inbound.length, self._outbound.length)
+        if frames == 0:
+            self.discard()
+            return None
+        left = _read_track(self._inbound, frames)
+        right = _read_track(self._outbound, frames)
+        stereo = np.empty(frames * 2, dtype=np.int16)
+        stereo[0::2] = ulaw_to_pcm16(left.tobytes())
+        stereo[1::2] = ulaw_to_pcm16(right.tobytes())
+        path = os.path.join(self._dir, "call.wav")
+        with wave.open(path, "wb") as wav:
+            wav.setnchannels(2)
+            wav.setsampwidth(2)
+            wav.setframerate(8000)
+            wav.writeframes(stereo.tobytes())
+        for track in (self._inbound, self._outbound):
+            os.close(track.fd)
+        return path
+
+    def discard(self) -> None:
+        """Remove the temp files (after the WAV was stored, or when there is nothing)."""
+        for name in os.listdir(self._dir):
+            os.unlink(os.path.join(self._dir, name))
+        os.rmdir(self._dir)
+
+
+def _read_track(track: _Track, length: int) -> np.ndarray:
+    data = os.pread(track.fd, length, 0)
+    buf = np.frombuffer(data.ljust(length, b"\x00"), dtype=np.uint8)
+    # Unwritten time reads as 0x00 (file holes): make it µ-law silence. A real 0x00 sample is a
+    # full-scale negative peak that telephone audio practically never contains.
+    return np.where(buf == 0, np.uint8(0xFF), buf)

@@ -1,0 +1,650 @@
+"""The offline brain and the InstantLLM fake, driven turn by turn like the call session does."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from calls.realtime.providers.llm.base import (
+    BrainEvent,
+    Conversation,
+    Done,
+    LLMProvider,
+    Message,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+)
+from calls.realtime.providers.llm.instant import InstantLLM
+from calls.realtime.providers.llm.offline import TRANSFER_LINE, OfflineBrain
+
+KNOWLEDGE = [
+    ("What are your opening hours?", "We are open Monday to Friday, nine to five."),
+    ("Where are you located?", "We are at 12 Main Street, next to the bank."),
+    ("How much does a cleaning cost?", "A cleaning costs eighty dollars."),
+    ("Do you have parking?", "Yes, there is free parking behind the building."),
+]
+
+BOOK_APPOINTMENT = ToolSpec(
+    name="book_appointment",
+    description="Book an appointment for the caller.",
+    parameters={
+        "type": "object",
+        "properties": {
+            "date": {"type": "string", "format": "date", "description": "Date"},
+            "time": {"type": "string", "description": "Time"},
+            "party_size": {"type": "integer", "description": "Number of people", "minimum": 1},
+            "notes": {"type": "string", "description": "Anything else we should know"},
+        },
+        "required": ["date", "time", "party_size"],
+    },
+    trigger_phrases=["book an appointment", "make an appointment"],
+)
+
+ORDER_STATUS = ToolSpec(
+    name="check_order",
+    description="Checks the status of an order.",
+    parameters={
+        "type": "object",
+        "properties": {
+            "order_number": {"type": "integer", "description": "Order number"},
+            "shipping": {"type": "string", "enum": ["standard", "express"],
+                         "description": "Shipping speed"},
+            "text_updates": {"type": "boolean", "description": "Whether to send text updates"},
+        },
+        "required": ["shipping", "order_number", "text_updates"],
+    },
+    trigger_phrases=["where is my order", "order status"],
+)
+
+
+@dataclass
+class Turn:
+    """What the brain produced for one `respond` round."""
+
+    events: list[BrainEvent]
+    text: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    done: Done | None = None
+
+
+async def run(brain: LLMProvider, conversation: Conversation) -> Turn:
+    events = [event async for event in brain.respond(conversation)]
+    turn = Turn(events)
+    turn.text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    turn.tool_calls = [e for e in events if isinstance(e, ToolCall)]
+    dones = [e for e in events if isinstance(e, Done)]
+    assert len(dones) == 1 and events[-1] is dones[0], "exactly one Done, and it comes last"
+    turn.done = dones[0]
+    return turn
+
+
+async def caller_says(brain: LLMProvider, conversation: Conversation, text: str) -> Turn:
+    """Append the caller's words, run the brain, record its reply as the session would."""
+    conversation.messages.append(Message(role="user", text=text))
+    turn = await run(brain, conversation)
+    conversation.messages.append(
+        Message(role="assistant", text=turn.text, tool_calls=turn.tool_calls)
+    )
+    return turn
+
+
+async def tool_returns(
+    brain: LLMProvider, conversation: Conversation, content: object, *, is_error: bool = False
+) -> Turn:
+    call = conversation.messages[-1].tool_calls[0]
+    result = ToolResult(call_id=call.id, name=call.name, content=content, is_error=is_error)
+    conversation.messages.append(Message(role="tool", tool_results=[result]))
+    turn = await run(brain, conversation)
+    conversation.messages.append(Message(role="assistant", text=turn.text))
+    return turn
+
+
+def a_call(*tools: ToolSpec) -> Conversation:
+    return Conversation(
+        system_prompt="You are the receptionist of Acme Dental.",
+        messages=[Message(role="assistant", text="Hello, thanks for calling Acme Dental.")],
+        tools=list(tools),
+        knowledge=list(KNOWLEDGE),
+    )
+
+
+async def a_call_after(tool: ToolSpec, *said: str) -> tuple[OfflineBrain, Conversation]:
+    """A brain and a call in which the caller already said `said`, turn by turn."""
+    brain, conversation = OfflineBrain(), a_call(tool)
+    for words in said:
+        await caller_says(brain, conversation, words)
+    return brain, conversation
+
+
+# -- knowledge ---------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("caller", "answer_index"),
+    [
+        ("what time do you open", 0),
+        ("when are you closed on saturday", 0),
+        ("where can I find you", 1),
+        ("what's your address?", 1),
+        ("how much is it for a cleaning", 2),
+        ("is there somewhere to park", 3),
+    ],
+)
+async def test_paraphrased_question_gets_the_knowledge_answer(caller, answer_index):
+    # given an agent with several knowledge entries
+    conversation = a_call(BOOK_APPOINTMENT)
+
+    # when the caller asks in their own words
+    turn = await caller_says(OfflineBrain(), conversation, caller)
+
+    # then the matching entry's answer is spoken
+    assert turn.text == KNOWLEDGE[answer_index][1]
+    assert turn.done.stop_reason == "end_turn" and not turn.done.end_call
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("misheard", "answer_index"),
+    [
+        ("wear is your office locatid", 1),
+        ("how much dose a cleening cost", 2),
+        ("what are your opening ours", 0),
+    ],
+)
+async def test_speech_recognition_errors_still_find_the_answer(misheard, answer_index):
+    # given an agent with knowledge
+    conversation = a_call()
+
+    # when the recogniser garbled some words
+    turn = await caller_says(OfflineBrain(), conversation, misheard)
+
+    # then the answer is still found
+    assert turn.text == KNOWLEDGE[answer_index][1]
+
+
+# -- tool flow ---------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_booking_asks_each_required_argument_then_calls_the_tool():
+    # given an agent that can book appointments
+    brain = OfflineBrain()
+    conversation = a_call(BOOK_APPOINTMENT)
+
+    # when the caller asks to book and answers each question
+    asked_date = await caller_says(brain, conversation, "Hi, I'd like to make an appointment")
+    asked_time = await caller_says(brain, conversation, "um, next Tuesday please")
+    asked_people = await caller_says(brain, conversation, "at 3 pm")
+    working = await caller_says(brain, conversation, "three of us")
+
+    # then it asks for date, time and party size in turn (never the optional notes)
+    assert asked_date.text.endswith("What date would you like?")
+    assert asked_time.text.endswith("What time would you like?")
+    assert asked_people.text.endswith("How many people?")
+    assert not any(t.tool_calls for t in (asked_date, asked_time, asked_people))
+    # and then calls the tool with the answers coerced to their types
+    assert working.text == "One moment while I book that."
+    assert working.tool_calls == [
+        ToolCall(
+            id="offline-1",
+            name="book_appointment",
+            arguments={"date": "next Tuesday", "time": "3 pm", "party_size": 3},
+        )
+    ]
+    assert working.done.stop_reason == "tool_use"
+
+
+@pytest.mark.asyncio
+async def test_slot_answer_of_the_wrong_type_is_asked_again():
+    # given a booking waiting for the party size
+    brain, conversation = await a_call_after(
+        BOOK_APPOINTMENT, "I want to book an appointment", "Friday", "noon"
+    )
+
+    # when the caller answers with no number, then with one
+    retry = await caller_says(brain, conversation, "a few")
+    working = await caller_says(brain, conversation, "twelve")
+
+    # then the question is repeated with a hint, and the number is taken next
+    assert retry.text == "Sorry, I need a number. How many people?"
+    assert working.tool_calls[0].arguments["party_size"] == 12
+
+
+@pytest.mark.asyncio
+async def test_enum_and_boolean_arguments_are_picked_from_speech():
+    # given a tool with an enum, an integer and a boolean argument
+    brain = OfflineBrain()
+    conversation = a_call(ORDER_STATUS)
+
+    # when the caller names the enum value up front, then answers the rest
+    asked_number = await caller_says(brain, conversation, "what's my order status, I paid express")
+    asked_updates = await caller_says(brain, conversation, "it's four two seven")
+    working = await caller_says(brain, conversation, "yeah sure")
+
+    # then the enum is not asked for, and every value has its schema type
+    assert asked_number.text.endswith("What is your order number?")
+    assert asked_updates.text.endswith("Would you like to send text updates?")
+    assert working.text == "One moment while I check that."
+    assert working.tool_calls[0].arguments == {
+        "shipping": "express", "order_number": 427, "text_updates": True,
+    }
+
+
+@pytest.mark.asyncio
+async def test_misheard_enum_value_is_matched_fuzzily():
+    # given an order check waiting for the shipping speed
+    brain = OfflineBrain()
+    conversation = a_call(ORDER_STATUS)
+    asked = await caller_says(brain, conversation, "order status please")
+
+    # when the recogniser mangles the option
+    next_question = await caller_says(brain, conversation, "the standerd one")
+
+    # then the enum question listed the options, and the closest one was taken
+    assert asked.text.endswith("Which shipping speed would you like: standard or express?")
+    assert next_question.text == "Got it. What is your order number?"
+
+
+@pytest.mark.asyncio
+async def test_second_tool_call_gets_the_next_id():
+    # given a call where one booking was already made and its result spoken
+    brain, conversation = await a_call_after(
+        BOOK_APPOINTMENT, "book an appointment", "Monday", "9 am", "two"
+    )
+    await tool_returns(brain, conversation, {"message": "Booked."})
+
+    # when the caller books again
+    for said in ("I'd like to book an appointment too", "Tuesday", "10 am"):
+        await caller_says(brain, conversation, said)
+    working = await caller_says(brain, conversation, "one")
+
+    # then the new call has a new deterministic id
+    assert working.tool_calls[0].id == "offline-2"
+    assert working.tool_calls[0].arguments == {"date": "Tuesday", "time": "10 am", "party_size": 1}
+
+
+@pytest.mark.asyncio
+async def test_question_mid_booking_is_answered_and_the_slot_asked_again():
+    # given a booking waiting for the date
+    brain, conversation = await a_call_after(BOOK_APPOINTMENT, "I need to book an appointment")
+
+    # when the caller asks something else instead
+    turn = await caller_says(brain, conversation, "what are your opening hours?")
+
+    # then it answers and asks for the date again, without taking the question as the date
+    assert turn.text == f"{KNOWLEDGE[0][1]} What date would you like?"
+    assert not turn.tool_calls
+
+
+@pytest.mark.asyncio
+async def test_caller_can_cancel_a_booking_in_progress():
+    # given a booking waiting for the time
+    brain, conversation = await a_call_after(BOOK_APPOINTMENT, "book an appointment", "Thursday")
+
+    # when the caller changes their mind, then asks a question
+    cancelled = await caller_says(brain, conversation, "never mind")
+    answer = await caller_says(brain, conversation, "do you have parking")
+
+    # then the flow is dropped and the next utterance is a normal question
+    assert cancelled.text.startswith("Okay, I've cancelled that.")
+    assert answer.text == KNOWLEDGE[3][1]
+
+
+@pytest.mark.asyncio
+async def test_flow_is_rebuilt_from_messages_even_when_the_question_was_cut_short():
+    # given a conversation where the caller barged in: the stored agent turn is truncated
+    conversation = a_call(BOOK_APPOINTMENT)
+    conversation.messages += [
+        Message(role="user", text="I'd like to book an appointment"),
+        Message(role="assistant", text="Sure, I can"),
+        Message(role="user", text="Saturday"),
+    ]
+
+    # when a fresh brain instance answers
+    turn = await run(OfflineBrain(), conversation)
+
+    # then it still knows the date was given and asks for the time
+    assert turn.text == "Got it. What time would you like?"
+
+
+@pytest.mark.asyncio
+async def test_a_recorded_tool_call_closes_the_flow_whoever_made_it():
+    # given a booking flow that a tool call recorded in the messages already settled
+    conversation = a_call(BOOK_APPOINTMENT)
+    conversation.messages += [
+        Message(role="user", text="book an appointment"),
+        Message(role="assistant", text="Booking.", tool_calls=[
+            ToolCall(id="llm-1", name="book_appointment", arguments={}),
+        ]),
+        Message(role="user", text="where are you located"),
+    ]
+
+    # when the brain answers the next turn
+    turn = await run(OfflineBrain(), conversation)
+
+    # then it is a plain answer, not a question about the booking's date
+    assert turn.text == KNOWLEDGE[1][1]
+
+
+@pytest.mark.asyncio
+async def test_one_instance_serves_interleaved_calls():
+    # given one brain and two calls at different points
+    brain = OfflineBrain()
+    booking, question = a_call(BOOK_APPOINTMENT), a_call(BOOK_APPOINTMENT)
+
+    # when their turns interleave
+    await caller_says(brain, booking, "book an appointment")
+    answer = await caller_says(brain, question, "where are you located")
+    asked_time = await caller_says(brain, booking, "tomorrow")
+
+    # then neither call sees the other's state
+    assert answer.text == KNOWLEDGE[1][1]
+    assert asked_time.text == "Got it. What time would you like?"
+
+
+# -- tool results ------------------------------------------------------------------------------
+
+
+async def a_booking_waiting_for_its_result() -> tuple[OfflineBrain, Conversation]:
+    brain, conversation = await a_call_after(
+        BOOK_APPOINTMENT, "book an appointment", "Monday", "9 am", "2"
+    )
+    assert conversation.messages[-1].tool_calls, "the booking was called"
+    return brain, conversation
+
+
+@pytest.mark.asyncio
+async def test_tool_result_message_is_spoken():
+    # given a booking call in flight
+    brain, conversation = await a_booking_waiting_for_its_result()
+
+    # when the tool returns a message
+    turn = await tool_returns(
+        brain, conversation, {"message": "You're booked for Monday at 9 am", "id": 7}
+    )
+
+    # then the message is said, followed by an offer of more help
+    assert turn.text == (
+        "You're booked for Monday at 9 am. Is there anything else I can help you with?"
+    )
+    assert turn.done.stop_reason == "end_turn"
+
+
+@pytest.mark.asyncio
+async def test_tool_result_without_message_is_summarised():
+    # given a booking call in flight
+    brain, conversation = await a_booking_waiting_for_its_result()
+
+    # when the tool returns plain fields
+    turn = await tool_returns(brain, conversation, {"confirmation_code": "AB12", "paid": False})
+
+    # then the fields are read out briefly
+    assert turn.text.startswith("Done. Confirmation code: AB12; paid: no.")
+
+
+@pytest.mark.asyncio
+async def test_tool_error_says_it_failed_and_offers_other_help():
+    # given a booking call in flight
+    brain, conversation = await a_booking_waiting_for_its_result()
+
+    # when the tool fails with a technical error
+    turn = await tool_returns(brain, conversation, "KeyError: 'slot'", is_error=True)
+
+    # then the caller hears it could not be done, not the technical detail
+    assert "couldn't complete that" in turn.text
+    assert "KeyError" not in turn.text
+    assert turn.text.endswith("Is there anything else I can help you with?")
+
+
+@pytest.mark.asyncio
+async def test_no_after_anything_else_ends_the_call():
+    # given a tool result followed by "anything else?"
+    brain, conversation = await a_booking_waiting_for_its_result()
+    await tool_returns(brain, conversation, {"message": "Booked."})
+
+    # when the caller says no
+    turn = await caller_says(brain, conversation, "no thanks")
+
+    # then the brain says goodbye and asks to hang up
+    assert turn.done.end_call
+    assert "Goodbye" in turn.text
+
+
+# -- goodbye, human, misunderstanding ----------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("caller", ["goodbye", "ok bye", "thank you, that's it", "that's all"])
+async def test_goodbye_ends_the_call(caller):
+    # given a call in progress
+    conversation = a_call(BOOK_APPOINTMENT)
+
+    # when the caller says goodbye
+    turn = await caller_says(OfflineBrain(), conversation, caller)
+
+    # then a polite goodbye is spoken and the call is to end
+    assert turn.text == "Thank you for calling. Goodbye!"
+    assert turn.done.end_call and turn.done.transfer_to is None
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "caller",
+    ["can I speak to a real person", "human", "operator please", "agent please",
+     "I want a representive"],
+)
+async def test_asking_for_a_human_requests_a_transfer(caller):
+    # given a call in progress
+    conversation = a_call(BOOK_APPOINTMENT)
+
+    # when the caller asks for a person
+    turn = await caller_says(OfflineBrain(), conversation, caller)
+
+    # then the brain announces and requests a transfer
+    assert turn.text == TRANSFER_LINE
+    assert turn.done.transfer_to == "human" and not turn.done.end_call
+
+
+@pytest.mark.asyncio
+async def test_two_misunderstandings_offer_a_human_and_yes_transfers():
+    # given a call in progress
+    brain = OfflineBrain()
+    conversation = a_call(BOOK_APPOINTMENT)
+
+    # when the caller says two things the brain cannot place, then accepts the offer
+    first = await caller_says(brain, conversation, "the flux capacitor is broken")
+    second = await caller_says(brain, conversation, "my llama ate the invoice")
+    accepted = await caller_says(brain, conversation, "yes please")
+
+    # then the first miss lists what it can do, the second offers a human, yes transfers
+    assert first.text.startswith("Sorry, I didn't understand that.")
+    assert "what are your opening hours" in first.text
+    assert "book an appointment for you" in first.text
+    assert "transfer you to a member of our team?" in second.text
+    assert first.done.transfer_to is None and second.done.transfer_to is None
+    assert accepted.done.transfer_to == "human"
+
+
+@pytest.mark.asyncio
+async def test_an_understood_turn_resets_the_misunderstanding_count():
+    # given one misunderstanding followed by an answered question
+    brain = OfflineBrain()
+    conversation = a_call()
+    await caller_says(brain, conversation, "the flux capacitor is broken")
+    await caller_says(brain, conversation, "where are you located")
+
+    # when the caller is misunderstood again
+    turn = await caller_says(brain, conversation, "my llama ate the invoice")
+
+    # then it is a first miss again, not an offer of a human
+    assert turn.text.startswith("Sorry, I didn't understand that.")
+    assert "transfer" not in turn.text
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("silence", ["", "   ", "\n"])
+async def test_empty_utterance_gets_a_short_reprompt(silence):
+    # given a call in progress
+    conversation = a_call()
+
+    # when the transcript is empty
+    turn = await caller_says(OfflineBrain(), conversation, silence)
+
+    # then the caller is asked to repeat
+    assert turn.text == "Sorry, I didn't catch that."
+
+
+@pytest.mark.asyncio
+async def test_empty_utterance_mid_booking_repeats_the_question():
+    # given a booking waiting for the date
+    brain, conversation = await a_call_after(BOOK_APPOINTMENT, "book an appointment")
+
+    # when the transcript is empty, then the date comes
+    reprompt = await caller_says(brain, conversation, " ")
+    asked_time = await caller_says(brain, conversation, "June 3rd")
+
+    # then the question is asked again and the flow goes on where it was
+    assert reprompt.text == "Sorry, I didn't catch that. What date would you like?"
+    assert asked_time.text == "Got it. What time would you like?"
+
+
+# -- DTMF --------------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_dtmf_digits_answer_a_numeric_slot():
+    # given an order check waiting for the order number
+    brain, conversation = await a_call_after(ORDER_STATUS, "order status", "express")
+
+    # when the caller keys the number, then presses 2 for "no"
+    asked = await caller_says(brain, conversation, "[DTMF 4215#]")
+    working = await caller_says(brain, conversation, "[DTMF 2]")
+
+    # then the digits became the integer, and 2 meant no
+    assert asked.text.endswith("Would you like to send text updates?")
+    assert working.tool_calls[0].arguments == {
+        "shipping": "express", "order_number": 4215, "text_updates": False,
+    }
+
+
+@pytest.mark.asyncio
+async def test_dtmf_zero_outside_a_question_transfers():
+    # given a call in progress with nothing being asked
+    conversation = a_call(BOOK_APPOINTMENT)
+
+    # when the caller presses 0
+    turn = await caller_says(OfflineBrain(), conversation, "[DTMF 0]")
+
+    # then the brain requests a transfer
+    assert turn.done.transfer_to == "human"
+
+
+@pytest.mark.asyncio
+async def test_dtmf_star_repeats_what_was_said():
+    # given the agent just asked a question
+    brain = OfflineBrain()
+    conversation = a_call(BOOK_APPOINTMENT)
+    asked = await caller_says(brain, conversation, "book an appointment")
+
+    # when the caller presses *
+    turn = await caller_says(brain, conversation, "[DTMF *]")
+
+    # then the last thing said is said again
+    assert turn.text == asked.text
+
+
+# -- streaming ---------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_reply_streams_in_several_chunks_with_zero_usage():
+    # given a question with a multi-word answer
+    conversation = a_call()
+    conversation.messages.append(Message(role="user", text="where are you located"))
+
+    # when the brain answers
+    turn = await run(OfflineBrain(), conversation)
+
+    # then the text arrives in word chunks that add up to the answer, and no tokens are counted
+    chunks = [e.text for e in turn.events if isinstance(e, TextDelta)]
+    assert len(chunks) == len(KNOWLEDGE[1][1].split())
+    assert "".join(chunks) == KNOWLEDGE[1][1]
+    assert (turn.done.usage.input_tokens, turn.done.usage.output_tokens) == (0, 0)
+
+
+@pytest.mark.asyncio
+async def test_nothing_to_answer_after_the_greeting():
+    # given only the greeting so far
+    conversation = a_call()
+
+    # when the brain is asked
+    turn = await run(OfflineBrain(), conversation)
+
+    # then it says nothing
+    assert turn.events == [Done()]
+
+
+# -- InstantLLM --------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_instant_llm_waits_first_token_ms_then_streams_words():
+    # given a fake with 50 ms to first token
+    brain = InstantLLM("Thanks for calling us.", first_token_ms=50)
+    conversation = a_call()
+    conversation.messages.append(Message(role="user", text="hello"))
+
+    # when it responds
+    started = time.perf_counter()
+    first_event_at = None
+    events = []
+    async for event in brain.respond(conversation):
+        first_event_at = first_event_at or time.perf_counter()
+        events.append(event)
+
+    # then the first word came after the delay, and the words stream one by one
+    assert first_event_at - started >= 0.045
+    assert [e.text for e in events[:-1]] == ["Thanks ", "for ", "calling ", "us."]
+    assert events[-1].usage.latency_ms >= 45
+
+
+@pytest.mark.asyncio
+async def test_instant_llm_spaces_chunks_by_the_configured_delay():
+    # given a fake with a 20 ms gap between words
+    brain = InstantLLM("one two three", chunk_delay_ms=20)
+    conversation = a_call()
+    conversation.messages.append(Message(role="user", text="hi"))
+
+    # when it responds
+    started = time.perf_counter()
+    turn = await run(brain, conversation)
+
+    # then two gaps were waited
+    assert time.perf_counter() - started >= 0.038
+    assert turn.text == "one two three"
+
+
+@pytest.mark.asyncio
+async def test_instant_llm_runs_scripted_tool_calls_then_speaks_after_results():
+    # given a fake scripted with a tool call and a reply built from the conversation
+    def reply(conversation: Conversation) -> str:
+        return f"Result was {conversation.messages[-1].tool_results[0].content}."
+
+    brain = InstantLLM(reply, tool_calls=[ToolCall(id="", name="lookup", arguments={"q": 1})])
+    conversation = a_call()
+
+    # when the caller speaks, and then the tool result comes back
+    first = await caller_says(brain, conversation, "anything")
+    second = await tool_returns(brain, conversation, "42")
+
+    # then the first round only calls the tool, the second speaks
+    assert first.tool_calls == [ToolCall(id="instant-1-1", name="lookup", arguments={"q": 1})]
+    assert first.done.stop_reason == "tool_use" and first.text == ""
+    assert second.text == "Result was 42."
+    assert second.done.stop_reason == "end_turn"
+    assert brain.rounds == 2

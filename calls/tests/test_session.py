@@ -1,0 +1,208 @@
+"""The call session's decisions: turns, barge-in truncation, DTMF, timers, failures."""
+
+import asyncio
+
+import pytest
+
+from calls.models import Outcome
+from calls.realtime.providers.llm.base import ToolCall, ToolResult
+from calls.realtime.providers.llm.instant import InstantLLM
+from calls.tests.session_harness import SILENCE, SPEECH, feed, make_session
+
+
+@pytest.mark.asyncio
+async def test_greeting_is_spoken_and_stored_whole_once_its_marks_echo():
+    session, wire, store, tts = await make_session(llm=InstantLLM("unused"))
+
+    await feed(session, SILENCE, 1.6)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+    assert tts.spoken == ["Hello there,", "how can I help?"]
+    assert wire.events().count("mark") == 2
+    greeting = store.ordered_turns()[0]
+    assert greeting["role"] == "agent" and greeting["text"] == "Hello there, how can I help?"
+    assert greeting["interrupted"] is False
+    assert store.closed["outcome"] == Outcome.CALLER_HUNG_UP
+
+
+@pytest.mark.asyncio
+async def test_caller_turn_gets_a_reply_with_a_latency_breakdown():
+    llm = InstantLLM("We open at nine.", first_token_ms=50)
+    session, wire, store, _ = await make_session(llm=llm, stt_lines=["when do you open"],
+                                                 greeting="")
+
+    await feed(session, SPEECH, 0.4)
+    await feed(session, SILENCE, 1.5)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+    caller, agent = store.ordered_turns()
+    assert caller["role"] == "caller" and caller["text"] == "when do you open"
+    assert caller["end_ms"] > caller["start_ms"]
+    assert agent["text"] == "We open at nine." and agent["interrupted"] is False
+    assert agent["stt_final_ms"] >= 200  # the end-of-turn silence
+    assert agent["llm_first_token_ms"] >= agent["stt_final_ms"] + 40
+    assert agent["first_frame_ms"] >= agent["tts_first_audio_ms"] >= agent["llm_first_token_ms"]
+    assert session.conversation.messages[-2].text == "when do you open"
+
+
+@pytest.mark.asyncio
+async def test_barge_in_clears_twilio_and_stores_only_what_was_heard():
+    long_reply = " ".join(["Our full price list is long."] * 6)
+    session, wire, store, _ = await make_session(llm=InstantLLM(long_reply),
+                                                 stt_lines=["prices please", "stop"],
+                                                 greeting="")
+    await feed(session, SPEECH, 0.3)
+    await feed(session, SILENCE, 0.8)  # the reply starts playing
+    frames_before = len(wire.media_frames())
+
+    await feed(session, SPEECH, 0.3)  # the caller talks over it
+    while_caller_talks = wire.events()
+    await feed(session, SILENCE, 0.2)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+    assert frames_before > 0
+    clear_at = while_caller_talks.index("clear")
+    assert "media" not in while_caller_talks[clear_at + 1:]  # nothing queued plays on
+    agent = store.ordered_turns()[1]
+    assert agent["interrupted"] is True
+    assert agent["text"] and len(agent["text"]) < len(long_reply)
+    assert long_reply.startswith(agent["text"].rstrip("."))
+    barge = [payload for kind, payload in store.events if kind == "barge_in"]
+    assert barge and barge[0]["heard"] == agent["text"]
+    assert session.metrics["barge_ins"] == 1
+    # The model is told what the caller actually heard.
+    assert any(m.role == "assistant" and m.text == agent["text"]
+               for m in session.conversation.messages)
+
+
+@pytest.mark.asyncio
+async def test_short_noise_does_not_interrupt_the_agent():
+    session, wire, store, _ = await make_session(llm=InstantLLM("x"),
+                                                 barge_in_min_speech_ms=300)
+    await feed(session, SILENCE, 0.3)
+
+    await feed(session, SPEECH, 0.1)  # a cough
+    await feed(session, SILENCE, 1.5)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+    assert "clear" not in wire.events()
+    assert store.ordered_turns()[0]["interrupted"] is False
+
+
+@pytest.mark.asyncio
+async def test_dtmf_digits_reach_the_brain_as_one_caller_input():
+    llm = InstantLLM(lambda conversation: f"You pressed {conversation.messages[-1].text}")
+    session, wire, store, _ = await make_session(llm=llm, greeting="")
+
+    for digit in "12#":
+        session.on_dtmf(digit)
+    await feed(session, SILENCE, 1.0)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+    caller, agent = store.ordered_turns()
+    assert caller["text"] == "[DTMF 12#]"
+    assert agent["text"] == "You pressed [DTMF 12#]"
+    assert [p["digit"] for kind, p in store.events if kind == "dtmf"] == ["1", "2", "#"]
+
+
+@pytest.mark.asyncio
+async def test_silence_reprompts_then_hangs_up_politely():
+    hung_up = asyncio.Event()
+
+    async def hangup() -> None:
+        hung_up.set()
+
+    session, wire, store, tts = await make_session(
+        llm=InstantLLM("x"), greeting="", reprompt_after_s=0.5, hangup_after_s=1.5)
+    session._hangup = hangup
+
+    await feed(session, SILENCE, 3.0)
+    await asyncio.wait_for(session._closed.wait(), 2)
+
+    assert tts.spoken[0] == "Are you still there?"
+    assert "Goodbye!" in " ".join(tts.spoken)
+    assert hung_up.is_set()
+    assert store.closed["outcome"] == Outcome.NO_INPUT
+
+
+@pytest.mark.asyncio
+async def test_the_brain_can_end_the_call_after_its_goodbye_plays():
+    session, wire, store, tts = await make_session(
+        llm=InstantLLM("Goodbye, take care.", end_call=True), stt_lines=["bye"], greeting="")
+
+    await feed(session, SPEECH, 0.3)
+    await feed(session, SILENCE, 1.6)
+    await asyncio.wait_for(session._closed.wait(), 2)
+
+    assert store.closed["outcome"] == Outcome.AGENT_ENDED
+    assert store.ordered_turns()[-1]["text"] == "Goodbye, take care."
+    assert store.ordered_turns()[-1]["interrupted"] is False
+
+
+@pytest.mark.asyncio
+async def test_transfer_request_is_recorded_and_ends_the_stream():
+    session, wire, store, _ = await make_session(
+        llm=InstantLLM("Transferring you now.", transfer_to="human"), stt_lines=["a human"],
+        greeting="")
+
+    await feed(session, SPEECH, 0.3)
+    await feed(session, SILENCE, 1.5)
+    await asyncio.wait_for(session._closed.wait(), 2)
+
+    assert ("transfer_requested", {"to": "human"}) in store.events
+    assert store.closed["outcome"] == Outcome.TRANSFERRED
+
+
+@pytest.mark.asyncio
+async def test_tool_calls_run_in_one_batch_and_their_results_reach_the_brain():
+    class Tools:
+        def __init__(self) -> None:
+            self.batches: list[list[str]] = []
+
+        async def run(self, calls: list[ToolCall]) -> list[ToolResult]:
+            self.batches.append([c.name for c in calls])
+            return [ToolResult(c.id, c.name, {"ok": True}) for c in calls]
+
+    tools = Tools()
+    llm = InstantLLM("Booked.", tool_calls=[ToolCall("a", "book", {}), ToolCall("b", "sms", {})])
+    session, wire, store, tts = await make_session(llm=llm, stt_lines=["book it"], greeting="")
+    session._tools = tools
+
+    await feed(session, SPEECH, 0.3)
+    await feed(session, SILENCE, 1.5)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+    assert tools.batches == [["book", "sms"]]
+    assert tts.spoken[0] == "One moment, please."  # filler instead of dead air
+    assert store.ordered_turns()[-1]["text"] == "One moment, please. Booked."
+    tool_message = [m for m in session.conversation.messages if m.role == "tool"][0]
+    assert [r.call_id for r in tool_message.tool_results] == ["a", "b"]
+
+
+@pytest.mark.asyncio
+async def test_a_crashing_recogniser_ends_the_call_with_everything_saved():
+    session, wire, store, _ = await make_session(llm=InstantLLM("x"), stt_fail=True,
+                                                 greeting="Hi.")
+    await feed(session, SILENCE, 0.5)
+
+    await feed(session, SPEECH, 0.3)
+    await feed(session, SILENCE, 0.5)
+    await asyncio.wait_for(session._closed.wait(), 2)
+
+    assert store.closed["outcome"] == Outcome.ERROR
+    assert store.ordered_turns()[0]["text"] == "Hi."
+    assert any(kind == "provider_error" for kind, _ in store.events)
+
+
+@pytest.mark.asyncio
+async def test_finish_on_a_dropped_connection_keeps_the_partial_agent_turn():
+    session, wire, store, _ = await make_session(
+        llm=InstantLLM("x"), greeting="This is a rather long greeting that takes a while.")
+    await feed(session, SILENCE, 0.3)
+
+    await session.finish(Outcome.DISCONNECTED)
+
+    greeting = store.ordered_turns()[0]
+    assert greeting["interrupted"] is True
+    assert greeting["text"].startswith("This is")
+    assert store.closed["outcome"] == Outcome.DISCONNECTED
