@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -27,6 +28,9 @@ class Agent(TenantOwnedModel):
     llm_provider = models.CharField(max_length=32, choices=choices("llm"), default="offline")
     tts_provider = models.CharField(max_length=32, choices=choices("tts"), default="hibari")
     llm_model = models.CharField(max_length=200, blank=True, help_text="Model id for LLM vendors.")
+    # Constructor options per provider kind, e.g. {"llm": {"first_token_ms": 400}} for the instant
+    # fakes, {"stt": {"fallbacks": ["deepgram"]}}; secrets never go here.
+    provider_options = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=8, choices=AgentStatus.choices,
                               default=AgentStatus.DRAFT)
 
@@ -67,6 +71,11 @@ class KnowledgeEntry(TenantOwnedModel):
     def __str__(self) -> str:
         return self.question
 
+    def clean(self) -> None:
+        # Forms that leave the tenant out (admin inlines) set it from the agent on save.
+        if self.tenant_id and self.agent_id and self.agent.tenant_id != self.tenant_id:
+            raise ValidationError({"agent": "The agent belongs to another tenant."})
+
 
 class PhoneNumber(TenantOwnedModel):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="phone_numbers")
@@ -82,3 +91,8 @@ class PhoneNumber(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.e164
+
+    def clean(self) -> None:
+        # A number must never route calls to another tenant's agent.
+        if self.tenant_id and self.agent_id and self.agent.tenant_id != self.tenant_id:
+            raise ValidationError({"agent": "The agent belongs to another tenant."})

@@ -21,6 +21,7 @@ from calls.realtime.pacer import FRAME_BYTES, Pacer
 from calls.realtime.persistence import CallStore
 from calls.realtime.recorder import CallRecorder
 from calls.realtime.serializers.twilio import (
+    Connected,
     Dtmf,
     Mark,
     OutboundEncoder,
@@ -31,7 +32,6 @@ from calls.realtime.serializers.twilio import (
 )
 from calls.realtime.session import CallSession
 from calls.realtime.tooling import ToolRunner
-from calls.realtime.vad import create_vad
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +81,13 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             self.consecutive_bad = 0
             if isinstance(event, Start):
                 await self._start(event)
+            elif isinstance(event, Connected):
+                return  # Twilio's hello; nothing to do
             elif session is None:
-                if not isinstance(event, Stop):
-                    self._count_bad(f"{type(event).__name__.lower()}_before_start")
-                else:
+                if isinstance(event, Stop):
                     await self.close()
+                else:
+                    self._count_bad(f"{type(event).__name__.lower()}_before_start")
             elif isinstance(event, Mark):
                 session.on_mark(event.name)
             elif isinstance(event, Dtmf):
@@ -135,7 +137,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
                            reply_channel=getattr(self, "channel_name", "") or "")
         self.session = CallSession(
             config=loaded.config, stt=loaded.stt, llm=loaded.llm, tts=loaded.tts,
-            vad=create_vad(), outbound=outbound, send_control=self._send_text,
+            vad=loaded.vad, outbound=outbound, send_control=self._send_text,
             clear_message=encoder.clear(), store=store, tools=tools, recorder=recorder,
             hangup=self._hang_up, pacer=pacer,
         )

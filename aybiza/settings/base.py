@@ -3,8 +3,10 @@
 from .bedrock import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .channels import *  # noqa: F403
+from .compliance import *  # noqa: F403
 from .deepgram import *  # noqa: F403
 from .env import BASE_DIR, REDIS_URL, USE_REDIS, VAR_DIR, env  # noqa: F401
+from .providers import *  # noqa: F403
 from .twilio import *  # noqa: F403
 
 SECRET_KEY: str = env("SECRET_KEY", default="aybiza-insecure-development-key-change-me")
@@ -63,7 +65,9 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+# An empty DATABASE_URL (e.g. "DATABASE_URL=" in .env) means the embedded default, not a crash.
+DATABASE_URL: str = env("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default writes from several threads (consumers, in-process tasks).
@@ -94,6 +98,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/api/v1/"  # where /api-auth/login/ sends a member without a `next`
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -120,6 +125,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Agents and calls both have a `status` field; name their enums instead of numbering them.
+    "ENUM_NAME_OVERRIDES": {
+        "AgentStatusEnum": "agents.models.AgentStatus",
+        "CallStatusEnum": "calls.models.CallStatus",
+    },
 }
 
 # Live-call limits that protect the server from a misbehaving peer.

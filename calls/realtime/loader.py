@@ -26,6 +26,7 @@ class LoadedStream:
     stt: object
     llm: object
     tts: object
+    vad: object
 
 
 def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> LoadedStream:
@@ -61,7 +62,15 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
     stt = build_provider("stt", agent.stt_provider, **options.get("stt", {}))
     llm = build_provider("llm", agent.llm_provider, **_llm_options(agent, options))
     tts = build_provider("tts", agent.tts_provider, **options.get("tts", {}))
-    return LoadedStream(call=call, config=config, stt=stt, llm=llm, tts=tts)
+    return LoadedStream(call=call, config=config, stt=stt, llm=llm, tts=tts,
+                        vad=build_vad(**options.get("vad", {})))
+
+
+def build_vad(**options):
+    """The per-call voice activity detector (webrtcvad unless the agent's options say else)."""
+    from calls.realtime.vad import create_vad
+
+    return create_vad(**options)
 
 
 def _llm_options(agent, options: dict) -> dict:

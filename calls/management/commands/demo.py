@@ -1,0 +1,101 @@
+"""`manage.py demo`: the main job, end to end on the embedded default.
+
+Seeds the demo tenant, starts daphne on a free local port, calls the demo agent with the call
+simulator (a scripted caller speaking real audio over the real webhook and WebSocket path),
+prints both sides with latencies, then stops the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from io import StringIO
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Command(BaseCommand):
+    help = "Seed the demo, start the server, run a simulated phone call, print it, stop."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--port", type=int, default=0, help="Server port (default: free).")
+        parser.add_argument("--keep-serving", action="store_true",
+                            help="Leave the server running after the call (Ctrl-C to stop).")
+        parser.add_argument("--script", default=None, help="Caller script for the call.")
+
+    def handle(self, *args, **options) -> None:
+        port = options["port"] or free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        call_command("migrate", verbosity=0, interactive=False)
+        seed_out = StringIO()
+        call_command("seed_demo", "--json", stdout=seed_out)
+        seed = json.loads(seed_out.getvalue().strip().splitlines()[-1])
+
+        env = {**os.environ, "PUBLIC_BASE_URL": base_url,
+               "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE",
+                                                        "aybiza.settings.dev")}
+        self.stdout.write(f"Starting daphne on {base_url} …")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+             "aybiza.asgi:application"],
+            cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            self._wait_ready(server, base_url)
+            self.stdout.write("")
+            script_args = ["--script", options["script"]] if options["script"] else []
+            call_command("simulate_call", "--url", base_url, "--public-url", base_url,
+                         "--to", seed["number"], "--wav", str(BASE_DIR / "var" / "demo-call.wav"),
+                         *script_args, stdout=self.stdout)
+            self._print_access(base_url, seed)
+            if options["keep_serving"]:
+                self.stdout.write("Serving; Ctrl-C to stop.")
+                server.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.terminate()
+            try:
+                _, errors = server.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                _, errors = server.communicate()
+            if server.returncode not in (0, -15, None) and errors:
+                self.stderr.write(errors[-2000:])
+
+    def _wait_ready(self, server: subprocess.Popen, base_url: str) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise CommandError(f"daphne exited: {server.stderr.read()[-2000:]}")
+            try:
+                if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise CommandError("daphne did not come up within 30 s.")
+
+    def _print_access(self, base_url: str, seed: dict) -> None:
+        self.stdout.write("")
+        self.stdout.write("The platform (while it runs — `make serve` keeps it up):")
+        self.stdout.write(f"  API      {base_url}/api/v1/agents/   "
+                          f"(Authorization: Bearer {seed['api_key']})")
+        self.stdout.write(f"  API docs {base_url}/api/docs/")
+        self.stdout.write(f"  Admin    {base_url}/admin/   (user {seed['username']}, "
+                          f"password {seed['password']})")

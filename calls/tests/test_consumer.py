@@ -1,0 +1,300 @@
+"""The Media Streams consumer: Twilio's protocol end to end through Channels, with the database.
+
+Providers are the deterministic doubles of `session_harness` (bound through the registry), so
+these tests are about the protocol and persistence; real speech runs in the daphne end-to-end
+test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from twilio.request_validator import RequestValidator
+
+from aybiza.asgi import application
+from calls import twilio
+from calls.models import Call, Outcome
+from calls.realtime.providers import registry
+from calls.realtime.serializers.twilio import (
+    twilio_dtmf,
+    twilio_mark,
+    twilio_media,
+    twilio_start,
+    twilio_stop,
+)
+from calls.services import call_start
+from calls.tests.session_harness import SILENCE, SPEECH, EnergyVAD
+
+PUBLIC = "https://voice.test"
+TOKEN = "test-twilio-token"
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+@pytest.fixture(autouse=True)
+def _wiring(settings, monkeypatch):
+    settings.PUBLIC_BASE_URL = PUBLIC
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+    settings.TWILIO_ACCOUNT_SID = ""
+    settings.MEDIA_STREAM_MAX_BAD_MESSAGES = 20
+    monkeypatch.setitem(registry.STT_PROVIDERS, "scripted",
+                        "calls.tests.session_harness.ScriptedSTT")
+    monkeypatch.setitem(registry.TTS_PROVIDERS, "words", "calls.tests.session_harness.WordTTS")
+    monkeypatch.setattr("calls.realtime.loader.build_vad", lambda **options: EnergyVAD())
+
+
+@pytest.fixture
+def call(agent, phone_number):
+    agent.stt_provider = "scripted"
+    agent.llm_provider = "instant"
+    agent.tts_provider = "words"
+    agent.greeting = "Hello, you are through to Acme."
+    agent.end_of_turn_silence_ms = 200
+    agent.barge_in_min_speech_ms = 120
+    agent.provider_options = {"stt": {"lines": ["what are your hours"]},
+                              "llm": {"reply": "We open at nine and close at five."}}
+    agent.save()
+    return call_start(tenant=agent.tenant, phone_number=phone_number, call_sid="CA" + "1" * 32,
+                      from_number="+15557654321", to_number=phone_number.e164)
+
+
+def signed_headers() -> list[tuple[bytes, bytes]]:
+    url = twilio.media_stream_url()
+    signature = RequestValidator(TOKEN).compute_signature(url, {})
+    return [(b"x-twilio-signature", signature.encode())]
+
+
+class Twilio:
+    """Twilio's side of one stream over a WebsocketCommunicator."""
+
+    def __init__(self, communicator: WebsocketCommunicator, call: Call) -> None:
+        self.ws = communicator
+        self.call = call
+        self.seq = 1
+        self.chunk = 0
+        self.received: list[dict] = []
+
+    async def start(self, token: str | None = None) -> None:
+        token = token or twilio.stream_token_issue(call_id=self.call.id,
+                                                   tenant_id=self.call.tenant_id)
+        await self.ws.send_to(text_data=json.dumps({"event": "connected", "protocol": "Call",
+                                                    "version": "1.0.0"}))
+        await self.ws.send_to(text_data=twilio_start(
+            stream_sid="MZ1", call_sid=self.call.call_sid, account_sid="AC1",
+            custom_parameters={"token": token}))
+
+    async def send_audio(self, frame: bytes, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        next_t = loop.time()
+        for _ in range(int(seconds / 0.02)):
+            self.chunk += 1
+            self.seq += 1
+            await self.ws.send_to(text_data=twilio_media(
+                stream_sid="MZ1", ulaw=frame, chunk=self.chunk, timestamp_ms=self.chunk * 20,
+                sequence=self.seq))
+            await self.drain()
+            next_t += 0.02
+            await asyncio.sleep(max(0.0, next_t - loop.time()))
+
+    async def drain(self) -> None:
+        """Read what the server sent; echo marks like Twilio (promptly: audio 'played')."""
+        while not await self.ws.receive_nothing(timeout=0.001, interval=0.001):
+            output = await self.ws.receive_output()
+            if output["type"] != "websocket.send":
+                self.received.append({"event": "__close__", "code": output.get("code")})
+                return
+            message = json.loads(output["text"])
+            self.received.append(message)
+            if message["event"] == "mark":
+                self.seq += 1
+                await self.ws.send_to(text_data=twilio_mark(
+                    stream_sid="MZ1", name=message["mark"]["name"], sequence=self.seq))
+
+    async def wait_closed(self, timeout: float = 3.0) -> int | None:
+        """Read (and echo) until the server closes the socket; returns the close code."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            await self.drain()
+            if self.received and self.received[-1]["event"] == "__close__":
+                return self.received[-1]["code"]
+            await asyncio.sleep(0.01)
+        raise AssertionError("the server did not close the socket")
+
+    async def stop(self) -> None:
+        self.seq += 1
+        await self.ws.send_to(text_data=twilio_stop(stream_sid="MZ1", call_sid=self.call.call_sid,
+                                                    account_sid="AC1", sequence=self.seq))
+
+    def events(self) -> list[str]:
+        return [m["event"] for m in self.received]
+
+
+async def connect(call: Call, headers=None) -> tuple[Twilio, bool]:
+    communicator = WebsocketCommunicator(application, "/ws/twilio/media/",
+                                         headers=signed_headers() if headers is None else headers)
+    connected, _ = await communicator.connect()
+    return Twilio(communicator, call), connected
+
+
+async def refreshed(call: Call) -> Call:
+    return await database_sync_to_async(
+        lambda: Call.objects.prefetch_related("turns", "events").get(pk=call.pk))()
+
+
+def turns_of(call: Call) -> list[tuple[str, str, bool]]:
+    return [(t.role, t.text, t.interrupted) for t in call.turns.order_by("index")]
+
+
+async def test_a_whole_call_follows_twilios_protocol_and_is_stored(call):
+    phone, connected = await connect(call)
+    assert connected
+    await phone.start()
+
+    await phone.send_audio(SILENCE, 1.2)  # the greeting plays
+    await phone.send_audio(SPEECH, 0.4)
+    await phone.send_audio(SILENCE, 1.6)  # the answer plays
+    await phone.stop()
+    await phone.ws.wait(timeout=3)
+
+    media = [m for m in phone.received if m["event"] == "media"]
+    assert media and all(m["streamSid"] == "MZ1" for m in media)
+    assert all(len(base64.b64decode(m["media"]["payload"], validate=True)) == 160 for m in media)
+    assert phone.events().count("mark") >= 2
+    stored = await refreshed(call)
+    assert stored.outcome == Outcome.CALLER_HUNG_UP
+    assert stored.stream_sid == "MZ1" and stored.ended_at is not None
+    assert await database_sync_to_async(turns_of)(stored) == [
+        ("agent", "Hello, you are through to Acme.", False),
+        ("caller", "what are your hours", False),
+        ("agent", "We open at nine and close at five.", False),
+    ]
+    assert stored.recording.name.endswith(".wav")
+    assert stored.metrics["frames_in"] == 160
+
+
+async def test_bad_handshake_signature_is_refused_before_accept(call):
+    phone, connected = await connect(call, headers=[(b"x-twilio-signature", b"forged")])
+
+    assert not connected
+
+
+async def test_missing_signature_is_refused(call):
+    phone, connected = await connect(call, headers=[])
+
+    assert not connected
+
+
+async def test_a_bad_stream_token_closes_the_socket(call):
+    phone, connected = await connect(call)
+    await phone.start(token="not-a-token")
+
+    output = await phone.ws.receive_output(timeout=2)
+
+    assert output["type"] == "websocket.close" and output["code"] == 4403
+
+
+async def test_a_token_for_another_call_is_refused(call, other_tenant):
+    phone, _ = await connect(call)
+    await phone.start(token=twilio.stream_token_issue(call_id=call.id,
+                                                      tenant_id=other_tenant.id))
+
+    output = await phone.ws.receive_output(timeout=2)
+
+    assert output["code"] == 4403
+
+
+async def test_malformed_messages_are_counted_and_never_fatal(call):
+    phone, _ = await connect(call)
+    await phone.ws.send_to(text_data=twilio_media(stream_sid="MZ1", ulaw=SILENCE, chunk=1,
+                                                  timestamp_ms=20, sequence=1))  # before start
+    await phone.start()
+    for garbage in ["{not json", '{"event": "teleport"}',
+                    '{"event": "media", "media": {"payload": "%%%"}}', "x" * 70_000]:
+        await phone.ws.send_to(text_data=garbage)
+    await phone.ws.send_to(bytes_data=b"\x00\x01")
+
+    await phone.send_audio(SILENCE, 1.2)
+    await phone.stop()
+    await phone.ws.wait(timeout=3)
+
+    stored = await refreshed(call)
+    assert stored.outcome == Outcome.CALLER_HUNG_UP
+    assert stored.metrics["malformed_messages"] == {
+        "media_before_start": 1, "bad_json": 2, "unknown_event": 1, "bad_base64": 1,
+        "oversized": 1,
+    }
+    assert (await database_sync_to_async(turns_of)(stored))[0][0] == "agent"
+
+
+async def test_sustained_garbage_closes_the_socket_with_a_reason(call):
+    phone, _ = await connect(call)
+    await phone.start()
+    await phone.send_audio(SILENCE, 0.2)
+
+    for _ in range(25):
+        await phone.ws.send_to(text_data="garbage")
+
+    assert await phone.wait_closed() == 4400
+    stored = await refreshed(call)
+    assert stored.outcome == Outcome.PROTOCOL_VIOLATION
+    assert await database_sync_to_async(
+        lambda: stored.events.filter(type="protocol_violation").exists())()
+
+
+async def test_an_abrupt_disconnect_keeps_the_transcript_so_far(call):
+    phone, _ = await connect(call)
+    await phone.start()
+    await phone.send_audio(SILENCE, 1.2)
+    await phone.send_audio(SPEECH, 0.4)
+    await phone.send_audio(SILENCE, 0.45)  # the answer has started playing
+
+    await phone.ws.disconnect(code=1006)
+
+    stored = await refreshed(call)
+    assert stored.outcome == Outcome.DISCONNECTED
+    turns = await database_sync_to_async(turns_of)(stored)
+    assert turns[0] == ("agent", "Hello, you are through to Acme.", False)
+    assert turns[1] == ("caller", "what are your hours", False)
+    assert turns[2][0] == "agent" and turns[2][2] is True  # cut off, only what was heard
+    assert "We open at nine and close at five.".startswith(turns[2][1])
+
+
+async def test_barge_in_sends_clear_and_truncates_the_agent_turn(call):
+    phone, _ = await connect(call)
+    await phone.start()
+    await phone.send_audio(SILENCE, 0.3)  # mid-greeting
+
+    await phone.send_audio(SPEECH, 0.3)
+    await phone.send_audio(SILENCE, 0.5)
+    await phone.stop()
+    await phone.ws.wait(timeout=3)
+
+    assert "clear" in phone.events()
+    stored = await refreshed(call)
+    greeting = await database_sync_to_async(lambda: stored.turns.get(index=0))()
+    assert greeting.interrupted and greeting.text != "Hello, you are through to Acme."
+    assert await database_sync_to_async(lambda: stored.events.filter(type="barge_in").count())() == 1
+
+
+async def test_dtmf_is_recorded_and_answered(call):
+    phone, _ = await connect(call)
+    await phone.start()
+    await phone.send_audio(SILENCE, 1.2)
+
+    for digit in "42#":
+        phone.seq += 1
+        await phone.ws.send_to(text_data=twilio_dtmf(stream_sid="MZ1", digit=digit,
+                                                     sequence=phone.seq))
+    await phone.send_audio(SILENCE, 1.0)
+    await phone.stop()
+    await phone.ws.wait(timeout=3)
+
+    stored = await refreshed(call)
+    turns = await database_sync_to_async(turns_of)(stored)
+    assert ("caller", "[DTMF 42#]", False) in turns
+    assert await database_sync_to_async(lambda: stored.events.filter(type="dtmf").count())() == 3
