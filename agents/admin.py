@@ -1,6 +1,9 @@
+from django import forms
 from django.contrib import admin
 
 from agents.models import Agent, KnowledgeEntry, PhoneNumber
+from agents.services import normalize_e164
+from aybiza.core.errors import ApplicationError
 
 
 class KnowledgeInline(admin.TabularInline):
@@ -30,11 +33,39 @@ class AgentAdmin(admin.ModelAdmin):
 class KnowledgeEntryAdmin(admin.ModelAdmin):
     list_display = ["question", "agent", "tenant"]
     list_filter = ["tenant", "agent"]
-    search_fields = ["question", "answer"]
+    search_fields = ["question", "answer", "agent__name"]
+    list_select_related = ["agent", "tenant"]
+    exclude = ["tenant"]
+
+    def save_model(self, request, obj, form, change):
+        # An entry always belongs to its agent's tenant.
+        obj.tenant_id = obj.agent.tenant_id
+        super().save_model(request, obj, form, change)
+
+
+class PhoneNumberForm(forms.ModelForm):
+    # Wider than the stored 16 characters so "+1 (555) 010-0000" reaches normalisation.
+    e164 = forms.CharField(
+        max_length=32, label="Number",
+        help_text="E.164, e.g. +15550100000; spaces and punctuation are removed.")
+
+    class Meta:
+        model = PhoneNumber
+        fields = ["tenant", "e164", "label", "agent"]
+
+    def clean_e164(self) -> str:
+        try:
+            return normalize_e164(self.cleaned_data["e164"])
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message) from exc
 
 
 @admin.register(PhoneNumber)
 class PhoneNumberAdmin(admin.ModelAdmin):
+    """Numbers are normalised and validated as the API does (agents.services.normalize_e164)."""
+
+    form = PhoneNumberForm
     list_display = ["e164", "label", "agent", "tenant"]
-    list_filter = ["tenant"]
-    search_fields = ["e164", "label"]
+    list_filter = ["tenant", ("agent", admin.EmptyFieldListFilter)]
+    search_fields = ["e164", "label", "agent__name"]
+    list_select_related = ["agent", "tenant"]

@@ -6,7 +6,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
-from aybiza.core.api import TenantViewSetMixin
 from agents.models import MAX_PROMPT_CHARS, Agent, KnowledgeEntry, PhoneNumber
 from agents.selectors import agent_get, agent_list, phone_number_get, phone_number_list
 from agents.services import (
@@ -17,6 +16,7 @@ from agents.services import (
     phone_number_delete,
     phone_number_update,
 )
+from aybiza.core.api import TenantViewSetMixin
 
 
 class KnowledgeEntrySerializer(serializers.ModelSerializer):
@@ -46,14 +46,10 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
     """Agents of the caller's tenant. `knowledge` replaces the agent's entries when given."""
 
     serializer_class = AgentSerializer
-
-    def get_queryset(self):  # used by schema generation only
-        return Agent.objects.none()
+    schema_model = Agent
 
     def list(self, request):
-        agents = agent_list(tenant=self.tenant)
-        page = self.paginator.paginate_queryset(agents, request, view=self)
-        return self.paginator.get_paginated_response(AgentSerializer(page, many=True).data)
+        return self.paginated_response(agent_list(tenant=self.tenant), AgentSerializer)
 
     def retrieve(self, request, pk=None):
         return Response(AgentSerializer(agent_get(tenant=self.tenant, pk=pk)).data)
@@ -73,18 +69,11 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
     def partial_update(self, request, pk=None):
         return self.update(request, pk=pk, partial=True)
 
+    @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
         agent_delete(tenant=self.tenant, agent=agent_get(tenant=self.tenant, pk=pk),
                      actor=self.actor())
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    @property
-    def paginator(self):
-        if not hasattr(self, "_paginator"):
-            from rest_framework.settings import api_settings
-
-            self._paginator = api_settings.DEFAULT_PAGINATION_CLASS()
-        return self._paginator
 
     @staticmethod
     def _validated(data, instance=None, partial=False) -> dict:
@@ -97,24 +86,29 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
 
 
 class PhoneNumberSerializer(serializers.ModelSerializer):
-    agent_id = serializers.IntegerField(allow_null=True, required=False)
+    # Longer than E.164's 16 characters: "+1 (555) 010-0000" is accepted and normalised.
+    e164 = serializers.CharField(
+        max_length=32,
+        help_text="E.164 number, e.g. +15550100000. Spaces and punctuation are removed.",
+    )
+    agent_id = serializers.IntegerField(allow_null=True, required=False,
+                                        help_text="The agent that answers; null for none.")
 
     class Meta:
         model = PhoneNumber
         fields = ["id", "e164", "label", "agent_id", "created_at"]
         read_only_fields = ["id", "created_at"]
-        # Uniqueness is checked by the service after normalising the number.
-        extra_kwargs = {"e164": {"validators": []}}
 
 
 class PhoneNumberViewSet(TenantViewSetMixin, viewsets.ViewSet):
     """The tenant's phone numbers (E.164) and the agent each is bound to."""
 
     serializer_class = PhoneNumberSerializer
+    schema_model = PhoneNumber
 
     def list(self, request):
-        numbers = phone_number_list(tenant=self.tenant)
-        return Response(PhoneNumberSerializer(numbers, many=True).data)
+        return self.paginated_response(phone_number_list(tenant=self.tenant),
+                                       PhoneNumberSerializer)
 
     def retrieve(self, request, pk=None):
         return Response(PhoneNumberSerializer(phone_number_get(tenant=self.tenant, pk=pk)).data)

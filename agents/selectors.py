@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
+from agents.models import Agent, KnowledgeEntry, PhoneNumber
 from aybiza.core.errors import NotFound
 from aybiza.core.models import Tenant
-from agents.models import Agent, KnowledgeEntry, PhoneNumber
+from aybiza.core.selectors import parse_pk
 
 
-def agent_list(*, tenant: Tenant) -> QuerySet[Agent]:
-    return Agent.objects.filter(tenant=tenant).prefetch_related(
+def agent_list(*, tenant: Tenant, name: str | None = None) -> QuerySet[Agent]:
+    agents = Agent.objects.filter(tenant=tenant)
+    if name is not None:
+        agents = agents.filter(name=name)
+    return agents.prefetch_related(
         Prefetch("knowledge", queryset=KnowledgeEntry.objects.order_by("id"))
     )
 
 
 def agent_get(*, tenant: Tenant, pk) -> Agent:
-    agent = agent_list(tenant=tenant).filter(pk=pk).first() if str(pk).isdigit() else None
+    pk = parse_pk(pk)
+    agent = agent_list(tenant=tenant).filter(pk=pk).first() if pk is not None else None
     if agent is None:
         raise NotFound("Agent not found.")
     return agent
@@ -32,7 +37,8 @@ def phone_number_list(*, tenant: Tenant) -> QuerySet[PhoneNumber]:
 
 
 def phone_number_get(*, tenant: Tenant, pk) -> PhoneNumber:
-    number = phone_number_list(tenant=tenant).filter(pk=pk).first() if str(pk).isdigit() else None
+    pk = parse_pk(pk)
+    number = phone_number_list(tenant=tenant).filter(pk=pk).first() if pk is not None else None
     if number is None:
         raise NotFound("Phone number not found.")
     return number

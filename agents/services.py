@@ -6,13 +6,14 @@ from typing import Any
 
 import phonenumbers
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
-from aybiza.core.errors import ApplicationError
-from aybiza.core.models import Tenant
 from agents.models import Agent, KnowledgeEntry, PhoneNumber
 from agents.selectors import agent_get
+from aybiza.core.errors import ApplicationError, NotFound
+from aybiza.core.models import Tenant
 
+NUMBER_TAKEN = "This number is already registered."
 AGENT_FIELDS = (
     "name", "system_prompt", "greeting", "language", "voice", "stt_provider", "llm_provider",
     "tts_provider", "llm_model", "status", "end_of_turn_silence_ms", "barge_in_min_speech_ms",
@@ -20,15 +21,33 @@ AGENT_FIELDS = (
 )
 
 
-def normalize_e164(number: str) -> str:
-    """`number` in E.164 form, or an ApplicationError naming the field."""
+def normalize_e164(number: str, *, field: str = "e164") -> str:
+    """`number` in E.164 form, or an ApplicationError naming `field`.
+
+    Accepted: any number libphonenumber calls *possible* (right length for its country) that is
+    also either *valid* (in an allocated range) or in the North American fictional ranges:
+    area code 555, which NANPA never assigns and which the demo uses (+15550100000), and
+    NXX-555-01XX, reserved for fiction. libphonenumber rejects the first, and demos, docs and
+    tests need numbers that can never ring a real person. Spacing and punctuation are dropped:
+    "+1 (555) 010-0000" is stored as "+15550100000". A leading "+" and country code are required.
+    """
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException as exc:
-        raise _field_error("e164", f"Not a phone number in E.164 form (+15551234567): {exc}")
-    if not phonenumbers.is_possible_number(parsed) or not phonenumbers.is_valid_number(parsed):
-        raise _field_error("e164", "Not a valid phone number.")
+        message = f"Not a phone number in E.164 form (+15551234567): {exc}"
+        raise _field_error(field, message) from exc
+    if not phonenumbers.is_possible_number(parsed) or not (
+        phonenumbers.is_valid_number(parsed) or _is_fictional_nanp(parsed)
+    ):
+        raise _field_error(field, "Not a valid phone number.")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _is_fictional_nanp(parsed: phonenumbers.PhoneNumber) -> bool:
+    national = str(parsed.national_number)
+    if parsed.country_code != 1 or len(national) != 10:
+        return False
+    return national.startswith("555") or (national[3:6] == "555" and national[6:8] == "01")
 
 
 def _field_error(field: str, message: str) -> ApplicationError:
@@ -46,6 +65,7 @@ def _full_clean(instance) -> None:
 def agent_create(
     *, tenant: Tenant, knowledge: list[dict[str, str]] | None = None, actor=None, **fields: Any
 ) -> Agent:
+    """Create an agent of `tenant` from model fields, with its knowledge entries."""
     agent = Agent(tenant=tenant, **_only_agent_fields(fields))
     _full_clean(agent)
     agent.save()
@@ -60,6 +80,7 @@ def agent_update(
     *, tenant: Tenant, agent: Agent, knowledge: list[dict[str, str]] | None = None,
     actor=None, **fields: Any,
 ) -> Agent:
+    """Change the given fields. `knowledge`, when given, replaces all entries (None keeps them)."""
     if agent.tenant_id != tenant.id:
         raise ApplicationError("Agent not found.", status_code=404, code="not_found")
     for name, value in _only_agent_fields(fields).items():
@@ -74,6 +95,7 @@ def agent_update(
 
 @transaction.atomic
 def agent_delete(*, tenant: Tenant, agent: Agent, actor=None) -> None:
+    """Delete the agent; its numbers stay, unbound, and its calls keep their history."""
     if agent.tenant_id != tenant.id:
         raise ApplicationError("Agent not found.", status_code=404, code="not_found")
     _audit("agent.deleted", tenant=tenant, target=agent, actor=actor)
@@ -93,6 +115,7 @@ def knowledge_replace(*, tenant: Tenant, agent: Agent, entries: list[dict[str, s
 
 
 def knowledge_add(*, tenant: Tenant, agent: Agent, question: str, answer: str) -> KnowledgeEntry:
+    """Append one entry to the agent's knowledge."""
     entry = KnowledgeEntry(tenant=tenant, agent=agent, question=question, answer=answer)
     _full_clean(entry)
     entry.save()
@@ -103,11 +126,16 @@ def knowledge_add(*, tenant: Tenant, agent: Agent, question: str, answer: str) -
 def phone_number_create(
     *, tenant: Tenant, e164: str, label: str = "", agent_id: int | None = None, actor=None
 ) -> PhoneNumber:
+    """Register `e164` (normalised, see `normalize_e164`) for `tenant`, bound to an agent.
+
+    A number is unique across the platform: the dialled number is how a call finds its tenant.
+    """
     e164 = normalize_e164(e164)
     if PhoneNumber.objects.filter(e164=e164).exists():
-        raise _field_error("e164", "This number is already registered.")
-    agent = agent_get(tenant=tenant, pk=agent_id) if agent_id is not None else None
-    number = PhoneNumber.objects.create(tenant=tenant, e164=e164, label=label, agent=agent)
+        raise _field_error("e164", NUMBER_TAKEN)
+    number = PhoneNumber(tenant=tenant, e164=e164, label=label,
+                         agent=_agent_for_binding(tenant=tenant, agent_id=agent_id))
+    _save_number(number)
     _audit("phone_number.created", tenant=tenant, target=number, actor=actor)
     return number
 
@@ -116,23 +144,49 @@ def phone_number_create(
 def phone_number_update(
     *, tenant: Tenant, number: PhoneNumber, actor=None, **fields: Any
 ) -> PhoneNumber:
+    """Change the number (`e164`), its `label` or its agent (`agent_id`, None unbinds)."""
+    if number.tenant_id != tenant.id:
+        raise ApplicationError("Phone number not found.", status_code=404, code="not_found")
+    unknown = set(fields) - {"e164", "label", "agent_id"}
+    if unknown:
+        raise ApplicationError(f"Unknown phone number fields: {', '.join(sorted(unknown))}.")
     if "e164" in fields:
         e164 = normalize_e164(fields["e164"])
         if PhoneNumber.objects.filter(e164=e164).exclude(pk=number.pk).exists():
-            raise _field_error("e164", "This number is already registered.")
+            raise _field_error("e164", NUMBER_TAKEN)
         number.e164 = e164
     if "label" in fields:
         number.label = fields["label"]
     if "agent_id" in fields:
-        agent_id = fields["agent_id"]
-        number.agent = agent_get(tenant=tenant, pk=agent_id) if agent_id is not None else None
-    number.save()
+        number.agent = _agent_for_binding(tenant=tenant, agent_id=fields["agent_id"])
+    _save_number(number)
     _audit("phone_number.updated", tenant=tenant, target=number, actor=actor)
     return number
 
 
+def _agent_for_binding(*, tenant: Tenant, agent_id: int | None) -> Agent | None:
+    # A bad reference in the body is a field error; another tenant's agent looks just as missing.
+    if agent_id is None:
+        return None
+    try:
+        return agent_get(tenant=tenant, pk=agent_id)
+    except NotFound:
+        raise _field_error("agent_id", "Agent not found.") from None
+
+
+def _save_number(number: PhoneNumber) -> None:
+    try:
+        with transaction.atomic():
+            number.save()
+    except IntegrityError:  # another request registered the same number in the meantime
+        raise _field_error("e164", NUMBER_TAKEN) from None
+
+
 @transaction.atomic
 def phone_number_delete(*, tenant: Tenant, number: PhoneNumber, actor=None) -> None:
+    """Remove the number; past calls keep their from/to numbers."""
+    if number.tenant_id != tenant.id:
+        raise ApplicationError("Phone number not found.", status_code=404, code="not_found")
     _audit("phone_number.deleted", tenant=tenant, target=number, actor=actor)
     number.delete()
 

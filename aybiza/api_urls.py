@@ -2,8 +2,8 @@
 
 from rest_framework.routers import DefaultRouter
 
-from aybiza.core.api import ApiKeyViewSet
 from agents.api import AgentViewSet, PhoneNumberViewSet
+from aybiza.core.api import ApiKeyViewSet
 from calls.api import CallViewSet
 
 router = DefaultRouter()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+import phonenumbers
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from aybiza.core.api import TenantViewSetMixin
 from calls.models import Call, CallEvent, CallStatus, Turn
@@ -49,42 +49,48 @@ class CallDetailSerializer(CallSerializer):
 
 
 class CallFilterSerializer(serializers.Serializer):
+    """Query parameters of the call list; a bad value is a 400 naming the parameter."""
+
     status = serializers.ChoiceField(choices=CallStatus.choices, required=False)
-    agent = serializers.IntegerField(required=False)
-    number = serializers.CharField(required=False)
-    call_sid = serializers.CharField(required=False)
-    started_after = serializers.DateTimeField(required=False)
-    started_before = serializers.DateTimeField(required=False)
+    agent = serializers.IntegerField(required=False, min_value=1, help_text="Agent id.")
+    number = serializers.CharField(required=False, max_length=32,
+                                   help_text="E.164 number; matches the caller or the callee.")
+    call_sid = serializers.CharField(required=False, max_length=64)
+    started_after = serializers.DateTimeField(required=False,
+                                              help_text="ISO 8601; calls started at or after.")
+    started_before = serializers.DateTimeField(required=False,
+                                               help_text="ISO 8601; calls started before.")
+
+    def validate_number(self, value: str) -> str:
+        # Stored numbers are E.164 as Twilio sends them; accept the same number typed loosely.
+        try:
+            parsed = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            raise serializers.ValidationError("Use E.164, e.g. +15550100000.") from None
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+    def validate(self, attrs: dict) -> dict:
+        after, before = attrs.get("started_after"), attrs.get("started_before")
+        if after and before and after >= before:
+            raise serializers.ValidationError(
+                {"started_before": ["Must be later than started_after."]})
+        return attrs
 
 
 class CallViewSet(TenantViewSetMixin, viewsets.ViewSet):
     """Calls of the tenant. Filters: status, agent, number (either side), call_sid, dates."""
 
     serializer_class = CallSerializer
+    schema_model = Call
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=CallStatus.values),
-            OpenApiParameter("agent", int),
-            OpenApiParameter("number", str, description="E.164; matches from or to"),
-            OpenApiParameter("call_sid", str),
-            OpenApiParameter("started_after", str, description="ISO 8601 datetime"),
-            OpenApiParameter("started_before", str, description="ISO 8601 datetime"),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("offset", int),
-        ],
-        responses=CallSerializer(many=True),
-    )
+    @extend_schema(parameters=[CallFilterSerializer], responses=CallSerializer(many=True))
     def list(self, request):
         filters = CallFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         params = dict(filters.validated_data)
         if "agent" in params:
             params["agent_id"] = params.pop("agent")
-        calls = call_list(tenant=self.tenant, **params)
-        paginator = api_settings.DEFAULT_PAGINATION_CLASS()
-        page = paginator.paginate_queryset(calls, request, view=self)
-        return paginator.get_paginated_response(CallSerializer(page, many=True).data)
+        return self.paginated_response(call_list(tenant=self.tenant, **params), CallSerializer)
 
     @extend_schema(responses=CallDetailSerializer)
     def retrieve(self, request, pk=None):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from aybiza.core.errors import NotFound
 from aybiza.core.models import Tenant
+from aybiza.core.selectors import parse_pk
 from calls.models import Call, CallEvent, Turn
 
 
@@ -16,6 +17,7 @@ def call_list(
     number: str | None = None, call_sid: str | None = None,
     started_after: datetime | None = None, started_before: datetime | None = None,
 ) -> QuerySet[Call]:
+    """The tenant's calls, newest first; every filter is optional and they combine (AND)."""
     calls = Call.objects.filter(tenant=tenant).select_related("agent")
     if status:
         calls = calls.filter(status=status)
@@ -23,7 +25,7 @@ def call_list(
         calls = calls.filter(agent_id=agent_id)
     if number:
         # A number matches either side of the call.
-        calls = calls.filter(from_number=number) | calls.filter(to_number=number)
+        calls = calls.filter(Q(from_number=number) | Q(to_number=number))
     if call_sid:
         calls = calls.filter(call_sid=call_sid)
     if started_after:
@@ -34,8 +36,10 @@ def call_list(
 
 
 def call_get(*, tenant: Tenant, pk) -> Call:
+    """One call of the tenant with its turns and events, or NotFound."""
     call = None
-    if str(pk).isdigit():
+    pk = parse_pk(pk)
+    if pk is not None:
         call = (
             Call.objects.filter(tenant=tenant, pk=pk).select_related("agent")
             .prefetch_related(

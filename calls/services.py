@@ -12,8 +12,8 @@ from django.core.files.base import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from aybiza.core.models import Tenant
 from agents.models import PhoneNumber
+from aybiza.core.models import Tenant
 from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus, Direction, Turn
 
 
@@ -22,6 +22,8 @@ def call_start(
     to_number: str, direction: str = Direction.INBOUND, status: str = CallStatus.RINGING,
 ) -> Call:
     """Create the call for a webhook, or return the existing one: Twilio retries webhooks."""
+    if status not in CallStatus.values:  # the row must hold one of the statuses we know
+        status = CallStatus.RINGING
     existing = Call.objects.filter(call_sid=call_sid).first()
     if existing is not None:
         return existing
@@ -39,29 +41,41 @@ def call_start(
         return Call.objects.get(call_sid=call_sid)
 
 
+# Where each status sits in a call's life; callbacks may arrive out of order or twice.
+_STATUS_RANK = {CallStatus.QUEUED: 0, CallStatus.RINGING: 1, CallStatus.IN_PROGRESS: 2,
+                **{terminal: 3 for terminal in TERMINAL_STATUSES}}
+
+
 def call_update_status(
     *, call: Call, status: str, duration_seconds: int | None = None,
     at: datetime | None = None,
 ) -> Call:
-    """Apply a Twilio status callback. Idempotent; a terminal status is never undone."""
+    """Apply a Twilio status callback. Idempotent and monotonic.
+
+    A status never moves back (ringing after in-progress is ignored) and the first terminal status
+    wins, so a late or repeated callback cannot un-terminate a call. Twilio's `CallDuration`, when
+    given with a terminal status, replaces the stream-based estimate `call_finish` may have made.
+    """
     if status not in CallStatus.values:
         return call
-    if call.status in TERMINAL_STATUSES and status not in TERMINAL_STATUSES:
-        return call  # callbacks can arrive out of order
-    fields = ["status", "updated_at"]
-    call.status = status
-    if status in TERMINAL_STATUSES:
+    fields: list[str] = []
+    if _STATUS_RANK[status] > _STATUS_RANK[CallStatus(call.status)]:
+        call.status = status
+        fields.append("status")
+    if status in TERMINAL_STATUSES and call.status in TERMINAL_STATUSES:
         if call.ended_at is None:
             call.ended_at = at or timezone.now()
             fields.append("ended_at")
-        if duration_seconds is not None:
+        if duration_seconds is not None and call.duration_seconds != duration_seconds:
             call.duration_seconds = duration_seconds
             fields.append("duration_seconds")
-    call.save(update_fields=fields)
+    if fields:
+        call.save(update_fields=[*fields, "updated_at"])
     return call
 
 
 def call_stream_started(*, call: Call, stream_sid: str) -> Call:
+    """The media stream opened: remember its sid and when audio started."""
     call.stream_sid = stream_sid
     call.stream_started_at = timezone.now()
     if call.status in (CallStatus.QUEUED, CallStatus.RINGING):
@@ -82,8 +96,15 @@ def turn_save(*, call: Call, index: int, role: str, text: str, **fields: Any) ->
 def event_record(
     *, call: Call, type: str, payload: dict[str, Any] | None = None, offset_ms: int | None = None
 ) -> CallEvent:
+    """Append an event (barge-in, DTMF, stream status, error...) to the call's timeline."""
     return CallEvent.objects.create(tenant_id=call.tenant_id, call=call, type=type,
                                     payload=payload or {}, offset_ms=offset_ms)
+
+
+def event_record_once(*, call: Call, type: str, payload: dict[str, Any]) -> CallEvent:
+    """`event_record` unless the same event is already there (Twilio retries its callbacks)."""
+    existing = CallEvent.objects.filter(call=call, type=type, payload=payload).first()
+    return existing or event_record(call=call, type=type, payload=payload)
 
 
 def call_finish(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
@@ -10,9 +12,9 @@ from django.views.decorators.http import require_POST
 
 from agents.selectors import phone_number_route
 from calls import twilio
-from calls.models import Direction
+from calls.models import CallStatus, Direction
 from calls.selectors import call_by_sid
-from calls.services import call_start, call_update_status, event_record
+from calls.services import call_start, call_update_status, event_record_once
 
 logger = logging.getLogger(__name__)
 TWIML = "text/xml"
@@ -42,12 +44,13 @@ def voice(request: HttpRequest) -> HttpResponse:
     if not call_sid or number is None or number.agent is None:
         logger.info("Call %s to unconfigured number %s", call_sid, to_number)
         return HttpResponse(twilio.twiml_say_and_hangup(UNKNOWN_NUMBER_MESSAGE), content_type=TWIML)
+    # Twilio says "outbound-api" / "outbound-dial" for calls we place.
     direction = (Direction.INBOUND if request.POST.get("Direction", "inbound") == "inbound"
                  else Direction.OUTBOUND)
     call = call_start(
         tenant=number.tenant, phone_number=number, call_sid=call_sid,
-        from_number=request.POST.get("From", ""), to_number=to_number, direction=direction,
-        status=request.POST.get("CallStatus", "ringing") or "ringing",
+        from_number=request.POST.get("From", "")[:32], to_number=to_number, direction=direction,
+        status=request.POST.get("CallStatus", "") or CallStatus.RINGING,
     )
     twiml = twilio.twiml_connect_stream(call_id=call.id, tenant_id=call.tenant_id)
     return HttpResponse(twiml, content_type=TWIML)
@@ -61,10 +64,11 @@ def status(request: HttpRequest) -> HttpResponse:
         return _reject(request)
     call = call_by_sid(call_sid=request.POST.get("CallSid", ""))
     if call is not None:
-        duration = request.POST.get("CallDuration")
+        duration = request.POST.get("CallDuration", "")
         call_update_status(
             call=call, status=request.POST.get("CallStatus", ""),
-            duration_seconds=int(duration) if duration and duration.isdigit() else None,
+            duration_seconds=int(duration) if duration.isdigit() else None,
+            at=_timestamp(request.POST.get("Timestamp", "")),
         )
     return HttpResponse(status=204)
 
@@ -77,7 +81,19 @@ def stream_status(request: HttpRequest) -> HttpResponse:
         return _reject(request)
     call = call_by_sid(call_sid=request.POST.get("CallSid", ""))
     if call is not None:
-        event_record(call=call, type=f"stream.{request.POST.get('StreamEvent', 'unknown')}",
-                     payload={"stream_sid": request.POST.get("StreamSid", ""),
-                              "error": request.POST.get("StreamError", "")})
+        # "stream-started" / "stream-stopped" / "stream-error"; the column holds 40 characters.
+        stream_event = request.POST.get("StreamEvent", "") or "unknown"
+        event_record_once(
+            call=call, type=f"stream.{stream_event}"[:40],
+            payload={"stream_sid": request.POST.get("StreamSid", ""),
+                     "error": request.POST.get("StreamError", "")},
+        )
     return HttpResponse(status=204)
+
+
+def _timestamp(value: str) -> datetime | None:
+    """Twilio's RFC 2822 `Timestamp` ("Tue, 25 Nov 2025 12:00:00 +0000"), or None."""
+    try:
+        return parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None

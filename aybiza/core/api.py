@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.db import models
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from aybiza.core.models import ApiKey, Scope
 from aybiza.core.selectors import api_key_get, api_key_list
@@ -13,7 +15,15 @@ from aybiza.core.tenancy import request_tenant
 
 
 class TenantViewSetMixin:
-    """Gives views `self.tenant`; subclasses only ever query through selectors with it."""
+    """Gives views `self.tenant` and pagination; subclasses query only through selectors.
+
+    `schema_model` is the model a view lists. It only types the `{id}` path parameter in the
+    OpenAPI schema: `get_queryset` is empty on purpose so nothing can read around the selectors.
+    """
+
+    schema_model: type[models.Model]
+    # Read by drf-spectacular too, so list responses are documented as the pages they are.
+    pagination_class = api_settings.DEFAULT_PAGINATION_CLASS
 
     @property
     def tenant(self):
@@ -22,6 +32,15 @@ class TenantViewSetMixin:
     def actor(self):
         user = self.request.user
         return user if getattr(user, "pk", None) else None
+
+    def get_queryset(self) -> models.QuerySet:
+        return self.schema_model._default_manager.none()
+
+    def paginated_response(self, rows, serializer_class: type[serializers.Serializer]) -> Response:
+        """One page of `rows` (a queryset from a selector) with count/next/previous links."""
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(rows, self.request, view=self)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
@@ -51,10 +70,10 @@ class ApiKeyViewSet(TenantViewSetMixin, viewsets.ViewSet):
     """List, create (the secret is returned once) and revoke (DELETE) the tenant's API keys."""
 
     serializer_class = ApiKeySerializer
+    schema_model = ApiKey
 
     def list(self, request):
-        keys = api_key_list(tenant=self.tenant)
-        return Response(ApiKeySerializer(keys, many=True).data)
+        return self.paginated_response(api_key_list(tenant=self.tenant), ApiKeySerializer)
 
     def retrieve(self, request, pk=None):
         return Response(ApiKeySerializer(api_key_get(tenant=self.tenant, pk=pk)).data)
@@ -68,7 +87,7 @@ class ApiKeyViewSet(TenantViewSetMixin, viewsets.ViewSet):
         data = {**ApiKeySerializer(issued.api_key).data, "key": issued.key}
         return Response(data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None}, description="Revoke the key; it stops working at once.")
     def destroy(self, request, pk=None):
         api_key_revoke(api_key=api_key_get(tenant=self.tenant, pk=pk), actor=self.actor())
         return Response(status=status.HTTP_204_NO_CONTENT)

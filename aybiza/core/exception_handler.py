@@ -18,6 +18,10 @@ from aybiza.core.errors import ApplicationError
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
         body: dict[str, Any] = {"code": exc.code, "message": exc.message}
+        # Services name bad fields in extra["fields"]; they go where DRF's own field errors go,
+        # so clients read one place. `extra` is still passed through as the service gave it.
+        if "fields" in exc.extra:
+            body["fields"] = exc.extra["fields"]
         if exc.extra:
             body["extra"] = exc.extra
         return Response({"error": body}, status=exc.status_code)

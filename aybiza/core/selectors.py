@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import QuerySet
 
 from aybiza.core.errors import NotFound
 from aybiza.core.models import ApiKey, Membership, Tenant
+
+# A primary key as it may arrive in a URL: digits that fit a signed 64-bit column.
+_PK_PATTERN = re.compile(r"[0-9]{1,18}")
+
+
+def parse_pk(pk: object) -> int | None:
+    """`pk` as an int, or None when it cannot name a row (so callers answer 404, never 500)."""
+    text = str(pk)
+    return int(text) if _PK_PATTERN.fullmatch(text) else None
+
+
+def tenant_by_slug(*, slug: str) -> Tenant | None:
+    return Tenant.objects.filter(slug=slug).first()
 
 
 def tenant_for_user(*, user, slug: str | None = None) -> Tenant | None:
@@ -22,12 +37,19 @@ def membership_role(*, user, tenant: Tenant) -> str | None:
     return membership.role if membership else None
 
 
-def api_key_list(*, tenant: Tenant) -> QuerySet[ApiKey]:
-    return ApiKey.objects.filter(tenant=tenant)
+def api_key_list(*, tenant: Tenant, name: str | None = None,
+                 active: bool | None = None) -> QuerySet[ApiKey]:
+    keys = ApiKey.objects.filter(tenant=tenant)
+    if name is not None:
+        keys = keys.filter(name=name)
+    if active is not None:
+        keys = keys.filter(revoked_at__isnull=active)
+    return keys.order_by("-created_at", "-id")
 
 
-def api_key_get(*, tenant: Tenant, pk: int) -> ApiKey:
-    api_key = ApiKey.objects.filter(tenant=tenant, pk=pk).first()
+def api_key_get(*, tenant: Tenant, pk) -> ApiKey:
+    pk = parse_pk(pk)
+    api_key = ApiKey.objects.filter(tenant=tenant, pk=pk).first() if pk is not None else None
     if api_key is None:
         raise NotFound("API key not found.")
     return api_key

@@ -21,14 +21,26 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def tenant_create(*, name: str, slug: str | None = None) -> Tenant:
+    """Create a tenant. Without `slug`, one is derived from the name and made unique."""
     name = name.strip()
     if not name:
         raise ApplicationError("A tenant needs a name.", extra={"fields": {"name": ["Required."]}})
-    slug = slug or slugify(name)[:80] or "tenant"
+    if slug:
+        if Tenant.objects.filter(slug=slug).exists():
+            raise ApplicationError("This slug is taken.",
+                                   extra={"fields": {"slug": ["This slug is taken."]}})
+        return Tenant.objects.create(name=name, slug=slug)
+    base = slugify(name)[:70] or "tenant"
+    slug, suffix = base, 1
+    # Two businesses may share a name; the slug only has to tell them apart.
+    while Tenant.objects.filter(slug=slug).exists():
+        suffix += 1
+        slug = f"{base}-{suffix}"
     return Tenant.objects.create(name=name, slug=slug)
 
 
 def membership_set(*, tenant: Tenant, user, role: str = Role.MEMBER) -> Membership:
+    """Give `user` `role` in `tenant` (creating or changing the membership)."""
     if role not in Role.values:
         raise ApplicationError(f"Unknown role {role!r}.")
     membership, _ = Membership.objects.update_or_create(
@@ -53,6 +65,7 @@ def hash_api_key(key: str) -> str:
 def api_key_create(
     *, tenant: Tenant, name: str, scopes: list[str] | None = None, created_by=None
 ) -> IssuedApiKey:
+    """Issue a key for `tenant`. The secret is in the result only; the row keeps its hash."""
     scopes = list(dict.fromkeys(scopes or [Scope.READ, Scope.WRITE]))
     unknown = [s for s in scopes if s not in Scope.values]
     if unknown or not scopes:
@@ -72,6 +85,7 @@ def api_key_create(
 
 
 def api_key_revoke(*, api_key: ApiKey, actor=None) -> ApiKey:
+    """Revoke `api_key` (idempotent: the first revocation time is kept)."""
     if api_key.revoked_at is None:
         with transaction.atomic():
             api_key.revoked_at = timezone.now()

@@ -12,3 +12,5 @@ BEDROCK_ENDPOINT_URL: str = env("BEDROCK_ENDPOINT_URL", default="")
 OPENAI_BASE_URL: str = env("OPENAI_BASE_URL", default="")
 OPENAI_API_KEY: str = env("OPENAI_API_KEY", default="")
 OPENAI_MODEL: str = env("OPENAI_MODEL", default="")
+# Worker threads running Bedrock streams (boto3 is synchronous): one per LLM round in flight.
+BEDROCK_MAX_CONCURRENT_STREAMS: int = env.int("BEDROCK_MAX_CONCURRENT_STREAMS", default=64)

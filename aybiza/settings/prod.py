@@ -1,5 +1,7 @@
 """Production: PostgreSQL, Redis, real secrets, hardened HTTP. Refuses to start half-configured."""
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
@@ -8,17 +10,31 @@ from .twilio import DEV_TWILIO_AUTH_TOKEN
 
 DEBUG = False
 
-for _name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL"):
+REQUIRED_ENV = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL")
+for _name in REQUIRED_ENV:
     if not env(_name, default=""):
         raise ImproperlyConfigured(f"Production settings need {_name} in the environment.")
 if env("TWILIO_AUTH_TOKEN") == DEV_TWILIO_AUTH_TOKEN:
     raise ImproperlyConfigured("TWILIO_AUTH_TOKEN is the development token; set the real one.")
 if len(env("SECRET_KEY")) < 50:
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters.")
+_engine: str = DATABASES["default"]["ENGINE"]  # noqa: F405
+if not _engine.endswith((".postgresql", ".postgis")):
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production.")
+_public = urlsplit(PUBLIC_BASE_URL)  # noqa: F405
+# Twilio opens media streams only over wss://, and signs webhooks over this exact origin.
+if _public.scheme != "https" or not _public.hostname:
+    raise ImproperlyConfigured("PUBLIC_BASE_URL must be an https:// origin in production.")
+
+# Twilio and browsers reach us by the public host; more can be added (comma separated).
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[_public.hostname])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])  # noqa: F405
 
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)  # noqa: F405
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+# The load balancer probes over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True

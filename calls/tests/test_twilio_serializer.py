@@ -54,7 +54,8 @@ def test_simulator_start_message_round_trips():
 @pytest.mark.parametrize(
     ("message", "expected"),
     [
-        ({"event": "connected", "protocol": "Call", "version": "1.0.0"}, Connected("Call", "1.0.0")),
+        ({"event": "connected", "protocol": "Call", "version": "1.0.0"},
+         Connected("Call", "1.0.0")),
         ({"event": "dtmf", "streamSid": "MZ1", "dtmf": {"track": "inbound_track", "digit": "7"}},
          Dtmf("7")),
         ({"event": "mark", "streamSid": "MZ1", "mark": {"name": "t1.2"}}, Mark("t1.2")),

@@ -1,0 +1,120 @@
+"""The demo tenant: one idempotent service creates or refreshes it (`manage.py seed_demo`)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from agents.models import Agent, AgentStatus
+from agents.selectors import agent_list, phone_number_route
+from agents.services import (
+    agent_create,
+    agent_update,
+    normalize_e164,
+    phone_number_create,
+    phone_number_update,
+)
+from aybiza.core.errors import ApplicationError
+from aybiza.core.models import Role, Scope
+from aybiza.core.selectors import api_key_list, tenant_by_slug
+from aybiza.core.services import api_key_create, api_key_revoke, membership_set, tenant_create
+
+DEMO_TENANT_NAME = "Demo"
+DEMO_TENANT_SLUG = "demo"
+DEMO_USERNAME = "demo"
+DEMO_AGENT_NAME = "Demo Receptionist"
+DEMO_NUMBER = "+15550100000"
+# Only the key this service issued is rotated; keys the demo user made stay.
+DEMO_KEY_NAME = "seed_demo"
+
+DEMO_AGENT = {
+    "greeting": "Hello, thanks for calling Demo Dental. How can I help you today?",
+    "system_prompt": (
+        "You are the friendly receptionist of Demo Dental, a small dental clinic. Answer "
+        "questions about opening hours, location, prices, parking and appointments in one or two "
+        "short sentences, as you would on the phone. If you do not know, say so and offer to "
+        "take a message. Never give medical advice."
+    ),
+    # Offline providers: the demo answers calls with no account or network access.
+    "stt_provider": "pocketsphinx",
+    "llm_provider": "offline",
+    "tts_provider": "hibari",
+    "language": "en-US",
+    "status": AgentStatus.LIVE,
+}
+DEMO_KNOWLEDGE = [
+    {"question": "What are your opening hours?",
+     "answer": "We are open Monday to Friday from nine to five, and Saturday from nine to one."},
+    {"question": "Where are you located? What is your address?",
+     "answer": "We are at 12 Main Street, Springfield, next to the post office."},
+    {"question": "How much does a check-up cost? What are your prices?",
+     "answer": "A check-up is 60 dollars, a cleaning is 90 dollars, and a filling starts at 120."},
+    {"question": "Is there parking?",
+     "answer": "Yes, there is free parking behind the building."},
+    {"question": "How do I book or cancel an appointment?",
+     "answer": "I can take your name and a preferred time now, and please give us a day's "
+               "notice to cancel."},
+]
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    """What `demo_seed` made. `password` and `api_key` are the only copies of the secrets."""
+
+    tenant_id: int
+    username: str
+    password: str
+    api_key: str
+    agent_id: int
+    number: str
+
+
+@transaction.atomic
+def demo_seed(*, number: str = DEMO_NUMBER) -> DemoSeed:
+    """Create or refresh the demo: tenant, owner, API key, live agent and its number.
+
+    Safe to run again: the same tenant, user, agent and number are reused and brought back to
+    the demo's content. Each run sets a new random password and issues a new API key, revoking
+    the key the previous run issued. `number` must not belong to another tenant.
+    """
+    e164 = normalize_e164(number, field="number")
+    tenant = tenant_by_slug(slug=DEMO_TENANT_SLUG) or tenant_create(
+        name=DEMO_TENANT_NAME, slug=DEMO_TENANT_SLUG)
+
+    user, _ = get_user_model().objects.get_or_create(username=DEMO_USERNAME)
+    password = secrets.token_urlsafe(12)
+    user.set_password(password)
+    user.is_active = True
+    user.save()
+    membership_set(tenant=tenant, user=user, role=Role.OWNER)
+
+    for old_key in api_key_list(tenant=tenant, name=DEMO_KEY_NAME, active=True):
+        api_key_revoke(api_key=old_key, actor=user)
+    issued = api_key_create(tenant=tenant, name=DEMO_KEY_NAME,
+                            scopes=[Scope.READ, Scope.WRITE], created_by=user)
+
+    agent = _demo_agent(tenant=tenant, actor=user)
+
+    existing = phone_number_route(e164=e164)
+    if existing is None:
+        phone_number_create(tenant=tenant, e164=e164, label="Demo line", agent_id=agent.id,
+                            actor=user)
+    elif existing.tenant_id == tenant.id:
+        phone_number_update(tenant=tenant, number=existing, agent_id=agent.id, actor=user)
+    else:
+        raise ApplicationError(f"{e164} belongs to another tenant; pick another with --number.",
+                               extra={"fields": {"number": ["Registered to another tenant."]}})
+
+    return DemoSeed(tenant_id=tenant.id, username=user.username, password=password,
+                    api_key=issued.key, agent_id=agent.id, number=e164)
+
+
+def _demo_agent(*, tenant, actor) -> Agent:
+    fields = {**DEMO_AGENT, "knowledge": [dict(entry) for entry in DEMO_KNOWLEDGE]}
+    agent = agent_list(tenant=tenant, name=DEMO_AGENT_NAME).first()
+    if agent is None:
+        return agent_create(tenant=tenant, name=DEMO_AGENT_NAME, actor=actor, **fields)
+    return agent_update(tenant=tenant, agent=agent, actor=actor, **fields)

@@ -1,0 +1,42 @@
+"""`manage.py seed_demo [--number +15550100000] [--json]`: the demo tenant, ready to call."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from agents.demo import DEMO_NUMBER, demo_seed
+from aybiza.core.errors import ApplicationError
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or refresh the demo tenant: owner 'demo' (new password each run), a new API key "
+        "(the previous seed key is revoked), the live 'Demo Receptionist' agent with offline "
+        "providers and knowledge, and its phone number."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--number", default=DEMO_NUMBER,
+                            help=f"E.164 number bound to the demo agent (default {DEMO_NUMBER}).")
+        parser.add_argument("--json", action="store_true", dest="as_json",
+                            help="Also print the result as one JSON object on the last line.")
+
+    def handle(self, *args, number: str, as_json: bool, **options) -> None:
+        try:
+            seed = demo_seed(number=number)
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
+        write = self.stdout.write
+        write(self.style.SUCCESS("Demo tenant ready."))
+        write(f"  Username: {seed.username}")
+        write(f"  Password: {seed.password}")
+        write(f"  API key:  {seed.api_key}")
+        write(f"  Agent:    Demo Receptionist (id {seed.agent_id})")
+        write(f"  Number:   {seed.number}")
+        if as_json:
+            write(json.dumps({
+                "username": seed.username, "password": seed.password, "api_key": seed.api_key,
+                "agent_id": seed.agent_id, "number": seed.number, "tenant_id": seed.tenant_id,
+            }))

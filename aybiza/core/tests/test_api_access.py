@@ -1,0 +1,393 @@
+"""Who may call what on /api/v1/: every route and method of the router, for every kind of caller.
+
+The matrix is built from `aybiza.api_urls.router`, so an endpoint added there is covered here
+without editing this file (its resource only needs a factory in `OWNED`, which a test enforces).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import models
+from django.urls import reverse
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.test import APIClient
+
+from agents.services import agent_create, phone_number_create
+from aybiza.api_urls import router
+from aybiza.core.api import TenantViewSetMixin
+from aybiza.core.models import Role, Scope, Tenant
+from aybiza.core.services import api_key_create, api_key_revoke, membership_set
+from calls.services import call_start
+
+SUCCESS = {"list": 200, "retrieve": 200, "create": 201, "update": 200, "partial_update": 200,
+           "destroy": 204}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    basename: str
+    action: str
+    method: str
+    detail: bool
+    url_name: str
+    model: type[models.Model] | None
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.basename}-{self.action}"
+
+    @property
+    def writes(self) -> bool:
+        return self.method not in SAFE_METHODS
+
+
+def _endpoints() -> list[Endpoint]:
+    endpoints = []
+    for _prefix, viewset, basename in router.registry:
+        for route in router.get_routes(viewset):
+            for method, action in router.get_method_map(viewset, route.mapping).items():
+                endpoints.append(Endpoint(
+                    basename=basename, action=action, method=method.upper(), detail=route.detail,
+                    url_name=route.name.format(basename=basename),
+                    model=getattr(viewset, "schema_model", None),
+                ))
+    return endpoints
+
+
+ENDPOINTS = _endpoints()
+DETAIL = [e for e in ENDPOINTS if e.detail]
+READS = [e for e in ENDPOINTS if not e.writes]
+WRITES = [e for e in ENDPOINTS if e.writes]
+LISTS = [e for e in ENDPOINTS if e.action == "list"]
+
+_numbers = itertools.count(100)
+
+
+def _next_number() -> str:
+    # Fictional 555 area code (see agents.services.normalize_e164), unique per call.
+    return f"+1555010{next(_numbers):04d}"
+
+
+def _make_agent(tenant: Tenant):
+    return agent_create(tenant=tenant, name=f"Agent of {tenant.name}",
+                        knowledge=[{"question": "Hours?", "answer": "Nine to five."}])
+
+
+def _make_number(tenant: Tenant):
+    return phone_number_create(tenant=tenant, e164=_next_number(),
+                               agent_id=_make_agent(tenant).id)
+
+
+def _make_call(tenant: Tenant):
+    number = _make_number(tenant)
+    return call_start(tenant=tenant, phone_number=number, call_sid=f"CA{next(_numbers):032d}",
+                      from_number="+14155552671", to_number=number.e164)
+
+
+def _make_api_key(tenant: Tenant):
+    return api_key_create(tenant=tenant, name="someone's key").api_key
+
+
+# One object of each routed resource, owned by the given tenant.
+OWNED: dict[str, Callable[[Tenant], models.Model]] = {
+    "agent": _make_agent,
+    "phone-number": _make_number,
+    "call": _make_call,
+    "api-key": _make_api_key,
+}
+
+# A valid body for each write, so only access rules can make a request fail.
+BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
+    ("agent", "create"): lambda: {"name": "Night line"},
+    ("agent", "update"): lambda: {"name": "Renamed"},
+    ("agent", "partial_update"): lambda: {"greeting": "Hi there."},
+    ("phone-number", "create"): lambda: {"e164": _next_number(), "label": "Main"},
+    ("phone-number", "update"): lambda: {"e164": _next_number(), "label": "Moved"},
+    ("phone-number", "partial_update"): lambda: {"label": "Relabelled"},
+    ("api-key", "create"): lambda: {"name": "CI"},
+}
+
+
+def _call(client: APIClient, endpoint: Endpoint, pk: object = None, **headers: str):
+    kwargs = {"pk": pk} if endpoint.detail else {}
+    url = reverse(endpoint.url_name, kwargs=kwargs)
+    body = BODIES.get((endpoint.basename, endpoint.action), dict)()
+    send = getattr(client, endpoint.method.lower())
+    if endpoint.writes:
+        return send(url, body, format="json", headers=headers)
+    return send(url, headers=headers)
+
+
+def _target(endpoint: Endpoint, tenant: Tenant) -> models.Model:
+    if endpoint.basename not in OWNED:
+        pytest.fail(f"/api/v1/ resource {endpoint.basename!r} is new: add a factory for it to "
+                    f"OWNED (and bodies for its writes to BODIES) in {__name__}")
+    return OWNED[endpoint.basename](tenant)
+
+
+def _assert_success(endpoint: Endpoint, response) -> None:
+    expected = SUCCESS.get(endpoint.action)
+    if expected is None:  # an extra @action: any success will do
+        assert 200 <= response.status_code < 300, response.content
+    else:
+        assert response.status_code == expected, response.content
+
+
+def _snapshot(endpoint: Endpoint, target: models.Model) -> object:
+    """What a write would change: the target row, or the row count for creates."""
+    if endpoint.detail:
+        return endpoint.model._default_manager.filter(pk=target.pk).values().first()
+    return endpoint.model._default_manager.count()
+
+
+def _session_client(django_user_model, tenant: Tenant, role: str, username: str) -> APIClient:
+    user = django_user_model.objects.create_user(username, f"{username}@example.com", "pw")
+    membership_set(tenant=tenant, user=user, role=role)
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def test_every_routed_view_is_tenant_scoped_and_known_to_this_matrix():
+    # given the router's resources and the writes it routes
+    for _prefix, viewset, basename in router.registry:
+        # then each view resolves its tenant the one way, and names its model
+        assert issubclass(viewset, TenantViewSetMixin), basename
+        assert getattr(viewset, "schema_model", None) is not None, basename
+    # and the matrix can build an object and a valid body for each one
+    assert {basename for _p, _v, basename in router.registry} == set(OWNED)
+    for endpoint in WRITES:
+        if endpoint.action in {"create", "update", "partial_update"}:
+            assert (endpoint.basename, endpoint.action) in BODIES, str(endpoint)
+
+
+def _assert_refused(client: APIClient, endpoint: Endpoint, target: models.Model,
+                    status: int, code: str):
+    """The request is refused with `status`/`code` and the target (or row count) is untouched."""
+    before = _snapshot(endpoint, target)
+    response = _call(client, endpoint, target.pk)
+    assert response.status_code == status, response.content
+    assert response.json()["error"]["code"] == code
+    assert _snapshot(endpoint, target) == before
+    return response
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_no_credentials_is_401(endpoint, tenant):
+    # given an object of a tenant
+    target = _target(endpoint, tenant)
+    # when nobody signs in, then
+    response = _assert_refused(APIClient(), endpoint, target, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_wrong_key_is_401(endpoint, tenant):
+    # given a real key's prefix with a made-up secret
+    target = _target(endpoint, tenant)
+    real = api_key_create(tenant=tenant, name="real").api_key
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer ayb_{real.prefix}_not-the-secret")
+    # when it is used, then
+    _assert_refused(client, endpoint, target, 401, "authentication_failed")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_revoked_key_is_401(endpoint, tenant, api_client_for):
+    # given a key that worked, then was revoked
+    target = _target(endpoint, tenant)
+    client = api_client_for(tenant)
+    api_key_revoke(api_key=client.api_key)
+    # when it is used, then
+    _assert_refused(client, endpoint, target, 401, "authentication_failed")
+
+
+@pytest.mark.parametrize("endpoint", DETAIL, ids=str)
+def test_other_tenants_object_looks_exactly_like_a_missing_one(endpoint, api, other_tenant):
+    # given an object of another tenant
+    foreign = _target(endpoint, other_tenant)
+    before = _snapshot(endpoint, foreign)
+    missing_pk = endpoint.model._default_manager.order_by("-pk").first().pk + 1000
+    # when tenant A addresses it, a missing id, and a malformed id
+    foreign_response = _call(api, endpoint, foreign.pk)
+    missing_response = _call(api, endpoint, missing_pk)
+    malformed_response = _call(api, endpoint, "not-an-id")
+    overflowing_response = _call(api, endpoint, "9" * 25)  # beyond any integer column
+    # then all three answer the same 404, and the object is untouched
+    assert foreign_response.status_code == 404
+    assert foreign_response.json()["error"]["code"] == "not_found"
+    for other in (missing_response, malformed_response, overflowing_response):
+        assert other.status_code == 404
+        assert other.json() == foreign_response.json()
+    assert _snapshot(endpoint, foreign) == before
+
+
+@pytest.mark.parametrize("endpoint", LISTS, ids=str)
+def test_listing_shows_own_objects_and_never_another_tenants(endpoint, api, tenant,
+                                                             other_tenant):
+    # given one object in each tenant
+    own, foreign = _target(endpoint, tenant), _target(endpoint, other_tenant)
+    # when tenant A lists
+    response = _call(api, endpoint)
+    # then
+    assert response.status_code == 200
+    ids = {row["id"] for row in response.json()["results"]}
+    assert own.pk in ids
+    assert foreign.pk not in ids
+
+
+@pytest.mark.parametrize("endpoint", LISTS, ids=str)
+def test_lists_are_paginated(endpoint, api, tenant):
+    # given two objects
+    _target(endpoint, tenant), _target(endpoint, tenant)
+    url = reverse(endpoint.url_name)
+    # when a page of one is asked for
+    page = api.get(url, {"limit": 1}).json()
+    # then the envelope says there is more
+    assert set(page) == {"count", "next", "previous", "results"}
+    assert page["count"] >= 2
+    assert len(page["results"]) == 1
+    assert "offset=1" in page["next"]
+    assert page["previous"] is None
+
+
+@pytest.mark.parametrize("endpoint", READS, ids=str)
+def test_read_only_key_can_read(endpoint, api_client_for, tenant):
+    target = _target(endpoint, tenant)
+    client = api_client_for(tenant, scopes=[Scope.READ])
+    assert _call(client, endpoint, target.pk).status_code == 200
+
+
+@pytest.mark.parametrize("endpoint", WRITES, ids=str)
+def test_read_only_key_cannot_write(endpoint, api_client_for, tenant):
+    # given a read-only key of the object's own tenant
+    target = _target(endpoint, tenant)
+    client = api_client_for(tenant, scopes=[Scope.READ])
+    # when it writes, then
+    _assert_refused(client, endpoint, target, 403, "permission_denied")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_write_key_can_use_every_route_on_its_own_tenant(endpoint, api, tenant):
+    # given an object of the key's tenant
+    target = _target(endpoint, tenant)
+    # when
+    response = _call(api, endpoint, target.pk)
+    # then
+    _assert_success(endpoint, response)
+    if endpoint.action == "create":
+        created = endpoint.model._default_manager.get(pk=response.json()["id"])
+        assert created.tenant_id == tenant.id
+
+
+@pytest.mark.parametrize("endpoint", READS, ids=str)
+def test_viewer_member_can_read(endpoint, django_user_model, tenant):
+    target = _target(endpoint, tenant)
+    client = _session_client(django_user_model, tenant, Role.VIEWER, "viewer")
+    assert _call(client, endpoint, target.pk).status_code == 200
+
+
+@pytest.mark.parametrize("endpoint", WRITES, ids=str)
+def test_viewer_member_cannot_write(endpoint, django_user_model, tenant):
+    # given a signed-in viewer
+    target = _target(endpoint, tenant)
+    client = _session_client(django_user_model, tenant, Role.VIEWER, "viewer")
+    # when they write, then
+    _assert_refused(client, endpoint, target, 403, "permission_denied")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_member_can_use_every_route_by_session(endpoint, django_user_model, tenant):
+    target = _target(endpoint, tenant)
+    client = _session_client(django_user_model, tenant, Role.MEMBER, "member")
+    _assert_success(endpoint, _call(client, endpoint, target.pk))
+
+
+@pytest.mark.parametrize("endpoint", DETAIL, ids=str)
+def test_member_cannot_reach_another_tenants_object_by_session(endpoint, django_user_model,
+                                                               tenant, other_tenant):
+    foreign = _target(endpoint, other_tenant)
+    before = _snapshot(endpoint, foreign)
+    client = _session_client(django_user_model, tenant, Role.OWNER, "boss")
+    response = _call(client, endpoint, foreign.pk)
+    assert response.status_code == 404
+    assert _snapshot(endpoint, foreign) == before
+
+
+def test_tenant_header_picks_among_the_members_tenants_only(django_user_model, tenant,
+                                                            other_tenant):
+    # given a member of tenant A only, and agents in both tenants
+    own, foreign = _make_agent(tenant), _make_agent(other_tenant)
+    client = _session_client(django_user_model, tenant, Role.OWNER, "boss")
+    # when they name tenant B in the header
+    response = client.get("/api/v1/agents/", headers={"X-Aybiza-Tenant": other_tenant.slug})
+    # then they are refused; naming their own tenant works
+    assert response.status_code == 403
+    own_page = client.get("/api/v1/agents/", headers={"X-Aybiza-Tenant": tenant.slug}).json()
+    assert [row["id"] for row in own_page["results"]] == [own.id]
+    assert foreign.id not in [row["id"] for row in own_page["results"]]
+
+
+def test_member_of_two_tenants_switches_with_the_header(django_user_model, tenant, other_tenant):
+    # given a member of both tenants
+    client = _session_client(django_user_model, tenant, Role.VIEWER, "both")
+    membership_set(tenant=other_tenant,
+                   user=django_user_model.objects.get(username="both"), role=Role.VIEWER)
+    foreign = _make_agent(other_tenant)
+    # when they pick tenant B
+    page = client.get("/api/v1/agents/", headers={"X-Aybiza-Tenant": other_tenant.slug}).json()
+    # then they see B's agents
+    assert [row["id"] for row in page["results"]] == [foreign.id]
+
+
+def test_signed_in_user_without_membership_is_403(django_user_model, tenant):
+    user = django_user_model.objects.create_user("drifter", "d@example.com", "pw")
+    client = APIClient()
+    client.force_login(user)
+    assert client.get("/api/v1/agents/").status_code == 403
+
+
+def test_session_writes_need_the_csrf_token(django_user_model, tenant):
+    # given a signed-in owner whose client enforces CSRF like a browser
+    user = django_user_model.objects.create_user("csrf", "c@example.com", "pw")
+    membership_set(tenant=tenant, user=user, role=Role.OWNER)
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+    # when they post without the token
+    response = client.post("/api/v1/agents/", {"name": "Forged"}, format="json")
+    # then
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["error"]["message"]
+
+
+def test_api_root_needs_credentials(api):
+    assert APIClient().get("/api/v1/").status_code == 401
+    root = api.get("/api/v1/")
+    assert root.status_code == 200
+    assert set(root.json()) == {prefix for prefix, *_ in router.registry}
+
+
+def test_key_of_a_deactivated_tenant_is_401(api, tenant):
+    tenant.is_active = False
+    tenant.save()
+    assert api.get("/api/v1/agents/").status_code == 401
+
+
+def test_member_signs_in_at_api_auth_and_reads_the_api(client, django_user_model, tenant):
+    # given a viewer with a password
+    user = django_user_model.objects.create_user("reader", "r@example.com", "correct horse 42")
+    membership_set(tenant=tenant, user=user, role=Role.VIEWER)
+    own = _make_agent(tenant)
+    assert client.get("/api-auth/login/").status_code == 200
+    # when they sign in with the login form
+    signed_in = client.post("/api-auth/login/",
+                            {"username": "reader", "password": "correct horse 42"})
+    # then they land on the API and can read their tenant's agents with the session
+    assert signed_in.status_code == 302
+    assert signed_in["Location"] == "/api/v1/"
+    page = client.get("/api/v1/agents/", headers={"Accept": "application/json"}).json()
+    assert [row["id"] for row in page["results"]] == [own.id]

@@ -1,0 +1,84 @@
+"""Run the real ASGI server (daphne) as a subprocess on the test database, for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url_of_test_db() -> str:
+    """A URL for the database pytest-django is using right now (a daphne child shares it)."""
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    user = settings.get("USER") or ""
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+
+
+@contextlib.contextmanager
+def daphne_server(extra_env: dict[str, str] | None = None,
+                  timeout_s: float = 30.0) -> Iterator[str]:
+    """Start daphne on a free port; yields its base URL (also its PUBLIC_BASE_URL)."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "aybiza.settings.test",
+        "DATABASE_URL": database_url_of_test_db(),
+        "PUBLIC_BASE_URL": base_url,
+        "CELERY_TASK_ALWAYS_EAGER": os.environ.get("CELERY_TASK_ALWAYS_EAGER", "true"),
+        **(extra_env or {}),
+    }
+    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"aybiza-daphne-{port}.log"
+    with open(log_path, "w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+             "aybiza.asgi:application"],
+            cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_ready(process, base_url, log_path, timeout_s)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            server_log = log_path.read_text()
+            log_path.unlink(missing_ok=True)
+            if "Traceback" in server_log:
+                sys.stderr.write(f"--- daphne log ---\n{server_log[-6000:]}\n")
+
+
+def _wait_ready(process: subprocess.Popen, base_url: str, log_path: Path,
+                timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited early:\n{log_path.read_text()[-4000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"daphne did not answer within {timeout_s} s:\n"
+                       f"{log_path.read_text()[-4000:]}")
