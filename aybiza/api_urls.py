@@ -1,5 +1,6 @@
 """`/api/v1/` routes of every app."""
 
+from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from agents.api import AgentViewSet, PhoneNumberViewSet
@@ -12,4 +13,4 @@ router.register("phone-numbers", PhoneNumberViewSet, basename="phone-number")
 router.register("calls", CallViewSet, basename="call")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 
-urlpatterns = router.urls
+urlpatterns = [*router.urls, path("compliance/", include("compliance.urls"))]

@@ -30,8 +30,9 @@ class TenantViewSetMixin:
         return request_tenant(self.request)
 
     def actor(self):
+        """Who acts, for the audit log: the member, or the API key's principal."""
         user = self.request.user
-        return user if getattr(user, "pk", None) else None
+        return user if getattr(user, "is_authenticated", False) else None
 
     def get_queryset(self) -> models.QuerySet:
         return self.schema_model._default_manager.none()

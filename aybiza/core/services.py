@@ -78,7 +78,9 @@ def api_key_create(
     with transaction.atomic():
         api_key = ApiKey.objects.create(
             tenant=tenant, name=name.strip() or "API key", prefix=prefix,
-            key_hash=hash_api_key(key), scopes=scopes, created_by=created_by,
+            key_hash=hash_api_key(key), scopes=scopes,
+            # An API key may create keys too; only a user is stored as the creator.
+            created_by=created_by if hasattr(created_by, "_meta") else None,
         )
         _audit("api_key.created", tenant=tenant, target=api_key, actor=created_by)
     return IssuedApiKey(api_key=api_key, key=key)

@@ -80,6 +80,9 @@ if USE_REDIS:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Locks a username+IP out after repeated failed logins (and audits every attempt).
+AUTHENTICATION_BACKENDS = ["compliance.auth.LockoutModelBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

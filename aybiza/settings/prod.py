@@ -44,3 +44,7 @@ SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
+
+from .compliance import require_production_keys  # noqa: E402
+
+require_production_keys()
