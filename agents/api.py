@@ -37,7 +37,8 @@ class AgentSerializer(serializers.ModelSerializer):
             "id", "name", "system_prompt", "greeting", "language", "voice", "stt_provider",
             "llm_provider", "tts_provider", "llm_model", "status", "end_of_turn_silence_ms",
             "barge_in_min_speech_ms", "reprompt_after_s", "hangup_after_s", "max_call_seconds",
-            "reprompt_text", "goodbye_text", "knowledge", "created_at", "updated_at",
+            "reprompt_text", "goodbye_text", "keep_original_transcripts", "recording_mode",
+            "recording_disclosure", "consent_prompt", "knowledge", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
 

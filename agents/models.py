@@ -17,6 +17,12 @@ class AgentStatus(models.TextChoices):
     LIVE = "live", "Live"
 
 
+class RecordingMode(models.TextChoices):
+    OFF = "off", "Never record"
+    ON = "on", "Record (after the disclosure)"
+    AFTER_CONSENT = "after_consent", "Record only after the caller consents"
+
+
 class Agent(TenantOwnedModel):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="agents")
     name = models.CharField(max_length=120)
@@ -45,6 +51,19 @@ class Agent(TenantOwnedModel):
         default=25, validators=[MinValueValidator(5), MaxValueValidator(600)])
     max_call_seconds = models.PositiveIntegerField(
         default=1800, validators=[MinValueValidator(30), MaxValueValidator(4 * 3600)])
+    # Compliance policy. Transcripts are always stored redacted; the original words are kept,
+    # encrypted, only when this is on.
+    keep_original_transcripts = models.BooleanField(default=False)
+    recording_mode = models.CharField(max_length=16, choices=RecordingMode.choices,
+                                      default=RecordingMode.ON)
+    recording_disclosure = models.CharField(
+        max_length=500, blank=True,
+        default="This call may be recorded for quality and training purposes.",
+        help_text="Spoken before the greeting whenever the call is recorded.")
+    consent_prompt = models.CharField(
+        max_length=500, blank=True,
+        default="Is it okay if we record this call? Please say yes or no, or press 1 for yes.",
+        help_text="Asked after the disclosure when recording needs the caller's consent.")
     reprompt_text = models.CharField(max_length=300, default="Are you still there?")
     goodbye_text = models.CharField(
         max_length=300, default="I haven't heard anything, so I'll end the call now. Goodbye!")

@@ -1,4 +1,4 @@
-"""The Celery application. Workers: `celery -A aybiza worker`; schedules: `celery -A aybiza beat`."""
+"""The Celery app: `celery -A aybiza worker` runs tasks, `celery -A aybiza beat` schedules."""
 
 import os
 

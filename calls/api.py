@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import phonenumbers
+from django.http import HttpResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from aybiza.core.api import TenantViewSetMixin
 from calls.models import Call, CallEvent, CallStatus, Turn
 from calls.selectors import call_get, call_list
+from calls.services import call_recording_read
 
 
 class TurnSerializer(serializers.ModelSerializer):
@@ -37,7 +42,10 @@ class CallSerializer(serializers.ModelSerializer):
                   "recording_url", "metrics", "cost"]
 
     def get_recording_url(self, call: Call) -> str | None:
-        return call.recording.url if call.recording else None
+        # Stored encrypted: served decrypted (and audited) by the call's recording endpoint.
+        if not call.recording:
+            return None
+        return reverse("call-recording", kwargs={"pk": call.pk})
 
 
 class CallDetailSerializer(CallSerializer):
@@ -95,3 +103,13 @@ class CallViewSet(TenantViewSetMixin, viewsets.ViewSet):
     @extend_schema(responses=CallDetailSerializer)
     def retrieve(self, request, pk=None):
         return Response(CallDetailSerializer(call_get(tenant=self.tenant, pk=pk)).data)
+
+    @extend_schema(responses={(200, "audio/wav"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def recording(self, request, pk=None):
+        """The call's stereo WAV (caller left, agent right), decrypted; each access is audited."""
+        call = call_get(tenant=self.tenant, pk=pk)
+        audio = call_recording_read(call=call, actor=self.actor())
+        response = HttpResponse(audio, content_type="audio/wav")
+        response["Content-Disposition"] = f'attachment; filename="{call.call_sid}.wav"'
+        return response

@@ -47,6 +47,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self.bad_messages: dict[str, int] = {}
         self.consecutive_bad = 0
         self.ended = False
+        self.closing = False
         self.call_sid = ""
         if not twilio.handshake_signature_valid(dict(self.scope["headers"]), self.scope["path"]):
             logger.warning("Rejected media stream handshake with a bad signature")
@@ -56,6 +57,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         await self.accept()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return  # messages already in flight when we closed
         raw = text_data if text_data is not None else bytes_data
         if raw is None or len(raw) > settings.MEDIA_STREAM_MAX_MESSAGE_BYTES:
             await self._bad("oversized" if raw is not None else "empty")
@@ -128,9 +131,10 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             return
         self.call_sid = start.call_sid
         encoder = OutboundEncoder(start.stream_sid)
-        recorder = CallRecorder()
+        recorder = CallRecorder() if loaded.config.recording_mode != "off" else None
         pacer = Pacer.for_running_loop()
-        outbound = pacer.outbound(encoder, self._send_text, tap=recorder.add_outbound)
+        outbound = pacer.outbound(encoder, self._send_text,
+                                  tap=recorder.add_outbound if recorder else None)
         store = CallStore(loaded.call)
         tools = ToolRunner(tenant_id=loaded.call.tenant_id, call_id=loaded.call.id,
                            agent_id=loaded.config.agent_id,
@@ -150,6 +154,10 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             store.record_event("provider_error", {"kind": "start", "error": str(exc)[:300]})
             await self._end(Outcome.ERROR)
             await self.close(code=1011)
+
+    async def close(self, code=None, reason=None) -> None:
+        self.closing = True
+        await super().close(code=code, reason=reason)
 
     async def _send_text(self, text: str) -> None:
         await self.base_send({"type": "websocket.send", "text": text})

@@ -105,6 +105,10 @@ class Turn(TenantOwnedModel):
     first_frame_ms = models.PositiveIntegerField(null=True, blank=True)
     # Provider usage for this turn (tokens, cache reads, audio seconds).
     usage = models.JSONField(default=dict, blank=True)
+    # `text` is always redacted; these say what was removed (kinds only) and, when the agent's
+    # policy keeps originals, hold the original encrypted with the tenant's data key.
+    redactions = models.JSONField(default=list, blank=True)
+    text_encrypted = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["call", "index"]

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.models import PhoneNumber
+from aybiza.core.errors import NotFound
 from aybiza.core.models import Tenant
 from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus, Direction, Turn
 
@@ -85,12 +86,34 @@ def call_stream_started(*, call: Call, stream_sid: str) -> Call:
 
 
 def turn_save(*, call: Call, index: int, role: str, text: str, **fields: Any) -> Turn:
-    """Persist one finished turn (idempotent on (call, index): a retry overwrites)."""
+    """Persist one finished turn (idempotent on (call, index): a retry overwrites).
+
+    The stored text is redacted (cards, SSNs, phone numbers, emails, dates of birth); the original
+    is kept only when the agent's policy says so, and then encrypted with the tenant's data key.
+    """
+    from compliance.crypto import encrypt_text_for_tenant
+    from compliance.redaction import redact
+
+    redacted = redact(text)
+    original = ""
+    if redacted.findings and call.agent is not None and call.agent.keep_original_transcripts:
+        original = encrypt_text_for_tenant(call.tenant, text, context=turn_context(call, index))
     turn, _ = Turn.objects.update_or_create(
         call=call, index=index,
-        defaults={"tenant_id": call.tenant_id, "role": role, "text": text, **fields},
+        defaults={"tenant_id": call.tenant_id, "role": role, "text": redacted.text,
+                  "redactions": sorted({finding.kind for finding in redacted.findings}),
+                  "text_encrypted": original, **fields},
     )
     return turn
+
+
+def turn_context(call: Call, index: int) -> str:
+    """Encryption context (authenticated data) of a turn's original text."""
+    return f"turn:{call.call_sid}:{index}"
+
+
+def recording_context(call: Call) -> str:
+    return f"recording:{call.call_sid}"
 
 
 def event_record(
@@ -129,14 +152,34 @@ def call_finish(
         call.metrics = {**call.metrics, **metrics}
         fields.append("metrics")
     if recording is not None and not call.recording:
-        call.recording.save(recording_name or f"{call.call_sid}.wav", recording, save=False)
+        from django.core.files.base import ContentFile
+
+        from compliance.crypto import encrypt_for_tenant
+
+        # Recordings are encrypted at rest with the tenant's data key; the API decrypts them.
+        sealed = encrypt_for_tenant(call.tenant, recording.read(), context=recording_context(call))
+        call.recording.save((recording_name or f"{call.call_sid}.wav") + ".enc",
+                            ContentFile(sealed), save=False)
         fields.append("recording")
     call.save(update_fields=fields)
     _audit("call.ended", tenant=call.tenant, target=call)
     return call
 
 
-def _audit(action: str, *, tenant: Tenant, target) -> None:
+def call_recording_read(*, call: Call, actor=None) -> bytes:
+    """The decrypted recording of `call`; the access is written to the audit log."""
+    from compliance.crypto import decrypt_for_tenant
+
+    if not call.recording:
+        raise NotFound("This call has no recording.")
+    with call.recording.open("rb") as handle:
+        sealed = handle.read()
+    audio = decrypt_for_tenant(call.tenant, sealed, context=recording_context(call))
+    _audit("call.recording_accessed", tenant=call.tenant, target=call, actor=actor)
+    return audio
+
+
+def _audit(action: str, *, tenant: Tenant, target, actor=None) -> None:
     from aybiza.core.services import _audit as core_audit
 
-    core_audit(action, tenant=tenant, target=target)
+    core_audit(action, tenant=tenant, target=target, actor=actor)

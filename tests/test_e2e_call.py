@@ -50,7 +50,7 @@ def test_the_demo_call_runs_end_to_end_and_is_stored(server):
     assert "hours" in caller_words or "open" in caller_words
     answer = " ".join(t.text for t in turns if t.role == "agent").lower()
     assert "monday to friday" in answer
-    assert call.recording.name.endswith(".wav")
+    assert call.recording.name.endswith(".wav.enc")
 
 
 def test_a_call_to_an_unknown_number_is_refused_politely(server):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -22,6 +23,8 @@ BYTES_PER_S = 8000
 ULAW_SILENCE = 0xFF
 DEFAULT_LEAD_FRAMES = 4  # keep ≤ 80 ms queued at Twilio: low barge-in latency, no gaps
 HOUSEKEEPING_EVERY_S = 0.25
+# Upper bounds (ms) of the tick-lag histogram buckets; one more bucket counts everything above.
+LAG_BUCKETS_MS = (0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 40, 60, 80, 100, 150, 200, 300, 500, 1000)
 
 
 class Ticking(Protocol):
@@ -166,6 +169,16 @@ class Pacer:
         self._task: asyncio.Task | None = None
         self.max_tick_lag_s = 0.0
         self.ticks = 0
+        # How late each tick woke up is the event loop's lag: a bucket count per tick is cheap.
+        self.lag_histogram = [0] * (len(LAG_BUCKETS_MS) + 1)
+        self.busy_s = 0.0  # time spent pumping and ticking: the pacer's share of the loop
+
+    def stats(self) -> dict:
+        """Counters for monitoring and the benchmark (cumulative since the pacer started)."""
+        return {"ticks": self.ticks, "max_tick_lag_ms": round(self.max_tick_lag_s * 1000, 3),
+                "lag_buckets_ms": list(LAG_BUCKETS_MS), "lag_histogram": list(self.lag_histogram),
+                "busy_s": round(self.busy_s, 6), "active_outbound": len(self._active),
+                "sessions": len(self._sessions)}
 
     @classmethod
     def for_running_loop(cls) -> Pacer:
@@ -209,6 +222,7 @@ class Pacer:
             if lag > self.max_tick_lag_s:
                 self.max_tick_lag_s = lag
             self.ticks += 1
+            self.lag_histogram[bisect_left(LAG_BUCKETS_MS, lag * 1000)] += 1
             if self._active:
                 for outbound in list(self._active):
                     try:
@@ -222,6 +236,7 @@ class Pacer:
                 next_housekeeping = now + HOUSEKEEPING_EVERY_S
                 for session in list(self._sessions):
                     session.tick(now)
+            self.busy_s += loop.time() - now
             next_tick += FRAME_S
             delay = next_tick - loop.time()
             if delay < -FRAME_S:  # fell behind by more than a frame: don't try to catch up

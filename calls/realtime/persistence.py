@@ -40,6 +40,14 @@ class CallStore:
         self._queue.put_nowait((event_record, {"call": self.call, "type": type,
                                                "payload": payload or {}, "offset_ms": offset_ms}))
 
+    def record_consent(self, *, kind: str, granted: bool, method: str,
+                       disclosure_text: str = "") -> None:
+        from compliance.services import consent_record
+
+        self._queue.put_nowait((consent_record, {
+            "tenant": self.call.tenant, "call": self.call, "kind": kind, "granted": granted,
+            "method": method, "disclosure_text": disclosure_text}))
+
     async def close(self, *, outcome: str, metrics: dict[str, Any],
                     recording_path: str | None = None) -> None:
         """Write what is queued, then close the call row. Survives the writer having failed."""

@@ -79,6 +79,10 @@ class SessionConfig:
     hangup_after_s: float = 25.0
     max_call_seconds: float = 1800.0
     reprompt_text: str = "Are you still there?"
+    # Recording policy: "off", "on" (disclosed first), "after_consent" (asked first).
+    recording_mode: str = "off"
+    recording_disclosure: str = ""
+    consent_prompt: str = ""
     goodbye_text: str = "I haven't heard anything, so I'll end the call now. Goodbye!"
     stt_options: STTOptions = field(default_factory=STTOptions)
     tts_options: TTSOptions = field(default_factory=TTSOptions)
@@ -162,6 +166,8 @@ class CallSession:
         self._dtmf: list[str] = []
         self._dtmf_last_t = 0.0
 
+        self._awaiting_consent = False
+        self._consent_asked_twice = False
         self.finished = False
         self._closed = asyncio.Event()
         self._ending = False
@@ -175,15 +181,55 @@ class CallSession:
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Open the STT stream, start listening, and speak the greeting."""
+        """Open the STT stream, start listening; disclose recording, then greet."""
         self._stt = await self._stt_provider.open_stream(self.config.stt_options)
         self._spawn(self._transcripts(), "transcripts")
         if self._pacer is not None:
             self._pacer.register(self)
+        config = self.config
+        if config.recording_mode == "after_consent" and self._recorder is not None:
+            # Nothing is recorded until the caller agrees.
+            self._recorder.paused = True
+            self._awaiting_consent = True
+            self._start_turn(self._speak_lines(
+                [line for line in (config.recording_disclosure, config.consent_prompt) if line],
+                kind="consent"))
+            return
+        opening = [config.greeting] if config.greeting else []
+        if config.recording_mode == "on" and config.recording_disclosure:
+            opening.insert(0, config.recording_disclosure)
+            self._consent(granted=True, method="implicit")
+        self._greet(opening)
+
+    def _greet(self, lines: list[str]) -> None:
         if self.config.greeting:
             self.conversation.messages.append(Message(role="assistant",
                                                       text=self.config.greeting))
-            self._start_turn(self._speak_lines([self.config.greeting], kind="greeting"))
+        if lines:
+            self._start_turn(self._speak_lines(lines, kind="greeting"))
+
+    def _consent(self, *, granted: bool, method: str) -> None:
+        record = getattr(self.store, "record_consent", None)
+        if record is not None:
+            disclosure = " ".join(line for line in (self.config.recording_disclosure,
+                                                    self.config.consent_prompt) if line)
+            record(kind="recording", granted=granted, method=method, disclosure_text=disclosure)
+
+    def _answer_consent(self, text: str) -> None:
+        """The caller's answer to the recording question: yes, no, or unclear (asked once)."""
+        answer = consent_answer(text)
+        if answer is None and not self._consent_asked_twice:
+            self._consent_asked_twice = True
+            self._start_turn(self._speak_lines(
+                ["Sorry, I didn't catch that. " + self.config.consent_prompt], kind="consent"))
+            return
+        granted = bool(answer)
+        self._awaiting_consent = False
+        self._consent(granted=granted, method="dtmf" if text.startswith("[DTMF") else "speech")
+        if granted and self._recorder is not None:
+            self._recorder.paused = False
+        lead = "Thank you." if granted else "No problem, this call will not be recorded."
+        self._greet([lead, self.config.greeting] if self.config.greeting else [lead])
 
     async def finish(self, outcome: str) -> None:
         """Close everything and persist what happened. Idempotent; first outcome wins."""
@@ -378,6 +424,9 @@ class CallSession:
 
     # --- agent turns ----------------------------------------------------------------------------
     def _reply(self, caller_text: str, *, caller_end_t: float, stt_final_t: float) -> None:
+        if self._awaiting_consent:
+            self._answer_consent(caller_text)
+            return
         self.conversation.messages.append(Message(role="user", text=caller_text))
         self._start_turn(self._generate_reply(caller_end_t, stt_final_t))
 
@@ -692,6 +741,24 @@ class _Speaker:
             segment = Segment(mark=mark, text=text, start=start, end=outbound.total_enqueued)
             turn.segments.append(segment)
             session._marks[mark] = (turn, segment)
+
+
+_YES = frozenset({"yes", "yeah", "yep", "sure", "okay", "ok", "fine", "agree", "certainly",
+                  "absolutely", "alright"})
+_NO = frozenset({"no", "nope", "don't", "dont", "not", "refuse", "rather"})
+
+
+def consent_answer(text: str) -> bool | None:
+    """Yes (True), no (False) or unclear (None) from a spoken answer or `[DTMF 1]`/`[DTMF 2]`."""
+    if text.startswith("[DTMF"):
+        digits = text[6:-1].strip("#")
+        return {"1": True, "2": False}.get(digits[:1])
+    words = {word.strip(".,!?").lower() for word in text.split()}
+    if words & _NO:
+        return False
+    if words & _YES:
+        return True
+    return None
 
 
 def _ms_between(start: float | None, end: float | None) -> int | None:

@@ -53,6 +53,7 @@ def call(agent, phone_number):
     agent.llm_provider = "instant"
     agent.tts_provider = "words"
     agent.greeting = "Hello, you are through to Acme."
+    agent.recording_disclosure = ""  # recorded without a spoken notice (tested separately)
     agent.end_of_turn_silence_ms = 200
     agent.barge_in_min_speech_ms = 120
     agent.provider_options = {"stt": {"lines": ["what are your hours"]},
@@ -141,6 +142,12 @@ async def connect(call: Call, headers=None) -> tuple[Twilio, bool]:
     return Twilio(communicator, call), connected
 
 
+async def update_agent(call: Call, **fields) -> None:
+    from agents.models import Agent
+
+    await database_sync_to_async(Agent.objects.filter(pk=call.agent_id).update)(**fields)
+
+
 async def refreshed(call: Call) -> Call:
     return await database_sync_to_async(
         lambda: Call.objects.prefetch_related("turns", "events").get(pk=call.pk))()
@@ -173,7 +180,7 @@ async def test_a_whole_call_follows_twilios_protocol_and_is_stored(call):
         ("caller", "what are your hours", False),
         ("agent", "We open at nine and close at five.", False),
     ]
-    assert stored.recording.name.endswith(".wav")
+    assert stored.recording.name.endswith(".wav.enc")
     assert stored.metrics["frames_in"] == 160
 
 
@@ -299,3 +306,62 @@ async def test_dtmf_is_recorded_and_answered(call):
     turns = await database_sync_to_async(turns_of)(stored)
     assert ("caller", "[DTMF 42#]", False) in turns
     assert await database_sync_to_async(lambda: stored.events.filter(type="dtmf").count())() == 3
+
+
+async def test_the_recording_is_stored_encrypted_and_served_decrypted(call, api):
+    phone, _ = await connect(call)
+    await phone.start()
+    await phone.send_audio(SILENCE, 1.2)
+    await phone.stop()
+    await phone.ws.wait(timeout=3)
+    stored = await refreshed(call)
+
+    sealed = await database_sync_to_async(lambda: stored.recording.open("rb").read())()
+    response = await database_sync_to_async(api.get)(f"/api/v1/calls/{call.id}/recording/")
+
+    assert not sealed.startswith(b"RIFF")  # encrypted at rest
+    assert response.status_code == 200 and response.content.startswith(b"RIFF")
+    assert response["Content-Type"] == "audio/wav"
+
+
+async def test_recording_waits_for_consent_and_the_answer_is_recorded(call):
+    from compliance.models import ConsentRecord
+
+    await update_agent(call, recording_mode="after_consent",
+                       recording_disclosure="We record calls.", consent_prompt="Press 1 to agree.")
+    phone, _ = await connect(call)
+    await phone.start()
+    await phone.send_audio(SILENCE, 1.0)
+
+    phone.seq += 1
+    await phone.ws.send_to(text_data=twilio_dtmf(stream_sid="MZ1", digit="1", sequence=phone.seq))
+    await phone.send_audio(SILENCE, 2.5)
+    await phone.stop()
+    await phone.ws.wait(timeout=3)
+
+    stored = await refreshed(call)
+    consents = await database_sync_to_async(
+        lambda: list(ConsentRecord.objects.filter(call=stored).values_list("granted", "method")))()
+    assert consents == [(True, "dtmf")]
+    turns = await database_sync_to_async(turns_of)(stored)
+    assert turns[0] == ("agent", "We record calls. Press 1 to agree.", False)
+    assert turns[-1][1] == "Thank you. Hello, you are through to Acme."
+    assert stored.recording
+
+
+async def test_a_refusal_keeps_the_call_unrecorded(call):
+    await update_agent(call, recording_mode="after_consent",
+                       provider_options={"stt": {"lines": ["no thank you"]},
+                                         "llm": {"reply": "unused"}})
+    phone, _ = await connect(call)
+    await phone.start()
+    await phone.send_audio(SILENCE, 1.0)
+    await phone.send_audio(SPEECH, 0.4)
+    await phone.send_audio(SILENCE, 2.0)
+    await phone.stop()
+    await phone.ws.wait(timeout=3)
+
+    stored = await refreshed(call)
+    assert not stored.recording
+    turns = await database_sync_to_async(turns_of)(stored)
+    assert "will not be recorded" in turns[-1][1]

@@ -206,3 +206,15 @@ async def test_finish_on_a_dropped_connection_keeps_the_partial_agent_turn():
     assert greeting["interrupted"] is True
     assert greeting["text"].startswith("This is")
     assert store.closed["outcome"] == Outcome.DISCONNECTED
+
+
+@pytest.mark.parametrize(
+    ("said", "answer"),
+    [("Yes, that's fine.", True), ("sure", True), ("No thanks.", False),
+     ("I'd rather not", False), ("[DTMF 1]", True), ("[DTMF 2#]", False), ("pardon?", None),
+     ("[DTMF 9]", None)],
+)
+def test_consent_answers(said, answer):
+    from calls.realtime.session import consent_answer
+
+    assert consent_answer(said) is answer

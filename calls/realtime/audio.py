@@ -1,0 +1,158 @@
+"""Audio utilities of the live call: G.711 µ-law, resampling, WAV files, levels.
+
+Twilio speaks 8 kHz mono µ-law, 160 bytes per 20 ms frame. Everything here works on numpy int16
+PCM (`pcm16`) or on raw µ-law `bytes`. The µ-law codec is two lookup tables that match the
+standard G.711 / `audioop.ulaw2lin` / `audioop.lin2ulaw` bit for bit, so a per-frame conversion is
+one numpy fancy-index (a few microseconds), never a Python loop.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import wave
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import soxr
+
+SAMPLE_RATE = 8000
+FRAME_MS = 20
+FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000  # 160 µ-law bytes = 160 samples = 20 ms
+ULAW_SILENCE = 0xFF  # µ-law code of digital zero (0x7F is the negative zero)
+
+# G.711 µ-law constants: 14-bit magnitudes biased by 0x84 (33 in 14-bit units), clipped at 8159.
+_BIAS = 0x84
+_CLIP_14 = 8159
+_SEG_END_14 = np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF], dtype=np.int32)
+
+
+def _build_decode_table() -> np.ndarray:
+    codes = ~np.arange(256, dtype=np.int32) & 0xFF
+    exponent = (codes >> 4) & 0x07
+    mantissa = codes & 0x0F
+    magnitude = ((mantissa << 3) + _BIAS) << exponent
+    pcm = np.where(codes & 0x80, _BIAS - magnitude, magnitude - _BIAS)
+    return pcm.astype(np.int16)
+
+
+def _build_encode_table() -> np.ndarray:
+    # Index i is an int16 sample reinterpreted as uint16, so the table covers every input.
+    pcm = np.arange(65536, dtype=np.uint16).view(np.int16).astype(np.int32) >> 2  # 14-bit
+    negative = pcm < 0
+    mask = np.where(negative, 0x7F, 0xFF)
+    magnitude = np.minimum(np.where(negative, -pcm, pcm), _CLIP_14) + (_BIAS >> 2)
+    segment = np.searchsorted(_SEG_END_14, magnitude, side="left")
+    code = (segment << 4) | ((magnitude >> (np.minimum(segment, 7) + 1)) & 0x0F)
+    code = np.where(segment >= 8, 0x7F, code)
+    return (code ^ mask).astype(np.uint8)
+
+
+ULAW_DECODE_TABLE: np.ndarray = _build_decode_table()  # 256 µ-law codes -> int16
+ULAW_ENCODE_TABLE: np.ndarray = _build_encode_table()  # 65536 int16 (as uint16) -> µ-law code
+
+
+def ulaw_to_pcm16(ulaw: bytes | bytearray | memoryview) -> np.ndarray:
+    """Decode µ-law bytes to int16 samples (same rate, one sample per byte)."""
+    return ULAW_DECODE_TABLE[np.frombuffer(ulaw, dtype=np.uint8)]
+
+
+def pcm16_to_ulaw(pcm: np.ndarray) -> bytes:
+    """Encode int16 samples to µ-law bytes. Other dtypes are rejected rather than wrapped."""
+    if pcm.dtype != np.int16:
+        raise TypeError(f"pcm16_to_ulaw expects int16 samples, got {pcm.dtype}")
+    return ULAW_ENCODE_TABLE[pcm.view(np.uint16)].tobytes()
+
+
+def float_to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1] to int16, clipping what lies outside."""
+    scaled = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0) * 32767.0
+    return np.round(scaled).astype(np.int16)
+
+
+def resample(pcm: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+    """Resample a whole mono int16 signal with soxr (HQ: proper anti-alias low-pass).
+
+    Use `StreamingResampler` for audio that arrives in chunks: resampling chunks one by one
+    with this function clicks at every boundary.
+    """
+    if pcm.dtype != np.int16:
+        raise TypeError(f"resample expects int16 samples, got {pcm.dtype}")
+    if src_rate == dst_rate or pcm.size == 0:
+        return pcm.copy()
+    return soxr.resample(pcm, src_rate, dst_rate, quality="HQ")
+
+
+class StreamingResampler:
+    """Resample a mono int16 stream that arrives in chunks (filter state kept between chunks).
+
+    soxr has a small algorithmic delay: the first chunks return fewer samples than their share,
+    and `flush()` returns the tail. Not thread-safe; one per stream.
+    """
+
+    def __init__(self, src_rate: int, dst_rate: int, quality: str = "HQ") -> None:
+        self.src_rate = src_rate
+        self.dst_rate = dst_rate
+        self._stream = soxr.ResampleStream(src_rate, dst_rate, 1, dtype="int16", quality=quality)
+
+    def process(self, pcm: np.ndarray) -> np.ndarray:
+        """Feed one chunk of int16 samples; return the resampled samples available so far."""
+        return self._stream.resample_chunk(np.ascontiguousarray(pcm, dtype=np.int16))
+
+    def flush(self) -> np.ndarray:
+        """End of the stream: return the pending tail and reset for a fresh stream."""
+        tail = self._stream.resample_chunk(np.zeros(0, dtype=np.int16), last=True)
+        self._stream.clear()
+        return tail
+
+
+def rms_dbfs(pcm: np.ndarray) -> float:
+    """RMS level of int16 samples in dBFS (full-scale square wave = 0 dB); -120.0 for silence."""
+    if pcm.size == 0:
+        return -120.0
+    rms = math.sqrt(float(np.mean(np.square(pcm, dtype=np.float64))))
+    if rms <= 0.0:
+        return -120.0
+    return max(-120.0, 20.0 * math.log10(rms / 32768.0))
+
+
+def read_wav(source: str | Path | bytes | BinaryIO, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Read a 16-bit PCM WAV (path, bytes or file object) as mono int16 at `rate`.
+
+    Stereo is averaged to mono; other sample rates are resampled with `resample`.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(bytes(source))
+    with wave.open(source if not isinstance(source, Path) else str(source), "rb") as wav:
+        if wav.getsampwidth() != 2:
+            raise ValueError(f"only 16-bit PCM WAV is supported, got {8 * wav.getsampwidth()}-bit")
+        channels = wav.getnchannels()
+        src_rate = wav.getframerate()
+        frames = wav.readframes(wav.getnframes())
+    pcm = np.frombuffer(frames, dtype="<i2").astype(np.int16)
+    if channels > 1:
+        pcm = pcm[: pcm.size - pcm.size % channels].reshape(-1, channels)
+        pcm = pcm.mean(axis=1).round().astype(np.int16)
+    return resample(pcm, src_rate, rate)
+
+
+def write_wav(target: str | Path | BinaryIO, pcm: np.ndarray, rate: int = SAMPLE_RATE) -> None:
+    """Write mono int16 samples as a 16-bit PCM WAV file (path or file object)."""
+    if pcm.dtype != np.int16:
+        raise TypeError(f"write_wav expects int16 samples, got {pcm.dtype}")
+    with wave.open(target if not isinstance(target, Path) else str(target), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm.astype("<i2").tobytes())
+
+
+def frames(ulaw: bytes, frame_bytes: int = FRAME_BYTES) -> list[bytes]:
+    """Split µ-law audio into frames of `frame_bytes`, padding the last one with silence."""
+    if not ulaw:
+        return []
+    remainder = len(ulaw) % frame_bytes
+    if remainder:
+        ulaw = ulaw + bytes([ULAW_SILENCE]) * (frame_bytes - remainder)
+    return [ulaw[i : i + frame_bytes] for i in range(0, len(ulaw), frame_bytes)]

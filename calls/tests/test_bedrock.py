@@ -1,0 +1,281 @@
+"""BedrockLLM against the converse-stream wire fake (tests/fakes/bedrock.py) with real boto3."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from calls.realtime.providers.failover import ProviderError
+from calls.realtime.providers.llm.base import (
+    Conversation,
+    Done,
+    Message,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+)
+from calls.realtime.providers.llm.bedrock import BedrockLLM, bedrock_messages
+from tests.fakes.bedrock import (
+    mid_stream_error,
+    server_error,
+    text_turn,
+    throttled,
+    tool_turn,
+)
+
+pytest_plugins = ["tests.fakes.fixtures"]
+pytestmark = pytest.mark.integration
+
+LOOKUP = ToolSpec(name="lookup_order", description="Look up an order",
+                  parameters={"type": "object", "properties": {"order_id": {"type": "string"}},
+                              "required": ["order_id"]})
+HOURS = ToolSpec(name="opening_hours", description="Opening hours of a store",
+                 parameters={"type": "object", "properties": {"store": {"type": "string"}}})
+
+
+def conversation(*messages: Message, tools: list[ToolSpec] | None = None) -> Conversation:
+    return Conversation(system_prompt="You are the receptionist of Acme.",
+                        messages=list(messages) or [Message(role="user", text="Hi")],
+                        tools=tools or [], knowledge=[("Parking?", "Behind the building.")])
+
+
+async def collect(llm: BedrockLLM, conv: Conversation) -> list:
+    return [event async for event in llm.respond(conv)]
+
+
+@pytest.mark.asyncio
+async def test_text_streams_as_deltas_with_usage_cache_tokens_and_latency(fake_bedrock):
+    # given a streamed answer that read from the prompt cache
+    fake_bedrock.queue(text_turn("Our parking ", "is behind the building.", usage={
+        "inputTokens": 1200, "outputTokens": 9, "cacheReadInputTokens": 1100,
+        "cacheWriteInputTokens": 40}, latency_ms=412))
+    llm = BedrockLLM(model="us.anthropic.claude-sonnet-4-20250514-v1:0",
+                     **fake_bedrock.provider_options())
+
+    # when the brain responds
+    events = await collect(llm, conversation())
+
+    # then text arrives delta by delta and Done carries stop reason, usage and latency
+    assert events[:2] == [TextDelta("Our parking "), TextDelta("is behind the building.")]
+    done = events[-1]
+    assert isinstance(done, Done) and done.stop_reason == "end_turn"
+    assert (done.usage.input_tokens, done.usage.output_tokens, done.usage.cache_read_tokens,
+            done.usage.cache_write_tokens, done.usage.latency_ms) == (1200, 9, 1100, 40, 412)
+    # and the request had the model in the path, the cached system prompt with the knowledge
+    [request] = fake_bedrock.requests
+    assert request.model_id == "us.anthropic.claude-sonnet-4-20250514-v1:0"
+    assert request.body["system"] == [
+        {"text": "You are the receptionist of Acme.\n\nAnswer from this knowledge when it "
+                 "applies:\nQ: Parking?\nA: Behind the building."},
+        {"cachePoint": {"type": "default"}}]
+    assert request.body["inferenceConfig"] == {"maxTokens": 512, "temperature": 0.3}
+    assert "toolConfig" not in request.body
+
+
+@pytest.mark.asyncio
+async def test_text_deltas_reach_the_session_before_the_stream_ends(fake_bedrock):
+    # given a model that produces its words slowly
+    fake_bedrock.queue(text_turn("One", " two", " three", frame_delay_s=0.05))
+    llm = BedrockLLM(**fake_bedrock.provider_options())
+    loop = asyncio.get_running_loop()
+    seen: list[tuple[object, float]] = []
+
+    # when the brain responds
+    async for event in llm.respond(conversation()):
+        seen.append((event, loop.time()))
+
+    # then the first words were yielded well before the last frame was sent
+    assert isinstance(seen[0][0], TextDelta)
+    assert seen[-1][1] - seen[0][1] >= 0.15
+
+
+@pytest.mark.asyncio
+async def test_two_parallel_tool_uses_in_one_turn_become_two_tool_calls(fake_bedrock):
+    # given the model calls two tools at once
+    fake_bedrock.queue(tool_turn("Let me check.", [
+        ("tooluse_a", "lookup_order", {"order_id": "A123"}),
+        ("tooluse_b", "opening_hours", {"store": "Main Street"}),
+    ]))
+    llm = BedrockLLM(**fake_bedrock.provider_options())
+
+    # when the brain responds
+    events = await collect(llm, conversation(tools=[LOOKUP, HOURS]))
+
+    # then both calls come out whole, with their ids, and the round stops for tool use
+    assert events[0] == TextDelta("Let me check.")
+    assert [e for e in events if isinstance(e, ToolCall)] == [
+        ToolCall(id="tooluse_a", name="lookup_order", arguments={"order_id": "A123"}),
+        ToolCall(id="tooluse_b", name="opening_hours", arguments={"store": "Main Street"}),
+    ]
+    assert events[-1].stop_reason == "tool_use"
+    # and the tools were offered with a cache point and automatic choice
+    tool_config = fake_bedrock.requests[0].body["toolConfig"]
+    assert tool_config["toolChoice"] == {"auto": {}}
+    assert tool_config["tools"][0]["toolSpec"]["name"] == "lookup_order"
+    assert tool_config["tools"][0]["toolSpec"]["inputSchema"] == {"json": LOOKUP.parameters}
+    assert tool_config["tools"][-1] == {"cachePoint": {"type": "default"}}
+
+
+@pytest.mark.asyncio
+async def test_tool_results_go_back_as_one_user_message_after_the_assistant_tool_uses(
+        fake_bedrock):
+    # given a conversation where both tool calls were answered
+    fake_bedrock.queue(text_turn("It shipped, and we open at nine."))
+    conv = conversation(
+        Message(role="user", text="Where is order A123, and when do you open?"),
+        Message(role="assistant", text="Let me check.", tool_calls=[
+            ToolCall(id="tooluse_a", name="lookup_order", arguments={"order_id": "A123"}),
+            ToolCall(id="tooluse_b", name="opening_hours", arguments={"store": "Main"})]),
+        Message(role="tool", tool_results=[
+            ToolResult(call_id="tooluse_a", name="lookup_order", content={"status": "shipped"}),
+            ToolResult(call_id="tooluse_b", name="opening_hours", content="9am",
+                       is_error=False)]),
+        tools=[LOOKUP, HOURS])
+
+    # when the brain responds again
+    await collect(BedrockLLM(**fake_bedrock.provider_options()), conv)
+
+    # then the fake received the exact PROTOCOLS §3.3 shapes
+    messages = fake_bedrock.requests[0].body["messages"]
+    assert messages[1:] == [
+        {"role": "assistant", "content": [
+            {"text": "Let me check."},
+            {"toolUse": {"toolUseId": "tooluse_a", "name": "lookup_order",
+                         "input": {"order_id": "A123"}}},
+            {"toolUse": {"toolUseId": "tooluse_b", "name": "opening_hours",
+                         "input": {"store": "Main"}}}]},
+        {"role": "user", "content": [
+            {"toolResult": {"toolUseId": "tooluse_a", "content": [{"json": {"status": "shipped"}}],
+                            "status": "success"}},
+            {"toolResult": {"toolUseId": "tooluse_b", "content": [{"text": "9am"}],
+                            "status": "success"}}]},
+    ]
+
+
+def test_messages_merge_same_role_turns_and_open_with_a_user_turn():
+    # given a call that opened with the greeting and a tool error followed by the caller
+    messages = [
+        Message(role="assistant", text="Hello, Acme."),
+        Message(role="assistant", text="", tool_calls=[
+            ToolCall(id="t1", name="lookup_order", arguments={})]),
+        Message(role="tool", tool_results=[
+            ToolResult(call_id="t1", name="lookup_order", content="timeout", is_error=True)]),
+        Message(role="user", text="Hello?"),
+    ]
+
+    # when converted
+    converted = bedrock_messages(messages)
+
+    # then roles alternate, starting with a user turn, and consecutive turns are merged
+    assert [m["role"] for m in converted] == ["user", "assistant", "user"]
+    assert converted[1]["content"] == [
+        {"text": "Hello, Acme."},
+        {"toolUse": {"toolUseId": "t1", "name": "lookup_order", "input": {}}}]
+    assert converted[2]["content"] == [
+        {"toolResult": {"toolUseId": "t1", "content": [{"text": "timeout"}], "status": "error"}},
+        {"text": "Hello?"}]
+
+
+@pytest.mark.asyncio
+async def test_throttling_before_the_stream_is_retried_with_backoff(fake_bedrock):
+    # given two 429 ThrottlingExceptions, then an answer
+    fake_bedrock.queue(throttled(), throttled(), text_turn("Hello."))
+    llm = BedrockLLM(**fake_bedrock.provider_options())
+
+    # when the brain responds
+    events = await collect(llm, conversation())
+
+    # then the caller gets the answer after two retries in the same region
+    assert events[0] == TextDelta("Hello.")
+    assert llm.throttle_retries == 2
+    assert [r.region for r in fake_bedrock.requests] == ["us-east-1"] * 3
+
+
+@pytest.mark.asyncio
+async def test_mid_stream_throttling_before_any_text_is_retried(fake_bedrock):
+    # given a stream that fails with throttlingException before any text
+    fake_bedrock.queue(mid_stream_error(), text_turn("Recovered."))
+    llm = BedrockLLM(**fake_bedrock.provider_options())
+
+    # when the brain responds
+    events = await collect(llm, conversation())
+
+    # then the retry's answer is all the session sees
+    assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta("Recovered.")]
+    assert len(fake_bedrock.requests) == 2
+
+
+@pytest.mark.asyncio
+async def test_mid_stream_throttling_after_text_is_not_retried(fake_bedrock):
+    # given a stream that throttles after the caller may have heard words
+    fake_bedrock.queue(mid_stream_error("Sure, "), text_turn("never sent"))
+    llm = BedrockLLM(**fake_bedrock.provider_options())
+
+    # when the brain responds
+    seen = []
+    with pytest.raises(ProviderError) as caught:
+        async for event in llm.respond(conversation()):
+            seen.append(event)
+
+    # then the words are not repeated by a retry, and no other provider takes over
+    assert seen == [TextDelta("Sure, ")]
+    assert not caught.value.failover
+    assert len(fake_bedrock.requests) == 1
+
+
+@pytest.mark.asyncio
+async def test_server_error_fails_over_to_the_next_region(fake_bedrock):
+    # given the primary region answers 503
+    fake_bedrock.queue(server_error(503), region="us-east-1")
+    fake_bedrock.queue(text_turn("From Oregon."), region="us-west-2")
+    llm = BedrockLLM(**fake_bedrock.provider_options(regions=["us-east-1", "us-west-2"]))
+
+    # when the brain responds
+    events = await collect(llm, conversation())
+
+    # then the second region answered
+    assert events[0] == TextDelta("From Oregon.")
+    assert [r.region for r in fake_bedrock.requests] == ["us-east-1", "us-west-2"]
+    assert llm.region_failovers == 1
+
+
+@pytest.mark.asyncio
+async def test_exhausted_throttling_fails_over_to_the_next_region(fake_bedrock):
+    # given the primary region throttles every attempt
+    fake_bedrock.queue(throttled(), throttled(), throttled(), region="us-east-1")
+    fake_bedrock.queue(text_turn("From Ohio."), region="us-east-2")
+    llm = BedrockLLM(max_attempts=3,
+                     **fake_bedrock.provider_options(regions=["us-east-1", "us-east-2"]))
+
+    # when the brain responds
+    events = await collect(llm, conversation())
+
+    # then after three attempts the next region served the turn
+    assert events[0] == TextDelta("From Ohio.")
+    assert [r.region for r in fake_bedrock.requests] == ["us-east-1"] * 3 + ["us-east-2"]
+
+
+@pytest.mark.asyncio
+async def test_every_region_down_raises_a_failover_error(fake_bedrock):
+    # given both regions fail
+    fake_bedrock.queue(server_error(500, "InternalServerException"), region="us-east-1")
+    fake_bedrock.queue(server_error(503), region="us-west-2")
+    llm = BedrockLLM(**fake_bedrock.provider_options(regions=["us-east-1", "us-west-2"]))
+
+    # when the brain responds, then another provider may take the turn
+    with pytest.raises(ProviderError) as caught:
+        await collect(llm, conversation())
+    assert caught.value.failover
+
+
+@pytest.mark.asyncio
+async def test_connection_refused_fails_over_to_a_region_that_answers(fake_bedrock):
+    # given the first endpoint does not listen at all (nothing on port 9 of the loopback)
+    llm = BedrockLLM(**{**fake_bedrock.provider_options(), "endpoint_url": "http://127.0.0.1:9"})
+
+    # when the brain responds, then the connect error is a failover error
+    with pytest.raises(ProviderError) as caught:
+        await collect(llm, conversation())
+    assert caught.value.failover and fake_bedrock.requests == []
