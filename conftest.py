@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+pytest_plugins = ["tests.fakes.fixtures"]
 from rest_framework.test import APIClient
 
 from aybiza.core.models import Role, Scope

@@ -13,6 +13,7 @@ from calls.realtime.providers.failover import (
     FailoverTTS,
     ProviderError,
     build_chain,
+    build_from_options,
 )
 from calls.realtime.providers.llm.base import Conversation, Message, TextDelta
 from calls.realtime.providers.llm.bedrock import BedrockLLM
@@ -97,6 +98,7 @@ async def test_llm_missing_its_ttfb_budget_moves_to_the_next_provider_and_sticks
 
     # then the first turn did not wait for Bedrock, and the next turn went straight to the backup
     assert first[0] == TextDelta("Fast answer.") and second[0] == TextDelta("Second turn.")
+    assert chain.active_name == "openai"
     assert elapsed < 1.5
     assert isinstance(recorder.calls[0][3], TimeoutError)
     assert len(fake_bedrock.requests) == 1
@@ -299,3 +301,20 @@ def test_build_chain_of_one_is_the_bare_provider_and_typos_are_refused(fake_open
     # when options name a provider outside the chain, then it is a configuration error
     with pytest.raises(ValueError, match="bedrok"):
         build_chain("llm", ["bedrock", "openai"], bedrok={})
+
+
+def test_agent_provider_options_name_the_fallbacks_and_their_options(fake_deepgram,
+                                                                     backup_deepgram):
+    # given an agent whose STT options list a backup with its own endpoint
+    options = {"fallbacks": ["deepgram"], "keepalive_interval_s": 3.0, "ttfb_budget_ms": 900,
+               **fake_deepgram.provider_options()}
+    options["deepgram"] = backup_deepgram.provider_options()
+
+    # when the loader builds the chain
+    chain = build_from_options("stt", "deepgram", options)
+
+    # then the primary got the top-level options and the backup its own
+    primary, backup = chain.providers
+    assert isinstance(chain, FailoverSTT) and chain._chain.budget_s == 0.9
+    assert (primary.ws_url, primary.keepalive_interval_s) == (fake_deepgram.ws_url, 3.0)
+    assert (backup.ws_url, backup.keepalive_interval_s) == (backup_deepgram.ws_url, 4.0)

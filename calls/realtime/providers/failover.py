@@ -16,6 +16,8 @@ After a failover the chain keeps using the provider that worked and tries the fi
 after `retry_primary_after_s`, so a dead vendor costs its budget once, not every turn.
 `on_failover(kind, from_name, to_name, error)` (sync or async, keep it quick) lets the session
 record a CallEvent and speak a short filler.
+
+The vendor modules share two things from here: `ProviderError` and `shared_tls_context()`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -56,6 +59,21 @@ class ProviderError(RuntimeError):
         self.provider = provider
         self.status = status
         self.failover = failover
+
+
+_tls_context: ssl.SSLContext | None = None
+
+
+async def shared_tls_context() -> ssl.SSLContext:
+    """One TLS client context for every vendor connection of the process.
+
+    Building one costs 30-100 ms of CPU (loading the CA store); asyncio and httpx would build
+    it per connection or client — per call, on the event loop. Built once, in a thread.
+    """
+    global _tls_context
+    if _tls_context is None:
+        _tls_context = await asyncio.to_thread(ssl.create_default_context)
+    return _tls_context
 
 
 def is_failover_error(exc: BaseException) -> bool:
@@ -108,6 +126,10 @@ class _Chain:
             self._preferred = 0
         count = len(self.providers)
         return [(self._preferred + i) % count for i in range(count)]
+
+    @property
+    def active_name(self) -> str:
+        return self.providers[self._preferred].name
 
     def served(self, index: int) -> None:
         if index != self._preferred:
@@ -176,6 +198,11 @@ class FailoverLLM(LLMProvider):
     def providers(self) -> list[LLMProvider]:
         return self._chain.providers
 
+    @property
+    def active_name(self) -> str:
+        """The provider serving now (the one to bill, e.g. `CostMeter.add_llm(active_name, …)`)."""
+        return self._chain.active_name
+
     async def warm_up(self) -> None:
         await asyncio.gather(*(warm_up(p) for p in self.providers))
 
@@ -203,6 +230,11 @@ class FailoverTTS(TTSProvider):
     def providers(self) -> list[TTSProvider]:
         return self._chain.providers
 
+    @property
+    def active_name(self) -> str:
+        """The provider serving now (the one to bill, e.g. `CostMeter.add_llm(active_name, …)`)."""
+        return self._chain.active_name
+
     async def warm_up(self) -> None:
         await asyncio.gather(*(warm_up(p) for p in self.providers))
 
@@ -227,6 +259,11 @@ class FailoverSTT(STTProvider):
     @property
     def providers(self) -> list[STTProvider]:
         return self._chain.providers
+
+    @property
+    def active_name(self) -> str:
+        """The provider serving now (the one to bill, e.g. `CostMeter.add_llm(active_name, …)`)."""
+        return self._chain.active_name
 
     async def warm_up(self) -> None:
         await asyncio.gather(*(warm_up(p) for p in self.providers))
@@ -329,11 +366,36 @@ def build_chain(kind: str, names: list[str], *, on_failover: OnFailover | None =
     unknown = set(provider_options) - set(names)
     if unknown:
         raise ValueError(f"Options for providers not in the chain: {sorted(unknown)}")
-    if not names:
+    return _build(kind, [(name, provider_options.get(name, {})) for name in names],
+                  on_failover=on_failover, ttfb_budget_ms=ttfb_budget_ms,
+                  retry_primary_after_s=retry_primary_after_s)
+
+
+def _build(kind: str, entries: list[tuple[str, dict[str, Any]]], *,
+           on_failover: OnFailover | None, ttfb_budget_ms: int | None,
+           retry_primary_after_s: float = 30.0) -> Any:
+    if not entries:
         raise ValueError(f"A {kind} chain needs at least one provider.")
-    providers = [build_provider(kind, name, **provider_options.get(name, {})) for name in names]
+    providers = [build_provider(kind, name, **options) for name, options in entries]
     if len(providers) == 1:
         return providers[0]
     wrapper = {"stt": FailoverSTT, "llm": FailoverLLM, "tts": FailoverTTS}[kind]
     return wrapper(providers, ttfb_budget_ms=ttfb_budget_ms, on_failover=on_failover,
                    retry_primary_after_s=retry_primary_after_s)
+
+
+def build_from_options(kind: str, primary: str, options: dict[str, Any] | None = None, *,
+                       on_failover: OnFailover | None = None) -> Any:
+    """A chain from an agent's `provider_options[kind]`, e.g. for stt
+    ``{"fallbacks": ["pocketsphinx"], "keepalive_interval_s": 3, "pocketsphinx": {...}}``:
+    `fallbacks` names the backups in order, a key named after a backup holds its options (a
+    backup of the primary's own kind, e.g. a second Deepgram account, included),
+    `ttfb_budget_ms` overrides the setting, every other key goes to the primary provider.
+    """
+    options = dict(options or {})
+    fallbacks = list(options.pop("fallbacks", []))
+    budget = options.pop("ttfb_budget_ms", None)
+    backups = [(name, options.pop(name) if isinstance(options.get(name), dict) else {})
+               for name in fallbacks]
+    return _build(kind, [(primary, options), *backups], on_failover=on_failover,
+                  ttfb_budget_ms=budget)

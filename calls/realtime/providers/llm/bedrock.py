@@ -220,7 +220,7 @@ class BedrockLLM(LLMProvider):
                         raise ProviderError(f"bedrock ({region}): {exc}", provider=self.name,
                                             failover=False) from exc
                     last_error = exc
-                    if False:
+                    if kind == "throttle" and attempt + 1 < self.max_attempts:
                         self.throttle_retries += 1
                         await asyncio.sleep(self._backoff_s(attempt))
                         continue
@@ -250,6 +250,8 @@ class BedrockLLM(LLMProvider):
         def work() -> None:
             try:
                 client = self._client(region)
+                if cancelled.is_set():  # abandoned while waiting for a pool thread
+                    return
                 stream = client.converse_stream(**request)["stream"]
                 streams.append(stream)
                 for event in stream:

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 
-from calls.realtime.providers.failover import ProviderError
+from calls.realtime.providers.failover import ProviderError, shared_tls_context
 from calls.realtime.providers.llm.base import (
     BrainEvent,
     Conversation,
@@ -108,14 +108,17 @@ class OpenAICompatLLM(LLMProvider):
         """Import the SDK (~2 s) in a thread, never on the event loop (once per process)."""
         if "openai" not in sys.modules:
             await asyncio.to_thread(importlib.import_module, "openai")
+        await shared_tls_context()
 
     async def _sdk_client(self) -> Any:
         if self._client is None:
             await self.warm_up()
             import openai
 
+            # The shared TLS context: a default client would build its own (30-60 ms, per call).
+            http = openai.DefaultAsyncHttpxClient(verify=await shared_tls_context())
             self._client = openai.AsyncOpenAI(
-                base_url=self.base_url, api_key=self.api_key, max_retries=0,
+                base_url=self.base_url, api_key=self.api_key, max_retries=0, http_client=http,
                 timeout=openai.Timeout(self.timeout_s, connect=self.connect_timeout_s))
         return self._client
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
+import sys
 import warnings
 from collections import deque
 from collections.abc import AsyncIterator
@@ -34,7 +34,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 
-from calls.realtime.providers.failover import ProviderError
+from calls.realtime.providers.failover import ProviderError, shared_tls_context
 from calls.realtime.providers.stt.base import STTOptions, STTProvider, STTStream, Transcript
 
 logger = logging.getLogger(__name__)
@@ -51,37 +51,26 @@ MAX_KEYTERM_CHARS = 60
 _END = object()
 
 
-_tls_context: ssl.SSLContext | None = None
-
-
 def import_sdk() -> Any:
-    """Import deepgram (hiding its websockets.legacy DeprecationWarnings) and build the TLS context.
+    """Import deepgram, hiding the DeprecationWarnings of its websockets.legacy import.
 
-    Takes ~1 s: call it at process start, or let `load_sdk` do it off the loop.
+    Takes ~0.8 s: call it at process start, or let `load_sdk` do it off the loop.
     """
-    global _tls_context
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         import deepgram
         import deepgram.listen.v1.socket_client  # noqa: F401
         import deepgram.speak.v1.client  # noqa: F401
         import deepgram.speak.v1.socket_client  # noqa: F401
-    if _tls_context is None:
-        _tls_context = ssl.create_default_context()
     return deepgram
 
 
 async def load_sdk() -> Any:
     """`import_sdk` in a worker thread the first time, so a call never freezes the loop."""
-    if _tls_context is None:
+    if "deepgram.speak.v1.socket_client" not in sys.modules:
         await asyncio.to_thread(import_sdk)
+    await shared_tls_context()
     return import_sdk()
-
-
-def tls_context() -> ssl.SSLContext:
-    """The process-wide TLS context (after `load_sdk`)."""
-    assert _tls_context is not None, "load_sdk() first"
-    return _tls_context
 
 
 def _query_value(value: Any) -> Any:
@@ -99,7 +88,7 @@ async def open_websocket(*, ws_url: str, path: str, params: dict[str, Any], api_
     url = f"{ws_url.rstrip('/')}{path}?{query}"
     return await connect(
         url, additional_headers={"Authorization": f"Token {api_key}"},
-        ssl=tls_context() if url.startswith("wss:") else None,
+        ssl=await shared_tls_context() if url.startswith("wss:") else None,
         open_timeout=timeout_s, close_timeout=1.0, max_size=None,
     )
 

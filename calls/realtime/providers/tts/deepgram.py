@@ -18,12 +18,8 @@ from typing import Any
 
 from django.conf import settings
 
-from calls.realtime.providers.stt.deepgram import (
-    as_provider_error,
-    load_sdk,
-    open_websocket,
-    tls_context,
-)
+from calls.realtime.providers.failover import shared_tls_context
+from calls.realtime.providers.stt.deepgram import as_provider_error, load_sdk, open_websocket
 from calls.realtime.providers.tts.base import TTSOptions, TTSProvider
 
 logger = logging.getLogger(__name__)
@@ -82,7 +78,7 @@ class DeepgramTTS(TTSProvider):
             import httpx
             from deepgram.environment import DeepgramClientEnvironment
 
-            self._http = httpx.AsyncClient(verify=tls_context(), timeout=httpx.Timeout(
+            self._http = httpx.AsyncClient(verify=await shared_tls_context(), timeout=httpx.Timeout(
                 self.rest_timeout_s, connect=self.connect_timeout_s))
             environment = DeepgramClientEnvironment(
                 base=self.base_url.rstrip("/"), production=self.ws_url.rstrip("/"),
