@@ -1,0 +1,55 @@
+"""The shape of a built-in tool: its defaults for the Tool row and the function that runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tools.executor.outcome import ToolOutcome
+
+if TYPE_CHECKING:
+    from aybiza.core.models import Tenant
+    from calls.models import Call
+    from tools.models import Tool
+
+
+@dataclass(frozen=True)
+class BuiltinContext:
+    """Where a built-in runs: its tenant, its Tool row (for `builtin_config`) and the live call,
+    which is None for test runs from the API or the admin."""
+
+    tenant: Tenant
+    tool: Tool
+    call: Call | None
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    run: Callable[[BuiltinContext, dict[str, Any]], ToolOutcome]
+    # JSON Schema of the Tool's builtin_config for this built-in (checked on save).
+    config_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    trigger_phrases: tuple[str, ...] = ()
+    filler_text: str = ""
+    idempotent: bool = False
+
+
+E164_SCHEMA = {"type": "string", "pattern": r"^\+[1-9][0-9]{6,14}$"}
+
+
+def remote_number(call: Call) -> str:
+    """The other party's number: the caller of an inbound call, the callee of an outbound one."""
+    from calls.models import Direction
+
+    return call.from_number if call.direction == Direction.INBOUND else call.to_number
+
+
+def our_number(call: Call) -> str:
+    from calls.models import Direction
+
+    if call.phone_number_id:
+        return call.phone_number.e164
+    return call.to_number if call.direction == Direction.INBOUND else call.from_number

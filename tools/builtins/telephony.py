@@ -1,0 +1,154 @@
+"""Built-ins that act on the phone call: transfer, hang up, text the caller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import NoReverseMatch
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.twiml.voice_response import VoiceResponse
+
+from calls.services import event_record
+from tools.builtins.base import E164_SCHEMA, Builtin, BuiltinContext, our_number, remote_number
+from tools.builtins.twilio_rest import not_configured, twilio_client
+from tools.builtins.whisper import MAX_SUMMARY_CHARS, whisper_url
+from tools.executor.outcome import ToolOutcome, failed, succeeded
+from tools.models import ExecutionStatus
+
+DEFAULT_DIAL_TIMEOUT_S = 20
+
+
+def _twilio_error(exc: TwilioException) -> ToolOutcome:
+    message = exc.msg if isinstance(exc, TwilioRestException) else str(exc)
+    status = exc.status if isinstance(exc, TwilioRestException) else None
+    return failed(f"Twilio refused the request: {message}", http_status=status,
+                  detail=f"{type(exc).__name__}: {message}")
+
+
+def transfer_call(ctx: BuiltinContext, arguments: dict[str, Any]) -> ToolOutcome:
+    config = ctx.tool.builtin_config
+    destinations: dict[str, str] = config.get("destinations", {})
+    name = arguments.get("destination") or config.get("default") or (
+        next(iter(destinations)) if len(destinations) == 1 else "")
+    if name not in destinations:
+        return failed(f"Unknown destination {name!r}. Choose one of: "
+                      f"{', '.join(sorted(destinations))}.", status=ExecutionStatus.REJECTED)
+    if ctx.call is None:
+        return failed("Transferring needs a live call.", status=ExecutionStatus.REJECTED,
+                      attempts=0)
+    client = twilio_client()
+    if client is None:
+        return not_configured("Call transfer")
+    warm = config.get("mode", "cold") == "warm"
+    response = VoiceResponse()
+    dial = response.dial(caller_id=config.get("caller_id") or None,
+                         timeout=config.get("timeout_s", DEFAULT_DIAL_TIMEOUT_S))
+    if warm:
+        try:
+            url = whisper_url(summary=arguments.get("summary", ""), call_id=ctx.call.id)
+        except NoReverseMatch:
+            return failed("Warm transfer is not wired (tools.urls is not included).",
+                          status=ExecutionStatus.REJECTED, attempts=0)
+        dial.number(destinations[name], url=url)
+    else:
+        dial.number(destinations[name])
+    try:
+        client.calls(ctx.call.call_sid).update(twiml=str(response))
+    except TwilioException as exc:
+        return _twilio_error(exc)
+    mode = "warm" if warm else "cold"
+    event_record(call=ctx.call, type="tool.transfer", payload={"destination": name, "mode": mode})
+    return succeeded({"transferred": True, "destination": name, "mode": mode})
+
+
+def end_call(ctx: BuiltinContext, arguments: dict[str, Any]) -> ToolOutcome:
+    if ctx.call is None:
+        return failed("Hanging up needs a live call.", status=ExecutionStatus.REJECTED,
+                      attempts=0)
+    client = twilio_client()
+    if client is None:
+        return not_configured("Hanging up")
+    try:
+        client.calls(ctx.call.call_sid).update(status="completed")
+    except TwilioException as exc:
+        return _twilio_error(exc)
+    event_record(call=ctx.call, type="tool.end_call", payload={})
+    return succeeded({"ended": True})
+
+
+def send_sms(ctx: BuiltinContext, arguments: dict[str, Any]) -> ToolOutcome:
+    config = ctx.tool.builtin_config
+    # The LLM never picks the recipient: the caller, or a number fixed by the tenant.
+    to = config.get("to") or (remote_number(ctx.call) if ctx.call else "")
+    sender = config.get("from") or (our_number(ctx.call) if ctx.call else "")
+    if not to or not sender:
+        return failed("No recipient or sender: this tool texts the caller of a live call unless "
+                      "its configuration names `to` and `from`.",
+                      status=ExecutionStatus.REJECTED, attempts=0)
+    client = twilio_client()
+    if client is None:
+        return not_configured("Text messages")
+    try:
+        message = client.messages.create(to=to, from_=sender, body=arguments["body"])
+    except TwilioException as exc:
+        return _twilio_error(exc)
+    return succeeded({"sent": True, "message_sid": message.sid})
+
+
+TRANSFER_CALL = Builtin(
+    name="transfer_call",
+    description="Transfer the caller to a person. Use when the caller asks for a human or the "
+                "request is beyond what you can do.",
+    parameters={
+        "type": "object",
+        "properties": {
+            "destination": {"type": "string",
+                            "description": "Which team or person to transfer to."},
+            "summary": {"type": "string", "maxLength": MAX_SUMMARY_CHARS,
+                        "description": "One or two sentences for the person who answers: "
+                                       "who is calling and why."},
+        },
+    },
+    config_schema={
+        "type": "object",
+        "properties": {
+            "destinations": {"type": "object", "minProperties": 1,
+                             "additionalProperties": E164_SCHEMA},
+            "default": {"type": "string"},
+            "mode": {"enum": ["cold", "warm"]},
+            "caller_id": E164_SCHEMA,
+            "timeout_s": {"type": "integer", "minimum": 5, "maximum": 120},
+        },
+        "required": ["destinations"],
+    },
+    trigger_phrases=("speak to a human", "talk to a person", "transfer me", "real person",
+                     "operator"),
+    filler_text="One moment, I'll put you through.",
+    run=transfer_call,
+)
+
+END_CALL = Builtin(
+    name="end_call",
+    description="Hang up the call. Use after saying goodbye, when the conversation is over.",
+    parameters={"type": "object", "properties": {}},
+    trigger_phrases=("that's all", "goodbye", "hang up"),
+    idempotent=True,
+    run=end_call,
+)
+
+SEND_SMS = Builtin(
+    name="send_sms",
+    description="Send a text message to the caller's phone (for example a link, an address or "
+                "a confirmation).",
+    parameters={
+        "type": "object",
+        "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 1600,
+                                "description": "The text to send."}},
+        "required": ["body"],
+    },
+    config_schema={"type": "object",
+                   "properties": {"to": E164_SCHEMA, "from": E164_SCHEMA}},
+    trigger_phrases=("text me", "send me a text", "send it by sms"),
+    filler_text="Sending you a text now.",
+    run=send_sms,
+)

@@ -1,0 +1,355 @@
+"""Writes for tools: CRUD with sealed secrets, running executions, dispatching the live call's
+tool calls to Celery, and reporting results back to the call over the channel layer."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, close_old_connections, transaction
+from django.utils import timezone
+
+from agents.models import Agent
+from aybiza.core.errors import ApplicationError, NotFound
+from aybiza.core.models import Tenant
+from calls.models import Call
+from calls.realtime.providers.llm.base import ToolCall
+from tools.executor import execute
+from tools.executor.outcome import ToolOutcome, cap_result, failed
+from tools.models import (
+    TOOL_FIELDS,
+    ExecutionStatus,
+    TenantToolSettings,
+    Tool,
+    ToolExecution,
+    ToolKind,
+    ToolMode,
+)
+from tools.secrets import seal_secrets, unseal_secrets
+from tools.selectors import tool_network_allowlist, tools_for_agent
+
+logger = logging.getLogger(__name__)
+
+INTERRUPTED_MESSAGE = ("The tool run was interrupted; not retried because the tool is not "
+                       "idempotent.")
+DEFAULT_EAGER_WORKERS = 8
+
+
+# --- tools -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def tool_create(
+    *, tenant: Tenant, secrets: dict[str, str | None] | None = None,
+    agent_ids: list[int] | None = None, actor=None, **fields: Any,
+) -> Tool:
+    """Create a tool. A built-in gets its description, schema, triggers and filler by default."""
+    tool = Tool(tenant=tenant, **_only_tool_fields(fields))
+    if tool.kind == ToolKind.BUILTIN:
+        _apply_builtin_defaults(tool, given=fields)
+    return _save(tool, secrets=secrets, agent_ids=agent_ids, action="tool.created", actor=actor)
+
+
+@transaction.atomic
+def tool_update(
+    *, tenant: Tenant, tool: Tool, secrets: dict[str, str | None] | None = None,
+    agent_ids: list[int] | None = None, actor=None, **fields: Any,
+) -> Tool:
+    """Change a tool. `secrets` is merged: a name with a value sets it, with None or "" removes
+    it; secrets not named are kept. `agent_ids`, when given, replaces the attached agents."""
+    _check_tenant(tenant, tool)
+    for name, value in _only_tool_fields(fields).items():
+        setattr(tool, name, value)
+    return _save(tool, secrets=secrets, agent_ids=agent_ids, action="tool.updated", actor=actor)
+
+
+@transaction.atomic
+def tool_delete(*, tenant: Tenant, tool: Tool, actor=None) -> None:
+    _check_tenant(tenant, tool)
+    _audit("tool.deleted", tenant=tenant, target=tool, actor=actor)
+    tool.delete()
+
+
+def tool_network_allowlist_set(*, tenant: Tenant, entries: list[str]) -> TenantToolSettings:
+    """Set the hosts/networks this tenant's tools may reach despite the SSRF guard (staff only)."""
+    row, _ = TenantToolSettings.objects.get_or_create(tenant=tenant)
+    row.network_allowlist = list(entries)
+    _full_clean(row)
+    row.save()
+    return row
+
+
+def tool_secrets_merge(*, tool: Tool, secrets: dict[str, str | None]) -> None:
+    """Merge `secrets` into the tool's sealed secrets (None or "" removes one); not saved."""
+    current = unseal_secrets(tool.tenant, tool.secrets_sealed)
+    for name, value in secrets.items():
+        if value in (None, ""):
+            current.pop(name, None)
+        elif not isinstance(value, str):
+            raise _field_error("secrets", f"The secret {name!r} must be a string.")
+        else:
+            current[name] = value
+    tool.secrets_sealed = seal_secrets(tool.tenant, current)
+
+
+def _save(tool: Tool, *, secrets, agent_ids, action: str, actor) -> Tool:
+    if secrets is not None:
+        tool_secrets_merge(tool=tool, secrets=secrets)
+    _full_clean(tool)
+    if Tool.objects.filter(tenant=tool.tenant, name=tool.name).exclude(pk=tool.pk).exists():
+        raise _field_error("name", "The tenant already has a tool with this name.")
+    try:
+        with transaction.atomic():
+            tool.save()
+    except IntegrityError as exc:  # a concurrent create took the name
+        raise _field_error("name", "The tenant already has a tool with this name.") from exc
+    if agent_ids is not None:
+        agents = list(Agent.objects.filter(tenant=tool.tenant, pk__in=agent_ids))
+        if len(agents) != len(set(agent_ids)):
+            raise _field_error("agent_ids", "Unknown agent.")
+        tool.agents.set(agents)
+    _audit(action, tenant=tool.tenant, target=tool, actor=actor)
+    return tool
+
+
+def _apply_builtin_defaults(tool: Tool, *, given: dict[str, Any]) -> None:
+    from tools.builtins import BUILTINS
+
+    builtin = BUILTINS.get(tool.builtin_name)
+    if builtin is None:
+        return  # full_clean names the problem
+    defaults = {
+        "name": builtin.name, "description": builtin.description,
+        "parameters": builtin.parameters, "trigger_phrases": list(builtin.trigger_phrases),
+        "filler_text": builtin.filler_text, "idempotent": builtin.idempotent,
+    }
+    for name, value in defaults.items():
+        if name not in given:
+            setattr(tool, name, value)
+
+
+def _only_tool_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - set(TOOL_FIELDS)
+    if unknown:
+        raise ApplicationError(f"Unknown tool fields: {', '.join(sorted(unknown))}.")
+    return fields
+
+
+def _check_tenant(tenant: Tenant, tool: Tool) -> None:
+    if tool.tenant_id != tenant.id:
+        raise NotFound("Tool not found.")
+
+
+def _full_clean(instance) -> None:
+    try:
+        instance.full_clean(exclude=["tenant"], validate_constraints=False)
+    except ValidationError as exc:
+        raise ApplicationError("Invalid fields.", extra={"fields": exc.message_dict}) from exc
+
+
+def _field_error(field: str, message: str) -> ApplicationError:
+    return ApplicationError(message, extra={"fields": {field: [message]}})
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+def tool_test_run(*, tenant: Tenant, tool: Tool, arguments: Any) -> ToolExecution:
+    """Run `tool` now, outside any call, with sample arguments (API "test", admin action)."""
+    _check_tenant(tenant, tool)
+    execution = ToolExecution.objects.create(
+        tenant=tenant, tool=tool, tool_name=tool.name, arguments=arguments,
+        tool_call_id=f"test-{uuid.uuid4().hex[:12]}",
+    )
+    return tool_execution_run(execution_id=execution.id)
+
+
+def tool_execution_run(*, execution_id: int) -> ToolExecution | None:
+    """Run a queued execution and store its outcome; None when there is nothing to report
+    (unknown id, or another delivery is running it). Safe to call again for the same id:
+
+    - finished: returned as is (its stored result is what gets reported);
+    - left "running" by a dead worker: an idempotent tool runs again, another is failed as
+      interrupted (it may have acted already).
+    """
+    execution = (ToolExecution.objects
+                 .select_related("tenant", "tool__tenant", "call__phone_number")
+                 .filter(pk=execution_id).first())
+    if execution is None or execution.is_finished:
+        return execution
+    tool = execution.tool
+    if tool is None:
+        return _finish(execution, failed("The tool no longer exists.", attempts=0), 0)
+    if execution.status == ExecutionStatus.RUNNING and not tool.idempotent:
+        return _finish(execution, failed(INTERRUPTED_MESSAGE, attempts=0), None)
+    claimed = ToolExecution.objects.filter(pk=execution.pk, status=execution.status).update(
+        status=ExecutionStatus.RUNNING, started_at=timezone.now())
+    if not claimed:  # a concurrent delivery claimed it: that one reports the result
+        execution.refresh_from_db()
+        return execution if execution.is_finished else None
+    started = time.monotonic()
+    try:
+        outcome = execute(tool=tool, arguments=execution.arguments, call=execution.call,
+                          allowlist=tool_network_allowlist(tenant=execution.tenant))
+    except Exception as exc:  # a bug must not leave the call waiting for ever
+        logger.exception("Tool %s (execution %s) crashed", tool.name, execution.pk)
+        outcome = failed("The tool failed unexpectedly.", detail=f"{type(exc).__name__}: {exc}")
+    return _finish(execution, outcome, round((time.monotonic() - started) * 1000))
+
+
+def _finish(execution: ToolExecution, outcome: ToolOutcome, latency_ms: int | None):
+    execution.status = outcome.status
+    execution.result = cap_result(outcome.content)
+    execution.error = outcome.error if outcome.is_error else ""
+    execution.http_status = outcome.http_status
+    execution.attempts += outcome.attempts
+    execution.latency_ms = latency_ms
+    execution.finished_at = timezone.now()
+    execution.save(update_fields=["status", "result", "error", "http_status", "attempts",
+                                  "latency_ms", "finished_at", "updated_at"])
+    logger.info("Tool %s (execution %s): %s in %s ms", execution.tool_name, execution.pk,
+                execution.status, latency_ms)
+    return execution
+
+
+# --- the live call -----------------------------------------------------------------------------
+
+
+def tool_calls_dispatch(
+    *, tenant_id: int, call_id: int | None, agent_id: int, calls: list[ToolCall],
+    reply_channel: str,
+) -> list[int]:
+    """Queue the brain's tool calls; each result arrives later on `reply_channel` as a
+    `tool.result` message (see `tool_result_message`). Returns the execution ids.
+
+    Sync: the live call runs it in a thread. The calls run in parallel (Celery workers; in the
+    embedded eager mode a small thread pool). An unknown tool name is answered with an error
+    result; an async-mode tool is acknowledged at once and its own result is not sent.
+    """
+    # Few queries: the caller is waiting. A foreign agent simply has no tools here.
+    if call_id and not Call.objects.filter(tenant_id=tenant_id, pk=call_id).exists():
+        raise NotFound("Call not found.")
+    tools = {tool.name: tool for tool in tools_for_agent(tenant_id=tenant_id, agent_id=agent_id)}
+    jobs: list[tuple[int, str]] = []
+    acks: list[ToolExecution] = []
+    with transaction.atomic():
+        for tool_call in calls:
+            tool = tools.get(tool_call.name)
+            execution = ToolExecution.objects.create(
+                tenant_id=tenant_id, tool=tool, tool_name=tool_call.name[:64], call_id=call_id,
+                tool_call_id=tool_call.id, arguments=tool_call.arguments,
+            )
+            if tool is None:
+                # Finished here; its task only reports the stored answer.
+                names = ", ".join(sorted(tools)) or "none"
+                _finish(execution, failed(
+                    f"There is no tool named {execution.tool_name!r}. Available tools: {names}.",
+                    status=ExecutionStatus.REJECTED, attempts=0), None)
+            if tool is not None and tool.mode == ToolMode.ASYNC:
+                acks.append(execution)
+                jobs.append((execution.pk, ""))  # runs in the background, reports nothing
+            else:
+                jobs.append((execution.pk, reply_channel))
+        transaction.on_commit(lambda: _after_dispatch(acks, jobs, reply_channel))
+    return [execution_id for execution_id, _ in jobs]
+
+
+def _after_dispatch(acks: list[ToolExecution], jobs: list[tuple[int, str]], reply_channel: str):
+    for execution in acks:
+        tool_result_send(reply_channel=reply_channel, message=tool_result_message(
+            execution, content={"status": "started",
+                                "message": f"{execution.tool_name} is running in the background."},
+            is_error=False))
+    from tools.tasks import run_tool_call
+
+    if run_tool_call.app.conf.task_always_eager:
+        pool = _eager_pool()
+        for execution_id, channel in jobs:
+            pool.submit(_run_eager, execution_id, channel)
+    else:
+        for execution_id, channel in jobs:
+            run_tool_call.apply_async(args=(execution_id, channel))
+
+
+def tool_result_message(
+    execution: ToolExecution, *, content: Any = None, is_error: bool | None = None
+) -> dict[str, Any]:
+    """The channel-layer message a live call's consumer handles in `tool_result`."""
+    return {
+        "type": "tool.result",
+        "tenant_id": execution.tenant_id,
+        "call_id": execution.call_id,
+        "execution_id": execution.pk,
+        "tool_call_id": execution.tool_call_id,
+        "name": execution.tool_name,
+        "content": execution.result if content is None else content,
+        "is_error": execution.is_error if is_error is None else is_error,
+    }
+
+
+def tool_result_send(*, reply_channel: str, message: dict[str, Any]) -> None:
+    if not reply_channel:
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        logger.warning("No channel layer: tool result for %s dropped", message.get("name"))
+        return
+    async_to_sync(layer.send)(reply_channel, message)
+
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _eager_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            workers = getattr(settings, "TOOLS_EAGER_WORKERS", DEFAULT_EAGER_WORKERS)
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tools-eager")
+        return _pool
+
+
+def _run_eager(execution_id: int, reply_channel: str) -> None:
+    from tools.tasks import run_tool_call
+
+    close_old_connections()  # what a Celery worker does around each task (CONN_MAX_AGE)
+    try:
+        run_tool_call.apply(args=(execution_id, reply_channel), throw=True)
+    except Exception:
+        logger.exception("In-process tool run %s failed", execution_id)
+    finally:
+        close_old_connections()
+
+
+# --- catalog -----------------------------------------------------------------------------------
+
+
+def tool_install_from_catalog(
+    *, tenant: Tenant, template_key: str, credentials: dict[str, str], name: str | None = None,
+    agent_ids: list[int] | None = None, actor=None,
+) -> Tool:
+    """Create a tool from a catalog template. `credentials` holds the template's secrets (sealed)
+    and settings (written into the URL/headers/body, e.g. a Salesforce instance URL)."""
+    from tools.catalog import catalog_get, catalog_tool_fields
+
+    template = catalog_get(template_key)
+    fields, secrets = catalog_tool_fields(template, credentials)
+    if name:
+        fields["name"] = name
+    return tool_create(tenant=tenant, secrets=secrets, agent_ids=agent_ids, actor=actor,
+                       **fields)
+
+
+def _audit(action: str, *, tenant: Tenant, target, actor=None) -> None:
+    from aybiza.core.services import _audit as core_audit
+
+    core_audit(action, tenant=tenant, target=target, actor=actor)

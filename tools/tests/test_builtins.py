@@ -1,0 +1,226 @@
+"""Built-ins against the Twilio REST fake (real twilio library as client), mail and the DB."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from twilio.request_validator import RequestValidator
+
+from calls.models import CallEvent, Outcome
+from calls.services import call_finish, call_start
+from tools.executor import execute
+from tools.models import ExecutionStatus
+from tools.services import tool_create
+
+pytestmark = pytest.mark.django_db
+CALLER = "+15557654321"
+
+
+@pytest.fixture
+def live_call(tenant, phone_number, fake_twilio_rest):
+    call_sid = fake_twilio_rest.add_call(status="in-progress", to=phone_number.e164,
+                                         from_=CALLER)
+    return call_start(tenant=tenant, phone_number=phone_number, call_sid=call_sid,
+                      from_number=CALLER, to_number=phone_number.e164)
+
+
+def builtin(tenant, name, **fields):
+    return tool_create(tenant=tenant, kind="builtin", builtin_name=name, **fields)
+
+
+def test_end_call_completes_the_live_call(tenant, live_call, fake_twilio_rest):
+    # when
+    outcome = execute(tool=builtin(tenant, "end_call"), arguments={}, call=live_call)
+    # then
+    assert outcome.status == ExecutionStatus.SUCCEEDED
+    request = fake_twilio_rest.last("calls.update")
+    assert request.authorized and request.sid == live_call.call_sid
+    assert request.value("Status") == "completed"
+    assert fake_twilio_rest.calls[live_call.call_sid]["status"] == "completed"
+    assert CallEvent.objects.filter(call=live_call, type="tool.end_call").exists()
+
+
+def test_cold_transfer_dials_the_destination(tenant, live_call, fake_twilio_rest):
+    # given
+    tool = builtin(tenant, "transfer_call",
+                   builtin_config={"destinations": {"front_desk": "+15550102222"},
+                                   "caller_id": "+15550100000"})
+    # when
+    outcome = execute(tool=tool, arguments={"destination": "front_desk"}, call=live_call)
+    # then the call's TwiML is replaced by a <Dial> to the number
+    assert outcome.status == ExecutionStatus.SUCCEEDED
+    assert outcome.content == {"transferred": True, "destination": "front_desk", "mode": "cold"}
+    twiml = fake_twilio_rest.last("calls.update").value("Twiml")
+    assert '<Dial callerId="+15550100000" timeout="20"><Number>+15550102222</Number></Dial>' \
+        in twiml
+    event = CallEvent.objects.get(call=live_call, type="tool.transfer")
+    assert event.payload == {"destination": "front_desk", "mode": "cold"}
+
+
+@pytest.mark.urls("tools.tests.urls")
+def test_warm_transfer_whispers_the_summary_to_the_human(tenant, live_call, fake_twilio_rest,
+                                                         client):
+    # given
+    tool = builtin(tenant, "transfer_call",
+                   builtin_config={"destinations": {"billing": "+15550103333"},
+                                   "mode": "warm"})
+    # when the brain transfers with a summary
+    outcome = execute(tool=tool, call=live_call,
+                      arguments={"summary": "Jane Doe, question about invoice 1042."})
+    # then Twilio dials the human with a whisper URL on <Number>
+    assert outcome.content["mode"] == "warm"
+    twiml = fake_twilio_rest.last("calls.update").value("Twiml")
+    assert "<Number url=" in twiml and ">+15550103333</Number>" in twiml
+    whisper_url = twiml.split('url="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert whisper_url.startswith(settings.PUBLIC_BASE_URL + "/twilio/tools/whisper/?t=")
+    # and when Twilio fetches it (signed, as Twilio does), the human hears the summary
+    signature = RequestValidator(settings.TWILIO_AUTH_TOKEN).compute_signature(whisper_url, {})
+    parts = urlsplit(whisper_url)
+    response = client.post(f"{parts.path}?{parts.query}", HTTP_X_TWILIO_SIGNATURE=signature)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/xml"
+    assert "<Say>Jane Doe, question about invoice 1042.</Say>" in response.content.decode()
+
+
+@pytest.mark.urls("tools.tests.urls")
+def test_whisper_refuses_unsigned_or_forged_requests(client, settings):
+    # given
+    validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
+    forged = settings.PUBLIC_BASE_URL + "/twilio/tools/whisper/?t=made-up"
+    # when
+    unsigned = client.post("/twilio/tools/whisper/?t=made-up")
+    bad_token = client.post("/twilio/tools/whisper/?t=made-up",
+                            HTTP_X_TWILIO_SIGNATURE=validator.compute_signature(forged, {}))
+    # then
+    assert unsigned.status_code == 403
+    assert bad_token.status_code == 403
+    assert b"token" in bad_token.content
+
+
+def test_transfer_to_an_unknown_destination_is_an_error_for_the_brain(tenant, live_call,
+                                                                       fake_twilio_rest):
+    tool = builtin(tenant, "transfer_call",
+                   builtin_config={"destinations": {"sales": "+15550104444",
+                                                    "support": "+15550105555"}})
+    outcome = execute(tool=tool, arguments={"destination": "ceo"}, call=live_call)
+    assert outcome.is_error and "sales, support" in outcome.content
+    assert [r for r in fake_twilio_rest.requests if r.resource == "calls.update"] == []
+
+
+def test_twilio_refusal_is_reported(tenant, live_call, fake_twilio_rest):
+    # given
+    fake_twilio_rest.fail_next(status=400, code=21220, message="Call is not in-progress.")
+    # when
+    outcome = execute(tool=builtin(tenant, "end_call"), arguments={}, call=live_call)
+    # then
+    assert outcome.status == ExecutionStatus.FAILED
+    assert "Call is not in-progress." in outcome.content
+
+
+def test_without_an_account_sid_transfer_and_hang_up_say_not_configured(tenant, live_call,
+                                                                        settings):
+    # given
+    settings.TWILIO_ACCOUNT_SID = ""
+    transfer = builtin(tenant, "transfer_call",
+                       builtin_config={"destinations": {"desk": "+15550102222"}})
+    # when
+    outcomes = [execute(tool=transfer, arguments={}, call=live_call),
+                execute(tool=builtin(tenant, "end_call"), arguments={}, call=live_call)]
+    # then
+    for outcome in outcomes:
+        assert outcome.status == ExecutionStatus.REJECTED
+        assert "not configured" in outcome.content
+
+
+def test_send_sms_texts_the_caller_from_the_called_number(tenant, live_call, fake_twilio_rest,
+                                                          phone_number):
+    # when
+    outcome = execute(tool=builtin(tenant, "send_sms"), call=live_call,
+                      arguments={"body": "Your booking: Tue 9:00, 12 Main Street."})
+    # then
+    assert outcome.status == ExecutionStatus.SUCCEEDED
+    assert outcome.content["message_sid"].startswith("SM")
+    request = fake_twilio_rest.last("messages.create")
+    assert (request.value("To"), request.value("From")) == (CALLER, phone_number.e164)
+    assert request.value("Body") == "Your booking: Tue 9:00, 12 Main Street."
+
+
+def test_lookup_caller_reports_this_tenants_history_only(tenant, other_tenant, phone_number,
+                                                         live_call):
+    # given two earlier calls from the same number here, and one at another tenant
+    earlier = timezone.now() - timedelta(days=3)
+    for index, outcome in enumerate([Outcome.CALLER_HUNG_UP, Outcome.TRANSFERRED]):
+        call = call_start(tenant=tenant, phone_number=phone_number, call_sid=f"CA-old-{index}",
+                          from_number=CALLER, to_number=phone_number.e164)
+        call.started_at = earlier + timedelta(hours=index)
+        call.save(update_fields=["started_at"])
+        call_finish(call=call, outcome=outcome)
+    call_start(tenant=other_tenant, phone_number=None, call_sid="CA-elsewhere",
+               from_number=CALLER, to_number="+15550199999")
+    # when
+    outcome = execute(tool=builtin(tenant, "lookup_caller"), arguments={}, call=live_call)
+    # then
+    assert outcome.content["previous_calls"] == 2
+    assert outcome.content["known_caller"] is True
+    assert outcome.content["last_outcome"] == Outcome.TRANSFERRED
+    assert outcome.content["last_call_at"].startswith((earlier + timedelta(hours=1)).date()
+                                                      .isoformat())
+
+
+def test_lookup_of_a_first_time_caller(tenant, live_call):
+    outcome = execute(tool=builtin(tenant, "lookup_caller"), arguments={}, call=live_call)
+    assert outcome.content == {"phone_number": CALLER, "known_caller": False,
+                               "previous_calls": 0, "last_call_at": None, "last_outcome": None}
+
+
+def test_send_email_goes_to_the_configured_team(tenant, live_call, mailoutbox):
+    # given
+    tool = builtin(tenant, "send_email", builtin_config={"to": ["desk@acme.test"],
+                                                         "subject_prefix": "[Call] "})
+    # when
+    outcome = execute(tool=tool, call=live_call,
+                      arguments={"subject": "Callback", "body": "Please call Jane back."})
+    # then
+    assert outcome.status == ExecutionStatus.SUCCEEDED
+    [mail] = mailoutbox
+    assert mail.to == ["desk@acme.test"] and mail.subject == "[Call] Callback"
+    assert "Please call Jane back." in mail.body and CALLER in mail.body
+
+
+def test_builtin_config_is_validated(tenant):
+    from aybiza.core.errors import ApplicationError
+
+    with pytest.raises(ApplicationError) as refused:
+        builtin(tenant, "transfer_call", builtin_config={"destinations": {"x": "0800 FLOWERS"}})
+    assert "builtin_config" in refused.value.extra["fields"]
+
+
+def test_warm_transfer_without_the_whisper_url_wired_is_a_clear_error(tenant, live_call,
+                                                                      fake_twilio_rest):
+    # given the default URLconf, which does not include tools.urls yet
+    tool = builtin(tenant, "transfer_call",
+                   builtin_config={"destinations": {"billing": "+15550103333"}, "mode": "warm"})
+    # when
+    outcome = execute(tool=tool, arguments={"summary": "hi"}, call=live_call)
+    # then
+    assert outcome.status == ExecutionStatus.REJECTED and "not wired" in outcome.content
+    assert [r for r in fake_twilio_rest.requests if r.resource == "calls.update"] == []
+
+
+def test_whisper_tokens_expire_and_cannot_be_altered(monkeypatch):
+    from django.core import signing
+
+    from tools.builtins import whisper
+
+    # given
+    token = signing.dumps({"s": "Jane, invoice question", "c": 1}, salt="aybiza.tools.whisper",
+                          compress=True)
+    # then
+    assert "Jane, invoice question" in whisper.whisper_twiml(token)
+    assert whisper.whisper_twiml(token[:-2] + "xx") is None
+    monkeypatch.setattr(whisper, "TOKEN_MAX_AGE_S", -1)
+    assert whisper.whisper_twiml(token) is None

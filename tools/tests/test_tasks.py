@@ -1,0 +1,107 @@
+"""`tools.run_tool_call`: thin, routed to the tools queue, idempotent when Celery re-delivers."""
+
+from __future__ import annotations
+
+import pytest
+
+from aybiza import celery_app
+from tools.models import ExecutionStatus, ToolExecution
+from tools.services import INTERRUPTED_MESSAGE
+from tools.tasks import run_tool_call
+
+pytestmark = pytest.mark.django_db
+
+
+def queued(tool, **fields) -> ToolExecution:
+    fields.setdefault("tool_call_id", "toolu_01")
+    return ToolExecution.objects.create(tenant=tool.tenant, tool=tool, tool_name=tool.name,
+                                        arguments={}, **fields)
+
+
+def test_task_is_named_for_the_tools_queue():
+    # when
+    route = celery_app.amqp.router.route({}, run_tool_call.name)
+    # then
+    assert run_tool_call.name == "tools.run_tool_call"
+    assert route["queue"].name == "tools"
+
+
+def test_task_runs_the_tool_and_replies_on_the_channel(target, allow_loopback, make_http_tool,
+                                                       replies):
+    # given
+    target.reply("POST", "/stock", json={"in_stock": 3})
+    execution = queued(make_http_tool(target.url("/stock")))
+    # when
+    run_tool_call(execution.id, replies.channel)
+    # then
+    [message] = replies.receive(1)
+    assert message == {
+        "type": "tool.result", "tenant_id": execution.tenant_id, "call_id": None,
+        "execution_id": execution.id, "tool_call_id": "toolu_01", "name": "lookup_order",
+        "content": {"in_stock": 3}, "is_error": False,
+    }
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCEEDED and execution.attempts == 1
+
+
+def test_redelivered_task_resends_the_stored_result_without_running_again(
+        target, allow_loopback, make_http_tool, replies):
+    # given a task that already ran
+    target.reply("POST", "/charge", json={"charged": True})
+    execution = queued(make_http_tool(target.url("/charge")))
+    run_tool_call(execution.id, replies.channel)
+    first = replies.receive(1)
+    # when Celery delivers it again (acks_late after a lost ack)
+    run_tool_call(execution.id, replies.channel)
+    # then the same result is sent again, and the service was called once
+    again = replies.receive(1)
+    assert again == first
+    assert len(target.requests) == 1
+
+
+def test_idempotent_tool_left_running_by_a_dead_worker_runs_again(
+        target, allow_loopback, make_http_tool, replies):
+    # given
+    target.reply("GET", "/slots", json={"slots": ["9:00"]})
+    tool = make_http_tool(target.url("/slots"), method="GET", idempotent=True)
+    execution = queued(tool, status=ExecutionStatus.RUNNING, attempts=1)
+    # when
+    run_tool_call(execution.id, replies.channel)
+    # then
+    [message] = replies.receive(1)
+    assert message["content"] == {"slots": ["9:00"]} and message["is_error"] is False
+    assert len(target.requests) == 1
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCEEDED and execution.attempts == 2
+
+
+def test_non_idempotent_tool_left_running_is_reported_failed_not_repeated(
+        target, allow_loopback, make_http_tool, replies):
+    # given a payment-like tool that may already have acted before the worker died
+    target.reply("POST", "/pay", json={"paid": True})
+    execution = queued(make_http_tool(target.url("/pay")), status=ExecutionStatus.RUNNING)
+    # when
+    run_tool_call(execution.id, replies.channel)
+    # then
+    [message] = replies.receive(1)
+    assert message["is_error"] is True
+    assert "interrupted; not retried because the tool is not idempotent" in message["content"]
+    assert target.requests == []
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+    assert execution.error == INTERRUPTED_MESSAGE
+
+
+def test_task_for_a_missing_execution_does_nothing(replies):
+    # when
+    run_tool_call(987654, replies.channel)
+    # then
+    with pytest.raises(AssertionError):
+        replies.receive(1, timeout_s=0.1)
+
+
+def test_task_module_imports_for_a_worker():
+    # given what `celery -A aybiza worker -Q tools` loads
+    celery_app.loader.import_default_modules()
+    # then the task is registered under its name
+    assert "tools.run_tool_call" in celery_app.tasks
