@@ -6,11 +6,13 @@ from rest_framework.routers import DefaultRouter
 from agents.api import AgentViewSet, PhoneNumberViewSet
 from aybiza.core.api import ApiKeyViewSet
 from calls.api import CallViewSet
+from tools.urls import register as register_tool_routes
 
 router = DefaultRouter()
 router.register("agents", AgentViewSet, basename="agent")
 router.register("phone-numbers", PhoneNumberViewSet, basename="phone-number")
 router.register("calls", CallViewSet, basename="call")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
+register_tool_routes(router)
 
 urlpatterns = [*router.urls, path("compliance/", include("compliance.urls"))]

@@ -10,6 +10,7 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("twilio/tools/", include("tools.urls")),
     path("twilio/", include("calls.urls")),
     path("healthz", include("aybiza.core.urls")),
 ]

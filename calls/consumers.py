@@ -56,6 +56,16 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             return
         await self.accept()
 
+    async def dispatch(self, message: dict) -> None:
+        # Channels closes stale database connections before every message, through a
+        # sync_to_async hop into its one shared thread: per 20 ms frame per call that hop was
+        # the server's main cost (profile in docs/performance.md). Media frames never touch the
+        # database here (database_sync_to_async closes old connections itself), so skip it.
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing:
             return  # messages already in flight when we closed
@@ -145,6 +155,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             clear_message=encoder.clear(), store=store, tools=tools, recorder=recorder,
             hangup=self._hang_up, pacer=pacer,
         )
+        loaded.failover.session = self.session
         if self.bad_messages:
             store.record_event("malformed_messages", dict(self.bad_messages))
         try:

@@ -132,7 +132,7 @@ def event_record_once(*, call: Call, type: str, payload: dict[str, Any]) -> Call
 
 def call_finish(
     *, call: Call, outcome: str, metrics: dict[str, Any] | None = None,
-    recording: File | None = None, recording_name: str = "",
+    recording: File | None = None, recording_name: str = "", cost: dict[str, Any] | None = None,
 ) -> Call:
     """Close the call row with how it ended. Safe to call more than once (first outcome wins)."""
     call.refresh_from_db()
@@ -151,6 +151,9 @@ def call_finish(
     if metrics:
         call.metrics = {**call.metrics, **metrics}
         fields.append("metrics")
+    if cost:
+        call.cost = cost
+        fields.append("cost")
     if recording is not None and not call.recording:
         from django.core.files.base import ContentFile
 

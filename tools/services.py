@@ -3,6 +3,7 @@ tool calls to Celery, and reporting results back to the call over the channel la
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -272,8 +273,9 @@ def _after_dispatch(acks: list[ToolExecution], jobs: list[tuple[int, str]], repl
 
     if run_tool_call.app.conf.task_always_eager:
         pool = _eager_pool()
+        loop = _dispatching_loop()
         for execution_id, channel in jobs:
-            pool.submit(_run_eager, execution_id, channel)
+            pool.submit(_run_eager, execution_id, channel, loop)
     else:
         for execution_id, channel in jobs:
             run_tool_call.apply_async(args=(execution_id, channel))
@@ -302,7 +304,17 @@ def tool_result_send(*, reply_channel: str, message: dict[str, Any]) -> None:
     if layer is None:
         logger.warning("No channel layer: tool result for %s dropped", message.get("name"))
         return
+    loop = getattr(_eager_delivery, "loop", None)
+    if loop is not None and loop.is_running():
+        # In-process run: hand the message to the live call's own event loop, thread-safely
+        # (the in-memory layer's queues belong to that loop).
+        asyncio.run_coroutine_threadsafe(layer.send(reply_channel, message), loop).result(10)
+        return
     async_to_sync(layer.send)(reply_channel, message)
+
+
+# The event loop of the call that dispatched an in-process (eager) run, per pool thread.
+_eager_delivery = threading.local()
 
 
 _pool_lock = threading.Lock()
@@ -318,15 +330,25 @@ def _eager_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def _run_eager(execution_id: int, reply_channel: str) -> None:
+def _dispatching_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop of the async caller (a live call) when dispatch runs in its worker thread."""
+    from asgiref.sync import SyncToAsync
+
+    return getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+
+
+def _run_eager(execution_id: int, reply_channel: str,
+               loop: asyncio.AbstractEventLoop | None = None) -> None:
     from tools.tasks import run_tool_call
 
     close_old_connections()  # what a Celery worker does around each task (CONN_MAX_AGE)
+    _eager_delivery.loop = loop
     try:
         run_tool_call.apply(args=(execution_id, reply_channel), throw=True)
     except Exception:
         logger.exception("In-process tool run %s failed", execution_id)
     finally:
+        _eager_delivery.loop = None
         close_old_connections()
 
 

@@ -7,6 +7,7 @@ from .compliance import *  # noqa: F403
 from .deepgram import *  # noqa: F403
 from .env import BASE_DIR, REDIS_URL, USE_REDIS, VAR_DIR, env  # noqa: F401
 from .providers import *  # noqa: F403
+from .tools import *  # noqa: F403
 from .twilio import *  # noqa: F403
 
 SECRET_KEY: str = env("SECRET_KEY", default="aybiza-insecure-development-key-change-me")
@@ -146,6 +147,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # httpx logs request URLs at INFO, and tool URLs can carry caller data.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 

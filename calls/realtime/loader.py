@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from calls.models import Call
+from calls.realtime.providers.failover import build_from_options
 from calls.realtime.providers.llm.base import Conversation, ToolSpec
-from calls.realtime.providers.registry import build_provider
 from calls.realtime.providers.stt.base import STTOptions
 from calls.realtime.providers.tts.base import TTSOptions
 from calls.realtime.session import SessionConfig
@@ -27,6 +27,7 @@ class LoadedStream:
     llm: object
     tts: object
     vad: object
+    failover: FailoverRelay
 
 
 def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> LoadedStream:
@@ -59,12 +60,25 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         tts_options=TTSOptions(voice=agent.voice, language=agent.language),
         tool_fillers=fillers,
     )
-    options = getattr(agent, "provider_options", None) or {}
-    stt = build_provider("stt", agent.stt_provider, **options.get("stt", {}))
-    llm = build_provider("llm", agent.llm_provider, **_llm_options(agent, options))
-    tts = build_provider("tts", agent.tts_provider, **options.get("tts", {}))
+    options = agent.provider_options or {}
+    relay = FailoverRelay()
+    stt = build_from_options("stt", agent.stt_provider, options.get("stt"), on_failover=relay)
+    llm = build_from_options("llm", agent.llm_provider, _llm_options(agent, options),
+                             on_failover=relay)
+    tts = build_from_options("tts", agent.tts_provider, options.get("tts"), on_failover=relay)
     return LoadedStream(call=call, config=config, stt=stt, llm=llm, tts=tts,
-                        vad=build_vad(**options.get("vad", {})))
+                        vad=build_vad(**options.get("vad", {})), failover=relay)
+
+
+class FailoverRelay:
+    """Provider chains report a switch here; the session (set once it exists) acts on it."""
+
+    def __init__(self) -> None:
+        self.session = None
+
+    def __call__(self, kind: str, from_name: str, to_name: str, error: BaseException) -> None:
+        if self.session is not None:
+            self.session.on_provider_failover(kind, from_name, to_name, error)
 
 
 def build_vad(**options):
@@ -75,18 +89,14 @@ def build_vad(**options):
 
 
 def _llm_options(agent, options: dict) -> dict:
-    llm_options = dict(options.get("llm", {}))
+    llm_options = dict(options.get("llm") or {})
     if agent.llm_model and agent.llm_provider in ("bedrock", "openai"):
         llm_options.setdefault("model", agent.llm_model)
     return llm_options
 
 
 def _tool_specs(call: Call) -> tuple[list[ToolSpec], dict[str, str]]:
-    try:
-        from tools.selectors import tool_specs_for_agent, tools_for_agent
-    except ImportError:  # the tools app is optional for the live call
-        return [], {}
-    specs = tool_specs_for_agent(tenant=call.tenant, agent=call.agent)
-    fillers = {t.name: t.filler_text for t in tools_for_agent(tenant=call.tenant,
-                                                              agent=call.agent) if t.filler_text}
-    return specs, fillers
+    from tools.selectors import tool_fillers_for_agent, tool_specs_for_agent
+
+    return (tool_specs_for_agent(tenant=call.tenant, agent=call.agent),
+            tool_fillers_for_agent(tenant=call.tenant, agent=call.agent))

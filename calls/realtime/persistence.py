@@ -49,12 +49,13 @@ class CallStore:
             "method": method, "disclosure_text": disclosure_text}))
 
     async def close(self, *, outcome: str, metrics: dict[str, Any],
-                    recording_path: str | None = None) -> None:
+                    recording_path: str | None = None, cost: dict[str, Any] | None = None) -> None:
         """Write what is queued, then close the call row. Survives the writer having failed."""
         self._queue.put_nowait(None)
         with contextlib.suppress(Exception):  # already logged by the writer
             await self._writer
-        await database_sync_to_async(_close_call)(self.call, outcome, metrics, recording_path)
+        await database_sync_to_async(_close_call)(self.call, outcome, metrics, recording_path,
+                                                  cost)
 
     async def _drain(self) -> None:
         while True:
@@ -72,12 +73,12 @@ class CallStore:
 
 
 def _close_call(call: Call, outcome: str, metrics: dict[str, Any],
-                recording_path: str | None) -> None:
+                recording_path: str | None, cost: dict[str, Any] | None) -> None:
     if recording_path:
         from django.core.files import File
 
         with open(recording_path, "rb") as handle:
-            call_finish(call=call, outcome=outcome, metrics=metrics, recording=File(handle),
-                        recording_name=f"{call.call_sid}.wav")
+            call_finish(call=call, outcome=outcome, metrics=metrics, cost=cost,
+                        recording=File(handle), recording_name=f"{call.call_sid}.wav")
     else:
-        call_finish(call=call, outcome=outcome, metrics=metrics)
+        call_finish(call=call, outcome=outcome, metrics=metrics, cost=cost)

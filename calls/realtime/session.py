@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from calls.models import Outcome, Role
 from calls.realtime.chunker import ClauseChunker
+from calls.realtime.costs import CostMeter
 from calls.realtime.pacer import BYTES_PER_S, FRAME_S, OutboundAudio, Pacer
 from calls.realtime.providers.llm.base import (
     Conversation,
@@ -57,7 +58,8 @@ class Store(Protocol):
     def record_event(self, type: str, payload: dict[str, Any] | None = None,
                      offset_ms: int | None = None) -> None: ...
     async def close(self, *, outcome: str, metrics: dict[str, Any],
-                    recording_path: str | None = None) -> None: ...
+                    recording_path: str | None = None,
+                    cost: dict[str, Any] | None = None) -> None: ...
 
 
 class Tools(Protocol):
@@ -173,10 +175,12 @@ class CallSession:
         self._ending = False
         self.outcome: str | None = None
         self._pending_outcome: str | None = None
+        self.costs = CostMeter()
+        self._speaker: _Speaker | None = None
         self.metrics: dict[str, Any] = {
             "frames_in": 0, "frames_out": 0, "speech_frames": 0, "barge_ins": 0,
             "barge_in_reaction_ms": [], "turn_latency_ms": [], "dtmf_digits": 0,
-            "provider_errors": 0, "reprompts": 0,
+            "provider_errors": 0, "reprompts": 0, "provider_failovers": 0,
         }
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -267,9 +271,11 @@ class CallSession:
             except Exception:
                 logger.exception("Recording failed for call %s", self.config.call_id)
         self.metrics["frames_out"] = self._outbound.total_sent // 160
+        self.costs.add_stt(_active_name(self._stt_provider),
+                           seconds=self.metrics["frames_in"] * FRAME_S)
         try:
             await self.store.close(outcome=self.outcome, metrics=self._metrics_summary(),
-                                    recording_path=recording_path)
+                                    recording_path=recording_path, cost=self.costs.estimate())
         finally:
             self._closed.set()
             if recording_path and hasattr(self._recorder, "discard"):
@@ -336,6 +342,17 @@ class CallSession:
         segment.played = True
         if turn.generated_all and turn.segments and turn.segments[-1] is segment:
             turn.playback_done.set()
+
+    def on_provider_failover(self, kind: str, from_name: str, to_name: str,
+                             error: BaseException) -> None:
+        """A provider chain switched vendors mid-call: record it; fill the silence."""
+        self.metrics["provider_failovers"] += 1
+        self.store.record_event("provider_failover", {"kind": kind, "from": from_name,
+                                                      "to": to_name, "error": str(error)[:300]},
+                                self._offset_ms(self._now()))
+        speaker = self._speaker
+        if kind in ("llm", "tts") and speaker is not None and not speaker.turn.segments:
+            speaker.say(TURN_FILLER)
 
     def on_tool_result(self, message: dict[str, Any]) -> None:
         on_result = getattr(self._tools, "on_result", None)
@@ -467,6 +484,7 @@ class CallSession:
                 for clause in chunker.flush():
                     speaker.say(clause)
                 _add_usage(turn.usage, done)
+                self.costs.add_llm(_active_name(self._llm), done.usage)
                 self.conversation.messages.append(
                     Message(role="assistant", text="".join(said).strip(), tool_calls=tool_calls))
                 turn.end_call = turn.end_call or done.end_call
@@ -662,6 +680,13 @@ class CallSession:
             return [ToolResult(c.id, c.name, "No tools are available on this call.", True)
                     for c in calls]
         results = await self._tools.run(calls)
+        for result in results:
+            content = result.content if isinstance(result.content, dict) else {}
+            # Twilio ends our stream after a transfer or hang-up tool: say why before it does.
+            if not result.is_error and content.get("transferred"):
+                self._pending_outcome = Outcome.TRANSFERRED
+            elif not result.is_error and content.get("ended"):
+                self._pending_outcome = self._pending_outcome or Outcome.AGENT_ENDED
         self.store.record_event(
             "tool_results",
             {"results": [{"id": r.call_id, "name": r.name, "is_error": r.is_error}
@@ -709,9 +734,10 @@ class _Speaker:
 
     def __init__(self, session: CallSession, turn: AgentTurn) -> None:
         self._session = session
-        self._turn = turn
+        self.turn = turn
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._task = session._spawn(self._run(), f"speak-{turn.index}")
+        session._speaker = self
 
     def say(self, text: str) -> None:
         if text.strip():
@@ -725,7 +751,7 @@ class _Speaker:
         self._task.cancel()
 
     async def _run(self) -> None:
-        session, turn = self._session, self._turn
+        session, turn = self._session, self.turn
         outbound = session._outbound
         while (text := await self._queue.get()) is not None:
             start = outbound.total_enqueued
@@ -733,6 +759,8 @@ class _Speaker:
                 if turn.first_audio_t is None:
                     turn.first_audio_t = session._now()
                 outbound.enqueue(audio)
+            session.costs.add_tts(_active_name(session._tts), characters=len(text),
+                                  audio_bytes=outbound.total_enqueued - start)
             if outbound.total_enqueued == start:
                 continue  # nothing audible for this clause
             session._mark_seq += 1
@@ -759,6 +787,11 @@ def consent_answer(text: str) -> bool | None:
     if words & _YES:
         return True
     return None
+
+
+def _active_name(provider: object) -> str:
+    """The vendor serving now (a failover chain may have switched)."""
+    return getattr(provider, "active_name", None) or getattr(provider, "name", "unknown")
 
 
 def _ms_between(start: float | None, end: float | None) -> int | None:

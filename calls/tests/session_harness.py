@@ -93,8 +93,9 @@ class MemoryStore:
                      offset_ms: int | None = None) -> None:
         self.events.append((type, payload or {}))
 
-    async def close(self, *, outcome: str, metrics: dict, recording_path=None) -> None:
-        self.closed = {"outcome": outcome, "metrics": metrics}
+    async def close(self, *, outcome: str, metrics: dict, recording_path=None,
+                    cost=None) -> None:
+        self.closed = {"outcome": outcome, "metrics": metrics, "cost": cost}
 
     def ordered_turns(self) -> list[dict[str, Any]]:
         return [self.turns[i] for i in sorted(self.turns)]

@@ -33,3 +33,14 @@ def fake_bedrock() -> Iterator[FakeBedrock]:
 def fake_openai() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as fake:
         yield fake
+
+
+@pytest.fixture
+def fake_twilio_rest(settings):
+    """A local Twilio REST API; settings point the twilio client at it."""
+    from tests.fakes.twilio_rest import FakeTwilioRest
+
+    with FakeTwilioRest() as fake:
+        for name, value in fake.settings_overrides().items():
+            setattr(settings, name, value)
+        yield fake

@@ -15,7 +15,6 @@ from channels.layers import get_channel_layer
 
 from aybiza import celery_app
 from tests.fakes import FakeServer
-from tests.fakes.twilio_rest import FakeTwilioRest
 from tools.services import tool_create, tool_network_allowlist_set
 
 Handler = Callable[[web.Request, bytes], Awaitable[web.StreamResponse]]
@@ -109,14 +108,6 @@ def target() -> Iterator[TargetServer]:
 def second_target() -> Iterator[TargetServer]:
     with TargetServer() as server:
         yield server
-
-
-@pytest.fixture
-def fake_twilio_rest(settings) -> Iterator[FakeTwilioRest]:
-    with FakeTwilioRest() as fake:
-        for name, value in fake.settings_overrides().items():
-            setattr(settings, name, value)
-        yield fake
 
 
 @pytest.fixture
