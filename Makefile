@@ -9,7 +9,7 @@ VENV_PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint clean
+.PHONY: venv test lint clean demo serve
 
 venv: $(STAMP)
 
@@ -37,5 +37,13 @@ clean:
 	rm -rf .pytest_cache .ruff_cache
 
 # --- demo and bench ----------------------------------------------------------------------------
-# Reserved for the lead: the `demo` and `bench` targets go here (bench can reuse
-# tests.services.postgres_server() / redis_server() for its servers).
+# The main job on the embedded default: migrate, seed, start daphne, run a simulated phone call
+# (greeting, a question, a booking through a tool, goodbye), print both sides, stop.
+demo: venv
+	$(VENV_PYTHON) manage.py demo
+
+# The embedded server on http://127.0.0.1:8000, seeded; Ctrl-C to stop.
+serve: venv
+	$(VENV_PYTHON) manage.py migrate --noinput
+	$(VENV_PYTHON) manage.py seed_demo --base-url http://127.0.0.1:8000
+	PUBLIC_BASE_URL=http://127.0.0.1:8000 $(VENV_PYTHON) -m daphne -b 127.0.0.1 -p 8000 aybiza.asgi:application

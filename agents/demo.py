@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -45,6 +47,24 @@ DEMO_AGENT = {
     "language": "en-US",
     "status": AgentStatus.LIVE,
 }
+DEMO_TOOL = {
+    "name": "book_appointment",
+    "description": "Book an appointment at the clinic.",
+    "parameters": {
+        "type": "object",
+        "properties": {"when": {"type": "string",
+                                "description": "the day and time you would like to come in"}},
+        "required": ["when"],
+    },
+    "trigger_phrases": ["book an appointment", "make an appointment", "schedule a visit",
+                        "see the dentist", "book a check-up"],
+    "kind": "http",
+    "method": "POST",
+    "auth_type": "hmac_sha256",
+    "timeout_ms": 5000,
+    "idempotent": False,
+    "filler_text": "One moment while I book that.",
+}
 DEMO_KNOWLEDGE = [
     {"question": "What are your opening hours?",
      "answer": "We are open Monday to Friday from nine to five, and Saturday from nine to one."},
@@ -73,7 +93,7 @@ class DemoSeed:
 
 
 @transaction.atomic
-def demo_seed(*, number: str = DEMO_NUMBER) -> DemoSeed:
+def demo_seed(*, number: str = DEMO_NUMBER, base_url: str | None = None) -> DemoSeed:
     """Create or refresh the demo: tenant, owner, API key, live agent and its number.
 
     Safe to run again: the same tenant, user, agent and number are reused and brought back to
@@ -88,6 +108,9 @@ def demo_seed(*, number: str = DEMO_NUMBER) -> DemoSeed:
     password = secrets.token_urlsafe(12)
     user.set_password(password)
     user.is_active = True
+    # The demo user also operates this local install, so the admin accepts the printed login.
+    user.is_staff = True
+    user.is_superuser = True
     user.save()
     membership_set(tenant=tenant, user=user, role=Role.OWNER)
 
@@ -97,6 +120,8 @@ def demo_seed(*, number: str = DEMO_NUMBER) -> DemoSeed:
                             scopes=[Scope.READ, Scope.WRITE], created_by=user)
 
     agent = _demo_agent(tenant=tenant, actor=user)
+    _demo_booking_tool(tenant=tenant, agent=agent, actor=user,
+                       base_url=base_url or settings.PUBLIC_BASE_URL)
 
     existing = phone_number_route(e164=e164)
     if existing is None:
@@ -110,6 +135,25 @@ def demo_seed(*, number: str = DEMO_NUMBER) -> DemoSeed:
 
     return DemoSeed(tenant_id=tenant.id, username=user.username, password=password,
                     api_key=issued.key, agent_id=agent.id, number=e164)
+
+
+def _demo_booking_tool(*, tenant, agent: Agent, actor, base_url: str) -> None:
+    """`book_appointment`: an HTTP tool (HMAC-signed) calling the demo calendar of this server."""
+    from agents.demo_calendar import demo_calendar_secret
+    from tools.selectors import tool_list
+    from tools.services import tool_create, tool_network_allowlist_set, tool_update
+
+    host = urlsplit(base_url).hostname or "127.0.0.1"
+    # The demo calendar runs on this very server, which the SSRF guard refuses unless allowed.
+    tool_network_allowlist_set(tenant=tenant, entries=[host])
+    fields = {**DEMO_TOOL, "url_template": base_url.rstrip("/") + "/demo/calendar/bookings/"}
+    existing = tool_list(tenant=tenant).filter(name=DEMO_TOOL["name"]).first()
+    secrets_ = {"hmac_secret": demo_calendar_secret()}
+    if existing is None:
+        tool_create(tenant=tenant, secrets=secrets_, agent_ids=[agent.id], actor=actor, **fields)
+    else:
+        tool_update(tenant=tenant, tool=existing, secrets=secrets_, agent_ids=[agent.id],
+                    actor=actor, **fields)
 
 
 def _demo_agent(*, tenant, actor) -> Agent:

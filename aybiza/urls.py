@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from agents import demo_calendar
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("aybiza.api_urls")),
@@ -11,6 +13,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("twilio/tools/", include("tools.urls")),
+    path("demo/calendar/bookings/", demo_calendar.book, name="demo-calendar-book"),
     path("twilio/", include("calls.urls")),
     path("healthz", include("aybiza.core.urls")),
 ]

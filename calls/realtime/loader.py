@@ -82,10 +82,11 @@ class FailoverRelay:
 
 
 def build_vad(**options):
-    """The per-call voice activity detector (webrtcvad unless the agent's options say else)."""
-    from calls.realtime.vad import create_vad
+    """The per-call voice activity detector: webrtcvad unless the agent's options name
+    `{"vad": {"backend": "silero"}}` (and its aggressiveness or threshold)."""
+    from calls.realtime.vad import VoiceActivityDetector
 
-    return create_vad(**options)
+    return VoiceActivityDetector(**options)
 
 
 def _llm_options(agent, options: dict) -> dict:

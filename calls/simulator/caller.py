@@ -121,6 +121,7 @@ class ScriptedCaller:
         self.print = printer
         self.turn_timeout_s = turn_timeout_s
         self._pending_interrupted: tuple[float | None, float | None] = (None, None)
+        self._printing: list[tuple[TurnRecord, asyncio.Future | None]] = []
 
     async def speech(self, text: str) -> bytes:
         audio = bytearray()
@@ -148,6 +149,7 @@ class ScriptedCaller:
                 await peer.hang_up()
         finally:
             await peer.stop()
+            await self._finish_printing()
         report.marks_echoed = len(peer.marks_echoed)
         report.clears = peer.clears
         report.frames_received = peer.frames_received
@@ -221,8 +223,10 @@ class ScriptedCaller:
                    if caller_end is not None else None)
         record = TurnRecord("agent", "…", latency_ms=latency, interrupted=interrupted)
         report.turns.append(record)
-        await self._transcribe_into(record, utterance)
-        self._print_turn(record)
+        # Transcribing takes a while: the caller goes on meanwhile; lines print in call order.
+        task = asyncio.ensure_future(self._transcribe_into(record, utterance))
+        self._printing.append((record, task))
+        task.add_done_callback(lambda _: self._print_ready())
 
     async def _transcribe_into(self, record: TurnRecord, utterance: AgentUtterance) -> None:
         if self.transcriber is None:
@@ -235,7 +239,19 @@ class ScriptedCaller:
 
     def _show(self, report: CallReport, record: TurnRecord) -> None:
         report.turns.append(record)
-        self._print_turn(record)
+        self._printing.append((record, None))
+        self._print_ready()
+
+    def _print_ready(self) -> None:
+        while self._printing and (self._printing[0][1] is None or self._printing[0][1].done()):
+            record, _ = self._printing.pop(0)
+            self._print_turn(record)
+
+    async def _finish_printing(self) -> None:
+        for _, task in list(self._printing):
+            if task is not None:
+                await task
+        self._print_ready()
 
     def _print_turn(self, record: TurnRecord) -> None:
         if record.who == "caller":

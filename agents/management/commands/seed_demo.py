@@ -20,12 +20,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--number", default=DEMO_NUMBER,
                             help=f"E.164 number bound to the demo agent (default {DEMO_NUMBER}).")
+        parser.add_argument("--base-url", default=None,
+                            help="Where this server is reached (the demo booking tool calls it; "
+                                 "default PUBLIC_BASE_URL).")
         parser.add_argument("--json", action="store_true", dest="as_json",
                             help="Also print the result as one JSON object on the last line.")
 
-    def handle(self, *args, number: str, as_json: bool, **options) -> None:
+    def handle(self, *args, number: str, as_json: bool, base_url: str | None,
+               **options) -> None:
         try:
-            seed = demo_seed(number=number)
+            seed = demo_seed(number=number, base_url=base_url)
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         write = self.stdout.write

@@ -44,7 +44,7 @@ class Command(BaseCommand):
         base_url = f"http://127.0.0.1:{port}"
         call_command("migrate", verbosity=0, interactive=False)
         seed_out = StringIO()
-        call_command("seed_demo", "--json", stdout=seed_out)
+        call_command("seed_demo", "--json", "--base-url", base_url, stdout=seed_out)
         seed = json.loads(seed_out.getvalue().strip().splitlines()[-1])
 
         env = {**os.environ, "PUBLIC_BASE_URL": base_url,
