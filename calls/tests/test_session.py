@@ -218,3 +218,21 @@ def test_consent_answers(said, answer):
     from calls.realtime.session import consent_answer
 
     assert consent_answer(said) is answer
+
+
+@pytest.mark.asyncio
+async def test_the_recogniser_hears_caller_turns_with_a_pre_roll_not_the_silences():
+    session, wire, store, _ = await make_session(llm=InstantLLM("ok"), stt_lines=["hi"],
+                                                 greeting="")
+    stream = session._stt_provider.stream
+
+    await feed(session, SILENCE, 1.0)
+    silent_frames = stream.frames
+    await feed(session, SPEECH, 0.3)
+    await feed(session, SILENCE, 0.6)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+    assert silent_frames == 0
+    # 400 ms pre-roll + 300 ms of speech + the 200 ms of silence that ended the turn.
+    assert 40 <= stream.frames <= 50
+    assert store.ordered_turns()[0]["text"] == "hi"
