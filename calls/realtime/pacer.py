@@ -116,11 +116,14 @@ class OutboundAudio:
         """Send what is due at `now`. Returns False once nothing is left to send."""
         if self.closed:
             return False
-        if self.clock_start is None:
+        if self.clock_start is None or now > self.clock_start + self._run_frames * FRAME_S:
+            # A new run: the first audio, or Twilio has played all we sent (it ran dry).
             self.clock_start = now
             self._run_frames = 0
             self._run_sent_base = self.total_sent
-        due = int((now - self.clock_start) / FRAME_S) + 1 + self.lead_frames
+        # Round, not truncate: a tick that wakes a hair early must not skip its frame (and send
+        # two on the next tick: ±20 ms of jitter on every call).
+        due = int((now - self.clock_start) / FRAME_S + 0.5) + 1 + self.lead_frames
         buffer = self._buffer
         while self._run_frames < due:
             start = self._read
@@ -144,8 +147,9 @@ class OutboundAudio:
             del buffer[:self._read]
             self._read = 0
         if self.pending_bytes < FRAME_BYTES and not self._marks:
-            # Keep a partial frame for the next enqueue; the run ends (playback clock resets).
-            self.clock_start = None
+            # Keep a partial frame for the next enqueue, and the playback clock: Twilio is still
+            # playing the lead we sent, so audio arriving in time continues this run at real
+            # time instead of bursting out a new lead (TTS streams in chunks).
             return False
         return True
 

@@ -149,6 +149,7 @@ class CallSession:
 
         self._stt: STTStream | None = None
         self._stt_open = False
+        self._awaiting_final = False
         self._preroll: deque[bytes] = deque(maxlen=STT_PREROLL_FRAMES)
         self._tasks: set[asyncio.Task] = set()
         self._turn_task: asyncio.Task | None = None
@@ -328,6 +329,7 @@ class CallSession:
                 self._last_activity_t = self._now()
                 if self._stt_open:
                     self._stt_open = False
+                    self._awaiting_final = True  # the next final result ends the turn
                     self._stt.finalize()
 
     def _open_stt(self) -> None:
@@ -411,8 +413,12 @@ class CallSession:
                     self._caller_parts.append(result.text.strip())
                     if result.confidence is not None:
                         self._caller_confidences.append(result.confidence)
-                if (result.speech_final or result.utterance_end) and self._caller_parts:
-                    self._caller_turn_complete()
+                ended = (result.speech_final or result.utterance_end
+                         or (result.is_final and self._awaiting_final))
+                if ended:
+                    self._awaiting_final = False
+                    if self._caller_parts:
+                        self._caller_turn_complete()
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -25,8 +25,11 @@ SILENCE = b"\xff" * FRAME_BYTES
 
 
 class EnergyVAD:
+    """Speech = most samples are not µ-law zero (0xFF / 0x7F)."""
+
     def feed(self, ulaw_frame: bytes) -> bool:
-        return ulaw_frame[0] != 0xFF
+        quiet = ulaw_frame.count(b"\xff") + ulaw_frame.count(b"\x7f")
+        return quiet < len(ulaw_frame) // 2
 
 
 class ScriptedSTTStream(STTStream):

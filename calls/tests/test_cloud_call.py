@@ -57,9 +57,9 @@ async def test_a_call_on_deepgram_and_claude(agent, phone_number, fake_deepgram,
     phone, _ = await connect(call)
     await phone.start()
 
-    await phone.send_audio(SILENCE, 1.0)
+    await phone.send_audio(SILENCE, 2.0)  # the greeting plays
     await phone.send_audio(SPEECH, 0.5)
-    await phone.send_audio(SILENCE, 3.5)
+    await phone.send_audio(SILENCE, 4.5)  # the answer plays
     await phone.stop()
     await phone.ws.wait(timeout=5)
 
@@ -102,9 +102,9 @@ async def test_claude_failing_hands_the_turn_to_the_backup_llm(agent, phone_numb
     phone, _ = await connect(call)
     await phone.start()
 
-    await phone.send_audio(SILENCE, 1.0)
+    await phone.send_audio(SILENCE, 2.0)  # the greeting plays
     await phone.send_audio(SPEECH, 0.5)
-    await phone.send_audio(SILENCE, 3.5)
+    await phone.send_audio(SILENCE, 4.5)  # the answer plays
     await phone.stop()
     await phone.ws.wait(timeout=5)
 

@@ -38,10 +38,12 @@ CARRIER_PHRASES: tuple[str, ...] = (
 )
 
 _ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen"
-).split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen",
+)
+_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _TOKEN = re.compile(r"\d+|[a-z]+(?:'[a-z]+)*")
 
 
@@ -67,6 +69,7 @@ def normalize_words(text: str) -> list[str]:
     "3:30" -> three thirty, "10am" -> ten am, "&" -> and.
     """
     text = text.lower().replace("&", " and ").replace("%", " percent ").replace("’", "'")
+    text = _THOUSANDS.sub("", text)
     out: list[str] = []
     for token in _TOKEN.findall(text):
         if token.isdigit():

@@ -1,0 +1,457 @@
+"""Offline speech-to-text with pocketsphinx 5 (CMU Sphinx): the embedded default, no network.
+
+How a stream works
+- `feed(ulaw)` only appends bytes (O(1) per frame). Every `chunk_ms` of audio the stream's worker
+  coroutine hands the pending bytes to a bounded, process-wide thread pool; the decoding job
+  decodes µ-law, gates on WebRTC VAD (nothing is decoded until the caller speaks; `preroll_ms` of
+  audio before the first speech frame is kept), upsamples 8 -> 16 kHz with a streaming soxr
+  resampler and runs `process_raw`. The event loop never decodes.
+- `finalize()` (the session decided the caller's turn ended) ends the utterance and yields exactly
+  one `Transcript(is_final=True, speech_final=True)`. **If nothing was recognised its text is
+  ""** so the session always gets an answer to a finalize.
+- Interim hypotheses (`is_final=False`) come after each chunk when the text changed.
+- An utterance longer than `max_utterance_ms` is cut: its text comes as `is_final=True,
+  speech_final=False` (Deepgram's convention: the session concatenates finals until speech_final).
+
+Vocabulary biasing
+pocketsphinx cannot interpolate language models from Python, so with `STTOptions.vocabulary` the
+stream runs two decoders on the same audio: the general model (en-us trigram, 1 s / 95 MB per
+decoder, pooled across calls) and a small domain model built from the vocabulary
+(`sphinx_lm.py`, 30 ms / 9 MB, per stream). Each result takes the hypothesis with the better
+path score, the domain one getting `domain_bias` log-units of advantage: a sentence-level mixture
+of the two models. In-vocabulary speech gets the domain model's accuracy, speech outside it still
+decodes with the general model. `python -m calls.realtime.wer` measures it.
+
+Cost: the general decoder is the expensive part (about 0.4x real time of one core while the
+caller speaks, the domain decoder about 0.15x); silence is not decoded. A stream holds one general
+decoder for the call's life.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import math
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from calls.realtime.audio import SAMPLE_RATE, StreamingResampler, ulaw_to_pcm16
+from calls.realtime.providers.stt.base import STTOptions, STTProvider, STTStream, Transcript
+from calls.realtime.providers.stt.sphinx_lm import DomainModel, shared_lexicon, write_domain_model
+
+if TYPE_CHECKING:
+    from pocketsphinx import Decoder
+
+DECODER_RATE = 16000
+# Cepstral mean of phone-band speech upsampled to 16 kHz, measured on held-out phrases (hibari
+# and espeak-ng voices, not the WER sentences). The stock init (40,3,-1) is for wideband
+# microphones; starting from this one makes the first utterance of a call as good as the rest.
+PHONE_BAND_CMN_INIT = (
+    "49.518,25.852,-36.2877,42.9555,-28.8221,0.167873,10.222,-27.6434,14.1038,-17.82,3.0705,"
+    "3.27138,-17.9167"
+)
+# Active HMMs per frame in the general decoder: 3000 halves its CPU (30000 is the default) with no
+# measurable WER change on phone-band speech.
+GENERAL_MAX_HMM_PER_FRAME = 3000
+BACKGROUND_WORDS = 2000  # most frequent general-model words mixed into every domain model
+MAX_IDLE_GENERAL_DECODERS = 4
+
+# Bounded pool: decoding is CPU-bound C code, more threads than cores would only queue.
+_EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="sphinx")
+_FINALIZE = object()
+
+
+def _log_score(hypothesis: Any) -> float:
+    # The binding returns exp(path score) in base 1.0001; compare in log units.
+    if hypothesis is None or hypothesis.score <= 0.0:
+        return -math.inf
+    return math.log(hypothesis.score) / math.log(1.0001)
+
+
+class _Models:
+    """Process-wide pocketsphinx state: idle general decoders, the lexicon, domain models."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[Decoder] = []
+        self._background: dict[str, float] | None = None
+        self._domain_models: dict[str, DomainModel] = {}
+        self._directory: str | None = None
+
+    @staticmethod
+    def _new_general_decoder() -> Decoder:
+        from pocketsphinx import Decoder
+
+        return Decoder(loglevel="ERROR", maxhmmpf=GENERAL_MAX_HMM_PER_FRAME)
+
+    def acquire_general(self) -> Decoder:
+        """An idle general decoder, or a new one (blocking: call from a worker thread)."""
+        with self._lock:
+            if self._idle:
+                decoder = self._idle.pop()
+                decoder.set_cmn(PHONE_BAND_CMN_INIT)
+                return decoder
+        decoder = self._new_general_decoder()
+        decoder.set_cmn(PHONE_BAND_CMN_INIT)
+        return decoder
+
+    def release_general(self, decoder: Decoder) -> None:
+        with self._lock:
+            if len(self._idle) < MAX_IDLE_GENERAL_DECODERS:
+                self._idle.append(decoder)
+
+    def idle_general(self) -> int:
+        with self._lock:
+            return len(self._idle)
+
+    def _background_unigrams(self) -> dict[str, float]:
+        from pocketsphinx import get_model_path
+
+        if self._background is None:
+            lexicon = shared_lexicon(get_model_path("en-us/cmudict-en-us.dict"))
+            decoder = self.acquire_general()  # exclusive: the LM's lookup cache is not shared
+            try:
+                lm = decoder.get_lm()
+                ranked = sorted(((lm.prob([w]), w) for w in lexicon), reverse=True)
+            finally:
+                self.release_general(decoder)
+            self._background = {w: 1.0001**score for score, w in ranked[:BACKGROUND_WORDS]}
+        return self._background
+
+    def domain_decoder(self, vocabulary: Sequence[str]) -> tuple[Decoder, DomainModel]:
+        """A fresh decoder on the vocabulary's domain model (files cached per vocabulary)."""
+        from pocketsphinx import Decoder, get_model_path
+
+        key = hashlib.sha1("\n".join(vocabulary).encode()).hexdigest()[:16]
+        with self._lock:
+            model = self._domain_models.get(key)
+        if model is None:
+            background = self._background_unigrams()
+            with self._lock:
+                if self._directory is None:
+                    self._directory = tempfile.mkdtemp(prefix="aybiza-sphinx-")
+                directory = self._directory
+            lexicon = shared_lexicon(get_model_path("en-us/cmudict-en-us.dict"))
+            model = write_domain_model(vocabulary, lexicon, background, directory, key)
+            with self._lock:
+                self._domain_models[key] = model
+        decoder = Decoder(loglevel="ERROR", lm=model.arpa_path, dict=model.dict_path)
+        decoder.set_cmn(PHONE_BAND_CMN_INIT)
+        return decoder, model
+
+
+_MODELS = _Models()
+
+
+class _Recognizer:
+    """The thread side of one stream. Only one of its methods runs at a time (one job in flight)."""
+
+    def __init__(
+        self,
+        general: Decoder | None,
+        domain: Decoder | None,
+        *,
+        domain_bias: float,
+        vad_aggressiveness: int,
+        preroll_ms: int,
+        max_utterance_ms: int,
+        interim_results: bool,
+    ) -> None:
+        import webrtcvad
+
+        self.general = general
+        self.domain = domain
+        self._decoders = [d for d in (general, domain) if d is not None]
+        self._domain_bias = domain_bias
+        self._vad = webrtcvad.Vad(vad_aggressiveness)
+        self._preroll: deque[np.ndarray] = deque(maxlen=max(1, preroll_ms // 20))
+        self._max_utterance_samples = max_utterance_ms * SAMPLE_RATE // 1000
+        self._interim_results = interim_results
+        self._resampler = StreamingResampler(SAMPLE_RATE, DECODER_RATE)
+        self._in_utterance = False
+        self._stream_samples = 0  # 8 kHz samples received since the stream opened
+        self._utterance_start = 0
+        self._utterance_samples = 0
+        self._last_interim = ""
+        self.decode_seconds = 0.0  # CPU time spent in this stream's jobs (for measurements)
+
+    # -- jobs -------------------------------------------------------------------------------
+    def process(self, ulaw: bytes) -> list[Transcript]:
+        started = time.perf_counter()
+        try:
+            return self._process(ulaw)
+        finally:
+            self.decode_seconds += time.perf_counter() - started
+
+    def finish(self) -> Transcript:
+        started = time.perf_counter()
+        try:
+            if not self._in_utterance:
+                self._preroll.clear()
+                at = self._stream_samples * 1000 // SAMPLE_RATE
+                return Transcript("", is_final=True, speech_final=True, start_ms=at, end_ms=at)
+            return self._end_utterance(speech_final=True)
+        finally:
+            self.decode_seconds += time.perf_counter() - started
+
+    # -- internals --------------------------------------------------------------------------
+    def _process(self, ulaw: bytes) -> list[Transcript]:
+        pcm = ulaw_to_pcm16(ulaw)
+        chunk_start = self._stream_samples
+        self._stream_samples += pcm.size
+        out: list[Transcript] = []
+        if not self._in_utterance:
+            speech_at = self._first_speech(pcm)
+            if speech_at is None:
+                return out
+            self._start_utterance(chunk_start + speech_at)
+            pcm = np.concatenate([*self._preroll, pcm[speech_at:]])
+            self._preroll.clear()
+        self._feed_decoders(pcm)
+        if self._utterance_samples >= self._max_utterance_samples:
+            out.append(self._end_utterance(speech_final=False))
+        elif self._interim_results:
+            text, _, _ = self._best()
+            if text and text != self._last_interim:
+                self._last_interim = text
+                start_ms = self._ms(self._utterance_start)
+                out.append(Transcript(text, is_final=False, start_ms=start_ms))
+        return out
+
+    def _first_speech(self, pcm: np.ndarray) -> int | None:
+        """Index of the first 20 ms speech frame in `pcm`; keep the frames before as preroll."""
+        for offset in range(0, pcm.size - 159, 160):
+            frame = pcm[offset : offset + 160]
+            if self._vad.is_speech(frame.tobytes(), SAMPLE_RATE):
+                return offset
+            self._preroll.append(frame)
+        return None
+
+    def _start_utterance(self, speech_start: int) -> None:
+        preroll_samples = sum(frame.size for frame in self._preroll)
+        self._utterance_start = max(0, speech_start - preroll_samples)
+        self._utterance_samples = 0
+        self._last_interim = ""
+        self._resampler = StreamingResampler(SAMPLE_RATE, DECODER_RATE)
+        for decoder in self._decoders:
+            decoder.start_utt()
+        self._in_utterance = True
+
+    def _feed_decoders(self, pcm: np.ndarray) -> None:
+        self._utterance_samples += pcm.size
+        wideband = self._resampler.process(pcm).tobytes()
+        if wideband:
+            for decoder in self._decoders:
+                decoder.process_raw(wideband)
+
+    def _end_utterance(self, *, speech_final: bool) -> Transcript:
+        tail = self._resampler.flush().tobytes()
+        for decoder in self._decoders:
+            if tail:
+                decoder.process_raw(tail)
+            decoder.end_utt()
+        self._in_utterance = False
+        text, model, confidence = self._best()
+        start = self._utterance_start
+        end = start + self._utterance_samples
+        return Transcript(
+            text,
+            is_final=True,
+            speech_final=speech_final,
+            confidence=confidence,
+            start_ms=self._ms(start),
+            end_ms=self._ms(end),
+            extra={"model": model},
+        )
+
+    def _best(self) -> tuple[str, str, float | None]:
+        """(text, "general"|"domain", posterior) of the better-scoring decoder."""
+        general = self.general.hyp() if self.general is not None else None
+        domain = self.domain.hyp() if self.domain is not None else None
+        use_domain = domain is not None and (
+            general is None or _log_score(domain) + self._domain_bias >= _log_score(general)
+        )
+        chosen, model = (domain, "domain") if use_domain else (general, "general")
+        if chosen is None:
+            return "", model, None
+        return chosen.hypstr.strip(), model, float(chosen.prob)
+
+    @staticmethod
+    def _ms(samples: int) -> int:
+        return samples * 1000 // SAMPLE_RATE
+
+    def release(self) -> None:
+        """Return the general decoder to the process pool (the domain one is just dropped)."""
+        if self.general is not None:
+            if self._in_utterance:
+                self.general.end_utt()
+            _MODELS.release_general(self.general)
+            self.general = None
+        self.domain = None
+        self._decoders = []
+
+
+class PocketsphinxStream(STTStream):
+    """One call's pocketsphinx recognition. Create with `PocketsphinxSTT.open_stream`."""
+
+    def __init__(self, recognizer: _Recognizer, chunk_bytes: int) -> None:
+        self._recognizer = recognizer
+        self._chunk_bytes = chunk_bytes
+        self._pending = bytearray()
+        self._jobs: deque[Any] = deque()  # bytes chunks and _FINALIZE, in arrival order
+        self._wake = asyncio.Event()
+        # Transcripts, then None at the end; an exception from a decoding job is re-raised.
+        self._results: asyncio.Queue[Transcript | BaseException | None] = asyncio.Queue()
+        self._closing = False
+        self._inflight: concurrent.futures.Future | None = None
+        self._worker = asyncio.get_running_loop().create_task(self._run())
+
+    @property
+    def decode_seconds(self) -> float:
+        """Wall-clock seconds this stream's decoding jobs took so far."""
+        return self._recognizer.decode_seconds
+
+    def feed(self, ulaw: bytes) -> None:
+        if self._closing:
+            return
+        self._pending += ulaw
+        if len(self._pending) >= self._chunk_bytes:
+            self._jobs.append(bytes(self._pending))
+            self._pending.clear()
+            self._wake.set()
+
+    def finalize(self) -> None:
+        if self._closing:
+            return
+        if self._pending:
+            self._jobs.append(bytes(self._pending))
+            self._pending.clear()
+        self._jobs.append(_FINALIZE)
+        self._wake.set()
+
+    async def transcripts(self) -> AsyncIterator[Transcript]:
+        """Results until the stream closes; a decoding failure is raised here."""
+        while True:
+            item = await self._results.get()
+            if item is None:
+                self._results.put_nowait(None)  # later readers end too
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    async def aclose(self) -> None:
+        self._closing = True
+        self._jobs.clear()  # audio not decoded yet is dropped, not decoded for nobody
+        self._wake.set()
+        if not self._worker.done():
+            await asyncio.shield(self._worker)
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        self._inflight = _EXECUTOR.submit(fn, *args)
+        try:
+            return await asyncio.wrap_future(self._inflight)
+        finally:
+            if self._inflight.done():
+                self._inflight = None
+
+    async def _run(self) -> None:
+        recognizer = self._recognizer
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._jobs and not self._closing:
+                    job = self._jobs.popleft()
+                    if job is _FINALIZE:
+                        self._results.put_nowait(await self._call(recognizer.finish))
+                        continue
+                    # Behind schedule: decode everything queued up to the next finalize at once.
+                    while self._jobs and self._jobs[0] is not _FINALIZE:
+                        job += self._jobs.popleft()
+                    for transcript in await self._call(recognizer.process, job):
+                        self._results.put_nowait(transcript)
+                if self._closing:
+                    return
+        except Exception as exc:  # surfaced to the reader instead of dying silently
+            self._results.put_nowait(exc)
+        finally:
+            inflight = self._inflight
+            if inflight is not None and not inflight.done():
+                # Cancelled mid-job: the decoders are still in use until that job returns.
+                inflight.add_done_callback(lambda _: recognizer.release())
+            else:
+                recognizer.release()
+            self._results.put_nowait(None)
+
+
+class PocketsphinxSTT(STTProvider):
+    """Embedded recogniser. English only; input is 8 kHz µ-law.
+
+    chunk_ms: audio batched per decoding job (latency of interims vs. per-job overhead).
+    domain_bias: log-score advantage (base 1.0001) of the vocabulary model over the general one.
+    use_general_model: False decodes with the vocabulary model alone (about 4x cheaper; speech
+        outside the vocabulary then comes out as the nearest in-vocabulary words).
+    """
+
+    name = "pocketsphinx"
+
+    def __init__(
+        self,
+        *,
+        chunk_ms: int = 200,
+        domain_bias: float = 500.0,
+        use_general_model: bool = True,
+        interim_results: bool = True,
+        vad_aggressiveness: int = 2,
+        preroll_ms: int = 300,
+        max_utterance_ms: int = 30_000,
+    ) -> None:
+        if chunk_ms < 20:
+            raise ValueError("chunk_ms must be at least one 20 ms frame")
+        self.chunk_ms = chunk_ms
+        self.domain_bias = domain_bias
+        self.use_general_model = use_general_model
+        self.interim_results = interim_results
+        self.vad_aggressiveness = vad_aggressiveness
+        self.preroll_ms = preroll_ms
+        self.max_utterance_ms = max_utterance_ms
+
+    async def warmup(self, vocabulary: Sequence[str] = ()) -> None:
+        """Load a general decoder (and the domain model of `vocabulary`) before the first call."""
+        loop = asyncio.get_running_loop()
+        decoder = await loop.run_in_executor(_EXECUTOR, _MODELS.acquire_general)
+        _MODELS.release_general(decoder)
+        if vocabulary:
+            await loop.run_in_executor(_EXECUTOR, _MODELS.domain_decoder, list(vocabulary))
+
+    def _recognizer(self, vocabulary: list[str]) -> _Recognizer:
+        domain = _MODELS.domain_decoder(vocabulary)[0] if vocabulary else None
+        general = _MODELS.acquire_general() if self.use_general_model or domain is None else None
+        return _Recognizer(
+            general,
+            domain,
+            domain_bias=self.domain_bias,
+            vad_aggressiveness=self.vad_aggressiveness,
+            preroll_ms=self.preroll_ms,
+            max_utterance_ms=self.max_utterance_ms,
+            interim_results=self.interim_results,
+        )
+
+    async def open_stream(self, options: STTOptions) -> PocketsphinxStream:
+        if options.sample_rate != SAMPLE_RATE:
+            raise ValueError(f"pocketsphinx streams take 8 kHz µ-law, got {options.sample_rate} Hz")
+        if not options.language.lower().startswith("en"):
+            raise ValueError(f"pocketsphinx has an English model only, got {options.language!r}")
+        loop = asyncio.get_running_loop()
+        recognizer = await loop.run_in_executor(
+            _EXECUTOR, self._recognizer, [p for p in options.vocabulary if p.strip()]
+        )
+        return PocketsphinxStream(recognizer, chunk_bytes=self.chunk_ms * SAMPLE_RATE // 1000)

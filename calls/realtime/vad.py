@@ -1,0 +1,202 @@
+"""Per-call voice activity detection on 8 kHz µ-law frames.
+
+`VoiceActivityDetector.feed(frame)` says whether one frame is speech and keeps two run lengths the
+turn logic reads: how long the caller has been speaking (`speech_run_ms`) and how long they have
+been silent (`silence_run_ms`). One detector per call; not thread-safe.
+
+Backends:
+- ``"webrtc"`` (default): WebRTC's GMM VAD (package ``webrtcvad-wheels``). It takes 10/20/30 ms
+  frames of 8 kHz PCM directly; a 20 ms frame costs about 10 µs including the µ-law decode.
+- ``"silero"``: the Silero VAD ONNX model shipped inside the ``silero-vad`` wheel, run with
+  onnxruntime at 8 kHz on 256-sample (32 ms) windows. More robust to noise, about 0.1 ms per
+  window. The wheel declares torch as a dependency, which this module does not need: install it
+  with ``pip install --no-deps silero-vad``. Without it, asking for this backend raises
+  `VADUnavailable`; the module itself always imports.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from typing import Protocol
+
+import numpy as np
+
+from calls.realtime.audio import SAMPLE_RATE, ULAW_DECODE_TABLE
+
+BACKENDS = ("webrtc", "silero")
+_WEBRTC_FRAME_BYTES = (80, 160, 240)  # 10, 20, 30 ms at 8 kHz: the only sizes WebRTC accepts
+
+
+class VADUnavailable(RuntimeError):
+    """The requested VAD backend is not installed."""
+
+
+class _Backend(Protocol):
+    def is_speech(self, ulaw_frame: bytes) -> bool: ...
+
+    def reset(self) -> None: ...
+
+
+class _WebRtcBackend:
+    def __init__(self, aggressiveness: int) -> None:
+        import webrtcvad
+
+        if not 0 <= aggressiveness <= 3:
+            raise ValueError(f"webrtc VAD aggressiveness must be 0..3, got {aggressiveness}")
+        self._aggressiveness = aggressiveness
+        self._vad = webrtcvad.Vad(aggressiveness)
+
+    def is_speech(self, ulaw_frame: bytes) -> bool:
+        if len(ulaw_frame) not in _WEBRTC_FRAME_BYTES:
+            raise ValueError(f"webrtc VAD needs 10/20/30 ms frames, got {len(ulaw_frame)} bytes")
+        pcm = ULAW_DECODE_TABLE[np.frombuffer(ulaw_frame, dtype=np.uint8)].tobytes()
+        return self._vad.is_speech(pcm, SAMPLE_RATE)
+
+    def reset(self) -> None:
+        import webrtcvad
+
+        self._vad = webrtcvad.Vad(self._aggressiveness)
+
+
+_SILERO_LOCK = threading.Lock()
+_SILERO_SESSION = None
+_SILERO_WINDOW = 256  # samples per inference at 8 kHz (32 ms)
+_SILERO_CONTEXT = 32  # samples of the previous window the model sees at 8 kHz
+
+
+def silero_model_path() -> str:
+    """Path of the Silero ONNX file inside the installed ``silero-vad`` wheel.
+
+    Found without importing the package (its ``__init__`` imports torch).
+    """
+    spec = importlib.util.find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
+        raise VADUnavailable(
+            "the silero VAD backend needs the silero-vad wheel: pip install --no-deps silero-vad"
+        )
+    path = os.path.join(list(spec.submodule_search_locations)[0], "data", "silero_vad.onnx")
+    if not os.path.exists(path):
+        raise VADUnavailable(f"silero-vad is installed but {path} is missing")
+    return path
+
+
+def _silero_session():  # -> onnxruntime.InferenceSession
+    # One session per process: the recurrent state is an input, so calls share it safely.
+    global _SILERO_SESSION
+    with _SILERO_LOCK:
+        if _SILERO_SESSION is None:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            _SILERO_SESSION = onnxruntime.InferenceSession(
+                silero_model_path(), options, providers=["CPUExecutionProvider"]
+            )
+        return _SILERO_SESSION
+
+
+class _SileroBackend:
+    def __init__(self, threshold: float) -> None:
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"silero threshold must be in (0, 1), got {threshold}")
+        self._session = _silero_session()
+        self._threshold = threshold
+        # Hysteresis as in Silero's own iterator: leave speech below threshold - 0.15.
+        self._off_threshold = max(0.01, threshold - 0.15)
+        self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
+        self.reset()
+
+    def reset(self) -> None:
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        # Model input is [context | window]; new samples are appended after the context.
+        self._input = np.zeros((1, _SILERO_CONTEXT + _SILERO_WINDOW), dtype=np.float32)
+        self._filled = 0
+        self._speaking = False
+        self.last_probability = 0.0
+
+    def is_speech(self, ulaw_frame: bytes) -> bool:
+        samples = ULAW_DECODE_TABLE[np.frombuffer(ulaw_frame, dtype=np.uint8)] / np.float32(32768)
+        offset = 0
+        while offset < samples.size:
+            take = min(_SILERO_WINDOW - self._filled, samples.size - offset)
+            start = _SILERO_CONTEXT + self._filled
+            self._input[0, start : start + take] = samples[offset : offset + take]
+            self._filled += take
+            offset += take
+            if self._filled == _SILERO_WINDOW:
+                self._infer()
+        return self._speaking
+
+    def _infer(self) -> None:
+        out, self._state = self._session.run(
+            None, {"input": self._input, "state": self._state, "sr": self._sr}
+        )
+        self.last_probability = float(out[0, 0])
+        if self.last_probability >= self._threshold:
+            self._speaking = True
+        elif self.last_probability < self._off_threshold:
+            self._speaking = False
+        self._input[0, :_SILERO_CONTEXT] = self._input[0, -_SILERO_CONTEXT:]
+        self._filled = 0
+
+
+class VoiceActivityDetector:
+    """Speech / non-speech per frame, with the current speech and silence run lengths.
+
+    `feed` is O(1) per frame, allocation-light and never logs: call it inline for every inbound
+    frame. `speech_run_ms` counts consecutive speech frames (0 while silent), `silence_run_ms`
+    consecutive non-speech frames (0 while speaking).
+
+    aggressiveness: webrtc mode 0 (keeps most speech) .. 3 (drops most noise).
+    threshold: silero speech probability to enter speech.
+    """
+
+    def __init__(
+        self, backend: str = "webrtc", aggressiveness: int = 2, threshold: float = 0.5
+    ) -> None:
+        if backend == "webrtc":
+            self._backend: _Backend = _WebRtcBackend(aggressiveness)
+        elif backend == "silero":
+            self._backend = _SileroBackend(threshold)
+        else:
+            raise ValueError(f"unknown VAD backend {backend!r}; choose one of {BACKENDS}")
+        self.backend = backend
+        self.is_speech = False
+        self.speech_run_ms = 0
+        self.silence_run_ms = 0
+        self.speech_ms_total = 0
+
+    def feed(self, ulaw_frame: bytes) -> bool:
+        """Classify one 8 kHz µ-law frame (20 ms = 160 bytes) and update the run lengths."""
+        speech = self._backend.is_speech(ulaw_frame)
+        frame_ms = len(ulaw_frame) // 8
+        if speech:
+            self.speech_run_ms += frame_ms
+            self.speech_ms_total += frame_ms
+            self.silence_run_ms = 0
+        else:
+            self.silence_run_ms += frame_ms
+            self.speech_run_ms = 0
+        self.is_speech = speech
+        return speech
+
+    def reset(self) -> None:
+        """Forget all state (e.g. after the agent spoke over an echoing line)."""
+        self._backend.reset()
+        self.is_speech = False
+        self.speech_run_ms = 0
+        self.silence_run_ms = 0
+        self.speech_ms_total = 0
+
+
+def silero_available() -> bool:
+    """True when the silero backend can be used (wheel installed and onnxruntime present)."""
+    try:
+        silero_model_path()
+    except VADUnavailable:
+        return False
+    return importlib.util.find_spec("onnxruntime") is not None

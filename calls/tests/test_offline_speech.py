@@ -1,0 +1,445 @@
+"""Offline speech providers: pocketsphinx STT, hibari and espeak-ng TTS, the instant fakes, WER.
+
+Plain Python, no Django. Audio is synthesised locally and brought to what Twilio delivers
+(8 kHz µ-law); nothing reaches the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from calls.realtime import audio
+from calls.realtime.providers.stt.base import STTOptions, Transcript
+from calls.realtime.providers.stt.instant import InstantSTT
+from calls.realtime.providers.stt.sphinx_lm import build_arpa, normalize_words
+from calls.realtime.providers.tts.base import TTSOptions
+from calls.realtime.providers.tts.instant import InstantTTS
+from calls.realtime.wer import (
+    BUSINESS_VOCABULARY,
+    phone_band,
+    transcribe_turns,
+    word_error_rate,
+    word_errors,
+)
+
+SILENCE = bytes([audio.ULAW_SILENCE]) * audio.FRAME_BYTES
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
+
+
+async def collect(generator) -> list[bytes]:
+    return [chunk async for chunk in generator]
+
+
+async def next_transcript(stream, timeout: float = 20.0) -> Transcript:
+    iterator = stream.transcripts().__aiter__()
+    return await asyncio.wait_for(iterator.__anext__(), timeout)
+
+
+def loud_frame(level: int = 8000) -> bytes:
+    t = np.arange(160) / 8000
+    return audio.pcm16_to_ulaw((level * np.sin(2 * math.pi * 300 * t)).astype(np.int16))
+
+
+# --- WER ------------------------------------------------------------------------------------------
+def test_word_errors_counts_substitutions_insertions_and_deletions():
+    assert word_errors(["a", "b", "c", "d"], ["a", "b", "c", "d"]) == 0
+    assert word_errors(["a", "b", "c", "d"], ["a", "x", "c", "d"]) == 1  # substitution
+    assert word_errors(["a", "b", "c", "d"], ["a", "b", "c", "d", "e"]) == 1  # insertion
+    assert word_errors(["a", "b", "c", "d"], ["a", "c", "d"]) == 1  # deletion
+    assert word_errors(["a", "b", "c", "d"], []) == 4
+    assert word_errors([], ["a", "b"]) == 2
+    assert word_errors(["the", "cat", "sat"], ["cat", "sat", "on", "the"]) == 3
+
+
+def test_word_error_rate_normalises_case_punctuation_and_numbers():
+    assert word_error_rate("Open at 3:30, OK?", "open at three thirty ok") == 0.0
+    assert word_error_rate("book an appointment", "book the appointment") == pytest.approx(1 / 3)
+    assert word_error_rate("", "") == 0.0
+    assert word_error_rate("", "noise") == 1.0
+
+
+def test_normalize_words_spells_numbers_as_callers_say_them():
+    assert normalize_words("10am & 1,250 people") == (
+        ["ten", "am", "and", "one", "thousand", "two", "hundred", "fifty", "people"]
+    )
+    assert normalize_words("I'd like 21 O'Clock") == ["i'd", "like", "twenty", "one", "o'clock"]
+
+
+# --- the vocabulary language model ----------------------------------------------------------------
+def parse_arpa(text: str) -> tuple[dict, dict, dict]:
+    grams: list[dict] = [{}, {}, {}]
+    order = 0
+    for line in text.splitlines():
+        if line.startswith("\\") and "-grams:" in line:
+            order = int(line[1])
+        elif order and line.strip() and not line.startswith("\\"):
+            parts = line.split()
+            words = tuple(parts[1 : 1 + order])
+            backoff = float(parts[1 + order]) if len(parts) > 1 + order else 0.0
+            grams[order - 1][words] = (float(parts[0]), backoff)
+    return grams[0], grams[1], grams[2]
+
+
+def test_vocabulary_language_model_is_a_proper_distribution():
+    # given a model from two phrases with a small background vocabulary
+    arpa = build_arpa(
+        [["book", "an", "appointment"], ["book", "a", "table"]],
+        background={"the": 0.6, "a": 0.3, "yes": 0.1},
+    )
+    unigrams, bigrams, _ = parse_arpa(arpa)
+    vocabulary = [w for (w,) in unigrams if w != "<s>"]
+    # then unigram probabilities sum to one
+    assert sum(10 ** unigrams[(w,)][0] for w in vocabulary) == pytest.approx(1.0, abs=1e-3)
+
+    # and so does P(w | "book") once back-off is applied
+    def p_given_book(word: str) -> float:
+        if ("book", word) in bigrams:
+            return 10 ** bigrams[("book", word)][0]
+        return 10 ** unigrams[("book",)][1] * 10 ** unigrams[(word,)][0]
+
+    assert sum(p_given_book(w) for w in vocabulary) == pytest.approx(1.0, abs=1e-3)
+    # and the phrases' own continuations dominate
+    assert p_given_book("an") > p_given_book("the")
+
+
+# --- pocketsphinx ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def caller_turns() -> dict[str, bytes]:
+    sentences = ["hi what time do you open tomorrow morning"]
+
+    async def speak() -> dict[str, bytes]:
+        return {s: await phone_band(s, "hibari", seed=i) for i, s in enumerate(sentences)}
+
+    return asyncio.run(speak())
+
+
+@pytest.mark.asyncio
+async def test_pocketsphinx_transcribes_phone_band_speech_better_with_vocabulary(caller_turns):
+    from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
+
+    # given the recogniser and phone-band (8 kHz µ-law) caller turns
+    provider = PocketsphinxSTT()
+    references = list(caller_turns)
+    turns = list(caller_turns.values())
+    # when transcribed without and with the agent's vocabulary
+    general, _ = await transcribe_turns(provider, turns)
+    biased, _ = await transcribe_turns(provider, turns, BUSINESS_VOCABULARY)
+
+    def wer(texts: list[str]) -> float:
+        pairs = zip(references, texts, strict=True)
+        errors = sum(word_errors(r.split(), t.split()) for r, t in pairs)
+        return errors / sum(len(r.split()) for r in references)
+
+    # then the biased transcript is nearly exact, and better than the general model's
+    assert wer(biased) <= 0.15, biased
+    assert wer(biased) < wer(general), (general, biased)
+
+
+@pytest.mark.asyncio
+async def test_pocketsphinx_gives_interim_results_then_one_final(caller_turns):
+    from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
+
+    # given a stream fed in real-time-sized chunks, as a call would
+    provider = PocketsphinxSTT(use_general_model=False, chunk_ms=200)
+    stream = await provider.open_stream(STTOptions(vocabulary=list(BUSINESS_VOCABULARY)))
+    results: list[Transcript] = []
+
+    async def read() -> None:
+        async for transcript in stream.transcripts():
+            results.append(transcript)
+            if transcript.speech_final:
+                return
+
+    reader = asyncio.create_task(read())
+    frames = audio.frames(caller_turns["hi what time do you open tomorrow morning"])
+    for index, frame in enumerate(frames):
+        stream.feed(frame)
+        if index % 10 == 9:
+            await asyncio.sleep(0.03)  # let the decoding job of each 200 ms chunk run
+    # when the session decides the turn ended
+    stream.finalize()
+    await asyncio.wait_for(reader, 20)
+    await stream.aclose()
+    # then partial hypotheses came first and exactly one speech_final closed the turn
+    interims = [r for r in results if not r.is_final]
+    assert interims and all(r.text for r in interims)
+    assert [r.speech_final for r in results].count(True) == 1
+    final = results[-1]
+    assert final.is_final and final.speech_final
+    assert word_error_rate("hi what time do you open tomorrow morning", final.text) <= 0.25
+    assert final.start_ms is not None and final.end_ms > final.start_ms
+
+
+@pytest.mark.asyncio
+async def test_pocketsphinx_finalize_without_speech_gives_an_empty_final():
+    from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
+
+    stream = await PocketsphinxSTT().open_stream(STTOptions())
+    for _ in range(50):
+        stream.feed(SILENCE)
+    stream.finalize()
+    transcript = await next_transcript(stream)
+    assert (transcript.text, transcript.is_final, transcript.speech_final) == ("", True, True)
+    await stream.aclose()
+    await stream.aclose()  # safe twice
+    stream.feed(SILENCE)  # and feeding a closed stream is ignored
+    assert [t async for t in stream.transcripts()] == []
+
+
+@pytest.mark.asyncio
+async def test_pocketsphinx_feed_only_buffers():
+    from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
+
+    # given an open stream
+    stream = await PocketsphinxSTT().open_stream(STTOptions())
+    frame = loud_frame()
+    # when 1000 frames are fed back to back on the event loop
+    started = time.perf_counter()
+    for _ in range(1000):
+        stream.feed(frame)
+    per_frame_us = (time.perf_counter() - started) * 1e6 / 1000
+    await stream.aclose()
+    # then feeding cost microseconds per frame: decoding happened elsewhere
+    assert per_frame_us < 100
+
+
+@pytest.mark.asyncio
+async def test_pocketsphinx_decoding_failure_reaches_the_reader(monkeypatch):
+    from calls.realtime.providers.stt import pocketsphinx
+
+    # given a stream whose decoding job fails
+    def broken(self, ulaw: bytes) -> list[Transcript]:
+        raise RuntimeError("decoder exploded")
+
+    monkeypatch.setattr(pocketsphinx._Recognizer, "process", broken)
+    stream = await pocketsphinx.PocketsphinxSTT().open_stream(STTOptions())
+    # when audio is decoded
+    stream.feed(loud_frame())
+    stream.finalize()
+    # then the reader gets the error instead of waiting forever
+    with pytest.raises(RuntimeError, match="exploded"):
+        await next_transcript(stream)
+    await stream.aclose()
+
+
+@pytest.mark.asyncio
+async def test_pocketsphinx_refuses_what_it_cannot_recognise():
+    from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
+
+    with pytest.raises(ValueError, match="English"):
+        await PocketsphinxSTT().open_stream(STTOptions(language="fr-FR"))
+    with pytest.raises(ValueError, match="8 kHz"):
+        await PocketsphinxSTT().open_stream(STTOptions(sample_rate=16000))
+
+
+# --- hibari ---------------------------------------------------------------------------------------
+@pytest.mark.asyncio
+async def test_hibari_yields_phone_band_speech_per_sentence():
+    from calls.realtime.providers.tts.hibari import HibariTTS
+
+    # given two sentences
+    text = "Thanks for calling. We are open from nine to five."
+    # when synthesised
+    chunks = await collect(HibariTTS(seed=0).synthesize(text, TTSOptions()))
+    # then one chunk per sentence of real speech: ~1.5-6 s of 8 kHz µ-law, well above silence
+    assert len(chunks) == 2
+    ulaw = b"".join(chunks)
+    assert 1.5 * 8000 < len(ulaw) < 6 * 8000
+    assert audio.rms_dbfs(audio.ulaw_to_pcm16(ulaw)) > -40
+
+
+@pytest.mark.asyncio
+async def test_hibari_speed_option_shortens_the_audio():
+    from calls.realtime.providers.tts.hibari import HibariTTS
+
+    tts = HibariTTS(seed=0)
+    normal = b"".join(await collect(tts.synthesize("See you on Tuesday.", TTSOptions())))
+    fast = b"".join(await collect(tts.synthesize("See you on Tuesday.", TTSOptions(speed=1.5))))
+    assert len(fast) < 0.85 * len(normal)
+
+
+@pytest.mark.asyncio
+async def test_hibari_unknown_voices_are_refused_clearly():
+    from calls.realtime.providers.tts.hibari import HibariTTS, voice_installed
+
+    with pytest.raises(ValueError, match="unknown hibari voice"):
+        HibariTTS(voice="klingon")
+    with pytest.raises(ValueError, match="unknown hibari voice"):
+        await collect(HibariTTS().synthesize("Hi.", TTSOptions(voice="klingon")))
+    assert HibariTTS(voice="American").voice == "heart"
+    if not voice_installed("emma"):  # British voices are downloads; offline they are refused
+        with pytest.raises(ValueError, match="not installed"):
+            HibariTTS(voice="british")
+
+
+# --- espeak-ng ------------------------------------------------------------------------------------
+@needs_espeak
+@pytest.mark.asyncio
+async def test_espeak_yields_phone_band_speech_in_chunks():
+    from calls.realtime.providers.tts.espeak import EspeakTTS
+
+    chunks = await collect(EspeakTTS().synthesize("Your table is booked.", TTSOptions()))
+    ulaw = b"".join(chunks)
+    assert len(chunks) >= 5  # streamed in 100 ms pieces, not one blob
+    assert 0.8 * 8000 < len(ulaw) < 4 * 8000
+    assert audio.rms_dbfs(audio.ulaw_to_pcm16(ulaw)) > -40
+
+
+@needs_espeak
+@pytest.mark.asyncio
+async def test_espeak_reads_text_that_looks_like_an_option():
+    from calls.realtime.providers.tts.espeak import EspeakTTS
+
+    ulaw = b"".join(await collect(EspeakTTS().synthesize("-v fr hello", TTSOptions())))
+    assert len(ulaw) > 0.5 * 8000
+
+
+@needs_espeak
+@pytest.mark.asyncio
+async def test_espeak_unknown_voice_and_missing_binary_are_clear_errors():
+    from calls.realtime.providers.tts.espeak import EspeakNotInstalled, EspeakTTS
+
+    with pytest.raises(ValueError, match="voice"):
+        await collect(EspeakTTS().synthesize("Hi.", TTSOptions(voice="xx-nope")))
+    with pytest.raises(EspeakNotInstalled, match="apt-get install espeak-ng"):
+        EspeakTTS(executable="espeak-ng-not-here")
+
+
+@needs_espeak
+@pytest.mark.asyncio
+async def test_espeak_stops_its_process_when_the_consumer_stops():
+    from calls.realtime.providers.tts.espeak import EspeakTTS
+
+    # given a long text being spoken
+    generator = EspeakTTS().synthesize("This is a long sentence. " * 40, TTSOptions())
+    first = await generator.__anext__()
+    # when the consumer stops after the first chunk (barge-in)
+    started = time.perf_counter()
+    await generator.aclose()
+    # then it returns at once (the process was killed, not waited for)
+    assert first and time.perf_counter() - started < 0.5
+
+
+# --- instant fakes --------------------------------------------------------------------------------
+@pytest.mark.asyncio
+async def test_instant_stt_answers_the_script_after_its_latency():
+    # given a scripted recogniser with 80 ms latency
+    stream = await InstantSTT(["book a table", "friday"], final_latency_ms=80).open_stream(
+        STTOptions()
+    )
+    texts = []
+    for _ in range(3):
+        # when the caller speaks for 200 ms and the turn is finalized
+        for _ in range(10):
+            stream.feed(loud_frame())
+        started = time.perf_counter()
+        stream.finalize()
+        transcript = await next_transcript(stream)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        # then the next line arrives as a speech_final, no sooner than the latency
+        assert transcript.speech_final and transcript.is_final
+        assert 75 <= elapsed_ms < 400
+        assert transcript.extra["speech_ms"] == 200
+        texts.append(transcript.text)
+    # and the script cycles
+    assert texts == ["book a table", "friday", "book a table"]
+    await stream.aclose()
+
+
+@pytest.mark.asyncio
+async def test_instant_stt_silence_gives_an_empty_final_and_does_not_advance_the_script():
+    stream = await InstantSTT(["first", "second"], final_latency_ms=0).open_stream(STTOptions())
+    for _ in range(10):
+        stream.feed(SILENCE)
+        stream.feed(audio.pcm16_to_ulaw(np.full(160, 300, dtype=np.int16)))  # below threshold
+    stream.finalize()
+    assert (await next_transcript(stream)).text == ""
+    stream.feed(loud_frame())
+    stream.finalize()
+    assert (await next_transcript(stream)).text == "first"
+    await stream.aclose()
+
+
+@pytest.mark.asyncio
+async def test_instant_stt_callable_script_sees_turn_and_speech_length():
+    stream = await InstantSTT(lambda turn, ms: f"turn {turn} {ms}ms", final_latency_ms=0)\
+        .open_stream(STTOptions())
+    for _ in range(5):
+        stream.feed(loud_frame())
+    stream.finalize()
+    assert (await next_transcript(stream)).text == "turn 0 100ms"
+    await stream.aclose()
+
+
+@pytest.mark.asyncio
+async def test_instant_stt_close_drops_pending_answers_and_ends_transcripts():
+    stream = await InstantSTT(final_latency_ms=50).open_stream(STTOptions())
+    stream.feed(loud_frame())
+    stream.finalize()
+    await stream.aclose()
+    await asyncio.sleep(0.1)
+    assert [t async for t in stream.transcripts()] == []
+
+
+def test_instant_stt_feed_is_nearly_free():
+    async def measure() -> float:
+        stream = await InstantSTT().open_stream(STTOptions())
+        frame = loud_frame()
+        started = time.perf_counter()
+        for _ in range(10_000):
+            stream.feed(frame)
+        return (time.perf_counter() - started) * 1e6 / 10_000
+
+    assert asyncio.run(measure()) < 20  # microseconds per frame, generous for a shared core
+
+
+@pytest.mark.asyncio
+async def test_instant_tts_honours_first_audio_latency_and_length():
+    # given a fake voice: 120 ms to first audio, 60 ms per character, 100 ms chunks
+    tts = InstantTTS(first_audio_ms=120, ms_per_char=60, chunk_ms=100)
+    text = "Hello there!"  # 12 characters -> 720 ms
+    started = time.perf_counter()
+    chunks, first_at = [], None
+    async for chunk in tts.synthesize(text, TTSOptions()):
+        first_at = first_at or time.perf_counter() - started
+        chunks.append(chunk)
+    # then audio starts after the latency, lasts 720 ms, in 100 ms chunks, and is not silence
+    assert 0.115 <= first_at < 0.5
+    assert sum(len(c) for c in chunks) == 720 * 8
+    assert [len(c) for c in chunks] == [800] * 7 + [160]
+    assert audio.rms_dbfs(audio.ulaw_to_pcm16(b"".join(chunks))) > -30
+    assert await collect(tts.synthesize("   ", TTSOptions())) == []
+
+
+@pytest.mark.asyncio
+async def test_instant_tts_caps_long_texts():
+    tts = InstantTTS(first_audio_ms=0, ms_per_char=60, max_ms=1000)
+    assert sum(len(c) for c in await collect(tts.synthesize("x" * 500, TTSOptions()))) == 8000
+
+
+@pytest.mark.asyncio
+async def test_instant_tts_stops_immediately_when_cancelled():
+    # given a slow-streaming fake (one chunk every 100 ms) being consumed
+    tts = InstantTTS(first_audio_ms=0, chunk_interval_ms=100, max_ms=60_000)
+    received: list[bytes] = []
+
+    async def consume() -> None:
+        async for chunk in tts.synthesize("x" * 1000, TTSOptions()):
+            received.append(chunk)
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.25)
+    # when the consumer is cancelled (barge-in)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    count = len(received)
+    await asyncio.sleep(0.25)
+    # then no chunk arrives afterwards, and only the few before the cancel were made
+    assert len(received) == count and 2 <= count <= 4
