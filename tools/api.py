@@ -38,7 +38,8 @@ class ToolSerializer(serializers.ModelSerializer):
             "id", "name", "description", "parameters", "trigger_phrases", "kind",
             "builtin_name", "builtin_config", "method", "url_template", "headers_template",
             "body_mode", "body_template", "auth_type", "auth_header_name", "timeout_ms",
-            "max_retries", "idempotent", "filler_text", "mode", "is_active", "catalog_key",
+            "max_retries", "idempotent", "filler_text", "secure_capture_argument",
+            "secure_capture_prompt", "mode", "is_active", "catalog_key",
             "agent_ids", "secrets", "has_secrets", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "catalog_key", "created_at", "updated_at"]

@@ -88,6 +88,12 @@ class Tool(TenantOwnedModel):
     max_retries = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(5)])
     idempotent = models.BooleanField(default=False)
     filler_text = models.CharField(max_length=300, blank=True)
+    # PCI: an argument (e.g. "card_number") collected by keypad in a secure step of the call;
+    # brains never see it, and it is never recorded, transcribed or logged.
+    secure_capture_argument = models.CharField(max_length=64, blank=True)
+    secure_capture_prompt = models.CharField(
+        max_length=300, blank=True,
+        default="Please enter your card number on your keypad, then press the pound key.")
     mode = models.CharField(max_length=5, choices=ToolMode.choices, default=ToolMode.SYNC)
     is_active = models.BooleanField(default=True)
     catalog_key = models.CharField(max_length=80, blank=True)
@@ -111,6 +117,11 @@ class Tool(TenantOwnedModel):
                 check(getattr(self, field))
             except ValidationError as exc:
                 errors[field] = exc.messages
+        secure = self.secure_capture_argument
+        properties = (self.parameters or {}).get("properties", {})
+        if secure and (not isinstance(properties, dict) or secure not in properties):
+            errors["secure_capture_argument"] = [
+                "Must name an argument in `parameters` (it is then collected by keypad)."]
         if self.kind == ToolKind.HTTP:
             from tools.executor.render import validate_url_template
 
@@ -151,7 +162,7 @@ TOOL_FIELDS = (
     "name", "description", "parameters", "trigger_phrases", "kind", "builtin_name",
     "builtin_config", "method", "url_template", "headers_template", "body_mode", "body_template",
     "auth_type", "auth_header_name", "timeout_ms", "max_retries", "idempotent", "filler_text",
-    "mode", "is_active", "catalog_key",
+    "secure_capture_argument", "secure_capture_prompt", "mode", "is_active", "catalog_key",
 )
 
 
@@ -179,7 +190,10 @@ class ToolExecution(TenantOwnedModel):
     call = models.ForeignKey("calls.Call", null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="tool_executions")
     tool_call_id = models.CharField(max_length=128, blank=True)
+    # Redacted for display; the real arguments stay encrypted in `sealed_arguments` only until
+    # the run finishes, then they are wiped.
     arguments = models.JSONField(default=dict, blank=True)
+    sealed_arguments = models.TextField(blank=True, editable=False)
     status = models.CharField(max_length=9, choices=ExecutionStatus.choices,
                               default=ExecutionStatus.QUEUED, db_index=True)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -36,10 +36,23 @@ def tool_specs_for_agent(*, tenant: Tenant, agent: Agent) -> list[ToolSpec]:
     """What the brain is told about the agent's tools."""
     return [
         ToolSpec(name=tool.name, description=tool.description,
-                 parameters=tool.parameters or dict(EMPTY_PARAMETERS),
-                 trigger_phrases=list(tool.trigger_phrases))
+                 parameters=_without(tool.parameters or dict(EMPTY_PARAMETERS),
+                                     tool.secure_capture_argument),
+                 trigger_phrases=list(tool.trigger_phrases),
+                 secure_argument=tool.secure_capture_argument,
+                 secure_prompt=(tool.secure_capture_prompt
+                                if tool.secure_capture_argument else ""))
         for tool in tools_for_agent(tenant_id=tenant.id, agent_id=agent.id)
     ]
+
+
+def _without(parameters: dict, argument: str) -> dict:
+    """The schema minus a securely captured argument: brains must not ask for it."""
+    if not argument:
+        return parameters
+    properties = {k: v for k, v in parameters.get("properties", {}).items() if k != argument}
+    required = [name for name in parameters.get("required", []) if name != argument]
+    return {**parameters, "properties": properties, "required": required}
 
 
 def tool_fillers_for_agent(*, tenant: Tenant, agent: Agent) -> dict[str, str]:

@@ -4,6 +4,7 @@ tool calls to Celery, and reporting results back to the call over the channel la
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -166,10 +167,10 @@ def _field_error(field: str, message: str) -> ApplicationError:
 def tool_test_run(*, tenant: Tenant, tool: Tool, arguments: Any) -> ToolExecution:
     """Run `tool` now, outside any call, with sample arguments (API "test", admin action)."""
     _check_tenant(tenant, tool)
-    execution = ToolExecution.objects.create(
-        tenant=tenant, tool=tool, tool_name=tool.name, arguments=arguments,
-        tool_call_id=f"test-{uuid.uuid4().hex[:12]}",
-    )
+    execution = ToolExecution(tenant=tenant, tool=tool, tool_name=tool.name,
+                              tool_call_id=f"test-{uuid.uuid4().hex[:12]}")
+    _set_arguments(execution, arguments)
+    execution.save()
     return tool_execution_run(execution_id=execution.id)
 
 
@@ -198,7 +199,7 @@ def tool_execution_run(*, execution_id: int) -> ToolExecution | None:
         return execution if execution.is_finished else None
     started = time.monotonic()
     try:
-        outcome = execute(tool=tool, arguments=execution.arguments, call=execution.call,
+        outcome = execute(tool=tool, arguments=_real_arguments(execution), call=execution.call,
                           allowlist=tool_network_allowlist(tenant=execution.tenant))
     except Exception as exc:  # a bug must not leave the call waiting for ever
         logger.exception("Tool %s (execution %s) crashed", tool.name, execution.pk)
@@ -206,16 +207,57 @@ def tool_execution_run(*, execution_id: int) -> ToolExecution | None:
     return _finish(execution, outcome, round((time.monotonic() - started) * 1000))
 
 
+_ARGUMENTS_CONTEXT = "tool-execution-arguments"
+
+
+def _set_arguments(execution: ToolExecution, arguments: Any) -> None:
+    """Store arguments redacted for display, and the real ones sealed until the run ends."""
+    from compliance.crypto import encrypt_text_for_tenant
+
+    execution.arguments = redact_json(arguments)
+    secure = execution.tool.secure_capture_argument if execution.tool else ""
+    if secure and isinstance(arguments, dict) and secure in arguments:
+        execution.arguments[secure] = "[SECURE]"  # keyed in by the caller: never stored
+    if execution.arguments != arguments:
+        execution.sealed_arguments = encrypt_text_for_tenant(
+            execution.tenant, json.dumps(arguments), context=_ARGUMENTS_CONTEXT)
+
+
+def _real_arguments(execution: ToolExecution) -> Any:
+    from compliance.crypto import decrypt_text_for_tenant
+
+    if not execution.sealed_arguments:
+        return execution.arguments
+    return json.loads(decrypt_text_for_tenant(execution.tenant, execution.sealed_arguments,
+                                              context=_ARGUMENTS_CONTEXT))
+
+
+def redact_json(value: Any) -> Any:
+    """`value` with PII redacted from every string in it (dict keys kept)."""
+    from compliance.redaction import redact
+
+    if isinstance(value, str):
+        return redact(value).text
+    if isinstance(value, dict):
+        return {key: redact_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact_json(item) for item in value]
+    return value
+
+
 def _finish(execution: ToolExecution, outcome: ToolOutcome, latency_ms: int | None):
     execution.status = outcome.status
-    execution.result = cap_result(outcome.content)
-    execution.error = outcome.error if outcome.is_error else ""
+    # Results are stored (and handed to the brain) redacted; the real arguments are wiped.
+    execution.result = redact_json(cap_result(outcome.content))
+    execution.sealed_arguments = ""
+    execution.error = redact_json(outcome.error) if outcome.is_error else ""
     execution.http_status = outcome.http_status
     execution.attempts += outcome.attempts
     execution.latency_ms = latency_ms
     execution.finished_at = timezone.now()
     execution.save(update_fields=["status", "result", "error", "http_status", "attempts",
-                                  "latency_ms", "finished_at", "updated_at"])
+                                  "latency_ms", "finished_at", "updated_at",
+                                  "sealed_arguments"])
     logger.info("Tool %s (execution %s): %s in %s ms", execution.tool_name, execution.pk,
                 execution.status, latency_ms)
     return execution
@@ -244,10 +286,11 @@ def tool_calls_dispatch(
     with transaction.atomic():
         for tool_call in calls:
             tool = tools.get(tool_call.name)
-            execution = ToolExecution.objects.create(
+            execution = ToolExecution(
                 tenant_id=tenant_id, tool=tool, tool_name=tool_call.name[:64], call_id=call_id,
-                tool_call_id=tool_call.id, arguments=tool_call.arguments,
-            )
+                tool_call_id=tool_call.id)
+            _set_arguments(execution, tool_call.arguments)
+            execution.save()
             if tool is None:
                 # Finished here; its task only reports the stored answer.
                 names = ", ".join(sorted(tools)) or "none"

@@ -41,6 +41,9 @@ DTMF_GAP_S = 1.5  # digits pressed closer than this form one input ("1 2 3 #")
 MAX_TOOL_ROUNDS = 4
 PLAYBACK_GRACE_S = 1.5  # how long past the expected end of audio to wait for the last mark
 TURN_FILLER = "One moment, please."
+SECURE_CAPTURE_TIMEOUT_S = 60.0
+SECURE_CAPTURE_ATTEMPTS = 3
+DEFAULT_SECURE_PROMPT = "Please enter the number on your keypad, then press the pound key."
 
 
 class VoiceActivity(Protocol):
@@ -175,6 +178,8 @@ class CallSession:
 
         self._awaiting_consent = False
         self._consent_asked_twice = False
+        self._secure: SecureCapture | None = None
+        self._tool_specs = {spec.name: spec for spec in self.conversation.tools}
         self.finished = False
         self._closed = asyncio.Event()
         self._ending = False
@@ -313,9 +318,10 @@ class CallSession:
                 self._caller_speaking = True
                 self._caller_start_t = now - speech_ms / 1000
                 self._barged_this_run = False
-                self._open_stt()
+                if self._secure is None:  # spoken card digits must not reach a transcript
+                    self._open_stt()
             if (not self._barged_this_run and speech_ms >= self.config.barge_in_min_speech_ms
-                    and self._agent_is_audible_or_pending()):
+                    and self._secure is None and self._agent_is_audible_or_pending()):
                 self._barged_this_run = True
                 self._barge_in(now, speech_start_t=now - speech_ms / 1000)
         else:
@@ -344,6 +350,9 @@ class CallSession:
 
     def on_dtmf(self, digit: str) -> None:
         if self.finished:
+            return
+        if self._secure is not None:
+            self._secure.key(digit)  # only to the payment tool: no event, turn or log
             return
         now = self._now()
         self.metrics["dtmf_digits"] += 1
@@ -429,6 +438,10 @@ class CallSession:
             self._end(Outcome.ERROR, "stt_failed")
 
     def _caller_turn_complete(self) -> None:
+        if self._secure is not None:  # words said during keypad entry are never kept
+            self._caller_parts.clear()
+            self._caller_confidences.clear()
+            return
         now = self._now()
         text = " ".join(self._caller_parts)
         confidence = (sum(self._caller_confidences) / len(self._caller_confidences)
@@ -705,7 +718,23 @@ class CallSession:
         if self._tools is None:
             return [ToolResult(c.id, c.name, "No tools are available on this call.", True)
                     for c in calls]
-        results = await self._tools.run(calls)
+        refused: dict[str, ToolResult] = {}
+        dispatch: list[ToolCall] = []
+        for call in calls:
+            spec = self._tool_specs.get(call.name)
+            if spec is not None and spec.secure_argument:
+                digits = await self._secure_capture(spec)
+                if digits is None:
+                    refused[call.id] = ToolResult(
+                        call.id, call.name, "The caller did not key in a valid number, so "
+                        "nothing was done.", is_error=True)
+                    continue
+                # A copy: the conversation's ToolCall (what any brain sees) never holds them.
+                call = ToolCall(call.id, call.name,
+                                {**call.arguments, spec.secure_argument: digits})
+            dispatch.append(call)
+        ran = {r.call_id: r for r in await self._tools.run(dispatch)} if dispatch else {}
+        results = [refused.get(c.id) or ran[c.id] for c in calls]
         for result in results:
             content = result.content if isinstance(result.content, dict) else {}
             # Twilio ends our stream after a transfer or hang-up tool: say why before it does.
@@ -719,6 +748,49 @@ class CallSession:
                          for r in results]},
             self._offset_ms(self._now()))
         return results
+
+    async def _secure_capture(self, spec) -> str | None:
+        """PCI-safe keypad entry: recording paused, speech not transcribed, digits kept only
+        in memory for the tool call. Returns the digits, or None after failed attempts."""
+        recorder = self._recorder
+        was_paused = recorder.paused if recorder is not None else True
+        if recorder is not None:
+            recorder.paused = True
+        self._close_stt_for_capture()
+        prompt = spec.secure_prompt or DEFAULT_SECURE_PROMPT
+        self.store.record_event("secure_capture_started", {"argument": spec.secure_argument},
+                                self._offset_ms(self._now()))
+        outcome = "failed"
+        try:
+            for attempt in range(SECURE_CAPTURE_ATTEMPTS):
+                self._secure = SecureCapture()
+                speaker = self._speaker
+                if speaker is not None:
+                    speaker.say(prompt if attempt == 0
+                                else "That number doesn't look right. " + prompt)
+                try:
+                    digits = await asyncio.wait_for(self._secure.done,
+                                                    SECURE_CAPTURE_TIMEOUT_S)
+                except TimeoutError:
+                    outcome = "timeout"
+                    return None
+                if secure_digits_valid(spec.secure_argument, digits):
+                    outcome = "captured"
+                    return digits
+            return None
+        finally:
+            self._secure = None
+            if recorder is not None:
+                recorder.paused = was_paused
+            self.store.record_event("secure_capture_ended", {"outcome": outcome},
+                                    self._offset_ms(self._now()))
+
+    def _close_stt_for_capture(self) -> None:
+        if self._stt_open:
+            self._stt_open = False
+            self._stt.finalize()
+        self._caller_parts.clear()
+        self._preroll.clear()
 
     def _filler_for(self, calls: list[ToolCall]) -> str:
         for call in calls:
@@ -795,6 +867,41 @@ class _Speaker:
             segment = Segment(mark=mark, text=text, start=start, end=outbound.total_enqueued)
             turn.segments.append(segment)
             session._marks[mark] = (turn, segment)
+
+
+class SecureCapture:
+    """Digits keyed during a secure step: '*' starts over, '#' submits."""
+
+    def __init__(self) -> None:
+        self._digits: list[str] = []
+        self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def key(self, digit: str) -> None:
+        if self.done.done():
+            return
+        if digit == "#":
+            self.done.set_result("".join(self._digits))
+        elif digit == "*":
+            self._digits.clear()
+        elif digit.isdigit():
+            self._digits.append(digit)
+
+
+def secure_digits_valid(argument: str, digits: str) -> bool:
+    """Plausible input for the argument: a card number passes Luhn, anything else is non-empty."""
+    if not digits.isdigit():
+        return False
+    if "card" not in argument.lower():
+        return True
+    if not 12 <= len(digits) <= 19:
+        return False
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
 
 
 _YES = frozenset({"yes", "yeah", "yep", "sure", "okay", "ok", "fine", "agree", "certainly",

@@ -18,8 +18,12 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from calls.realtime.providers.stt.sphinx_lm import normalize_words
+
+if TYPE_CHECKING:
+    from calls.realtime.providers.stt.base import STTProvider
 
 BUSINESS_VOCABULARY: tuple[str, ...] = (
     "opening hours", "what time do you open", "what time do you close", "are you open today",
@@ -115,23 +119,29 @@ class Score:
 
 
 async def phone_band(text: str, voice: str, seed: int = 0) -> bytes:
-    """`text` spoken by `voice` ("hibari" or "espeak") as 8 kHz µ-law."""
-    from calls.realtime.providers.tts.base import TTSOptions
+    """`text` spoken by `voice` ("hibari" or "espeak") as 8 kHz µ-law, reproducibly.
+
+    espeak-ng is resampled in one piece here: the streaming provider's output depends (by a
+    least significant bit) on how the pipe happened to chunk it, which would make runs differ.
+    """
+    from calls.realtime.audio import pcm16_to_ulaw, read_wav
 
     if voice == "hibari":
+        from calls.realtime.providers.tts.base import TTSOptions
         from calls.realtime.providers.tts.hibari import HibariTTS
 
-        provider = HibariTTS(seed=seed)
-    else:
-        from calls.realtime.providers.tts.espeak import EspeakTTS
-
-        provider = EspeakTTS()
-    chunks = [chunk async for chunk in provider.synthesize(text, TTSOptions())]
-    return b"".join(chunks)
+        chunks = [c async for c in HibariTTS(seed=seed).synthesize(text, TTSOptions())]
+        return b"".join(chunks)
+    process = await asyncio.create_subprocess_exec(
+        "espeak-ng", "-v", "en-us", "--stdout", "--stdin",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )
+    wav, _ = await process.communicate(text.encode())
+    return pcm16_to_ulaw(read_wav(wav))
 
 
 async def transcribe_turns(
-    provider, turns: Sequence[bytes], vocabulary: Sequence[str] = ()
+    provider: STTProvider, turns: Sequence[bytes], vocabulary: Sequence[str] = ()
 ) -> tuple[list[str], float]:
     """Stream each µ-law turn (with 300 ms of silence around it) through one STT stream.
 

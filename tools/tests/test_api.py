@@ -7,7 +7,7 @@ import pytest
 from aybiza.core.models import Scope
 from tools.models import ExecutionStatus, Tool, ToolExecution
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tools.tests.urls")]
+pytestmark = [pytest.mark.django_db]
 TOOLS = "/api/v1/tools/"
 
 

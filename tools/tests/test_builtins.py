@@ -61,7 +61,6 @@ def test_cold_transfer_dials_the_destination(tenant, live_call, fake_twilio_rest
     assert event.payload == {"destination": "front_desk", "mode": "cold"}
 
 
-@pytest.mark.urls("tools.tests.urls")
 def test_warm_transfer_whispers_the_summary_to_the_human(tenant, live_call, fake_twilio_rest,
                                                          client):
     # given
@@ -86,7 +85,6 @@ def test_warm_transfer_whispers_the_summary_to_the_human(tenant, live_call, fake
     assert "<Say>Jane Doe, question about invoice 1042.</Say>" in response.content.decode()
 
 
-@pytest.mark.urls("tools.tests.urls")
 def test_whisper_refuses_unsigned_or_forged_requests(client, settings):
     # given
     validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
@@ -197,18 +195,6 @@ def test_builtin_config_is_validated(tenant):
     with pytest.raises(ApplicationError) as refused:
         builtin(tenant, "transfer_call", builtin_config={"destinations": {"x": "0800 FLOWERS"}})
     assert "builtin_config" in refused.value.extra["fields"]
-
-
-def test_warm_transfer_without_the_whisper_url_wired_is_a_clear_error(tenant, live_call,
-                                                                      fake_twilio_rest):
-    # given the default URLconf, which does not include tools.urls yet
-    tool = builtin(tenant, "transfer_call",
-                   builtin_config={"destinations": {"billing": "+15550103333"}, "mode": "warm"})
-    # when
-    outcome = execute(tool=tool, arguments={"summary": "hi"}, call=live_call)
-    # then
-    assert outcome.status == ExecutionStatus.REJECTED and "not wired" in outcome.content
-    assert [r for r in fake_twilio_rest.requests if r.resource == "calls.update"] == []
 
 
 def test_whisper_tokens_expire_and_cannot_be_altered(monkeypatch):

@@ -22,6 +22,10 @@ class ToolSpec:
     parameters: dict[str, Any]
     # Phrases that make the offline brain pick this tool (LLMs ignore them).
     trigger_phrases: list[str] = field(default_factory=list)
+    # An argument the caller keys in on the phone's keypad (a card number): it is not in
+    # `parameters` (no brain ever sees or asks for it); the call collects it securely.
+    secure_argument: str = ""
+    secure_prompt: str = ""
 
 
 @dataclass(slots=True)

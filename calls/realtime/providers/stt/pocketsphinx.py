@@ -96,6 +96,7 @@ class _Models:
         with self._lock:
             if self._idle:
                 decoder = self._idle.pop()
+                decoder.start_stream()  # forget the previous call's noise estimate
                 decoder.set_cmn(PHONE_BAND_CMN_INIT)
                 return decoder
         decoder = self._new_general_decoder()
@@ -180,7 +181,7 @@ class _Recognizer:
         self._utterance_start = 0
         self._utterance_samples = 0
         self._last_interim = ""
-        self.decode_seconds = 0.0  # CPU time spent in this stream's jobs (for measurements)
+        self.decode_seconds = 0.0  # wall time of this stream's jobs (for measurements)
 
     # -- jobs -------------------------------------------------------------------------------
     def process(self, ulaw: bytes) -> list[Transcript]:
