@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-
-pytest_plugins = ["tests.fakes.fixtures"]
 from rest_framework.test import APIClient
 
 from aybiza.core.models import Role, Scope
 from aybiza.core.services import api_key_create, membership_set, tenant_create
+
+# Local servers speaking the Deepgram, Bedrock and OpenAI protocols (tests/fakes/).
+pytest_plugins = ["tests.fakes.fixtures"]
 
 
 @pytest.fixture

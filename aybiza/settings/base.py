@@ -152,6 +152,7 @@ LOGGING = {
         # httpx logs request URLs at INFO, and tool URLs can carry caller data.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        "twilio.http_client": {"level": "WARNING"},
     },
 }
 
