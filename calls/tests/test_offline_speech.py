@@ -210,6 +210,23 @@ async def test_pocketsphinx_feed_only_buffers():
 
 
 @pytest.mark.asyncio
+async def test_pocketsphinx_close_does_not_wait_for_a_running_decode():
+    from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
+
+    # given a stream busy decoding 10 s of sound
+    stream = await PocketsphinxSTT().open_stream(STTOptions())
+    for _ in range(500):
+        stream.feed(loud_frame())
+    await asyncio.sleep(0.05)  # the decoding job has started in its thread
+    # when the call ends
+    started = time.perf_counter()
+    await stream.aclose()
+    # then closing is immediate and the transcripts end
+    assert time.perf_counter() - started < 0.3
+    assert [t async for t in stream.transcripts()] == []
+
+
+@pytest.mark.asyncio
 async def test_pocketsphinx_decoding_failure_reaches_the_reader(monkeypatch):
     from calls.realtime.providers.stt import pocketsphinx
 

@@ -30,9 +30,11 @@ decoder for the call's life.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import hashlib
 import math
+import shutil
 import tempfile
 import threading
 import time
@@ -96,7 +98,6 @@ class _Models:
         with self._lock:
             if self._idle:
                 decoder = self._idle.pop()
-                decoder.start_stream()  # forget the previous call's noise estimate
                 decoder.set_cmn(PHONE_BAND_CMN_INIT)
                 return decoder
         decoder = self._new_general_decoder()
@@ -107,10 +108,6 @@ class _Models:
         with self._lock:
             if len(self._idle) < MAX_IDLE_GENERAL_DECODERS:
                 self._idle.append(decoder)
-
-    def idle_general(self) -> int:
-        with self._lock:
-            return len(self._idle)
 
     def _background_unigrams(self) -> dict[str, float]:
         from pocketsphinx import get_model_path
@@ -138,6 +135,7 @@ class _Models:
             with self._lock:
                 if self._directory is None:
                     self._directory = tempfile.mkdtemp(prefix="aybiza-sphinx-")
+                    atexit.register(shutil.rmtree, self._directory, ignore_errors=True)
                 directory = self._directory
             lexicon = shared_lexicon(get_model_path("en-us/cmudict-en-us.dict"))
             model = write_domain_model(vocabulary, lexicon, background, directory, key)
@@ -181,6 +179,7 @@ class _Recognizer:
         self._utterance_start = 0
         self._utterance_samples = 0
         self._last_interim = ""
+        self.reusable = True
         self.decode_seconds = 0.0  # wall time of this stream's jobs (for measurements)
 
     # -- jobs -------------------------------------------------------------------------------
@@ -291,9 +290,10 @@ class _Recognizer:
     def release(self) -> None:
         """Return the general decoder to the process pool (the domain one is just dropped)."""
         if self.general is not None:
-            if self._in_utterance:
-                self.general.end_utt()
-            _MODELS.release_general(self.general)
+            if self.reusable:
+                if self._in_utterance:
+                    self.general.end_utt()
+                _MODELS.release_general(self.general)
             self.general = None
         self.domain = None
         self._decoders = []
@@ -351,9 +351,10 @@ class PocketsphinxStream(STTStream):
     async def aclose(self) -> None:
         self._closing = True
         self._jobs.clear()  # audio not decoded yet is dropped, not decoded for nobody
-        self._wake.set()
         if not self._worker.done():
-            await asyncio.shield(self._worker)
+            # Returns at once: a job still running hands its decoders back when it ends.
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         self._inflight = _EXECUTOR.submit(fn, *args)
@@ -382,6 +383,7 @@ class PocketsphinxStream(STTStream):
                 if self._closing:
                     return
         except Exception as exc:  # surfaced to the reader instead of dying silently
+            recognizer.reusable = False  # a decoder that raised is not handed to another call
             self._results.put_nowait(exc)
         finally:
             inflight = self._inflight
