@@ -3,7 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from agents.api import AgentViewSet, PhoneNumberViewSet
+from agents.api import AgentViewSet, PhoneNumberViewSet, ProviderCredentialViewSet
 from aybiza.core.api import ApiKeyViewSet
 from calls.api import CallViewSet
 from tools.urls import register as register_tool_routes
@@ -13,6 +13,7 @@ router.register("agents", AgentViewSet, basename="agent")
 router.register("phone-numbers", PhoneNumberViewSet, basename="phone-number")
 router.register("calls", CallViewSet, basename="call")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
+router.register("provider-credentials", ProviderCredentialViewSet, basename="provider-credential")
 register_tool_routes(router)
 
 urlpatterns = [*router.urls, path("compliance/", include("compliance.urls"))]

@@ -113,10 +113,11 @@ def api_key_authenticate(*, key: str) -> ApiKey | None:
     return api_key
 
 
-def _audit(action: str, *, tenant: Tenant, target, actor=None) -> None:
+def _audit(action: str, *, tenant: Tenant, target, actor=None,
+           payload: dict | None = None) -> None:
     """Record an audit event when the compliance app provides the audit log."""
     try:
         from compliance.services import audit_record
     except ImportError:  # the audit log arrives with the compliance issue
         return
-    audit_record(tenant=tenant, action=action, target=target, actor=actor)
+    audit_record(tenant=tenant, action=action, target=target, actor=actor, payload=payload)

@@ -140,6 +140,9 @@ SPECTACULAR_SETTINGS = {
 MEDIA_STREAM_MAX_MESSAGE_BYTES: int = env.int("MEDIA_STREAM_MAX_MESSAGE_BYTES", default=64 * 1024)
 MEDIA_STREAM_MAX_BAD_MESSAGES: int = env.int("MEDIA_STREAM_MAX_BAD_MESSAGES", default=50)
 
+# Load the offline speech models (pocketsphinx, hibari) at startup, not on the first call.
+OFFLINE_SPEECH_WARMUP: bool = env.bool("OFFLINE_SPEECH_WARMUP", default=False)
+
 LOG_LEVEL: str = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,

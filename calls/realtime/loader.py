@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from agents.models import PROVIDER_SECRET_NAMES
+from agents.selectors import provider_credentials_for
 from calls.models import Call
 from calls.realtime.providers.failover import build_from_options
 from calls.realtime.providers.llm.base import Conversation, ToolSpec
@@ -43,7 +46,7 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
     call_stream_started(call=call, stream_sid=stream_sid)
     knowledge = [(k.question, k.answer) for k in agent.knowledge.order_by("id")]
     tools, fillers = _tool_specs(call)
-    vocabulary = [q for q, _ in knowledge] + [p for t in tools for p in t.trigger_phrases]
+    vocabulary = stt_vocabulary(knowledge, tools)
     config = SessionConfig(
         call_id=call.id, tenant_id=call.tenant_id, agent_id=agent.id,
         conversation=Conversation(system_prompt=agent.system_prompt, tools=tools,
@@ -61,11 +64,16 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         tool_fillers=fillers,
     )
     options = agent.provider_options or {}
+    chains = {"stt": (agent.stt_provider, options.get("stt")),
+              "llm": (agent.llm_provider, _llm_options(agent, options)),
+              "tts": (agent.tts_provider, options.get("tts"))}
+    credentials = _tenant_credentials(call.tenant, chains)
     relay = FailoverRelay()
-    stt = build_from_options("stt", agent.stt_provider, options.get("stt"), on_failover=relay)
-    llm = build_from_options("llm", agent.llm_provider, _llm_options(agent, options),
-                             on_failover=relay)
-    tts = build_from_options("tts", agent.tts_provider, options.get("tts"), on_failover=relay)
+    stt, llm, tts = (
+        build_from_options(kind, primary, with_credentials(primary, kind_options, credentials),
+                           on_failover=relay)
+        for kind, (primary, kind_options) in chains.items()
+    )
     return LoadedStream(call=call, config=config, stt=stt, llm=llm, tts=tts,
                         vad=build_vad(**options.get("vad", {})), failover=relay)
 
@@ -87,6 +95,41 @@ def build_vad(**options):
     from calls.realtime.vad import VoiceActivityDetector
 
     return VoiceActivityDetector(**options)
+
+
+def stt_vocabulary(knowledge: list[tuple[str, str]], tools: list[ToolSpec]) -> list[str]:
+    """What callers of this agent are likely to say: its questions and its tools' triggers."""
+    return [question for question, _ in knowledge] + [
+        phrase for tool in tools for phrase in tool.trigger_phrases]
+
+
+def agent_stt_vocabulary(agent) -> list[str]:
+    """`stt_vocabulary` of an agent, read from the database (warm-up uses it)."""
+    from tools.selectors import tool_specs_for_agent
+
+    knowledge = [(k.question, k.answer) for k in agent.knowledge.order_by("id")]
+    return stt_vocabulary(knowledge, tool_specs_for_agent(tenant=agent.tenant, agent=agent))
+
+
+def with_credentials(primary: str, options: dict[str, Any] | None,
+                     credentials: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """`options` for `build_from_options` with the tenant's `credentials` filled in: the
+    primary's at the top level, each fallback's under its name. Values the options already
+    give win; a provider the tenant has no credentials for keeps the platform's (settings)."""
+    merged = {**credentials.get(primary, {}), **(options or {})}
+    for name in merged.get("fallbacks", []):
+        if name in credentials:
+            own = merged.get(name)
+            merged[name] = {**credentials[name], **(own if isinstance(own, dict) else {})}
+    return merged
+
+
+def _tenant_credentials(tenant, chains: dict[str, tuple[str, dict | None]]) -> dict[str, dict]:
+    # Decrypt only what these chains use: an agent on the offline providers costs no query.
+    names = {name for primary, options in chains.values()
+             for name in [primary, *(options or {}).get("fallbacks", [])]}
+    names &= set(PROVIDER_SECRET_NAMES)
+    return provider_credentials_for(tenant=tenant, providers=names) if names else {}
 
 
 def _llm_options(agent, options: dict) -> dict:

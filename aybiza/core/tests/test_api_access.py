@@ -17,7 +17,8 @@ from django.urls import reverse
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.test import APIClient
 
-from agents.services import agent_create, phone_number_create
+from agents.models import ProviderCredential
+from agents.services import agent_create, phone_number_create, provider_credentials_set
 from aybiza.api_urls import router
 from aybiza.core.api import TenantViewSetMixin
 from aybiza.core.models import Role, Scope, Tenant
@@ -92,12 +93,20 @@ def _make_api_key(tenant: Tenant):
     return api_key_create(tenant=tenant, name="someone's key").api_key
 
 
+def _make_provider_credential(tenant: Tenant):
+    # One per provider and tenant; the pagination test asks for two.
+    taken = ProviderCredential.objects.filter(tenant=tenant, provider="deepgram").exists()
+    return provider_credentials_set(tenant=tenant, provider="openai" if taken else "deepgram",
+                                    secrets={"api_key": "test-key"})
+
+
 # One object of each routed resource, owned by the given tenant.
 OWNED: dict[str, Callable[[Tenant], models.Model]] = {
     "agent": _make_agent,
     "phone-number": _make_number,
     "call": _make_call,
     "api-key": _make_api_key,
+    "provider-credential": _make_provider_credential,
 }
 
 # A valid body for each write, so only access rules can make a request fail.
@@ -109,6 +118,8 @@ BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
     ("phone-number", "update"): lambda: {"e164": _next_number(), "label": "Moved"},
     ("phone-number", "partial_update"): lambda: {"label": "Relabelled"},
     ("api-key", "create"): lambda: {"name": "CI"},
+    ("provider-credential", "update"): lambda: {"secrets": {"api_key": "rotated"}},
+    ("provider-credential", "partial_update"): lambda: {"secrets": {"api_key": None}},
 }
 
 

@@ -47,7 +47,7 @@ class Command(BaseCommand):
         call_command("seed_demo", "--json", "--base-url", base_url, stdout=seed_out)
         seed = json.loads(seed_out.getvalue().strip().splitlines()[-1])
 
-        env = {**os.environ, "PUBLIC_BASE_URL": base_url,
+        env = {**os.environ, "PUBLIC_BASE_URL": base_url, "OFFLINE_SPEECH_WARMUP": "true",
                "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE",
                                                         "aybiza.settings.dev")}
         self.stdout.write(f"Starting daphne on {base_url} …")
@@ -62,6 +62,7 @@ class Command(BaseCommand):
             call_command("simulate_call", "--url", base_url, "--public-url", base_url,
                          "--to", seed["number"], "--wav", str(BASE_DIR / "var" / "demo-call.wav"),
                          *script_args, stdout=self.stdout)
+            self._print_stored_call(seed["number"])
             self._print_access(base_url, seed)
             if options["keep_serving"]:
                 self.stdout.write("Serving; Ctrl-C to stop.")
@@ -79,17 +80,42 @@ class Command(BaseCommand):
                 self.stderr.write(errors[-2000:])
 
     def _wait_ready(self, server: subprocess.Popen, base_url: str) -> None:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if server.poll() is not None:
                 raise CommandError(f"daphne exited: {server.stderr.read()[-2000:]}")
             try:
-                if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
+                health = httpx.get(base_url + "/healthz", timeout=1)
+                # Up, and the offline speech models loaded (so the first turn isn't slower).
+                if health.status_code == 200 and health.json().get("speech_ready", True):
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise CommandError("daphne did not come up within 30 s.")
+        raise CommandError("daphne did not come up within 60 s.")
+
+    def _print_stored_call(self, number: str) -> None:
+        """What the server stored: its own transcript and the latency breakdown per turn."""
+        from calls.models import Call
+
+        call = Call.objects.filter(to_number=number).order_by("-id").first()
+        if call is None:
+            return
+        self.stdout.write("")
+        self.stdout.write(f"Stored by the server (call {call.id}, outcome {call.outcome}); agent "
+                          "latency in ms after the caller stopped: STT final / first LLM token / "
+                          "first TTS audio / first frame sent:")
+        for turn in call.turns.order_by("index"):
+            who = "CALLER" if turn.role == "caller" else "AGENT "
+            timing = ""
+            if turn.first_frame_ms is not None:
+                timing = (f"  [{turn.stt_final_ms} / {turn.llm_first_token_ms} / "
+                          f"{turn.tts_first_audio_ms} / {turn.first_frame_ms}]")
+            self.stdout.write(f"  {who} │ {turn.text}{timing}")
+        tools = call.tool_executions.all() if hasattr(call, "tool_executions") else []
+        for run in tools:
+            self.stdout.write(f"  tool {run.tool_name}: {run.status} in {run.latency_ms} ms "
+                              f"(HTTP {run.http_status})")
 
     def _print_access(self, base_url: str, seed: dict) -> None:
         self.stdout.write("")
