@@ -1,8 +1,8 @@
 from django import forms
 from django.contrib import admin
 
-from agents.models import Agent, KnowledgeEntry, PhoneNumber
-from agents.services import normalize_e164
+from agents.models import Agent, KnowledgeEntry, PhoneNumber, ProviderCredential
+from agents.services import normalize_e164, provider_credentials_delete
 from aybiza.core.errors import ApplicationError
 
 
@@ -69,3 +69,28 @@ class PhoneNumberAdmin(admin.ModelAdmin):
     list_filter = ["tenant", ("agent", admin.EmptyFieldListFilter)]
     search_fields = ["e164", "label", "agent__name"]
     list_select_related = ["agent", "tenant"]
+
+
+@admin.register(ProviderCredential)
+class ProviderCredentialAdmin(admin.ModelAdmin):
+    """Which secrets a tenant set, never their values. Tenants set them through the API; here
+    they can only be removed (through the service, so the removal is audited)."""
+
+    list_display = ["provider", "tenant", "secret_names", "updated_at"]
+    list_filter = ["provider", "tenant"]
+    search_fields = ["tenant__name", "provider"]
+    list_select_related = ["tenant"]
+    fields = readonly_fields = ["tenant", "provider", "secret_names", "created_at", "updated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def delete_model(self, request, obj):
+        provider_credentials_delete(tenant=obj.tenant, provider=obj.provider, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for row in queryset.select_related("tenant"):
+            self.delete_model(request, row)

@@ -1,13 +1,27 @@
-"""REST API for agents (with knowledge entries) and phone numbers."""
+"""REST API for agents (with knowledge entries), phone numbers and provider credentials."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
-from agents.models import MAX_PROMPT_CHARS, Agent, KnowledgeEntry, PhoneNumber
-from agents.selectors import agent_get, agent_list, phone_number_get, phone_number_list
+from agents.models import (
+    MAX_PROMPT_CHARS,
+    PROVIDER_SECRET_NAMES,
+    Agent,
+    KnowledgeEntry,
+    PhoneNumber,
+    ProviderCredential,
+)
+from agents.selectors import (
+    agent_get,
+    agent_list,
+    phone_number_get,
+    phone_number_list,
+    provider_credential_get,
+    provider_credential_list,
+)
 from agents.services import (
     agent_create,
     agent_delete,
@@ -15,6 +29,8 @@ from agents.services import (
     phone_number_create,
     phone_number_delete,
     phone_number_update,
+    provider_credentials_delete,
+    provider_credentials_set,
 )
 from aybiza.core.api import TenantViewSetMixin
 
@@ -137,3 +153,75 @@ class PhoneNumberViewSet(TenantViewSetMixin, viewsets.ViewSet):
         phone_number_delete(tenant=self.tenant, number=phone_number_get(tenant=self.tenant, pk=pk),
                             actor=self.actor())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProviderCredentialSerializer(serializers.ModelSerializer):
+    secret_names = serializers.ListField(
+        child=serializers.CharField(), read_only=True,
+        help_text="The secrets that are set. Their values are never returned.")
+
+    class Meta:
+        model = ProviderCredential
+        fields = ["id", "provider", "secret_names", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ProviderCredentialWriteSerializer(serializers.Serializer):
+    secrets = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, allow_null=True, max_length=4096),
+        write_only=True,
+        help_text="Secret values by name: deepgram api_key; bedrock aws_access_key_id, "
+                  "aws_secret_access_key, aws_session_token; openai api_key. Merged into the "
+                  "stored ones; null or an empty value removes one. Never read back.",
+    )
+
+
+PROVIDER_KEY = OpenApiParameter(
+    "id", str, OpenApiParameter.PATH,
+    description=f"The credentials' id, or the provider's name: {', '.join(PROVIDER_SECRET_NAMES)}.",
+)
+
+
+class ProviderCredentialViewSet(TenantViewSetMixin, viewsets.ViewSet):
+    """The tenant's own Deepgram, Bedrock and OpenAI credentials, used by its calls instead of
+    the platform's. Write-only: responses name the secrets that are set, never their values.
+    PUT or PATCH `/provider-credentials/deepgram/` sets them (creating the entry on first use)."""
+
+    serializer_class = ProviderCredentialSerializer
+    schema_model = ProviderCredential
+
+    def list(self, request):
+        return self.paginated_response(provider_credential_list(tenant=self.tenant),
+                                       ProviderCredentialSerializer)
+
+    @extend_schema(parameters=[PROVIDER_KEY])
+    def retrieve(self, request, pk=None):
+        row = provider_credential_get(tenant=self.tenant, key=pk)
+        return Response(ProviderCredentialSerializer(row).data)
+
+    @extend_schema(parameters=[PROVIDER_KEY], request=ProviderCredentialWriteSerializer,
+                   responses=ProviderCredentialSerializer)
+    def update(self, request, pk=None, partial=False):
+        provider = self._provider(pk)
+        payload = ProviderCredentialWriteSerializer(data=request.data, partial=partial)
+        payload.is_valid(raise_exception=True)
+        row = provider_credentials_set(tenant=self.tenant, provider=provider, actor=self.actor(),
+                                       secrets=payload.validated_data.get("secrets", {}))
+        return Response(ProviderCredentialSerializer(row).data)
+
+    @extend_schema(parameters=[PROVIDER_KEY], request=ProviderCredentialWriteSerializer,
+                   responses=ProviderCredentialSerializer)
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk=pk, partial=True)
+
+    @extend_schema(parameters=[PROVIDER_KEY], responses={204: None})
+    def destroy(self, request, pk=None):
+        provider_credentials_delete(tenant=self.tenant, provider=self._provider(pk),
+                                    actor=self.actor())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _provider(self, key: str) -> str:
+        # A provider's name addresses its credentials before any are set (PUT creates them).
+        if key in PROVIDER_SECRET_NAMES:
+            return key
+        return provider_credential_get(tenant=self.tenant, key=key).provider

@@ -115,3 +115,42 @@ class PhoneNumber(TenantOwnedModel):
         # A number must never route calls to another tenant's agent.
         if self.tenant_id and self.agent_id and self.agent.tenant_id != self.tenant_id:
             raise ValidationError({"agent": "The agent belongs to another tenant."})
+
+
+# The secrets a tenant may set per cloud provider: keyword arguments of the provider classes
+# (calls/realtime/providers), which use the platform's settings when they are not given.
+PROVIDER_SECRET_NAMES: dict[str, tuple[str, ...]] = {
+    "deepgram": ("api_key",),
+    "bedrock": ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"),
+    "openai": ("api_key",),
+}
+
+
+class ProviderCredential(TenantOwnedModel):
+    """A tenant's own account with a cloud provider, used instead of the platform's."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE,
+                               related_name="provider_credentials")
+    provider = models.CharField(max_length=16,
+                                choices=[(name, name) for name in PROVIDER_SECRET_NAMES])
+    # Which secrets are set (names, never values), so lists and the admin need not decrypt.
+    secret_names = models.JSONField(default=list, blank=True)
+    # {name: value} as JSON, encrypted with the tenant's data key (agents.services).
+    secrets_sealed = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["provider", "id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "provider"],
+                                               name="unique_provider_credential")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} credentials"
+
+    @property
+    def audit_label(self) -> str:
+        return str(self)
+
+    @property
+    def sealing_context(self) -> str:
+        # Bound into the ciphertext: a sealed value copied to another provider does not open.
+        return f"provider-credentials:{self.provider}"

@@ -1,13 +1,23 @@
-"""Reads for agents, knowledge and phone numbers. A foreign object is a missing object."""
+"""Reads for agents, knowledge, phone numbers and provider credentials. A foreign object is a
+missing object."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Prefetch, QuerySet
 
-from agents.models import Agent, KnowledgeEntry, PhoneNumber
+from agents.models import (
+    PROVIDER_SECRET_NAMES,
+    Agent,
+    KnowledgeEntry,
+    PhoneNumber,
+    ProviderCredential,
+)
 from aybiza.core.errors import NotFound
 from aybiza.core.models import Tenant
 from aybiza.core.selectors import parse_pk
+from tools.secrets import unseal_secrets
 
 
 def agent_list(*, tenant: Tenant, name: str | None = None) -> QuerySet[Agent]:
@@ -50,3 +60,35 @@ def phone_number_route(*, e164: str) -> PhoneNumber | None:
     This is the one lookup without a tenant: the dialled number is what tells us the tenant.
     """
     return PhoneNumber.objects.select_related("tenant", "agent").filter(e164=e164).first()
+
+
+def provider_credential_list(*, tenant: Tenant) -> QuerySet[ProviderCredential]:
+    return ProviderCredential.objects.filter(tenant=tenant)
+
+
+def provider_credential_get(*, tenant: Tenant, key) -> ProviderCredential:
+    """The tenant's credentials named by `key`: their id, or the provider's name ("deepgram")."""
+    credentials = provider_credential_list(tenant=tenant)
+    if key in PROVIDER_SECRET_NAMES:
+        row = credentials.filter(provider=key).first()
+    else:
+        pk = parse_pk(key)
+        row = credentials.filter(pk=pk).first() if pk is not None else None
+    if row is None:
+        raise NotFound("Provider credentials not found.")
+    return row
+
+
+def provider_credentials_for(
+    *, tenant: Tenant, providers: Iterable[str] | None = None
+) -> dict[str, dict[str, str]]:
+    """The tenant's decrypted secrets by provider name (of `providers` only, when given).
+
+    For building a call's providers (calls.realtime.loader) and nothing else: never log or return
+    the values.
+    """
+    rows = provider_credential_list(tenant=tenant).exclude(secrets_sealed="")
+    if providers is not None:
+        rows = rows.filter(provider__in=list(providers))
+    return {row.provider: unseal_secrets(tenant, row.secrets_sealed, context=row.sealing_context)
+            for row in rows}

@@ -1,4 +1,5 @@
-"""Writes for agents, knowledge and phone numbers. Every service takes the tenant."""
+"""Writes for agents, knowledge, phone numbers and provider credentials. Every service takes the
+tenant."""
 
 from __future__ import annotations
 
@@ -8,10 +9,17 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from agents.models import Agent, KnowledgeEntry, PhoneNumber
-from agents.selectors import agent_get
+from agents.models import (
+    PROVIDER_SECRET_NAMES,
+    Agent,
+    KnowledgeEntry,
+    PhoneNumber,
+    ProviderCredential,
+)
+from agents.selectors import agent_get, provider_credential_get
 from aybiza.core.errors import ApplicationError, NotFound
 from aybiza.core.models import Tenant
+from tools.secrets import merge_secrets, seal_secrets, unseal_secrets
 
 NUMBER_TAKEN = "This number is already registered."
 AGENT_FIELDS = (
@@ -192,6 +200,55 @@ def phone_number_delete(*, tenant: Tenant, number: PhoneNumber, actor=None) -> N
     number.delete()
 
 
+@transaction.atomic
+def provider_credentials_set(
+    *, tenant: Tenant, provider: str, secrets: dict[str, str | None], actor=None
+) -> ProviderCredential:
+    """Merge `secrets` into the tenant's credentials for `provider`, creating them on first use.
+
+    A name with a value sets it, with None or "" removes it; names not given are kept. Values
+    are sealed with the tenant's data key; they are never returned, logged or audited (names are).
+    """
+    allowed = PROVIDER_SECRET_NAMES.get(provider)
+    if allowed is None:
+        raise _field_error("provider", f"Not a provider with credentials: {provider!r}.")
+    unknown = sorted(set(secrets) - set(allowed))
+    if unknown:
+        raise _field_error("secrets", f"Unknown {provider} secrets: {', '.join(unknown)} "
+                                      f"(allowed: {', '.join(allowed)}).")
+    ProviderCredential.objects.get_or_create(tenant=tenant, provider=provider)
+    row = ProviderCredential.objects.select_for_update().get(tenant=tenant, provider=provider)
+    current = unseal_secrets(tenant, row.secrets_sealed, context=row.sealing_context)
+    merged = merge_secrets(current, secrets)
+    _check_aws_key_pair(provider, merged)
+    row.secrets_sealed = seal_secrets(tenant, merged, context=row.sealing_context)
+    row.secret_names = sorted(merged)
+    row.save()
+    _audit("provider_credentials.updated", tenant=tenant, target=row, actor=actor, payload={
+        "provider": provider, "set": sorted(name for name in secrets if name in merged),
+        "removed": sorted(set(current) - set(merged)),
+    })
+    return row
+
+
+def _check_aws_key_pair(provider: str, secrets: dict[str, str]) -> None:
+    # Half a key pair (or a session token alone) would fail every call, so refuse it here.
+    if provider != "bedrock" or not secrets:
+        return
+    if not {"aws_access_key_id", "aws_secret_access_key"} <= set(secrets):
+        raise _field_error("secrets", "Bedrock needs aws_access_key_id and aws_secret_access_key "
+                                      "together (aws_session_token is optional).")
+
+
+@transaction.atomic
+def provider_credentials_delete(*, tenant: Tenant, provider: str, actor=None) -> None:
+    """Forget the tenant's credentials for `provider`; calls use the platform's again."""
+    row = provider_credential_get(tenant=tenant, key=provider)
+    _audit("provider_credentials.deleted", tenant=tenant, target=row, actor=actor,
+           payload={"provider": provider, "removed": list(row.secret_names)})
+    row.delete()
+
+
 def _only_agent_fields(fields: dict[str, Any]) -> dict[str, Any]:
     unknown = set(fields) - set(AGENT_FIELDS)
     if unknown:
@@ -199,7 +256,8 @@ def _only_agent_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _audit(action: str, *, tenant: Tenant, target, actor=None) -> None:
+def _audit(action: str, *, tenant: Tenant, target, actor=None,
+           payload: dict[str, Any] | None = None) -> None:
     from aybiza.core.services import _audit as core_audit
 
-    core_audit(action, tenant=tenant, target=target, actor=actor)
+    core_audit(action, tenant=tenant, target=target, actor=actor, payload=payload)

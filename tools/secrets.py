@@ -25,23 +25,40 @@ _COMPLIANCE = "c1:"
 _FALLBACK = "f1:"
 
 
-def seal_secrets(tenant: Tenant, values: dict[str, str]) -> str:
-    """The sealed form of `values` (a flat name → secret mapping); "" when there are none."""
+def seal_secrets(tenant: Tenant, values: dict[str, str], *, context: str = CONTEXT) -> str:
+    """The sealed form of `values` (a flat name → secret mapping); "" when there are none.
+
+    `context` binds the ciphertext to its use: it must be given again to unseal.
+    """
     if not values:
         return ""
-    return _seal(tenant, json.dumps(values, separators=(",", ":")).encode())
+    return _seal(tenant, json.dumps(values, separators=(",", ":")).encode(), context)
 
 
-def unseal_secrets(tenant: Tenant, sealed: str) -> dict[str, str]:
+def unseal_secrets(tenant: Tenant, sealed: str, *, context: str = CONTEXT) -> dict[str, str]:
     if not sealed:
         return {}
-    return json.loads(_unseal(tenant, sealed))
+    return json.loads(_unseal(tenant, sealed, context))
 
 
-def _seal(tenant: Tenant, plaintext: bytes) -> str:
+def merge_secrets(current: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+    """`current` with `changes` applied: a value sets a name, None or "" removes it."""
+    merged = dict(current)
+    for name, value in changes.items():
+        if value in (None, ""):
+            merged.pop(name, None)
+        elif not isinstance(value, str):
+            message = f"The secret {name!r} must be a string."
+            raise ApplicationError(message, extra={"fields": {"secrets": [message]}})
+        else:
+            merged[name] = value
+    return merged
+
+
+def _seal(tenant: Tenant, plaintext: bytes, context: str) -> str:
     crypto = _compliance_crypto()
     if crypto is not None:
-        token = crypto.encrypt_for_tenant(tenant, plaintext, context=CONTEXT)
+        token = crypto.encrypt_for_tenant(tenant, plaintext, context=context)
         if isinstance(token, bytes):
             token = base64.b64encode(token).decode("ascii")
             return _COMPLIANCE + "b:" + token
@@ -49,7 +66,7 @@ def _seal(tenant: Tenant, plaintext: bytes) -> str:
     return _FALLBACK + _fernet(tenant).encrypt(plaintext).decode("ascii")
 
 
-def _unseal(tenant: Tenant, sealed: str) -> bytes:
+def _unseal(tenant: Tenant, sealed: str, context: str) -> bytes:
     try:
         if sealed.startswith(_FALLBACK):
             return _fernet(tenant).decrypt(sealed[len(_FALLBACK):].encode("ascii"))
@@ -60,9 +77,9 @@ def _unseal(tenant: Tenant, sealed: str) -> bytes:
                                        "which is not installed.", status_code=500)
             encoding, token = sealed[len(_COMPLIANCE):].split(":", 1)
             ciphertext: str | bytes = base64.b64decode(token) if encoding == "b" else token
-            return crypto.decrypt_for_tenant(tenant, ciphertext, context=CONTEXT)
+            return crypto.decrypt_for_tenant(tenant, ciphertext, context=context)
     except InvalidToken as exc:
-        raise ApplicationError("The tool's secrets cannot be decrypted (was SECRET_KEY changed?).",
+        raise ApplicationError("These secrets cannot be decrypted (was SECRET_KEY changed?).",
                                status_code=500, code="secrets_unreadable") from exc
     raise ApplicationError("Unknown secret format.", status_code=500, code="secrets_unreadable")
 

@@ -35,7 +35,7 @@ from tools.models import (
     ToolKind,
     ToolMode,
 )
-from tools.secrets import seal_secrets, unseal_secrets
+from tools.secrets import merge_secrets, seal_secrets, unseal_secrets
 from tools.selectors import tool_network_allowlist, tools_for_agent
 
 logger = logging.getLogger(__name__)
@@ -91,14 +91,7 @@ def tool_network_allowlist_set(*, tenant: Tenant, entries: list[str]) -> TenantT
 
 def tool_secrets_merge(*, tool: Tool, secrets: dict[str, str | None]) -> None:
     """Merge `secrets` into the tool's sealed secrets (None or "" removes one); not saved."""
-    current = unseal_secrets(tool.tenant, tool.secrets_sealed)
-    for name, value in secrets.items():
-        if value in (None, ""):
-            current.pop(name, None)
-        elif not isinstance(value, str):
-            raise _field_error("secrets", f"The secret {name!r} must be a string.")
-        else:
-            current[name] = value
+    current = merge_secrets(unseal_secrets(tool.tenant, tool.secrets_sealed), secrets)
     tool.secrets_sealed = seal_secrets(tool.tenant, current)
 
 

@@ -156,6 +156,9 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "twilio.http_client": {"level": "WARNING"},
+        # At DEBUG these log request headers: Deepgram's API key, AWS session tokens.
+        "websockets": {"level": "WARNING"},
+        "botocore": {"level": "WARNING"},
     },
 }
 
