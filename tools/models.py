@@ -118,7 +118,8 @@ class Tool(TenantOwnedModel):
             except ValidationError as exc:
                 errors[field] = exc.messages
         secure = self.secure_capture_argument
-        properties = (self.parameters or {}).get("properties", {})
+        parameters = self.parameters if isinstance(self.parameters, dict) else {}
+        properties = parameters.get("properties", {})
         if secure and (not isinstance(properties, dict) or secure not in properties):
             errors["secure_capture_argument"] = [
                 "Must name an argument in `parameters` (it is then collected by keypad)."]
