@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from agents.models import Agent
 from aybiza.core.errors import NotFound
 from aybiza.core.models import Tenant
+from aybiza.core.selectors import parse_pk
 from calls.realtime.providers.llm.base import ToolSpec
 from tools.models import TenantToolSettings, Tool, ToolExecution
 from tools.ssrf import EMPTY_ALLOWLIST, Allowlist, parse_allowlist
@@ -19,7 +20,8 @@ def tool_list(*, tenant: Tenant) -> QuerySet[Tool]:
 
 
 def tool_get(*, tenant: Tenant, pk) -> Tool:
-    tool = tool_list(tenant=tenant).filter(pk=pk).first() if str(pk).isdigit() else None
+    pk = parse_pk(pk)  # str.isdigit() also takes "²", which int() refuses: a 500, not a 404
+    tool = tool_list(tenant=tenant).filter(pk=pk).first() if pk is not None else None
     if tool is None:
         raise NotFound("Tool not found.")
     return tool
@@ -76,8 +78,9 @@ def tool_execution_list(
 
 
 def tool_execution_get(*, tenant: Tenant, pk) -> ToolExecution:
+    pk = parse_pk(pk)
     execution = (ToolExecution.objects.filter(tenant=tenant, pk=pk).first()
-                 if str(pk).isdigit() else None)
+                 if pk is not None else None)
     if execution is None:
         raise NotFound("Tool execution not found.")
     return execution

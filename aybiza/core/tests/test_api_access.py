@@ -1,17 +1,21 @@
 """Who may call what on /api/v1/: every route and method of the router, for every kind of caller.
 
 The matrix is built from `aybiza.api_urls.router`, so an endpoint added there is covered here
-without editing this file (its resource only needs a factory in `OWNED`, which a test enforces).
+without editing this file (its resource only needs a factory in `OWNED`, or an entry in `SHARED`
+when it is not a tenant's row, and bodies for its writes in `BODIES`, which a test enforces).
 """
 
 from __future__ import annotations
 
+import io
 import itertools
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.db import models
 from django.urls import reverse
 from rest_framework.permissions import SAFE_METHODS
@@ -23,7 +27,9 @@ from aybiza.api_urls import router
 from aybiza.core.api import TenantViewSetMixin
 from aybiza.core.models import Role, Scope, Tenant
 from aybiza.core.services import api_key_create, api_key_revoke, membership_set
-from calls.services import call_start
+from calls.services import call_finish, call_start
+from tools.models import ExecutionStatus, Tool, ToolExecution
+from tools.services import tool_create, tool_test_run
 
 SUCCESS = {"list": 200, "retrieve": 200, "create": 201, "update": 200, "partial_update": 200,
            "destroy": 204}
@@ -45,6 +51,11 @@ class Endpoint:
     def writes(self) -> bool:
         return self.method not in SAFE_METHODS
 
+    @property
+    def owned(self) -> bool:
+        """Whether the resource is rows of a tenant (not the same data for every tenant)."""
+        return self.basename not in SHARED
+
 
 def _endpoints() -> list[Endpoint]:
     endpoints = []
@@ -54,16 +65,40 @@ def _endpoints() -> list[Endpoint]:
                 endpoints.append(Endpoint(
                     basename=basename, action=action, method=method.upper(), detail=route.detail,
                     url_name=route.name.format(basename=basename),
-                    model=getattr(viewset, "schema_model", None),
+                    model=getattr(viewset, "schema_model", None) or _shared_model(basename),
                 ))
     return endpoints
 
 
+def _shared_model(basename: str) -> type[models.Model] | None:
+    return SHARED[basename].creates if basename in SHARED else None
+
+
+@dataclass(frozen=True)
+class CatalogTemplate:
+    pk: str  # detail routes take the template key as their id
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A routed resource that is not a tenant's row but the same data for every tenant."""
+
+    creates: type[models.Model]  # what its writes create, in the caller's tenant
+    entry: Callable[[], object]  # one of its entries, with the `pk` its detail routes take
+
+
+# Catalog templates are data files shared by all tenants; installing one creates a Tool. Only
+# what its writes create belongs to a tenant, so the cross-tenant tests below skip its reads.
+SHARED: dict[str, Shared] = {
+    "tool-catalog": Shared(creates=Tool,
+                           entry=lambda: CatalogTemplate("slack.chat_post_message")),
+}
+
 ENDPOINTS = _endpoints()
-DETAIL = [e for e in ENDPOINTS if e.detail]
+DETAIL = [e for e in ENDPOINTS if e.detail and e.owned]
 READS = [e for e in ENDPOINTS if not e.writes]
 WRITES = [e for e in ENDPOINTS if e.writes]
-LISTS = [e for e in ENDPOINTS if e.action == "list"]
+LISTS = [e for e in ENDPOINTS if e.action == "list" and e.owned]
 
 _numbers = itertools.count(100)
 
@@ -93,11 +128,50 @@ def _make_api_key(tenant: Tenant):
     return api_key_create(tenant=tenant, name="someone's key").api_key
 
 
+def _wav() -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as audio:
+        audio.setnchannels(2)  # caller left, agent right
+        audio.setsampwidth(2)
+        audio.setframerate(8000)
+        audio.writeframes(b"\0" * 4 * 800)
+    return buffer.getvalue()
+
+
+def _make_recorded_call(tenant: Tenant):
+    # call_finish stores the recording encrypted with the tenant's data key.
+    return call_finish(call=_make_call(tenant), outcome="caller_hung_up",
+                       recording=ContentFile(_wav()))
+
+
+def _make_api_key(tenant: Tenant):
+    return api_key_create(tenant=tenant, name="someone's key").api_key
+
+
 def _make_provider_credential(tenant: Tenant):
     # One per provider and tenant; the pagination test asks for two.
     taken = ProviderCredential.objects.filter(tenant=tenant, provider="deepgram").exists()
     return provider_credentials_set(tenant=tenant, provider="openai" if taken else "deepgram",
                                     secrets={"api_key": "test-key"})
+
+
+# Tools run by the matrix (the `test` action) must never leave the machine: a literal address
+# (no DNS) of TEST-NET-1, which the SSRF guard refuses before any connection is attempted.
+UNREACHABLE_URL = "http://192.0.2.1/orders"
+
+
+def _tool_fields() -> dict[str, Any]:
+    return {"name": f"lookup_order_{next(_numbers)}", "description": "Look up an order.",
+            "url_template": UNREACHABLE_URL, "method": "GET", "body_mode": "none",
+            "timeout_ms": 100, "max_retries": 0}
+
+
+def _make_tool(tenant: Tenant):
+    return tool_create(tenant=tenant, **_tool_fields())
+
+
+def _make_tool_execution(tenant: Tenant):
+    return tool_test_run(tenant=tenant, tool=_make_tool(tenant), arguments={})
 
 
 # One object of each routed resource, owned by the given tenant.
@@ -107,6 +181,14 @@ OWNED: dict[str, Callable[[Tenant], models.Model]] = {
     "call": _make_call,
     "api-key": _make_api_key,
     "provider-credential": _make_provider_credential,
+    "tool": _make_tool,
+    "tool-execution": _make_tool_execution,
+}
+
+# Routes that need more than the resource's plain object: (basename, action) -> factory.
+OWNED_FOR_ROUTE: dict[tuple[str, str], Callable[[Tenant], models.Model]] = {
+    # Without a recording the route answers 404 for the caller's own call.
+    ("call", "recording"): _make_recorded_call,
 }
 
 # A valid body for each write, so only access rules can make a request fail.
@@ -120,7 +202,15 @@ BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
     ("api-key", "create"): lambda: {"name": "CI"},
     ("provider-credential", "update"): lambda: {"secrets": {"api_key": "rotated"}},
     ("provider-credential", "partial_update"): lambda: {"secrets": {"api_key": None}},
+    ("tool", "create"): _tool_fields,
+    ("tool", "update"): _tool_fields,
+    ("tool", "partial_update"): lambda: {"description": "Where is my order?"},
+    ("tool", "test"): lambda: {"arguments": {}},
+    ("tool-catalog", "install"): lambda: {"credentials": {"token": "xoxb-test",
+                                                         "channel": "C0123"}},
 }
+
+ROUTES = {(e.basename, e.action) for e in ENDPOINTS}
 
 
 def _call(client: APIClient, endpoint: Endpoint, pk: object = None, **headers: str):
@@ -133,11 +223,15 @@ def _call(client: APIClient, endpoint: Endpoint, pk: object = None, **headers: s
     return send(url, headers=headers)
 
 
-def _target(endpoint: Endpoint, tenant: Tenant) -> models.Model:
+def _target(endpoint: Endpoint, tenant: Tenant) -> Any:
+    """An object of `tenant` for the route (for a shared resource: one of its entries)."""
+    if endpoint.basename in SHARED:
+        return SHARED[endpoint.basename].entry()
     if endpoint.basename not in OWNED:
         pytest.fail(f"/api/v1/ resource {endpoint.basename!r} is new: add a factory for it to "
                     f"OWNED (and bodies for its writes to BODIES) in {__name__}")
-    return OWNED[endpoint.basename](tenant)
+    factory = OWNED_FOR_ROUTE.get((endpoint.basename, endpoint.action), OWNED[endpoint.basename])
+    return factory(tenant)
 
 
 def _assert_success(endpoint: Endpoint, response) -> None:
@@ -148,9 +242,10 @@ def _assert_success(endpoint: Endpoint, response) -> None:
         assert response.status_code == expected, response.content
 
 
-def _snapshot(endpoint: Endpoint, target: models.Model) -> object:
-    """What a write would change: the target row, or the row count for creates."""
-    if endpoint.detail:
+def _snapshot(endpoint: Endpoint, target: Any) -> object:
+    """What a write would change: the target row, or the row count for creates (and for the
+    writes of a shared resource, which create rows)."""
+    if endpoint.detail and endpoint.owned:
         return endpoint.model._default_manager.filter(pk=target.pk).values().first()
     return endpoint.model._default_manager.count()
 
@@ -163,20 +258,32 @@ def _session_client(django_user_model, tenant: Tenant, role: str, username: str)
     return client
 
 
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Recordings stored by the factories land in the test's own directory."""
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
 def test_every_routed_view_is_tenant_scoped_and_known_to_this_matrix():
     # given the router's resources and the writes it routes
     for _prefix, viewset, basename in router.registry:
-        # then each view resolves its tenant the one way, and names its model
+        # then each view resolves its tenant the one way, and names its model (a shared
+        # resource: the model its writes create)
         assert issubclass(viewset, TenantViewSetMixin), basename
-        assert getattr(viewset, "schema_model", None) is not None, basename
-    # and the matrix can build an object and a valid body for each one
-    assert {basename for _p, _v, basename in router.registry} == set(OWNED)
+        assert (getattr(viewset, "schema_model", None) is not None) != (basename in SHARED), \
+            basename
+    # and the matrix can build an object and a valid body for each one, for routes that exist
+    assert {basename for _p, _v, basename in router.registry} == set(OWNED) | set(SHARED)
+    assert not set(OWNED) & set(SHARED)
     for endpoint in WRITES:
-        if endpoint.action in {"create", "update", "partial_update"}:
+        if endpoint.action != "destroy":
             assert (endpoint.basename, endpoint.action) in BODIES, str(endpoint)
+    assert set(BODIES) <= ROUTES
+    assert set(OWNED_FOR_ROUTE) <= ROUTES
 
 
-def _assert_refused(client: APIClient, endpoint: Endpoint, target: models.Model,
+def _assert_refused(client: APIClient, endpoint: Endpoint, target: Any,
                     status: int, code: str):
     """The request is refused with `status`/`code` and the target (or row count) is untouched."""
     before = _snapshot(endpoint, target)
@@ -223,15 +330,17 @@ def test_other_tenants_object_looks_exactly_like_a_missing_one(endpoint, api, ot
     foreign = _target(endpoint, other_tenant)
     before = _snapshot(endpoint, foreign)
     missing_pk = endpoint.model._default_manager.order_by("-pk").first().pk + 1000
-    # when tenant A addresses it, a missing id, and a malformed id
+    # when tenant A addresses it, a missing id, and malformed ids
     foreign_response = _call(api, endpoint, foreign.pk)
     missing_response = _call(api, endpoint, missing_pk)
     malformed_response = _call(api, endpoint, "not-an-id")
     overflowing_response = _call(api, endpoint, "9" * 25)  # beyond any integer column
-    # then all three answer the same 404, and the object is untouched
+    unicode_digit_response = _call(api, endpoint, "²")  # str.isdigit() says yes, int() no
+    # then all of them answer the same 404, and the object is untouched
     assert foreign_response.status_code == 404
     assert foreign_response.json()["error"]["code"] == "not_found"
-    for other in (missing_response, malformed_response, overflowing_response):
+    for other in (missing_response, malformed_response, overflowing_response,
+                  unicode_digit_response):
         assert other.status_code == 404
         assert other.json() == foreign_response.json()
     assert _snapshot(endpoint, foreign) == before
@@ -290,7 +399,7 @@ def test_write_key_can_use_every_route_on_its_own_tenant(endpoint, api, tenant):
     response = _call(api, endpoint, target.pk)
     # then
     _assert_success(endpoint, response)
-    if endpoint.action == "create":
+    if response.status_code == 201:  # a create, or a catalog install
         created = endpoint.model._default_manager.get(pk=response.json()["id"])
         assert created.tenant_id == tenant.id
 
@@ -327,6 +436,55 @@ def test_member_cannot_reach_another_tenants_object_by_session(endpoint, django_
     response = _call(client, endpoint, foreign.pk)
     assert response.status_code == 404
     assert _snapshot(endpoint, foreign) == before
+
+
+def test_tools_run_by_this_matrix_are_refused_before_any_connection(api, tenant):
+    # given a tool as the matrix builds it
+    tool = _make_tool(tenant)
+    # when its test route runs it
+    response = api.post(reverse("tool-test", kwargs={"pk": tool.pk}), {"arguments": {}},
+                        format="json")
+    # then the SSRF guard refused the request: nothing was sent anywhere
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == ExecutionStatus.REJECTED
+    assert body["http_status"] is None
+    assert "private address" in body["error"]
+    assert ToolExecution.objects.get(pk=body["id"]).tenant_id == tenant.id
+
+
+def test_the_tool_catalog_is_the_same_for_every_tenant(api, api_client_for, other_tenant):
+    # given a key of each tenant
+    other = api_client_for(other_tenant)
+    # when both list the catalog and read a template
+    own_list, other_list = api.get("/api/v1/tool-catalog/"), other.get("/api/v1/tool-catalog/")
+    template = "/api/v1/tool-catalog/slack.chat_post_message/"
+    # then they see the same templates; an unknown key is a plain 404
+    assert own_list.status_code == other_list.status_code == 200
+    assert own_list.json() == other_list.json()
+    assert "slack.chat_post_message" in {row["key"] for row in own_list.json()}
+    assert api.get(template).json() == other.get(template).json()
+    missing = api.get("/api/v1/tool-catalog/slack.no_such_template/")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+
+
+def test_catalog_install_lands_in_the_callers_tenant_only(api, tenant, other_tenant):
+    # given an agent of each tenant
+    own_agent, foreign_agent = _make_agent(tenant), _make_agent(other_tenant)
+    url = reverse("tool-catalog-install", kwargs={"pk": "slack.chat_post_message"})
+    body = BODIES[("tool-catalog", "install")]()
+    # when tenant A installs a template for another tenant's agent, then for its own
+    foreign = api.post(url, {**body, "agent_ids": [foreign_agent.id]}, format="json")
+    own = api.post(url, {**body, "agent_ids": [own_agent.id]}, format="json")
+    # then the foreign agent is unknown to A; the tool is A's, attached to A's agent
+    assert foreign.status_code == 400
+    assert "agent_ids" in foreign.json()["error"]["extra"]["fields"]
+    assert own.status_code == 201, own.content
+    tool = Tool.objects.get(pk=own.json()["id"])
+    assert tool.tenant_id == tenant.id
+    assert list(tool.agents.all()) == [own_agent]
+    assert not Tool.objects.filter(tenant=other_tenant).exists()
 
 
 def test_tenant_header_picks_among_the_members_tenants_only(django_user_model, tenant,
