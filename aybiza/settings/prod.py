@@ -42,6 +42,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
+# Automatic logoff (HIPAA 164.312(a)(2)(iii)): sessions end after this many idle seconds.
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_S", default=30 * 60)
+SESSION_SAVE_EVERY_REQUEST = True  # the timeout counts from the last request, not the login
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
 
