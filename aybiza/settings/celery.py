@@ -14,7 +14,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Redis has no real acks: a message a dead worker held comes back after `visibility_timeout`. It
 # must outlast the longest task (a tool's retries), or a slow run is delivered twice. kombu looks
 # for such messages every interval x throttle seconds (100 s by default): keep that well below it.
-_VISIBILITY_TIMEOUT_S = env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600)
+_VISIBILITY_TIMEOUT_S = env.int("CELERY_VISIBILITY_TIMEOUT_S", default=600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": _VISIBILITY_TIMEOUT_S,
     "unacked_restore_interval": min(10, max(1, _VISIBILITY_TIMEOUT_S // 5)),

@@ -6,7 +6,10 @@ if USE_REDIS:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+            # redis-py's default socket timeout (5 s) is channels_redis's blocking read (BZPOPMIN,
+            # 5 s): every idle receive failed and dropped its connection. Longer: only dead ones do.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                       "capacity": 1500, "expiry": 30},
         }
     }
 else:

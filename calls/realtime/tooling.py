@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
 from calls.realtime.providers.llm.base import ToolCall, ToolResult
 
@@ -67,8 +67,9 @@ class ToolRunner:
     async def _dispatch(self, calls: list[ToolCall]) -> None:
         from tools.services import tool_calls_dispatch
 
-        # A worker thread that asgiref knows: in-process tasks can reach this loop's layer.
-        await sync_to_async(tool_calls_dispatch, thread_sensitive=False)(
+        # A worker thread that asgiref knows: in-process tasks can reach this loop's layer. Its
+        # database connection is closed afterwards: a pool thread would keep it open for ever.
+        await database_sync_to_async(tool_calls_dispatch, thread_sensitive=False)(
             tenant_id=self.tenant_id, call_id=self.call_id, agent_id=self.agent_id,
             calls=calls, reply_channel=self.reply_channel,
         )
