@@ -105,3 +105,13 @@ def test_each_documented_variable_has_a_comment_above_it():
             above = lines[number - 1]
             assert above.startswith("# ") or DOCUMENTED.match(above), (
                 f".env.example line {number + 1}: {match.group(1)} needs a comment")
+
+
+def test_the_readme_configuration_table_lists_every_variable():
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    table = readme[readme.index("<!-- config-table -->"):readme.index("<!-- /config-table -->")]
+
+    missing = set(DOCUMENTED.findall(ENV_EXAMPLE.read_text())) - set(
+        re.findall(r"`([A-Z][A-Z0-9_]+)`", table))
+
+    assert not missing, f"add these to README's configuration table: {sorted(missing)}"
