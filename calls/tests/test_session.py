@@ -39,7 +39,7 @@ async def test_caller_turn_gets_a_reply_with_a_latency_breakdown():
     assert caller["role"] == "caller" and caller["text"] == "when do you open"
     assert caller["end_ms"] > caller["start_ms"]
     assert agent["text"] == "We open at nine." and agent["interrupted"] is False
-    assert agent["stt_final_ms"] >= 200  # the end-of-turn silence
+    assert agent["stt_final_ms"] >= 180  # the end-of-turn silence (200 ms, less timer jitter)
     assert agent["llm_first_token_ms"] >= agent["stt_final_ms"] + 40
     assert agent["first_frame_ms"] >= agent["tts_first_audio_ms"] >= agent["llm_first_token_ms"]
     assert session.conversation.messages[-2].text == "when do you open"
