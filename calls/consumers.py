@@ -77,7 +77,14 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             while True:
                 message = await receive()
                 async with self._dispatching:
-                    await self.dispatch(message)
+                    if message["type"] == "websocket.receive":  # media: straight to receive()
+                        text = message.get("text")
+                        if text is not None:
+                            await self.receive(text_data=text)
+                        else:
+                            await self.receive(bytes_data=message.get("bytes"))
+                    else:
+                        await self.dispatch(message)
         except StopConsumer:
             pass
         finally:

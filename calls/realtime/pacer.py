@@ -35,9 +35,9 @@ class OutboundAudio:
     """One call's queued agent audio and marks, and what has been sent of it."""
 
     __slots__ = (
-        "_buffer", "_encoder", "_marks", "_pacer", "_read", "_run_frames", "_run_sent_base",
-        "clock_start", "closed", "first_frame_at", "lead_frames", "send", "tap", "total_enqueued",
-        "total_sent", "waiting_first_frame",
+        "_buffer", "_encoder", "_marks", "_pacer", "_pumping", "_read", "_run_frames",
+        "_run_sent_base", "clock_start", "closed", "first_frame_at", "lead_frames", "send", "tap",
+        "total_enqueued", "total_sent", "waiting_first_frame",
     )
 
     def __init__(self, encoder: OutboundEncoder, send: Callable[[str], Awaitable[None]],
@@ -46,6 +46,7 @@ class OutboundAudio:
         self._encoder = encoder
         self.send = send
         self._pacer = pacer
+        self._pumping = False
         self.lead_frames = lead_frames
         self.tap = tap
         self._buffer = bytearray()
@@ -112,13 +113,29 @@ class OutboundAudio:
         return self._run_sent_base + min(self._run_frames * FRAME_BYTES, max(0, elapsed))
 
     # --- pacer side ---------------------------------------------------------------------------
-    async def pump(self, now: float) -> bool:
-        """Send what is due at `now`. Returns False once nothing is left to send."""
+    def starts_run(self, now: float) -> bool:
+        """True when audio queued now would start a new run (Twilio has nothing left to play)."""
+        return self.clock_start is None or now > self.clock_start + self._run_frames * FRAME_S
+
+    async def pump(self, now: float, *, anchor: float | None = None) -> bool:
+        """Send what is due at `now`. Returns False once nothing is left to send.
+
+        `anchor` (the pacer's last tick, ≤ now) starts a new run's clock on the tick grid, so
+        the following ticks see whole frames due, not a rounding coin toss.
+        """
         if self.closed:
             return False
-        if self.clock_start is None or now > self.clock_start + self._run_frames * FRAME_S:
-            # A new run: the first audio, or Twilio has played all we sent (it ran dry).
-            self.clock_start = now
+        if self._pumping:  # the tick and an immediate first pump must not interleave frames
+            return True
+        self._pumping = True
+        try:
+            return await self._pump(now, now if anchor is None else anchor)
+        finally:
+            self._pumping = False
+
+    async def _pump(self, now: float, anchor: float) -> bool:
+        if self.starts_run(now):  # the first audio, or Twilio has played all we sent
+            self.clock_start = anchor
             self._run_frames = 0
             self._run_sent_base = self.total_sent
         # Round, not truncate: a tick that wakes a hair early must not skip its frame (and send
@@ -146,12 +163,11 @@ class OutboundAudio:
         if self._read > 65536:  # compact now and then, not per frame
             del buffer[:self._read]
             self._read = 0
-        if self.pending_bytes < FRAME_BYTES and not self._marks:
-            # Keep a partial frame for the next enqueue, and the playback clock: Twilio is still
-            # playing the lead we sent, so audio arriving in time continues this run at real
-            # time instead of bursting out a new lead (TTS streams in chunks).
-            return False
-        return True
+        # Done when nothing whole is left. A partial frame waits for the next enqueue, and the
+        # playback clock stays: Twilio is still playing the lead we sent, so audio arriving in
+        # time continues this run at real time instead of bursting out a new lead (TTS streams
+        # in chunks).
+        return self.pending_bytes >= FRAME_BYTES or bool(self._marks)
 
     async def _send_due_marks(self) -> None:
         marks = self._marks
@@ -171,8 +187,10 @@ class Pacer:
         self._active: dict[OutboundAudio, None] = {}
         self._sessions: dict[Ticking, None] = {}
         self._task: asyncio.Task | None = None
+        self._immediate: set[asyncio.Task] = set()
         self.max_tick_lag_s = 0.0
         self.ticks = 0
+        self.last_tick = float("-inf")
         # How late each tick woke up is the event loop's lag: a bucket count per tick is cheap.
         self.lag_histogram = [0] * (len(LAG_BUCKETS_MS) + 1)
         self.busy_s = 0.0  # time spent pumping and ticking: the pacer's share of the loop
@@ -200,6 +218,24 @@ class Pacer:
         if outbound not in self._active:
             self._active[outbound] = None
             self._ensure_running()
+            if not outbound.closed:
+                # Audio that arrives for an idle call (a turn's first, or the next TTS chunk after
+                # the lead used up the last one) goes out now, not on the next tick up to 20 ms
+                # later: a few tasks per turn, never one per frame.
+                task = self._loop.create_task(self._pump_now(outbound))
+                self._immediate.add(task)  # the loop keeps only weak references to tasks
+                task.add_done_callback(self._immediate.discard)
+
+    async def _pump_now(self, outbound: OutboundAudio) -> None:
+        now = self._loop.time()
+        anchor = self.last_tick if now - self.last_tick < FRAME_S else now
+        try:
+            keep = await outbound.pump(now, anchor=anchor)
+        except Exception:  # the socket went away: the session's close path cleans up
+            keep = False
+            outbound.closed = True
+        if not keep:
+            self._active.pop(outbound, None)
 
     def register(self, session: Ticking) -> None:
         self._sessions[session] = None
@@ -226,6 +262,7 @@ class Pacer:
             if lag > self.max_tick_lag_s:
                 self.max_tick_lag_s = lag
             self.ticks += 1
+            self.last_tick = now
             self.lag_histogram[bisect_left(LAG_BUCKETS_MS, lag * 1000)] += 1
             if self._active:
                 for outbound in list(self._active):

@@ -107,3 +107,16 @@ def test_websocket_frames_round_trip_through_the_lean_client_codec():
 
     assert frames == [(True, OP_TEXT, message), (True, OP_PING, b"hi")]
     assert bytes(buffer) == partial[:100]  # the incomplete frame waits for more bytes
+
+
+def test_cpu_ceiling_fits_fixed_cost_plus_cost_per_call():
+    from calls.bench.report import cpu_bound_calls_per_core
+
+    def step(calls: int, cpu: float) -> dict:
+        return {"calls": calls, "talk": {"server_cpu_pct": cpu}}
+
+    # 10 % fixed + 0.5 % per call; the saturated step (95 %) is left out of the fit.
+    steps = [step(20, 20.0), step(60, 40.0), step(100, 60.0), step(200, 95.0)]
+
+    assert cpu_bound_calls_per_core(steps) == 180
+    assert cpu_bound_calls_per_core(steps[:1]) is None
