@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from aybiza.core.api import TenantViewSetMixin
 from calls.models import Call, CallEvent, CallStatus, Turn
 from calls.selectors import call_get, call_list
-from calls.services import call_recording_read
+from calls.services import call_recording_read, call_transcript_accessed
 
 
 class TurnSerializer(serializers.ModelSerializer):
@@ -102,7 +102,10 @@ class CallViewSet(TenantViewSetMixin, viewsets.ViewSet):
 
     @extend_schema(responses=CallDetailSerializer)
     def retrieve(self, request, pk=None):
-        return Response(CallDetailSerializer(call_get(tenant=self.tenant, pk=pk)).data)
+        """The call with its transcript (turns) and events; each read is audited."""
+        call = call_get(tenant=self.tenant, pk=pk)
+        call_transcript_accessed(call=call, actor=self.actor())
+        return Response(CallDetailSerializer(call).data)
 
     @extend_schema(responses={(200, "audio/wav"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])

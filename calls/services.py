@@ -169,6 +169,11 @@ def call_finish(
     return call
 
 
+def call_transcript_accessed(*, call: Call, actor=None) -> None:
+    """Record in the audit log that someone read this call's transcript."""
+    _audit("call.transcript_accessed", tenant=call.tenant, target=call, actor=actor)
+
+
 def call_recording_read(*, call: Call, actor=None) -> bytes:
     """The decrypted recording of `call`; the access is written to the audit log."""
     from compliance.crypto import decrypt_for_tenant

@@ -146,3 +146,17 @@ def test_calls_are_read_only(api, history):
     assert api.patch(f"/api/v1/calls/{call.id}/", {"status": "failed"},
                      format="json").status_code == 405
     assert Call.objects.get(pk=call.pk).status == "completed"
+
+
+def test_reading_a_transcript_is_audited(api, tenant, phone_number):
+    from calls.services import call_start
+    from compliance.models import AuditEvent
+
+    call = call_start(tenant=tenant, phone_number=phone_number, call_sid="CA" + "9" * 32,
+                      from_number="+15557654321", to_number=phone_number.e164)
+
+    response = api.get(f"/api/v1/calls/{call.id}/")
+
+    assert response.status_code == 200
+    event = AuditEvent.objects.filter(action="call.transcript_accessed").get()
+    assert event.actor.startswith("api-key:") and event.target_id == str(call.id)
