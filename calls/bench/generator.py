@@ -120,6 +120,7 @@ class Measurements:
     messages_received: int = 0
     max_write_buffer: int = 0
     gap_examples: list[dict] = field(default_factory=list)  # where glitches happen, for debugging
+    overhead_samples: list[tuple[float, bool]] = field(default_factory=list)  # (ms, after barge)
 
 
 class BenchCall:
@@ -269,9 +270,11 @@ class BenchCall:
         elif self.mode == WAIT_REPLY and self.speech_end_t is not None and self.clip is None:
             kind = "reply"
             if gen.in_window(self.speech_end_t):
-                gen.m.overhead_ms.append(stats.turn_overhead_ms(
+                overhead = stats.turn_overhead_ms(
                     speech_end_t=self.speech_end_t, first_frame_t=now,
-                    provider_ms=gen.config.provider_ms, end_of_turn_ms=gen.config.end_of_turn_ms))
+                    provider_ms=gen.config.provider_ms, end_of_turn_ms=gen.config.end_of_turn_ms)
+                gen.m.overhead_ms.append(overhead)
+                gen.m.overhead_samples.append((round(overhead, 1), self.clip_is_barge))
             self.mode = LISTEN
         else:
             kind = "other"
@@ -622,6 +625,7 @@ class Generator:
             "caller_turns": m.caller_turns,
             "caller_turns_total": sum(c.caller_turns for c in self.calls),
             "turn_overhead_ms": stats.summarize(m.overhead_ms),
+            "turn_overhead_samples": sorted(m.overhead_samples),
             "barge_in_ms": stats.summarize(m.barge_ms),
             "generator_tick_lag_ms": stats.summarize(m.tick_lag_ms),
             "frames_sent_per_s": round(m.frames_sent / talk["wall_s"], 1),

@@ -180,6 +180,8 @@ def plot(steps: list[dict], path: Path, title: str) -> None:
         axis.set_xlabel("concurrent calls")
         axis.set_title(label, fontsize=10)
         axis.grid(alpha=0.3)
+        if "ms" in label:  # latencies span 1 ms to seconds: linear below 10 ms, log above
+            axis.set_yscale("symlog", linthresh=10)
         axis.set_ylim(bottom=0)
     axes[0].legend(fontsize=8)
     figure.suptitle(title, fontsize=10)
