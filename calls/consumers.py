@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 CLOSE_POLICY = 4403  # rejected signature or token
 CLOSE_PROTOCOL = 4400  # sustained garbage
+# Our own failure. Not 1011: autobahn (daphne) only lets an application send 1000 or 3000-4999.
+CLOSE_SERVER_ERROR = 4500
 
 
 class MediaStreamConsumer(AsyncWebsocketConsumer):
@@ -166,7 +168,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("Media stream failed for call %s", self.call_sid)
             await self._end(Outcome.ERROR)
-            await self.close(code=1011)
+            await self.close(code=CLOSE_SERVER_ERROR)
 
     async def disconnect(self, code: int) -> None:
         await self._end(Outcome.DISCONNECTED)
@@ -219,7 +221,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             logger.exception("Could not start the call session for %s", start.call_sid)
             store.record_event("provider_error", {"kind": "start", "error": str(exc)[:300]})
             await self._end(Outcome.ERROR)
-            await self.close(code=1011)
+            await self.close(code=CLOSE_SERVER_ERROR)
 
     async def close(self, code=None, reason=None) -> None:
         self.closing = True

@@ -201,6 +201,7 @@ async def test_a_bad_stream_token_closes_the_socket(call):
     await phone.start(token="not-a-token")
 
     output = await phone.ws.receive_output(timeout=2)
+    await phone.ws.disconnect()  # as Twilio does after a close: the consumer ends cleanly
 
     assert output["type"] == "websocket.close" and output["code"] == 4403
 
@@ -211,6 +212,7 @@ async def test_a_token_for_another_call_is_refused(call, other_tenant):
                                                       tenant_id=other_tenant.id))
 
     output = await phone.ws.receive_output(timeout=2)
+    await phone.ws.disconnect()
 
     assert output["code"] == 4403
 
@@ -247,6 +249,7 @@ async def test_sustained_garbage_closes_the_socket_with_a_reason(call):
         await phone.ws.send_to(text_data="garbage")
 
     assert await phone.wait_closed() == 4400
+    await phone.ws.disconnect()
     stored = await refreshed(call)
     assert stored.outcome == Outcome.PROTOCOL_VIOLATION
     assert await database_sync_to_async(
