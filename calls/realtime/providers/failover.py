@@ -184,18 +184,20 @@ def _exhausted(kind: str, error: BaseException) -> ProviderError:
     return ProviderError(f"every {kind} provider failed; last: {error!r}", failover=False)
 
 
-class FailoverLLM(LLMProvider):
-    """An LLM chain: the next provider answers when one fails before its first event."""
+class _ChainedProvider:
+    """What every failover wrapper shares: the chain, its name, the active vendor, warm-up."""
 
-    def __init__(self, providers: Sequence[LLMProvider], *, ttfb_budget_ms: int | None = None,
+    kind = ""
+
+    def __init__(self, providers: Sequence[Any], *, ttfb_budget_ms: int | None = None,
                  on_failover: OnFailover | None = None,
                  retry_primary_after_s: float = 30.0) -> None:
-        self._chain = _Chain("llm", providers, ttfb_budget_ms=ttfb_budget_ms,
+        self._chain = _Chain(self.kind, providers, ttfb_budget_ms=ttfb_budget_ms,
                              on_failover=on_failover, retry_primary_after_s=retry_primary_after_s)
         self.name = ">".join(p.name for p in providers)
 
     @property
-    def providers(self) -> list[LLMProvider]:
+    def providers(self) -> list[Any]:
         return self._chain.providers
 
     @property
@@ -205,6 +207,12 @@ class FailoverLLM(LLMProvider):
 
     async def warm_up(self) -> None:
         await asyncio.gather(*(warm_up(p) for p in self.providers))
+
+
+class FailoverLLM(_ChainedProvider, LLMProvider):
+    """An LLM chain: the next provider answers when one fails before its first event."""
+
+    kind = "llm"
 
     async def respond(self, conversation: Conversation) -> AsyncIterator[BrainEvent]:
         async for event in self._chain.stream(lambda provider: provider.respond(conversation)):
@@ -216,27 +224,10 @@ class FailoverLLM(LLMProvider):
                              return_exceptions=True)
 
 
-class FailoverTTS(TTSProvider):
+class FailoverTTS(_ChainedProvider, TTSProvider):
     """A TTS chain: the next provider speaks when one fails before its first audio."""
 
-    def __init__(self, providers: Sequence[TTSProvider], *, ttfb_budget_ms: int | None = None,
-                 on_failover: OnFailover | None = None,
-                 retry_primary_after_s: float = 30.0) -> None:
-        self._chain = _Chain("tts", providers, ttfb_budget_ms=ttfb_budget_ms,
-                             on_failover=on_failover, retry_primary_after_s=retry_primary_after_s)
-        self.name = ">".join(p.name for p in providers)
-
-    @property
-    def providers(self) -> list[TTSProvider]:
-        return self._chain.providers
-
-    @property
-    def active_name(self) -> str:
-        """The provider serving now (the one to bill, e.g. `CostMeter.add_llm(active_name, …)`)."""
-        return self._chain.active_name
-
-    async def warm_up(self) -> None:
-        await asyncio.gather(*(warm_up(p) for p in self.providers))
+    kind = "tts"
 
     async def synthesize(self, text: str, options: TTSOptions) -> AsyncIterator[bytes]:
         async for chunk in self._chain.stream(lambda provider: provider.synthesize(text, options)):
