@@ -54,6 +54,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self.ended = False
         self.closing = False
         self.call_sid = ""
+        self.max_message_bytes = settings.MEDIA_STREAM_MAX_MESSAGE_BYTES
         if not twilio.handshake_signature_valid(dict(self.scope["headers"]), self.scope["path"]):
             logger.warning("Rejected media stream handshake with a bad signature")
             await database_sync_to_async(_security_event)("twilio.stream_signature_rejected")
@@ -75,10 +76,23 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         if self.channel_layer is not None:
             self.channel_name = await self.channel_layer.new_channel()
             layer_task = asyncio.ensure_future(self._channel_layer_messages())
+        dispatching = self._dispatching
         try:
             while True:
                 message = await receive()
-                async with self._dispatching:
+                # A media frame (50 a second per call) is fed synchronously, without the lock:
+                # nothing awaits in between, so no other handler can interleave with it.
+                if message["type"] == "websocket.receive" and not dispatching.locked():
+                    text = message.get("text")
+                    if text is not None:
+                        try:
+                            if self._feed_media(text):
+                                continue
+                        except Exception:
+                            async with dispatching:
+                                await self._fail()
+                            continue
+                async with dispatching:
                     if message["type"] == "websocket.receive":  # media: straight to receive()
                         text = message.get("text")
                         if text is not None:
@@ -123,11 +137,34 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             return
         await super().dispatch(message)
 
+    def _feed_media(self, text: str) -> bool:
+        """The per-frame path: True when `text` was a media frame and the session has it.
+
+        Anything else (control messages, garbage, frames before `start` or after closing) returns
+        False and takes the full path in `receive`, which parses it again: those are rare.
+        """
+        session = self.session
+        if session is None or self.closing or len(text) > self.max_message_bytes:
+            return False
+        try:
+            audio = parse_inbound(text)
+        except ProtocolError:
+            return False
+        if type(audio) is not bytes:
+            return False
+        self.consecutive_bad = 0
+        if len(audio) == FRAME_BYTES:
+            session.on_audio(audio)
+        else:  # Twilio sends 20 ms frames; anything else is re-cut to 20 ms
+            for start in range(0, len(audio) - FRAME_BYTES + 1, FRAME_BYTES):
+                session.on_audio(audio[start:start + FRAME_BYTES])
+        return True
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing:
             return  # messages already in flight when we closed
         raw = text_data if text_data is not None else bytes_data
-        if raw is None or len(raw) > settings.MEDIA_STREAM_MAX_MESSAGE_BYTES:
+        if raw is None or len(raw) > self.max_message_bytes:
             await self._bad("oversized" if raw is not None else "empty")
             return
         try:
@@ -142,11 +179,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
                     await self._bad("media_before_start")
                     return
                 self.consecutive_bad = 0
-                if len(event) == FRAME_BYTES:
-                    session.on_audio(event)
-                else:  # Twilio sends 20 ms frames; anything else is re-cut to 20 ms
-                    for start in range(0, len(event) - FRAME_BYTES + 1, FRAME_BYTES):
-                        session.on_audio(event[start:start + FRAME_BYTES])
+                for start in range(0, len(event) - FRAME_BYTES + 1, FRAME_BYTES):
+                    session.on_audio(event[start:start + FRAME_BYTES])
                 return
             self.consecutive_bad = 0
             if isinstance(event, Start):
@@ -166,9 +200,13 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
                 await self._end(Outcome.CALLER_HUNG_UP)
                 await self.close()
         except Exception:
-            logger.exception("Media stream failed for call %s", self.call_sid)
-            await self._end(Outcome.ERROR)
-            await self.close(code=CLOSE_SERVER_ERROR)
+            await self._fail()
+
+    async def _fail(self) -> None:
+        """Our own error while handling a message: log it, close the call row and the socket."""
+        logger.exception("Media stream failed for call %s", self.call_sid)
+        await self._end(Outcome.ERROR)
+        await self.close(code=CLOSE_SERVER_ERROR)
 
     async def disconnect(self, code: int) -> None:
         await self._end(Outcome.DISCONNECTED)

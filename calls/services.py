@@ -98,12 +98,15 @@ def turn_save(*, call: Call, index: int, role: str, text: str, **fields: Any) ->
     original = ""
     if redacted.findings and call.agent is not None and call.agent.keep_original_transcripts:
         original = encrypt_text_for_tenant(call.tenant, text, context=turn_context(call, index))
-    turn, _ = Turn.objects.update_or_create(
-        call=call, index=index,
-        defaults={"tenant_id": call.tenant_id, "role": role, "text": redacted.text,
-                  "redactions": sorted({finding.kind for finding in redacted.findings}),
-                  "text_encrypted": original, **fields},
-    )
+    values = {"role": role, "text": redacted.text,
+              "redactions": sorted({finding.kind for finding in redacted.findings}),
+              "text_encrypted": original, **fields}
+    turn = Turn(tenant_id=call.tenant_id, call=call, index=index, **values)
+    # One INSERT … ON CONFLICT DO UPDATE statement (PostgreSQL and SQLite), not
+    # update_or_create's transaction with a SELECT … FOR UPDATE: this runs for every turn of
+    # every live call, in threads that hold the GIL against the event loop.
+    Turn.objects.bulk_create([turn], update_conflicts=True, unique_fields=["call", "index"],
+                             update_fields=[*values, "updated_at"])
     return turn
 
 

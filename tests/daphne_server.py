@@ -51,7 +51,7 @@ def daphne_server(extra_env: dict[str, str] | None = None,
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"aybiza-daphne-{port}.log"
     with open(log_path, "w+") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+            [sys.executable, "-m", "aybiza.server", "-b", "127.0.0.1", "-p", str(port),
              "aybiza.asgi:application"],
             cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:

@@ -26,6 +26,7 @@ def pacer_stats() -> dict:
     stats = pacer.stats() if pacer is not None else Pacer(loop).stats()
     stats["gc_collections"] = [generation["collections"] for generation in gc.get_stats()]
     stats["tasks"] = len(asyncio.all_tasks(loop))
+    stats["loop"] = f"{type(loop).__module__}.{type(loop).__name__}"
     return stats
 
 

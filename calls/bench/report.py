@@ -148,13 +148,49 @@ def targets(steps: list[dict]) -> list[tuple[str, bool | None, str]]:
          f"{at['gaps_over_60ms']} gaps in {at['agent_frames']} frames at {n} calls"),
         (f"turn overhead p95 ≤ {TARGET_OVERHEAD_P95_MS:g} ms",
          le(overhead_p95, TARGET_OVERHEAD_P95_MS),
-         f"p95 {_num(overhead_p95)} ms at {n} calls" + also("turn_overhead_ms", "p95")),
+         f"p95 {_num(overhead_p95)} ms at {n} calls" + also("turn_overhead_ms", "p95")
+         + _server_overhead(at, good)),
         (f"barge-in reaction p95 ≤ {TARGET_BARGE_P95_MS:g} ms after the VAD minimum",
          le(barge_p95, TARGET_BARGE_P95_MS),
          f"p95 {_num(barge_p95)} ms at {n} calls" + also("barge_in_ms", "p95")),
         (f"≤ {TARGET_RSS_PER_CALL_MB:g} MB RSS per call", le(rss, TARGET_RSS_PER_CALL_MB),
          f"{_num(rss, 2)} MB per talking call at {n} calls"),
     ]
+
+
+def _server_overhead(at: dict, good: dict | None) -> str:
+    """The same target by the server's own clock (from its VAD's end of speech)."""
+    steps = [at] + ([good] if good is not None and good is not at else [])
+    parts = [f"{_num(step['server_turn_overhead_ms']['p95'])} ms at {step['calls']} calls"
+             for step in steps
+             if (step.get("server_turn_overhead_ms") or {}).get("p95") is not None]
+    return "; by the server's clock p95 " + ", ".join(parts) if parts else ""
+
+
+def floor_table(rows: list[dict]) -> list[str]:
+    """The bare server stack (calls.bench.floor): CPU per message with no application work."""
+    lines = ["| server | calls | CPU % idle | µs per inbound message | CPU % talking | "
+             "µs per message talking | talking calls per core, stack alone |",
+             "|---|---|---|---|---|---|---|"]
+    by_server: dict[str, dict[str, dict]] = {}
+    for row in rows:
+        by_server.setdefault(row["server"], {})[row["mode"]] = row
+    for server, modes in by_server.items():
+        idle, talking = modes.get("idle", {}), modes.get("talking", {})
+        lines.append(
+            f"| {FLOOR_LABELS.get(server, server)} | {idle.get('calls', talking.get('calls'))} | "
+            f"{_num(idle.get('cpu_pct'))} | {_num(idle.get('us_per_message'))} | "
+            f"{_num(talking.get('cpu_pct'))} | {_num(talking.get('us_per_message'))} | "
+            f"{_num(talking.get('ceiling_calls'), 0)} |")
+    return lines
+
+
+FLOOR_LABELS = {
+    "daphne": "daphne + uvloop + WebSocket fast path (`python -m aybiza.server`, production)",
+    "daphne-uvloop": "daphne + uvloop, autobahn framing only",
+    "daphne-plain": "plain `daphne` (asyncio loop, autobahn framing)",
+    "uvicorn": "uvicorn (uvloop, websockets-sansio), comparison only",
+}
 
 
 def plot(steps: list[dict], path: Path, title: str) -> None:
@@ -222,6 +258,14 @@ def markdown_section(run: dict) -> str:
                       "(fixed cost + cost per call fitted on the steps below 90 % CPU)."]
     if run.get("stopped"):
         lines += ["", f"The ramp stopped {run['stopped']}."]
+    floor = run.get("floor")
+    if isinstance(floor, list) and floor:
+        lines += ["", "Server stack floor (`python -m calls.bench.floor`): the same cores, an ASGI "
+                      "app that does nothing but drain its messages (idle) or answer each with one "
+                      "media message (talking), Twilio-sized frames every 20 ms:", "",
+                  *floor_table(floor)]
+    elif isinstance(floor, dict) and "error" in floor:
+        lines += ["", f"Server stack floor: {floor['error']}."]
     offline = run.get("offline_cost")
     if offline:
         lines += ["", "Offline speech stack (one core, measured on the provider classes):", "",

@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from calls.bench import report
+from calls.bench import report, stats
 from calls.bench.asgi import STATS_PATH
 from calls.bench.seed import BENCH_NUMBER
 from calls.bench.speech import caller_clips
@@ -42,6 +42,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PYTHON = sys.executable
 DEFAULT_STEPS = (25, 50, 100, 200, 300, 400)
 QUICK_STEPS = (25, 100)
+FLOOR_CALLS = 100  # connections of the server-floor measurement
 PUBLIC_BASE_URL = "https://bench.aybiza.test"
 # Two clauses, about 4.5 s of audio at InstantTTS's 60 ms per character.
 REPLY_TEXT = "Sure, I can help with that. We are open Monday to Friday from nine to five."
@@ -64,6 +65,7 @@ class BenchOptions:
     output_dir: Path = BASE_DIR / "bench-results"
     profile_at: int | None = None
     offline_cost: bool = True
+    floor: bool = True  # the bare server stack's CPU per message (calls.bench.floor)
     write_docs: bool = False
     stop_error_rate: float = 0.05
     stop_jitter_p99_ms: float = 200.0
@@ -77,7 +79,7 @@ class BenchOptions:
     @classmethod
     def quick(cls, **overrides) -> BenchOptions:
         defaults = {"steps": QUICK_STEPS, "measure_s": 8.0, "warmup_s": 3.0, "idle_s": 2.0,
-                    "offline_cost": False}
+                    "offline_cost": False, "floor": False}
         return cls(**{**defaults, **overrides})
 
 
@@ -137,11 +139,15 @@ def run(options: BenchOptions) -> dict:
                     config["profile_path"] = str(work / f"profile-{calls}.txt")
                     config["py_spy"] = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
                 db_before, redis_before = _db_counters(database_url), _redis_calls(redis_url)
+                last_turn = _last_turn_id(database_url)
                 step = _generate(config, work / f"step-{calls}", options.generator_core)
                 step["backend_work"] = _per_turn(
                     step, db_before, _db_counters(database_url),
                     redis_before, _redis_calls(redis_url))
                 step["call_outcomes"] = _call_outcomes(database_url, step["config"]["calls"])
+                step["server_turn_overhead_ms"] = _server_turn_overhead(
+                    database_url, after_turn_id=last_turn, provider_ms=_provider_ms(options),
+                    end_of_turn_ms=seeded["end_of_turn_silence_ms"])
                 step["cpu_pct_per_call"] = {
                     phase: round(step[phase]["server_cpu_pct"] / calls, 3)
                     for phase in ("idle", "talk")}
@@ -158,6 +164,9 @@ def run(options: BenchOptions) -> dict:
                     say(f"stopping the ramp {results['stopped']}")
                     break
             results["server_rss_after"] = psutil.Process(server.pid).memory_info().rss
+    if options.floor:
+        say(f"measuring the server stack's floor ({FLOOR_CALLS} bare connections)")
+        results["floor"] = server_floor(options, work / "floor.log")
     if options.offline_cost:
         say("measuring the offline speech stack (pocketsphinx, hibari)")
         results["offline_cost"] = offline_cost(options.server_core, work / "offline.log")
@@ -183,7 +192,7 @@ def server_env(*, database_url: str, redis_url: str, work: Path) -> dict[str, st
     env.update({
         "DJANGO_SETTINGS_MODULE": "aybiza.settings.prod",
         "SECRET_KEY": secrets.token_urlsafe(64),
-        "DATABASE_URL": database_url, "REDIS_URL": _redis_url_with_read_timeout(redis_url),
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url,
         "TWILIO_AUTH_TOKEN": secrets.token_hex(16), "TWILIO_ACCOUNT_SID": "",
         "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "AYBIZA_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
@@ -192,15 +201,6 @@ def server_env(*, database_url: str, redis_url: str, work: Path) -> dict[str, st
         "PYTHONUNBUFFERED": "1",
     })
     return env
-
-
-def _redis_url_with_read_timeout(redis_url: str) -> str:
-    """Work around a production bug the bench found (see docs/performance.md): redis-py 8's
-    default 5 s socket timeout races channels_redis's 5 s BZPOPMIN, so an idle consumer's
-    channel receive raises TimeoutError and the call drops with 1011. A longer read timeout
-    in the URL (redis-py parses it) avoids the race until the channel layer config sets one."""
-    separator = "&" if "?" in redis_url else "?"
-    return f"{redis_url}{separator}socket_timeout=15"
 
 
 def step_config(options: BenchOptions, *, env: dict[str, str], port: int, seeded: dict,
@@ -228,7 +228,7 @@ def serve(options: BenchOptions, env: dict[str, str], port: int,
     """One server process (daphne, or uvicorn for comparison) pinned to the server core."""
     bindir = Path(PYTHON).parent
     if options.server == "daphne":
-        argv = [str(bindir / "daphne"), "-b", "127.0.0.1", "-p", str(port),
+        argv = [PYTHON, "-m", "aybiza.server", "-b", "127.0.0.1", "-p", str(port),
                 "calls.bench.asgi:application"]
     elif options.server == "uvicorn":
         argv = [str(bindir / "uvicorn"), "calls.bench.asgi:application", "--host", "127.0.0.1",
@@ -338,6 +338,50 @@ def _db_counters(database_url: str) -> dict[str, int]:
     # Rows read by sequential scans, per table: a scan that grows with the data shows here.
     counters.update({f"seq_read:{name}": int(rows or 0) for name, rows in scans})
     return counters
+
+
+def _provider_ms(options: BenchOptions) -> int:
+    return options.stt_final_ms + options.llm_first_token_ms + options.tts_first_audio_ms
+
+
+def _last_turn_id(database_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return int(conn.execute("SELECT coalesce(max(id), 0) FROM calls_turn").fetchone()[0])
+
+
+def _server_turn_overhead(database_url: str, *, after_turn_id: int, provider_ms: int,
+                          end_of_turn_ms: int) -> dict:
+    """Turn overhead by the server's own clock: each reply's `first_frame_ms` (its VAD's last
+    voiced frame → first frame sent) minus the provider time and the end-of-turn silence.
+
+    The generator's figure starts at the caller's last voiced frame as a fresh VAD judged it;
+    this one starts where the server's VAD did, so the difference is VAD decision latency.
+    """
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT first_frame_ms FROM calls_turn WHERE id > %s AND role = 'agent' "
+            "AND first_frame_ms IS NOT NULL", (after_turn_id,)).fetchall()
+    values = sorted(row[0] - provider_ms - end_of_turn_ms for row in rows)
+    return {"turns": len(values), **stats.summarize(values)}
+
+
+def server_floor(options: BenchOptions, log_path: Path) -> list[dict] | dict:
+    """`calls.bench.floor` on the same cores: the bare server stack's CPU per message."""
+    argv = [PYTHON, "-m", "calls.bench.floor", "--calls", str(FLOOR_CALLS),
+            "--server-core", str(options.server_core),
+            "--generator-core", str(options.generator_core)]
+    try:
+        output = subprocess.run(argv, cwd=BASE_DIR, capture_output=True, text=True, timeout=600,
+                                check=True)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        log_path.write_text(f"{exc}\n{getattr(exc, 'stderr', '')}")
+        return {"error": f"failed, see {log_path}"}
+    log_path.write_text(output.stderr)
+    return json.loads(output.stdout)
 
 
 def _call_outcomes(database_url: str, last: int) -> dict[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 import wave
 from pathlib import Path
 from typing import BinaryIO
@@ -51,6 +52,21 @@ def _build_encode_table() -> np.ndarray:
 
 ULAW_DECODE_TABLE: np.ndarray = _build_decode_table()  # 256 µ-law codes -> int16
 ULAW_ENCODE_TABLE: np.ndarray = _build_encode_table()  # 65536 int16 (as uint16) -> µ-law code
+
+
+try:  # the stdlib's C codec: 0.3 µs a frame against 4 µs for numpy's fancy index
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # removed in 3.13 (audioop-lts)
+        from audioop import ulaw2lin as _ulaw2lin
+except ImportError:  # pragma: no cover - Python 3.13+ without the audioop-lts backport
+    _ulaw2lin = None
+
+
+def ulaw_frame_to_pcm_bytes(ulaw: bytes) -> bytes:
+    """Decode one small µ-law frame to native int16 PCM bytes: the per-frame path (VAD)."""
+    if _ulaw2lin is not None:
+        return _ulaw2lin(ulaw, 2)
+    return ULAW_DECODE_TABLE[np.frombuffer(ulaw, dtype=np.uint8)].tobytes()
 
 
 def ulaw_to_pcm16(ulaw: bytes | bytearray | memoryview) -> np.ndarray:

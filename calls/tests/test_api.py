@@ -160,3 +160,20 @@ def test_reading_a_transcript_is_audited(api, tenant, phone_number):
     assert response.status_code == 200
     event = AuditEvent.objects.filter(action="call.transcript_accessed").get()
     assert event.actor.startswith("api-key:") and event.target_id == str(call.id)
+
+
+def test_turn_save_is_one_row_per_index_and_a_retry_overwrites(history):
+    # given a saved turn
+    call = history["calls"]["a"]
+    first = turn_save(call=call, index=0, role="agent", text="Hello there.", start_ms=0,
+                      end_ms=900, first_frame_ms=320)
+    created_at = call.turns.get(index=0).created_at
+    # when the same turn is saved again (a barge-in truncated it), with fewer fields
+    turn_save(call=call, index=0, role="agent", text="Hello", interrupted=True)
+    # then there is still one row: the new text, the flags given, the fields not given kept
+    row = call.turns.get(index=0)
+    assert call.turns.count() == 1
+    assert first.pk == row.pk
+    assert (row.text, row.interrupted, row.first_frame_ms, row.end_ms) == ("Hello", True, 320, 900)
+    assert row.created_at == created_at and row.updated_at >= created_at
+    assert row.tenant_id == call.tenant_id

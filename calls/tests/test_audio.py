@@ -32,6 +32,16 @@ def test_ulaw_decode_matches_audioop_for_every_code():
     assert np.array_equal(ours, reference)
 
 
+def test_frame_decode_for_the_vad_matches_the_table_with_and_without_audioop(monkeypatch):
+    # given every µ-law code
+    codes = bytes(range(256))
+    expected = audio.ulaw_to_pcm16(codes).tobytes()
+    # then the per-frame decode agrees with the table, through audioop and through the fallback
+    assert audio.ulaw_frame_to_pcm_bytes(codes) == expected
+    monkeypatch.setattr(audio, "_ulaw2lin", None)
+    assert audio.ulaw_frame_to_pcm_bytes(codes) == expected
+
+
 def test_ulaw_encode_matches_audioop_for_every_int16():
     # given every 16-bit sample value
     samples = np.arange(-32768, 32768, dtype=np.int16)

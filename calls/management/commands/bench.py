@@ -45,6 +45,10 @@ class Command(BaseCommand):
                             help="Skip measuring pocketsphinx / hibari CPU per audio second.")
         parser.add_argument("--offline-cost", action="store_true",
                             help="Measure the offline stack even with --quick.")
+        parser.add_argument("--no-floor", action="store_true",
+                            help="Skip measuring the bare server stack's CPU per message.")
+        parser.add_argument("--floor", action="store_true",
+                            help="Measure the server floor even with --quick.")
         parser.add_argument("--write-docs", action="store_true",
                             help="Update docs/performance.md and docs/performance.png.")
         parser.add_argument("--trace-calls", type=int, default=0, metavar="K",
@@ -68,6 +72,10 @@ class Command(BaseCommand):
             options.offline_cost = False
         elif opts["offline_cost"]:
             options.offline_cost = True
+        if opts["no_floor"]:
+            options.floor = False
+        elif opts["floor"]:
+            options.floor = True
         try:
             run(options)
         except RuntimeError as exc:
@@ -77,7 +85,7 @@ class Command(BaseCommand):
 def _given(opts: dict) -> list[str]:
     """The options the run was given, for the report."""
     flags = []
-    for name in ("quick", "write_docs", "no_offline_cost", "offline_cost"):
+    for name in ("quick", "write_docs", "no_offline_cost", "offline_cost", "no_floor", "floor"):
         if opts.get(name):
             flags.append("--" + name.replace("_", "-"))
     for name in ("steps", "measure_s", "warmup_s", "profile_at"):

@@ -52,7 +52,7 @@ class Command(BaseCommand):
                                                         "aybiza.settings.dev")}
         self.stdout.write(f"Starting daphne on {base_url} …")
         server = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+            [sys.executable, "-m", "aybiza.server", "-b", "127.0.0.1", "-p", str(port),
              "aybiza.asgi:application"],
             cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
