@@ -47,7 +47,7 @@ def test_floor_table_has_one_row_per_server_with_both_modes():
     ]
     lines = report.floor_table(rows)
     assert len(lines) == 4
-    assert lines[2].startswith("| daphne on uvloop")
+    assert lines[2].startswith("| daphne + uvloop + WebSocket fast path")
     assert lines[2].endswith("| 100 | 60.0 | 120.0 | 95.0 | 95.0 | 105 |")
     assert lines[3].startswith("| uvicorn") and lines[3].endswith("| – | – | – |")
 
