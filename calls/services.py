@@ -90,7 +90,38 @@ def turn_save(*, call: Call, index: int, role: str, text: str, **fields: Any) ->
 
     The stored text is redacted (cards, SSNs, phone numbers, emails, dates of birth); the original
     is kept only when the agent's policy says so, and then encrypted with the tenant's data key.
+    Fields not given keep their stored values when the turn already exists.
     """
+    return turns_save([{"call": call, "index": index, "role": role, "text": text, **fields}])[0]
+
+
+def turns_save(turns: list[dict[str, Any]]) -> list[Turn]:
+    """`turn_save` for many turns (of any calls) in as few statements as their fields allow.
+
+    Each dict holds `turn_save`'s arguments. Turns giving the same fields share one
+    INSERT … ON CONFLICT DO UPDATE statement (PostgreSQL and SQLite): the live calls of a process
+    save their turns in batches this way, in the thread that holds the GIL against the event
+    loop. A (call, index) given twice keeps the later values, as two saves in a row would.
+    """
+    merged: dict[tuple[int, int], dict[str, Any]] = {}
+    for turn in turns:
+        key = (turn["call"].pk, turn["index"])
+        merged[key] = {**merged.get(key, {}), **turn}
+    groups: dict[tuple[str, ...], list[Turn]] = {}
+    saved: list[Turn] = []
+    for arguments in merged.values():
+        row, update_fields = _turn_row(**arguments)
+        groups.setdefault(update_fields, []).append(row)
+        saved.append(row)
+    for update_fields, rows in groups.items():
+        Turn.objects.bulk_create(rows, update_conflicts=True, unique_fields=["call", "index"],
+                                 update_fields=[*update_fields, "updated_at"])
+    return saved
+
+
+def _turn_row(*, call: Call, index: int, role: str, text: str,
+              **fields: Any) -> tuple[Turn, tuple[str, ...]]:
+    """The redacted (and, by policy, encrypted) Turn, and the fields its save sets."""
     from compliance.crypto import encrypt_text_for_tenant
     from compliance.redaction import redact
 
@@ -101,13 +132,8 @@ def turn_save(*, call: Call, index: int, role: str, text: str, **fields: Any) ->
     values = {"role": role, "text": redacted.text,
               "redactions": sorted({finding.kind for finding in redacted.findings}),
               "text_encrypted": original, **fields}
-    turn = Turn(tenant_id=call.tenant_id, call=call, index=index, **values)
-    # One INSERT … ON CONFLICT DO UPDATE statement (PostgreSQL and SQLite), not
-    # update_or_create's transaction with a SELECT … FOR UPDATE: this runs for every turn of
-    # every live call, in threads that hold the GIL against the event loop.
-    Turn.objects.bulk_create([turn], update_conflicts=True, unique_fields=["call", "index"],
-                             update_fields=[*values, "updated_at"])
-    return turn
+    return (Turn(tenant_id=call.tenant_id, call=call, index=index, **values),
+            tuple(sorted(values)))
 
 
 def turn_context(call: Call, index: int) -> str:
@@ -125,6 +151,14 @@ def event_record(
     """Append an event (barge-in, DTMF, stream status, error...) to the call's timeline."""
     return CallEvent.objects.create(tenant_id=call.tenant_id, call=call, type=type,
                                     payload=payload or {}, offset_ms=offset_ms)
+
+
+def events_record(events: list[dict[str, Any]]) -> list[CallEvent]:
+    """`event_record` for many events (of any calls) in one INSERT."""
+    return CallEvent.objects.bulk_create([
+        CallEvent(tenant_id=event["call"].tenant_id, call=event["call"], type=event["type"],
+                  payload=event.get("payload") or {}, offset_ms=event.get("offset_ms"))
+        for event in events])
 
 
 def event_record_once(*, call: Call, type: str, payload: dict[str, Any]) -> CallEvent:
