@@ -1,17 +1,30 @@
-"""`python -m aybiza.server`: daphne, with uvloop as the asyncio loop under Twisted.
+"""`python -m aybiza.server`: daphne, tuned for many small WebSocket messages.
 
-Same command line as `daphne` (it is daphne's own CLI). Daphne installs Twisted's asyncio reactor
-on `asyncio.new_event_loop()` when `daphne.server` is imported, so the loop policy has to be set
-before that import; that is all this module does. uvloop runs the loop's callbacks, timers and
-readiness notifications in C: for the live call's many small WebSocket messages that is a
-measured saving of server CPU per call (docs/performance.md, "daphne on uvloop"). Without uvloop
-installed (or with `AYBIZA_UVLOOP=false`) it is plain daphne.
+Same command line as `daphne` (it is daphne's own CLI), with three changes made before daphne
+starts, each measured by `make bench` (docs/performance.md, "The server stack"):
+
+1. uvloop as the asyncio loop under Twisted. Daphne builds its reactor on
+   `asyncio.new_event_loop()` when `daphne.server` is imported, so the policy is set first.
+2. The WebSocket fast path of `aybiza/ws_fast_path.py`: small single-frame messages skip
+   autobahn's general state machine (everything else still goes through it).
+3. Socket readiness callbacks without Twisted's legacy log context. Twisted's asyncio reactor
+   wraps every read and write callback in `log.callWithLogger`, which builds a context dict
+   per socket event so that old-style `twisted.python.log` messages can name their "system";
+   daphne logs through the standard `logging` module, and the reactor's own `_readOrWrite`
+   already catches and logs what a read or write raises.
+
+`AYBIZA_UVLOOP=false` turns off 1, `AYBIZA_SERVER_FAST_PATH=false` turns off 2 and 3: plain
+daphne. Without uvloop installed, 1 is skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+
+
+def _enabled(name: str) -> bool:
+    return os.environ.get(name, "true").strip().lower() not in ("0", "false", "no", "off")
 
 
 def install_uvloop() -> bool:
@@ -26,16 +39,20 @@ def install_uvloop() -> bool:
     return True
 
 
-def _enabled(name: str) -> bool:
-    return os.environ.get(name, "true").strip().lower() not in ("0", "false", "no", "off")
+def _without_log_context(logger, func, *args, **kwargs):
+    return func(*args, **kwargs)
 
 
-def install_ws_fast_path() -> bool:
-    """daphne's WebSocket protocol with the small-frame fast path (aybiza/ws_fast_path.py)."""
-    if not _enabled("AYBIZA_WS_FAST_PATH"):
+def install_fast_path() -> bool:
+    """The WebSocket fast path and lean reactor callbacks (see the module docstring)."""
+    if not _enabled("AYBIZA_SERVER_FAST_PATH"):
         return False
+    from twisted.internet import asyncioreactor
+
     from aybiza import ws_fast_path
 
+    # Looked up by AsyncioSelectorReactor.addReader/addWriter each time a socket is registered.
+    asyncioreactor.callWithLogger = _without_log_context
     ws_fast_path.install()
     return True
 
@@ -44,7 +61,7 @@ def main() -> None:
     install_uvloop()
     from daphne.cli import CommandLineInterface  # imports daphne.server: the reactor is built now
 
-    install_ws_fast_path()
+    install_fast_path()
     CommandLineInterface.entrypoint()
 
 

@@ -18,7 +18,7 @@ hands everything else to autobahn unchanged:
   header itself (server frames are never masked) and sends header and payload with one `send`
   when Twisted has nothing buffered for the socket (else it queues behind what is buffered).
 
-Installed by `python -m aybiza.server` (set `AYBIZA_WS_FAST_PATH=false` to turn it off).
+Installed by `python -m aybiza.server` (set `AYBIZA_SERVER_FAST_PATH=false` to turn it off).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x
 @pytest.fixture(scope="module", params=["fast", "plain"])
 def server(request) -> Iterator[int]:
     port = free_port()
-    env = {**os.environ, "AYBIZA_WS_FAST_PATH": "true" if request.param == "fast" else "false"}
+    env = {**os.environ, "AYBIZA_SERVER_FAST_PATH": "true" if request.param == "fast" else "false"}
     process = subprocess.Popen(
         [sys.executable, "-m", "aybiza.server", "-b", "127.0.0.1", "-p", str(port),
          "tests.ws_echo_app:application"],

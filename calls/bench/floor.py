@@ -87,7 +87,7 @@ def start_server(server: str, port: int, core: int | None) -> subprocess.Popen:
     app = "calls.bench.floor:floor_application"
     fast_path = server not in ("daphne-plain", "daphne-uvloop")
     env = {**os.environ, "AYBIZA_UVLOOP": "false" if server == "daphne-plain" else "true",
-           "AYBIZA_WS_FAST_PATH": "true" if fast_path else "false"}
+           "AYBIZA_SERVER_FAST_PATH": "true" if fast_path else "false"}
     if server.startswith("daphne"):
         argv = [sys.executable, "-m", "aybiza.server", "-b", "127.0.0.1", "-p", str(port), app]
     elif server == "uvicorn":

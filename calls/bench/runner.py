@@ -40,7 +40,7 @@ from calls.realtime.pacer import DEFAULT_LEAD_FRAMES, FRAME_S
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PYTHON = sys.executable
-DEFAULT_STEPS = (25, 50, 100, 200, 300, 400)
+DEFAULT_STEPS = (25, 50, 100, 150, 200, 300, 400)
 QUICK_STEPS = (25, 100)
 FLOOR_CALLS = 100  # connections of the server-floor measurement
 PUBLIC_BASE_URL = "https://bench.aybiza.test"
