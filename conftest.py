@@ -60,6 +60,7 @@ def agent(tenant):
              "answer": "We are open Monday to Friday, nine to five."},
             {"question": "Where are you located?", "answer": "We are at 12 Main Street."},
         ],
+        status="live",
     )
 
 

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from agents.models import AgentStatus
 from agents.selectors import phone_number_route
 from calls import twilio
 from calls.models import CallStatus, Direction
@@ -19,6 +20,7 @@ from calls.services import call_start, call_update_status, event_record_once
 logger = logging.getLogger(__name__)
 TWIML = "text/xml"
 UNKNOWN_NUMBER_MESSAGE = "Sorry, this number is not in service. Goodbye."
+NOT_LIVE_MESSAGE = "Sorry, this line is not taking calls yet. Goodbye."
 
 
 def _reject(request: HttpRequest) -> HttpResponse:
@@ -44,6 +46,9 @@ def voice(request: HttpRequest) -> HttpResponse:
     if not call_sid or number is None or number.agent is None:
         logger.info("Call %s to unconfigured number %s", call_sid, to_number)
         return HttpResponse(twilio.twiml_say_and_hangup(UNKNOWN_NUMBER_MESSAGE), content_type=TWIML)
+    if number.agent.status != AgentStatus.LIVE:  # a draft is edited, not yet answering callers
+        logger.info("Call %s to %s: agent %s is not live", call_sid, to_number, number.agent_id)
+        return HttpResponse(twilio.twiml_say_and_hangup(NOT_LIVE_MESSAGE), content_type=TWIML)
     # Twilio says "outbound-api" / "outbound-dial" for calls we place.
     direction = (Direction.INBOUND if request.POST.get("Direction", "inbound") == "inbound"
                  else Direction.OUTBOUND)

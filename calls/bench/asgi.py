@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 
 import orjson
 
@@ -18,6 +19,28 @@ from calls.realtime.pacer import Pacer
 
 STATS_PATH = "/_bench/pacer"
 
+# Garbage-collector pauses per generation: a full collection holds the event loop.
+_gc_pauses = {"count": [0, 0, 0], "total_ms": [0.0, 0.0, 0.0], "max_ms": [0.0, 0.0, 0.0],
+              "objects_after_max_gen2": 0}
+_gc_started = [0.0]
+
+
+def _gc_timer(phase: str, info: dict) -> None:
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+        return
+    generation = info["generation"]
+    elapsed_ms = (time.perf_counter() - _gc_started[0]) * 1000
+    _gc_pauses["count"][generation] += 1
+    _gc_pauses["total_ms"][generation] += elapsed_ms
+    if elapsed_ms > _gc_pauses["max_ms"][generation]:
+        _gc_pauses["max_ms"][generation] = elapsed_ms
+        if generation == 2:
+            _gc_pauses["objects_after_max_gen2"] = len(gc.get_objects())
+
+
+gc.callbacks.append(_gc_timer)
+
 
 def pacer_stats() -> dict:
     """The running loop's pacer counters (zeros before the first call) and the GC's counts."""
@@ -25,6 +48,9 @@ def pacer_stats() -> dict:
     pacer = Pacer._by_loop.get(loop)
     stats = pacer.stats() if pacer is not None else Pacer(loop).stats()
     stats["gc_collections"] = [generation["collections"] for generation in gc.get_stats()]
+    stats["gc_pauses"] = {key: (list(value) if isinstance(value, list) else value)
+                          for key, value in _gc_pauses.items()}
+    stats["gc_frozen"] = gc.get_freeze_count()
     stats["tasks"] = len(asyncio.all_tasks(loop))
     stats["loop"] = f"{type(loop).__module__}.{type(loop).__name__}"
     return stats

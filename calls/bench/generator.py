@@ -677,6 +677,9 @@ def _pacer_delta(before: dict, after: dict, wall_s: float) -> dict:
         "tasks": after.get("tasks"), "sessions": after.get("sessions"),
         "gc_collections": stats.histogram_delta(before.get("gc_collections", [0, 0, 0]),
                                                 after.get("gc_collections", [0, 0, 0])),
+        # cumulative since the server started: the longest pause per generation so far
+        "gc_max_pause_ms": [round(ms, 1) for ms in (after.get("gc_pauses") or {}).get(
+            "max_ms", [])],
     }
 
 

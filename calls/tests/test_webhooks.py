@@ -141,6 +141,22 @@ def test_unknown_number_says_sorry_and_hangs_up(twilio_post, phone_number, diall
     assert not Call.objects.exists()
 
 
+def test_a_draft_agent_does_not_take_calls_until_it_is_live(twilio_post, phone_number, agent):
+    # given the number's agent switched back to draft
+    agent.status = "draft"
+    agent.save(update_fields=["status"])
+    # when a call comes in, the caller hears a short notice and no stream or call row starts
+    root = _twiml(twilio_post("/twilio/voice/", sample("voice")))
+    assert [child.tag for child in root] == ["Say", "Hangup"]
+    assert "not taking calls" in root.find("Say").text
+    assert not Call.objects.exists()
+    # when the agent goes live, the same number connects
+    agent.status = "live"
+    agent.save(update_fields=["status"])
+    root = _twiml(twilio_post("/twilio/voice/", sample("voice")))
+    assert root.find("./Connect/Stream") is not None
+
+
 def test_number_without_agent_says_sorry_and_hangs_up(twilio_post, tenant):
     phone_number_create(tenant=tenant, e164="+15550100000")
     root = _twiml(twilio_post("/twilio/voice/", sample("voice")))
