@@ -69,13 +69,17 @@ class BatchWriter:
     def submit(self, write: _Write) -> asyncio.Future:
         """Queue a write; the future resolves once the batch holding it is written."""
         self._batch.writes.append(write)
-        if self._task is None or self._task.done():
-            self._task = self._loop.create_task(self._run(), name="aybiza-batch-writer")
+        self._ensure_running()
         return self._batch.done
 
     def flush_soon(self) -> None:
         """Write what is queued now instead of at the end of the current wait (a call ends)."""
         self._wake.set()
+        self._ensure_running()  # e.g. after the writer task was cancelled
+
+    def _ensure_running(self) -> None:
+        if self._batch.writes and (self._task is None or self._task.done()):
+            self._task = self._loop.create_task(self._run(), name="aybiza-batch-writer")
 
     async def _run(self) -> None:
         while self._batch.writes:

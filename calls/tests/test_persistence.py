@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -80,3 +82,17 @@ async def test_one_bad_write_is_counted_and_loses_nothing_else(calls):
     assert [t[3] for t in turns] == ["Kept."]
     assert [e[1] for e in events] == ["dtmf"]
     assert (good.failed_writes, bad.failed_writes) == (0, 2)
+
+
+async def test_a_cancelled_writer_does_not_leave_a_closing_call_waiting(calls):
+    # given queued writes and a writer task that was cancelled (a server shutting down)
+    writer = BatchWriter.for_running_loop()
+    writer.flush_s = 5.0
+    store = CallStore(calls[0], writer)
+    store.save_turn(index=0, role="agent", text="Still saved.")
+    writer._task.cancel()
+    await asyncio.sleep(0)
+    # when the call closes, its writes and its row are still stored, promptly
+    await asyncio.wait_for(store.close(outcome="disconnected", metrics={}), 3)
+    turns, _ = await database_sync_to_async(_rows)([calls[0].id])
+    assert [t[3] for t in turns] == ["Still saved."]
