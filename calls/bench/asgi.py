@@ -51,6 +51,8 @@ def pacer_stats() -> dict:
     stats["gc_pauses"] = {key: (list(value) if isinstance(value, list) else value)
                           for key, value in _gc_pauses.items()}
     stats["gc_frozen"] = gc.get_freeze_count()
+    # What a full collection walks (tens of ms to count: only at the window's two ends).
+    stats["gc_tracked"] = [len(gc.get_objects(generation)) for generation in range(3)]
     stats["tasks"] = len(asyncio.all_tasks(loop))
     stats["loop"] = f"{type(loop).__module__}.{type(loop).__name__}"
     return stats

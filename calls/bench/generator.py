@@ -677,9 +677,15 @@ def _pacer_delta(before: dict, after: dict, wall_s: float) -> dict:
         "tasks": after.get("tasks"), "sessions": after.get("sessions"),
         "gc_collections": stats.histogram_delta(before.get("gc_collections", [0, 0, 0]),
                                                 after.get("gc_collections", [0, 0, 0])),
-        # cumulative since the server started: the longest pause per generation so far
+        # time spent in collections per generation within the window, and the longest pause
+        # per generation since the server started (including its start-up collection)
+        "gc_pause_ms_in_window": [
+            round(a - b, 1) for b, a in zip((before.get("gc_pauses") or {}).get("total_ms", []),
+                                            (after.get("gc_pauses") or {}).get("total_ms", []),
+                                            strict=False)],
         "gc_max_pause_ms": [round(ms, 1) for ms in (after.get("gc_pauses") or {}).get(
             "max_ms", [])],
+        "gc_tracked": after.get("gc_tracked"), "gc_frozen": after.get("gc_frozen"),
     }
 
 
