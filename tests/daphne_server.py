@@ -70,6 +70,35 @@ def daphne_server(extra_env: dict[str, str] | None = None,
                 sys.stderr.write(f"--- daphne log ---\n{server_log[-6000:]}\n")
 
 
+@contextlib.contextmanager
+def launched_server(app: str, env: dict[str, str], timeout_s: float = 60.0) -> Iterator[int]:
+    """`python -m aybiza.server` serving the ASGI `app` on a free port, without the test
+    database; yields the port once it accepts connections."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aybiza.server", "-b", "127.0.0.1", "-p", str(port), app],
+        cwd=BASE_DIR, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"the server for {app} did not start") from None
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def _wait_ready(process: subprocess.Popen, base_url: str, log_path: Path,
                 timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s

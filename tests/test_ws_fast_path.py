@@ -12,41 +12,23 @@ import base64
 import contextlib
 import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from aybiza import ws_fast_path
-from tests.daphne_server import BASE_DIR, free_port
+from tests.daphne_server import launched_server
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 
 @pytest.fixture(scope="module", params=["fast", "plain"])
 def server(request) -> Iterator[int]:
-    port = free_port()
-    env = {**os.environ, "AYBIZA_SERVER_FAST_PATH": "true" if request.param == "fast" else "false"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "aybiza.server", "-b", "127.0.0.1", "-p", str(port),
-         "tests.ws_echo_app:application"],
-        cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.1)
+    fast_path = "true" if request.param == "fast" else "false"
+    with launched_server("tests.ws_echo_app:application",
+                         {"AYBIZA_SERVER_FAST_PATH": fast_path}) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def frame(payload: bytes, opcode: int = OP_TEXT, *, fin: bool = True, masked: bool = True,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
-import time
 
+import httpx
 import pytest
 
 from aybiza import server
+from tests.daphne_server import launched_server
 
 
 @pytest.fixture
@@ -40,29 +40,9 @@ def test_daphne_reactor_runs_on_uvloop():
 @pytest.mark.parametrize("fast_path", ["true", "false"])
 def test_the_launcher_serves_on_uvloop_with_a_frozen_startup_heap(tmp_path, fast_path):
     # The bench's stats endpoint reports, from inside the server, its loop and frozen objects.
-    import httpx
-
-    from tests.daphne_server import BASE_DIR, free_port
-
-    port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "aybiza.settings.dev",
-           "AYBIZA_VAR_DIR": str(tmp_path), "AYBIZA_SERVER_FAST_PATH": fast_path}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "aybiza.server", "-b", "127.0.0.1", "-p", str(port),
-         "calls.bench.asgi:application"],
-        cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                stats = httpx.get(f"http://127.0.0.1:{port}/_bench/pacer", timeout=2).json()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.2)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    env = {"DJANGO_SETTINGS_MODULE": "aybiza.settings.dev", "AYBIZA_VAR_DIR": str(tmp_path),
+           "AYBIZA_SERVER_FAST_PATH": fast_path}
+    with launched_server("calls.bench.asgi:application", env) as port:
+        stats = httpx.get(f"http://127.0.0.1:{port}/_bench/pacer", timeout=30).json()
     assert stats["loop"] == "uvloop.Loop"
     assert (stats["gc_frozen"] > 10_000) is (fast_path == "true")
