@@ -58,12 +58,7 @@ def daphne_server(extra_env: dict[str, str] | None = None,
             _wait_ready(process, base_url, log_path, timeout_s)
             yield base_url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop(process)
             server_log = log_path.read_text()
             log_path.unlink(missing_ok=True)
             if "Traceback" in server_log:
@@ -91,12 +86,16 @@ def launched_server(app: str, env: dict[str, str], timeout_s: float = 60.0) -> I
                 time.sleep(0.1)
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_ready(process: subprocess.Popen, base_url: str, log_path: Path,
