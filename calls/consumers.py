@@ -8,7 +8,6 @@ session's store.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from channels.db import database_sync_to_async
@@ -106,8 +105,10 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         finally:
             if layer_task is not None:
                 layer_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await layer_task
+                # channels_redis finishes a cancelled receive only when its blocking read (up to
+                # the socket timeout) returns: the call is already closed and stored by now, so
+                # don't keep the finished consumer waiting (daphne kills one after 10 s).
+                await asyncio.wait({layer_task}, timeout=1.0)
 
     async def _channel_layer_messages(self) -> None:
         while True:

@@ -13,6 +13,7 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer
 from channels.testing import WebsocketCommunicator
 from twilio.request_validator import RequestValidator
 
@@ -368,3 +369,32 @@ async def test_a_refusal_keeps_the_call_unrecorded(call):
     assert not stored.recording
     turns = await database_sync_to_async(turns_of)(stored)
     assert "will not be recorded" in turns[-1][1]
+
+
+class StubbornLayer(InMemoryChannelLayer):
+    """A channel layer whose receive finishes a cancellation late, as channels_redis does while
+    its blocking read (BZPOPMIN, up to the socket timeout) is in flight."""
+
+    async def receive(self, channel):
+        try:
+            return await super().receive(channel)
+        except asyncio.CancelledError:
+            await asyncio.sleep(5)
+            raise
+
+
+async def test_a_slow_channel_layer_does_not_hold_a_finished_call(call, settings):
+    # given a channel layer that takes 5 s to give up a pending receive
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "calls.tests.test_consumer.StubbornLayer"}}
+    phone, _ = await connect(call)
+    await phone.start()
+    await phone.send_audio(SILENCE, 0.3)
+    # when Twilio ends the stream and the socket closes
+    await phone.stop()
+    await phone.wait_closed()
+    started = asyncio.get_running_loop().time()
+    await phone.ws.disconnect(timeout=4)
+    # then the consumer is done well before the layer's receive gives up, with the call stored
+    assert asyncio.get_running_loop().time() - started < 2.5
+    assert (await refreshed(call)).outcome == Outcome.CALLER_HUNG_UP
