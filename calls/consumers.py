@@ -153,13 +153,16 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             return False
         if type(audio) is not bytes:
             return False
+        self._feed_audio(session, audio)
+        return True
+
+    def _feed_audio(self, session: CallSession, audio: bytes) -> None:
         self.consecutive_bad = 0
         if len(audio) == FRAME_BYTES:
             session.on_audio(audio)
         else:  # Twilio sends 20 ms frames; anything else is re-cut to 20 ms
             for start in range(0, len(audio) - FRAME_BYTES + 1, FRAME_BYTES):
                 session.on_audio(audio[start:start + FRAME_BYTES])
-        return True
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing:
@@ -178,10 +181,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             if type(event) is bytes:
                 if session is None:
                     await self._bad("media_before_start")
-                    return
-                self.consecutive_bad = 0
-                for start in range(0, len(event) - FRAME_BYTES + 1, FRAME_BYTES):
-                    session.on_audio(event[start:start + FRAME_BYTES])
+                else:  # a frame that arrived while another handler held the lock
+                    self._feed_audio(session, event)
                 return
             self.consecutive_bad = 0
             if isinstance(event, Start):

@@ -14,13 +14,11 @@ from pathlib import Path
 import httpx
 from django.db import connection
 
+from calls.simulator.net import free_port
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def database_url_of_test_db() -> str:

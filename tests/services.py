@@ -25,7 +25,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+
+from calls.simulator.net import free_port
 
 DATABASE_NAME = "aybiza"
 DATABASE_USER = "aybiza"
@@ -182,10 +183,6 @@ def _wait_exit(process: subprocess.Popen[bytes]) -> int:
         raise
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _log_tail(log_path: Path) -> str:
@@ -224,7 +221,7 @@ def _start(
     log_path: Path,
 ) -> tuple[subprocess.Popen[bytes], int]:
     for _ in range(START_ATTEMPTS):
-        port = _free_port()
+        port = free_port()
         process = launch(port)
         try:
             ready = _wait_ready(name, process, lambda port=port: probe_port(port), log_path)

@@ -20,8 +20,7 @@ from calls.realtime.pacer import Pacer
 STATS_PATH = "/_bench/pacer"
 
 # Garbage-collector pauses per generation: a full collection holds the event loop.
-_gc_pauses = {"count": [0, 0, 0], "total_ms": [0.0, 0.0, 0.0], "max_ms": [0.0, 0.0, 0.0],
-              "objects_after_max_gen2": 0}
+_gc_pauses = {"count": [0, 0, 0], "total_ms": [0.0, 0.0, 0.0], "max_ms": [0.0, 0.0, 0.0]}
 _gc_started = [0.0]
 
 
@@ -33,10 +32,7 @@ def _gc_timer(phase: str, info: dict) -> None:
     elapsed_ms = (time.perf_counter() - _gc_started[0]) * 1000
     _gc_pauses["count"][generation] += 1
     _gc_pauses["total_ms"][generation] += elapsed_ms
-    if elapsed_ms > _gc_pauses["max_ms"][generation]:
-        _gc_pauses["max_ms"][generation] = elapsed_ms
-        if generation == 2:
-            _gc_pauses["objects_after_max_gen2"] = len(gc.get_objects())
+    _gc_pauses["max_ms"][generation] = max(_gc_pauses["max_ms"][generation], elapsed_ms)
 
 
 gc.callbacks.append(_gc_timer)
@@ -48,8 +44,7 @@ def pacer_stats() -> dict:
     pacer = Pacer._by_loop.get(loop)
     stats = pacer.stats() if pacer is not None else Pacer(loop).stats()
     stats["gc_collections"] = [generation["collections"] for generation in gc.get_stats()]
-    stats["gc_pauses"] = {key: (list(value) if isinstance(value, list) else value)
-                          for key, value in _gc_pauses.items()}
+    stats["gc_pauses"] = {key: list(value) for key, value in _gc_pauses.items()}
     stats["gc_frozen"] = gc.get_freeze_count()
     # What a full collection walks (tens of ms to count: only at the window's two ends).
     stats["gc_tracked"] = [len(gc.get_objects(generation)) for generation in range(3)]

@@ -25,6 +25,8 @@ from pathlib import Path
 import psutil
 
 from calls.bench import wsclient
+from calls.bench.cores import pin, pinner
+from calls.simulator.net import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PATH = "/floor"
@@ -73,14 +75,8 @@ class _Sink:
         pass
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
-def _pin(core: int | None):
-    return (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
 
 
 def start_server(server: str, port: int, core: int | None) -> subprocess.Popen:
@@ -96,7 +92,8 @@ def start_server(server: str, port: int, core: int | None) -> subprocess.Popen:
     else:
         raise ValueError(f"unknown server {server!r}")
     process = subprocess.Popen(argv, cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, preexec_fn=_pin(core))
+                               stderr=subprocess.DEVNULL,
+                               preexec_fn=pinner(core) if core is not None else None)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -134,11 +131,11 @@ async def drive(port: int, calls: int, mode: str, seconds: float) -> dict:
 
 def measure(server: str, calls: int, mode: str, seconds: float, server_core: int | None,
             generator_core: int | None) -> dict:
-    port = _free_port()
+    port = free_port()
     process = start_server(server, port, server_core)
     try:
         if generator_core is not None:
-            os.sched_setaffinity(0, {generator_core})
+            pin(0, generator_core)
         proc = psutil.Process(process.pid)
         asyncio.run(drive(port, calls, mode, 1.0))  # warm-up
         before = proc.cpu_times()

@@ -19,7 +19,6 @@ import platform
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,9 +33,11 @@ import psutil
 
 from calls.bench import report, stats
 from calls.bench.asgi import STATS_PATH
+from calls.bench.cores import pin, pinner
 from calls.bench.seed import BENCH_NUMBER
 from calls.bench.speech import caller_clips
 from calls.realtime.pacer import DEFAULT_LEAD_FRAMES, FRAME_S
+from calls.simulator.net import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PYTHON = sys.executable
@@ -94,7 +95,7 @@ def run(options: BenchOptions) -> dict:
     work = options.output_dir / f"{started_at}-work"
     work.mkdir()
     machine = machine_info()
-    _pin(os.getpid(), options.generator_core)  # PostgreSQL and Redis inherit it
+    pin(os.getpid(), options.generator_core)  # PostgreSQL and Redis inherit it
     results: dict = {
         "started_at": started_at, "command": options.command, "server": options.server,
         "server_core": options.server_core, "generator_core": options.generator_core,
@@ -119,7 +120,7 @@ def run(options: BenchOptions) -> dict:
         seeded = json.loads(_django(["-m", "calls.bench.seed", json.dumps(agent_fields(options))],
                                     env, work / "seed.log"))
         results["agent"] = seeded
-        port = _free_port()
+        port = free_port()
         with serve(options, env, port, work / "server.log") as server:
             say(f"{options.server} pid {server.pid} on 127.0.0.1:{port}, "
                 f"core {options.server_core}")
@@ -239,7 +240,7 @@ def serve(options: BenchOptions, env: dict[str, str], port: int,
     with open(log_path, "ab") as log:
         process = subprocess.Popen(argv, cwd=BASE_DIR, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   preexec_fn=_pinner(options.server_core))
+                                   preexec_fn=pinner(options.server_core))
     try:
         _wait_ready(process, port, log_path)
         yield process
@@ -259,7 +260,7 @@ def offline_cost(core: int, log_path: Path) -> dict:
     try:
         output = subprocess.run([PYTHON, "-m", "calls.bench.offline_cost"], cwd=BASE_DIR, env=env,
                                 capture_output=True, text=True, timeout=600, check=True,
-                                preexec_fn=_pinner(core))
+                                preexec_fn=pinner(core))
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         log_path.write_text(f"{exc}\n{getattr(exc, 'stderr', '')}")
         return {"error": f"failed, see {log_path}"}
@@ -319,7 +320,7 @@ def _generate(config: dict, prefix: Path, core: int) -> dict:
     with open(prefix.with_suffix(".log"), "ab") as log:
         subprocess.run([PYTHON, "-m", "calls.bench.generator", str(config_path), str(result_path)],
                        cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT, check=True,
-                       timeout=budget, preexec_fn=_pinner(core))
+                       timeout=budget, preexec_fn=pinner(core))
     return json.loads(result_path.read_text())
 
 
@@ -481,25 +482,6 @@ def _wait_ready(process: subprocess.Popen, port: int, log_path: Path) -> None:
         time.sleep(0.2)
     raise RuntimeError(f"the server did not answer within {SERVER_READY_TIMEOUT_S:.0f}s; "
                        f"see {log_path}")
-
-
-def _pinner(core: int) -> Callable[[], None]:
-    """A preexec_fn pinning the child to `core` (when the machine has it)."""
-    def pin() -> None:
-        _pin(0, core)
-    return pin
-
-
-def _pin(pid: int, core: int) -> None:
-    with contextlib.suppress(AttributeError, OSError):
-        if core in os.sched_getaffinity(0) or core < (os.cpu_count() or 1):
-            os.sched_setaffinity(pid, {core})
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _jsonable(value: object) -> object:

@@ -106,21 +106,15 @@ def write_batch(writes: list[_Write]) -> list[_Write]:
     A failing statement is retried write by write, so one bad row never loses the others.
     """
     failed: list[_Write] = []
-    turns = [w for w in writes if w.kind == "turn"]
-    events = [w for w in writes if w.kind == "event"]
-    for group, run_all, run_one in (
-        (turns, lambda ws: turns_save([w.kwargs for w in ws]),
-         lambda w: turns_save([w.kwargs])),
-        (events, lambda ws: events_record([w.kwargs for w in ws]),
-         lambda w: events_record([w.kwargs])),
-    ):
+    for kind, save in (("turn", turns_save), ("event", events_record)):
+        group = [w for w in writes if w.kind == kind]
         if not group:
             continue
         try:
-            run_all(group)
+            save([w.kwargs for w in group])
         except Exception:
             for write in group:
-                failed.extend(_isolated(write, run_one))
+                failed.extend(_isolated(write, lambda w, save=save: save([w.kwargs])))
     for write in writes:
         if write.kind == "call":
             failed.extend(_isolated(write, lambda w: w.service(**w.kwargs)))

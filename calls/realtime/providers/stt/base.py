@@ -7,6 +7,7 @@ reads transcripts from the async generator `transcripts()`.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -59,6 +60,19 @@ class STTStream(ABC):
     @abstractmethod
     async def aclose(self) -> None:
         """Stop recognising and release resources. Safe to call twice."""
+
+
+async def drain_results(results: asyncio.Queue) -> AsyncIterator[Transcript]:
+    """A stream's `transcripts()` over the queue its worker fills: transcripts until `None`
+    (the end, put back for later readers); an exception queued by the worker is raised here."""
+    while True:
+        item = await results.get()
+        if item is None:
+            results.put_nowait(None)
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 class STTProvider(ABC):

@@ -35,7 +35,13 @@ from urllib.parse import urlencode
 from django.conf import settings
 
 from calls.realtime.providers.failover import ProviderError, shared_tls_context
-from calls.realtime.providers.stt.base import STTOptions, STTProvider, STTStream, Transcript
+from calls.realtime.providers.stt.base import (
+    STTOptions,
+    STTProvider,
+    STTStream,
+    Transcript,
+    drain_results,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +54,6 @@ REPLAY_CHUNK_BYTES = 8000
 # Keyterm prompting has a token budget per request: short phrases only, and not too many.
 MAX_KEYTERMS = 50
 MAX_KEYTERM_CHARS = 60
-_END = object()
 
 
 def import_sdk() -> Any:
@@ -227,15 +232,8 @@ class DeepgramSTTStream(STTStream):
         self._finalize_requested = True
         self._wake.set()
 
-    async def transcripts(self) -> AsyncIterator[Transcript]:
-        while True:
-            item = await self._results.get()
-            if item is _END:
-                self._results.put_nowait(_END)  # later readers end too
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+    def transcripts(self) -> AsyncIterator[Transcript]:
+        return drain_results(self._results)
 
     async def aclose(self) -> None:
         if self._closed:
@@ -254,7 +252,7 @@ class DeepgramSTTStream(STTStream):
                 task.cancel()
         await asyncio.gather(*[t for t in [*self._tasks, supervisor] if t is not None],
                              return_exceptions=True)
-        self._results.put_nowait(_END)
+        self._results.put_nowait(None)  # the end
 
     # -- tasks ---------------------------------------------------------------------------------
     async def _send_loop(self) -> None:

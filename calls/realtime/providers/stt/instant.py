@@ -19,7 +19,13 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from calls.realtime.audio import ULAW_DECODE_TABLE
-from calls.realtime.providers.stt.base import STTOptions, STTProvider, STTStream, Transcript
+from calls.realtime.providers.stt.base import (
+    STTOptions,
+    STTProvider,
+    STTStream,
+    Transcript,
+    drain_results,
+)
 
 Script = Sequence[str] | Callable[[int, int], str]
 
@@ -82,13 +88,8 @@ class InstantSTTStream(STTStream):
         self._timers.pop(key, None)
         self._results.put_nowait(transcript)
 
-    async def transcripts(self) -> AsyncIterator[Transcript]:
-        while True:
-            transcript = await self._results.get()
-            if transcript is None:
-                self._results.put_nowait(None)  # later readers end too
-                return
-            yield transcript
+    def transcripts(self) -> AsyncIterator[Transcript]:
+        return drain_results(self._results)
 
     async def aclose(self) -> None:
         if self._closed:

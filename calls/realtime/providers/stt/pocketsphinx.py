@@ -45,7 +45,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from calls.realtime.audio import SAMPLE_RATE, StreamingResampler, ulaw_to_pcm16
-from calls.realtime.providers.stt.base import STTOptions, STTProvider, STTStream, Transcript
+from calls.realtime.providers.stt.base import (
+    STTOptions,
+    STTProvider,
+    STTStream,
+    Transcript,
+    drain_results,
+)
 from calls.realtime.providers.stt.sphinx_lm import DomainModel, shared_lexicon, write_domain_model
 
 if TYPE_CHECKING:
@@ -337,16 +343,9 @@ class PocketsphinxStream(STTStream):
         self._jobs.append(_FINALIZE)
         self._wake.set()
 
-    async def transcripts(self) -> AsyncIterator[Transcript]:
+    def transcripts(self) -> AsyncIterator[Transcript]:
         """Results until the stream closes; a decoding failure is raised here."""
-        while True:
-            item = await self._results.get()
-            if item is None:
-                self._results.put_nowait(None)  # later readers end too
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        return drain_results(self._results)
 
     async def aclose(self) -> None:
         self._closing = True
