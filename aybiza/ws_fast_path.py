@@ -18,10 +18,23 @@ hands everything else to autobahn unchanged:
   header itself (server frames are never masked) and sends header and payload with one `send`
   when Twisted has nothing buffered for the socket (else it queues behind what is buffered).
 
+The protocol also offers applications a synchronous channel to the socket, as the ASGI
+extension `aybiza.websocket.direct` in the connection scope (`DirectChannel`): `send_text` frames
+and writes a message at once, and a receiver set with `set_receiver` is called with each inbound
+text message instead of queueing it for `receive()`. Through ASGI, every inbound message is a
+dict put on an `asyncio.Queue` that wakes the application's task, and every outbound one awaits
+two coroutines in daphne: at 50 messages a second each way per call, that plumbing cost more
+than the call's own audio work. Order is kept: the receiver only sees a message when nothing is
+waiting in the application's queue, and a message it declines (returns False) is queued, so the
+messages after it queue behind it until the application has taken them all.
+
 Installed by `python -m aybiza.server` (set `AYBIZA_SERVER_FAST_PATH=false` to turn it off).
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 from autobahn.websocket.protocol import WebSocketProtocol as _Autobahn
 from daphne.ws_protocol import WebSocketProtocol
@@ -37,6 +50,7 @@ _FIN_TEXT = 0x81
 _MASKED = 0x80
 _MAX_SHORT = 125
 _MAX_MEDIUM = 0xFFFF
+DIRECT_EXTENSION = "aybiza.websocket.direct"
 
 
 def unmask(payload: bytes, mask: bytes) -> bytes:
@@ -49,8 +63,35 @@ def unmask(payload: bytes, mask: bytes) -> bytes:
         size, "little")
 
 
+class DirectChannel:
+    """Synchronous access to one WebSocket connection (the `aybiza.websocket.direct` extension).
+
+    For an application that already runs in the server's event loop: no queue, no task wake-up,
+    no coroutine per message. Everything the channel does not take still goes through ASGI.
+    """
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: FastPathWebSocketProtocol) -> None:
+        self._protocol = protocol
+
+    def send_text(self, text: str) -> None:
+        """Send one text message now. Dropped once the connection is closing or closed, as
+        daphne drops replies to a connection that has gone."""
+        protocol = self._protocol
+        if protocol.state == _OPEN and not protocol.muted:
+            protocol.sendMessage(text.encode(), False)
+
+    def set_receiver(self, receiver: Callable[[str], bool] | None) -> None:
+        """Call `receiver(text)` for inbound text messages while the application's queue is
+        empty; it returns False for a message it leaves to `receive()` (None: stop)."""
+        self._protocol.direct_receiver = receiver
+
+
 class FastPathWebSocketProtocol(WebSocketProtocol):
     """daphne's WebSocket protocol with a direct path for small single-frame messages."""
+
+    direct_receiver: Callable[[str], bool] | None = None
 
     def dataReceived(self, data: bytes) -> None:
         if (self.state == _OPEN and not self.data and self.current_frame is None
@@ -97,6 +138,20 @@ class FastPathWebSocketProtocol(WebSocketProtocol):
             offset = stop
         return data[offset:] if offset else data
 
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        receiver = self.direct_receiver
+        if receiver is None or isBinary or self.muted or not self.application_queue.empty():
+            super().onMessage(payload, isBinary)
+            return
+        text = payload.decode("utf8")  # as daphne's: invalid UTF-8 raises here, before the app
+        self.last_ping = time.time()  # daphne's keep-alive pings only idle connections
+        if not receiver(text):
+            self.application_queue.put_nowait({"type": "websocket.receive", "text": text})
+
+    def onClose(self, wasClean, code, reason) -> None:
+        self.direct_receiver = None
+        super().onClose(wasClean, code, reason)
+
     def sendMessage(self, payload, isBinary=False, fragmentSize=None, sync=False,
                     doNotCompress=False):
         size = len(payload)
@@ -118,7 +173,6 @@ class FastPathWebSocketProtocol(WebSocketProtocol):
         stats.outgoingWebSocketFrames += 1
         stats.outgoingOctetsWireLevel += len(header) + size
         return None
-
 
     def _write_through(self, data: bytes) -> None:
         """Send now when Twisted has nothing buffered for this socket; else queue behind it.
@@ -146,3 +200,11 @@ def install() -> None:
     from daphne import ws_protocol
 
     ws_protocol.WebSocketFactory.protocol = FastPathWebSocketProtocol
+
+
+def add_direct_extension(protocol: object, scope: dict) -> None:
+    """Offer the application a `DirectChannel` when the connection is one of ours (called by
+    the server as it creates the application instance)."""
+    if isinstance(protocol, FastPathWebSocketProtocol) and scope.get("type") == "websocket":
+        scope["extensions"] = {**(scope.get("extensions") or {}),
+                               DIRECT_EXTENSION: DirectChannel(protocol)}

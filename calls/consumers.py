@@ -19,6 +19,7 @@ from django.conf import settings
 from calls import twilio
 from calls.models import Outcome
 from calls.realtime.loader import StreamRejected, load_stream
+from calls.realtime.outbox import direct_socket, outbox_for
 from calls.realtime.pacer import FRAME_BYTES, Pacer
 from calls.realtime.persistence import CallStore
 from calls.realtime.recorder import CallRecorder
@@ -66,10 +67,16 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         # channel layer with a new task and an asyncio.wait() per message: per 20 ms frame per
         # call that was a tenth of the server's CPU. Here the socket is read directly and the
         # channel layer (tool results: rare) by one task per call; a lock keeps handlers from
-        # running concurrently, as Channels guarantees.
+        # running concurrently, as Channels guarantees. Under `python -m aybiza.server` media
+        # frames do not even come through `receive`: the server hands them to `_direct_receive`
+        # (the `aybiza.websocket.direct` extension) and outbound messages leave through the
+        # call's outbox without a coroutine each.
         self.scope = scope
         self.base_send = send
         self._dispatching = asyncio.Lock()
+        self._direct = direct_socket(scope)
+        self._media_failed = False
+        self.outbox = outbox_for(self._direct, send)
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         layer_task = None
         if self.channel_layer is not None:
@@ -79,6 +86,11 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         try:
             while True:
                 message = await receive()
+                if self._media_failed:  # this frame raised in _direct_receive: fail the call
+                    self._media_failed = False
+                    async with dispatching:
+                        await self._fail()
+                    continue
                 # A media frame (50 a second per call) is fed synchronously, without the lock:
                 # nothing awaits in between, so no other handler can interleave with it.
                 if message["type"] == "websocket.receive" and not dispatching.locked():
@@ -103,6 +115,9 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         except StopConsumer:
             pass
         finally:
+            if self._direct is not None:
+                self._direct.set_receiver(None)
+            self.outbox.close()
             if layer_task is not None:
                 layer_task.cancel()
                 # channels_redis finishes a cancelled receive only when its blocking read (up to
@@ -137,6 +152,18 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             await self.websocket_receive(message)
             return
         await super().dispatch(message)
+
+    def _direct_receive(self, text: str) -> bool:
+        """The server's call for each inbound text message while nothing is queued for
+        `receive()`. False leaves the message (and, until it is taken, every later one) to the
+        consumer's loop: anything but a media frame, or any frame while a handler is running."""
+        if self._dispatching.locked():
+            return False
+        try:
+            return self._feed_media(text)
+        except Exception:
+            self._media_failed = True
+            return False
 
     def _feed_media(self, text: str) -> bool:
         """The per-frame path: True when `text` was a media frame and the session has it.
@@ -240,21 +267,24 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         encoder = OutboundEncoder(start.stream_sid)
         recorder = CallRecorder() if loaded.config.recording_mode != "off" else None
         pacer = Pacer.for_running_loop()
-        outbound = pacer.outbound(encoder, self._send_text,
-                                  tap=recorder.add_outbound if recorder else None)
+        outbound = pacer.outbound(
+            encoder, self.outbox.send, tap=recorder.add_outbound if recorder else None,
+            frames_per_message=settings.MEDIA_OUTBOUND_MESSAGE_MS // 20)
         store = CallStore(loaded.call)
         tools = ToolRunner(tenant_id=loaded.call.tenant_id, call_id=loaded.call.id,
                            agent_id=loaded.config.agent_id,
                            reply_channel=getattr(self, "channel_name", "") or "")
         self.session = CallSession(
             config=loaded.config, stt=loaded.stt, llm=loaded.llm, tts=loaded.tts,
-            vad=loaded.vad, outbound=outbound, send_control=self._send_text,
+            vad=loaded.vad, outbound=outbound, send_control=self.outbox.send,
             clear_message=encoder.clear(), store=store, tools=tools, recorder=recorder,
             hangup=self._hang_up, pacer=pacer,
         )
         loaded.failover.session = self.session
         if self.bad_messages:
             store.record_event("malformed_messages", dict(self.bad_messages))
+        if self._direct is not None:
+            self._direct.set_receiver(self._direct_receive)
         try:
             await self.session.start()
         except Exception as exc:
@@ -265,10 +295,9 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
 
     async def close(self, code=None, reason=None) -> None:
         self.closing = True
+        if self.session is not None:
+            await self.outbox.drain()  # what the call sent goes out before the close frame
         await super().close(code=code, reason=reason)
-
-    async def _send_text(self, text: str) -> None:
-        await self.base_send({"type": "websocket.send", "text": text})
 
     async def _hang_up(self) -> None:
         """End the phone call: through Twilio's REST API when configured, else close the stream."""

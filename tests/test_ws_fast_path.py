@@ -31,6 +31,11 @@ def server(request) -> Iterator[int]:
         yield port
 
 
+@pytest.fixture
+def fast_path_on(request) -> bool:
+    return request.node.callspec.params["server"] == "fast"
+
+
 def frame(payload: bytes, opcode: int = OP_TEXT, *, fin: bool = True, masked: bool = True,
           length_form: int | None = None) -> bytes:
     """A client frame with a random mask (or none), optionally a non-minimal length form."""
@@ -51,11 +56,11 @@ def frame(payload: bytes, opcode: int = OP_TEXT, *, fin: bool = True, masked: bo
 class Peer:
     """A raw-socket WebSocket client: what goes on the wire is exactly what a test writes."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, path: str = "/echo") -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(
-            f"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
             f"Sec-WebSocket-Version: 13\r\n\r\n".encode())
         self.buffer = b""
@@ -179,6 +184,25 @@ def test_client_close_is_answered(peer):
     assert peer.read_frame() == (OP_TEXT, b"one")
     peer.send(frame((1000).to_bytes(2, "big"), OP_CLOSE))
     assert peer.close_code() == 1000
+
+
+def test_the_direct_channel_never_lets_a_message_overtake_a_declined_one(server, fast_path_on):
+    peer = Peer(server, "/direct")
+    try:
+        peer.send(frame(b"a") + frame(b"slow:b") + frame(b"c") + frame(b"d"))
+        echoes = [peer.read_frame()[1].decode() for _ in range(4)]
+        assert [e.split(":", 1)[1] for e in echoes] == ["a", "slow:b", "c", "d"]
+        # With the extension, the first goes direct and the rest queue behind the declined one.
+        expected = ["direct", "queued", "queued", "queued"] if fast_path_on else ["queued"] * 4
+        assert [e.split(":", 1)[0] for e in echoes] == expected
+        peer.send(frame(b"e"))  # the queue has drained: direct again
+        assert peer.read_frame()[1] == (b"direct:e" if fast_path_on else b"queued:e")
+        peer.send(frame(b"\x01", OP_BINARY))  # binary never goes to the receiver
+        assert peer.read_frame() == (OP_BINARY, b"\x01")
+        peer.send(frame(b"please close") + frame(b"never echoed"))
+        assert peer.close_code() == 4000
+    finally:
+        peer.close()
 
 
 def test_unmask_fallback_matches_the_c_helper(monkeypatch):

@@ -1,5 +1,7 @@
 """Settings shared by every mode. Values come from the environment with documented defaults."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .bedrock import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .channels import *  # noqa: F403
@@ -139,6 +141,11 @@ SPECTACULAR_SETTINGS = {
 # Live-call limits that protect the server from a misbehaving peer.
 MEDIA_STREAM_MAX_MESSAGE_BYTES: int = env.int("MEDIA_STREAM_MAX_MESSAGE_BYTES", default=64 * 1024)
 MEDIA_STREAM_MAX_BAD_MESSAGES: int = env.int("MEDIA_STREAM_MAX_BAD_MESSAGES", default=50)
+# Agent audio per outbound media message: 20 ms (160-byte frames, as Twilio sends) or a multiple
+# up to 100 ms. 40 ms halves the messages and socket writes of a speaking call.
+MEDIA_OUTBOUND_MESSAGE_MS: int = env.int("MEDIA_OUTBOUND_MESSAGE_MS", default=20)
+if MEDIA_OUTBOUND_MESSAGE_MS not in (20, 40, 60, 80, 100):
+    raise ImproperlyConfigured("MEDIA_OUTBOUND_MESSAGE_MS must be 20, 40, 60, 80 or 100")
 
 # Load the offline speech models (pocketsphinx, hibari) at startup, not on the first call.
 OFFLINE_SPEECH_WARMUP: bool = env.bool("OFFLINE_SPEECH_WARMUP", default=False)

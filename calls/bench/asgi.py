@@ -20,7 +20,9 @@ from calls.realtime.pacer import Pacer
 STATS_PATH = "/_bench/pacer"
 
 # Garbage-collector pauses per generation: a full collection holds the event loop.
-_gc_pauses = {"count": [0, 0, 0], "total_ms": [0.0, 0.0, 0.0], "max_ms": [0.0, 0.0, 0.0]}
+# `collected`: objects found unreachable (cyclic garbage: what made the collection worth it).
+_gc_pauses = {"count": [0, 0, 0], "total_ms": [0.0, 0.0, 0.0], "max_ms": [0.0, 0.0, 0.0],
+              "collected": [0, 0, 0]}
 _gc_started = [0.0]
 
 
@@ -33,6 +35,7 @@ def _gc_timer(phase: str, info: dict) -> None:
     _gc_pauses["count"][generation] += 1
     _gc_pauses["total_ms"][generation] += elapsed_ms
     _gc_pauses["max_ms"][generation] = max(_gc_pauses["max_ms"][generation], elapsed_ms)
+    _gc_pauses["collected"][generation] += info.get("collected", 0)
 
 
 gc.callbacks.append(_gc_timer)

@@ -21,6 +21,7 @@ import base64
 import contextlib
 import json
 import math
+import os
 import random
 import secrets
 import sys
@@ -157,8 +158,8 @@ class BenchCall:
     def tick(self, now: float) -> None:
         """Every 20 ms: one inbound frame, the marks that played, the caller's next move."""
         client = self.client
-        if client is None or self.closed:
-            return
+        if client is None or self.closed or self.mode == HUNG_UP:
+            return  # (a clip still being spoken at hang-up must not move the call on)
         gen = self.gen
         if self.clip is not None:
             pos = self.clip_pos
@@ -300,7 +301,7 @@ class BenchCall:
         m.agent_frames += len(turn.arrivals)
         m.jitter_ms.extend(stats.turn_jitter_ms(turn.arrivals, turn.durations,
                                                 skip_audio_s=gen.config.skip_audio_s))
-        gaps = stats.turn_gaps(turn.arrivals)
+        gaps = stats.turn_gaps(turn.arrivals, turn.durations)
         m.gaps += gaps
         if gaps and len(m.gap_examples) < 20:
             deltas = [round((b - a) * 1000, 1) for a, b in zip(turn.arrivals, turn.arrivals[1:],
@@ -529,7 +530,9 @@ class Generator:
         self.measuring = False
         own_after = time.process_time()
         server_cpu_after, rss_end = self._server_sample()
-        cores = _core_busy_pct(cores_before, _core_times())
+        cores_after = _core_times()
+        cores = _core_busy_pct(cores_before, cores_after)
+        steal_ms = _core_steal_ms(cores_before, cores_after)
         pacer_after = await self._pacer_stats()
         if profiler is not None:
             with contextlib.suppress(TimeoutError):
@@ -548,6 +551,13 @@ class Generator:
                 round(max(0.0, cores[gen_core] - generator_cpu_pct), 1)
                 if gen_core is not None and gen_core < len(cores) else None),
             "generator_cpu_pct": round(generator_cpu_pct, 1),
+            # Included in the busy figures above; a stall of every call at once with steal in
+            # the window is the host's, not ours.
+            "steal_ms_server_core": (steal_ms[core] if core is not None and core < len(steal_ms)
+                                     else None),
+            "steal_ms_generator_core": (steal_ms[gen_core]
+                                        if gen_core is not None and gen_core < len(steal_ms)
+                                        else None),
             "server_rss_end": rss_end, "server_rss_max": max(rss_max, rss_end),
             "pacer": _pacer_delta(pacer_before, pacer_after, wall),
         }
@@ -636,8 +646,9 @@ class Generator:
         }
 
 
-def _core_times() -> list[tuple[int, int]]:
-    """(busy, total) jiffies per CPU from /proc/stat (empty where it does not exist)."""
+def _core_times() -> list[tuple[int, int, int]]:
+    """(busy, total, steal) jiffies per CPU from /proc/stat (empty where it does not exist).
+    Steal is time the hypervisor ran something else while this virtual CPU wanted to run."""
     try:
         with open("/proc/stat") as handle:
             lines = [line.split() for line in handle if line.startswith("cpu")]
@@ -647,13 +658,22 @@ def _core_times() -> list[tuple[int, int]]:
     for fields in lines[1:]:  # cpu0, cpu1, ... (the first line is the sum)
         values = [int(v) for v in fields[1:]]
         idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
-        result.append((sum(values) - idle, sum(values)))
+        steal = values[7] if len(values) > 7 else 0
+        result.append((sum(values) - idle, sum(values), steal))
     return result
 
 
-def _core_busy_pct(before: list[tuple[int, int]], after: list[tuple[int, int]]) -> list[float]:
+def _core_busy_pct(before: list[tuple[int, int, int]],
+                   after: list[tuple[int, int, int]]) -> list[float]:
     return [round(100 * (b1 - b0) / max(1, t1 - t0), 1)
-            for (b0, t0), (b1, t1) in zip(before, after, strict=False)]
+            for (b0, t0, _), (b1, t1, _) in zip(before, after, strict=False)]
+
+
+def _core_steal_ms(before: list[tuple[int, int, int]],
+                   after: list[tuple[int, int, int]]) -> list[int]:
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    return [round((s1 - s0) * tick_ms) for (_, _, s0), (_, _, s1) in zip(before, after,
+                                                                         strict=False)]
 
 
 def _pacer_delta(before: dict, after: dict, wall_s: float) -> dict:
@@ -683,6 +703,10 @@ def _pacer_delta(before: dict, after: dict, wall_s: float) -> dict:
             round(a - b, 1) for b, a in zip((before.get("gc_pauses") or {}).get("total_ms", []),
                                             (after.get("gc_pauses") or {}).get("total_ms", []),
                                             strict=False)],
+        "gc_collected_in_window": [
+            a - b for b, a in zip((before.get("gc_pauses") or {}).get("collected", []),
+                                  (after.get("gc_pauses") or {}).get("collected", []),
+                                  strict=False)],
         "gc_max_pause_ms": [round(ms, 1) for ms in (after.get("gc_pauses") or {}).get(
             "max_ms", [])],
         "gc_tracked": after.get("gc_tracked"), "gc_frozen": after.get("gc_frozen"),

@@ -57,7 +57,9 @@ def text_table(steps: list[dict]) -> str:
     for step in steps:
         lines.append(" ".join(cell.rjust(width) for cell, (_, width) in
                               zip(step_row(step), COLUMNS, strict=True)))
-    lines.append("jit: outbound inter-arrival |Δ−20ms| within agent turns (ms); >60ms: gaps; "
+    lines.append("jit: outbound inter-arrival |Δ − audio of the previous message| within agent "
+                 "turns (ms); >60ms: gaps, messages more than 40 ms late (20 ms frames: over 60 ms "
+                 "apart); "
                  "under: playback underruns; lag99≤: server loop lag p99 (bucket bound); ovh: turn "
                  "overhead (ms); barge: barge-in reaction beyond the VAD minimum (ms); cpu: server "
                  "% of one core; * generator saturated (>85%): numbers are the generator's; "
@@ -66,7 +68,8 @@ def text_table(steps: list[dict]) -> str:
 
 
 def markdown_table(steps: list[dict]) -> str:
-    header = ("| N calls | connected | errors % | jitter p50 / p99 / max (ms) | gaps > 60 ms | "
+    header = ("| N calls | connected | errors % | jitter p50 / p99 / max (ms) | gaps (> 40 ms "
+              "late) | "
               "underruns | loop lag p99 ≤ (ms) | turn overhead p50 / p95 / max (ms) | "
               "barge-in p50 / p95 (ms) | server CPU % idle / talking | CPU % per call idle / "
               "talking | RSS MB per call idle / talking | generator CPU % | other processes on "
@@ -138,14 +141,14 @@ def targets(steps: list[dict]) -> list[tuple[str, bool | None, str]]:
     rss = at["rss_per_call_mb"]["talk"]
     return [
         (f"≥ {TARGET_CALLS} concurrent calls on one core with jitter p99 ≤ "
-         f"{TARGET_JITTER_P99_MS:g} ms and no gap over 60 ms",
+         f"{TARGET_JITTER_P99_MS:g} ms and no gap",
          best is not None and best >= TARGET_CALLS,
          f"largest step meeting both: {best} calls" if best else "no step met both"),
         (f"jitter p99 ≤ {TARGET_JITTER_P99_MS:g} ms",
          le(at["jitter_ms"]["p99"], TARGET_JITTER_P99_MS),
          f"p99 {_num(at['jitter_ms']['p99'])} ms at {n} calls" + also("jitter_ms", "p99")),
-        ("zero gaps over 60 ms", at["gaps_over_60ms"] == 0,
-         f"{at['gaps_over_60ms']} gaps in {at['agent_frames']} frames at {n} calls"),
+        ("zero gaps over 60 ms (a message more than 40 ms late)", at["gaps_over_60ms"] == 0,
+         f"{at['gaps_over_60ms']} gaps in {at['agent_frames']} messages at {n} calls"),
         (f"turn overhead p95 ≤ {TARGET_OVERHEAD_P95_MS:g} ms",
          le(overhead_p95, TARGET_OVERHEAD_P95_MS),
          f"p95 {_num(overhead_p95)} ms at {n} calls" + also("turn_overhead_ms", "p95")
@@ -156,6 +159,34 @@ def targets(steps: list[dict]) -> list[tuple[str, bool | None, str]]:
         (f"≤ {TARGET_RSS_PER_CALL_MB:g} MB RSS per call", le(rss, TARGET_RSS_PER_CALL_MB),
          f"{_num(rss, 2)} MB per talking call at {n} calls"),
     ]
+
+
+def pauses_table(steps: list[dict]) -> list[str]:
+    """Per step, what can stop every call at once, and how the turn overhead splits up."""
+    lines = ["What can pause every call at once, per talking window, and the server-clock turn "
+             "overhead by stage (p95, ms beyond the simulated latency):", "",
+             "| N calls | loop lag max ≤ (ms) | full GC collections / ms | longest GC pause so "
+             "far (ms) | host steal on the server core (ms) | end of turn → STT final | → LLM "
+             "token | → TTS audio | → first frame | calls stored after hang-up (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for step in steps:
+        talk = step["talk"]
+        pacer = talk.get("pacer") or {}
+        collections = pacer.get("gc_collections") or [None] * 3
+        pauses = pacer.get("gc_pause_ms_in_window") or [None] * 3
+        stages = (step.get("server_turn_overhead_ms") or {}).get("stages") or {}
+
+        def stage(name: str, stages=stages) -> str:
+            return _num((stages.get(name) or {}).get("p95"), 0)
+
+        lines.append(
+            f"| {step['calls']} | {_num(pacer.get('lag_max_ms_le'), 0)} | "
+            f"{_num(collections[2], 0)} / {_num(pauses[2])} | "
+            f"{_num(max(pacer.get('gc_max_pause_ms') or [0]))} | "
+            f"{_num(talk.get('steal_ms_server_core'), 0)} | {stage('stt_final')} | "
+            f"{stage('llm_first_token')} | {stage('tts_first_audio')} | {stage('first_frame')} | "
+            f"{_num(step.get('calls_stored_s'))} |")
+    return lines
 
 
 def _server_overhead(at: dict, good: dict | None) -> str:
@@ -252,6 +283,7 @@ def markdown_section(run: dict) -> str:
     for name, met, evidence in targets(run["steps"]):
         verdict = "n/a" if met is None else ("yes" if met else "**no**")
         lines.append(f"| {name} | {verdict} | {evidence} |")
+    lines += ["", *pauses_table(run["steps"])]
     bound = cpu_bound_calls_per_core(run["steps"])
     if bound:
         lines += ["", f"CPU-bound ceiling: about {bound:.0f} talking calls per core at 100 % CPU "

@@ -48,7 +48,8 @@ PUBLIC_BASE_URL = "https://bench.aybiza.test"
 # Two clauses, about 4.5 s of audio at InstantTTS's 60 ms per character.
 REPLY_TEXT = "Sure, I can help with that. We are open Monday to Friday from nine to five."
 SERVER_READY_TIMEOUT_S = 60.0
-SETTLE_S = 3.0  # between steps: the server finishes closing calls and writing their rows
+SETTLE_S = 3.0  # after the warm-up: the server finishes closing calls and writing their rows
+STORE_WAIT_S = 60.0  # longest wait for a step's call rows to be closed
 
 
 @dataclass
@@ -142,12 +143,15 @@ def run(options: BenchOptions) -> dict:
                 db_before, redis_before = _db_counters(database_url), _redis_calls(redis_url)
                 last_turn = _last_turn_id(database_url)
                 step = _generate(config, work / f"step-{calls}", options.generator_core)
+                # The server stores each call's end after its stream closes: wait for all of them
+                # (how long that takes is reported), then count the backend work.
+                step["call_outcomes"], step["calls_stored_s"] = _call_outcomes(
+                    database_url, step["config"]["calls"])
                 step["backend_work"] = _per_turn(
                     step, db_before, _db_counters(database_url),
                     redis_before, _redis_calls(redis_url))
-                step["call_outcomes"] = _call_outcomes(database_url, step["config"]["calls"])
                 step["server_turn_overhead_ms"] = _server_turn_overhead(
-                    database_url, after_turn_id=last_turn, provider_ms=_provider_ms(options),
+                    database_url, after_turn_id=last_turn, options=options,
                     end_of_turn_ms=seeded["end_of_turn_silence_ms"])
                 step["cpu_pct_per_call"] = {
                     phase: round(step[phase]["server_cpu_pct"] / calls, 3)
@@ -352,22 +356,38 @@ def _last_turn_id(database_url: str) -> int:
         return int(conn.execute("SELECT coalesce(max(id), 0) FROM calls_turn").fetchone()[0])
 
 
-def _server_turn_overhead(database_url: str, *, after_turn_id: int, provider_ms: int,
+def _server_turn_overhead(database_url: str, *, after_turn_id: int, options: BenchOptions,
                           end_of_turn_ms: int) -> dict:
     """Turn overhead by the server's own clock: each reply's `first_frame_ms` (its VAD's last
     voiced frame → first frame sent) minus the provider time and the end-of-turn silence.
 
     The generator's figure starts at the caller's last voiced frame as a fresh VAD judged it;
     this one starts where the server's VAD did, so the difference is VAD decision latency.
+    `stages` splits it where the turn's timestamps allow: end of turn → STT final, → first LLM
+    token, → first TTS audio, → first frame sent, each minus its simulated latency.
     """
     import psycopg
 
     with psycopg.connect(database_url, autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT first_frame_ms FROM calls_turn WHERE id > %s AND role = 'agent' "
-            "AND first_frame_ms IS NOT NULL", (after_turn_id,)).fetchall()
-    values = sorted(row[0] - provider_ms - end_of_turn_ms for row in rows)
-    return {"turns": len(values), **stats.summarize(values)}
+            "SELECT stt_final_ms, llm_first_token_ms, tts_first_audio_ms, first_frame_ms "
+            "FROM calls_turn WHERE id > %s AND role = 'agent' AND first_frame_ms IS NOT NULL",
+            (after_turn_id,)).fetchall()
+    values = sorted(row[3] - _provider_ms(options) - end_of_turn_ms for row in rows)
+    simulated = {"stt_final": end_of_turn_ms + options.stt_final_ms,
+                 "llm_first_token": options.llm_first_token_ms,
+                 "tts_first_audio": options.tts_first_audio_ms, "first_frame": 0}
+    stages: dict[str, list[float]] = {name: [] for name in simulated}
+    for row in rows:
+        previous = 0
+        for name, at in zip(simulated, row, strict=True):
+            if at is None or previous is None:
+                previous = None
+                continue
+            stages[name].append(at - previous - simulated[name])
+            previous = at
+    return {"turns": len(values), **stats.summarize(values),
+            "stages": {name: stats.summarize(sorted(v)) for name, v in stages.items() if v}}
 
 
 def server_floor(options: BenchOptions, log_path: Path) -> list[dict] | dict:
@@ -385,17 +405,23 @@ def server_floor(options: BenchOptions, log_path: Path) -> list[dict] | dict:
     return json.loads(output.stdout)
 
 
-def _call_outcomes(database_url: str, last: int) -> dict[str, int]:
-    """How the step's calls ended, as the server stored it (the last `last` calls)."""
+def _call_outcomes(database_url: str, last: int) -> tuple[dict[str, int], float]:
+    """How the step's calls ended, as the server stored it (the last `last` calls), once none
+    is open any more (at most STORE_WAIT_S), and the seconds that took after the hang-ups."""
     import psycopg
 
-    time.sleep(SETTLE_S)  # the server closes the call rows after the streams end
+    started = time.monotonic()
     with psycopg.connect(database_url, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT coalesce(nullif(outcome, ''), 'open'), count(*) FROM "
-            "(SELECT outcome FROM calls_call ORDER BY id DESC LIMIT %s) recent GROUP BY 1",
-            (last,)).fetchall()
-    return {outcome: int(count) for outcome, count in rows}
+        while True:
+            rows = conn.execute(
+                "SELECT coalesce(nullif(outcome, ''), 'open'), count(*) FROM "
+                "(SELECT outcome FROM calls_call ORDER BY id DESC LIMIT %s) recent GROUP BY 1",
+                (last,)).fetchall()
+            outcomes = {outcome: int(count) for outcome, count in rows}
+            waited = time.monotonic() - started
+            if "open" not in outcomes or waited > STORE_WAIT_S:
+                return outcomes, round(waited, 2)
+            time.sleep(0.25)
 
 
 def _redis_calls(redis_url: str) -> int:

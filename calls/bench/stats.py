@@ -54,10 +54,17 @@ def turn_jitter_ms(arrivals: Sequence[float], durations: Sequence[float] | None 
     return jitter
 
 
-def turn_gaps(arrivals: Sequence[float], *, threshold_s: float = GAP_THRESHOLD_S) -> int:
-    """How many frames of one turn arrived more than `threshold_s` after the previous one."""
-    return sum(1 for previous, current in zip(arrivals, arrivals[1:], strict=False)
-               if current - previous > threshold_s)
+def turn_gaps(arrivals: Sequence[float], durations: Sequence[float] | None = None, *,
+              threshold_s: float = GAP_THRESHOLD_S) -> int:
+    """How many messages of one turn came more than `threshold_s` after the previous one, for
+    20 ms frames; a message after a longer one (40 ms) is allowed that much more time, so the
+    rule is "late by more than `threshold_s` − 20 ms" whatever each message carries."""
+    if durations is None:
+        durations = [FRAME_S] * len(arrivals)
+    allowed = threshold_s - FRAME_S
+    return sum(1 for previous, current, duration in zip(arrivals, arrivals[1:], durations,
+                                                        strict=False)
+               if current - previous - duration > allowed)
 
 
 def playback_underruns(arrivals: Sequence[float], durations: Sequence[float] | None = None, *,

@@ -2,8 +2,9 @@
 
 Each call queues agent audio (and marks at byte positions) in an `OutboundAudio`. A single
 `Pacer` task per event loop wakes every 20 ms, and tops each speaking call up to a small lead
-ahead of Twilio's playback clock. Barge-in only has to drop a queue. The same clock drives each
-session's low-rate housekeeping (silence and call-length timers) every 250 ms.
+ahead of Twilio's playback clock, in messages of 20 ms (or more: DEFAULT_FRAMES_PER_MESSAGE).
+Barge-in only has to drop a queue. The same clock drives each session's low-rate housekeeping
+(silence and call-length timers) every 250 ms.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import weakref
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Protocol
 
 from calls.realtime.serializers.twilio import OutboundEncoder
@@ -22,6 +23,11 @@ FRAME_S = 0.020
 BYTES_PER_S = 8000
 ULAW_SILENCE = 0xFF
 DEFAULT_LEAD_FRAMES = 4  # keep ≤ 80 ms queued at Twilio: low barge-in latency, no gaps
+# Frames per outbound media message (settings.MEDIA_OUTBOUND_MESSAGE_MS): 160-byte 20 ms frames
+# by default, as Twilio sends them; 40 ms messages halve the messages (and socket writes) of a
+# speaking call, and Twilio plays whatever length a message carries. Ticks stay at 20 ms, so
+# calls whose runs started on alternate ticks spread their sends over both.
+DEFAULT_FRAMES_PER_MESSAGE = 1
 HOUSEKEEPING_EVERY_S = 0.25
 # Upper bounds (ms) of the tick-lag histogram buckets; one more bucket counts everything above.
 LAG_BUCKETS_MS = (0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 40, 60, 80, 100, 150, 200, 300, 500, 1000)
@@ -36,18 +42,22 @@ class OutboundAudio:
 
     __slots__ = (
         "_buffer", "_encoder", "_marks", "_pacer", "_pumping", "_read", "_run_frames",
-        "_run_sent_base", "clock_start", "closed", "first_frame_at", "lead_frames", "send", "tap",
-        "total_enqueued", "total_sent", "waiting_first_frame",
+        "_run_sent_base", "clock_start", "closed", "first_frame_at", "frames_per_message",
+        "lead_frames", "send", "tap", "total_enqueued", "total_sent", "waiting_first_frame",
     )
 
-    def __init__(self, encoder: OutboundEncoder, send: Callable[[str], Awaitable[None]],
+    def __init__(self, encoder: OutboundEncoder, send: Callable[[str], None],
                  *, pacer: Pacer, lead_frames: int = DEFAULT_LEAD_FRAMES,
+                 frames_per_message: int = DEFAULT_FRAMES_PER_MESSAGE,
                  tap: Callable[[bytes], None] | None = None) -> None:
+        if frames_per_message < 1 or frames_per_message > lead_frames + 1:
+            raise ValueError("frames_per_message must be 1..lead_frames + 1")
         self._encoder = encoder
         self.send = send
         self._pacer = pacer
         self._pumping = False
         self.lead_frames = lead_frames
+        self.frames_per_message = frames_per_message
         self.tap = tap
         self._buffer = bytearray()
         self._read = 0
@@ -117,23 +127,25 @@ class OutboundAudio:
         """True when audio queued now would start a new run (Twilio has nothing left to play)."""
         return self.clock_start is None or now > self.clock_start + self._run_frames * FRAME_S
 
-    async def pump(self, now: float, *, anchor: float | None = None) -> bool:
+    def pump(self, now: float, *, anchor: float | None = None) -> bool:
         """Send what is due at `now`. Returns False once nothing is left to send.
 
         `anchor` (the pacer's last tick, ≤ now) starts a new run's clock on the tick grid, so
-        the following ticks see whole frames due, not a rounding coin toss.
+        the following ticks see whole frames due, not a rounding coin toss. Synchronous: `send`
+        hands each message to the socket at once (`calls/realtime/outbox.py`), so a tick for
+        every speaking call is one plain loop, with no coroutine per frame.
         """
         if self.closed:
             return False
-        if self._pumping:  # the tick and an immediate first pump must not interleave frames
+        if self._pumping:  # a send that re-entered enqueue() must not interleave frames
             return True
         self._pumping = True
         try:
-            return await self._pump(now, now if anchor is None else anchor)
+            return self._pump(now, now if anchor is None else anchor)
         finally:
             self._pumping = False
 
-    async def _pump(self, now: float, anchor: float) -> bool:
+    def _pump(self, now: float, anchor: float) -> bool:
         if self.starts_run(now):  # the first audio, or Twilio has played all we sent
             self.clock_start = anchor
             self._run_frames = 0
@@ -142,24 +154,33 @@ class OutboundAudio:
         # two on the next tick: ±20 ms of jitter on every call).
         due = int((now - self.clock_start) / FRAME_S + 0.5) + 1 + self.lead_frames
         buffer = self._buffer
-        while self._run_frames < due:
+        per_message = self.frames_per_message
+        marks = self._marks
+        while self._run_frames + per_message <= due:
             start = self._read
-            if len(buffer) - start < FRAME_BYTES:
-                if self._marks and self._marks[0][0] <= self.total_sent:
-                    await self._send_due_marks()
+            whole = (len(buffer) - start) // FRAME_BYTES
+            if not whole:
+                if marks and marks[0][0] <= self.total_sent:
+                    self._send_due_marks()
                 break
-            frame = bytes(buffer[start:start + FRAME_BYTES])
-            self._read = start + FRAME_BYTES
-            await self.send(self._encoder.media(frame))
+            count = per_message if whole >= per_message else whole
+            if marks:  # a mark goes out right after the audio before it, not a frame later
+                to_mark = (marks[0][0] - self.total_sent) // FRAME_BYTES
+                if 0 < to_mark < count:
+                    count = to_mark
+            size = count * FRAME_BYTES
+            chunk = bytes(buffer[start:start + size])
+            self._read = start + size
+            self.send(self._encoder.media(chunk))
             if self.waiting_first_frame:
                 self.first_frame_at = now
                 self.waiting_first_frame = False
             if self.tap is not None:
-                self.tap(frame)
-            self._run_frames += 1
-            self.total_sent += FRAME_BYTES
-            if self._marks and self._marks[0][0] <= self.total_sent:
-                await self._send_due_marks()
+                self.tap(chunk)
+            self._run_frames += count
+            self.total_sent += size
+            if marks and marks[0][0] <= self.total_sent:
+                self._send_due_marks()
         if self._read > 65536:  # compact now and then, not per frame
             del buffer[:self._read]
             self._read = 0
@@ -169,10 +190,10 @@ class OutboundAudio:
         # in chunks).
         return self.pending_bytes >= FRAME_BYTES or bool(self._marks)
 
-    async def _send_due_marks(self) -> None:
+    def _send_due_marks(self) -> None:
         marks = self._marks
         while marks and marks[0][0] <= self.total_sent:
-            await self.send(self._encoder.mark(marks.popleft()[1]))
+            self.send(self._encoder.mark(marks.popleft()[1]))
 
 
 class Pacer:
@@ -187,7 +208,6 @@ class Pacer:
         self._active: dict[OutboundAudio, None] = {}
         self._sessions: dict[Ticking, None] = {}
         self._task: asyncio.Task | None = None
-        self._immediate: set[asyncio.Task] = set()
         self.max_tick_lag_s = 0.0
         self.ticks = 0
         self.last_tick = float("-inf")
@@ -210,7 +230,7 @@ class Pacer:
             pacer = cls._by_loop[loop] = cls(loop)
         return pacer
 
-    def outbound(self, encoder: OutboundEncoder, send: Callable[[str], Awaitable[None]],
+    def outbound(self, encoder: OutboundEncoder, send: Callable[[str], None],
                  **kwargs) -> OutboundAudio:
         return OutboundAudio(encoder, send, pacer=self, **kwargs)
 
@@ -221,16 +241,14 @@ class Pacer:
             if not outbound.closed:
                 # Audio that arrives for an idle call (a turn's first, or the next TTS chunk after
                 # the lead used up the last one) goes out now, not on the next tick up to 20 ms
-                # later: a few tasks per turn, never one per frame.
-                task = self._loop.create_task(self._pump_now(outbound))
-                self._immediate.add(task)  # the loop keeps only weak references to tasks
-                task.add_done_callback(self._immediate.discard)
+                # later.
+                self._pump_now(outbound)
 
-    async def _pump_now(self, outbound: OutboundAudio) -> None:
+    def _pump_now(self, outbound: OutboundAudio) -> None:
         now = self._loop.time()
         anchor = self.last_tick if now - self.last_tick < FRAME_S else now
         try:
-            keep = await outbound.pump(now, anchor=anchor)
+            keep = outbound.pump(now, anchor=anchor)
         except Exception:  # the socket went away: the session's close path cleans up
             keep = False
             outbound.closed = True
@@ -267,7 +285,7 @@ class Pacer:
             if self._active:
                 for outbound in list(self._active):
                     try:
-                        keep = await outbound.pump(now)
+                        keep = outbound.pump(now)
                     except Exception:  # the socket went away: the session's close path cleans up
                         keep = False
                         outbound.closed = True

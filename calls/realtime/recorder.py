@@ -21,6 +21,7 @@ FRAME_BYTES = 160
 FLUSH_BYTES = 16 * 1024
 _io_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="aybiza-recorder")
 
+
 class _Track:
     __slots__ = ("block", "block_offset", "fd", "futures", "length")
 
@@ -32,17 +33,20 @@ class _Track:
         self.futures: list[Future] = []
 
     def write_at(self, offset: int, data: bytes) -> None:
-        if offset != self.block_offset + len(self.block):
+        # Per frame: an append in the common (contiguous) case; the length is kept per flush.
+        block = self.block
+        if offset != self.block_offset + len(block):
             self.flush()
             self.block_offset = offset
-        self.block += data
-        self.length = max(self.length, offset + len(data))
-        if len(self.block) >= FLUSH_BYTES:
+            block = self.block
+        block += data
+        if len(block) >= FLUSH_BYTES:
             self.flush()
 
     def flush(self) -> None:
         if self.block:
             data, offset = bytes(self.block), self.block_offset
+            self.length = max(self.length, offset + len(data))
             self.futures = [f for f in self.futures if not f.done()]
             self.futures.append(_io_pool.submit(os.pwrite, self.fd, data, offset))
             self.block_offset += len(self.block)
@@ -70,9 +74,10 @@ class CallRecorder:
             self._inbound.write_at(index * FRAME_BYTES, ulaw)
 
     def add_outbound(self, ulaw: bytes) -> None:
+        """Agent audio as sent (one message: whole 20 ms frames)."""
         # Agent audio plays from the moment it is sent, but never overlaps itself.
         index = max(self._out_frames, self._in_frames)
-        self._out_frames = index + 1
+        self._out_frames = index + len(ulaw) // FRAME_BYTES
         if not self.paused and not self.closed:
             self._outbound.write_at(index * FRAME_BYTES, ulaw)
 

@@ -127,7 +127,7 @@ class AgentTurn:
 class CallSession:
     def __init__(
         self, *, config: SessionConfig, stt: STTProvider, llm: LLMProvider, tts: TTSProvider,
-        vad: VoiceActivity, outbound: OutboundAudio, send_control: Callable[[str], Awaitable[None]],
+        vad: VoiceActivity, outbound: OutboundAudio, send_control: Callable[[str], None],
         clear_message: str, store: Store, tools: Tools | None = None,
         recorder: Recorder | None = None, hangup: Callable[[], Awaitable[None]] | None = None,
         pacer: Pacer | None = None,
@@ -634,7 +634,7 @@ class CallSession:
             return
         if self._agent_is_audible_or_pending():
             self._outbound.clear()
-            self._spawn(self._send_control(self._clear_message), "clear")
+            self._send_control(self._clear_message)
         self._close_agent_turn(turn, interrupted=True)
 
     def _played_text(self, turn: AgentTurn, now: float) -> str:
@@ -674,7 +674,7 @@ class CallSession:
     def _barge_in(self, now: float, *, speech_start_t: float) -> None:
         turn = self._agent_turn
         self._outbound.clear()
-        self._spawn(self._send_control(self._clear_message), "clear")
+        self._send_control(self._clear_message)
         reaction_ms = int((self._now() - speech_start_t) * 1000)
         self.metrics["barge_ins"] += 1
         self.metrics["barge_in_reaction_ms"].append(reaction_ms)

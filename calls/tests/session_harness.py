@@ -112,7 +112,7 @@ class TwilioWire:
         self.session: CallSession | None = None
         self.echo_marks = True
 
-    async def send(self, text: str) -> None:
+    def send(self, text: str) -> None:
         message = json.loads(text)
         self.sent.append(message)
         if message["event"] == "mark" and self.echo_marks and self.session is not None:

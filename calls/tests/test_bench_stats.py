@@ -120,3 +120,16 @@ def test_cpu_ceiling_fits_fixed_cost_plus_cost_per_call():
 
     assert cpu_bound_calls_per_core(steps) == 180
     assert cpu_bound_calls_per_core(steps[:1]) is None
+
+
+def test_a_gap_after_a_40_ms_message_is_measured_from_the_audio_it_carried():
+    # 40 ms messages every 40 ms, then one 60 ms after its predecessor (20 ms late: no gap)
+    # and one 85 ms after its predecessor (45 ms late: a gap, as 65 ms would be after 20 ms).
+    arrivals = [i * 0.040 for i in range(10)]
+    arrivals[5] += 0.020
+    arrivals[8] += 0.045
+    durations = [0.040] * len(arrivals)
+
+    assert stats.turn_gaps(arrivals, durations) == 1
+    arrivals[5] += 0.021  # now 41 ms late
+    assert stats.turn_gaps(arrivals, durations) == 2

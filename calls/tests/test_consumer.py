@@ -398,3 +398,17 @@ async def test_a_slow_channel_layer_does_not_hold_a_finished_call(call, settings
     # then the consumer is done well before the layer's receive gives up, with the call stored
     assert asyncio.get_running_loop().time() - started < 2.5
     assert (await refreshed(call)).outcome == Outcome.CALLER_HUNG_UP
+
+
+async def test_outbound_messages_carry_the_configured_audio_length(call, settings):
+    settings.MEDIA_OUTBOUND_MESSAGE_MS = 40
+    phone, connected = await connect(call)
+    assert connected
+    await phone.start()
+    await phone.send_audio(SILENCE, 1.2)  # the greeting plays
+    await phone.stop()
+    await phone.ws.wait(timeout=3)
+
+    sizes = [len(base64.b64decode(m["media"]["payload"])) for m in phone.received
+             if m["event"] == "media"]
+    assert sizes and set(sizes) <= {160, 320} and sizes.count(320) >= len(sizes) - 3

@@ -15,7 +15,7 @@ class Wire:
         self.loop = asyncio.get_running_loop()
         self.messages: list[tuple[float, dict]] = []
 
-    async def send(self, text: str) -> None:
+    def send(self, text: str) -> None:
         self.messages.append((self.loop.time(), json.loads(text)))
 
     def media(self) -> list[tuple[float, bytes]]:
@@ -27,7 +27,7 @@ class Wire:
 async def test_audio_goes_out_in_160_byte_frames_paced_in_real_time():
     wire = Wire()
     pacer = Pacer.for_running_loop()
-    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send)
+    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send, frames_per_message=1)
     start = wire.loop.time()
 
     outbound.enqueue(b"\x10" * (FRAME_BYTES * 25))  # 500 ms of audio
@@ -48,7 +48,7 @@ async def test_audio_goes_out_in_160_byte_frames_paced_in_real_time():
 async def test_mark_follows_the_audio_before_it_and_pads_the_last_frame():
     wire = Wire()
     pacer = Pacer.for_running_loop()
-    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send)
+    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send, frames_per_message=1)
 
     outbound.enqueue(b"\x20" * 200)  # 1.25 frames
     outbound.enqueue_mark("t0.1")
@@ -65,7 +65,7 @@ async def test_mark_follows_the_audio_before_it_and_pads_the_last_frame():
 async def test_clear_drops_queued_audio_and_its_marks():
     wire = Wire()
     pacer = Pacer.for_running_loop()
-    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send)
+    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send, frames_per_message=1)
     outbound.enqueue(b"\x30" * (FRAME_BYTES * 100))  # 2 s
     outbound.enqueue_mark("t0.1")
     await asyncio.sleep(0.1)
@@ -85,7 +85,7 @@ async def test_clear_drops_queued_audio_and_its_marks():
 async def test_played_bytes_follows_the_playback_clock():
     wire = Wire()
     pacer = Pacer.for_running_loop()
-    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send)
+    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send, frames_per_message=1)
     outbound.enqueue(b"\x40" * (FRAME_BYTES * 50))  # 1 s
     await asyncio.sleep(0.3)
 
@@ -106,7 +106,57 @@ async def test_one_clock_serves_many_calls():
         out.enqueue(b"\x50" * (FRAME_BYTES * 10))
     await asyncio.sleep(0.35)
 
-    assert all(len(w.media()) == 10 for w in wires)
+    assert all(sum(len(p) for _, p in w.media()) == 10 * FRAME_BYTES for w in wires)
     assert pacer._task is not None
     for out in outs:
         pacer.release(out)
+
+
+@pytest.mark.asyncio
+async def test_40_ms_messages_keep_real_time_and_the_same_lead():
+    wire = Wire()
+    pacer = Pacer.for_running_loop()
+    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send, frames_per_message=2)
+    start = wire.loop.time()
+    outbound.enqueue(b"\x10" * (FRAME_BYTES * 25))  # 500 ms: 12 messages of 40 ms and one of 20
+    await asyncio.sleep(0.65)
+
+    frames = wire.media()
+    assert [len(p) for _, p in frames] == [2 * FRAME_BYTES] * 12 + [FRAME_BYTES]
+    audio_time = 0.0
+    for sent_at, payload in frames:
+        # At most 100 ms ahead of the playback clock, and never late by a gap.
+        assert audio_time - 0.100 - 1e-3 <= sent_at - start <= audio_time + 0.060
+        audio_time += len(payload) / 8000
+    pacer.release(outbound)
+
+
+@pytest.mark.asyncio
+async def test_a_mark_inside_a_message_splits_it_so_the_mark_follows_its_audio():
+    wire = Wire()
+    pacer = Pacer.for_running_loop()
+    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send, frames_per_message=2)
+    outbound.enqueue(b"\x20" * (FRAME_BYTES * 3))
+    outbound.enqueue_mark("after-3")
+    outbound.enqueue(b"\x21" * (FRAME_BYTES * 2))
+    outbound.enqueue_mark("after-5")
+    await asyncio.sleep(0.2)
+
+    sizes = []
+    for _, message in wire.messages:
+        if message["event"] == "media":
+            sizes.append(len(base64.b64decode(message["media"]["payload"])) // FRAME_BYTES)
+        else:
+            sizes.append(message["mark"]["name"])
+    assert sizes == [2, 1, "after-3", 2, "after-5"]
+    pacer.release(outbound)
+
+
+def test_frames_per_message_must_fit_the_lead():
+    loop = asyncio.new_event_loop()
+    pacer = Pacer(loop)
+    with pytest.raises(ValueError):
+        pacer.outbound(OutboundEncoder("MZ1"), print, frames_per_message=0)
+    with pytest.raises(ValueError):
+        pacer.outbound(OutboundEncoder("MZ1"), print, lead_frames=2, frames_per_message=4)
+    loop.close()

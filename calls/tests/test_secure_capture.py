@@ -25,7 +25,7 @@ from calls.tests.test_consumer import PUBLIC, TOKEN, connect, refreshed, turns_o
 from tools.services import tool_create, tool_network_allowlist_set
 from tools.tests.conftest import TargetServer
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+pytestmark = pytest.mark.django_db(transaction=True)
 CARD = "4111111111111111"
 
 
@@ -94,6 +94,7 @@ def call(agent, phone_number, gateway):
                       to_number=phone_number.e164)
 
 
+@pytest.mark.asyncio
 async def test_card_digits_go_only_to_the_payment_tool(call, gateway, caplog):
     caplog.set_level(logging.DEBUG)
     phone, _ = await connect(call)
