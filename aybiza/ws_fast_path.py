@@ -205,6 +205,6 @@ def install() -> None:
 def add_direct_extension(protocol: object, scope: dict) -> None:
     """Offer the application a `DirectChannel` when the connection is one of ours (called by
     the server as it creates the application instance)."""
-    if isinstance(protocol, FastPathWebSocketProtocol) and scope.get("type") == "websocket":
+    if isinstance(protocol, FastPathWebSocketProtocol):
         scope["extensions"] = {**(scope.get("extensions") or {}),
                                DIRECT_EXTENSION: DirectChannel(protocol)}

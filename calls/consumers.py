@@ -68,7 +68,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         # call that was a tenth of the server's CPU. Here the socket is read directly and the
         # channel layer (tool results: rare) by one task per call; a lock keeps handlers from
         # running concurrently, as Channels guarantees. Under `python -m aybiza.server` media
-        # frames do not even come through `receive`: the server hands them to `_direct_receive`
+        # frames do not even come through `receive`: the server hands them to `_receive_media`
         # (the `aybiza.websocket.direct` extension) and outbound messages leave through the
         # call's outbox without a coroutine each.
         self.scope = scope
@@ -86,23 +86,17 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         try:
             while True:
                 message = await receive()
-                if self._media_failed:  # this frame raised in _direct_receive: fail the call
+                # A media frame (50 a second per call) is fed synchronously, without the lock:
+                # nothing awaits in between, so no other handler can interleave with it.
+                if message["type"] == "websocket.receive" and not self._media_failed:
+                    text = message.get("text")
+                    if text is not None and self._receive_media(text):
+                        continue
+                if self._media_failed:  # feeding this frame raised: fail the call
                     self._media_failed = False
                     async with dispatching:
                         await self._fail()
                     continue
-                # A media frame (50 a second per call) is fed synchronously, without the lock:
-                # nothing awaits in between, so no other handler can interleave with it.
-                if message["type"] == "websocket.receive" and not dispatching.locked():
-                    text = message.get("text")
-                    if text is not None:
-                        try:
-                            if self._feed_media(text):
-                                continue
-                        except Exception:
-                            async with dispatching:
-                                await self._fail()
-                            continue
                 async with dispatching:
                     if message["type"] == "websocket.receive":  # media: straight to receive()
                         text = message.get("text")
@@ -153,10 +147,13 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             return
         await super().dispatch(message)
 
-    def _direct_receive(self, text: str) -> bool:
-        """The server's call for each inbound text message while nothing is queued for
-        `receive()`. False leaves the message (and, until it is taken, every later one) to the
-        consumer's loop: anything but a media frame, or any frame while a handler is running."""
+    def _receive_media(self, text: str) -> bool:
+        """Feed `text` if it is a media frame and no handler is running; True when fed.
+
+        Called by the server for each inbound text message while nothing is queued for
+        `receive()` (the direct channel), and by the consumer's loop for the messages that were
+        queued. False leaves the message to the locked path (and, on the direct channel, every
+        later one until it is taken); a frame that raised is left with `_media_failed` set."""
         if self._dispatching.locked():
             return False
         try:
@@ -284,7 +281,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         if self.bad_messages:
             store.record_event("malformed_messages", dict(self.bad_messages))
         if self._direct is not None:
-            self._direct.set_receiver(self._direct_receive)
+            self._direct.set_receiver(self._receive_media)
         try:
             await self.session.start()
         except Exception as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-DIRECT_EXTENSION = "aybiza.websocket.direct"
+from aybiza.ws_fast_path import DIRECT_EXTENSION
 
 
 async def application(scope: dict, receive, send) -> None:

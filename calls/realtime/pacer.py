@@ -41,7 +41,7 @@ class OutboundAudio:
     """One call's queued agent audio and marks, and what has been sent of it."""
 
     __slots__ = (
-        "_buffer", "_encoder", "_marks", "_pacer", "_pumping", "_read", "_run_frames",
+        "_buffer", "_encoder", "_marks", "_pacer", "_read", "_run_frames",
         "_run_sent_base", "clock_start", "closed", "first_frame_at", "frames_per_message",
         "lead_frames", "send", "tap", "total_enqueued", "total_sent", "waiting_first_frame",
     )
@@ -55,7 +55,6 @@ class OutboundAudio:
         self._encoder = encoder
         self.send = send
         self._pacer = pacer
-        self._pumping = False
         self.lead_frames = lead_frames
         self.frames_per_message = frames_per_message
         self.tap = tap
@@ -133,19 +132,13 @@ class OutboundAudio:
         `anchor` (the pacer's last tick, ≤ now) starts a new run's clock on the tick grid, so
         the following ticks see whole frames due, not a rounding coin toss. Synchronous: `send`
         hands each message to the socket at once (`calls/realtime/outbox.py`), so a tick for
-        every speaking call is one plain loop, with no coroutine per frame.
+        every speaking call is one plain loop, with no coroutine per frame. `send` never calls
+        back into the pacer, so a pump cannot re-enter itself.
         """
         if self.closed:
             return False
-        if self._pumping:  # a send that re-entered enqueue() must not interleave frames
-            return True
-        self._pumping = True
-        try:
-            return self._pump(now, now if anchor is None else anchor)
-        finally:
-            self._pumping = False
-
-    def _pump(self, now: float, anchor: float) -> bool:
+        if anchor is None:
+            anchor = now
         if self.starts_run(now):  # the first audio, or Twilio has played all we sent
             self.clock_start = anchor
             self._run_frames = 0

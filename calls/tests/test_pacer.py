@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from calls.realtime.pacer import FRAME_BYTES, Pacer
+from calls.realtime.pacer import FRAME_BYTES, OutboundAudio, Pacer
 from calls.realtime.serializers.twilio import OutboundEncoder
 
 
@@ -23,11 +23,16 @@ class Wire:
                 if m["event"] == "media"]
 
 
-@pytest.mark.asyncio
-async def test_audio_goes_out_in_160_byte_frames_paced_in_real_time():
+def wired(**kwargs) -> tuple[Wire, Pacer, OutboundAudio]:
+    """A wire, the loop's pacer and one call's outbound audio sending to the wire."""
     wire = Wire()
     pacer = Pacer.for_running_loop()
-    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send, frames_per_message=1)
+    return wire, pacer, pacer.outbound(OutboundEncoder("MZ1"), wire.send, **kwargs)
+
+
+@pytest.mark.asyncio
+async def test_audio_goes_out_in_160_byte_frames_paced_in_real_time():
+    wire, pacer, outbound = wired()
     start = wire.loop.time()
 
     outbound.enqueue(b"\x10" * (FRAME_BYTES * 25))  # 500 ms of audio
@@ -46,9 +51,7 @@ async def test_audio_goes_out_in_160_byte_frames_paced_in_real_time():
 
 @pytest.mark.asyncio
 async def test_mark_follows_the_audio_before_it_and_pads_the_last_frame():
-    wire = Wire()
-    pacer = Pacer.for_running_loop()
-    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send, frames_per_message=1)
+    wire, pacer, outbound = wired()
 
     outbound.enqueue(b"\x20" * 200)  # 1.25 frames
     outbound.enqueue_mark("t0.1")
@@ -63,9 +66,7 @@ async def test_mark_follows_the_audio_before_it_and_pads_the_last_frame():
 
 @pytest.mark.asyncio
 async def test_clear_drops_queued_audio_and_its_marks():
-    wire = Wire()
-    pacer = Pacer.for_running_loop()
-    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send, frames_per_message=1)
+    wire, pacer, outbound = wired()
     outbound.enqueue(b"\x30" * (FRAME_BYTES * 100))  # 2 s
     outbound.enqueue_mark("t0.1")
     await asyncio.sleep(0.1)
@@ -83,9 +84,7 @@ async def test_clear_drops_queued_audio_and_its_marks():
 
 @pytest.mark.asyncio
 async def test_played_bytes_follows_the_playback_clock():
-    wire = Wire()
-    pacer = Pacer.for_running_loop()
-    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send, frames_per_message=1)
+    wire, pacer, outbound = wired()
     outbound.enqueue(b"\x40" * (FRAME_BYTES * 50))  # 1 s
     await asyncio.sleep(0.3)
 
@@ -114,9 +113,7 @@ async def test_one_clock_serves_many_calls():
 
 @pytest.mark.asyncio
 async def test_40_ms_messages_keep_real_time_and_the_same_lead():
-    wire = Wire()
-    pacer = Pacer.for_running_loop()
-    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send, frames_per_message=2)
+    wire, pacer, outbound = wired(frames_per_message=2)
     start = wire.loop.time()
     outbound.enqueue(b"\x10" * (FRAME_BYTES * 25))  # 500 ms: 12 messages of 40 ms and one of 20
     await asyncio.sleep(0.65)
@@ -133,9 +130,7 @@ async def test_40_ms_messages_keep_real_time_and_the_same_lead():
 
 @pytest.mark.asyncio
 async def test_a_mark_inside_a_message_splits_it_so_the_mark_follows_its_audio():
-    wire = Wire()
-    pacer = Pacer.for_running_loop()
-    outbound = pacer.outbound(OutboundEncoder("MZ1"), wire.send, frames_per_message=2)
+    wire, pacer, outbound = wired(frames_per_message=2)
     outbound.enqueue(b"\x20" * (FRAME_BYTES * 3))
     outbound.enqueue_mark("after-3")
     outbound.enqueue(b"\x21" * (FRAME_BYTES * 2))
