@@ -10,6 +10,8 @@ urlpatterns = [
     path("api/v1/", include("aybiza.api_urls")),
     # Members sign in here for session access to the API (and the browsable API).
     path("api-auth/", include("rest_framework.urls")),
+    # The tenant web portal (server-rendered pages for members).
+    path("portal/", include("aybiza.portal.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("twilio/tools/", include("tools.urls")),

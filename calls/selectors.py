@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from aybiza.core.errors import NotFound
 from aybiza.core.models import Tenant
@@ -16,6 +16,7 @@ def call_list(
     *, tenant: Tenant, status: str | None = None, agent_id: int | None = None,
     number: str | None = None, call_sid: str | None = None,
     started_after: datetime | None = None, started_before: datetime | None = None,
+    outcome: str | None = None, direction: str | None = None, text: str | None = None,
 ) -> QuerySet[Call]:
     """The tenant's calls, newest first; every filter is optional and they combine (AND)."""
     calls = Call.objects.filter(tenant=tenant).select_related("agent")
@@ -32,6 +33,14 @@ def call_list(
         calls = calls.filter(started_at__gte=started_after)
     if started_before:
         calls = calls.filter(started_at__lt=started_before)
+    if outcome:
+        calls = calls.filter(outcome=outcome)
+    if direction:
+        calls = calls.filter(direction=direction)
+    if text:
+        # Stored turn text is the redacted text, so originals can never match.
+        calls = calls.filter(Exists(Turn.objects.filter(call_id=OuterRef("pk"),
+                                                        text__icontains=text)))
     return calls.order_by("-started_at", "-id")
 
 

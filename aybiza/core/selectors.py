@@ -23,12 +23,18 @@ def tenant_by_slug(*, slug: str) -> Tenant | None:
     return Tenant.objects.filter(slug=slug).first()
 
 
-def tenant_for_user(*, user, slug: str | None = None) -> Tenant | None:
-    """The tenant a signed-in user acts for: the one named by slug, else their first."""
+def membership_for_user(*, user, slug: str | None = None) -> Membership | None:
+    """The membership (with its tenant) a signed-in user acts through: the one in the tenant
+    named by slug, else their first; one query."""
     memberships = Membership.objects.filter(user=user, tenant__is_active=True)
     if slug:
         memberships = memberships.filter(tenant__slug=slug)
-    membership = memberships.select_related("tenant").order_by("created_at").first()
+    return memberships.select_related("tenant").order_by("created_at", "id").first()
+
+
+def tenant_for_user(*, user, slug: str | None = None) -> Tenant | None:
+    """The tenant a signed-in user acts for: the one named by slug, else their first."""
+    membership = membership_for_user(user=user, slug=slug)
     return membership.tenant if membership else None
 
 

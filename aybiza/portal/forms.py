@@ -1,0 +1,152 @@
+"""Portal forms: they carry every rule a user can break, so errors show at the field. Saving goes
+through the same services as the REST API (agents.services, aybiza.core.services)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from agents.models import Agent, KnowledgeEntry
+from agents.services import AGENT_FIELDS
+from aybiza.core.errors import ApplicationError
+from aybiza.core.models import Scope
+from calls.models import Direction, Outcome
+
+# Services name some fields as the API does; the form names them as the user sees them.
+SERVICE_FIELD_ALIASES = {"agent_id": "agent"}
+
+
+def add_service_errors(form: forms.BaseForm, exc: ApplicationError) -> None:
+    """Show a service's ApplicationError on the form: at the field it names, else on top."""
+    fields = exc.extra.get("fields") if isinstance(exc.extra, dict) else None
+    if not fields:
+        form.add_error(None, exc.message)
+        return
+    for name, messages in fields.items():
+        name = SERVICE_FIELD_ALIASES.get(name, name)
+        target = name if name in form.fields else None
+        for message in messages if isinstance(messages, list | tuple) else [messages]:
+            form.add_error(target, str(message))
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form; `authenticate()` runs the project's lockout backend
+    (compliance.auth.LockoutModelBackend), which also refuses a locked-out pair."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Wrong username or password. After repeated failures, sign-in is "
+                         "paused for a few minutes.",
+    }
+
+
+class AgentForm(forms.ModelForm):
+    class Meta:
+        model = Agent
+        fields = list(AGENT_FIELDS)
+        widgets = {
+            "system_prompt": forms.Textarea(attrs={"rows": 8}),
+            "greeting": forms.Textarea(attrs={"rows": 2}),
+            "recording_disclosure": forms.Textarea(attrs={"rows": 2}),
+            "consent_prompt": forms.Textarea(attrs={"rows": 2}),
+        }
+        help_texts = {
+            "system_prompt": "How the agent behaves: its role, tone, and what it must not do.",
+            "greeting": "The first thing callers hear.",
+            "status": "Only live agents answer calls.",
+        }
+
+    # Grouped on the page in this order.
+    sections = (
+        ("Basics", ("name", "status", "greeting", "system_prompt", "language")),
+        ("Voice and providers", ("voice", "stt_provider", "llm_provider", "tts_provider",
+                                 "llm_model")),
+        ("Turn-taking", ("end_of_turn_silence_ms", "barge_in_min_speech_ms", "reprompt_after_s",
+                         "hangup_after_s", "max_call_seconds", "reprompt_text", "goodbye_text")),
+        ("Recording and privacy", ("recording_mode", "recording_disclosure", "consent_prompt",
+                                   "keep_original_transcripts")),
+    )
+
+    def grouped_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
+        return [(title, [self[name] for name in names]) for title, names in self.sections]
+
+
+class KnowledgeForm(forms.Form):
+    """One question and its answer; a row left empty is ignored."""
+
+    question = forms.CharField(
+        max_length=KnowledgeEntry._meta.get_field("question").max_length, required=False)
+    answer = forms.CharField(
+        max_length=KnowledgeEntry._meta.get_field("answer").max_length, required=False,
+        widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        question, answer = data.get("question", "").strip(), data.get("answer", "").strip()
+        if question and not answer:
+            self.add_error("answer", "Give the answer to this question.")
+        if answer and not question:
+            self.add_error("question", "Give the question this answers.")
+        return data
+
+    def entry(self) -> dict[str, str] | None:
+        question = self.cleaned_data.get("question", "").strip()
+        answer = self.cleaned_data.get("answer", "").strip()
+        if self.cleaned_data.get("DELETE") or not (question or answer):
+            return None
+        return {"question": question, "answer": answer}
+
+
+KnowledgeFormSet = forms.formset_factory(
+    KnowledgeForm, extra=1, can_delete=True, max_num=500, validate_max=True, absolute_max=500)
+
+
+def knowledge_entries(formset: forms.BaseFormSet) -> list[dict[str, str]]:
+    return [entry for form in formset.forms if (entry := form.entry()) is not None]
+
+
+class PhoneNumberForm(forms.Form):
+    e164 = forms.CharField(label="Phone number", max_length=32,
+                           help_text="In international form, e.g. +15550100000.")
+    label = forms.CharField(max_length=100, required=False)
+    agent = forms.ModelChoiceField(queryset=Agent.objects.none(), required=False,
+                                   empty_label="— not answered by an agent —",
+                                   help_text="The agent that answers calls to this number.")
+
+    def __init__(self, *args, agents, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Only the tenant's agents are choices: another tenant's id is "not a valid choice".
+        self.fields["agent"].queryset = agents
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="Where the key is used, e.g. “CRM sync”.")
+    scopes = forms.MultipleChoiceField(
+        choices=Scope.choices, initial=[Scope.READ, Scope.WRITE],
+        widget=forms.CheckboxSelectMultiple, help_text="Read-only keys cannot change anything.")
+
+
+class CallFilterForm(forms.Form):
+    """The call list's filters (GET). Invalid filters show errors and are not applied."""
+
+    started_from = forms.DateField(label="From", required=False,
+                                   widget=forms.DateInput(attrs={"type": "date"}))
+    started_to = forms.DateField(label="To", required=False,
+                                 widget=forms.DateInput(attrs={"type": "date"}))
+    agent = forms.ModelChoiceField(queryset=Agent.objects.none(), required=False,
+                                   empty_label="All agents")
+    direction = forms.ChoiceField(choices=[("", "Any direction"), *Direction.choices],
+                                  required=False)
+    outcome = forms.ChoiceField(choices=[("", "Any outcome"), *Outcome.choices], required=False)
+    q = forms.CharField(label="Transcript contains", max_length=200, required=False)
+
+    def __init__(self, *args, agents, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["agent"].queryset = agents
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("started_from"), data.get("started_to")
+        if start and end and end < start:
+            self.add_error("started_to", "The end date is before the start date.")
+        return data

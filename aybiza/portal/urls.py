@@ -1,0 +1,25 @@
+"""The portal's pages, mounted at /portal/."""
+
+from django.urls import path
+
+from aybiza.portal.views import accounts, agents, api_keys, calls, home, numbers
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", home.home, name="home"),
+    path("login/", accounts.login, name="login"),
+    path("logout/", accounts.logout, name="logout"),
+    path("password/", accounts.password_change, name="password-change"),
+    path("agents/", agents.agent_index, name="agents"),
+    path("agents/new/", agents.agent_new, name="agent-new"),
+    path("agents/<int:pk>/", agents.agent_edit, name="agent-edit"),
+    path("calls/", calls.call_index, name="calls"),
+    path("calls/<int:pk>/", calls.call_detail, name="call-detail"),
+    path("numbers/", numbers.number_index, name="numbers"),
+    path("numbers/new/", numbers.number_new, name="number-new"),
+    path("numbers/<int:pk>/", numbers.number_edit, name="number-edit"),
+    path("api-keys/", api_keys.api_key_index, name="api-keys"),
+    path("api-keys/new/", api_keys.api_key_new, name="api-key-new"),
+    path("api-keys/<int:pk>/revoke/", api_keys.api_key_revoke_view, name="api-key-revoke"),
+]

@@ -1,0 +1,63 @@
+"""Agents: list, create, edit (with knowledge entries inline)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Count
+from django.shortcuts import redirect, render
+
+from agents.selectors import agent_get, agent_list
+from agents.services import agent_create, agent_update
+from aybiza.core.errors import ApplicationError
+from aybiza.portal.access import portal_view
+from aybiza.portal.forms import AgentForm, KnowledgeFormSet, add_service_errors, knowledge_entries
+
+
+@portal_view()
+def agent_index(request):
+    agents = (agent_list(tenant=request.member.tenant)
+              .annotate(knowledge_count=Count("knowledge", distinct=True),
+                        number_count=Count("phone_numbers", distinct=True))
+              .prefetch_related(None))  # counts are enough here, not the entries
+    return render(request, "portal/agents/list.html", {"agents": agents})
+
+
+@portal_view(write_page=True)
+def agent_new(request):
+    return _agent_form_page(request, agent=None)
+
+
+@portal_view()
+def agent_edit(request, pk: int):
+    agent = agent_get(tenant=request.member.tenant, pk=pk)
+    return _agent_form_page(request, agent=agent)
+
+
+def _agent_form_page(request, *, agent):
+    tenant = request.member.tenant
+    if request.method == "POST":
+        form = AgentForm(request.POST, instance=agent)
+        knowledge = KnowledgeFormSet(request.POST, prefix="knowledge")
+        if form.is_valid() and knowledge.is_valid():
+            fields = {name: form.cleaned_data[name] for name in AgentForm.Meta.fields}
+            entries = knowledge_entries(knowledge)
+            try:
+                if agent is None:
+                    agent = agent_create(tenant=tenant, knowledge=entries, actor=request.user,
+                                         **fields)
+                else:
+                    agent = agent_update(tenant=tenant, agent=agent, knowledge=entries,
+                                         actor=request.user, **fields)
+            except ApplicationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, f"Saved “{agent.name}”.")
+                return redirect("portal:agent-edit", pk=agent.pk)
+    else:
+        form = AgentForm(instance=agent)
+        initial = ([{"question": e.question, "answer": e.answer} for e in agent.knowledge.all()]
+                   if agent else [])
+        knowledge = KnowledgeFormSet(prefix="knowledge", initial=initial)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "portal/agents/form.html",
+                  {"form": form, "knowledge": knowledge, "agent": agent}, status=status)

@@ -1,0 +1,31 @@
+"""The overview: what the tenant has, and the next step for a new one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.shortcuts import render
+from django.utils import timezone
+
+from agents.selectors import agent_list, phone_number_list
+from aybiza.portal.access import portal_view
+from calls.selectors import call_list
+
+RECENT_CALLS = 5
+
+
+@portal_view()
+def home(request):
+    tenant = request.member.tenant
+    agents = agent_list(tenant=tenant)
+    numbers = phone_number_list(tenant=tenant)
+    week_ago = timezone.now() - timedelta(days=7)
+    context = {
+        "agent_count": agents.count(),
+        "live_agent_count": agents.filter(status="live").count(),
+        "bound_number_count": numbers.filter(agent__isnull=False).count(),
+        "number_count": numbers.count(),
+        "calls_this_week": call_list(tenant=tenant, started_after=week_ago).count(),
+        "recent_calls": list(call_list(tenant=tenant)[:RECENT_CALLS]),
+    }
+    return render(request, "portal/home.html", context)
