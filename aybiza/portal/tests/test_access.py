@@ -1,0 +1,107 @@
+"""Every portal URL: anonymous → login, other tenant's ids → 404, viewer → 403 on writes."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from aybiza.core.models import Role
+from aybiza.core.services import api_key_create, membership_set
+from aybiza.portal.tests.factories import make_call
+
+pytestmark = pytest.mark.django_db
+
+# (url name, needs an object id) for every page behind portal_view.
+PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", None),
+         ("portal:agent-edit", "agent"), ("portal:calls", None), ("portal:call-detail", "call"),
+         ("portal:numbers", None), ("portal:number-new", None),
+         ("portal:number-edit", "number"), ("portal:api-keys", None),
+         ("portal:api-key-new", None), ("portal:api-key-revoke", "api_key")]
+POST_ONLY = {"portal:api-key-revoke"}
+
+
+@pytest.fixture
+def objects_of(agent_create_for):
+    """`objects_of(tenant)` → {kind: pk} with one object of each kind in that tenant."""
+
+    def make(tenant) -> dict[str, int]:
+        from agents.services import phone_number_create
+        agent = agent_create_for(tenant)
+        number = phone_number_create(tenant=tenant, e164=f"+1555010{tenant.pk % 10000:04d}",
+                                     agent_id=agent.pk)
+        return {"agent": agent.pk, "number": number.pk,
+                "call": make_call(tenant=tenant, agent=agent).pk,
+                "api_key": api_key_create(tenant=tenant, name="k").api_key.pk}
+
+    return make
+
+
+@pytest.fixture
+def agent_create_for():
+    from agents.services import agent_create
+    return lambda tenant: agent_create(tenant=tenant, name=f"Agent of {tenant.slug}")
+
+
+def url_of(name: str, kind: str | None, ids: dict[str, int]) -> str:
+    return reverse(name, args=[ids[kind]]) if kind else reverse(name)
+
+
+def test_anonymous_users_are_sent_to_login_from_every_page(tenant, objects_of):
+    ids = objects_of(tenant)
+    client = Client()
+    for name, kind in PAGES:
+        url = url_of(name, kind, ids)
+        response = client.post(url) if name in POST_ONLY else client.get(url)
+        assert response.status_code == 302, url
+        assert response.url == f"{reverse('portal:login')}?next={url}", url
+
+
+def test_every_page_answers_404_for_another_tenants_ids(owner_client, other_tenant, objects_of):
+    theirs = objects_of(other_tenant)
+    for name, kind in PAGES:
+        if kind is None:
+            continue
+        url = url_of(name, kind, theirs)
+        assert owner_client.post(url).status_code == 404, url
+        if name not in POST_ONLY:
+            assert owner_client.get(url).status_code == 404, url
+
+
+def test_ids_that_cannot_exist_are_404_not_500(owner_client):
+    for name, kind in PAGES:
+        if kind is not None:
+            url = reverse(name, args=[10**30])
+            assert owner_client.post(url).status_code == 404, url
+
+
+def test_a_viewer_gets_403_on_every_write(viewer_client, tenant, objects_of):
+    ids = objects_of(tenant)
+    for name, kind in PAGES:
+        assert viewer_client.post(url_of(name, kind, ids), {"name": "x"}).status_code == 403, name
+
+
+def test_a_user_without_a_team_is_told_so(django_user_model):
+    user = django_user_model.objects.create_user("loner", password="pw-loner-123")
+    client = Client()
+    client.force_login(user)
+
+    response = client.get(reverse("portal:home"))
+
+    assert response.status_code == 403
+    assert b"not part of a team" in response.content
+
+
+def test_a_member_of_two_tenants_sees_the_first_and_only_its_data(
+        tenant, other_tenant, django_user_model, objects_of):
+    # given a user who joined `tenant` first and `other_tenant` later, as a viewer there
+    user = django_user_model.objects.create_user("both", password="pw-both-123")
+    membership_set(tenant=tenant, user=user, role=Role.OWNER)
+    membership_set(tenant=other_tenant, user=user, role=Role.VIEWER)
+    theirs = objects_of(other_tenant)
+    client = Client()
+    client.force_login(user)
+
+    # then the portal acts for the first tenant: the second one's agent is not found there
+    assert client.get(reverse("portal:agent-edit", args=[theirs["agent"]])).status_code == 404
+    assert tenant.name.encode() in client.get(reverse("portal:home")).content
