@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
 
 from agents.demo import DEMO_NUMBER, demo_seed
 from aybiza.core.errors import ApplicationError
@@ -32,6 +34,7 @@ class Command(BaseCommand):
             seed = demo_seed(number=number, base_url=base_url)
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
+        portal_url = (base_url or settings.PUBLIC_BASE_URL).rstrip("/") + reverse("portal:home")
         write = self.stdout.write
         write(self.style.SUCCESS("Demo tenant ready."))
         write(f"  Username: {seed.username}")
@@ -39,8 +42,10 @@ class Command(BaseCommand):
         write(f"  API key:  {seed.api_key}")
         write(f"  Agent:    Demo Receptionist (id {seed.agent_id})")
         write(f"  Number:   {seed.number}")
+        write(f"  Portal:   {portal_url}   (sign in with the username and password above)")
         if as_json:
             write(json.dumps({
                 "username": seed.username, "password": seed.password, "api_key": seed.api_key,
                 "agent_id": seed.agent_id, "number": seed.number, "tenant_id": seed.tenant_id,
+                "portal_url": portal_url,
             }))

@@ -117,6 +117,8 @@ class Command(BaseCommand):
     def _print_access(self, base_url: str, seed: dict) -> None:
         self.stdout.write("")
         self.stdout.write("The platform (while it runs — `make serve` keeps it up):")
+        self.stdout.write(f"  Portal   {seed['portal_url']}   (user {seed['username']}, "
+                          f"password {seed['password']})")
         self.stdout.write(f"  API      {base_url}/api/v1/agents/   "
                           f"(Authorization: Bearer {seed['api_key']})")
         self.stdout.write(f"  API docs {base_url}/api/docs/")
