@@ -58,6 +58,5 @@ def _agent_form_page(request, *, agent):
         initial = ([{"question": e.question, "answer": e.answer} for e in agent.knowledge.all()]
                    if agent else [])
         knowledge = KnowledgeFormSet(prefix="knowledge", initial=initial)
-    status = 400 if request.method == "POST" else 200
     return render(request, "portal/agents/form.html",
-                  {"form": form, "knowledge": knowledge, "agent": agent}, status=status)
+                  {"form": form, "knowledge": knowledge, "agent": agent})

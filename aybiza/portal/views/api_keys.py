@@ -33,8 +33,7 @@ def api_key_new(request):
         else:
             return render(request, "portal/api_keys/created.html",
                           {"api_key": issued.api_key, "secret": issued.key})
-    status = 400 if request.method == "POST" else 200
-    return render(request, "portal/api_keys/form.html", {"form": form}, status=status)
+    return render(request, "portal/api_keys/form.html", {"form": form})
 
 
 @require_POST

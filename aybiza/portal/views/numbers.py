@@ -61,6 +61,5 @@ def _number_form_page(request, *, number):
         else:
             messages.success(request, f"Saved {number.e164}.")
             return redirect("portal:numbers")
-    status = 400 if request.method == "POST" else 200
     return render(request, "portal/numbers/form.html",
-                  {"form": form, "number": number, "webhooks": twilio_webhooks()}, status=status)
+                  {"form": form, "number": number, "webhooks": twilio_webhooks()})

@@ -1,0 +1,77 @@
+"""Headless Debian Chromium driven by Selenium, for the portal's browser journeys and
+`make screenshots`. No network: the driver is the system's chromedriver, not a download."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+DESKTOP = (1280, 900)
+PHONE = (375, 812)
+
+
+def browser_missing() -> str | None:
+    """Why a browser journey cannot run here, or None."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (requirements/dev.txt)"
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not Path(path).exists():
+            return f"{path} is missing (Debian packages chromium and chromium-driver)"
+    return None
+
+
+@contextmanager
+def chromium(profile_dir: Path) -> Iterator:
+    """A fresh headless Chromium (its own profile in `profile_dir`) that keeps console logs."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--hide-scrollbars",
+                 f"--window-size={DESKTOP[0]},{DESKTOP[1]}", f"--user-data-dir={profile_dir}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def viewport(driver, size: tuple[int, int]) -> None:
+    """Render as a device of `size` CSS pixels (the window size alone is not exact headless)."""
+    width, height = size
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+
+
+def console_errors(driver) -> list[str]:
+    """Console errors and failed loads since the last call (the log is drained by reading)."""
+    return [entry["message"] for entry in driver.get_log("browser")
+            if entry["level"] in ("SEVERE", "ERROR")]
+
+
+def horizontal_overflow_px(driver) -> int:
+    """How far the page is wider than the viewport (0 when nothing needs sideways scrolling)."""
+    return driver.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+
+
+def full_page_screenshot(driver, path: Path, width: int) -> None:
+    """A PNG of the whole page at `width` CSS pixels."""
+    height = driver.execute_script("return document.documentElement.scrollHeight;")
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": max(int(height), 300), "deviceScaleFactor": 1,
+        "mobile": width < 600})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(path))

@@ -1,0 +1,109 @@
+"""A member's first visit in real headless Chromium: sign in, create an agent, add a knowledge
+entry, open the calls. Any JavaScript console error (or failed asset load) fails the test."""
+
+from __future__ import annotations
+
+import pytest
+
+from aybiza.core.models import Role
+from aybiza.core.services import membership_set
+from aybiza.portal.tests.browser import (
+    PHONE,
+    browser_missing,
+    chromium,
+    console_errors,
+    horizontal_overflow_px,
+    viewport,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True),
+              pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "")]
+
+
+@pytest.fixture
+def browser(tmp_path):
+    with chromium(tmp_path / "chromium-profile") as driver:
+        yield driver
+        # Whatever the test did, the console must have stayed clean.
+        assert console_errors(driver) == []
+
+
+def test_sign_in_create_an_agent_add_knowledge_and_open_the_calls(
+        browser, live_server, tenant, django_user_model):
+    from selenium.webdriver.common.by import By
+
+    from agents.models import Agent
+
+    user = django_user_model.objects.create_user("maria", password="pw-maria-123")
+    membership_set(tenant=tenant, user=user, role=Role.OWNER)
+
+    def field(name: str):
+        return browser.find_element(By.NAME, name)
+
+    # the portal sends a stranger to sign in, with a styled page
+    browser.get(f"{live_server.url}/portal/agents/")
+    assert "/portal/login/" in browser.current_url
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in"
+    assert browser.execute_script(  # the stylesheet loaded: the primary button is coloured
+        "return getComputedStyle(document.querySelector('.button--primary')).backgroundColor"
+    ) != "rgba(0, 0, 0, 0)"
+    field("username").send_keys("maria")
+    field("password").send_keys("pw-maria-123")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+
+    # back on the agents page: the empty state leads to creating the first agent
+    assert browser.current_url.endswith("/portal/agents/")
+    browser.find_element(By.LINK_TEXT, "Create your first agent").click()
+    field("name").send_keys("Front desk")
+    field("greeting").send_keys("Hello from Acme Dental!")
+    field("knowledge-0-question").send_keys("Do you take walk-ins?")
+    field("knowledge-0-answer").send_keys("Yes, every morning until eleven.")
+    browser.find_element(By.CSS_SELECTOR, ".form-actions button[type=submit]").click()
+
+    # the agent is stored with its knowledge, and the page offers an empty row for the next one
+    assert "Saved “Front desk”." in browser.find_element(By.CSS_SELECTOR, ".messages").text
+    agent = Agent.objects.get(tenant=tenant, name="Front desk")
+    assert field("knowledge-0-question").get_attribute("value") == "Do you take walk-ins?"
+    field("knowledge-1-question").send_keys("Is there parking?")
+    field("knowledge-1-answer").send_keys("Yes, behind the building.")
+    browser.find_element(By.CSS_SELECTOR, ".form-actions button[type=submit]").click()
+    assert list(agent.knowledge.values_list("question", flat=True)) == [
+        "Do you take walk-ins?", "Is there parking?"]
+
+    # a bad value comes back at its field, in the browser too
+    field("end_of_turn_silence_ms").clear()
+    field("end_of_turn_silence_ms").send_keys("-5")
+    browser.find_element(By.CSS_SELECTOR, ".form-actions button[type=submit]").click()
+    assert "greater than or equal to" in browser.find_element(
+        By.ID, "id_end_of_turn_silence_ms_errors").text
+
+    # the calls page, from the main navigation, with its empty state
+    browser.find_element(By.CSS_SELECTOR, "nav.mainnav").find_element(
+        By.LINK_TEXT, "Calls").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Calls"
+    assert "No calls yet" in browser.page_source
+
+    # and at 375 px wide, no page needs sideways scrolling
+    viewport(browser, PHONE)
+    for path in ("/portal/", "/portal/agents/", f"/portal/agents/{agent.pk}/", "/portal/calls/",
+                 "/portal/numbers/", "/portal/api-keys/"):
+        browser.get(f"{live_server.url}{path}")
+        assert horizontal_overflow_px(browser) <= 0, path
+
+
+def test_keyboard_users_see_where_the_focus_is(browser, live_server):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    # the login page focuses the username; Tab moves on to the password
+    browser.get(f"{live_server.url}/portal/login/")
+    assert browser.switch_to.active_element.get_attribute("name") == "username"
+    ActionChains(browser).send_keys(Keys.TAB).perform()
+
+    focused = browser.switch_to.active_element
+    assert focused == browser.find_element(By.NAME, "password")
+    style, width = browser.execute_script(
+        "const s = getComputedStyle(document.activeElement); return [s.outlineStyle, "
+        "s.outlineWidth]")
+    assert style != "none" and float(width.removesuffix("px")) >= 2
