@@ -9,7 +9,7 @@ VENV_PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint clean demo serve
+.PHONY: venv test lint clean demo serve screenshots
 
 venv: $(STAMP)
 
@@ -47,6 +47,11 @@ serve: venv
 	$(VENV_PYTHON) manage.py migrate --noinput
 	$(VENV_PYTHON) manage.py seed_demo --base-url http://127.0.0.1:8000
 	PUBLIC_BASE_URL=http://127.0.0.1:8000 OFFLINE_SPEECH_WARMUP=true $(VENV_PYTHON) -m aybiza.server -b 127.0.0.1 -p 8000 aybiza.asgi:application
+
+# docs/portal/*.png: the portal's main pages in headless Chromium (Debian chromium and
+# chromium-driver), over a throwaway SQLite database with sample agents, numbers and calls.
+screenshots: venv
+	DATABASE_URL= $(VENV_PYTHON) -m pytest aybiza/portal/tests/screenshots.py -q -p no:cacheprovider
 
 # Load and latency benchmark (docs/performance.md): throwaway PostgreSQL + Redis, daphne pinned to
 # core 0, a ramp of simulated Twilio calls from core 1. BENCH_ARGS="--quick" takes about a minute;

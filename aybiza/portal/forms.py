@@ -50,8 +50,26 @@ class AgentForm(forms.ModelForm):
             "recording_disclosure": forms.Textarea(attrs={"rows": 2}),
             "consent_prompt": forms.Textarea(attrs={"rows": 2}),
         }
+        labels = {
+            "system_prompt": "Instructions (system prompt)",
+            "language": "Language (BCP 47, e.g. en-US)",
+            "stt_provider": "Speech to text",
+            "llm_provider": "Language model",
+            "tts_provider": "Text to speech",
+            "llm_model": "Model id",
+            "end_of_turn_silence_ms": "End of turn after silence (ms)",
+            "barge_in_min_speech_ms": "Caller may interrupt after speaking (ms)",
+            "reprompt_after_s": "Ask “are you still there?” after (s)",
+            "hangup_after_s": "Hang up after silence (s)",
+            "max_call_seconds": "Longest call (s)",
+            "reprompt_text": "Re-prompt",
+            "goodbye_text": "Goodbye on silence",
+            "keep_original_transcripts": "Keep original transcripts (encrypted)",
+        }
         help_texts = {
             "system_prompt": "How the agent behaves: its role, tone, and what it must not do.",
+            "keep_original_transcripts": "Transcripts are always stored redacted; with this on, "
+                                         "the original words are also kept, encrypted.",
             "greeting": "The first thing callers hear.",
             "status": "Only live agents answer calls.",
         }

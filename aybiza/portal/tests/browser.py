@@ -48,6 +48,19 @@ def chromium(profile_dir: Path) -> Iterator:
         driver.quit()
 
 
+def click_and_wait(driver, element, timeout_s: float = 15) -> None:
+    """Click something that loads a new page, and return once that page has replaced the old
+    one (a plain click returns before the navigation; the next lookup would see the old page)."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old_page = driver.find_element("tag name", "html")
+    element.click()
+    WebDriverWait(driver, timeout_s).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(driver, timeout_s).until(
+        lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def viewport(driver, size: tuple[int, int]) -> None:
     """Render as a device of `size` CSS pixels (the window size alone is not exact headless)."""
     width, height = size

@@ -11,10 +11,12 @@ from aybiza.portal.tests.browser import (
     PHONE,
     browser_missing,
     chromium,
+    click_and_wait,
     console_errors,
     horizontal_overflow_px,
     viewport,
 )
+from aybiza.portal.tests.factories import make_call
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True),
               pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "")]
@@ -40,6 +42,10 @@ def test_sign_in_create_an_agent_add_knowledge_and_open_the_calls(
     def field(name: str):
         return browser.find_element(By.NAME, name)
 
+    def save() -> None:
+        click_and_wait(browser, browser.find_element(By.CSS_SELECTOR,
+                                                     ".form-actions button[type=submit]"))
+
     # the portal sends a stranger to sign in, with a styled page
     browser.get(f"{live_server.url}/portal/agents/")
     assert "/portal/login/" in browser.current_url
@@ -49,16 +55,16 @@ def test_sign_in_create_an_agent_add_knowledge_and_open_the_calls(
     ) != "rgba(0, 0, 0, 0)"
     field("username").send_keys("maria")
     field("password").send_keys("pw-maria-123")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
 
     # back on the agents page: the empty state leads to creating the first agent
     assert browser.current_url.endswith("/portal/agents/")
-    browser.find_element(By.LINK_TEXT, "Create your first agent").click()
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Create your first agent"))
     field("name").send_keys("Front desk")
     field("greeting").send_keys("Hello from Acme Dental!")
     field("knowledge-0-question").send_keys("Do you take walk-ins?")
     field("knowledge-0-answer").send_keys("Yes, every morning until eleven.")
-    browser.find_element(By.CSS_SELECTOR, ".form-actions button[type=submit]").click()
+    save()
 
     # the agent is stored with its knowledge, and the page offers an empty row for the next one
     assert "Saved “Front desk”." in browser.find_element(By.CSS_SELECTOR, ".messages").text
@@ -66,27 +72,29 @@ def test_sign_in_create_an_agent_add_knowledge_and_open_the_calls(
     assert field("knowledge-0-question").get_attribute("value") == "Do you take walk-ins?"
     field("knowledge-1-question").send_keys("Is there parking?")
     field("knowledge-1-answer").send_keys("Yes, behind the building.")
-    browser.find_element(By.CSS_SELECTOR, ".form-actions button[type=submit]").click()
+    save()
     assert list(agent.knowledge.values_list("question", flat=True)) == [
         "Do you take walk-ins?", "Is there parking?"]
 
     # a bad value comes back at its field, in the browser too
     field("end_of_turn_silence_ms").clear()
     field("end_of_turn_silence_ms").send_keys("-5")
-    browser.find_element(By.CSS_SELECTOR, ".form-actions button[type=submit]").click()
+    save()
     assert "greater than or equal to" in browser.find_element(
         By.ID, "id_end_of_turn_silence_ms_errors").text
 
     # the calls page, from the main navigation, with its empty state
-    browser.find_element(By.CSS_SELECTOR, "nav.mainnav").find_element(
-        By.LINK_TEXT, "Calls").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "nav.mainnav").find_element(
+        By.LINK_TEXT, "Calls"))
     assert browser.find_element(By.TAG_NAME, "h1").text == "Calls"
     assert "No calls yet" in browser.page_source
 
-    # and at 375 px wide, no page needs sideways scrolling
+    # and at 375 px wide, no page needs sideways scrolling (a call with every section too)
+    call = make_call(tenant=tenant, agent=agent)
     viewport(browser, PHONE)
     for path in ("/portal/", "/portal/agents/", f"/portal/agents/{agent.pk}/", "/portal/calls/",
-                 "/portal/numbers/", "/portal/api-keys/"):
+                 f"/portal/calls/{call.pk}/", "/portal/numbers/", "/portal/api-keys/",
+                 "/portal/api-keys/new/", "/portal/numbers/new/"):
         browser.get(f"{live_server.url}{path}")
         assert horizontal_overflow_px(browser) <= 0, path
 

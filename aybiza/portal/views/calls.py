@@ -60,12 +60,18 @@ def call_detail(request, pk: int):
     bars = latency_bars(turn for turn in turns if turn.role == Role.AGENT)
     return render(request, "portal/calls/detail.html", {
         "call": call,
-        "turns": [(turn, bars.get(turn.index)) for turn in turns],
+        "turns": [(turn, bars.get(turn.index), _clock(turn.start_ms)) for turn in turns],
         "events": list(call.events.all()),
         "executions": list(tool_execution_list(tenant=tenant, call_id=call.pk)),
         "cost_rows": _cost_rows(call.cost or {}),
         "cost_total": (call.cost or {}).get("total_usd"),
     })
+
+
+def _clock(offset_ms: int) -> str:
+    """An offset into the call as m:ss."""
+    minutes, seconds = divmod(offset_ms // 1000, 60)
+    return f"{minutes}:{seconds:02d}"
 
 
 def _cost_rows(cost: dict) -> list[dict]:

@@ -1,0 +1,99 @@
+"""`make screenshots`: docs/portal/*.png of the main portal pages, from the same headless
+Chromium as the browser journeys, over a tenant with a few agents, numbers and calls.
+
+Not part of the suite (the name does not match test_*.py); run it by path."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from aybiza.core.models import Role
+from aybiza.core.services import api_key_create, membership_set
+from aybiza.portal.tests.browser import (
+    DESKTOP,
+    PHONE,
+    browser_missing,
+    chromium,
+    click_and_wait,
+    console_errors,
+    full_page_screenshot,
+)
+from aybiza.portal.tests.factories import make_call
+from calls.models import Outcome
+
+OUT = Path(settings.BASE_DIR) / "docs" / "portal"
+KNOWLEDGE = [
+    {"question": "What are your opening hours?",
+     "answer": "We are open Monday to Friday from nine to five, and Saturday from nine to one."},
+    {"question": "Where are you located?",
+     "answer": "We are at 12 Main Street, Springfield, next to the post office."},
+    {"question": "How much does a check-up cost?",
+     "answer": "A check-up is 60 dollars, a cleaning is 90 dollars."},
+]
+
+
+def seed_showcase(tenant) -> dict[str, int]:
+    from agents.services import agent_create, phone_number_create
+
+    reception = agent_create(
+        tenant=tenant, name="Reception", status="live", knowledge=KNOWLEDGE,
+        greeting="Hello, thanks for calling Acme Dental. How can I help you today?",
+        system_prompt="You are the friendly receptionist of Acme Dental. Answer in one or two "
+                      "short sentences. Never give medical advice.")
+    billing = agent_create(tenant=tenant, name="Billing questions", status="live",
+                           greeting="Acme Dental billing, how can I help?",
+                           knowledge=KNOWLEDGE[2:])
+    agent_create(tenant=tenant, name="After-hours line", status="draft",
+                 greeting="You've reached Acme Dental after hours.")
+    phone_number_create(tenant=tenant, e164="+15550100000", label="Main line",
+                        agent_id=reception.pk)
+    phone_number_create(tenant=tenant, e164="+15550100001", label="Billing",
+                        agent_id=billing.pk)
+    phone_number_create(tenant=tenant, e164="+15550100002", label="Spare")
+    now = timezone.now()
+    outcomes = [Outcome.AGENT_ENDED, Outcome.CALLER_HUNG_UP, Outcome.AGENT_ENDED,
+                Outcome.NO_INPUT, Outcome.TRANSFERRED, Outcome.CALLER_HUNG_UP,
+                Outcome.DISCONNECTED, Outcome.AGENT_ENDED]
+    calls = [make_call(tenant=tenant, agent=billing if n % 3 == 2 else reception,
+                       started_at=now - timedelta(hours=3 * n + 1),
+                       from_number=f"+1555014{2233 + 37 * n:04d}", outcome=outcome)
+             for n, outcome in enumerate(outcomes)]
+    api_key_create(tenant=tenant, name="CRM sync", scopes=["read"])
+    api_key_create(tenant=tenant, name="Booking website")
+    return {"agent": reception.pk, "call": calls[0].pk}
+
+
+@pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "")
+@pytest.mark.django_db(transaction=True)
+def test_screenshots(live_server, tenant, django_user_model, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    user = django_user_model.objects.create_user("maria", password="pw-maria-123")
+    membership_set(tenant=tenant, user=user, role=Role.OWNER)
+    ids = seed_showcase(tenant)
+    pages = [
+        ("overview", "/portal/", DESKTOP), ("agents", "/portal/agents/", DESKTOP),
+        ("agent", f"/portal/agents/{ids['agent']}/", DESKTOP),
+        ("calls", "/portal/calls/", DESKTOP), ("call", f"/portal/calls/{ids['call']}/", DESKTOP),
+        ("numbers", "/portal/numbers/", DESKTOP), ("api-keys", "/portal/api-keys/", DESKTOP),
+        ("call-phone", f"/portal/calls/{ids['call']}/", PHONE),
+        ("agents-phone", "/portal/agents/", PHONE),
+    ]
+    with chromium(tmp_path / "profile") as browser:
+        browser.get(f"{live_server.url}/portal/login/")
+        full_page_screenshot(browser, OUT / "login.png", DESKTOP[0])
+        browser.find_element(By.NAME, "username").send_keys("maria")
+        browser.find_element(By.NAME, "password").send_keys("pw-maria-123")
+        click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+        for name, path, (width, height) in pages:
+            browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+            browser.get(f"{live_server.url}{path}")
+            full_page_screenshot(browser, OUT / f"{name}.png", width)
+        assert console_errors(browser) == []
+    print(f"screenshots in {OUT}")
