@@ -3,6 +3,8 @@ through the same services as the REST API (agents.services, aybiza.core.services
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
@@ -11,6 +13,7 @@ from agents.services import AGENT_FIELDS
 from aybiza.core.errors import ApplicationError
 from aybiza.core.models import Scope
 from calls.models import Direction, Outcome
+from tools.models import AUTH_SECRET_NAMES, Tool
 
 # Services name some fields as the API does; the form names them as the user sees them.
 SERVICE_FIELD_ALIASES = {"agent_id": "agent"}
@@ -168,3 +171,148 @@ class CallFilterForm(forms.Form):
         if start and end and end < start:
             self.add_error("started_to", "The end date is before the start date.")
         return data
+
+
+# --- tools -------------------------------------------------------------------------------------
+
+# Every secret name an HTTP tool's auth may read (tools.models.AUTH_SECRET_NAMES), write-only.
+TOOL_SECRET_FIELDS = tuple(dict.fromkeys(
+    name for names in AUTH_SECRET_NAMES.values() for name in names))
+SECRET_LABELS = {"token": "Bearer token", "username": "Username (basic)",
+                 "password": "Password (basic)", "api_key": "API key",
+                 "hmac_secret": "HMAC secret"}
+
+
+class PrettyJSONField(forms.JSONField):
+    """JSON in a textarea, indented for reading; an empty value shows as an empty box."""
+
+    def prepare_value(self, value):
+        if value is None or isinstance(value, forms.fields.InvalidJSONInput):
+            return "" if value is None else value
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+JSON_WIDGET = forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "code"})
+
+
+class TriggerPhrasesField(forms.CharField):
+    """The tool's trigger phrases as a textarea, one phrase per line."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value) -> list[str]:
+        text = super().to_python(value)
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class ToolForm(forms.ModelForm):
+    """A tool's common settings; built-in tools are edited with this form alone."""
+
+    trigger_phrases = TriggerPhrasesField(
+        required=False, help_text="Phrases that make the offline brain pick this tool, one per "
+                                  "line (cloud LLMs decide from the description).")
+    agents = forms.ModelMultipleChoiceField(
+        queryset=Agent.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="The agents that may use this tool.")
+
+    class Meta:
+        model = Tool
+        fields = ["name", "description", "trigger_phrases", "filler_text", "is_active"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+        labels = {"filler_text": "Say while it runs", "is_active": "Active"}
+        help_texts = {"description": "What the tool does, for the language model deciding "
+                                     "when to call it."}
+
+    sections: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("Basics", ("name", "description", "trigger_phrases", "filler_text", "is_active",
+                    "agents")),
+    )
+
+    def __init__(self, *args, agents, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["agents"].queryset = agents
+        if self.instance.pk:
+            self.initial.setdefault("agents", [a.pk for a in self.instance.agents.all()])
+
+    def grouped_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
+        return [(title, [self[name] for name in names]) for title, names in self.sections]
+
+    def service_fields(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+    def secrets(self) -> dict[str, str] | None:
+        return None
+
+
+class HttpToolForm(ToolForm):
+    """An HTTP tool: the request it sends, its JSON Schema, and write-only secrets."""
+
+    class Meta(ToolForm.Meta):
+        fields = [*ToolForm.Meta.fields, "parameters", "method", "url_template",
+                  "headers_template", "body_mode", "body_template", "auth_type",
+                  "auth_header_name", "timeout_ms", "max_retries", "idempotent", "mode"]
+        widgets = {**ToolForm.Meta.widgets, "parameters": JSON_WIDGET,
+                   "headers_template": forms.Textarea(attrs={"rows": 3, "spellcheck": "false",
+                                                             "class": "code"}),
+                   "body_template": JSON_WIDGET}
+        labels = {**ToolForm.Meta.labels, "parameters": "Arguments (JSON Schema)",
+                  "url_template": "URL", "headers_template": "Headers (JSON)",
+                  "body_mode": "Body", "body_template": "Body template (JSON)",
+                  "auth_type": "Authentication", "auth_header_name": "API key header",
+                  "timeout_ms": "Timeout (ms)", "max_retries": "Retries",
+                  "idempotent": "Safe to retry (idempotent)"}
+        field_classes = {"parameters": PrettyJSONField, "headers_template": PrettyJSONField,
+                         "body_template": PrettyJSONField}
+        help_texts = {**ToolForm.Meta.help_texts,
+                      "parameters": "A JSON Schema object describing the arguments, e.g. "
+                                    '{"type": "object", "properties": {"when": {"type": '
+                                    '"string"}}, "required": ["when"]}.',
+                      "url_template": "https:// address; {argument} placeholders are filled in "
+                                      "and escaped."}
+
+    sections = (
+        *ToolForm.sections,
+        ("Request", ("method", "url_template", "parameters", "headers_template", "body_mode",
+                     "body_template", "timeout_ms", "max_retries", "idempotent", "mode")),
+        ("Authentication", ("auth_type", "auth_header_name", *TOOL_SECRET_FIELDS)),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in TOOL_SECRET_FIELDS:
+            self.fields[name] = forms.CharField(
+                label=SECRET_LABELS.get(name, name), required=False, max_length=4000,
+                strip=False, widget=forms.PasswordInput(render_value=False,
+                                                        attrs={"autocomplete": "off"}))
+        self.has_secrets = bool(self.instance.secrets_sealed)
+        if not self.instance.pk:
+            self.initial.setdefault("parameters", {"type": "object", "properties": {}})
+
+    def clean_parameters(self):
+        return {} if self.cleaned_data["parameters"] is None else self.cleaned_data["parameters"]
+
+    def clean_headers_template(self):
+        value = self.cleaned_data["headers_template"]
+        return {} if value is None else value
+
+    def secrets(self) -> dict[str, str] | None:
+        # Write-only: empty fields keep what is stored.
+        given = {name: self.cleaned_data[name] for name in TOOL_SECRET_FIELDS
+                 if self.cleaned_data.get(name)}
+        return given or None
+
+
+class ToolTryForm(forms.Form):
+    arguments = forms.JSONField(
+        initial=dict, widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false",
+                                                   "class": "code"}),
+        help_text="Sample arguments as JSON. The tool really runs: it sends the request.")
+
+    def clean_arguments(self):
+        arguments = self.cleaned_data["arguments"]
+        if not isinstance(arguments, dict):
+            raise forms.ValidationError("Arguments are a JSON object, e.g. {\"when\": \"10am\"}.")
+        return arguments

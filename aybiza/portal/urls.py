@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from aybiza.portal.views import accounts, agents, api_keys, calls, home, numbers
+from aybiza.portal.views import accounts, agents, api_keys, calls, home, numbers, tools
 
 app_name = "portal"
 
@@ -22,4 +22,11 @@ urlpatterns = [
     path("api-keys/", api_keys.api_key_index, name="api-keys"),
     path("api-keys/new/", api_keys.api_key_new, name="api-key-new"),
     path("api-keys/<int:pk>/revoke/", api_keys.api_key_revoke_view, name="api-key-revoke"),
+]
+
+urlpatterns += [
+    path("tools/", tools.tool_index, name="tools"),
+    path("tools/new/", tools.tool_new, name="tool-new"),
+    path("tools/<int:pk>/", tools.tool_edit, name="tool-edit"),
+    path("tools/<int:pk>/try/", tools.tool_try, name="tool-try"),
 ]

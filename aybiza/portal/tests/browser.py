@@ -88,3 +88,18 @@ def full_page_screenshot(driver, path: Path, width: int) -> None:
         "mobile": width < 600})
     path.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(path))
+
+
+def demo_booking_tool(*, tenant, base_url: str, agent_ids: list[int] | None = None):
+    """The demo's `book_appointment` tool (agents.demo) against the demo calendar of the server
+    at `base_url`, which the tenant's SSRF allowlist must let it reach."""
+    from urllib.parse import urlsplit
+
+    from agents.demo import DEMO_TOOL
+    from agents.demo_calendar import demo_calendar_secret
+    from tools.services import tool_create, tool_network_allowlist_set
+
+    tool_network_allowlist_set(tenant=tenant, entries=[urlsplit(base_url).hostname, "127.0.0.1"])
+    return tool_create(tenant=tenant, secrets={"hmac_secret": demo_calendar_secret()},
+                       agent_ids=agent_ids or [], **DEMO_TOOL,
+                       url_template=base_url.rstrip("/") + "/demo/calendar/bookings/")

@@ -21,6 +21,7 @@ from aybiza.portal.tests.browser import (
     chromium,
     click_and_wait,
     console_errors,
+    demo_booking_tool,
     full_page_screenshot,
 )
 from aybiza.portal.tests.factories import make_call
@@ -65,7 +66,7 @@ def seed_showcase(tenant) -> dict[str, int]:
              for n, outcome in enumerate(outcomes)]
     api_key_create(tenant=tenant, name="CRM sync", scopes=["read"])
     api_key_create(tenant=tenant, name="Booking website")
-    return {"agent": reception.pk, "call": calls[0].pk}
+    return {"agent": reception.pk, "call": calls[0].pk, "reception": reception}
 
 
 @pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "")
@@ -76,11 +77,14 @@ def test_screenshots(live_server, tenant, django_user_model, tmp_path):
     user = django_user_model.objects.create_user("maria", password="pw-maria-123")
     membership_set(tenant=tenant, user=user, role=Role.OWNER)
     ids = seed_showcase(tenant)
+    tool = demo_booking_tool(tenant=tenant, base_url=live_server.url,
+                             agent_ids=[ids["reception"].pk])
     pages = [
         ("overview", "/portal/", DESKTOP), ("agents", "/portal/agents/", DESKTOP),
         ("agent", f"/portal/agents/{ids['agent']}/", DESKTOP),
         ("calls", "/portal/calls/", DESKTOP), ("call", f"/portal/calls/{ids['call']}/", DESKTOP),
         ("numbers", "/portal/numbers/", DESKTOP), ("api-keys", "/portal/api-keys/", DESKTOP),
+        ("tools", "/portal/tools/", DESKTOP),
         ("call-phone", f"/portal/calls/{ids['call']}/", PHONE),
         ("agents-phone", "/portal/agents/", PHONE),
     ]
@@ -95,5 +99,14 @@ def test_screenshots(live_server, tenant, django_user_model, tmp_path):
                 "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
             browser.get(f"{live_server.url}{path}")
             full_page_screenshot(browser, OUT / f"{name}.png", width)
+        # Try it: a real run of the booking tool against this server's demo calendar
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": DESKTOP[0], "height": DESKTOP[1], "deviceScaleFactor": 1, "mobile": False})
+        browser.get(f"{live_server.url}/portal/tools/{tool.pk}/")
+        arguments = browser.find_element(By.NAME, "arguments")
+        arguments.clear()
+        arguments.send_keys('{"when": "Tuesday at ten"}')
+        click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#try button"))
+        full_page_screenshot(browser, OUT / "tool-try.png", DESKTOP[0])
         assert console_errors(browser) == []
     print(f"screenshots in {OUT}")

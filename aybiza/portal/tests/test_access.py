@@ -17,8 +17,20 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:agent-edit", "agent"), ("portal:calls", None), ("portal:call-detail", "call"),
          ("portal:numbers", None), ("portal:number-new", None),
          ("portal:number-edit", "number"), ("portal:api-keys", None),
-         ("portal:api-key-new", None), ("portal:api-key-revoke", "api_key")]
+         ("portal:api-key-new", None), ("portal:api-key-revoke", "api_key"),
+         ("portal:tools", None), ("portal:tool-new", None), ("portal:tool-edit", "tool"),
+         ("portal:tool-try", "tool")]
 POST_ONLY = {"portal:api-key-revoke"}
+# Pages for signing in and out, not behind portal_view (tested in test_login.py).
+ACCOUNT_PAGES = {"portal:login", "portal:logout", "portal:password-change"}
+
+
+def test_every_portal_url_is_walked_here():
+    from aybiza.portal.urls import urlpatterns
+
+    names = {f"portal:{pattern.name}" for pattern in urlpatterns}
+
+    assert names == {name for name, _ in PAGES} | ACCOUNT_PAGES
 
 
 @pytest.fixture
@@ -27,12 +39,15 @@ def objects_of(agent_create_for):
 
     def make(tenant) -> dict[str, int]:
         from agents.services import phone_number_create
+        from tools.services import tool_create
         agent = agent_create_for(tenant)
         number = phone_number_create(tenant=tenant, e164=f"+1555010{tenant.pk % 10000:04d}",
                                      agent_id=agent.pk)
         return {"agent": agent.pk, "number": number.pk,
                 "call": make_call(tenant=tenant, agent=agent).pk,
-                "api_key": api_key_create(tenant=tenant, name="k").api_key.pk}
+                "api_key": api_key_create(tenant=tenant, name="k").api_key.pk,
+                "tool": tool_create(tenant=tenant, name="t", description="d",
+                                    url_template="https://example.com/").pk}
 
     return make
 

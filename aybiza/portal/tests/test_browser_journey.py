@@ -115,3 +115,28 @@ def test_keyboard_users_see_where_the_focus_is(browser, live_server):
         "const s = getComputedStyle(document.activeElement); return [s.outlineStyle, "
         "s.outlineWidth]")
     assert style != "none" and float(width.removesuffix("px")) >= 2
+
+
+def test_try_a_tool_from_its_page(browser, live_server, owner, tenant):
+    from selenium.webdriver.common.by import By
+
+    from aybiza.portal.tests.browser import demo_booking_tool
+
+    # given the demo's booking tool, calling this live server's demo calendar
+    tool = demo_booking_tool(tenant=tenant, base_url=live_server.url)
+    browser.get(f"{live_server.url}/portal/login/")
+    browser.find_element(By.NAME, "username").send_keys("owner")
+    browser.find_element(By.NAME, "password").send_keys("pw-owner-123")
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+
+    # when it is tried with sample arguments
+    browser.get(f"{live_server.url}/portal/tools/{tool.pk}/")
+    arguments = browser.find_element(By.NAME, "arguments")
+    arguments.clear()
+    arguments.send_keys('{"when": "Tuesday at ten"}')
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#try button"))
+
+    # then the signed request really reached the calendar, which booked it
+    result = browser.find_element(By.CSS_SELECTOR, ".try-result").text
+    assert "Succeeded" in result and "HTTP 200" in result
+    assert "You're booked for Tuesday at ten." in result
