@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from aybiza.core.models import ApiKey, Membership, Tenant
+from aybiza.core.models import ApiKey, Invitation, Membership, Tenant
 
 
 class MembershipInline(admin.TabularInline):
@@ -33,6 +33,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = ["tenant", "revoked_at"]
     search_fields = ["name", "prefix", "tenant__name"]
     readonly_fields = ["prefix", "key_hash", "last_used_at", "created_at", "created_by"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are created in the portal's team page (the link is shown once there)."""
+
+    list_display = ["email", "tenant", "role", "expires_at", "accepted_at", "revoked_at"]
+    list_filter = ["role", "tenant"]
+    search_fields = ["email", "tenant__name"]
+    readonly_fields = ["token_hash", "invited_by", "accepted_at", "accepted_by", "created_at"]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -45,6 +45,8 @@ class Role(models.TextChoices):
 
 # Roles that may change things (viewers read only).
 WRITE_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+# Roles that may manage the team (members, roles, invitations).
+MANAGE_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 
 
 class Membership(BaseModel):
@@ -61,6 +63,34 @@ class Membership(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.tenant} ({self.role})"
+
+
+class Invitation(BaseModel):
+    """An invitation to join a tenant with a role. Only a SHA-256 of the token is stored; the
+    link carrying the token is shown once to whoever invited."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.tenant} ({self.role})"
+
+    @property
+    def is_pending(self) -> bool:
+        return (self.accepted_at is None and self.revoked_at is None
+                and self.expires_at > timezone.now())
 
 
 class Scope(models.TextChoices):

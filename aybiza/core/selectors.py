@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from aybiza.core.errors import NotFound
-from aybiza.core.models import ApiKey, Membership, Tenant
+from aybiza.core.models import ApiKey, Invitation, Membership, Tenant
 
 # A primary key as it may arrive in a URL: digits that fit a signed 64-bit column.
 _PK_PATTERN = re.compile(r"[0-9]{1,18}")
@@ -59,3 +60,33 @@ def api_key_get(*, tenant: Tenant, pk) -> ApiKey:
     if api_key is None:
         raise NotFound("API key not found.")
     return api_key
+
+
+def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
+    return (Membership.objects.filter(tenant=tenant).select_related("user")
+            .order_by("created_at", "id"))
+
+
+def membership_get(*, tenant: Tenant, pk) -> Membership:
+    pk = parse_pk(pk)
+    membership = membership_list(tenant=tenant).filter(pk=pk).first() if pk is not None else None
+    if membership is None:
+        raise NotFound("Member not found.")
+    return membership
+
+
+def invitation_list(*, tenant: Tenant, pending: bool | None = None) -> QuerySet[Invitation]:
+    invitations = Invitation.objects.filter(tenant=tenant).select_related("invited_by")
+    if pending:
+        invitations = invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True,
+                                         expires_at__gt=timezone.now())
+    return invitations.order_by("-created_at", "-id")
+
+
+def invitation_get(*, tenant: Tenant, pk) -> Invitation:
+    pk = parse_pk(pk)
+    invitation = (Invitation.objects.filter(tenant=tenant, pk=pk).first()
+                  if pk is not None else None)
+    if invitation is None:
+        raise NotFound("Invitation not found.")
+    return invitation

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from aybiza.core.errors import ApplicationError
-from aybiza.core.models import ApiKey, Membership, Role, Scope, Tenant
+from aybiza.core.models import ApiKey, Invitation, Membership, Role, Scope, Tenant
 
 API_KEY_PREFIX = "ayb"
 # Touch last_used_at at most this often: a busy key must not write on every request.
@@ -120,4 +120,133 @@ def _audit(action: str, *, tenant: Tenant, target, actor=None,
         from compliance.services import audit_record
     except ImportError:  # the audit log arrives with the compliance issue
         return
+    audit_record(tenant=tenant, action=action, target=target, actor=actor, payload=payload)
+
+
+# --- team: roles and invitations ----------------------------------------------------------------
+
+INVITATION_LIFETIME = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    """An invitation as created: `token` is the only copy of the secret in its link."""
+
+    invitation: Invitation
+    token: str
+
+
+def hash_invitation_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _check_may_grant(*, actor_role: str | None, role: str) -> None:
+    if role not in Role.values:
+        raise ApplicationError(f"Unknown role {role!r}.", extra={"fields": {"role": ["Unknown."]}})
+    if role == Role.OWNER and actor_role != Role.OWNER:
+        raise ApplicationError("Only an owner may make someone an owner.",
+                               extra={"fields": {"role": ["Only an owner may grant this."]}},
+                               status_code=403, code="permission_denied")
+
+
+def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by,
+                      invited_by_role: str | None) -> IssuedInvitation:
+    """Invite `email` to `tenant` with `role`; the result carries the token for the link."""
+    _check_may_grant(actor_role=invited_by_role, role=role)
+    email = email.strip()
+    if Membership.objects.filter(tenant=tenant, user__email__iexact=email).exists():
+        raise ApplicationError("This person is already a member.",
+                               extra={"fields": {"email": ["Already a member."]}})
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        invitation = Invitation.objects.create(
+            tenant=tenant, email=email, role=role, token_hash=hash_invitation_token(token),
+            invited_by=invited_by, expires_at=timezone.now() + INVITATION_LIFETIME)
+        _team_audit("invitation.created", tenant=tenant, target=invitation, actor=invited_by,
+                    payload={"role": role})
+    return IssuedInvitation(invitation=invitation, token=token)
+
+
+def invitation_by_token(*, token: str) -> Invitation | None:
+    """The pending invitation a link's token names, or None (unknown, used, revoked, expired)."""
+    invitation = (Invitation.objects.select_related("tenant")
+                  .filter(token_hash=hash_invitation_token(token)).first())
+    if invitation is None or not invitation.is_pending or not invitation.tenant.is_active:
+        return None
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user) -> Membership:
+    """Make `user` a member as the invitation says; the token works once."""
+    invitation = invitation_by_token(token=token)
+    if invitation is not None:
+        # Lock it: two tabs accepting at once must not both succeed.
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation is None or not invitation.is_pending:
+        raise ApplicationError("This invitation is no longer valid.", status_code=404,
+                               code="not_found")
+    existing = Membership.objects.filter(tenant=invitation.tenant, user=user).first()
+    membership = existing or Membership.objects.create(tenant=invitation.tenant, user=user,
+                                                       role=invitation.role)
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by", "updated_at"])
+    _team_audit("invitation.accepted", tenant=invitation.tenant, target=invitation, actor=user)
+    return membership
+
+
+def invitation_revoke(*, invitation: Invitation, actor=None) -> Invitation:
+    if invitation.revoked_at is None and invitation.accepted_at is None:
+        with transaction.atomic():
+            invitation.revoked_at = timezone.now()
+            invitation.save(update_fields=["revoked_at", "updated_at"])
+            _team_audit("invitation.revoked", tenant=invitation.tenant, target=invitation,
+                        actor=actor)
+    return invitation
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, role: str, actor,
+                           actor_role: str | None) -> Membership:
+    """Give a member another role. Only owners grant or take away ownership, and a tenant
+    always keeps at least one owner."""
+    _check_may_grant(actor_role=actor_role, role=role)
+    if membership.role == Role.OWNER and actor_role != Role.OWNER:
+        raise ApplicationError("Only an owner may change an owner's role.",
+                               extra={"fields": {"role": ["Only an owner may change this."]}},
+                               status_code=403, code="permission_denied")
+    if membership.role == Role.OWNER and role != Role.OWNER:
+        _keep_an_owner(membership)
+    membership.role = role
+    membership.save(update_fields=["role", "updated_at"])
+    _team_audit("membership.role_changed", tenant=membership.tenant, target=membership,
+                actor=actor, payload={"role": role})
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor, actor_role: str | None) -> None:
+    """Remove a member from the tenant (their user account stays)."""
+    if membership.role == Role.OWNER:
+        if actor_role != Role.OWNER:
+            raise ApplicationError("Only an owner may remove an owner.", status_code=403,
+                                   code="permission_denied")
+        _keep_an_owner(membership)
+    _team_audit("membership.removed", tenant=membership.tenant, target=membership, actor=actor)
+    membership.delete()
+
+
+def _keep_an_owner(membership: Membership) -> None:
+    owners = (Membership.objects.select_for_update()
+              .filter(tenant_id=membership.tenant_id, role=Role.OWNER))
+    if not owners.exclude(pk=membership.pk).exists():
+        raise ApplicationError("A team needs at least one owner; make someone else owner first.",
+                               extra={"fields": {"role": ["The last owner stays owner."]}})
+
+
+def _team_audit(action: str, *, tenant: Tenant, target, actor=None,
+                payload: dict | None = None) -> None:
+    from compliance.services import audit_record
+
     audit_record(tenant=tenant, action=action, target=target, actor=actor, payload=payload)

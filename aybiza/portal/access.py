@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from aybiza.core.errors import NotFound
-from aybiza.core.models import WRITE_ROLES, Membership, Role, Tenant
+from aybiza.core.models import MANAGE_ROLES, WRITE_ROLES, Membership, Role, Tenant
 from aybiza.core.selectors import membership_for_user
 
 # The tenant a member with several memberships chose (a slug); absent means their first.
@@ -35,6 +35,10 @@ class Member:
     @property
     def can_write(self) -> bool:
         return self.role in WRITE_ROLES
+
+    @property
+    def can_manage_team(self) -> bool:
+        return self.role in MANAGE_ROLES
 
     @property
     def role_label(self) -> str:
@@ -62,9 +66,9 @@ def request_member(request: HttpRequest) -> Member | None:
     return member
 
 
-def portal_view(*, write_page: bool = False) -> Callable:
+def portal_view(*, write_page: bool = False, write_roles: frozenset = WRITE_ROLES) -> Callable:
     """Wrap a portal view. Writes (any unsafe method, or every method when `write_page`, for
-    pages that only exist to change something) need a write role; viewers get 403."""
+    pages that only exist to change something) need one of `write_roles`; others get 403."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -76,7 +80,7 @@ def portal_view(*, write_page: bool = False) -> Callable:
                 return render(request, "portal/no_tenant.html", status=403)
             request.member = member
             writes = write_page or request.method not in SAFE_METHODS
-            if writes and not member.can_write:
+            if writes and member.role not in write_roles:
                 return render(request, "portal/403.html", status=403)
             try:
                 return view(request, *args, **kwargs)

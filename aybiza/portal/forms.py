@@ -11,7 +11,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from agents.models import Agent, KnowledgeEntry
 from agents.services import AGENT_FIELDS
 from aybiza.core.errors import ApplicationError
-from aybiza.core.models import Scope
+from aybiza.core.models import Role, Scope
 from calls.models import Direction, Outcome
 from tools.models import AUTH_SECRET_NAMES, Tool
 
@@ -316,3 +316,19 @@ class ToolTryForm(forms.Form):
         if not isinstance(arguments, dict):
             raise forms.ValidationError("Arguments are a JSON object, e.g. {\"when\": \"10am\"}.")
         return arguments
+
+
+
+# --- team --------------------------------------------------------------------------------------
+
+ROLE_HELP = ("Viewers read everything and change nothing; members also edit agents, tools, "
+             "numbers and keys; admins also manage the team; owners also manage owners.")
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER, help_text=ROLE_HELP)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)

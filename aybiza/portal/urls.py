@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from aybiza.portal.views import accounts, agents, api_keys, calls, home, numbers, tools
+from aybiza.portal.views import accounts, agents, api_keys, calls, home, numbers, team, tools
 
 app_name = "portal"
 
@@ -29,4 +29,15 @@ urlpatterns += [
     path("tools/new/", tools.tool_new, name="tool-new"),
     path("tools/<int:pk>/", tools.tool_edit, name="tool-edit"),
     path("tools/<int:pk>/try/", tools.tool_try, name="tool-try"),
+]
+
+urlpatterns += [
+    path("team/", team.team_index, name="team"),
+    path("team/invite/", team.team_invite, name="team-invite"),
+    path("team/members/<int:pk>/role/", team.member_role, name="member-role"),
+    path("team/members/<int:pk>/remove/", team.member_remove, name="member-remove"),
+    path("team/invitations/<int:pk>/revoke/", team.invitation_revoke_view,
+         name="invitation-revoke"),
+    # Public: the token in the link is the credential (a hash of it is stored).
+    path("invitations/<str:token>/", team.invitation_accept_view, name="invitation-accept"),
 ]

@@ -66,6 +66,15 @@ def seed_showcase(tenant) -> dict[str, int]:
              for n, outcome in enumerate(outcomes)]
     api_key_create(tenant=tenant, name="CRM sync", scopes=["read"])
     api_key_create(tenant=tenant, name="Booking website")
+    from django.contrib.auth import get_user_model
+
+    from aybiza.core.services import invitation_create
+    for username, role in (("james", Role.ADMIN), ("lena", Role.VIEWER)):
+        colleague = get_user_model().objects.create_user(
+            username, email=f"{username}@acme-dental.example")
+        membership_set(tenant=tenant, user=colleague, role=role)
+    invitation_create(tenant=tenant, email="front-desk@acme-dental.example", role=Role.MEMBER,
+                      invited_by=None, invited_by_role=Role.OWNER)
     return {"agent": reception.pk, "call": calls[0].pk, "reception": reception}
 
 
@@ -84,7 +93,7 @@ def test_screenshots(live_server, tenant, django_user_model, tmp_path):
         ("agent", f"/portal/agents/{ids['agent']}/", DESKTOP),
         ("calls", "/portal/calls/", DESKTOP), ("call", f"/portal/calls/{ids['call']}/", DESKTOP),
         ("numbers", "/portal/numbers/", DESKTOP), ("api-keys", "/portal/api-keys/", DESKTOP),
-        ("tools", "/portal/tools/", DESKTOP),
+        ("tools", "/portal/tools/", DESKTOP), ("team", "/portal/team/", DESKTOP),
         ("call-phone", f"/portal/calls/{ids['call']}/", PHONE),
         ("agents-phone", "/portal/agents/", PHONE),
     ]

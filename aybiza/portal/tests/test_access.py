@@ -19,10 +19,15 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:number-edit", "number"), ("portal:api-keys", None),
          ("portal:api-key-new", None), ("portal:api-key-revoke", "api_key"),
          ("portal:tools", None), ("portal:tool-new", None), ("portal:tool-edit", "tool"),
-         ("portal:tool-try", "tool")]
-POST_ONLY = {"portal:api-key-revoke"}
-# Pages for signing in and out, not behind portal_view (tested in test_login.py).
-ACCOUNT_PAGES = {"portal:login", "portal:logout", "portal:password-change"}
+         ("portal:tool-try", "tool"), ("portal:team", None), ("portal:team-invite", None),
+         ("portal:member-role", "membership"), ("portal:member-remove", "membership"),
+         ("portal:invitation-revoke", "invitation")]
+POST_ONLY = {"portal:api-key-revoke", "portal:team-invite", "portal:member-role",
+             "portal:member-remove", "portal:invitation-revoke"}
+# Not behind portal_view: signing in and out (test_login.py), and accepting an invitation,
+# whose link carries its own credential (test_team.py).
+ACCOUNT_PAGES = {"portal:login", "portal:logout", "portal:password-change",
+                 "portal:invitation-accept"}
 
 
 def test_every_portal_url_is_walked_here():
@@ -38,7 +43,10 @@ def objects_of(agent_create_for):
     """`objects_of(tenant)` → {kind: pk} with one object of each kind in that tenant."""
 
     def make(tenant) -> dict[str, int]:
+        from django.contrib.auth import get_user_model
+
         from agents.services import phone_number_create
+        from aybiza.core.services import invitation_create
         from tools.services import tool_create
         agent = agent_create_for(tenant)
         number = phone_number_create(tenant=tenant, e164=f"+1555010{tenant.pk % 10000:04d}",
@@ -47,7 +55,13 @@ def objects_of(agent_create_for):
                 "call": make_call(tenant=tenant, agent=agent).pk,
                 "api_key": api_key_create(tenant=tenant, name="k").api_key.pk,
                 "tool": tool_create(tenant=tenant, name="t", description="d",
-                                    url_template="https://example.com/").pk}
+                                    url_template="https://example.com/").pk,
+                "membership": membership_set(
+                    tenant=tenant, role=Role.MEMBER, user=get_user_model().objects.create_user(
+                        f"member-of-{tenant.slug}")).pk,
+                "invitation": invitation_create(
+                    tenant=tenant, email=f"x@{tenant.slug}.example", role="member",
+                    invited_by=None, invited_by_role="owner").invitation.pk}
 
     return make
 
