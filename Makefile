@@ -9,7 +9,7 @@ VENV_PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint clean demo serve screenshots
+.PHONY: venv test lint clean demo serve screenshots bench-portal
 
 venv: $(STAMP)
 
@@ -52,6 +52,12 @@ serve: venv
 # chromium-driver), over a throwaway SQLite database with sample agents, numbers and calls.
 screenshots: venv
 	DATABASE_URL= $(VENV_PYTHON) -m pytest aybiza/portal/tests/screenshots.py -q -p no:cacheprovider
+
+# Server time of the portal's call list on 100,000 stored calls, on the embedded default (a
+# separate SQLite file, seeded on the first run): docs/portal.md has a result.
+bench-portal: venv
+	DATABASE_URL=sqlite:///$(CURDIR)/var/bench-portal.sqlite3 $(VENV_PYTHON) manage.py migrate --noinput -v0
+	DATABASE_URL=sqlite:///$(CURDIR)/var/bench-portal.sqlite3 $(VENV_PYTHON) manage.py bench_call_list $(BENCH_PORTAL_ARGS)
 
 # Load and latency benchmark (docs/performance.md): throwaway PostgreSQL + Redis, daphne pinned to
 # core 0, a ramp of simulated Twilio calls from core 1. BENCH_ARGS="--quick" takes about a minute;

@@ -332,3 +332,25 @@ class InviteForm(forms.Form):
 
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+# --- compliance ----------------------------------------------------------------------------------
+
+
+class RetentionForm(forms.Form):
+    """Days each kind of data is kept; empty keeps it until deleted by hand."""
+
+    recordings_days = forms.IntegerField(label="Recordings", required=False)
+    transcripts_days = forms.IntegerField(label="Transcripts", required=False)
+    call_events_days = forms.IntegerField(label="Call events", required=False)
+    calls_days = forms.IntegerField(label="Calls (everything about them)", required=False)
+    tool_logs_days = forms.IntegerField(label="Tool runs", required=False)
+    audit_events_days = forms.IntegerField(label="Audit log", required=False)
+
+
+class SubjectForm(forms.Form):
+    phone = forms.CharField(label="Caller's phone number", max_length=32,
+                            help_text="As the caller dialled from, e.g. +15550142233.")
+    erase = forms.BooleanField(
+        required=False, label="Erase this caller's data instead of exporting it",
+        help_text="Irreversible: their calls, transcripts, recordings and tool runs are deleted.")

@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from aybiza.portal.views import accounts, agents, api_keys, calls, home, numbers, team, tools
+from aybiza.portal.views import (
+    accounts,
+    agents,
+    api_keys,
+    calls,
+    compliance,
+    home,
+    numbers,
+    team,
+    tools,
+)
 
 app_name = "portal"
 
@@ -40,4 +50,10 @@ urlpatterns += [
          name="invitation-revoke"),
     # Public: the token in the link is the credential (a hash of it is stored).
     path("invitations/<str:token>/", team.invitation_accept_view, name="invitation-accept"),
+]
+
+urlpatterns += [
+    path("compliance/", compliance.compliance_index, name="compliance"),
+    path("compliance/retention/", compliance.retention_update, name="retention-update"),
+    path("compliance/subject/", compliance.subject_request, name="subject-request"),
 ]

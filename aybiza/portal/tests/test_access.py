@@ -21,9 +21,11 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:tools", None), ("portal:tool-new", None), ("portal:tool-edit", "tool"),
          ("portal:tool-try", "tool"), ("portal:team", None), ("portal:team-invite", None),
          ("portal:member-role", "membership"), ("portal:member-remove", "membership"),
-         ("portal:invitation-revoke", "invitation")]
+         ("portal:invitation-revoke", "invitation"), ("portal:compliance", None),
+         ("portal:retention-update", None), ("portal:subject-request", None)]
 POST_ONLY = {"portal:api-key-revoke", "portal:team-invite", "portal:member-role",
-             "portal:member-remove", "portal:invitation-revoke"}
+             "portal:member-remove", "portal:invitation-revoke", "portal:retention-update",
+             "portal:subject-request"}
 # Not behind portal_view: signing in and out (test_login.py), and accepting an invitation,
 # whose link carries its own credential (test_team.py).
 ACCOUNT_PAGES = {"portal:login", "portal:logout", "portal:password-change",

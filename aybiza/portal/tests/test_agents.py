@@ -154,3 +154,15 @@ def test_viewer_reads_but_cannot_write(viewer_client, agent, tenant):
     agent.refresh_from_db()
     assert agent.name == "Reception"
     assert not Agent.objects.filter(tenant=tenant, name="Front desk").exists()
+
+
+def test_edit_lists_the_tools_bound_to_the_agent(owner_client, agent, other_agent):
+    from tools.services import tool_create
+    tool_create(tenant=agent.tenant, name="book_visit", description="Book a visit.",
+                url_template="https://example.com/", agent_ids=[agent.pk])
+    tool_create(tenant=agent.tenant, name="unrelated", description="Not bound.",
+                url_template="https://example.com/")
+
+    body = owner_client.get(reverse("portal:agent-edit", args=[agent.pk])).content.decode()
+
+    assert "book_visit" in body and "unrelated" not in body

@@ -58,5 +58,6 @@ def _agent_form_page(request, *, agent):
         initial = ([{"question": e.question, "answer": e.answer} for e in agent.knowledge.all()]
                    if agent else [])
         knowledge = KnowledgeFormSet(prefix="knowledge", initial=initial)
+    tools = list(agent.tools.order_by("name")) if agent else []
     return render(request, "portal/agents/form.html",
-                  {"form": form, "knowledge": knowledge, "agent": agent})
+                  {"form": form, "knowledge": knowledge, "agent": agent, "tools": tools})
