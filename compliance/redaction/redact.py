@@ -1,9 +1,11 @@
 """`redact(text)`: find card numbers, CVVs, expiries, SSNs, phone numbers, e-mails and dates of
 birth, written or spoken, and replace each with a token such as `[CARD]`.
 
-Numbers are first read as digit runs (`numbers.py`); a run is a card when it passes Luhn, an
-SSN when it has the 3-2-4 shape or follows "social", a phone number by its length (spoken) or
-through phonenumbers' matcher (written). CVVs and expiries count only near a card or after
+Numbers are first read as digit runs (`numbers.py`); a run is a card when it passes Luhn (an
+unverified card, `card_unverified`, when it only has a card's length and first digit), an SSN
+when it has the 3-2-4 shape or follows "social", a phone number by its length (spoken, 9-12
+digits even when no country would dial them: recognisers drop digits) or through
+phonenumbers' matcher (written). CVVs and expiries count only near a card or after
 words that announce them, so prices and times stay. Costs tens of µs per utterance
 (`python -m compliance.redaction.bench`).
 """
@@ -16,19 +18,21 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import Leniency, PhoneNumberMatcher, ValidationResult
 
+from aybiza.core.spoken import luhn_valid
 from compliance.conf import setting
 from compliance.redaction import patterns
 from compliance.redaction.numbers import DigitRun, digit_runs
 
-TOKENS = {"card": "[CARD]", "cvv": "[CVV]", "expiry": "[EXPIRY]", "ssn": "[SSN]",
-          "phone": "[PHONE]", "email": "[EMAIL]", "dob": "[DOB]"}
+TOKENS = {"card": "[CARD]", "card_unverified": "[CARD]", "cvv": "[CVV]", "expiry": "[EXPIRY]",
+          "ssn": "[SSN]", "phone": "[PHONE]", "email": "[EMAIL]", "dob": "[DOB]"}
 # When two findings overlap, the first kind here wins.
-PRIORITY = ("card", "ssn", "cvv", "expiry", "email", "dob", "phone")
+PRIORITY = ("card", "card_unverified", "ssn", "cvv", "expiry", "email", "dob", "phone")
 _RANK = {kind: rank for rank, kind in enumerate(PRIORITY)}
 CONTEXT_CHARS = 48  # how far back the words announcing a number are looked for
 NEAR_CARD_CHARS = 80  # a CVV or expiry this close to a card number belongs to it
 _MIN_WRITTEN_PHONE_DIGITS = 7
-_HARD = frozenset({","})  # after a card, commas separate its expiry from its code
+_HARD = frozenset({","})
+_SPOKEN_NUMBER_DIGITS = (9, 12)  # after a card, commas separate its expiry from its code
 
 
 @dataclass(frozen=True)
@@ -44,19 +48,16 @@ class RedactionResult:
     findings: list[Finding]
 
 
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
 def _card_number(digits: str) -> bool:
     # Issuer prefixes 2-6 (Mastercard, Amex/Diners, Visa, Mastercard, Discover) and Luhn.
     return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_valid(digits)
+
+
+def _card_shaped(text: str, run: DigitRun) -> bool:
+    """A card number that fails Luhn (misheard, mistyped) is still card data to an auditor;
+    numbers announced as orders, confirmations and the like stay."""
+    return (13 <= len(run.digits) <= 19 and run.digits[0] in "23456" and not run.plus
+            and not _before(text, run.start, patterns.NOT_PHONE_CONTEXT, 32))
 
 
 def _ssn_shape(digits: str) -> bool:
@@ -110,6 +111,8 @@ def _classify_runs(text: str, runs: list[DigitRun]) -> tuple[list[Finding], list
             card_end, rest_start = split
             found.append(Finding("card", run.start, card_end))
             rest += digit_runs(text, rest_start, run.end, hard=_HARD)[0]
+        elif _card_shaped(text, run):
+            found.append(Finding("card_unverified", run.start, run.end))
         elif count == 9 and (_ssn_words(text, run) or (run.groups == [3, 2, 4]
                                                      and _ssn_shape(digits))):
             found.append(Finding("ssn", run.start, run.end))
@@ -141,8 +144,12 @@ def _phone_run(text: str, run: DigitRun) -> bool:
         return False
     if run.plus:
         return _phone_possible("+" + run.digits)
-    if len(run.digits) in (10, 11):
-        return _phone_possible(run.digits)
+    if len(run.digits) in (10, 11) and _phone_possible(run.digits):
+        return True
+    if _SPOKEN_NUMBER_DIGITS[0] <= len(run.digits) <= _SPOKEN_NUMBER_DIGITS[1]:
+        # A recogniser writes "four hundred fifteen ... one ninety nine" and loses a digit:
+        # a long spoken number is someone's number even when no country would dial it.
+        return True
     return (len(run.digits) == 7 and _before(text, run.start, patterns.PHONE_CONTEXT)
             and _phone_possible(run.digits, local=True))
 
