@@ -88,8 +88,9 @@ def call_stream_started(*, call: Call, stream_sid: str) -> Call:
 def turn_save(*, call: Call, index: int, role: str, text: str, **fields: Any) -> Turn:
     """Persist one finished turn (idempotent on (call, index): a retry overwrites).
 
-    The stored text is redacted (cards, SSNs, phone numbers, emails, dates of birth); the original
-    is kept only when the agent's policy says so, and then encrypted with the tenant's data key.
+    The stored text is redacted (cards, SSNs, phone numbers, emails, dates of birth, names,
+    street addresses); the original is kept only when the agent's policy says so, and then
+    encrypted with the tenant's data key.
     Fields not given keep their stored values when the turn already exists.
     """
     return turns_save([{"call": call, "index": index, "role": role, "text": text, **fields}])[0]

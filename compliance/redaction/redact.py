@@ -21,12 +21,16 @@ from phonenumbers import Leniency, PhoneNumberMatcher, ValidationResult
 from aybiza.core.spoken import luhn_valid
 from compliance.conf import setting
 from compliance.redaction import patterns
+from compliance.redaction.addresses import find_addresses
+from compliance.redaction.names import find_names
 from compliance.redaction.numbers import DigitRun, digit_runs
 
 TOKENS = {"card": "[CARD]", "card_unverified": "[CARD]", "cvv": "[CVV]", "expiry": "[EXPIRY]",
-          "ssn": "[SSN]", "phone": "[PHONE]", "email": "[EMAIL]", "dob": "[DOB]"}
+          "ssn": "[SSN]", "phone": "[PHONE]", "email": "[EMAIL]", "dob": "[DOB]",
+          "address": "[ADDRESS]", "name": "[NAME]"}
 # When two findings overlap, the first kind here wins.
-PRIORITY = ("card", "card_unverified", "ssn", "cvv", "expiry", "email", "dob", "phone")
+PRIORITY = ("card", "card_unverified", "ssn", "cvv", "expiry", "email", "dob", "address", "phone",
+            "name")
 _RANK = {kind: rank for rank, kind in enumerate(PRIORITY)}
 CONTEXT_CHARS = 48  # how far back the words announcing a number are looked for
 NEAR_CARD_CHARS = 80  # a CVV or expiry this close to a card number belongs to it
@@ -242,6 +246,8 @@ def redact(text: str) -> RedactionResult:
                        for m in patterns.EMAIL_SPOKEN.finditer(text)]
     candidates += [Finding("dob", *m.span("date"))
                    for m in patterns.DATE_OF_BIRTH.finditer(text)]
+    candidates += [Finding("address", *span) for span in find_addresses(text)]
+    candidates += [Finding("name", *span) for span in find_names(text)]
     if not candidates:
         return RedactionResult(text, [])
     findings = _pick(candidates)
