@@ -35,8 +35,10 @@ _RANK = {kind: rank for rank, kind in enumerate(PRIORITY)}
 CONTEXT_CHARS = 48  # how far back the words announcing a number are looked for
 NEAR_CARD_CHARS = 80  # a CVV or expiry this close to a card number belongs to it
 _MIN_WRITTEN_PHONE_DIGITS = 7
-_HARD = frozenset({","})
-_SPOKEN_NUMBER_DIGITS = (9, 12)  # after a card, commas separate its expiry from its code
+_HARD = frozenset({","})  # after a card, commas separate its expiry from its code
+_SPOKEN_NUMBER_DIGITS = (9, 12)  # a spoken run this long is someone's number
+_WORDS_KINDS = frozenset({"name", "address"})
+_TRIMMED = re.compile(r"\w(?:.*\w)?", re.S)
 
 
 @dataclass(frozen=True)
@@ -223,13 +225,33 @@ def _written_phones(text: str, taken: list[Finding]) -> list[Finding]:
     return found
 
 
-def _pick(candidates: list[Finding]) -> list[Finding]:
-    """Non-overlapping findings, by kind priority then length; returned in text order."""
+def _pick(text: str, candidates: list[Finding]) -> list[Finding]:
+    """Non-overlapping findings, by kind priority then length; returned in text order.
+
+    A name or address that overlaps a finding kept before it keeps the words outside it: a
+    surname must not survive because the address after it won."""
     kept: list[Finding] = []
     for finding in sorted(candidates, key=lambda f: (_RANK[f.kind], f.start - f.end)):
         if all(finding.end <= k.start or k.end <= finding.start for k in kept):
             kept.append(finding)
+        elif finding.kind in _WORDS_KINDS:
+            kept += _outside(text, finding, kept)
     return sorted(kept, key=lambda f: f.start)
+
+
+def _outside(text: str, finding: Finding, kept: list[Finding]) -> list[Finding]:
+    """The stretches of `finding` that no kept finding covers, trimmed, that hold a word."""
+    pieces, position = [], finding.start
+    for other in sorted(k for k in kept if k.start < finding.end and finding.start < k.end):
+        pieces.append((position, other.start))
+        position = max(position, other.end)
+    pieces.append((position, finding.end))
+    found = []
+    for start, end in pieces:
+        match = _TRIMMED.search(text, start, end) if start < end else None
+        if match:
+            found.append(Finding(finding.kind, *match.span()))
+    return found
 
 
 def redact(text: str) -> RedactionResult:
@@ -250,7 +272,7 @@ def redact(text: str) -> RedactionResult:
     candidates += [Finding("name", *span) for span in find_names(text)]
     if not candidates:
         return RedactionResult(text, [])
-    findings = _pick(candidates)
+    findings = _pick(text, candidates)
     pieces, position = [], 0
     for finding in findings:
         pieces += [text[position:finding.start], TOKENS[finding.kind]]

@@ -74,3 +74,11 @@ def test_without_the_policy_no_original_is_kept(make_call):
     turn = turn_save(call=make_call(), index=0, role="caller", text="my name is dmitri volkov")
 
     assert turn.text == "my name is [NAME]" and turn.text_encrypted == ""
+
+
+def test_a_name_overlapping_another_finding_keeps_its_words_outside_it():
+    # The spoken e-mail takes "Jones at acme dot com"; "Mary" must not survive in clear.
+    result = redact("my email is Mary Jones at acme dot com")
+
+    assert "Mary" not in result.text and "Jones" not in result.text
+    assert [f.kind for f in result.findings] == ["name", "email"]
