@@ -30,6 +30,11 @@ def _networks(cidrs: tuple[str, ...]) -> tuple[_Network, ...]:
         raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from exc
 
 
+def trusted_networks() -> tuple[_Network, ...]:
+    """TRUSTED_PROXIES parsed; ImproperlyConfigured for an entry that is no address or CIDR."""
+    return _networks(tuple(setting("TRUSTED_PROXIES")))
+
+
 def _trusted(address: str, networks: tuple[_Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
@@ -49,7 +54,7 @@ def client_ip(request: HttpRequest | None) -> str:
     if request is None:
         return ""
     peer = request.META.get("REMOTE_ADDR", "") or ""
-    networks = _networks(tuple(setting("TRUSTED_PROXIES")))
+    networks = trusted_networks()
     if not networks or not _trusted(peer, networks):
         return peer
     client = peer

@@ -204,3 +204,13 @@ def test_logs_hold_no_secrets(api, caplog):
     for secret in (created["key"], created["key"].split("_")[-1], hash_api_key(created["key"]),
                    settings.TWILIO_AUTH_TOKEN, expected_signature, settings.SECRET_KEY):
         assert secret not in caplog.text
+
+
+def test_a_trusted_proxy_that_is_no_address_fails_the_system_check(settings):
+    from compliance.checks import trusted_proxies_check
+
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8", "proxy.internal"]
+
+    [error] = trusted_proxies_check(None)
+
+    assert error.id == "compliance.E002" and "proxy.internal" in error.msg
