@@ -49,8 +49,8 @@ _MAX_TOKENS = 16
 
 
 @lru_cache(maxsize=1)
-def _parser():
-    import usaddress  # ~20 ms to load its model: only once an utterance needs it
+def load_parser():
+    import usaddress  # loads its CRF model (~30 ms): at process start, see warm_up()
 
     return usaddress
 
@@ -85,7 +85,7 @@ def _has_street_word(window: str) -> bool:
 def _address_in(window: str) -> int | None:
     """Length of the address that starts `window`, if it is one."""
     tokens = _tokens(window)[:_MAX_TOKENS]
-    labels = [label for _, label in _parser().parse(" ".join(t for t, _, _ in tokens))]
+    labels = [label for _, label in load_parser().parse(" ".join(t for t, _, _ in tokens))]
     labels += ["NotAddress"] * (len(tokens) - len(labels))
     street_end = 0
     seen: set[str] = set()

@@ -115,7 +115,8 @@ class _Names:
 @lru_cache(maxsize=1)
 def gazetteer() -> tuple[_Names, _Names]:
     """(first names, surnames) for lower-case words, from probablepeople's shipped tables."""
-    from probablepeople.gender import gender_names  # ~0.2 s once: the census table
+    # ~0.1-0.4 s once, holding the GIL: at process start (compliance.redaction.warm_up)
+    from probablepeople.gender import gender_names
     from probablepeople.ratios import ratios
 
     return (_Names(gender_names, ratios, first=True), _Names(gender_names, ratios, first=False))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from calls.services import turn_context, turn_save
@@ -82,3 +86,17 @@ def test_a_name_overlapping_another_finding_keeps_its_words_outside_it():
 
     assert "Mary" not in result.text and "Jones" not in result.text
     assert [f.kind for f in result.findings] == ["name", "email"]
+
+
+def test_name_tables_and_address_model_are_loaded_at_start_not_on_a_turn(settings):
+    # Loading holds the GIL for up to a few hundred ms: on a first stored turn it would stall
+    # the audio of every call in the process.
+    code = ("import django; django.setup()\n"
+            "from compliance.redaction.addresses import load_parser\n"
+            "from compliance.redaction.names import gazetteer\n"
+            "print(gazetteer.cache_info().currsize, load_parser.cache_info().currsize)")
+
+    run = subprocess.run([sys.executable, "-c", code], env=os.environ, cwd=settings.BASE_DIR,
+                         capture_output=True, text=True, timeout=120)
+
+    assert run.stdout.split() == ["1", "1"], run.stderr[-2000:]
