@@ -46,6 +46,7 @@ _WORD = re.compile(r"[a-z]+", re.I)
 # Sentence ends: ". " / "? " / "! " / "..." / ";" (a dot inside "St." or "P.O." does not end it).
 _SENTENCE_END = re.compile(r"(?:[?!;]|\.{2,}|(?<![A-Z])(?<!\b[A-Za-z][a-z])\.)(?=\s|$)")
 _MAX_TOKENS = 16
+_MAX_CHARS = 160
 
 
 @lru_cache(maxsize=1)
@@ -63,8 +64,9 @@ def find_addresses(text: str) -> list[tuple[int, int]]:
         start = anchor.start()
         if start < position:
             continue
-        end_match = _SENTENCE_END.search(text, anchor.end())
-        end = end_match.start() if end_match else len(text)
+        limit = min(len(text), start + _MAX_CHARS)  # bounded: hostile input stays linear
+        end_match = _SENTENCE_END.search(text, anchor.end(), limit)
+        end = end_match.start() if end_match else limit
         window = text[start:end]
         if not _has_street_word(window):
             continue
