@@ -9,7 +9,7 @@ VENV_PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint clean demo serve
+.PHONY: venv test test-standard-path lint clean demo serve
 
 venv: $(STAMP)
 
@@ -27,6 +27,14 @@ $(STAMP): $(wildcard requirements/*.txt)
 # and stops them afterwards; without the binaries it warns and the suite uses SQLite.
 test: venv
 	$(VENV_PYTHON) -m tests.services -- $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+
+# The real-time tests again with the server fast path off (AYBIZA_SERVER_FAST_PATH=false: plain
+# daphne, Channels' own consumer loop, Django's own handler), the path production falls back to
+# when an upgraded library no longer has the shape aybiza/server/ patches (CI runs both).
+STANDARD_PATH_TESTS := calls/tests/test_consumer.py tests/test_e2e_call.py
+test-standard-path: venv
+	AYBIZA_SERVER_FAST_PATH=false $(VENV_PYTHON) -m tests.services -- \
+		$(VENV_PYTHON) -m pytest -q $(STANDARD_PATH_TESTS) $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

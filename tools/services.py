@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -366,11 +367,15 @@ def _eager_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+# The event loop of the live call that dispatches tool calls, set by the call around its
+# dispatch (calls/realtime/tooling.py); sync_to_async carries context variables into its thread.
+dispatching_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar(
+    "tools_dispatching_loop", default=None)
+
+
 def _dispatching_loop() -> asyncio.AbstractEventLoop | None:
     """The event loop of the async caller (a live call) when dispatch runs in its worker thread."""
-    from asgiref.sync import SyncToAsync
-
-    return getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    return dispatching_loop.get()
 
 
 def _run_eager(execution_id: int, reply_channel: str,
