@@ -19,6 +19,7 @@ from agents.models import (
 from agents.selectors import agent_get, provider_credential_get
 from aybiza.core.errors import ApplicationError, NotFound
 from aybiza.core.models import Tenant
+from calls.realtime.providers.registry import fake_provider_refusal
 from tools.secrets import merge_secrets, seal_secrets, unseal_secrets
 
 NUMBER_TAKEN = "This number is already registered."
@@ -63,6 +64,17 @@ def _field_error(field: str, message: str) -> ApplicationError:
     return ApplicationError(message, extra={"fields": {field: [message]}})
 
 
+def _refuse_fake_providers(agent: Agent) -> None:
+    """A 400 naming FAKE_PROVIDERS_ENABLED when the agent picks a test double where it is off."""
+    fields = {}
+    for kind in ("stt", "llm", "tts"):
+        refusal = fake_provider_refusal(kind, getattr(agent, f"{kind}_provider"))
+        if refusal:
+            fields[f"{kind}_provider"] = [refusal]
+    if fields:
+        raise ApplicationError(next(iter(fields.values()))[0], extra={"fields": fields})
+
+
 def _full_clean(instance) -> None:
     try:
         instance.full_clean(exclude=["tenant"])
@@ -77,6 +89,7 @@ def agent_create(
     """Create an agent of `tenant` from model fields, with its knowledge entries."""
     agent = Agent(tenant=tenant, **_only_agent_fields(fields))
     _full_clean(agent)
+    _refuse_fake_providers(agent)
     agent.save()
     if knowledge:
         knowledge_replace(tenant=tenant, agent=agent, entries=knowledge)
@@ -95,6 +108,7 @@ def agent_update(
     for name, value in _only_agent_fields(fields).items():
         setattr(agent, name, value)
     _full_clean(agent)
+    _refuse_fake_providers(agent)
     agent.save()
     if knowledge is not None:
         knowledge_replace(tenant=tenant, agent=agent, entries=knowledge)

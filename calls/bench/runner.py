@@ -204,6 +204,7 @@ def server_env(*, database_url: str, redis_url: str, work: Path) -> dict[str, st
         "DEBUG": "false", "LOG_LEVEL": "WARNING",
         "AYBIZA_VAR_DIR": str(work / "var"), "MEDIA_ROOT": str(work / "media"),
         "PYTHONUNBUFFERED": "1",
+        "FAKE_PROVIDERS_ENABLED": "true",  # the bench agent talks through the instant doubles
     })
     return env
 
