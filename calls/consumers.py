@@ -35,6 +35,7 @@ from calls.realtime.serializers.twilio import (
 )
 from calls.realtime.session import CallSession
 from calls.realtime.tooling import ToolRunner
+from compliance.services import security_event
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ class MediaStreamConsumer(LeanLoopConsumer):
         self.max_message_bytes = settings.MEDIA_STREAM_MAX_MESSAGE_BYTES
         if not twilio.handshake_signature_valid(dict(self.scope["headers"]), self.scope["path"]):
             logger.warning("Rejected media stream handshake with a bad signature")
-            await database_sync_to_async(_security_event)("twilio.stream_signature_rejected")
+            await database_sync_to_async(security_event)(
+                kind="twilio.stream_signature_rejected", detail={})
             await self.close()  # before accept(): the handshake is refused (HTTP 403)
             return
         await self.accept()
@@ -246,10 +248,3 @@ class MediaStreamConsumer(LeanLoopConsumer):
             await self._end(Outcome.PROTOCOL_VIOLATION)
             await self.close(code=CLOSE_PROTOCOL, reason="too many malformed messages")
 
-
-def _security_event(kind: str) -> None:
-    try:
-        from compliance.services import security_event
-    except ImportError:
-        return
-    security_event(kind=kind, detail={})

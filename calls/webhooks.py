@@ -16,6 +16,7 @@ from calls import twilio
 from calls.models import CallStatus, Direction
 from calls.selectors import call_by_sid
 from calls.services import call_start, call_update_status, event_record_once
+from compliance.services import security_event
 
 logger = logging.getLogger(__name__)
 TWIML = "text/xml"
@@ -25,12 +26,7 @@ NOT_LIVE_MESSAGE = "Sorry, this line is not taking calls yet. Goodbye."
 
 def _reject(request: HttpRequest) -> HttpResponse:
     logger.warning("Rejected Twilio request with a bad signature on %s", request.path)
-    try:
-        from compliance.services import security_event
-    except ImportError:
-        pass
-    else:
-        security_event(kind="twilio.signature_rejected", detail={"path": request.path})
+    security_event(kind="twilio.signature_rejected", detail={"path": request.path})
     return HttpResponseForbidden("Invalid Twilio signature.")
 
 

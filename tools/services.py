@@ -25,6 +25,7 @@ from aybiza.core.errors import ApplicationError, NotFound
 from aybiza.core.models import Tenant
 from calls.models import Call
 from calls.realtime.providers.llm.base import ToolCall
+from compliance.services import audit_record
 from tools.executor import execute
 from tools.executor.outcome import ToolOutcome, cap_result, failed
 from tools.models import (
@@ -77,7 +78,7 @@ def tool_update(
 @transaction.atomic
 def tool_delete(*, tenant: Tenant, tool: Tool, actor=None) -> None:
     _check_tenant(tenant, tool)
-    _audit("tool.deleted", tenant=tenant, target=tool, actor=actor)
+    audit_record(action="tool.deleted", tenant=tenant, target=tool, actor=actor)
     tool.delete()
 
 
@@ -112,7 +113,7 @@ def _save(tool: Tool, *, secrets, agent_ids, action: str, actor) -> Tool:
         if len(agents) != len(set(agent_ids)):
             raise _field_error("agent_ids", "Unknown agent.")
         tool.agents.set(agents)
-    _audit(action, tenant=tool.tenant, target=tool, actor=actor)
+    audit_record(action=action, tenant=tool.tenant, target=tool, actor=actor)
     return tool
 
 
@@ -410,9 +411,3 @@ def tool_install_from_catalog(
         fields["name"] = name
     return tool_create(tenant=tenant, secrets=secrets, agent_ids=agent_ids, actor=actor,
                        **fields)
-
-
-def _audit(action: str, *, tenant: Tenant, target, actor=None) -> None:
-    from aybiza.core.services import _audit as core_audit
-
-    core_audit(action, tenant=tenant, target=target, actor=actor)
