@@ -1,4 +1,5 @@
-"""One way to do each thing: no build-order scaffolding, one audit helper."""
+"""One way to do each thing (no build-order scaffolding, one audit helper); product apart from
+test code."""
 
 from __future__ import annotations
 
@@ -48,3 +49,10 @@ def test_the_audit_log_is_written_through_one_helper():
                 for node in ast.walk(tree)
                 if isinstance(node, ast.FunctionDef) and node.name == "_audit"]
     assert wrappers == []
+
+
+def test_product_code_and_the_bench_import_no_test_code():
+    # The bench (calls/bench) is product-side tooling: it may use devtools, never the tests.
+    imports_tests = [f"{path.relative_to(REPO)}: {name}" for path, tree in _product_modules()
+                     for name in _imported(tree) if name == "tests" or name.startswith("tests.")]
+    assert imports_tests == []
