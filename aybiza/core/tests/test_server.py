@@ -66,3 +66,17 @@ def test_the_launcher_with_upgraded_libraries_warns_once_and_serves_the_standard
     assert "channels AsyncConsumer.__call__" in output
     assert "daphne WebSocketProtocol.onMessage" in output
     assert stats["gc_frozen"] < 10_000  # plain daphne: none of the launcher's patches
+
+
+def test_shutdown_hooks_run_and_are_awaited_when_the_server_is_stopped(tmp_path):
+    # given a hook that needs the loop for a moment (as draining calls would)
+    marker = tmp_path / "drained"
+    code = (f"import asyncio, pathlib\nfrom aybiza.server import launcher\n"
+            f"async def drain():\n    await asyncio.sleep(0.2)\n"
+            f"    pathlib.Path({str(marker)!r}).write_text('drained')\n"
+            f"launcher.add_shutdown_hook(drain)\nlauncher.main()\n")
+    # when the server gets SIGTERM (launched_server stops it so)
+    with launched_server("tests.ws_echo_app:application", {}, launcher=["-c", code]):
+        pass
+    # then the hook ran to its end before the process exited
+    assert marker.read_text() == "drained"
