@@ -30,8 +30,10 @@ test: venv
 
 # The real-time tests again with the server fast path off (AYBIZA_SERVER_FAST_PATH=false: plain
 # daphne, Channels' own consumer loop, Django's own handler), the path production falls back to
-# when an upgraded library no longer has the shape aybiza/server/ patches (CI runs both).
-STANDARD_PATH_TESTS := calls/tests/test_consumer.py tests/test_e2e_call.py
+# when an upgraded library no longer has the shape aybiza/server/ patches (CI runs both). About a
+# minute and a half: the consumer's protocol, tool results over the channel layer, a whole call.
+STANDARD_PATH_TESTS := calls/tests/test_consumer.py calls/tests/test_secure_capture.py \
+	tests/test_e2e_call.py::test_the_demo_call_runs_end_to_end_and_is_stored
 test-standard-path: venv
 	AYBIZA_SERVER_FAST_PATH=false $(VENV_PYTHON) -m devtools.services -- \
 		$(VENV_PYTHON) -m pytest -q $(STANDARD_PATH_TESTS) $(PYTEST_ARGS)
