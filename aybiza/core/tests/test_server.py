@@ -55,7 +55,8 @@ def test_every_patch_finds_the_upstream_code_it_was_written_for():
 
 
 def test_the_launcher_with_upgraded_libraries_warns_once_and_serves_the_standard_path(tmp_path):
-    env = {"DJANGO_SETTINGS_MODULE": "aybiza.settings.dev", "AYBIZA_VAR_DIR": str(tmp_path)}
+    env = {"DJANGO_SETTINGS_MODULE": "aybiza.settings.dev", "AYBIZA_VAR_DIR": str(tmp_path),
+           "AYBIZA_SERVER_FAST_PATH": "true"}
     log_path = tmp_path / "server.log"
     with open(log_path, "w") as log, launched_server(
             "calls.bench.asgi:application", env, launcher=UPGRADED_LIBRARIES,

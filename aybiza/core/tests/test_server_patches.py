@@ -12,7 +12,8 @@ from aybiza.server import channels_loop, django_asgi, shapes
 
 
 @pytest.fixture(autouse=True)
-def fresh_checks():
+def fresh_checks(monkeypatch):
+    monkeypatch.setenv(shapes.FAST_PATH_ENV, "true")  # whatever the run's own switch says
     shapes.patch_usable.cache_clear()
     shapes._warned.clear()
     yield
