@@ -14,6 +14,7 @@ from django.utils.text import slugify
 
 from aybiza.core.errors import ApplicationError
 from aybiza.core.models import ApiKey, Membership, Role, Scope, Tenant
+from compliance.services import audit_record
 
 API_KEY_PREFIX = "ayb"
 # Touch last_used_at at most this often: a busy key must not write on every request.
@@ -82,7 +83,7 @@ def api_key_create(
             # An API key may create keys too; only a user is stored as the creator.
             created_by=created_by if hasattr(created_by, "_meta") else None,
         )
-        _audit("api_key.created", tenant=tenant, target=api_key, actor=created_by)
+        audit_record(action="api_key.created", tenant=tenant, target=api_key, actor=created_by)
     return IssuedApiKey(api_key=api_key, key=key)
 
 
@@ -92,7 +93,8 @@ def api_key_revoke(*, api_key: ApiKey, actor=None) -> ApiKey:
         with transaction.atomic():
             api_key.revoked_at = timezone.now()
             api_key.save(update_fields=["revoked_at", "updated_at"])
-            _audit("api_key.revoked", tenant=api_key.tenant, target=api_key, actor=actor)
+            audit_record(action="api_key.revoked", tenant=api_key.tenant, target=api_key,
+                         actor=actor)
     return api_key
 
 
@@ -111,13 +113,3 @@ def api_key_authenticate(*, key: str) -> ApiKey | None:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
     return api_key
-
-
-def _audit(action: str, *, tenant: Tenant, target, actor=None,
-           payload: dict | None = None) -> None:
-    """Record an audit event when the compliance app provides the audit log."""
-    try:
-        from compliance.services import audit_record
-    except ImportError:  # the audit log arrives with the compliance issue
-        return
-    audit_record(tenant=tenant, action=action, target=target, actor=actor, payload=payload)

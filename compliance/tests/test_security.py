@@ -187,6 +187,16 @@ def test_rejected_twilio_signatures_are_security_events_without_floods(db):
                                          {"path": "/twilio/voice/", "suppressed": 2}]
 
 
+@pytest.mark.parametrize("path", ["/twilio/status/", "/twilio/stream-status/",
+                                  "/twilio/tools/whisper/"])
+def test_every_twilio_webhook_rejects_a_forged_signature_the_same_way(db, path):
+    response = Client().post(path, {"CallSid": "CA1"}, HTTP_X_TWILIO_SIGNATURE="forged")
+
+    assert response.status_code == 403
+    assert [r.payload for r in _platform("security.twilio.signature_rejected")] == [
+        {"path": path}]
+
+
 def test_logs_hold_no_secrets(api, caplog):
     caplog.set_level(logging.DEBUG)
 
