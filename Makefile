@@ -9,7 +9,7 @@ VENV_PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint clean demo serve screenshots bench-portal
+.PHONY: venv test test-standard-path lint clean demo serve screenshots bench-portal
 
 venv: $(STAMP)
 
@@ -23,10 +23,20 @@ $(STAMP): $(wildcard requirements/*.txt)
 	$(VENV_PYTHON) -m pip install --disable-pip-version-check --quiet -r requirements/dev.txt
 	@touch $@
 
-# tests.services starts PostgreSQL and Redis on free ports, exports DATABASE_URL and REDIS_URL,
+# devtools.services starts PostgreSQL and Redis on free ports, exports DATABASE_URL and REDIS_URL,
 # and stops them afterwards; without the binaries it warns and the suite uses SQLite.
 test: venv
-	$(VENV_PYTHON) -m tests.services -- $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+	$(VENV_PYTHON) -m devtools.services -- $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+
+# The real-time tests again with the server fast path off (AYBIZA_SERVER_FAST_PATH=false: plain
+# daphne, Channels' own consumer loop, Django's own handler), the path production falls back to
+# when an upgraded library no longer has the shape aybiza/server/ patches (CI runs both). About a
+# minute and a half: the consumer's protocol, tool results over the channel layer, a whole call.
+STANDARD_PATH_TESTS := calls/tests/test_consumer.py calls/tests/test_secure_capture.py \
+	tests/test_e2e_call.py::test_the_demo_call_runs_end_to_end_and_is_stored
+test-standard-path: venv
+	AYBIZA_SERVER_FAST_PATH=false $(VENV_PYTHON) -m devtools.services -- \
+		$(VENV_PYTHON) -m pytest -q $(STANDARD_PATH_TESTS) $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

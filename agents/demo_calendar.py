@@ -1,5 +1,8 @@
 """The demo's booking system: a tiny HTTP API standing in for a clinic's calendar.
 
+A product feature, kept on purpose: `make demo` and a fresh `make serve` show a whole booking
+through the tool system with nothing external to set up. It books nothing real.
+
 The demo agent's `book_appointment` tool calls it like any tenant's API: over HTTP, through a
 Celery task (in-process in the embedded default), signed with HMAC-SHA256, which this view
 verifies as a real receiver would.

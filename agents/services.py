@@ -19,6 +19,8 @@ from agents.models import (
 from agents.selectors import agent_get, provider_credential_get
 from aybiza.core.errors import ApplicationError, NotFound
 from aybiza.core.models import Tenant
+from calls.realtime.providers.registry import fake_provider_refusal
+from compliance.services import audit_record
 from tools.secrets import merge_secrets, seal_secrets, unseal_secrets
 
 NUMBER_TAKEN = "This number is already registered."
@@ -63,6 +65,17 @@ def _field_error(field: str, message: str) -> ApplicationError:
     return ApplicationError(message, extra={"fields": {field: [message]}})
 
 
+def _refuse_fake_providers(agent: Agent) -> None:
+    """A 400 naming FAKE_PROVIDERS_ENABLED when the agent picks a test double where it is off."""
+    fields = {}
+    for kind in ("stt", "llm", "tts"):
+        refusal = fake_provider_refusal(kind, getattr(agent, f"{kind}_provider"))
+        if refusal:
+            fields[f"{kind}_provider"] = [refusal]
+    if fields:
+        raise ApplicationError(next(iter(fields.values()))[0], extra={"fields": fields})
+
+
 def _full_clean(instance) -> None:
     try:
         instance.full_clean(exclude=["tenant"])
@@ -77,10 +90,11 @@ def agent_create(
     """Create an agent of `tenant` from model fields, with its knowledge entries."""
     agent = Agent(tenant=tenant, **_only_agent_fields(fields))
     _full_clean(agent)
+    _refuse_fake_providers(agent)
     agent.save()
     if knowledge:
         knowledge_replace(tenant=tenant, agent=agent, entries=knowledge)
-    _audit("agent.created", tenant=tenant, target=agent, actor=actor)
+    audit_record(action="agent.created", tenant=tenant, target=agent, actor=actor)
     return agent
 
 
@@ -95,10 +109,11 @@ def agent_update(
     for name, value in _only_agent_fields(fields).items():
         setattr(agent, name, value)
     _full_clean(agent)
+    _refuse_fake_providers(agent)
     agent.save()
     if knowledge is not None:
         knowledge_replace(tenant=tenant, agent=agent, entries=knowledge)
-    _audit("agent.updated", tenant=tenant, target=agent, actor=actor)
+    audit_record(action="agent.updated", tenant=tenant, target=agent, actor=actor)
     return agent
 
 
@@ -107,7 +122,7 @@ def agent_delete(*, tenant: Tenant, agent: Agent, actor=None) -> None:
     """Delete the agent; its numbers stay, unbound, and its calls keep their history."""
     if agent.tenant_id != tenant.id:
         raise ApplicationError("Agent not found.", status_code=404, code="not_found")
-    _audit("agent.deleted", tenant=tenant, target=agent, actor=actor)
+    audit_record(action="agent.deleted", tenant=tenant, target=agent, actor=actor)
     agent.delete()
 
 
@@ -145,7 +160,7 @@ def phone_number_create(
     number = PhoneNumber(tenant=tenant, e164=e164, label=label,
                          agent=_agent_for_binding(tenant=tenant, agent_id=agent_id))
     _save_number(number)
-    _audit("phone_number.created", tenant=tenant, target=number, actor=actor)
+    audit_record(action="phone_number.created", tenant=tenant, target=number, actor=actor)
     return number
 
 
@@ -169,7 +184,7 @@ def phone_number_update(
     if "agent_id" in fields:
         number.agent = _agent_for_binding(tenant=tenant, agent_id=fields["agent_id"])
     _save_number(number)
-    _audit("phone_number.updated", tenant=tenant, target=number, actor=actor)
+    audit_record(action="phone_number.updated", tenant=tenant, target=number, actor=actor)
     return number
 
 
@@ -196,7 +211,7 @@ def phone_number_delete(*, tenant: Tenant, number: PhoneNumber, actor=None) -> N
     """Remove the number; past calls keep their from/to numbers."""
     if number.tenant_id != tenant.id:
         raise ApplicationError("Phone number not found.", status_code=404, code="not_found")
-    _audit("phone_number.deleted", tenant=tenant, target=number, actor=actor)
+    audit_record(action="phone_number.deleted", tenant=tenant, target=number, actor=actor)
     number.delete()
 
 
@@ -224,10 +239,10 @@ def provider_credentials_set(
     row.secrets_sealed = seal_secrets(tenant, merged, context=row.sealing_context)
     row.secret_names = sorted(merged)
     row.save()
-    _audit("provider_credentials.updated", tenant=tenant, target=row, actor=actor, payload={
-        "provider": provider, "set": sorted(name for name in secrets if name in merged),
-        "removed": sorted(set(current) - set(merged)),
-    })
+    audit_record(action="provider_credentials.updated", tenant=tenant, target=row, actor=actor,
+                 payload={"provider": provider,
+                          "set": sorted(name for name in secrets if name in merged),
+                          "removed": sorted(set(current) - set(merged))})
     return row
 
 
@@ -244,8 +259,8 @@ def _check_aws_key_pair(provider: str, secrets: dict[str, str]) -> None:
 def provider_credentials_delete(*, tenant: Tenant, provider: str, actor=None) -> None:
     """Forget the tenant's credentials for `provider`; calls use the platform's again."""
     row = provider_credential_get(tenant=tenant, key=provider)
-    _audit("provider_credentials.deleted", tenant=tenant, target=row, actor=actor,
-           payload={"provider": provider, "removed": list(row.secret_names)})
+    audit_record(action="provider_credentials.deleted", tenant=tenant, target=row, actor=actor,
+                 payload={"provider": provider, "removed": list(row.secret_names)})
     row.delete()
 
 
@@ -254,10 +269,3 @@ def _only_agent_fields(fields: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ApplicationError(f"Unknown agent fields: {', '.join(sorted(unknown))}.")
     return fields
-
-
-def _audit(action: str, *, tenant: Tenant, target, actor=None,
-           payload: dict[str, Any] | None = None) -> None:
-    from aybiza.core.services import _audit as core_audit
-
-    core_audit(action, tenant=tenant, target=target, actor=actor, payload=payload)

@@ -1,6 +1,8 @@
 """Twilio Media Streams WebSocket: authenticate, decode, and hand everything to the CallSession.
 
-Thin on purpose. Decisions live in `calls/realtime/session.py`; Twilio's JSON in
+Thin on purpose. The message loop (and with it every use of Channels' internals) is
+`aybiza/server/channels_loop.py`; this consumer only says which messages it takes fast (media
+frames, `receive_fast`). Decisions live in `calls/realtime/session.py`; Twilio's JSON in
 `calls/realtime/serializers/twilio.py`; database access in `calls/realtime/loader.py` and the
 session's store.
 """
@@ -11,15 +13,13 @@ import asyncio
 import logging
 
 from channels.db import database_sync_to_async
-from channels.exceptions import StopConsumer
-from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
 from django.conf import settings
 
+from aybiza.server.channels_loop import LeanLoopConsumer
 from calls import twilio
 from calls.models import Outcome
 from calls.realtime.loader import StreamRejected, load_stream
-from calls.realtime.outbox import direct_socket, outbox_for
+from calls.realtime.outbox import outbox_for
 from calls.realtime.pacer import FRAME_BYTES, Pacer
 from calls.realtime.persistence import CallStore
 from calls.realtime.recorder import CallRecorder
@@ -35,6 +35,7 @@ from calls.realtime.serializers.twilio import (
 )
 from calls.realtime.session import CallSession
 from calls.realtime.tooling import ToolRunner
+from compliance.services import security_event
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ CLOSE_PROTOCOL = 4400  # sustained garbage
 CLOSE_SERVER_ERROR = 4500
 
 
-class MediaStreamConsumer(AsyncWebsocketConsumer):
+class MediaStreamConsumer(LeanLoopConsumer):
     session: CallSession | None = None
 
     async def connect(self) -> None:
@@ -57,110 +58,26 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self.max_message_bytes = settings.MEDIA_STREAM_MAX_MESSAGE_BYTES
         if not twilio.handshake_signature_valid(dict(self.scope["headers"]), self.scope["path"]):
             logger.warning("Rejected media stream handshake with a bad signature")
-            await database_sync_to_async(_security_event)("twilio.stream_signature_rejected")
+            await database_sync_to_async(security_event)(
+                kind="twilio.stream_signature_rejected", detail={})
             await self.close()  # before accept(): the handshake is refused (HTTP 403)
             return
         await self.accept()
 
-    async def __call__(self, scope, receive, send) -> None:
-        # Channels' loop (AsyncConsumer.__call__ → await_many_dispatch) races the socket and the
-        # channel layer with a new task and an asyncio.wait() per message: per 20 ms frame per
-        # call that was a tenth of the server's CPU. Here the socket is read directly and the
-        # channel layer (tool results: rare) by one task per call; a lock keeps handlers from
-        # running concurrently, as Channels guarantees. Under `python -m aybiza.server` media
-        # frames do not even come through `receive`: the server hands them to `_receive_media`
-        # (the `aybiza.websocket.direct` extension) and outbound messages leave through the
-        # call's outbox without a coroutine each.
-        self.scope = scope
-        self.base_send = send
-        self._dispatching = asyncio.Lock()
-        self._direct = direct_socket(scope)
-        self._media_failed = False
-        self.outbox = outbox_for(self._direct, send)
-        self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        layer_task = None
-        if self.channel_layer is not None:
-            self.channel_name = await self.channel_layer.new_channel()
-            layer_task = asyncio.ensure_future(self._channel_layer_messages())
-        dispatching = self._dispatching
-        try:
-            while True:
-                message = await receive()
-                # A media frame (50 a second per call) is fed synchronously, without the lock:
-                # nothing awaits in between, so no other handler can interleave with it.
-                if message["type"] == "websocket.receive" and not self._media_failed:
-                    text = message.get("text")
-                    if text is not None and self._receive_media(text):
-                        continue
-                if self._media_failed:  # feeding this frame raised: fail the call
-                    self._media_failed = False
-                    async with dispatching:
-                        await self._fail()
-                    continue
-                async with dispatching:
-                    if message["type"] == "websocket.receive":  # media: straight to receive()
-                        text = message.get("text")
-                        if text is not None:
-                            await self.receive(text_data=text)
-                        else:
-                            await self.receive(bytes_data=message.get("bytes"))
-                    else:
-                        await self.dispatch(message)
-        except StopConsumer:
-            pass
-        finally:
-            if self._direct is not None:
-                self._direct.set_receiver(None)
-            self.outbox.close()
-            if layer_task is not None:
-                layer_task.cancel()
-                # channels_redis finishes a cancelled receive only when its blocking read (up to
-                # the socket timeout) returns: the call is already closed and stored by now, so
-                # don't keep the finished consumer waiting (daphne kills one after 10 s).
-                await asyncio.wait({layer_task}, timeout=1.0)
+    def connection_started(self) -> None:
+        # Under `python -m aybiza.server` media frames do not even come through `receive`: the
+        # server hands them to `try_receive_fast` (the `aybiza.websocket.direct` extension) and
+        # outbound messages leave through the call's outbox without a coroutine each.
+        self.outbox = outbox_for(self.direct, self.base_send)
 
-    async def _channel_layer_messages(self) -> None:
-        while True:
-            try:
-                message = await self.channel_layer.receive(self.channel_name)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # e.g. a Redis read timeout: the call must outlive it
-                logger.warning("Channel layer receive failed for %s; retrying",
-                               getattr(self, "call_sid", ""), exc_info=True)
-                await asyncio.sleep(1.0)
-                continue
-            async with self._dispatching:
-                try:
-                    await self.dispatch(message)
-                except Exception:
-                    logger.exception("Channel layer message %s failed for %s",
-                                     message.get("type"), getattr(self, "call_sid", ""))
+    def connection_finished(self) -> None:
+        self.outbox.close()
 
-    async def dispatch(self, message: dict) -> None:
-        # Channels closes stale database connections before every message, through a
-        # sync_to_async hop into its one shared thread: per 20 ms frame per call that hop was
-        # the server's main cost (profile in docs/performance.md). Media frames never touch the
-        # database here (database_sync_to_async closes old connections itself), so skip it.
-        if message["type"] == "websocket.receive":
-            await self.websocket_receive(message)
-            return
-        await super().dispatch(message)
+    async def receive_fast_failed(self) -> None:
+        await self._fail()  # feeding a media frame raised: fail the call
 
-    def _receive_media(self, text: str) -> bool:
-        """Feed `text` if it is a media frame and no handler is running; True when fed.
-
-        Called by the server for each inbound text message while nothing is queued for
-        `receive()` (the direct channel), and by the consumer's loop for the messages that were
-        queued. False leaves the message to the locked path (and, on the direct channel, every
-        later one until it is taken); a frame that raised is left with `_media_failed` set."""
-        if self._dispatching.locked():
-            return False
-        try:
-            return self._feed_media(text)
-        except Exception:
-            self._media_failed = True
-            return False
+    def receive_fast(self, text: str) -> bool:
+        return self._feed_media(text)
 
     def _feed_media(self, text: str) -> bool:
         """The per-frame path: True when `text` was a media frame and the session has it.
@@ -280,8 +197,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         loaded.failover.session = self.session
         if self.bad_messages:
             store.record_event("malformed_messages", dict(self.bad_messages))
-        if self._direct is not None:
-            self._direct.set_receiver(self._receive_media)
+        if self.direct is not None:
+            self.direct.set_receiver(self.try_receive_fast)
         try:
             await self.session.start()
         except Exception as exc:
@@ -331,10 +248,3 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             await self._end(Outcome.PROTOCOL_VIOLATION)
             await self.close(code=CLOSE_PROTOCOL, reason="too many malformed messages")
 
-
-def _security_event(kind: str) -> None:
-    try:
-        from compliance.services import security_event
-    except ImportError:
-        return
-    security_event(kind=kind, detail={})

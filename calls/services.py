@@ -16,6 +16,7 @@ from agents.models import PhoneNumber
 from aybiza.core.errors import NotFound
 from aybiza.core.models import Tenant
 from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus, Direction, Turn
+from compliance.services import audit_record
 
 
 def call_start(
@@ -36,7 +37,7 @@ def call_start(
                 call_sid=call_sid, from_number=from_number, to_number=to_number,
                 direction=direction, status=status,
             )
-            _audit("call.started", tenant=tenant, target=call)
+            audit_record(action="call.started", tenant=tenant, target=call)
             return call
     except IntegrityError:  # a concurrent retry won the race
         return Call.objects.get(call_sid=call_sid)
@@ -88,8 +89,9 @@ def call_stream_started(*, call: Call, stream_sid: str) -> Call:
 def turn_save(*, call: Call, index: int, role: str, text: str, **fields: Any) -> Turn:
     """Persist one finished turn (idempotent on (call, index): a retry overwrites).
 
-    The stored text is redacted (cards, SSNs, phone numbers, emails, dates of birth); the original
-    is kept only when the agent's policy says so, and then encrypted with the tenant's data key.
+    The stored text is redacted (cards, SSNs, phone numbers, emails, dates of birth, names,
+    street addresses); the original is kept only when the agent's policy says so, and then
+    encrypted with the tenant's data key.
     Fields not given keep their stored values when the turn already exists.
     """
     return turns_save([{"call": call, "index": index, "role": role, "text": text, **fields}])[0]
@@ -202,13 +204,14 @@ def call_finish(
                             ContentFile(sealed), save=False)
         fields.append("recording")
     call.save(update_fields=fields)
-    _audit("call.ended", tenant=call.tenant, target=call)
+    audit_record(action="call.ended", tenant=call.tenant, target=call)
     return call
 
 
 def call_transcript_accessed(*, call: Call, actor=None) -> None:
     """Record in the audit log that someone read this call's transcript."""
-    _audit("call.transcript_accessed", tenant=call.tenant, target=call, actor=actor)
+    audit_record(action="call.transcript_accessed", tenant=call.tenant, target=call,
+                 actor=actor)
 
 
 def call_recording_read(*, call: Call, actor=None) -> bytes:
@@ -220,11 +223,6 @@ def call_recording_read(*, call: Call, actor=None) -> bytes:
     with call.recording.open("rb") as handle:
         sealed = handle.read()
     audio = decrypt_for_tenant(call.tenant, sealed, context=recording_context(call))
-    _audit("call.recording_accessed", tenant=call.tenant, target=call, actor=actor)
+    audit_record(action="call.recording_accessed", tenant=call.tenant, target=call,
+                 actor=actor)
     return audio
-
-
-def _audit(action: str, *, tenant: Tenant, target, actor=None) -> None:
-    from aybiza.core.services import _audit as core_audit
-
-    core_audit(action, tenant=tenant, target=target, actor=actor)

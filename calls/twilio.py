@@ -5,13 +5,20 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
+
+from compliance.services import security_event
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +49,21 @@ def webhook_signature_valid(request) -> bool:
     return bool(signature) and validator().validate(
         public_url(request.get_full_path()), request.POST, signature
     )
+
+
+def signed_webhook(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A view Twilio posts to: POST only, no CSRF token (Twilio signs instead), the signature
+    checked over PUBLIC_BASE_URL + path; a bad one is a 403 and a security event."""
+
+    @functools.wraps(view)
+    def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not webhook_signature_valid(request):
+            logger.warning("Rejected Twilio request with a bad signature on %s", request.path)
+            security_event(kind="twilio.signature_rejected", detail={"path": request.path})
+            return HttpResponseForbidden("Invalid Twilio signature.")
+        return view(request, *args, **kwargs)
+
+    return csrf_exempt(require_POST(checked))
 
 
 def handshake_signature_valid(headers: dict[bytes, bytes], path: str) -> bool:

@@ -6,9 +6,7 @@ import logging
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.http import HttpRequest, HttpResponse
 
 from agents.models import AgentStatus
 from agents.selectors import phone_number_route
@@ -23,23 +21,9 @@ UNKNOWN_NUMBER_MESSAGE = "Sorry, this number is not in service. Goodbye."
 NOT_LIVE_MESSAGE = "Sorry, this line is not taking calls yet. Goodbye."
 
 
-def _reject(request: HttpRequest) -> HttpResponse:
-    logger.warning("Rejected Twilio request with a bad signature on %s", request.path)
-    try:
-        from compliance.services import security_event
-    except ImportError:
-        pass
-    else:
-        security_event(kind="twilio.signature_rejected", detail={"path": request.path})
-    return HttpResponseForbidden("Invalid Twilio signature.")
-
-
-@csrf_exempt
-@require_POST
+@twilio.signed_webhook
 def voice(request: HttpRequest) -> HttpResponse:
     """A call arrived: bind it to the dialled number's agent and open a media stream."""
-    if not twilio.webhook_signature_valid(request):
-        return _reject(request)
     call_sid = request.POST.get("CallSid", "")
     to_number = request.POST.get("To", "")
     number = phone_number_route(e164=to_number)
@@ -61,12 +45,9 @@ def voice(request: HttpRequest) -> HttpResponse:
     return HttpResponse(twiml, content_type=TWIML)
 
 
-@csrf_exempt
-@require_POST
+@twilio.signed_webhook
 def status(request: HttpRequest) -> HttpResponse:
     """Call status callback: status, duration and end time (idempotent)."""
-    if not twilio.webhook_signature_valid(request):
-        return _reject(request)
     call = call_by_sid(call_sid=request.POST.get("CallSid", ""))
     if call is not None:
         duration = request.POST.get("CallDuration", "")
@@ -78,12 +59,9 @@ def status(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-@csrf_exempt
-@require_POST
+@twilio.signed_webhook
 def stream_status(request: HttpRequest) -> HttpResponse:
     """Media stream status callback: recorded as a call event (errors matter for debugging)."""
-    if not twilio.webhook_signature_valid(request):
-        return _reject(request)
     call = call_by_sid(call_sid=request.POST.get("CallSid", ""))
     if call is not None:
         # "stream-started" / "stream-stopped" / "stream-error"; the column holds 40 characters.

@@ -1,4 +1,5 @@
-"""An authentication backend that refuses a username+IP pair after repeated failures."""
+"""An authentication backend that refuses a username (from one IP, or from all) after repeated
+failures."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 
-from compliance.conf import setting
 from compliance.lockout import (
     client_ip,
     login_failure_register,
@@ -34,8 +34,7 @@ class LockoutModelBackend(ModelBackend):
         if user is not None:
             login_failures_reset(username=username, ip=ip)
             return user
-        failures = login_failure_register(username=username, ip=ip)
-        if failures == setting("LOGIN_LOCKOUT_ATTEMPTS"):
+        if login_failure_register(username=username, ip=ip):
             from compliance.services.audit import security_event
             from compliance.signals import username_reference
 

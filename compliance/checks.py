@@ -1,9 +1,11 @@
-"""System checks: `manage.py check --deploy` flags the development master key."""
+"""System checks: `manage.py check --deploy` flags the development master key; every start
+refuses a TRUSTED_PROXIES entry that is not an address or CIDR."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 from aybiza.settings.compliance import DEV_MASTER_KEY
 from compliance.conf import setting
@@ -18,5 +20,17 @@ def master_key_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
                   id="compliance.E001")]
 
 
+def trusted_proxies_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    from compliance.lockout import trusted_networks
+
+    try:
+        trusted_networks()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), hint="Comma-separated addresses or CIDRs, e.g. 10.0.0.0/8.",
+                             id="compliance.E002")]
+    return []
+
+
 def register() -> None:
     checks.register(master_key_check, checks.Tags.security, deploy=True)
+    checks.register(trusted_proxies_check, checks.Tags.security)

@@ -17,8 +17,24 @@ from django.db import connection
 from calls.simulator.net import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+LAUNCHER = ["-m", "aybiza.server"]
 
-
+# `python -c` code that makes this interpreter look like one with newer Channels and daphne
+# whose internals moved (the functions the fast path relies on have another body), then runs
+# the launcher: the server must warn once and serve through the standard path.
+UPGRADED_LIBRARIES = ["-c", """
+import channels.consumer, daphne.ws_protocol
+stock_call = channels.consumer.AsyncConsumer.__call__
+async def upgraded_call(self, scope, receive, send):
+    return await stock_call(self, scope, receive, send)
+channels.consumer.AsyncConsumer.__call__ = upgraded_call
+stock_on_message = daphne.ws_protocol.WebSocketProtocol.onMessage
+def upgraded_on_message(self, payload, isBinary, *extra):
+    return stock_on_message(self, payload, isBinary)
+daphne.ws_protocol.WebSocketProtocol.onMessage = upgraded_on_message
+from aybiza.server.launcher import main
+main()
+"""]
 
 
 def database_url_of_test_db() -> str:
@@ -33,9 +49,11 @@ def database_url_of_test_db() -> str:
 
 
 @contextlib.contextmanager
-def daphne_server(extra_env: dict[str, str] | None = None,
-                  timeout_s: float = 30.0) -> Iterator[str]:
-    """Start daphne on a free port; yields its base URL (also its PUBLIC_BASE_URL)."""
+def daphne_server(extra_env: dict[str, str] | None = None, timeout_s: float = 30.0,
+                  launcher: list[str] = LAUNCHER,
+                  log_lines: list[str] | None = None) -> Iterator[str]:
+    """Start daphne on a free port; yields its base URL (also its PUBLIC_BASE_URL). The
+    server's output is appended to `log_lines` when it has stopped."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
@@ -49,7 +67,7 @@ def daphne_server(extra_env: dict[str, str] | None = None,
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"aybiza-daphne-{port}.log"
     with open(log_path, "w+") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "aybiza.server", "-b", "127.0.0.1", "-p", str(port),
+            [sys.executable, *launcher, "-b", "127.0.0.1", "-p", str(port),
              "aybiza.asgi:application"],
             cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -59,19 +77,21 @@ def daphne_server(extra_env: dict[str, str] | None = None,
             _stop(process)
             server_log = log_path.read_text()
             log_path.unlink(missing_ok=True)
+            if log_lines is not None:
+                log_lines.extend(server_log.splitlines())
             if "Traceback" in server_log:
                 sys.stderr.write(f"--- daphne log ---\n{server_log[-6000:]}\n")
 
 
 @contextlib.contextmanager
-def launched_server(app: str, env: dict[str, str], timeout_s: float = 60.0) -> Iterator[int]:
+def launched_server(app: str, env: dict[str, str], timeout_s: float = 60.0,
+                    launcher: list[str] = LAUNCHER, output=subprocess.DEVNULL) -> Iterator[int]:
     """`python -m aybiza.server` serving the ASGI `app` on a free port, without the test
-    database; yields the port once it accepts connections."""
+    database; yields the port once it accepts connections. `output`: a file for its output."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "aybiza.server", "-b", "127.0.0.1", "-p", str(port), app],
-        cwd=BASE_DIR, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+        [sys.executable, *launcher, "-b", "127.0.0.1", "-p", str(port), app],
+        cwd=BASE_DIR, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout_s
         while True:

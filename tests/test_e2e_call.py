@@ -12,10 +12,11 @@ import asyncio
 import pytest
 
 from agents.demo import demo_seed
+from aybiza.server.shapes import FAST_PATH_ENV, env_enabled
 from calls.models import Call, Outcome
 from calls.simulator.caller import ScriptedCaller, Transcriber, parse_script
 from calls.simulator.phone import DialError, TwilioPhone
-from tests.daphne_server import daphne_server
+from tests.daphne_server import UPGRADED_LIBRARIES, daphne_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 TOKEN = "e2e-twilio-token"
@@ -28,9 +29,9 @@ def server(settings):
         yield base_url
 
 
-def test_the_demo_call_runs_end_to_end_and_is_stored(server):
+def _the_demo_call(base_url: str) -> None:
     seed = demo_seed(number="+15550100000")
-    phone = TwilioPhone(server, TOKEN)
+    phone = TwilioPhone(base_url, TOKEN)
     caller = ScriptedCaller(phone, to=seed.number, from_="+15557654321",
                             transcriber=Transcriber(), printer=lambda line: None,
                             turn_timeout_s=20)
@@ -51,6 +52,23 @@ def test_the_demo_call_runs_end_to_end_and_is_stored(server):
     answer = " ".join(t.text for t in turns if t.role == "agent").lower()
     assert "monday to friday" in answer
     assert call.recording.name.endswith(".wav.enc")
+
+
+def test_the_demo_call_runs_end_to_end_and_is_stored(server):
+    _the_demo_call(server)
+
+
+@pytest.mark.skipif(not env_enabled(FAST_PATH_ENV),
+                    reason="the fast path is off already: nothing to fall back from")
+def test_upgraded_server_libraries_give_one_warning_and_a_working_call(settings):
+    # Newer Channels and daphne whose internals moved: the fast path stands down as a whole.
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+    log: list[str] = []
+    with daphne_server({"TWILIO_AUTH_TOKEN": TOKEN}, launcher=UPGRADED_LIBRARIES,
+                       log_lines=log) as base_url:
+        _the_demo_call(base_url)
+    warnings = [line for line in log if "AYBIZA server fast path" in line]
+    assert len(warnings) == 1 and "channels AsyncConsumer.__call__" in warnings[0]
 
 
 def test_a_call_to_an_unknown_number_is_refused_politely(server):

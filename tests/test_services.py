@@ -1,4 +1,4 @@
-"""The suite really runs against the servers `python -m tests.services` started for it."""
+"""The suite really runs against the servers `python -m devtools.services` started for it."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 
 needs_postgres = pytest.mark.skipif(
     not DATABASE_URL,
-    reason="DATABASE_URL unset (not run by tests.services, or no PostgreSQL): SQLite in use",
+    reason="DATABASE_URL unset (not run by devtools.services, or no PostgreSQL): SQLite in use",
 )
 needs_redis = pytest.mark.skipif(
     not REDIS_URL,
-    reason="REDIS_URL unset (not run by tests.services, or no redis-server): in-memory layer",
+    reason="REDIS_URL unset (not run by devtools.services, or no redis-server): in-memory layer",
 )
 
 

@@ -37,7 +37,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.asyncio,
     pytest.mark.skipif(not django_settings.REDIS_URL,
-                       reason="needs Redis (REDIS_URL): run through `make test` (tests.services)"),
+                       reason="needs Redis (REDIS_URL): run through `make test`"),
 ]
 # A killed worker's task comes back after this long; short, so the test is too.
 VISIBILITY_TIMEOUT_S = 5

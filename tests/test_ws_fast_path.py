@@ -1,9 +1,9 @@
 """daphne's WebSocket framing through `python -m aybiza.server`, with and without the fast path.
 
-Every case runs against a real server process twice: with `aybiza/ws_fast_path.py` installed and
-with plain daphne/autobahn. Both must behave the same on the wire: the fast path only takes the
-common frame shape and must hand everything else (fragments, binary, control frames, frames split
-across reads, protocol violations) to autobahn untouched.
+Every case runs against a real server process twice: with `aybiza/server/ws_fast_path.py`
+installed and with plain daphne/autobahn. Both must behave the same on the wire: the fast path
+only takes the common frame shape and must hand everything else (fragments, binary, control
+frames, frames split across reads, protocol violations) to autobahn untouched.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from aybiza import ws_fast_path
+from aybiza.server import ws_fast_path
 from tests.daphne_server import launched_server
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from aybiza.ws_fast_path import DIRECT_EXTENSION
+from aybiza.server.direct import DIRECT_EXTENSION
 
 
 async def application(scope: dict, receive, send) -> None:

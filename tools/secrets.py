@@ -1,28 +1,23 @@
-"""Tool secrets, sealed at rest per tenant.
+"""Tool and provider secrets, sealed at rest per tenant by the compliance envelope encryption.
 
-The compliance app's envelope encryption (`compliance.crypto.encrypt_for_tenant`) is used when it
-is installed. Until then a local Fernet keyed from SECRET_KEY (HKDF, per tenant) seals them. Each
-sealed value is prefixed with the scheme that sealed it, so values sealed by the fallback stay
-readable after compliance.crypto arrives (and are re-sealed with it on the next write).
+`compliance.crypto` encrypts under the tenant's data key (wrapped by the master key) and binds
+`context` into the ciphertext; the stored form is `c1:b:` + base64 of its blob. That is the one
+scheme: values an early build sealed with a local SECRET_KEY-derived Fernet (`f1:`) are re-sealed
+by the data migration `tools/migrations/0003_reseal_legacy_secrets.py`.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
-from typing import Any
-
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
 
 from aybiza.core.errors import ApplicationError
 from aybiza.core.models import Tenant
+from compliance import crypto
 
 CONTEXT = "tools.tool-secrets"
-_COMPLIANCE = "c1:"
-_FALLBACK = "f1:"
+SEALED_PREFIX = "c1:b:"
 
 
 def seal_secrets(tenant: Tenant, values: dict[str, str], *, context: str = CONTEXT) -> str:
@@ -56,45 +51,18 @@ def merge_secrets(current: dict[str, str], changes: dict[str, str | None]) -> di
 
 
 def _seal(tenant: Tenant, plaintext: bytes, context: str) -> str:
-    crypto = _compliance_crypto()
-    if crypto is not None:
-        token = crypto.encrypt_for_tenant(tenant, plaintext, context=context)
-        if isinstance(token, bytes):
-            token = base64.b64encode(token).decode("ascii")
-            return _COMPLIANCE + "b:" + token
-        return _COMPLIANCE + "s:" + token
-    return _FALLBACK + _fernet(tenant).encrypt(plaintext).decode("ascii")
+    blob = crypto.encrypt_for_tenant(tenant, plaintext, context=context)
+    return SEALED_PREFIX + base64.b64encode(blob).decode("ascii")
 
 
 def _unseal(tenant: Tenant, sealed: str, context: str) -> bytes:
+    if not sealed.startswith(SEALED_PREFIX):
+        raise ApplicationError("Unknown secret format (values of the old f1: scheme are re-sealed "
+                               "by `manage.py migrate`).", status_code=500,
+                               code="secrets_unreadable")
     try:
-        if sealed.startswith(_FALLBACK):
-            return _fernet(tenant).decrypt(sealed[len(_FALLBACK):].encode("ascii"))
-        if sealed.startswith(_COMPLIANCE):
-            crypto = _compliance_crypto()
-            if crypto is None:
-                raise ApplicationError("These secrets were sealed by compliance.crypto, "
-                                       "which is not installed.", status_code=500)
-            encoding, token = sealed[len(_COMPLIANCE):].split(":", 1)
-            ciphertext: str | bytes = base64.b64decode(token) if encoding == "b" else token
-            return crypto.decrypt_for_tenant(tenant, ciphertext, context=context)
-    except InvalidToken as exc:
-        raise ApplicationError("These secrets cannot be decrypted (was SECRET_KEY changed?).",
-                               status_code=500, code="secrets_unreadable") from exc
-    raise ApplicationError("Unknown secret format.", status_code=500, code="secrets_unreadable")
-
-
-def _compliance_crypto() -> Any | None:
-    try:
-        from compliance import crypto
-    except ImportError:  # the compliance issue provides it; see the module docstring
-        return None
-    if not hasattr(crypto, "encrypt_for_tenant") or not hasattr(crypto, "decrypt_for_tenant"):
-        return None
-    return crypto
-
-
-def _fernet(tenant: Tenant) -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"aybiza.tools.secrets",
-               info=f"tenant:{tenant.pk}".encode()).derive(settings.SECRET_KEY.encode())
-    return Fernet(base64.urlsafe_b64encode(key))
+        blob = base64.b64decode(sealed[len(SEALED_PREFIX):], validate=True)
+    except binascii.Error as exc:
+        raise ApplicationError("Unknown secret format.", status_code=500,
+                               code="secrets_unreadable") from exc
+    return crypto.decrypt_for_tenant(tenant, blob, context=context)

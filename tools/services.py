@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -24,6 +25,7 @@ from aybiza.core.errors import ApplicationError, NotFound
 from aybiza.core.models import Tenant
 from calls.models import Call
 from calls.realtime.providers.llm.base import ToolCall
+from compliance.services import audit_record
 from tools.executor import execute
 from tools.executor.outcome import ToolOutcome, cap_result, failed
 from tools.models import (
@@ -76,7 +78,7 @@ def tool_update(
 @transaction.atomic
 def tool_delete(*, tenant: Tenant, tool: Tool, actor=None) -> None:
     _check_tenant(tenant, tool)
-    _audit("tool.deleted", tenant=tenant, target=tool, actor=actor)
+    audit_record(action="tool.deleted", tenant=tenant, target=tool, actor=actor)
     tool.delete()
 
 
@@ -111,7 +113,7 @@ def _save(tool: Tool, *, secrets, agent_ids, action: str, actor) -> Tool:
         if len(agents) != len(set(agent_ids)):
             raise _field_error("agent_ids", "Unknown agent.")
         tool.agents.set(agents)
-    _audit(action, tenant=tool.tenant, target=tool, actor=actor)
+    audit_record(action=action, tenant=tool.tenant, target=tool, actor=actor)
     return tool
 
 
@@ -366,11 +368,15 @@ def _eager_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+# The event loop of the live call that dispatches tool calls, set by the call around its
+# dispatch (calls/realtime/tooling.py); sync_to_async carries context variables into its thread.
+dispatching_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar(
+    "tools_dispatching_loop", default=None)
+
+
 def _dispatching_loop() -> asyncio.AbstractEventLoop | None:
     """The event loop of the async caller (a live call) when dispatch runs in its worker thread."""
-    from asgiref.sync import SyncToAsync
-
-    return getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    return dispatching_loop.get()
 
 
 def _run_eager(execution_id: int, reply_channel: str,
@@ -405,9 +411,3 @@ def tool_install_from_catalog(
         fields["name"] = name
     return tool_create(tenant=tenant, secrets=secrets, agent_ids=agent_ids, actor=actor,
                        **fields)
-
-
-def _audit(action: str, *, tenant: Tenant, target, actor=None) -> None:
-    from aybiza.core.services import _audit as core_audit
-
-    core_audit(action, tenant=tenant, target=target, actor=actor)

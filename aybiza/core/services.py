@@ -14,6 +14,7 @@ from django.utils.text import slugify
 
 from aybiza.core.errors import ApplicationError
 from aybiza.core.models import ApiKey, Invitation, Membership, Role, Scope, Tenant
+from compliance.services import audit_record
 
 API_KEY_PREFIX = "ayb"
 # Touch last_used_at at most this often: a busy key must not write on every request.
@@ -82,7 +83,7 @@ def api_key_create(
             # An API key may create keys too; only a user is stored as the creator.
             created_by=created_by if hasattr(created_by, "_meta") else None,
         )
-        _audit("api_key.created", tenant=tenant, target=api_key, actor=created_by)
+        audit_record(action="api_key.created", tenant=tenant, target=api_key, actor=created_by)
     return IssuedApiKey(api_key=api_key, key=key)
 
 
@@ -92,7 +93,8 @@ def api_key_revoke(*, api_key: ApiKey, actor=None) -> ApiKey:
         with transaction.atomic():
             api_key.revoked_at = timezone.now()
             api_key.save(update_fields=["revoked_at", "updated_at"])
-            _audit("api_key.revoked", tenant=api_key.tenant, target=api_key, actor=actor)
+            audit_record(action="api_key.revoked", tenant=api_key.tenant, target=api_key,
+                         actor=actor)
     return api_key
 
 
@@ -111,16 +113,6 @@ def api_key_authenticate(*, key: str) -> ApiKey | None:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
     return api_key
-
-
-def _audit(action: str, *, tenant: Tenant, target, actor=None,
-           payload: dict | None = None) -> None:
-    """Record an audit event when the compliance app provides the audit log."""
-    try:
-        from compliance.services import audit_record
-    except ImportError:  # the audit log arrives with the compliance issue
-        return
-    audit_record(tenant=tenant, action=action, target=target, actor=actor, payload=payload)
 
 
 # --- team: roles and invitations ----------------------------------------------------------------
@@ -162,8 +154,8 @@ def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by,
         invitation = Invitation.objects.create(
             tenant=tenant, email=email, role=role, token_hash=hash_invitation_token(token),
             invited_by=invited_by, expires_at=timezone.now() + INVITATION_LIFETIME)
-        _team_audit("invitation.created", tenant=tenant, target=invitation, actor=invited_by,
-                    payload={"role": role})
+        audit_record(action="invitation.created", tenant=tenant, target=invitation,
+                     actor=invited_by, payload={"role": role})
     return IssuedInvitation(invitation=invitation, token=token)
 
 
@@ -192,7 +184,8 @@ def invitation_accept(*, token: str, user) -> Membership:
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by", "updated_at"])
-    _team_audit("invitation.accepted", tenant=invitation.tenant, target=invitation, actor=user)
+    audit_record(action="invitation.accepted", tenant=invitation.tenant, target=invitation,
+                 actor=user)
     return membership
 
 
@@ -201,8 +194,8 @@ def invitation_revoke(*, invitation: Invitation, actor=None) -> Invitation:
         with transaction.atomic():
             invitation.revoked_at = timezone.now()
             invitation.save(update_fields=["revoked_at", "updated_at"])
-            _team_audit("invitation.revoked", tenant=invitation.tenant, target=invitation,
-                        actor=actor)
+            audit_record(action="invitation.revoked", tenant=invitation.tenant,
+                         target=invitation, actor=actor)
     return invitation
 
 
@@ -220,8 +213,8 @@ def membership_change_role(*, membership: Membership, role: str, actor,
         _keep_an_owner(membership)
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
-    _team_audit("membership.role_changed", tenant=membership.tenant, target=membership,
-                actor=actor, payload={"role": role})
+    audit_record(action="membership.role_changed", tenant=membership.tenant,
+                 target=membership, actor=actor, payload={"role": role})
     return membership
 
 
@@ -233,7 +226,8 @@ def membership_remove(*, membership: Membership, actor, actor_role: str | None) 
             raise ApplicationError("Only an owner may remove an owner.", status_code=403,
                                    code="permission_denied")
         _keep_an_owner(membership)
-    _team_audit("membership.removed", tenant=membership.tenant, target=membership, actor=actor)
+    audit_record(action="membership.removed", tenant=membership.tenant, target=membership,
+                 actor=actor)
     membership.delete()
 
 
@@ -244,9 +238,3 @@ def _keep_an_owner(membership: Membership) -> None:
         raise ApplicationError("A team needs at least one owner; make someone else owner first.",
                                extra={"fields": {"role": ["The last owner stays owner."]}})
 
-
-def _team_audit(action: str, *, tenant: Tenant, target, actor=None,
-                payload: dict | None = None) -> None:
-    from compliance.services import audit_record
-
-    audit_record(tenant=tenant, action=action, target=target, actor=actor, payload=payload)

@@ -27,9 +27,14 @@ KMS_ENDPOINT_URL: str = env("KMS_ENDPOINT_URL", default="")
 DATA_KEY_CACHE_SIZE: int = env.int("DATA_KEY_CACHE_SIZE", default=1024)
 DATA_KEY_CACHE_TTL_S: int = env.int("DATA_KEY_CACHE_TTL_S", default=300)
 
-# Login lockout: this many failures for one username from one IP within the window locks it.
+# Login lockout: this many failures for one username from one IP within the window locks it;
+# the account itself locks after LOGIN_LOCKOUT_ACCOUNT_ATTEMPTS failures from any addresses.
 LOGIN_LOCKOUT_ATTEMPTS: int = env.int("LOGIN_LOCKOUT_ATTEMPTS", default=5)
+LOGIN_LOCKOUT_ACCOUNT_ATTEMPTS: int = env.int("LOGIN_LOCKOUT_ACCOUNT_ATTEMPTS", default=20)
 LOGIN_LOCKOUT_WINDOW_S: int = env.int("LOGIN_LOCKOUT_WINDOW_S", default=15 * 60)
+# Proxies (CIDRs, comma separated) whose X-Forwarded-For is believed; empty = none, the peer's
+# address is the client's. Anyone else can write that header.
+TRUSTED_PROXIES: list[str] = env.list("TRUSTED_PROXIES", default=[])
 
 # Key for the salted hashes of erased phone numbers and of failed-login usernames / IPs.
 # Empty: derived from SECRET_KEY (so rotating SECRET_KEY changes the tombstones' hashes).

@@ -2,6 +2,10 @@
 
 from .env import env
 
+# The "instant" STT/LLM/TTS test doubles (tests, the bench): agents may select them only when
+# this is on. Off in production settings (aybiza/settings/prod.py).
+FAKE_PROVIDERS_ENABLED: bool = env.bool("FAKE_PROVIDERS_ENABLED", default=True)
+
 # Time-to-first-byte budgets: a provider slower than this hands the turn to the next one in its
 # chain. STT: opening the stream; LLM: first text or tool call; TTS: first audio chunk.
 STT_TTFB_BUDGET_MS: int = env.int("STT_TTFB_BUDGET_MS", default=3000)

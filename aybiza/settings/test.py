@@ -1,4 +1,4 @@
-"""Tests: same services as the environment provides (PostgreSQL/Redis from tests.services)."""
+"""Tests: same services as the environment provides (PostgreSQL/Redis from devtools.services)."""
 
 from .base import *  # noqa: F403
 from .env import VAR_DIR, env

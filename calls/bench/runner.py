@@ -1,6 +1,6 @@
 """`manage.py bench`: the whole benchmark run, from throwaway servers to the report.
 
-PostgreSQL and Redis (tests.services) live as long as this process; a fresh database is migrated
+PostgreSQL and Redis (devtools.services) live as long as this process; a fresh database is migrated
 and seeded with the bench agent (instant fake providers with realistic latencies); one daphne
 process serves production settings pinned to the server core; each step of the ramp runs the
 load generator in its own process pinned to the other core. PostgreSQL and Redis inherit this
@@ -87,7 +87,7 @@ class BenchOptions:
 
 def run(options: BenchOptions) -> dict:
     """Run the ramp; returns the results (also written to <output_dir>/<timestamp>.json)."""
-    from tests.services import postgres_server, redis_server
+    from devtools.services import postgres_server, redis_server
 
     say = options.say
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per readiness probe
@@ -204,6 +204,7 @@ def server_env(*, database_url: str, redis_url: str, work: Path) -> dict[str, st
         "DEBUG": "false", "LOG_LEVEL": "WARNING",
         "AYBIZA_VAR_DIR": str(work / "var"), "MEDIA_ROOT": str(work / "media"),
         "PYTHONUNBUFFERED": "1",
+        "FAKE_PROVIDERS_ENABLED": "true",  # the bench agent talks through the instant doubles
     })
     return env
 

@@ -3,7 +3,7 @@
 The pacer sends up to 50 media frames a second per call and the session sends marks and clears
 between them; all of it must leave in the order it was sent. Two implementations:
 
-- `DirectOutbox`: the server's `aybiza.websocket.direct` extension (`aybiza/ws_fast_path.py`,
+- `DirectOutbox`: the server's `aybiza.websocket.direct` extension (`aybiza/server/direct.py`,
   production): the message is framed and written before `send` returns.
 - `QueuedOutbox`: any other ASGI server (plain daphne, uvicorn, Channels' test communicator): a
   writer task awaits the ASGI `send` for each message in turn.
@@ -20,13 +20,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from aybiza.ws_fast_path import DIRECT_EXTENSION
+from aybiza.server.direct import DirectSocket
 
 logger = logging.getLogger(__name__)
-
-
-class DirectSocket(Protocol):
-    def send_text(self, text: str) -> None: ...
 
 
 class Outbox(Protocol):
@@ -94,11 +90,6 @@ class QueuedOutbox:
         self._idle.set()
         if self._writer is not None:
             self._writer.cancel()
-
-
-def direct_socket(scope: dict):  # -> aybiza.ws_fast_path.DirectChannel | None
-    """The server's direct channel to this WebSocket, when it offers one."""
-    return (scope.get("extensions") or {}).get(DIRECT_EXTENSION)
 
 
 def outbox_for(direct: DirectSocket | None,

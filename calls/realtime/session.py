@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from aybiza.core.spoken import luhn_valid, yes_no
 from calls.models import Outcome, Role
 from calls.realtime.chunker import ClauseChunker
 from calls.realtime.costs import CostMeter
@@ -895,18 +896,7 @@ def secure_digits_valid(argument: str, digits: str) -> bool:
         return True
     if not 12 <= len(digits) <= 19:
         return False
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-_YES = frozenset({"yes", "yeah", "yep", "sure", "okay", "ok", "fine", "agree", "certainly",
-                  "absolutely", "alright"})
-_NO = frozenset({"no", "nope", "don't", "dont", "not", "refuse", "rather"})
+    return luhn_valid(digits)
 
 
 def consent_answer(text: str) -> bool | None:
@@ -914,12 +904,7 @@ def consent_answer(text: str) -> bool | None:
     if text.startswith("[DTMF"):
         digits = text[6:-1].strip("#")
         return {"1": True, "2": False}.get(digits[:1])
-    words = {word.strip(".,!?").lower() for word in text.split()}
-    if words & _NO:
-        return False
-    if words & _YES:
-        return True
-    return None
+    return yes_no(text)
 
 
 def _active_name(provider: object) -> str:

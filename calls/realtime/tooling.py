@@ -65,11 +65,16 @@ class ToolRunner:
             future.set_result(result)
 
     async def _dispatch(self, calls: list[ToolCall]) -> None:
-        from tools.services import tool_calls_dispatch
+        from tools.services import dispatching_loop, tool_calls_dispatch
 
-        # A worker thread that asgiref knows: in-process tasks can reach this loop's layer. Its
-        # database connection is closed afterwards: a pool thread would keep it open for ever.
-        await database_sync_to_async(tool_calls_dispatch, thread_sensitive=False)(
-            tenant_id=self.tenant_id, call_id=self.call_id, agent_id=self.agent_id,
-            calls=calls, reply_channel=self.reply_channel,
-        )
+        # In-process (eager) runs deliver their results through this loop's channel layer. The
+        # worker thread's database connection is closed afterwards: a pool thread would keep it
+        # open for ever.
+        token = dispatching_loop.set(asyncio.get_running_loop())
+        try:
+            await database_sync_to_async(tool_calls_dispatch, thread_sensitive=False)(
+                tenant_id=self.tenant_id, call_id=self.call_id, agent_id=self.agent_id,
+                calls=calls, reply_channel=self.reply_channel,
+            )
+        finally:
+            dispatching_loop.reset(token)

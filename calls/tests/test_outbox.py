@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from calls.realtime.outbox import DirectOutbox, QueuedOutbox, direct_socket, outbox_for
+from aybiza.server.direct import direct_socket
+from calls.realtime.outbox import DirectOutbox, QueuedOutbox, outbox_for
 
 
 class SlowAsgiSend:

@@ -10,15 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from aybiza.core.spoken import DIGIT_WORDS, ONES_VALUE, TENS_VALUE
+
 TOKEN = re.compile(r"\d+|[A-Za-z]+|[^\sA-Za-z\d]")
 
-UNITS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
-         "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9", "niner": "9"}
-TEENS = {"ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
-         "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18",
-         "nineteen": "19"}
-TENS = {"twenty": "2", "thirty": "3", "forty": "4", "fourty": "4", "fifty": "5", "sixty": "6",
-        "seventy": "7", "eighty": "8", "ninety": "9"}
+# Digit strings for the shared vocabulary (aybiza/core/spoken.py): "seven" → "7",
+# "fifteen" → "15", "twenty" → "2" (its tens digit; a following unit completes it).
+UNITS = {word: str(value) for word, value in DIGIT_WORDS.items()}
+TEENS = {word: str(value) for word, value in ONES_VALUE.items() if value >= 10}
+TENS = {word: str(value // 10) for word, value in TENS_VALUE.items()} | {"fourty": "4"}
 REPEAT = {"double": 2, "triple": 3}
 SCALES = {"hundred": 2, "thousand": 3}
 FILLERS = frozenset({"uh", "um", "umm", "uhm", "er", "erm", "ah", "hmm"})

@@ -1,9 +1,11 @@
 """`redact(text)`: find card numbers, CVVs, expiries, SSNs, phone numbers, e-mails and dates of
 birth, written or spoken, and replace each with a token such as `[CARD]`.
 
-Numbers are first read as digit runs (`numbers.py`); a run is a card when it passes Luhn, an
-SSN when it has the 3-2-4 shape or follows "social", a phone number by its length (spoken) or
-through phonenumbers' matcher (written). CVVs and expiries count only near a card or after
+Numbers are first read as digit runs (`numbers.py`); a run is a card when it passes Luhn (an
+unverified card, `card_unverified`, when it only has a card's length and first digit), an SSN
+when it has the 3-2-4 shape or follows "social", a phone number by its length (spoken, 9-12
+digits even when no country would dial them: recognisers drop digits) or through
+phonenumbers' matcher (written). CVVs and expiries count only near a card or after
 words that announce them, so prices and times stay. Costs tens of µs per utterance
 (`python -m compliance.redaction.bench`).
 """
@@ -16,19 +18,27 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import Leniency, PhoneNumberMatcher, ValidationResult
 
+from aybiza.core.spoken import luhn_valid
 from compliance.conf import setting
 from compliance.redaction import patterns
+from compliance.redaction.addresses import find_addresses
+from compliance.redaction.names import find_names
 from compliance.redaction.numbers import DigitRun, digit_runs
 
-TOKENS = {"card": "[CARD]", "cvv": "[CVV]", "expiry": "[EXPIRY]", "ssn": "[SSN]",
-          "phone": "[PHONE]", "email": "[EMAIL]", "dob": "[DOB]"}
+TOKENS = {"card": "[CARD]", "card_unverified": "[CARD]", "cvv": "[CVV]", "expiry": "[EXPIRY]",
+          "ssn": "[SSN]", "phone": "[PHONE]", "email": "[EMAIL]", "dob": "[DOB]",
+          "address": "[ADDRESS]", "name": "[NAME]"}
 # When two findings overlap, the first kind here wins.
-PRIORITY = ("card", "ssn", "cvv", "expiry", "email", "dob", "phone")
+PRIORITY = ("card", "card_unverified", "ssn", "cvv", "expiry", "email", "dob", "address", "phone",
+            "name")
 _RANK = {kind: rank for rank, kind in enumerate(PRIORITY)}
 CONTEXT_CHARS = 48  # how far back the words announcing a number are looked for
 NEAR_CARD_CHARS = 80  # a CVV or expiry this close to a card number belongs to it
 _MIN_WRITTEN_PHONE_DIGITS = 7
 _HARD = frozenset({","})  # after a card, commas separate its expiry from its code
+_SPOKEN_NUMBER_DIGITS = (9, 12)  # a spoken run this long is someone's number
+_WORDS_KINDS = frozenset({"name", "address"})
+_TRIMMED = re.compile(r"\w(?:.*\w)?", re.S)
 
 
 @dataclass(frozen=True)
@@ -44,19 +54,16 @@ class RedactionResult:
     findings: list[Finding]
 
 
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
 def _card_number(digits: str) -> bool:
     # Issuer prefixes 2-6 (Mastercard, Amex/Diners, Visa, Mastercard, Discover) and Luhn.
     return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_valid(digits)
+
+
+def _card_shaped(text: str, run: DigitRun) -> bool:
+    """A card number that fails Luhn (misheard, mistyped) is still card data to an auditor;
+    numbers announced as orders, confirmations and the like stay."""
+    return (13 <= len(run.digits) <= 19 and run.digits[0] in "23456" and not run.plus
+            and not _before(text, run.start, patterns.NOT_PHONE_CONTEXT, 32))
 
 
 def _ssn_shape(digits: str) -> bool:
@@ -110,6 +117,8 @@ def _classify_runs(text: str, runs: list[DigitRun]) -> tuple[list[Finding], list
             card_end, rest_start = split
             found.append(Finding("card", run.start, card_end))
             rest += digit_runs(text, rest_start, run.end, hard=_HARD)[0]
+        elif _card_shaped(text, run):
+            found.append(Finding("card_unverified", run.start, run.end))
         elif count == 9 and (_ssn_words(text, run) or (run.groups == [3, 2, 4]
                                                      and _ssn_shape(digits))):
             found.append(Finding("ssn", run.start, run.end))
@@ -141,8 +150,12 @@ def _phone_run(text: str, run: DigitRun) -> bool:
         return False
     if run.plus:
         return _phone_possible("+" + run.digits)
-    if len(run.digits) in (10, 11):
-        return _phone_possible(run.digits)
+    if len(run.digits) in (10, 11) and _phone_possible(run.digits):
+        return True
+    if _SPOKEN_NUMBER_DIGITS[0] <= len(run.digits) <= _SPOKEN_NUMBER_DIGITS[1]:
+        # A recogniser writes "four hundred fifteen ... one ninety nine" and loses a digit:
+        # a long spoken number is someone's number even when no country would dial it.
+        return True
     return (len(run.digits) == 7 and _before(text, run.start, patterns.PHONE_CONTEXT)
             and _phone_possible(run.digits, local=True))
 
@@ -212,13 +225,33 @@ def _written_phones(text: str, taken: list[Finding]) -> list[Finding]:
     return found
 
 
-def _pick(candidates: list[Finding]) -> list[Finding]:
-    """Non-overlapping findings, by kind priority then length; returned in text order."""
+def _pick(text: str, candidates: list[Finding]) -> list[Finding]:
+    """Non-overlapping findings, by kind priority then length; returned in text order.
+
+    A name or address that overlaps a finding kept before it keeps the words outside it: a
+    surname must not survive because the address after it won."""
     kept: list[Finding] = []
     for finding in sorted(candidates, key=lambda f: (_RANK[f.kind], f.start - f.end)):
         if all(finding.end <= k.start or k.end <= finding.start for k in kept):
             kept.append(finding)
+        elif finding.kind in _WORDS_KINDS:
+            kept += _outside(text, finding, kept)
     return sorted(kept, key=lambda f: f.start)
+
+
+def _outside(text: str, finding: Finding, kept: list[Finding]) -> list[Finding]:
+    """The stretches of `finding` that no kept finding covers, trimmed, that hold a word."""
+    pieces, position = [], finding.start
+    for other in sorted(k for k in kept if k.start < finding.end and finding.start < k.end):
+        pieces.append((position, other.start))
+        position = max(position, other.end)
+    pieces.append((position, finding.end))
+    found = []
+    for start, end in pieces:
+        match = _TRIMMED.search(text, start, end) if start < end else None
+        if match:
+            found.append(Finding(finding.kind, *match.span()))
+    return found
 
 
 def redact(text: str) -> RedactionResult:
@@ -235,9 +268,11 @@ def redact(text: str) -> RedactionResult:
                        for m in patterns.EMAIL_SPOKEN.finditer(text)]
     candidates += [Finding("dob", *m.span("date"))
                    for m in patterns.DATE_OF_BIRTH.finditer(text)]
+    candidates += [Finding("address", *span) for span in find_addresses(text)]
+    candidates += [Finding("name", *span) for span in find_names(text)]
     if not candidates:
         return RedactionResult(text, [])
-    findings = _pick(candidates)
+    findings = _pick(text, candidates)
     pieces, position = [], 0
     for finding in findings:
         pieces += [text[position:finding.start], TOKENS[finding.kind]]

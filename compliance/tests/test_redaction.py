@@ -44,8 +44,19 @@ def test_findings_point_at_the_original_text_and_tokens_replace_them():
     assert result.text == f"card {TOKENS['card']}, email {TOKENS['email']}"
 
 
-def test_a_card_number_failing_luhn_is_not_a_card():
-    assert redact("4111 1111 1111 1112").findings == []
+def test_a_card_number_failing_luhn_is_redacted_as_an_unverified_card():
+    # One digit misheard or mistyped is still card data to an auditor.
+    result = redact("4111 1111 1111 1112")
+
+    assert [f.kind for f in result.findings] == ["card_unverified"]
+    assert result.text == TOKENS["card_unverified"]
+
+
+def test_spoken_phone_number_with_hundreds_and_lost_digit_is_redacted():
+    # How the offline recogniser wrote a caller's number: nine digits, no country dials it.
+    result = redact("four hundred fifteen five hundred fifty five one ninety nine")
+
+    assert result.text == TOKENS["phone"]
 
 
 def test_redacting_twice_changes_nothing_more():

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -56,6 +57,60 @@ def test_repeated_failures_lock_the_username_from_that_ip(owner, lockout):
     assert _login("pw-owner-123") is None
     assert _login("pw-owner-123", ip="198.51.100.1") == owner
     assert len(_platform("security.auth.locked_out")) == 1
+
+
+def _login_via(password: str, *, peer: str, forwarded: str | None = None, username="owner"):
+    extra = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    request = RequestFactory().post("/admin/login/", REMOTE_ADDR=peer, **extra)
+    return authenticate(request, username=username, password=password)
+
+
+def test_rotating_addresses_runs_into_the_account_lock(owner, lockout, settings):
+    # given an attacker who sends each guess from a new address
+    settings.LOGIN_LOCKOUT_ACCOUNT_ATTEMPTS = 6
+    for guess in range(6):
+        assert _login_via("wrong", peer=f"198.51.100.{guess + 1}") is None
+
+    # then the account is locked from any address, even a fresh one with the right password
+    assert _login_via("pw-owner-123", peer="192.0.2.200") is None
+    assert len(_platform("security.auth.locked_out")) == 1  # the account's lock
+
+
+def test_forged_forwarded_for_from_an_untrusted_peer_is_ignored(owner, lockout, settings):
+    # given no trusted proxy and an attacker rotating X-Forwarded-For from one address
+    settings.TRUSTED_PROXIES = []
+    for guess in range(3):
+        _login_via("wrong", peer="203.0.113.7", forwarded=f"10.9.8.{guess}")
+
+    # then the guesses all count against that address, which is locked
+    assert _login_via("pw-owner-123", peer="203.0.113.7", forwarded="10.9.8.77") is None
+    assert _login_via("pw-owner-123", peer="198.51.100.9") == owner
+
+
+def test_behind_a_trusted_proxy_the_client_is_the_address_the_proxy_saw(settings):
+    from compliance.lockout import client_ip
+
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    factory = RequestFactory()
+
+    def ip(peer: str, forwarded: str) -> str:
+        return client_ip(factory.get("/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded))
+
+    # what the client wrote on the left is never believed; the proxy appended the real one
+    assert ip("10.0.0.5", "1.2.3.4, 203.0.113.9") == "203.0.113.9"
+    assert ip("10.0.0.5", "203.0.113.9, 10.0.0.6") == "203.0.113.9"  # two proxies
+    assert ip("10.0.0.5", "not-an-ip") == "10.0.0.5"
+    assert ip("203.0.113.50", "10.0.0.5") == "203.0.113.50"  # not from a proxy: the peer
+
+
+def test_the_server_is_not_started_with_proxy_headers():
+    # daphne's --proxy-headers rewrites the client address from X-Forwarded-For sent by anyone;
+    # client_ip() believes the header only from TRUSTED_PROXIES.
+    base = Path(settings.BASE_DIR)
+    for name in ("Procfile", "README.md", "docs/scaling.md"):
+        commands = [line for line in (base / name).read_text().splitlines()
+                    if "aybiza.asgi:application" in line]
+        assert not [line for line in commands if "--proxy-headers" in line], name
 
 
 def test_a_successful_login_resets_the_count(owner, lockout):
@@ -132,6 +187,16 @@ def test_rejected_twilio_signatures_are_security_events_without_floods(db):
                                          {"path": "/twilio/voice/", "suppressed": 2}]
 
 
+@pytest.mark.parametrize("path", ["/twilio/status/", "/twilio/stream-status/",
+                                  "/twilio/tools/whisper/"])
+def test_every_twilio_webhook_rejects_a_forged_signature_the_same_way(db, path):
+    response = Client().post(path, {"CallSid": "CA1"}, HTTP_X_TWILIO_SIGNATURE="forged")
+
+    assert response.status_code == 403
+    assert [r.payload for r in _platform("security.twilio.signature_rejected")] == [
+        {"path": path}]
+
+
 def test_logs_hold_no_secrets(api, caplog):
     caplog.set_level(logging.DEBUG)
 
@@ -149,3 +214,13 @@ def test_logs_hold_no_secrets(api, caplog):
     for secret in (created["key"], created["key"].split("_")[-1], hash_api_key(created["key"]),
                    settings.TWILIO_AUTH_TOKEN, expected_signature, settings.SECRET_KEY):
         assert secret not in caplog.text
+
+
+def test_a_trusted_proxy_that_is_no_address_fails_the_system_check(settings):
+    from compliance.checks import trusted_proxies_check
+
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8", "proxy.internal"]
+
+    [error] = trusted_proxies_check(None)
+
+    assert error.id == "compliance.E002" and "proxy.internal" in error.msg

@@ -1,4 +1,5 @@
-"""A fake Bedrock Runtime: `POST /model/{modelId}/converse-stream` (PROTOCOLS.md §3.5).
+"""A fake Bedrock Runtime: `POST /model/{modelId}/converse-stream` (the event-stream
+framing of botocore's `eventstream.py`, as `calls/realtime/providers/llm/bedrock.py` reads it).
 
 Answers are scripted per region (read from the SigV4 credential scope of the Authorization
 header, so one server fakes every region) or for any region (`"*"`). Each scripted answer is a

@@ -1,9 +1,12 @@
 """A fake Deepgram: live STT (`/v1/listen` WS), Aura TTS (`/v1/speak` WS and REST).
 
-Wire formats follow PROTOCOLS.md §2. The recogniser cannot understand speech, so it follows a
-script: every stretch of loud audio is one utterance, its text is the next entry of `utterances`
-(then `default_text`). Loud means µ-law frames whose mean magnitude exceeds `speech_threshold`;
-`tone()` and `silence()` build such audio. Per connection it answers like the real service:
+Wire formats: what `calls/realtime/providers/stt/deepgram.py` and
+`calls/realtime/providers/tts/deepgram.py` send and parse (Deepgram's API reference for
+`/v1/listen` and `/v1/speak`; deepgram-sdk 7.x types).
+The recogniser cannot understand speech, so it follows a script: every stretch of loud audio
+is one utterance, its text is the next entry of `utterances` (then `default_text`). Loud means
+µ-law frames whose mean magnitude exceeds `speech_threshold`; `tone()` and `silence()` build
+such audio. Per connection it answers like the real service:
 
 - SpeechStarted when loud audio begins (`vad_events=true`);
 - interim Results every `interim_every_ms` of speech, one more word each (`interim_results=true`);

@@ -1,4 +1,5 @@
-"""A fake OpenAI-compatible server: `POST /v1/chat/completions` streamed as SSE (PROTOCOLS §4).
+"""A fake OpenAI-compatible server: `POST /v1/chat/completions` streamed as SSE (the
+chunks `calls/realtime/providers/llm/openai_compat.py` reads through the openai SDK).
 
 Scripted answers (`ChatResponse`) are lists of chunk `choices`/`usage` payloads, wrapped in the
 chunk envelope and sent as `data: …` events, then `data: [DONE]`. Builders cover what servers

@@ -1,6 +1,7 @@
 """A fake Twilio REST API (2010-04-01): Calls create/fetch/update and Messages create.
 
-Speaks what the twilio library sends (PROTOCOLS §1.7–1.8): form-encoded POSTs with HTTP basic
+Speaks what the twilio library sends for `calls/twilio.py` and `tools/builtins/twilio_rest.py`
+(outbound calls, live-call updates): form-encoded POSTs with HTTP basic
 auth (account SID : auth token) to `/2010-04-01/Accounts/{AC}/Calls.json`,
 `/Calls/{CA}.json` and `/Messages.json`, answered with JSON shaped like Twilio's resources and
 Twilio's error body (`code`, `message`, `more_info`, `status`) on failure. Every request is

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import json
+
 import pytest
+from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 
+from agents.models import ProviderCredential
 from aybiza.core.errors import ApplicationError
 from tools import secrets as tool_secrets
 from tools.models import Tool
@@ -99,15 +104,39 @@ def test_secrets_of_one_tenant_do_not_open_for_another(tenant, other_tenant):
         unseal_secrets(other_tenant, tool.secrets_sealed)
 
 
-def test_local_fallback_seals_when_compliance_crypto_is_absent(tenant, monkeypatch):
-    # given no compliance.crypto
-    monkeypatch.setattr(tool_secrets, "_compliance_crypto", lambda: None)
-    # when
-    tool = create(tenant, auth_type="bearer", secrets={"token": "fallback-token"})
-    # then
-    assert tool.secrets_sealed.startswith("f1:")
-    assert "fallback-token" not in tool.secrets_sealed
-    assert unseal_secrets(tenant, tool.secrets_sealed) == {"token": "fallback-token"}
+def test_every_secret_is_sealed_by_the_compliance_envelope_encryption(tenant):
+    tool = create(tenant, auth_type="bearer", secrets={"token": "envelope-token"})
+    assert tool.secrets_sealed.startswith(tool_secrets.SEALED_PREFIX)
+    assert not hasattr(tool_secrets, "_fernet")  # no second scheme to fall back to
+    with pytest.raises(ApplicationError, match="Unknown secret format"):
+        unseal_secrets(tenant, "f1:" + tool.secrets_sealed)
+
+
+def _legacy_sealed(tenant_id: int, values: dict) -> str:
+    """What the early local scheme wrote: Fernet keyed by HKDF(SECRET_KEY, tenant)."""
+    migration = importlib.import_module("tools.migrations.0003_reseal_legacy_secrets")
+    token = migration._legacy_fernet(tenant_id).encrypt(json.dumps(values).encode())
+    return "f1:" + token.decode("ascii")
+
+
+def test_the_migration_reseals_secrets_of_the_early_local_scheme(tenant):
+    # given a tool and provider credentials stored by the early local scheme
+    tool = create(tenant, auth_type="bearer")
+    Tool.objects.filter(pk=tool.pk).update(
+        secrets_sealed=_legacy_sealed(tenant.pk, {"token": "old-token"}))
+    credential = ProviderCredential.objects.create(
+        tenant=tenant, provider="deepgram", secret_names=["api_key"],
+        secrets_sealed=_legacy_sealed(tenant.pk, {"api_key": "dg-old"}))
+    # when the data migration runs
+    migration = importlib.import_module("tools.migrations.0003_reseal_legacy_secrets")
+    migration.reseal(django_apps, None)
+    # then both are sealed by compliance and open as before
+    tool.refresh_from_db()
+    credential.refresh_from_db()
+    assert tool.secrets_sealed.startswith(tool_secrets.SEALED_PREFIX)
+    assert unseal_secrets(tenant, tool.secrets_sealed) == {"token": "old-token"}
+    assert unseal_secrets(tenant, credential.secrets_sealed,
+                          context=credential.sealing_context) == {"api_key": "dg-old"}
 
 
 def test_agents_must_belong_to_the_tenant(tenant, other_tenant, agent):

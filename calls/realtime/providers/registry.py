@@ -27,6 +27,12 @@ TTS_PROVIDERS: dict[str, str] = {
     "instant": "calls.realtime.providers.tts.instant.InstantTTS",
 }
 
+# Test and bench doubles (no speech, canned replies, simulated latencies): never for a real
+# caller. Built only where the FAKE_PROVIDERS_ENABLED setting is on (off in production settings;
+# the bench turns it on for its own server).
+FAKE_PROVIDERS = frozenset({"instant"})
+FAKE_PROVIDERS_SETTING = "FAKE_PROVIDERS_ENABLED"
+
 REGISTRIES: dict[str, dict[str, str]] = {
     "stt": STT_PROVIDERS,
     "llm": LLM_PROVIDERS,
@@ -38,7 +44,24 @@ def choices(kind: str) -> list[tuple[str, str]]:
     return [(name, name) for name in REGISTRIES[kind]]
 
 
+def fake_providers_enabled() -> bool:
+    from django.conf import settings
+
+    return bool(getattr(settings, FAKE_PROVIDERS_SETTING, False))
+
+
+def fake_provider_refusal(kind: str, name: str) -> str | None:
+    """Why provider `name` may not be used here (a fake with the setting off), else None."""
+    if name in FAKE_PROVIDERS and not fake_providers_enabled():
+        return (f"The {name!r} {kind} provider is a test double, available only when the "
+                f"{FAKE_PROVIDERS_SETTING} setting is on.")
+    return None
+
+
 def provider_class(kind: str, name: str) -> type:
+    refusal = fake_provider_refusal(kind, name)
+    if refusal:
+        raise ValueError(refusal)
     try:
         dotted = REGISTRIES[kind][name]
     except KeyError:

@@ -48,6 +48,15 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
+from aybiza.core.spoken import (
+    DIGIT_WORDS,
+    NO_WORDS,
+    ONES_VALUE,
+    ORDINALS,
+    TENS_VALUE,
+    YES_WORDS,
+    yes_no,
+)
 from calls.realtime.providers.llm.base import (
     BrainEvent,
     Conversation,
@@ -397,9 +406,6 @@ _REPEAT = re.compile(
 _THANKS = re.compile(r"^(?:(?:ok|okay|great|perfect) )?(?:thank you|thanks)(?: (?:very much|so "
                      r"much|a lot))?$|^cheers$")
 _GREETING = re.compile(r"^(?:hi|hello|hey|good (?:morning|afternoon|evening))(?: there)?$")
-_YES = frozenset(_words("yes yeah yep yup sure correct right absolutely definitely affirmative "
-                        "ok okay certainly please"))
-_NO = frozenset(_words("no nope nah negative not never wrong"))
 _BARE_NO = re.compile(r"^(?:no|nope|nah)(?: (?:thank you|thanks))?$")
 
 
@@ -413,37 +419,14 @@ def _is_human_request(norm: str) -> bool:
     )
 
 
-def _yes_no(norm: str) -> bool | None:
-    """True for yes, False for no, None when the words say neither (no wins over yes)."""
-    tokens = set(norm.split())
-    if tokens & _NO or "do not" in norm:
-        return False
-    if tokens & _YES or "of course" in norm or "go ahead" in norm:
-        return True
-    return None
-
-
 # --------------------------------------------------------------------------------------------
 # Spoken numbers and argument coercion
 # --------------------------------------------------------------------------------------------
 
-_UNITS = {
-    word: value for value, word in enumerate(_words(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen"
-    ))
-}
-_DIGIT_WORDS = {word: value for word, value in _UNITS.items() if value < 10} | {"oh": 0}
-_UNITS.update({"couple": 2, "dozen": 12, "single": 1})
-_TENS = {
-    word: 10 * (i + 2)
-    for i, word in enumerate(_words("twenty thirty forty fifty sixty seventy eighty ninety"))
-}
-_ORDINALS = {
-    word: i + 1 for i, word in enumerate(
-        _words("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth")
-    )
-}
+_UNITS = dict(ONES_VALUE) | {"couple": 2, "dozen": 12, "single": 1}
+_DIGIT_WORDS = DIGIT_WORDS
+_TENS = TENS_VALUE
+_ORDINALS = ORDINALS
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 # Whole utterances that a recogniser writes for a lone spoken number.
 _HOMOPHONES = {"to": 2, "too": 2, "for": 4, "won": 1, "ate": 8}
@@ -546,13 +529,13 @@ def _coerce(schema: dict[str, Any], text: str, dtmf: str | None) -> Any:
                             else "Sorry, that number doesn't work.")
         return int(number) if kind == "integer" else number
     if kind == "boolean":
-        answer = {"1": True, "2": False}.get(dtmf or "") if dtmf else _yes_no(_normalise(text))
+        answer = {"1": True, "2": False}.get(dtmf or "") if dtmf else yes_no(_normalise(text))
         return _Invalid("Sorry, please say yes or no.") if answer is None else answer
     if dtmf:
         return dtmf
     value = _clean_spoken_text(text)
     # A bare "no" is a refusal, not a value ("yes" is already stripped as filler).
-    if not value or _normalise(value) in _NO:
+    if not value or _normalise(value) in NO_WORDS:
         return _Invalid("Sorry, I didn't get that.")
     if schema.get("format") == "email":
         value = re.sub(r"\s+at\s+", "@", value.lower())
@@ -823,7 +806,7 @@ class _Turn:
         if _GOODBYE.search(norm):
             return _Reply(GOODBYE_LINE, end_call=True), _State()
         if state.offered_human and len(norm.split()) <= 5:
-            answer = _yes_no(norm)
+            answer = yes_no(norm)
             if answer is True:
                 return _Reply(TRANSFER_LINE, transfer_to="human"), _State()
             if answer is False:
@@ -848,7 +831,7 @@ class _Turn:
             if "anything else" in self.heard_last.lower():
                 return _Reply(GOODBYE_LINE, end_call=True), _State()
             return _Reply("Okay. What else can I help you with?"), understood
-        if norm in _YES:
+        if norm in YES_WORDS:
             return _Reply("Sure, what can I help you with?"), understood
         match = _best_match(text, self.index)
         if match.kind == "knowledge":

@@ -23,6 +23,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from aybiza.core.spoken import number_words
+
 CARRIER_PHRASES: tuple[str, ...] = (
     "hello", "hi", "hi there", "good morning", "good afternoon", "yes", "yes please", "yeah",
     "no", "no thanks", "okay", "sure", "i would like to", "i'd like to", "i want to",
@@ -37,30 +39,8 @@ CARRIER_PHRASES: tuple[str, ...] = (
     "can you tell me", "i don't know", "one moment", "hold on", "sorry", "please",
 )
 
-_ONES = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-    "nineteen",
-)
-_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _TOKEN = re.compile(r"\d+|[a-z]+(?:'[a-z]+)*")
-
-
-def number_words(n: int) -> list[str]:
-    """Spell a non-negative integer below one million the way a caller says it."""
-    if n < 20:
-        return [_ONES[n]]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return [_TENS[tens]] + ([_ONES[ones]] if ones else [])
-    if n < 1000:
-        hundreds, rest = divmod(n, 100)
-        return [_ONES[hundreds], "hundred"] + (number_words(rest) if rest else [])
-    if n < 1_000_000:
-        thousands, rest = divmod(n, 1000)
-        return number_words(thousands) + ["thousand"] + (number_words(rest) if rest else [])
-    return [str(n)]
 
 
 def normalize_words(text: str) -> list[str]:

@@ -1,6 +1,6 @@
 """Throwaway PostgreSQL and Redis servers for the test suite, the benchmark and integration tests.
 
-    python -m tests.services [--print-env] [-- command ...]
+    python -m devtools.services [--print-env] [-- command ...]
 
 starts PostgreSQL (15, from /usr/lib/postgresql/*/bin or PATH) and Redis on free loopback ports in
 a temp dir, exports DATABASE_URL and REDIS_URL to the command, runs it, tears both servers down on
@@ -433,7 +433,7 @@ def _ignore_stop_signals() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.services",
+        prog="python -m devtools.services",
         description="Run a command against throwaway PostgreSQL and Redis servers.",
     )
     parser.add_argument("--print-env", action="store_true", help="print the exported variables")

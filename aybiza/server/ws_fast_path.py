@@ -29,6 +29,22 @@ waiting in the application's queue, and a message it declines (returns False) is
 messages after it queue behind it until the application has taken them all.
 
 Installed by `python -m aybiza.server` (set `AYBIZA_SERVER_FAST_PATH=false` to turn it off).
+
+Upstream code this depends on (versions pinned in requirements/base.txt; `upstream_problems()`
+checks each before the launcher installs anything):
+
+- daphne 4.2.3 `daphne/ws_protocol.py`: `WebSocketProtocol.onMessage` (decodes, sets
+  `last_ping`, puts the message on `application_queue` unless `muted`), `onClose`, and
+  `WebSocketFactory.protocol`, the class the factory builds per connection (replaced here).
+- autobahn 26.11.1 `autobahn/websocket/protocol.py`: `WebSocketProtocol` and its per-connection
+  state, read to decide that it is between frames (`data`, `current_frame`, `inside_message`,
+  `send_state`, `send_queue`, `_perMessageCompress`, `trafficStats`, `STATE_OPEN`,
+  `SEND_STATE_GROUND`) and its options (`CONFIG_ATTRS_COMMON`/`_SERVER`); `sendMessage(payload,
+  isBinary, fragmentSize, sync, doNotCompress)`; `autobahn/twisted/websocket.py`
+  `dataReceived`.
+- Twisted 26.10.0 `twisted/internet/abstract.py` `FileDescriptor` (`dataBuffer`,
+  `_tempDataBuffer`, `_writeDisconnected`, `writeSomeData`) and `twisted/internet/tcp.py`
+  `Connection.TLS`, for writing a frame through at once (`_write_through`).
 """
 
 from __future__ import annotations
@@ -38,6 +54,9 @@ from collections.abc import Callable
 
 from autobahn.websocket.protocol import WebSocketProtocol as _Autobahn
 from daphne.ws_protocol import WebSocketProtocol
+
+from aybiza.server.direct import DIRECT_EXTENSION
+from aybiza.server.shapes import missing_attributes, signature_differs, source_lacks
 
 try:  # websockets' C helper (a dependency of the Deepgram provider and of uvicorn)
     from websockets.speedups import apply_mask
@@ -50,7 +69,12 @@ _FIN_TEXT = 0x81
 _MASKED = 0x80
 _MAX_SHORT = 125
 _MAX_MEDIUM = 0xFFFF
-DIRECT_EXTENSION = "aybiza.websocket.direct"
+
+# autobahn's per-connection state and options this module reads (see the module docstring).
+_AUTOBAHN_STATE = ("data", "current_frame", "inside_message", "send_state", "send_queue",
+                   "_perMessageCompress", "trafficStats", "trackedTimings", "state")
+_AUTOBAHN_OPTIONS = ("logOctets", "logFrames", "maskServerFrames", "autoFragmentSize",
+                     "maxFramePayloadSize", "maxMessagePayloadSize")
 
 
 def unmask(payload: bytes, mask: bytes) -> bytes:
@@ -193,6 +217,43 @@ class FastPathWebSocketProtocol(WebSocketProtocol):
                 data = data[sent:]
             # else the connection is lost: Twisted's own write path notices and reports it
         transport.write(data)
+
+
+def upstream_problems() -> list[str]:
+    """What no longer matches in daphne, autobahn and Twisted (empty: install is safe)."""
+    from autobahn.twisted.websocket import WebSocketServerProtocol
+    from daphne import ws_protocol
+    from twisted.internet import abstract, tcp
+
+    problems = [
+        *missing_attributes(_Autobahn, "STATE_OPEN", "SEND_STATE_GROUND", "CONFIG_ATTRS_COMMON",
+                            "CONFIG_ATTRS_SERVER"),
+        *signature_differs(_Autobahn.sendMessage, "self", "payload", "isBinary",
+                           "fragmentSize", "sync", "doNotCompress"),
+        *signature_differs(WebSocketServerProtocol.dataReceived, "self", "data"),
+        *source_lacks(_Autobahn, *(f"self.{name}" for name in _AUTOBAHN_STATE)),
+        *signature_differs(WebSocketProtocol.onMessage, "self", "payload", "isBinary",
+                           label="daphne WebSocketProtocol.onMessage"),
+        *signature_differs(WebSocketProtocol.onClose, "self", "wasClean", "code", "reason",
+                           label="daphne WebSocketProtocol.onClose"),
+        *source_lacks(WebSocketProtocol.onMessage, "if self.muted:", "self.last_ping = time.time()",
+                      'self.application_queue.put_nowait({"type": "websocket.receive", '
+                      '"text": payload.decode("utf8")})',
+                      label="daphne WebSocketProtocol.onMessage"),
+        *missing_attributes(abstract.FileDescriptor, "_writeDisconnected", "writeSomeData"),
+        *source_lacks(abstract.FileDescriptor, "self.dataBuffer", "self._tempDataBuffer"),
+        *missing_attributes(tcp.Connection, "TLS"),
+    ]
+    if not problems:
+        options = set(_Autobahn.CONFIG_ATTRS_COMMON) | set(_Autobahn.CONFIG_ATTRS_SERVER)
+        problems += [f"autobahn has no option {name}" for name in _AUTOBAHN_OPTIONS
+                     if name not in options]
+        if _Autobahn.STATE_OPEN != 3 or _Autobahn.SEND_STATE_GROUND != 0:
+            problems.append("autobahn renumbered its connection states")
+        if ws_protocol.WebSocketFactory.protocol not in (WebSocketProtocol,
+                                                        FastPathWebSocketProtocol):
+            problems.append("daphne's WebSocketFactory builds another protocol class")
+    return problems
 
 
 def install() -> None:

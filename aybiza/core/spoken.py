@@ -1,0 +1,72 @@
+"""What callers say, as one vocabulary: number words, yes and no, and the Luhn check.
+
+One module for every reader of a transcript: redaction reads digit runs with it
+(compliance/redaction/numbers.py), the offline brain reads numbers and answers, the offline
+recogniser's language model spells numbers with it, and secure keypad capture and redaction
+check card numbers with the same Luhn. Plain Python, no Django: importable anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+        "eighteen", "nineteen")
+TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+# Word → value: "zero".."nineteen", "twenty".."ninety".
+ONES_VALUE = {word: value for value, word in enumerate(ONES)}
+TENS_VALUE = {word: 10 * value for value, word in enumerate(TENS) if word}
+# How a digit is said one by one: "oh" and "o" for zero, radio "niner" for nine.
+DIGIT_WORDS = {word: value for word, value in ONES_VALUE.items() if value < 10} | {
+    "oh": 0, "o": 0, "niner": 9}
+ORDINALS = {word: value + 1 for value, word in enumerate((
+    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+    "tenth", "eleventh", "twelfth"))}
+
+
+def number_words(n: int) -> list[str]:
+    """Spell a non-negative integer below one million the way a caller says it."""
+    if n < 20:
+        return [ONES[n]]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return [TENS[tens]] + ([ONES[ones]] if ones else [])
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        return [ONES[hundreds], "hundred"] + (number_words(rest) if rest else [])
+    if n < 1_000_000:
+        thousands, rest = divmod(n, 1000)
+        return number_words(thousands) + ["thousand"] + (number_words(rest) if rest else [])
+    return [str(n)]
+
+
+YES_WORDS = frozenset({
+    "yes", "yeah", "yep", "yup", "sure", "correct", "right", "absolutely", "definitely",
+    "affirmative", "ok", "okay", "certainly", "please", "fine", "agree", "alright"})
+NO_WORDS = frozenset({
+    "no", "nope", "nah", "negative", "not", "never", "wrong", "don't", "dont", "refuse",
+    "rather"})
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+def yes_no(text: str) -> bool | None:
+    """True for yes, False for no, None when the words say neither (no wins over yes)."""
+    lowered = text.lower()
+    words = set(_WORD.findall(lowered))
+    if words & NO_WORDS or "do not" in lowered:
+        return False
+    if words & YES_WORDS or "of course" in lowered or "go ahead" in lowered:
+        return True
+    return None
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn check digit of a card number (`digits` holds only 0-9)."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0

@@ -1,0 +1,5 @@
+"""`python -m aybiza.server [daphne arguments]` (see launcher.py)."""
+
+from aybiza.server.launcher import main
+
+main()

@@ -1,0 +1,4 @@
+"""Development tools shared by the test suite and the benchmark; the product never imports them.
+
+    services.py   throwaway PostgreSQL and Redis (`python -m devtools.services -- command`)
+"""
