@@ -43,7 +43,19 @@ class LoginForm(AuthenticationForm):
     }
 
 
-class AgentForm(forms.ModelForm):
+class SectionedForm:
+    """A long form shown as titled sections (templates/portal/_form_sections.html)."""
+
+    sections: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Text shown under a section's title, for sections that need explaining.
+    section_notes: dict[str, str] = {}
+
+    def grouped_fields(self) -> list[tuple[str, str, list[forms.BoundField]]]:
+        return [(title, self.section_notes.get(title, ""), [self[name] for name in names])
+                for title, names in self.sections]
+
+
+class AgentForm(SectionedForm, forms.ModelForm):
     class Meta:
         model = Agent
         fields = list(AGENT_FIELDS)
@@ -88,8 +100,6 @@ class AgentForm(forms.ModelForm):
                                    "keep_original_transcripts")),
     )
 
-    def grouped_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
-        return [(title, [self[name] for name in names]) for title, names in self.sections]
 
 
 class KnowledgeForm(forms.Form):
@@ -208,7 +218,7 @@ class TriggerPhrasesField(forms.CharField):
         return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-class ToolForm(forms.ModelForm):
+class ToolForm(SectionedForm, forms.ModelForm):
     """A tool's common settings; built-in tools are edited with this form alone."""
 
     trigger_phrases = TriggerPhrasesField(
@@ -226,7 +236,7 @@ class ToolForm(forms.ModelForm):
         help_texts = {"description": "What the tool does, for the language model deciding "
                                      "when to call it."}
 
-    sections: tuple[tuple[str, tuple[str, ...]], ...] = (
+    sections = (
         ("Basics", ("name", "description", "trigger_phrases", "filler_text", "is_active",
                     "agents")),
     )
@@ -236,9 +246,6 @@ class ToolForm(forms.ModelForm):
         self.fields["agents"].queryset = agents
         if self.instance.pk:
             self.initial.setdefault("agents", [a.pk for a in self.instance.agents.all()])
-
-    def grouped_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
-        return [(title, [self[name] for name in names]) for title, names in self.sections]
 
     def service_fields(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}
@@ -279,6 +286,9 @@ class HttpToolForm(ToolForm):
                      "body_template", "timeout_ms", "max_retries", "idempotent", "mode")),
         ("Authentication", ("auth_type", "auth_header_name", *TOOL_SECRET_FIELDS)),
     )
+    section_notes = {"Authentication": "Fill in only the secret the chosen authentication "
+                                       "uses. Secrets are stored encrypted and never shown "
+                                       "again; leave a field empty to keep what is stored."}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -287,7 +297,9 @@ class HttpToolForm(ToolForm):
                 label=SECRET_LABELS.get(name, name), required=False, max_length=4000,
                 strip=False, widget=forms.PasswordInput(render_value=False,
                                                         attrs={"autocomplete": "off"}))
-        self.has_secrets = bool(self.instance.secrets_sealed)
+        if self.instance.secrets_sealed:
+            self.section_notes = {"Authentication": self.section_notes["Authentication"]
+                                  + " This tool has secrets stored."}
         if not self.instance.pk:
             self.initial.setdefault("parameters", {"type": "object", "properties": {}})
 

@@ -94,6 +94,7 @@ def test_screenshots(live_server, tenant, django_user_model, tmp_path):
         ("calls", "/portal/calls/", DESKTOP), ("call", f"/portal/calls/{ids['call']}/", DESKTOP),
         ("numbers", "/portal/numbers/", DESKTOP), ("api-keys", "/portal/api-keys/", DESKTOP),
         ("tools", "/portal/tools/", DESKTOP), ("team", "/portal/team/", DESKTOP),
+        ("compliance", "/portal/compliance/?verify=1", DESKTOP),
         ("call-phone", f"/portal/calls/{ids['call']}/", PHONE),
         ("agents-phone", "/portal/agents/", PHONE),
     ]

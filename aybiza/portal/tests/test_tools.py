@@ -57,7 +57,7 @@ def test_create_an_http_tool_bound_to_an_agent_with_a_write_only_secret(
     assert unseal_secrets(tenant, tool.secrets_sealed) == {"token": "s3cret-token"}
     # the secret never comes back to the browser, and an empty field keeps it
     page = owner_client.get(reverse("portal:tool-edit", args=[tool.pk])).content.decode()
-    assert "s3cret-token" not in page and "this tool has secrets stored" in page
+    assert "s3cret-token" not in page and "This tool has secrets stored." in page
     owner_client.post(reverse("portal:tool-edit", args=[tool.pk]),
                       tool_post(token="", description="Changed."))
     tool.refresh_from_db()
