@@ -22,5 +22,8 @@ urlpatterns = [
 
 if settings.DEBUG:
     from django.conf.urls.static import static
+    from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    # The portal's CSS under `make serve` (daphne has no runserver static handler).
+    urlpatterns += staticfiles_urlpatterns()
