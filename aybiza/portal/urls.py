@@ -24,6 +24,7 @@ urlpatterns = [
     path("agents/", agents.agent_index, name="agents"),
     path("agents/new/", agents.agent_new, name="agent-new"),
     path("agents/<int:pk>/", agents.agent_edit, name="agent-edit"),
+    path("agents/<int:pk>/sample.wav", agents.agent_sample, name="agent-sample"),
     path("calls/", calls.call_index, name="calls"),
     path("calls/<int:pk>/", calls.call_detail, name="call-detail"),
     path("numbers/", numbers.number_index, name="numbers"),

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 # (url name, needs an object id) for every page behind portal_view.
 PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", None),
-         ("portal:agent-edit", "agent"), ("portal:calls", None), ("portal:call-detail", "call"),
+         ("portal:agent-edit", "agent"), ("portal:agent-sample", "agent"),
+         ("portal:calls", None), ("portal:call-detail", "call"),
          ("portal:numbers", None), ("portal:number-new", None),
          ("portal:number-edit", "number"), ("portal:api-keys", None),
          ("portal:api-key-new", None), ("portal:api-key-revoke", "api_key"),

@@ -166,3 +166,39 @@ def test_edit_lists_the_tools_bound_to_the_agent(owner_client, agent, other_agen
     body = owner_client.get(reverse("portal:agent-edit", args=[agent.pk])).content.decode()
 
     assert "book_visit" in body and "unrelated" not in body
+
+
+def test_the_voice_sample_is_the_greeting_in_the_agents_voice(owner_client, viewer_client,
+                                                               agent):
+    # given an agent on the (tone-speaking) test voice
+    from agents.services import agent_update
+    agent_update(tenant=agent.tenant, agent=agent, tts_provider="instant")
+    url = reverse("portal:agent-sample", args=[agent.pk])
+
+    response = owner_client.get(url)
+
+    # then it is a WAV of the greeting, for viewers too
+    import io
+    import wave
+    assert response["Content-Type"] == "audio/wav"
+    with wave.open(io.BytesIO(response.content)) as wav:
+        assert (wav.getframerate(), wav.getnchannels()) == (8000, 1)
+        assert wav.getnframes() > 8000 * 0.5
+    assert viewer_client.get(url).status_code == 200
+    assert b'src="' + url.encode() in owner_client.get(
+        reverse("portal:agent-edit", args=[agent.pk])).content
+
+
+def test_a_voice_that_cannot_be_built_answers_503_not_500(owner_client, agent):
+    # provider options are set through the admin (not a service field)
+    Agent.objects.filter(pk=agent.pk).update(tts_provider="instant",
+                                             provider_options={"tts": {"no_such_option": 1}})
+
+    response = owner_client.get(reverse("portal:agent-sample", args=[agent.pk]))
+
+    assert response.status_code == 503
+
+
+def test_another_tenants_voice_sample_is_not_found(owner_client, other_agent):
+    assert owner_client.get(reverse("portal:agent-sample",
+                                    args=[other_agent.pk])).status_code == 404

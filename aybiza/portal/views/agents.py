@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
 from django.db.models import Count
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from agents.selectors import agent_get, agent_list
@@ -11,6 +14,9 @@ from agents.services import agent_create, agent_update
 from aybiza.core.errors import ApplicationError
 from aybiza.portal.access import portal_view
 from aybiza.portal.forms import AgentForm, KnowledgeFormSet, add_service_errors, knowledge_entries
+from aybiza.portal.voice_sample import greeting_sample_wav
+
+logger = logging.getLogger(__name__)
 
 
 @portal_view()
@@ -61,3 +67,18 @@ def _agent_form_page(request, *, agent):
     tools = list(agent.tools.order_by("name")) if agent else []
     return render(request, "portal/agents/form.html",
                   {"form": form, "knowledge": knowledge, "agent": agent, "tools": tools})
+
+
+@portal_view()
+def agent_sample(request, pk: int):
+    """The greeting in the agent's voice, for the page's audio player (synthesized on play)."""
+    agent = agent_get(tenant=request.member.tenant, pk=pk)
+    try:
+        audio = greeting_sample_wav(agent=agent)
+    except Exception:  # a provider down or misconfigured: the player says it cannot play
+        logger.warning("Voice sample failed for agent %s", agent.pk, exc_info=True)
+        return HttpResponse("The voice sample could not be made.", status=503,
+                            content_type="text/plain")
+    response = HttpResponse(audio, content_type="audio/wav")
+    response["Cache-Control"] = "private, max-age=300"
+    return response
