@@ -33,6 +33,12 @@ def membership_for_user(*, user, slug: str | None = None) -> Membership | None:
     return memberships.select_related("tenant").order_by("created_at", "id").first()
 
 
+def tenants_for_user(*, user) -> QuerySet[Tenant]:
+    """The active tenants the user is a member of, in the order they joined."""
+    return (Tenant.objects.filter(memberships__user=user, is_active=True)
+            .order_by("memberships__created_at", "id"))
+
+
 def tenant_for_user(*, user, slug: str | None = None) -> Tenant | None:
     """The tenant a signed-in user acts for: the one named by slug, else their first."""
     membership = membership_for_user(user=user, slug=slug)

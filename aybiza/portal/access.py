@@ -15,10 +15,11 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 
 from aybiza.core.errors import NotFound
 from aybiza.core.models import MANAGE_ROLES, WRITE_ROLES, Membership, Role, Tenant
-from aybiza.core.selectors import membership_for_user
+from aybiza.core.selectors import membership_for_user, tenants_for_user
 
 # The tenant a member with several memberships chose (a slug); absent means their first.
 SESSION_TENANT_KEY = "portal_tenant"
@@ -79,6 +80,9 @@ def portal_view(*, write_page: bool = False, write_roles: frozenset = WRITE_ROLE
             if member is None:
                 return render(request, "portal/no_tenant.html", status=403)
             request.member = member
+            # The member's teams, for the switcher in the top bar (queried only if shown).
+            request.member_tenants = SimpleLazyObject(
+                lambda: list(tenants_for_user(user=request.user)))
             writes = write_page or request.method not in SAFE_METHODS
             if writes and member.role not in write_roles:
                 return render(request, "portal/403.html", status=403)

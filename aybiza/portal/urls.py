@@ -21,6 +21,7 @@ urlpatterns = [
     path("login/", accounts.login, name="login"),
     path("logout/", accounts.logout, name="logout"),
     path("password/", accounts.password_change, name="password-change"),
+    path("switch/", accounts.switch_tenant, name="switch-tenant"),
     path("agents/", agents.agent_index, name="agents"),
     path("agents/new/", agents.agent_new, name="agent-new"),
     path("agents/<int:pk>/", agents.agent_edit, name="agent-edit"),

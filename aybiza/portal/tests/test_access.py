@@ -30,7 +30,7 @@ POST_ONLY = {"portal:api-key-revoke", "portal:team-invite", "portal:member-role"
 # Not behind portal_view: signing in and out (test_login.py), and accepting an invitation,
 # whose link carries its own credential (test_team.py).
 ACCOUNT_PAGES = {"portal:login", "portal:logout", "portal:password-change",
-                 "portal:invitation-accept"}
+                 "portal:switch-tenant", "portal:invitation-accept"}
 
 
 def test_every_portal_url_is_walked_here():

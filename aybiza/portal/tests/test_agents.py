@@ -105,7 +105,7 @@ def test_edit_shows_the_knowledge_and_saves_changes(owner_client, agent,
                                                     django_assert_max_num_queries):
     url = reverse("portal:agent-edit", args=[agent.pk])
     # given the edit page, in bounded queries
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         page = owner_client.get(url)
     assert b"What are your opening hours?" in page.content
 

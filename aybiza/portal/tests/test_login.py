@@ -86,3 +86,31 @@ def test_a_viewer_may_change_their_own_password(viewer_client):
     assert response.status_code == 302
     viewer_client.user.refresh_from_db()
     assert viewer_client.user.check_password("a-Much-longer-pass-42")
+
+
+def test_a_member_of_two_teams_switches_between_them(tenant, other_tenant, django_user_model):
+    from aybiza.core.models import Role
+    from aybiza.core.services import membership_set
+
+    user = django_user_model.objects.create_user("both", password="pw-both-123")
+    membership_set(tenant=tenant, user=user, role=Role.OWNER)
+    membership_set(tenant=other_tenant, user=user, role=Role.VIEWER)
+    client = Client()
+    client.force_login(user)
+    assert b'<option value="globex-plumbing">' in client.get(reverse("portal:home")).content
+
+    client.post(reverse("portal:switch-tenant"), {"tenant": "globex-plumbing"})
+
+    home = client.get(reverse("portal:home")).content.decode()
+    assert "<h1>Globex Plumbing</h1>" in home
+    assert client.get(reverse("portal:agent-new")).status_code == 403  # a viewer there
+
+
+def test_switching_to_a_team_one_is_not_in_is_404(owner, other_tenant):
+    client = Client()
+    client.force_login(owner)
+
+    response = client.post(reverse("portal:switch-tenant"), {"tenant": other_tenant.slug})
+
+    assert response.status_code == 404
+    assert b"<h1>Acme Dental</h1>" in client.get(reverse("portal:home")).content
