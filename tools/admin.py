@@ -119,5 +119,5 @@ class ToolExecutionAdmin(admin.ModelAdmin):
 
 @admin.register(TenantToolSettings)
 class TenantToolSettingsAdmin(admin.ModelAdmin):
-    list_display = ["tenant", "network_allowlist", "updated_at"]
+    list_display = ["tenant", "network_allowlist", "verified_senders", "updated_at"]
     search_fields = ["tenant__name"]
