@@ -52,11 +52,12 @@ clean:
 demo: venv
 	$(VENV_PYTHON) manage.py demo
 
-# The embedded server on http://127.0.0.1:8000, seeded; Ctrl-C to stop.
+# The embedded server on http://127.0.0.1:8000, seeded; Ctrl-C to stop. The server names the
+# development settings: aybiza.asgi defaults to production (README, "Production").
 serve: venv
 	$(VENV_PYTHON) manage.py migrate --noinput
 	$(VENV_PYTHON) manage.py seed_demo --base-url http://127.0.0.1:8000
-	PUBLIC_BASE_URL=http://127.0.0.1:8000 OFFLINE_SPEECH_WARMUP=true $(VENV_PYTHON) -m aybiza.server -b 127.0.0.1 -p 8000 aybiza.asgi:application
+	DJANGO_SETTINGS_MODULE=aybiza.settings.dev PUBLIC_BASE_URL=http://127.0.0.1:8000 OFFLINE_SPEECH_WARMUP=true $(VENV_PYTHON) -m aybiza.server -b 127.0.0.1 -p 8000 aybiza.asgi:application
 
 # Load and latency benchmark (docs/performance.md): throwaway PostgreSQL + Redis, daphne pinned to
 # core 0, a ramp of simulated Twilio calls from core 1. BENCH_ARGS="--quick" takes about a minute;
