@@ -236,7 +236,8 @@ class TenantToolSettings(TenantOwnedModel):
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE,
                                   related_name="tool_settings")
-    # Host names ("crm.internal", "*.corp.example") or IP networks ("10.1.2.0/24", "127.0.0.1").
+    # Host names ("crm.internal", "*.corp.example"), IP networks ("10.1.2.0/24", "127.0.0.1") or
+    # exact endpoints ("127.0.0.1:8000", "crm.internal:8443": that port only).
     network_allowlist = models.JSONField(default=list, blank=True)
     # E-mail senders staff verified for this tenant: addresses ("desk@acme.test") or whole
     # domains ("@acme.test"). The send_email built-in sends From one of them, or the platform's.

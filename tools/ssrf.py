@@ -61,7 +61,8 @@ EMPTY_ALLOWLIST = Allowlist()
 
 
 def parse_allowlist(entries: Iterable[str]) -> Allowlist:
-    """Build an Allowlist; ValueError names the first entry that is neither a host nor a network."""
+    """Build an Allowlist from hosts, networks and host:port endpoints; ValueError names the
+    first entry that is none of them."""
     hosts: list[str] = []
     networks: list[IPNetwork] = []
     endpoints: list[tuple[str, int]] = []

@@ -8,31 +8,22 @@ import pytest
 from django.core import mail
 
 from agents.services import phone_number_create
-from calls.services import call_start
 from compliance.models import AuditEvent
 from tools.executor import execute
 from tools.models import ExecutionStatus, Tool
 from tools.secrets import unseal_secrets
 from tools.services import tool_create, tool_network_allowlist_set
 from tools.ssrf import RequestRefused, check_url, parse_allowlist
+from tools.tests.conftest import CALLER
 
 pytestmark = pytest.mark.django_db
 TOOLS = "/api/v1/tools/"
-CALLER = "+15557654321"
 OTHER_TENANTS_NUMBER = "+15550199999"
 
 
 @pytest.fixture
 def foreign_number(other_tenant):
     return phone_number_create(tenant=other_tenant, e164=OTHER_TENANTS_NUMBER)
-
-
-@pytest.fixture
-def live_call(tenant, phone_number, fake_twilio_rest):
-    call_sid = fake_twilio_rest.add_call(status="in-progress", to=phone_number.e164,
-                                         from_=CALLER)
-    return call_start(tenant=tenant, phone_number=phone_number, call_sid=call_sid,
-                      from_number=CALLER, to_number=phone_number.e164)
 
 
 def builtin_payload(name: str, config: dict) -> dict:
