@@ -52,11 +52,12 @@ clean:
 demo: venv
 	$(VENV_PYTHON) manage.py demo
 
-# The embedded server on http://127.0.0.1:8000, seeded; Ctrl-C to stop.
+# The embedded server on http://127.0.0.1:8000, seeded; Ctrl-C to stop. The server names the
+# development settings: aybiza.asgi defaults to production (README, "Production").
 serve: venv
 	$(VENV_PYTHON) manage.py migrate --noinput
 	$(VENV_PYTHON) manage.py seed_demo --base-url http://127.0.0.1:8000
-	PUBLIC_BASE_URL=http://127.0.0.1:8000 OFFLINE_SPEECH_WARMUP=true $(VENV_PYTHON) -m aybiza.server -b 127.0.0.1 -p 8000 aybiza.asgi:application
+	DJANGO_SETTINGS_MODULE=aybiza.settings.dev PUBLIC_BASE_URL=http://127.0.0.1:8000 OFFLINE_SPEECH_WARMUP=true $(VENV_PYTHON) -m aybiza.server -b 127.0.0.1 -p 8000 aybiza.asgi:application
 
 # docs/portal/*.png: the portal's main pages in headless Chromium (Debian chromium and
 # chromium-driver), over a throwaway SQLite database with sample agents, numbers and calls.

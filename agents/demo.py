@@ -143,9 +143,9 @@ def _demo_booking_tool(*, tenant, agent: Agent, actor, base_url: str) -> None:
     from tools.selectors import tool_list
     from tools.services import tool_create, tool_network_allowlist_set, tool_update
 
-    host = urlsplit(base_url).hostname or "127.0.0.1"
-    # The demo calendar runs on this very server, which the SSRF guard refuses unless allowed.
-    tool_network_allowlist_set(tenant=tenant, entries=[host])
+    # The demo calendar runs on this very server, which the SSRF guard refuses unless allowed:
+    # exactly this server's host and port, not the rest of the host (databases, other services).
+    tool_network_allowlist_set(tenant=tenant, entries=[demo_calendar_endpoint(base_url)])
     fields = {**DEMO_TOOL, "url_template": base_url.rstrip("/") + "/demo/calendar/bookings/"}
     existing = tool_list(tenant=tenant).filter(name=DEMO_TOOL["name"]).first()
     secrets_ = {"hmac_secret": demo_calendar_secret()}
@@ -154,6 +154,14 @@ def _demo_booking_tool(*, tenant, agent: Agent, actor, base_url: str) -> None:
     else:
         tool_update(tenant=tenant, tool=existing, secrets=secrets_, agent_ids=[agent.id],
                     actor=actor, **fields)
+
+
+def demo_calendar_endpoint(base_url: str) -> str:
+    """The one "host:port" the demo tenant's tools may reach: the server at `base_url`."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _demo_agent(*, tenant, actor) -> Agent:

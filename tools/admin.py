@@ -46,6 +46,10 @@ class TestArgumentsForm(forms.Form):
     # Not required: {} (no arguments) counts as empty for a form field.
     arguments = forms.JSONField(required=False, initial=dict,
                                 widget=forms.Textarea(attrs={"rows": 8, "cols": 80}))
+    confirm = forms.BooleanField(
+        required=False, label="Really send",
+        help_text="Without it, built-ins that text, e-mail or transfer only say what they "
+                  "would send (a dry run).")
 
 
 @admin.register(Tool)
@@ -80,7 +84,8 @@ class ToolAdmin(admin.ModelAdmin):
             if form.is_valid():
                 for tool in queryset:
                     execution = tool_test_run(tenant=tool.tenant, tool=tool,
-                                              arguments=form.cleaned_data["arguments"] or {})
+                                              arguments=form.cleaned_data["arguments"] or {},
+                                              confirm=form.cleaned_data["confirm"])
                     level = messages.ERROR if execution.is_error else messages.SUCCESS
                     result = json.dumps(execution.result, ensure_ascii=False)[:500]
                     self.message_user(
@@ -119,5 +124,5 @@ class ToolExecutionAdmin(admin.ModelAdmin):
 
 @admin.register(TenantToolSettings)
 class TenantToolSettingsAdmin(admin.ModelAdmin):
-    list_display = ["tenant", "network_allowlist", "updated_at"]
+    list_display = ["tenant", "network_allowlist", "verified_senders", "updated_at"]
     search_fields = ["tenant__name"]

@@ -60,9 +60,9 @@ class ToolExecutionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ToolExecution
-        fields = ["id", "tool_id", "tool_name", "call_id", "tool_call_id", "arguments", "status",
-                  "is_error", "http_status", "latency_ms", "attempts", "error", "result",
-                  "created_at", "started_at", "finished_at"]
+        fields = ["id", "tool_id", "tool_name", "call_id", "tool_call_id", "arguments", "dry_run",
+                  "status", "is_error", "http_status", "latency_ms", "attempts", "error",
+                  "result", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
 
 
@@ -75,6 +75,9 @@ class ToolExecutionFilterSerializer(serializers.Serializer):
 class ToolTestSerializer(serializers.Serializer):
     arguments = serializers.JSONField(default=dict, help_text="Sample arguments, as the brain "
                                                               "would send them.")
+    confirm = serializers.BooleanField(
+        default=False, help_text="Really send: without it, built-ins that text, e-mail or "
+                                 "transfer only answer what they would send (a dry run).")
 
 
 class CatalogTemplateSerializer(serializers.Serializer):
@@ -136,7 +139,8 @@ class ToolViewSet(TenantViewSetMixin, viewsets.ViewSet):
         payload = ToolTestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         execution = tool_test_run(tenant=self.tenant, tool=tool,
-                                  arguments=payload.validated_data["arguments"])
+                                  arguments=payload.validated_data["arguments"],
+                                  confirm=payload.validated_data["confirm"])
         return Response(ToolExecutionSerializer(execution).data)
 
     @staticmethod

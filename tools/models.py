@@ -149,6 +149,11 @@ class Tool(TenantOwnedModel):
                 problem = json_mismatch(builtin.config_schema, self.builtin_config)
                 if problem:
                     errors["builtin_config"] = [problem]
+                elif builtin.check_config is not None and self.tenant_id:
+                    problems = builtin.check_config(self.tenant, self.builtin_config)
+                    if problems:
+                        errors["builtin_config"] = [f"{key}: {message}"
+                                                    for key, message in problems.items()]
         if errors:
             raise ValidationError(errors)
 
@@ -203,6 +208,9 @@ class ToolExecution(TenantOwnedModel):
     error = models.TextField(blank=True)
     # What the brain was given (capped, see executor.outcome.RESULT_MAX_CHARS).
     result = models.JSONField(null=True, blank=True)
+    # A test run nobody confirmed: side-effecting built-ins (SMS, e-mail, transfer) only report
+    # what they would send.
+    dry_run = models.BooleanField(default=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -228,8 +236,12 @@ class TenantToolSettings(TenantOwnedModel):
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE,
                                   related_name="tool_settings")
-    # Host names ("crm.internal", "*.corp.example") or IP networks ("10.1.2.0/24", "127.0.0.1").
+    # Host names ("crm.internal", "*.corp.example"), IP networks ("10.1.2.0/24", "127.0.0.1") or
+    # exact endpoints ("127.0.0.1:8000", "crm.internal:8443": that port only).
     network_allowlist = models.JSONField(default=list, blank=True)
+    # E-mail senders staff verified for this tenant: addresses ("desk@acme.test") or whole
+    # domains ("@acme.test"). The send_email built-in sends From one of them, or the platform's.
+    verified_senders = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name = "tenant tool settings"
@@ -241,7 +253,15 @@ class TenantToolSettings(TenantOwnedModel):
     def clean(self) -> None:
         from tools.ssrf import parse_allowlist
 
+        errors: dict[str, list[str]] = {}
         try:
             parse_allowlist(self.network_allowlist)
         except ValueError as exc:
-            raise ValidationError({"network_allowlist": [str(exc)]}) from exc
+            errors["network_allowlist"] = [str(exc)]
+        senders = self.verified_senders
+        if not isinstance(senders, list) or not all(
+                isinstance(entry, str) and "@" in entry and " " not in entry for entry in senders):
+            errors["verified_senders"] = [
+                'A list of addresses ("desk@acme.test") or domains ("@acme.test").']
+        if errors:
+            raise ValidationError(errors)

@@ -91,3 +91,9 @@ def tool_network_allowlist(*, tenant: Tenant) -> Allowlist:
     if settings_row is None:
         return EMPTY_ALLOWLIST
     return parse_allowlist(settings_row.network_allowlist)
+
+
+def tool_verified_senders(*, tenant: Tenant) -> list[str]:
+    """The e-mail senders staff verified for `tenant` (addresses, or domains as "@domain")."""
+    settings_row = TenantToolSettings.objects.filter(tenant=tenant).first()
+    return list(settings_row.verified_senders) if settings_row else []

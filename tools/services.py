@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -68,10 +70,21 @@ def tool_update(
     agent_ids: list[int] | None = None, actor=None, **fields: Any,
 ) -> Tool:
     """Change a tool. `secrets` is merged: a name with a value sets it, with None or "" removes
-    it; secrets not named are kept. `agent_ids`, when given, replaces the attached agents."""
+    it; secrets not named are kept. `agent_ids`, when given, replaces the attached agents.
+
+    A URL to another origin (scheme, host or port) drops the stored secrets, audited: they were
+    given for the old host, and must not follow the tool to a host its editor controls. Secrets
+    given in the same call are stored for the new host."""
     _check_tenant(tenant, tool)
+    old_origin = url_origin(tool.url_template)
     for name, value in _only_tool_fields(fields).items():
         setattr(tool, name, value)
+    new_origin = url_origin(tool.url_template)
+    if tool.secrets_sealed and new_origin != old_origin:
+        tool.secrets_sealed = ""
+        audit_record(action="tool.secrets_dropped", tenant=tenant, target=tool, actor=actor,
+                     payload={"reason": "url_origin_changed", "old_origin": old_origin,
+                              "new_origin": new_origin})
     return _save(tool, secrets=secrets, agent_ids=agent_ids, action="tool.updated", actor=actor)
 
 
@@ -117,6 +130,24 @@ def _save(tool: Tool, *, secrets, agent_ids, action: str, actor) -> Tool:
     return tool
 
 
+def url_origin(url_template: str) -> str:
+    """`scheme://host:port` of a tool's URL template, lower-cased with the default port filled
+    in ("" without a host). The host never holds placeholders (validate_url_template)."""
+    scheme, _, rest = url_template.strip().partition("://")
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0].rpartition("@")[2].lower()
+    scheme = scheme.lower()
+    try:
+        parts = urlsplit(f"{scheme}://{authority}")
+        host, port = parts.hostname or "", parts.port
+    except ValueError:  # not a valid port: compare the text as written
+        return f"{scheme}://{authority}"
+    if not host:
+        return ""
+    port = port or {"http": 80, "https": 443}.get(scheme, 0)
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}:{port}"
+
+
 def _apply_builtin_defaults(tool: Tool, *, given: dict[str, Any]) -> None:
     from tools.builtins import BUILTINS
 
@@ -159,11 +190,13 @@ def _field_error(field: str, message: str) -> ApplicationError:
 # --- running -----------------------------------------------------------------------------------
 
 
-def tool_test_run(*, tenant: Tenant, tool: Tool, arguments: Any) -> ToolExecution:
-    """Run `tool` now, outside any call, with sample arguments (API "test", admin action)."""
+def tool_test_run(*, tenant: Tenant, tool: Tool, arguments: Any,
+                  confirm: bool = False) -> ToolExecution:
+    """Run `tool` now, outside any call, with sample arguments (API "test", admin action).
+    Unless `confirm`, side-effecting built-ins only say what they would send (a dry run)."""
     _check_tenant(tenant, tool)
     execution = ToolExecution(tenant=tenant, tool=tool, tool_name=tool.name,
-                              tool_call_id=f"test-{uuid.uuid4().hex[:12]}")
+                              tool_call_id=f"test-{uuid.uuid4().hex[:12]}", dry_run=not confirm)
     _set_arguments(execution, arguments)
     execution.save()
     return tool_execution_run(execution_id=execution.id)
@@ -195,7 +228,8 @@ def tool_execution_run(*, execution_id: int) -> ToolExecution | None:
     started = time.monotonic()
     try:
         outcome = execute(tool=tool, arguments=_real_arguments(execution), call=execution.call,
-                          allowlist=tool_network_allowlist(tenant=execution.tenant))
+                          allowlist=tool_network_allowlist(tenant=execution.tenant),
+                          dry_run=execution.dry_run)
     except Exception as exc:  # a bug must not leave the call waiting for ever
         logger.exception("Tool %s (execution %s) crashed", tool.name, execution.pk)
         outcome = failed("The tool failed unexpectedly.", detail=f"{type(exc).__name__}: {exc}")

@@ -38,6 +38,11 @@ class RequestRefused(Exception):
 class Allowlist:
     hosts: tuple[str, ...] = ()
     networks: tuple[IPNetwork, ...] = ()
+    # Exact (host, port) pairs: "127.0.0.1:8000" opens one service, not the whole host.
+    endpoints: tuple[tuple[str, int], ...] = ()
+
+    def allows_endpoint(self, host: str, port: int) -> bool:
+        return (host.lower().rstrip(".").strip("[]"), port) in self.endpoints
 
     def allows_host(self, host: str) -> bool:
         host = host.lower().rstrip(".")
@@ -56,9 +61,11 @@ EMPTY_ALLOWLIST = Allowlist()
 
 
 def parse_allowlist(entries: Iterable[str]) -> Allowlist:
-    """Build an Allowlist; ValueError names the first entry that is neither a host nor a network."""
+    """Build an Allowlist from hosts, networks and host:port endpoints; ValueError names the
+    first entry that is none of them."""
     hosts: list[str] = []
     networks: list[IPNetwork] = []
+    endpoints: list[tuple[str, int]] = []
     for raw in entries or ():
         entry = str(raw).strip().lower()
         try:
@@ -66,10 +73,28 @@ def parse_allowlist(entries: Iterable[str]) -> Allowlist:
             continue
         except ValueError:
             pass
+        endpoint = _endpoint(entry)
+        if endpoint is not None:
+            endpoints.append(endpoint)
+            continue
         if not _HOST_PATTERN.match(entry):
-            raise ValueError(f"{raw!r} is neither a host name nor an IP network.")
+            raise ValueError(f"{raw!r} is neither a host name, a host:port nor an IP network.")
         hosts.append(entry)
-    return Allowlist(hosts=tuple(hosts), networks=tuple(networks))
+    return Allowlist(hosts=tuple(hosts), networks=tuple(networks), endpoints=tuple(endpoints))
+
+
+def _endpoint(entry: str) -> tuple[str, int] | None:
+    """("host", port) for "host:port", "1.2.3.4:port" or "[::1]:port"; None for anything else."""
+    match = re.fullmatch(r"(\[[0-9a-f:.]+\]|[^:\[\]]+):([0-9]{1,5})", entry)
+    if match is None or not 0 < int(match[2]) < 65536:
+        return None
+    host = match[1].strip("[]")
+    try:
+        host = str(ipaddress.ip_address(host))
+    except ValueError:
+        if not _HOST_PATTERN.match(host) or host.startswith("*."):
+            return None
+    return host, int(match[2])
 
 
 @dataclass(frozen=True)
@@ -100,7 +125,7 @@ def check_url(url: str | httpx.URL, allowlist: Allowlist = EMPTY_ALLOWLIST) -> T
     addresses = _addresses(host, port)
     if not addresses:
         raise RequestRefused(f"{host} does not resolve.")
-    host_allowed = allowlist.allows_host(host)
+    host_allowed = allowlist.allows_host(host) or allowlist.allows_endpoint(host, port)
     for ip in addresses:
         reason = _refusal(ip, host_allowed=host_allowed, allowlist=allowlist)
         if reason:

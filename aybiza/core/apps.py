@@ -7,5 +7,6 @@ class CoreConfig(AppConfig):
     verbose_name = "Tenants and access"
 
     def ready(self) -> None:
-        # drf-spectacular finds extensions by subclass registration, so the module must load.
-        from aybiza.core import schema  # noqa: F401
+        # drf-spectacular finds extensions by subclass registration, and system checks (which
+        # refuse to serve with unsafe settings) register on import: both modules must load.
+        from aybiza.core import checks, schema  # noqa: F401

@@ -12,7 +12,11 @@ from .providers import *  # noqa: F403
 from .tools import *  # noqa: F403
 from .twilio import *  # noqa: F403
 
-SECRET_KEY: str = env("SECRET_KEY", default="aybiza-insecure-development-key-change-me")
+# Public (it is in this file): aybiza.core.checks lets it serve local hosts only.
+DEV_SECRET_KEY = "aybiza-insecure-development-key-change-me"
+SECRET_KEY: str = env("SECRET_KEY", default=DEV_SECRET_KEY)
+# True in aybiza.settings.prod only: the weak-value checks of aybiza.core.checks apply.
+IS_PRODUCTION = False
 DEBUG: bool = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -11,6 +11,8 @@ from .twilio import DEV_TWILIO_AUTH_TOKEN
 DEBUG = False
 # Test doubles ("instant" providers) are not for real callers; the bench turns them on.
 FAKE_PROVIDERS_ENABLED = env.bool("FAKE_PROVIDERS_ENABLED", default=False)
+# Turns on the weak-value system checks (aybiza.core.checks), which refuse to serve on failure.
+IS_PRODUCTION = True
 
 REQUIRED_ENV = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL")
 for _name in REQUIRED_ENV:

@@ -22,6 +22,8 @@ class BuiltinContext:
     tenant: Tenant
     tool: Tool
     call: Call | None
+    # A test run that was not confirmed: side-effecting built-ins report what they would send.
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class Builtin:
     run: Callable[[BuiltinContext, dict[str, Any]], ToolOutcome]
     # JSON Schema of the Tool's builtin_config for this built-in (checked on save).
     config_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    # Rules the schema cannot say, which need the tenant (owned numbers, verified senders):
+    # field errors by config key, checked on save after the schema.
+    check_config: Callable[[Tenant, dict[str, Any]], dict[str, str]] | None = None
     trigger_phrases: tuple[str, ...] = ()
     filler_text: str = ""
     idempotent: bool = False
@@ -53,3 +58,19 @@ def our_number(call: Call) -> str:
     if call.phone_number_id:
         return call.phone_number.e164
     return call.to_number if call.direction == Direction.INBOUND else call.from_number
+
+
+def foreign_number_message(number: str) -> str:
+    return (f"{number} is not one of this tenant's phone numbers: we only send from, or show as "
+            f"caller id, numbers the tenant has registered.")
+
+
+def tenant_owns_number(tenant: Tenant, number: str) -> bool:
+    """Whether `number` is one of the tenant's registered phone numbers.
+
+    There is no separate model of verified caller ids: a PhoneNumber row is the only proof we
+    hold that a number is the tenant's (its registration is unique across the platform).
+    """
+    from agents.selectors import phone_number_list
+
+    return phone_number_list(tenant=tenant).filter(e164=number).exists()

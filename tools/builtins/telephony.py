@@ -9,7 +9,15 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.twiml.voice_response import VoiceResponse
 
 from calls.services import event_record
-from tools.builtins.base import E164_SCHEMA, Builtin, BuiltinContext, our_number, remote_number
+from tools.builtins.base import (
+    E164_SCHEMA,
+    Builtin,
+    BuiltinContext,
+    foreign_number_message,
+    our_number,
+    remote_number,
+    tenant_owns_number,
+)
 from tools.builtins.twilio_rest import not_configured, twilio_client
 from tools.builtins.whisper import MAX_SUMMARY_CHARS, whisper_url
 from tools.executor.outcome import ToolOutcome, failed, succeeded
@@ -25,6 +33,10 @@ def _twilio_error(exc: TwilioException) -> ToolOutcome:
                   detail=f"{type(exc).__name__}: {message}")
 
 
+def _refuse_foreign_number(number: str) -> ToolOutcome:
+    return failed(foreign_number_message(number), status=ExecutionStatus.REJECTED, attempts=0)
+
+
 def transfer_call(ctx: BuiltinContext, arguments: dict[str, Any]) -> ToolOutcome:
     config = ctx.tool.builtin_config
     destinations: dict[str, str] = config.get("destinations", {})
@@ -33,15 +45,23 @@ def transfer_call(ctx: BuiltinContext, arguments: dict[str, Any]) -> ToolOutcome
     if name not in destinations:
         return failed(f"Unknown destination {name!r}. Choose one of: "
                       f"{', '.join(sorted(destinations))}.", status=ExecutionStatus.REJECTED)
+    caller_id = config.get("caller_id") or None
+    # Checked again at run time: the number may have left the tenant since the tool was saved.
+    if caller_id and not tenant_owns_number(ctx.tenant, caller_id):
+        return _refuse_foreign_number(caller_id)
+    mode = config.get("mode", "cold")
+    if ctx.dry_run:
+        return succeeded({"dry_run": True, "would_dial": destinations[name], "destination": name,
+                          "caller_id": caller_id, "mode": mode})
     if ctx.call is None:
         return failed("Transferring needs a live call.", status=ExecutionStatus.REJECTED,
                       attempts=0)
     client = twilio_client()
     if client is None:
         return not_configured("Call transfer")
-    warm = config.get("mode", "cold") == "warm"
+    warm = mode == "warm"
     response = VoiceResponse()
-    dial = response.dial(caller_id=config.get("caller_id") or None,
+    dial = response.dial(caller_id=caller_id,
                          timeout=config.get("timeout_s", DEFAULT_DIAL_TIMEOUT_S))
     if warm:
         try:
@@ -56,7 +76,6 @@ def transfer_call(ctx: BuiltinContext, arguments: dict[str, Any]) -> ToolOutcome
         client.calls(ctx.call.call_sid).update(twiml=str(response))
     except TwilioException as exc:
         return _twilio_error(exc)
-    mode = "warm" if warm else "cold"
     event_record(call=ctx.call, type="tool.transfer", payload={"destination": name, "mode": mode})
     return succeeded({"transferred": True, "destination": name, "mode": mode})
 
@@ -85,6 +104,11 @@ def send_sms(ctx: BuiltinContext, arguments: dict[str, Any]) -> ToolOutcome:
         return failed("No recipient or sender: this tool texts the caller of a live call unless "
                       "its configuration names `to` and `from`.",
                       status=ExecutionStatus.REJECTED, attempts=0)
+    if not tenant_owns_number(ctx.tenant, sender):
+        return _refuse_foreign_number(sender)
+    if ctx.dry_run:
+        return succeeded({"dry_run": True,
+                          "would_send": {"to": to, "from": sender, "body": arguments["body"]}})
     client = twilio_client()
     if client is None:
         return not_configured("Text messages")
@@ -93,6 +117,14 @@ def send_sms(ctx: BuiltinContext, arguments: dict[str, Any]) -> ToolOutcome:
     except TwilioException as exc:
         return _twilio_error(exc)
     return succeeded({"sent": True, "message_sid": message.sid})
+
+
+def _owned_numbers_only(tenant, config: dict[str, Any], key: str) -> dict[str, str]:
+    """On save: the number we would send from / show as caller id must be the tenant's."""
+    number = config.get(key)
+    if number and not tenant_owns_number(tenant, number):
+        return {key: foreign_number_message(number)}
+    return {}
 
 
 TRANSFER_CALL = Builtin(
@@ -121,6 +153,7 @@ TRANSFER_CALL = Builtin(
         },
         "required": ["destinations"],
     },
+    check_config=lambda tenant, config: _owned_numbers_only(tenant, config, "caller_id"),
     trigger_phrases=("speak to a human", "talk to a person", "transfer me", "real person",
                      "operator"),
     filler_text="One moment, I'll put you through.",
@@ -148,6 +181,7 @@ SEND_SMS = Builtin(
     },
     config_schema={"type": "object",
                    "properties": {"to": E164_SCHEMA, "from": E164_SCHEMA}},
+    check_config=lambda tenant, config: _owned_numbers_only(tenant, config, "from"),
     trigger_phrases=("text me", "send me a text", "send it by sms"),
     filler_text="Sending you a text now.",
     run=send_sms,

@@ -22,10 +22,11 @@ logger = logging.getLogger(__name__)
 
 def execute(
     *, tool: Tool, arguments: Any, call: Call | None = None,
-    allowlist: Allowlist = EMPTY_ALLOWLIST,
+    allowlist: Allowlist = EMPTY_ALLOWLIST, dry_run: bool = False,
 ) -> ToolOutcome:
     """Run `tool` with the brain's `arguments`. Never raises for a tool's failure: the outcome
-    says what went wrong in words the brain can act on (the call goes on)."""
+    says what went wrong in words the brain can act on (the call goes on). `dry_run` makes
+    side-effecting built-ins report what they would do instead (HTTP tools run as usual)."""
     problem = json_mismatch(tool.parameters, arguments)
     if problem:
         return failed(
@@ -40,7 +41,8 @@ def execute(
         if builtin is None:
             return failed(f"The built-in {tool.builtin_name!r} does not exist.",
                           status=ExecutionStatus.REJECTED, attempts=0)
-        return builtin.run(BuiltinContext(tenant=tool.tenant, tool=tool, call=call), arguments)
+        context = BuiltinContext(tenant=tool.tenant, tool=tool, call=call, dry_run=dry_run)
+        return builtin.run(context, arguments)
     caller = ""
     if call is not None:
         from tools.builtins.base import remote_number

@@ -18,6 +18,8 @@ from tests.fakes import FakeServer
 from tools.services import tool_create, tool_network_allowlist_set
 
 Handler = Callable[[web.Request, bytes], Awaitable[web.StreamResponse]]
+# The caller's number on `live_call`.
+CALLER = "+15557654321"
 
 
 @dataclass
@@ -180,3 +182,14 @@ def replies() -> Iterator[ReplyInbox]:
     inbox = ReplyInbox()
     yield inbox
     inbox.close()
+
+
+@pytest.fixture
+def live_call(tenant, phone_number, fake_twilio_rest):
+    """An in-progress inbound call from CALLER to the tenant's number, known to the Twilio fake."""
+    from calls.services import call_start
+
+    call_sid = fake_twilio_rest.add_call(status="in-progress", to=phone_number.e164,
+                                         from_=CALLER)
+    return call_start(tenant=tenant, phone_number=phone_number, call_sid=call_sid,
+                      from_number=CALLER, to_number=phone_number.e164)

@@ -15,17 +15,9 @@ from calls.services import call_finish, call_start
 from tools.executor import execute
 from tools.models import ExecutionStatus
 from tools.services import tool_create
+from tools.tests.conftest import CALLER
 
 pytestmark = pytest.mark.django_db
-CALLER = "+15557654321"
-
-
-@pytest.fixture
-def live_call(tenant, phone_number, fake_twilio_rest):
-    call_sid = fake_twilio_rest.add_call(status="in-progress", to=phone_number.e164,
-                                         from_=CALLER)
-    return call_start(tenant=tenant, phone_number=phone_number, call_sid=call_sid,
-                      from_number=CALLER, to_number=phone_number.e164)
 
 
 def builtin(tenant, name, **fields):

@@ -127,3 +127,43 @@ def test_the_control_case_imports_cleanly():
     # The refusals above mean something only if the same environment, complete, is accepted.
     result = run_python("import aybiza.settings.prod", production_env())
     assert result.returncode == 0, result.stderr
+
+
+# --- weak values: system checks refuse them (issue 22 item 6) ------------------------------------
+
+SERVE = "import aybiza.asgi\nprint('serving')\n"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "check_id", "complaint"),
+    [
+        ({"SECRET_KEY": "a" * 50}, "aybiza.E002", "SECRET_KEY is guessable"),
+        ({"SECRET_KEY": "django-insecure-" + secrets.token_urlsafe(50)}, "aybiza.E002",
+         "SECRET_KEY is guessable"),
+        ({"ALLOWED_HOSTS": "*"}, "aybiza.E003", "ALLOWED_HOSTS='*'"),
+        ({"CSRF_TRUSTED_ORIGINS": "https://*"}, "aybiza.E004", "'https://*'"),
+        ({"CSRF_TRUSTED_ORIGINS": "https://*.com"}, "aybiza.E004", "'https://*.com'"),
+        ({"CSRF_TRUSTED_ORIGINS": "http://voice.example.com"}, "aybiza.E004", "https://"),
+        ({"SECURE_HSTS_SECONDS": "0"}, "aybiza.E005", "SECURE_HSTS_SECONDS=0"),
+        ({"SECURE_HSTS_SECONDS": "3600"}, "aybiza.E005", "a year"),
+    ],
+)
+def test_production_refuses_weak_values(overrides, check_id, complaint):
+    env = production_env(**overrides)
+    # when the deploy check runs, and when a server loads the application
+    checked = run_python(CHECK_DEPLOY, env)
+    served = run_python(SERVE, env)
+    # then both refuse, naming the check and the value
+    assert checked.returncode != 0
+    assert check_id in checked.stderr and complaint in checked.stderr, checked.stderr
+    assert served.returncode != 0 and "serving" not in served.stdout
+    assert "Refusing to serve" in served.stderr and check_id in served.stderr, served.stderr
+
+
+def test_production_accepts_narrow_wildcard_origins_and_named_hosts():
+    env = production_env(ALLOWED_HOSTS="voice.example.com,.example.com",
+                         CSRF_TRUSTED_ORIGINS="https://voice.example.com,https://*.example.com")
+    checked = run_python(CHECK_DEPLOY, env)
+    served = run_python(SERVE, env)
+    assert checked.returncode == 0, checked.stderr
+    assert served.returncode == 0 and "serving" in served.stdout, served.stderr
