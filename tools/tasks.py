@@ -26,7 +26,8 @@ class ToolTask(Task):
         # being killed): record the timeout and answer the call, which would otherwise wait.
         if isinstance(exc, TimeLimitExceeded) and args:
             execution_id, reply_channel = args[0], args[1] if len(args) > 1 else ""
-            execution = tool_execution_time_out(execution_id=execution_id, limit_s=TIME_LIMIT_S)
+            limit_s = exc.args[0] if exc.args else TIME_LIMIT_S  # the one the message carried
+            execution = tool_execution_time_out(execution_id=execution_id, limit_s=limit_s)
             if execution is not None:
                 tool_result_send(reply_channel=reply_channel,
                                  message=tool_result_message(execution))
