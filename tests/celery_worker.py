@@ -38,10 +38,13 @@ _DIE_WITH_PARENT = (
 
 
 class CeleryWorker:
-    """One `celery worker` at a time (threads pool: a single process to kill), each with its log."""
+    """One `celery worker` at a time, each with its log. The threads pool by default (a single
+    process to kill); `pool="prefork"` for what only it does (time limits). `include`: more
+    modules the worker imports (`-I`), e.g. test doubles."""
 
     def __init__(self, extra_env: dict[str, str] | None = None, *, concurrency: int = 2,
-                 ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+                 ready_timeout_s: float = READY_TIMEOUT_S, pool: str = "threads",
+                 include: tuple[str, ...] = ()) -> None:
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "aybiza.settings.test",
@@ -50,6 +53,8 @@ class CeleryWorker:
             **(extra_env or {}),
         }
         self.concurrency = concurrency
+        self.pool = pool
+        self.include = include
         self.ready_timeout_s = ready_timeout_s
         self.started = 0  # workers started so far; names them test1@, test2@...
         self.process: subprocess.Popen[bytes] | None = None
@@ -66,8 +71,9 @@ class CeleryWorker:
         self.log_paths.append(log_path)
         argv = [
             sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()),
-            "-A", "aybiza", "worker", "-Q", QUEUES, "--pool", "threads",
+            "-A", "aybiza", "worker", "-Q", QUEUES, "--pool", self.pool,
             "--concurrency", str(self.concurrency), "-n", f"test{self.started}@%h",
+            *(["-I", ",".join(self.include)] if self.include else []),
             "--loglevel", "INFO",
             # No other nodes to talk to: skip the start-up handshakes (they cost seconds).
             "--without-mingle", "--without-gossip", "--without-heartbeat",

@@ -134,7 +134,12 @@ class ToolViewSet(TenantViewSetMixin, viewsets.ViewSet):
     @extend_schema(request=ToolTestSerializer, responses={200: ToolExecutionSerializer})
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
-        """Run the tool now with sample arguments and return what the brain would get."""
+        """Run the tool now with sample arguments and return what the brain would get.
+
+        The run goes to the tools queue (a worker, never this web process) and the request
+        waits for it up to the tool task's hard time limit; a run not finished by then comes
+        back `queued` or `running` (read it later under /api/v1/tool-executions/{id}/).
+        Arguments are capped (TOOLS_MAX_ARGUMENTS_CHARS, TOOLS_MAX_ARGUMENT_STRING_CHARS)."""
         tool = tool_get(tenant=self.tenant, pk=pk)
         payload = ToolTestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

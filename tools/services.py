@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from asgiref.sync import async_to_sync
+from celery.exceptions import SoftTimeLimitExceeded
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -31,6 +32,7 @@ from compliance.services import audit_record
 from tools.executor import execute
 from tools.executor.outcome import ToolOutcome, cap_result, failed
 from tools.models import (
+    FINISHED_STATUSES,
     TOOL_FIELDS,
     ExecutionStatus,
     TenantToolSettings,
@@ -41,12 +43,18 @@ from tools.models import (
 )
 from tools.secrets import merge_secrets, seal_secrets, unseal_secrets
 from tools.selectors import tool_network_allowlist, tools_for_agent
+from tools.validation import arguments_problem
 
 logger = logging.getLogger(__name__)
 
 INTERRUPTED_MESSAGE = ("The tool run was interrupted; not retried because the tool is not "
                        "idempotent.")
 DEFAULT_EAGER_WORKERS = 8
+DEFAULT_TASK_SOFT_TIME_LIMIT_S = 20
+DEFAULT_TASK_TIME_LIMIT_S = 25
+# How long a test run waits for a worker to pick its task up, beyond the task's own time limit.
+TEST_RUN_QUEUE_WAIT_S = 5.0
+TEST_RUN_POLL_S = 0.1
 
 
 # --- tools -------------------------------------------------------------------------------------
@@ -193,13 +201,47 @@ def _field_error(field: str, message: str) -> ApplicationError:
 def tool_test_run(*, tenant: Tenant, tool: Tool, arguments: Any,
                   confirm: bool = False) -> ToolExecution:
     """Run `tool` now, outside any call, with sample arguments (API "test", admin action).
-    Unless `confirm`, side-effecting built-ins only say what they would send (a dry run)."""
+    Unless `confirm`, side-effecting built-ins only say what they would send (a dry run).
+
+    The run is a task on the tools queue, as a live call's tool calls are: a worker process runs
+    it, never the web process that carries calls (in the embedded default, without workers, it
+    runs here). This waits for its outcome up to the task's hard time limit (plus a few seconds
+    in the queue) and returns the execution: finished, or still queued/running when no worker
+    got to it in time (its outcome is then read from the executions API).
+    """
     _check_tenant(tenant, tool)
+    problem = arguments_problem(arguments)
+    if problem:
+        raise _field_error("arguments", problem)
     execution = ToolExecution(tenant=tenant, tool=tool, tool_name=tool.name,
                               tool_call_id=f"test-{uuid.uuid4().hex[:12]}", dry_run=not confirm)
     _set_arguments(execution, arguments)
     execution.save()
-    return tool_execution_run(execution_id=execution.id)
+    from tools.tasks import run_tool_call
+
+    if run_tool_call.app.conf.task_always_eager:
+        return tool_execution_run(execution_id=execution.id)
+    transaction.on_commit(lambda: run_tool_call.apply_async(args=(execution.id, "")))
+    if transaction.get_connection().in_atomic_block:
+        return execution  # sent when the caller's transaction commits: nothing to wait for yet
+    return _wait_finished(execution, timeout_s=task_time_limits()[1] + TEST_RUN_QUEUE_WAIT_S)
+
+
+def _wait_finished(execution: ToolExecution, *, timeout_s: float) -> ToolExecution:
+    deadline = time.monotonic() + timeout_s
+    finished = ToolExecution.objects.filter(pk=execution.pk, status__in=FINISHED_STATUSES)
+    while time.monotonic() < deadline:
+        if finished.exists():
+            break
+        time.sleep(TEST_RUN_POLL_S)
+    execution.refresh_from_db()
+    return execution
+
+
+def task_time_limits() -> tuple[int, int]:
+    """(soft, hard) seconds a tool task may run on a worker (settings TOOLS_TASK_*)."""
+    return (getattr(settings, "TOOLS_TASK_SOFT_TIME_LIMIT_S", DEFAULT_TASK_SOFT_TIME_LIMIT_S),
+            getattr(settings, "TOOLS_TASK_TIME_LIMIT_S", DEFAULT_TASK_TIME_LIMIT_S))
 
 
 def tool_execution_run(*, execution_id: int) -> ToolExecution | None:
@@ -230,10 +272,30 @@ def tool_execution_run(*, execution_id: int) -> ToolExecution | None:
         outcome = execute(tool=tool, arguments=_real_arguments(execution), call=execution.call,
                           allowlist=tool_network_allowlist(tenant=execution.tenant),
                           dry_run=execution.dry_run)
+    except SoftTimeLimitExceeded:  # the worker stopped it: the caller is told, not left waiting
+        outcome = failed(_time_limit_message(task_time_limits()[0]),
+                         status=ExecutionStatus.TIMEOUT)
     except Exception as exc:  # a bug must not leave the call waiting for ever
         logger.exception("Tool %s (execution %s) crashed", tool.name, execution.pk)
         outcome = failed("The tool failed unexpectedly.", detail=f"{type(exc).__name__}: {exc}")
     return _finish(execution, outcome, round((time.monotonic() - started) * 1000))
+
+
+def tool_execution_time_out(*, execution_id: int, limit_s: float) -> ToolExecution | None:
+    """Record that a worker killed the run at its hard time limit; None if it had finished.
+    Called by the worker's main process (the process that ran the tool is gone)."""
+    execution = (ToolExecution.objects.select_related("tool")
+                 .filter(pk=execution_id).exclude(status__in=FINISHED_STATUSES).first())
+    if execution is None:
+        return None
+    started = execution.started_at or execution.created_at
+    latency_ms = round((timezone.now() - started).total_seconds() * 1000)
+    return _finish(execution, failed(_time_limit_message(limit_s), status=ExecutionStatus.TIMEOUT),
+                   latency_ms)
+
+
+def _time_limit_message(limit_s: float) -> str:
+    return f"The tool took longer than {limit_s:g} s and was stopped."
 
 
 _ARGUMENTS_CONTEXT = "tool-execution-arguments"
@@ -318,15 +380,21 @@ def tool_calls_dispatch(
             execution = ToolExecution(
                 tenant_id=tenant_id, tool=tool, tool_name=tool_call.name[:64], call_id=call_id,
                 tool_call_id=tool_call.id)
-            _set_arguments(execution, tool_call.arguments)
+            too_large = arguments_problem(tool_call.arguments)
+            if not too_large:
+                _set_arguments(execution, tool_call.arguments)
             execution.save()
-            if tool is None:
+            if too_large:  # not stored, not run; the brain is told to try again smaller
+                _finish(execution, failed(
+                    f"Invalid arguments for {execution.tool_name}: {too_large}",
+                    status=ExecutionStatus.REJECTED, attempts=0), None)
+            elif tool is None:
                 # Finished here; its task only reports the stored answer.
                 names = ", ".join(sorted(tools)) or "none"
                 _finish(execution, failed(
                     f"There is no tool named {execution.tool_name!r}. Available tools: {names}.",
                     status=ExecutionStatus.REJECTED, attempts=0), None)
-            if tool is not None and tool.mode == ToolMode.ASYNC:
+            if tool is not None and tool.mode == ToolMode.ASYNC and not too_large:
                 acks.append(execution)
                 jobs.append((execution.pk, ""))  # runs in the background, reports nothing
             else:

@@ -6,11 +6,15 @@ anything that is not a public unicast address, and hand the checked address to t
 which connects to exactly that address (see executor/transport.py) so a second DNS answer cannot
 swap it (DNS rebinding). A tenant's allowlist, set by platform staff, can open named hosts or
 networks; cloud metadata addresses open only for an allowlisted network that names them.
+
+A refused host name reads "blocked" whatever the reason (no answer, a private answer...): the
+tenant learns nothing about internal DNS. The category is kept for operators (`reason`, logs).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import socket
 from collections.abc import Iterable
@@ -29,9 +33,16 @@ ALLOWED_SCHEMES = ("http", "https")
 _LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
 _HOST_PATTERN = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*$")
 
+logger = logging.getLogger(__name__)
+
 
 class RequestRefused(Exception):
-    """The URL may not be requested. The message is safe to show to the tenant and the brain."""
+    """The URL may not be requested. The message is safe to show to the tenant and the brain;
+    `reason` may say more (for operators only)."""
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 @dataclass(frozen=True)
@@ -122,16 +133,25 @@ def check_url(url: str | httpx.URL, allowlist: Allowlist = EMPTY_ALLOWLIST) -> T
     # The ASCII (punycode) form: what DNS is asked and what the transport connects for.
     host = parsed.raw_host.decode("ascii").lower().rstrip(".")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    addresses = _addresses(host, port)
+    literal = _ip_literal(host)
+    addresses = _addresses(host, port, literal)
     if not addresses:
-        raise RequestRefused(f"{host} does not resolve.")
+        raise _blocked(host, "no address")
     host_allowed = allowlist.allows_host(host) or allowlist.allows_endpoint(host, port)
     for ip in addresses:
         reason = _refusal(ip, host_allowed=host_allowed, allowlist=allowlist)
         if reason:
             # All addresses must pass: a name with one public and one private answer is refused.
-            raise RequestRefused(f"Refused to connect to {host}: it resolves to {reason}.")
+            if literal is not None:  # the tenant wrote the address: its kind is no secret
+                raise RequestRefused(f"Refused to connect to {host}: {reason}.", reason=reason)
+            raise _blocked(host, f"resolves to {reason}")
     return Target(url=parsed, host=host, port=port, ip=str(addresses[0]))
+
+
+def _blocked(host: str, reason: str) -> RequestRefused:
+    """The one answer for a refused name: whether it resolved, and to what, stays internal."""
+    logger.info("Tool request to %s refused: %s", host, reason)
+    return RequestRefused(f"Refused to connect to {host}: blocked.", reason=reason)
 
 
 def _refusal(ip: IPAddress, *, host_allowed: bool, allowlist: Allowlist) -> str | None:
@@ -156,11 +176,14 @@ def _refusal(ip: IPAddress, *, host_allowed: bool, allowlist: Allowlist) -> str 
     return None
 
 
-def _addresses(host: str, port: int) -> list[IPAddress]:
+def _ip_literal(host: str) -> IPAddress | None:
     try:
-        literal = ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        literal = None
+        return None
+
+
+def _addresses(host: str, port: int, literal: IPAddress | None) -> list[IPAddress]:
     raw = [str(literal)] if literal is not None else resolve(host, port)
     addresses: list[IPAddress] = []
     for text in raw:
@@ -177,6 +200,6 @@ def resolve(host: str, port: int) -> list[str]:
     """The addresses of `host` (module-level so tests can stand in a resolver)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise RequestRefused(f"{host} does not resolve.") from exc
+    except (socket.gaierror, UnicodeError) as exc:
+        raise _blocked(host, f"does not resolve ({exc})") from exc
     return [info[4][0] for info in infos]

@@ -9,11 +9,21 @@ CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL or None)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not USE_REDIS)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task that timed out or failed is acknowledged, never delivered again: it would only hang or
+# fail again (a poison task must not circle the workers for ever).
+CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
+# A worker process that dies mid-task (OOM, crash) sends the task again as a counted retry, so the
+# task's `max_retries` bounds it; requeueing it as new (reject_on_worker_lost) would loop.
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
+CELERY_TASK_RETRY_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every task has a time limit (prefork pool): soft raises SoftTimeLimitExceeded in the task, hard
+# kills its process. Tasks set tighter ones of their own (tools: TOOLS_TASK_*_TIME_LIMIT_S).
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT_S", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT_S", default=360)
 # Redis has no real acks: a message a dead worker held comes back after `visibility_timeout`. It
-# must outlast the longest task (a tool's retries), or a slow run is delivered twice. kombu looks
-# for such messages every interval x throttle seconds (100 s by default): keep that well below it.
+# must outlast the longest task (the hard time limit above), or a slow run is delivered twice.
+# kombu looks for such messages every interval x throttle seconds: keep that well below it.
 _VISIBILITY_TIMEOUT_S = env.int("CELERY_VISIBILITY_TIMEOUT_S", default=600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": _VISIBILITY_TIMEOUT_S,

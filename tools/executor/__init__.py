@@ -12,7 +12,7 @@ from tools.executor.http_tool import run_http_tool
 from tools.executor.outcome import ToolOutcome, failed
 from tools.models import ExecutionStatus, Tool, ToolKind
 from tools.ssrf import EMPTY_ALLOWLIST, Allowlist
-from tools.validation import json_mismatch
+from tools.validation import arguments_problem, json_mismatch
 
 if TYPE_CHECKING:
     from calls.models import Call
@@ -27,7 +27,8 @@ def execute(
     """Run `tool` with the brain's `arguments`. Never raises for a tool's failure: the outcome
     says what went wrong in words the brain can act on (the call goes on). `dry_run` makes
     side-effecting built-ins report what they would do instead (HTTP tools run as usual)."""
-    problem = json_mismatch(tool.parameters, arguments)
+    # Size first: a call's arguments are steered by the caller (limits in tools.validation).
+    problem = arguments_problem(arguments) or json_mismatch(tool.parameters, arguments)
     if problem:
         return failed(
             f"Invalid arguments for {tool.name}: {problem}. Correct them (ask the caller if "

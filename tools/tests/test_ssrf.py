@@ -22,7 +22,7 @@ def run(tool, arguments=None):
 @pytest.mark.parametrize("url, reason", [
     ("http://127.0.0.1:8000/", "loopback"),
     ("http://[::1]/", "loopback"),
-    ("http://localhost/", "loopback"),
+    ("http://localhost/", "blocked"),  # a name: see the internal DNS oracle test below
     ("http://[::ffff:127.0.0.1]/", "loopback"),
     ("http://10.1.2.3/", "private"),
     ("http://192.168.0.10/", "private"),
@@ -59,9 +59,30 @@ def test_a_name_resolving_to_a_private_address_is_refused(monkeypatch):
     # given a public-looking name whose DNS answer is internal
     monkeypatch.setattr(ssrf, "resolve", lambda host, port: ["10.0.0.7"])
     # when / then
-    with pytest.raises(RequestRefused, match="private") as refused:
+    with pytest.raises(RequestRefused, match="blocked") as refused:
         check_url("https://crm.example.com/api")
     assert "10.0.0.7" not in str(refused.value)  # no oracle for internal DNS
+    assert refused.value.reason == "resolves to a private address"  # for operators only
+
+
+def test_a_name_that_resolves_internally_reads_like_one_that_does_not_resolve(monkeypatch):
+    # given one internal name that resolves to a private address and one that does not resolve
+    import socket
+
+    def internal_dns(host, port, **kwargs):
+        if host == "db.internal.example":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))]
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", internal_dns)
+    # when the tenant probes both
+    messages = []
+    for host in ("db.internal.example", "nothing.internal.example"):
+        with pytest.raises(RequestRefused) as refused:
+            check_url(f"http://{host}/")
+        messages.append(str(refused.value).replace(host, "HOST"))
+    # then the answers are the same: whether a name exists inside stays unknown
+    assert messages == ["Refused to connect to HOST: blocked."] * 2
 
 
 def test_international_names_are_resolved_and_pinned_in_their_ascii_form(monkeypatch):
@@ -95,8 +116,9 @@ def test_a_host_allowlist_never_opens_cloud_metadata(monkeypatch):
     # given an allowlisted name that points at the metadata service
     monkeypatch.setattr(ssrf, "resolve", lambda host, port: ["169.254.169.254"])
     # when / then
-    with pytest.raises(RequestRefused, match="metadata"):
+    with pytest.raises(RequestRefused, match="blocked") as refused:
         check_url("http://meta.corp.example/", parse_allowlist(["meta.corp.example"]))
+    assert refused.value.reason == "resolves to a cloud metadata address"
 
 
 def test_bad_allowlist_entries_are_refused(tenant):
