@@ -127,7 +127,7 @@ def _turn_row(*, call: Call, index: int, role: str, text: str,
     from compliance.crypto import encrypt_text_for_tenant
     from compliance.redaction import redact
 
-    redacted = redact(text)
+    redacted = redact(text, public_names=_public_names(call))
     original = ""
     if redacted.findings and call.agent is not None and call.agent.keep_original_transcripts:
         original = encrypt_text_for_tenant(call.tenant, text, context=turn_context(call, index))
@@ -136,6 +136,15 @@ def _turn_row(*, call: Call, index: int, role: str, text: str,
               "text_encrypted": original, **fields}
     return (Turn(tenant_id=call.tenant_id, call=call, index=index, **values),
             tuple(sorted(values)))
+
+
+def _public_names(call: Call) -> tuple[str, ...]:
+    """The business's and its agent's names: what an agent says them in is not personal data.
+    Both are cached on the call the live session holds, so no query per turn."""
+    names = [call.tenant.name]
+    if call.agent is not None:
+        names.append(call.agent.name)
+    return tuple(names)
 
 
 def turn_context(call: Call, index: int) -> str:

@@ -13,6 +13,7 @@ words that announce them, so prices and times stay. Costs tens of µs per uttera
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import phonenumbers
@@ -254,8 +255,17 @@ def _outside(text: str, finding: Finding, kept: list[Finding]) -> list[Finding]:
     return found
 
 
-def redact(text: str) -> RedactionResult:
-    """Replace sensitive data in `text` with tokens; findings give the original spans."""
+def _name_words(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"[^\W\d_]+", text.casefold()))
+
+
+def redact(text: str, *, public_names: Collection[str] = ()) -> RedactionResult:
+    """Replace sensitive data in `text` with tokens; findings give the original spans.
+
+    `public_names` are names that are not personal data where this text is spoken: the
+    business's and its agent's own ("Hi, Acme here."). A name found in the text whose words are
+    all among theirs is left as it is; "Acme" never hides a caller's "John Acme-Smith".
+    """
     runs, written_digits = digit_runs(text)
     candidates, undecided = _classify_runs(text, runs)
     candidates += _card_details(text, undecided, candidates)
@@ -269,7 +279,9 @@ def redact(text: str) -> RedactionResult:
     candidates += [Finding("dob", *m.span("date"))
                    for m in patterns.DATE_OF_BIRTH.finditer(text)]
     candidates += [Finding("address", *span) for span in find_addresses(text)]
-    candidates += [Finding("name", *span) for span in find_names(text)]
+    public_words = _name_words(" ".join(public_names))
+    candidates += [Finding("name", start, end) for start, end in find_names(text)
+                   if not public_words or not _name_words(text[start:end]) <= public_words]
     if not candidates:
         return RedactionResult(text, [])
     findings = _pick(text, candidates)

@@ -100,3 +100,12 @@ def test_name_tables_and_address_model_are_loaded_at_start_not_on_a_turn(setting
                          capture_output=True, text=True, timeout=120)
 
     assert run.stdout.split() == ["1", "1"], run.stderr[-2000:]
+
+
+def test_the_business_own_name_is_not_a_person_name():
+    # "Hi, Acme here." is the agent introducing the business, not a caller's name.
+    assert redact("Hi, Acme here.", public_names=["Acme Dental"]).text == "Hi, Acme here."
+    assert redact("Hi, Acme here.").text == "Hi, [NAME] here."
+    # A caller's name that merely shares a word with the business is still redacted.
+    said = "This is John Acme speaking."
+    assert redact(said, public_names=["Acme Dental"]).text == "This is [NAME] speaking."
