@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from agents.models import PhoneNumber
 from aybiza.core.errors import NotFound
+from aybiza.core.events import EventType, publish_event
 from aybiza.core.models import Tenant
 from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus, Direction, Turn
 from compliance.services import audit_record
@@ -38,6 +39,7 @@ def call_start(
                 direction=direction, status=status,
             )
             audit_record(action="call.started", tenant=tenant, target=call)
+            publish_event(tenant=tenant, type=EventType.CALL_STARTED, payload=_call_payload(call))
             return call
     except IntegrityError:  # a concurrent retry won the race
         return Call.objects.get(call_sid=call_sid)
@@ -185,7 +187,8 @@ def call_finish(
     """Close the call row with how it ended. Safe to call more than once (first outcome wins)."""
     call.refresh_from_db()
     fields = ["updated_at"]
-    if not call.outcome:
+    first_finish = not call.outcome
+    if first_finish:
         call.outcome = outcome
         fields.append("outcome")
     now = timezone.now()
@@ -214,7 +217,16 @@ def call_finish(
         fields.append("recording")
     call.save(update_fields=fields)
     audit_record(action="call.ended", tenant=call.tenant, target=call)
+    if first_finish:  # one call.completed per call, however many exit paths close it
+        publish_event(tenant=call.tenant_id, type=EventType.CALL_COMPLETED,
+                      payload={**_call_payload(call), "outcome": call.outcome,
+                               "duration_seconds": call.duration_seconds})
     return call
+
+
+def _call_payload(call: Call) -> dict[str, Any]:
+    return {"call_id": call.pk, "call_sid": call.call_sid, "agent_id": call.agent_id,
+            "direction": call.direction}
 
 
 def call_transcript_accessed(*, call: Call, actor=None) -> None:

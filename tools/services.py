@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from aybiza.core.errors import ApplicationError, NotFound
+from aybiza.core.events import EventType, publish_event
 from aybiza.core.models import Tenant
 from calls.models import Call
 from calls.realtime.providers.llm.base import ToolCall
@@ -351,6 +352,10 @@ def _finish(execution: ToolExecution, outcome: ToolOutcome, latency_ms: int | No
                                   "sealed_arguments"])
     logger.info("Tool %s (execution %s): %s in %s ms", execution.tool_name, execution.pk,
                 execution.status, latency_ms)
+    publish_event(tenant=execution.tenant_id, type=EventType.TOOL_EXECUTED,
+                  payload={"execution_id": execution.pk, "call_id": execution.call_id,
+                           "tool": execution.tool_name, "status": execution.status,
+                           "latency_ms": latency_ms})
     return execution
 
 

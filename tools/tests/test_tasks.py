@@ -105,3 +105,23 @@ def test_task_module_imports_for_a_worker():
     celery_app.loader.import_default_modules()
     # then the task is registered under its name
     assert "tools.run_tool_call" in celery_app.tasks
+
+
+def test_finished_run_publishes_tool_executed(target, allow_loopback, make_http_tool, replies,
+                                              django_capture_on_commit_callbacks):
+    # given
+    from aybiza.core.events import EventType, subscribe, unsubscribe
+
+    seen = []
+    subscribe(EventType.TOOL_EXECUTED)(seen.append)
+    target.reply("POST", "/stock", json={"in_stock": 3})
+    execution = queued(make_http_tool(target.url("/stock")))
+    # when
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            run_tool_call(execution.id, replies.channel)
+    finally:
+        unsubscribe(seen.append)
+    # then
+    assert [(e.tenant_id, e.payload["execution_id"], e.payload["status"]) for e in seen] == [
+        (execution.tenant_id, execution.id, ExecutionStatus.SUCCEEDED)]
