@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from agents.models import (
     MAX_PROMPT_CHARS,
     PROVIDER_SECRET_NAMES,
     Agent,
+    AgentVersion,
     KnowledgeEntry,
     PhoneNumber,
     ProviderCredential,
@@ -31,6 +33,14 @@ from agents.services import (
     phone_number_update,
     provider_credentials_delete,
     provider_credentials_set,
+)
+from agents.versions import (
+    agent_publish,
+    agent_rollback,
+    draft_has_changes,
+    version_diff,
+    version_get,
+    version_list,
 )
 from aybiza.core.api import TenantViewSetMixin
 
@@ -54,9 +64,58 @@ class AgentSerializer(serializers.ModelSerializer):
             "llm_provider", "tts_provider", "llm_model", "status", "end_of_turn_silence_ms",
             "barge_in_min_speech_ms", "reprompt_after_s", "hangup_after_s", "max_call_seconds",
             "reprompt_text", "goodbye_text", "keep_original_transcripts", "recording_mode",
-            "recording_disclosure", "consent_prompt", "knowledge", "created_at", "updated_at",
+            "recording_disclosure", "consent_prompt", "knowledge", "published_version",
+            "created_at", "updated_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = ["id", "published_version", "created_at", "updated_at"]
+
+    published_version = serializers.SerializerMethodField(
+        help_text="Number of the version new calls run; null until the agent is published.")
+
+    def get_published_version(self, agent: Agent) -> int | None:
+        version = agent.published_version
+        return version.number if version else None
+
+
+class AgentVersionSerializer(serializers.ModelSerializer):
+    created_by = serializers.SerializerMethodField()
+    published = serializers.SerializerMethodField(
+        help_text="Whether new calls run this version.")
+
+    class Meta:
+        model = AgentVersion
+        fields = ["number", "origin", "note", "checksum", "created_by", "created_at",
+                  "published", "snapshot"]
+        read_only_fields = fields
+
+    def get_created_by(self, version: AgentVersion) -> str | None:
+        return version.created_by.get_username() if version.created_by else None
+
+    def get_published(self, version: AgentVersion) -> bool:
+        return version.agent.published_version_id == version.pk
+
+
+class PublishSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True,
+                                 help_text="What changed, for the version list.")
+
+
+class RollbackSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, max_value=2**31 - 1,
+                                       help_text="Number of the version to publish again.")
+
+
+class ChangeSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text='"agent.greeting", "knowledge[question]", '
+                                           '"tools[name]"')
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+
+class DiffQuerySerializer(serializers.Serializer):
+    # "from" is a keyword in Python: the query names are from/to, read by hand below.
+    older = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    newer = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
 
 
 class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
@@ -91,6 +150,74 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
         agent_delete(tenant=self.tenant, agent=agent_get(tenant=self.tenant, pk=pk),
                      actor=self.actor())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=AgentVersionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def versions(self, request, pk=None):
+        """The agent's versions, newest first: published ones and the draft snapshots calls
+        ran before the agent was published."""
+        agent = agent_get(tenant=self.tenant, pk=pk)
+        versions = version_list(tenant=self.tenant, agent=agent).select_related(
+            "agent", "created_by")
+        return self.paginated_response(versions, AgentVersionSerializer)
+
+    @extend_schema(responses=AgentVersionSerializer,
+                   parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH)])
+    @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>[^/.]+)")
+    def version(self, request, pk=None, number=None):
+        agent = agent_get(tenant=self.tenant, pk=pk)
+        return Response(AgentVersionSerializer(
+            version_get(tenant=self.tenant, agent=agent, number=number)).data)
+
+    @extend_schema(request=PublishSerializer, responses={201: AgentVersionSerializer})
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        """Freeze the draft into a new version that new calls run (an unchanged draft returns
+        the published version)."""
+        agent = agent_get(tenant=self.tenant, pk=pk)
+        payload = PublishSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        version = agent_publish(tenant=self.tenant, agent=agent, actor=self.actor(),
+                                note=payload.validated_data.get("note", ""))
+        return Response(AgentVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RollbackSerializer, responses=AgentVersionSerializer)
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, pk=None):
+        """Publish an older version again; the draft becomes a copy of it."""
+        agent = agent_get(tenant=self.tenant, pk=pk)
+        payload = RollbackSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        version = version_get(tenant=self.tenant, agent=agent,
+                              number=payload.validated_data["version"])
+        version = agent_rollback(tenant=self.tenant, agent=agent, version=version,
+                                 actor=self.actor())
+        return Response(AgentVersionSerializer(version).data)
+
+    @extend_schema(parameters=[OpenApiParameter("from", int, required=True),
+                               OpenApiParameter("to", int, required=True)],
+                   responses=ChangeSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="versions-diff")
+    def versions_diff(self, request, pk=None):
+        """What changed between two versions (`?from=1&to=3`)."""
+        agent = agent_get(tenant=self.tenant, pk=pk)
+        query = DiffQuerySerializer(data={"older": request.query_params.get("from"),
+                                          "newer": request.query_params.get("to")})
+        query.is_valid(raise_exception=True)
+        older = version_get(tenant=self.tenant, agent=agent, number=query.validated_data["older"])
+        newer = version_get(tenant=self.tenant, agent=agent, number=query.validated_data["newer"])
+        return Response(ChangeSerializer(version_diff(older, newer), many=True).data)
+
+    @extend_schema(responses={200: {"type": "object", "properties": {
+        "published_version": {"type": "integer", "nullable": True},
+        "draft_has_changes": {"type": "boolean"}}}})
+    @action(detail=True, methods=["get"], url_path="draft-status")
+    def draft_status(self, request, pk=None):
+        """Whether the draft has changes that callers do not hear yet."""
+        agent = agent_get(tenant=self.tenant, pk=pk)
+        published = agent.published_version
+        return Response({"published_version": published.number if published else None,
+                         "draft_has_changes": draft_has_changes(agent)})
 
     @staticmethod
     def _validated(data, instance=None, partial=False) -> dict:

@@ -19,6 +19,7 @@ from agents.services import (
     phone_number_create,
     phone_number_update,
 )
+from agents.versions import agent_publish
 from aybiza.core.errors import ApplicationError
 from aybiza.core.models import Role, Scope
 from aybiza.core.selectors import api_key_list, tenant_by_slug
@@ -122,6 +123,10 @@ def demo_seed(*, number: str = DEMO_NUMBER, base_url: str | None = None) -> Demo
     agent = _demo_agent(tenant=tenant, actor=user)
     _demo_booking_tool(tenant=tenant, agent=agent, actor=user,
                        base_url=base_url or settings.PUBLIC_BASE_URL)
+
+    # Callers hear published versions: publish the demo's content (a no-op when a re-run left
+    # it unchanged, a new version when it brought an edited demo agent back).
+    agent_publish(tenant=tenant, agent=agent, actor=user, note="The demo as seeded")
 
     existing = phone_number_route(e164=e164)
     if existing is None:

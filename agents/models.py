@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -67,12 +68,58 @@ class Agent(TenantOwnedModel):
     reprompt_text = models.CharField(max_length=300, default="Are you still there?")
     goodbye_text = models.CharField(
         max_length=300, default="I haven't heard anything, so I'll end the call now. Goodbye!")
+    # The version new calls run. The fields above are the draft: editing them changes nothing
+    # for callers until the draft is published (agents.versions). None: never published, and
+    # calls run the draft as it is, each recording a snapshot of what it ran.
+    published_version = models.ForeignKey(
+        "agents.AgentVersion", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+")
 
     class Meta:
         ordering = ["name", "id"]
 
     def __str__(self) -> str:
         return self.name
+
+
+class VersionOrigin(models.TextChoices):
+    PUBLISHED = "published", "Published"
+    # An unpublished draft took a call (a test call, or an agent never published): the
+    # snapshot records what that call ran.
+    DRAFT = "draft", "Draft snapshot"
+
+
+class AgentVersion(TenantOwnedModel):
+    """What an agent was at one moment: an immutable snapshot calls run and point at.
+
+    `snapshot` holds the agent's fields, its knowledge and its tools' bindings with their
+    schemas (agents.versions.agent_snapshot); `checksum` identifies identical snapshots so a
+    draft that did not change does not become a new version.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    origin = models.CharField(max_length=12, choices=VersionOrigin.choices)
+    snapshot = models.JSONField()
+    checksum = models.CharField(max_length=64)
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["agent", "number"],
+                                               name="unique_agent_version_number")]
+
+    def __str__(self) -> str:
+        return f"{self.agent} v{self.number}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Versions are evidence of what calls ran: written once, never changed.
+        if not self._state.adding:
+            raise ValidationError("An agent version cannot be changed; publish a new one.")
+        super().save(*args, **kwargs)
 
 
 class KnowledgeEntry(TenantOwnedModel):

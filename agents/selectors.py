@@ -21,7 +21,7 @@ from tools.secrets import unseal_secrets
 
 
 def agent_list(*, tenant: Tenant, name: str | None = None) -> QuerySet[Agent]:
-    agents = Agent.objects.filter(tenant=tenant)
+    agents = Agent.objects.filter(tenant=tenant).select_related("published_version")
     if name is not None:
         agents = agents.filter(name=name)
     return agents.prefetch_related(

@@ -106,11 +106,13 @@ def agent_update(
     """Change the given fields. `knowledge`, when given, replaces all entries (None keeps them)."""
     if agent.tenant_id != tenant.id:
         raise ApplicationError("Agent not found.", status_code=404, code="not_found")
-    for name, value in _only_agent_fields(fields).items():
+    changed = _only_agent_fields(fields)
+    for name, value in changed.items():
         setattr(agent, name, value)
     _full_clean(agent)
     _refuse_fake_providers(agent)
-    agent.save()
+    # Only the given fields: a stale copy must not undo a publish made meanwhile.
+    agent.save(update_fields=[*changed, "updated_at"])
     if knowledge is not None:
         knowledge_replace(tenant=tenant, agent=agent, entries=knowledge)
     audit_record(action="agent.updated", tenant=tenant, target=agent, actor=actor)

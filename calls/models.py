@@ -49,6 +49,9 @@ class Call(TenantOwnedModel):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="calls")
     agent = models.ForeignKey("agents.Agent", null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="calls")
+    # What the call ran (agents.versions.version_for_call): kept when the agent changes later.
+    agent_version = models.ForeignKey("agents.AgentVersion", null=True, blank=True,
+                                      on_delete=models.SET_NULL, related_name="calls")
     phone_number = models.ForeignKey("agents.PhoneNumber", null=True, blank=True,
                                      on_delete=models.SET_NULL, related_name="calls")
     call_sid = models.CharField(max_length=64, unique=True)

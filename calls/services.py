@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.models import PhoneNumber
+from agents.versions import version_for_call
 from aybiza.core.errors import NotFound
 from aybiza.core.events import EventType, publish_event
 from aybiza.core.models import Tenant
@@ -30,11 +31,12 @@ def call_start(
     existing = Call.objects.filter(call_sid=call_sid).first()
     if existing is not None:
         return existing
+    agent = phone_number.agent if phone_number else None
+    version = version_for_call(agent) if agent is not None else None
     try:
         with transaction.atomic():
             call = Call.objects.create(
-                tenant=tenant, phone_number=phone_number,
-                agent=phone_number.agent if phone_number else None,
+                tenant=tenant, phone_number=phone_number, agent=agent, agent_version=version,
                 call_sid=call_sid, from_number=from_number, to_number=to_number,
                 direction=direction, status=status,
             )

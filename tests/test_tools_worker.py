@@ -104,6 +104,14 @@ def call(agent, phone_number) -> Call:
                       from_number="+15557654321", to_number=phone_number.e164)
 
 
+def runs_the_current_draft(call: Call) -> None:
+    """The call runs the agent as it is now (a call runs the version it started with, and the
+    tool was bound after the `call` fixture started it)."""
+    from agents.versions import version_for_call
+
+    Call.objects.filter(pk=call.pk).update(agent_version=version_for_call(call.agent))
+
+
 @pytest.fixture
 def order_tool(tenant, agent, orders) -> Callable[..., Tool]:
     tool_network_allowlist_set(tenant=tenant, entries=["127.0.0.1"])  # the local order service
@@ -184,6 +192,7 @@ async def test_a_live_call_asks_for_a_tool_and_hears_its_result(call, orders, or
     # given an order service and the agent's tool calling it
     orders.reply("POST", "/orders", json=ANSWER)
     await database_sync_to_async(order_tool)()
+    await database_sync_to_async(runs_the_current_draft)(call)
     # when the caller asks, and waits for the answer
     phone = await caller_asks(call)
     await stay_on_the_line(phone, agent_said(call, "shipped on Tuesday"), "the answer")
@@ -214,6 +223,7 @@ async def test_killing_the_worker_mid_run_redelivers_the_tool_call_once(
     # given a tool whose service is slow to answer the first time
     orders.route("POST", "/orders", holding_the_first_request(orders, ANSWER))
     await database_sync_to_async(order_tool)(idempotent=idempotent)
+    await database_sync_to_async(runs_the_current_draft)(call)
     # when the caller asks, and the worker running the tool dies mid-request
     phone = await caller_asks(call)
     await stay_on_the_line(phone, requests_reached(orders, 1), "the tool's request")

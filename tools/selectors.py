@@ -38,7 +38,7 @@ def tool_specs_for_agent(*, tenant: Tenant, agent: Agent) -> list[ToolSpec]:
     """What the brain is told about the agent's tools."""
     return [
         ToolSpec(name=tool.name, description=tool.description,
-                 parameters=_without(tool.parameters or dict(EMPTY_PARAMETERS),
+                 parameters=without_secure_argument(tool.parameters or dict(EMPTY_PARAMETERS),
                                      tool.secure_capture_argument),
                  trigger_phrases=list(tool.trigger_phrases),
                  secure_argument=tool.secure_capture_argument,
@@ -48,7 +48,7 @@ def tool_specs_for_agent(*, tenant: Tenant, agent: Agent) -> list[ToolSpec]:
     ]
 
 
-def _without(parameters: dict, argument: str) -> dict:
+def without_secure_argument(parameters: dict, argument: str) -> dict:
     """The schema minus a securely captured argument: brains must not ask for it."""
     if not argument:
         return parameters

@@ -12,6 +12,7 @@ from aybiza.portal.views import (
     numbers,
     team,
     tools,
+    versions,
 )
 
 app_name = "portal"
@@ -26,6 +27,10 @@ urlpatterns = [
     path("agents/new/", agents.agent_new, name="agent-new"),
     path("agents/<int:pk>/", agents.agent_edit, name="agent-edit"),
     path("agents/<int:pk>/sample.wav", agents.agent_sample, name="agent-sample"),
+    path("agents/<int:pk>/versions/", versions.agent_versions, name="agent-versions"),
+    path("agents/<int:pk>/publish/", versions.agent_publish_view, name="agent-publish"),
+    path("agents/<int:pk>/versions/<int:number>/rollback/", versions.agent_rollback_view,
+         name="agent-rollback"),
     path("calls/", calls.call_index, name="calls"),
     path("calls/<int:pk>/", calls.call_detail, name="call-detail"),
     path("numbers/", numbers.number_index, name="numbers"),

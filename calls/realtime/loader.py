@@ -42,10 +42,8 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         raise StreamRejected("The call has no agent.")
     if call.stream_sid and call.outcome:
         raise StreamRejected("This call's stream already ended.")
-    agent = call.agent
     call_stream_started(call=call, stream_sid=stream_sid)
-    knowledge = [(k.question, k.answer) for k in agent.knowledge.order_by("id")]
-    tools, fillers = _tool_specs(call)
+    agent, knowledge, tools, fillers = _what_the_call_runs(call)
     vocabulary = stt_vocabulary(knowledge, tools)
     config = SessionConfig(
         call_id=call.id, tenant_id=call.tenant_id, agent_id=agent.id,
@@ -139,8 +137,16 @@ def _llm_options(agent, options: dict) -> dict:
     return llm_options
 
 
-def _tool_specs(call: Call) -> tuple[list[ToolSpec], dict[str, str]]:
+def _what_the_call_runs(call: Call):
+    """The agent's fields, knowledge, tools and fillers of the version the call records; calls
+    from before versions existed (no version) run the agent as it is now."""
+    from agents.versions import runnable
     from tools.selectors import tool_fillers_for_agent, tool_specs_for_agent
 
-    return (tool_specs_for_agent(tenant=call.tenant, agent=call.agent),
-            tool_fillers_for_agent(tenant=call.tenant, agent=call.agent))
+    agent = call.agent
+    if call.agent_version is not None and call.agent_version.agent_id == agent.id:
+        version = runnable(call.agent_version, agent)
+        return version.agent, version.knowledge, version.tools, version.fillers
+    knowledge = [(k.question, k.answer) for k in agent.knowledge.order_by("id")]
+    return (agent, knowledge, tool_specs_for_agent(tenant=call.tenant, agent=agent),
+            tool_fillers_for_agent(tenant=call.tenant, agent=agent))

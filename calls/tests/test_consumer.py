@@ -145,9 +145,16 @@ async def connect(call: Call, headers=None) -> tuple[Twilio, bool]:
 
 
 async def update_agent(call: Call, **fields) -> None:
+    """Change the agent as if before the call started: a call runs the version it recorded."""
     from agents.models import Agent
+    from agents.versions import version_for_call
 
-    await database_sync_to_async(Agent.objects.filter(pk=call.agent_id).update)(**fields)
+    def change() -> None:
+        Agent.objects.filter(pk=call.agent_id).update(**fields)
+        version = version_for_call(Agent.objects.get(pk=call.agent_id))
+        Call.objects.filter(pk=call.pk).update(agent_version=version)
+
+    await database_sync_to_async(change)()
 
 
 async def refreshed(call: Call) -> Call:

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 
 from agents.selectors import agent_get, agent_list
 from agents.services import agent_create, agent_update
+from agents.versions import draft_has_changes
 from aybiza.core.errors import ApplicationError
 from aybiza.portal.access import portal_view
 from aybiza.portal.forms import AgentForm, KnowledgeFormSet, add_service_errors, knowledge_entries
@@ -66,7 +67,8 @@ def _agent_form_page(request, *, agent):
         knowledge = KnowledgeFormSet(prefix="knowledge", initial=initial)
     tools = list(agent.tools.order_by("name")) if agent else []
     return render(request, "portal/agents/form.html",
-                  {"form": form, "knowledge": knowledge, "agent": agent, "tools": tools})
+                  {"form": form, "knowledge": knowledge, "agent": agent, "tools": tools,
+                   "draft_changed": agent is not None and draft_has_changes(agent)})
 
 
 @portal_view()

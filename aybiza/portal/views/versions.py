@@ -1,0 +1,71 @@
+"""An agent's versions: what callers hear now, publish the draft, history, diff, roll back."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from agents.selectors import agent_get
+from agents.versions import (
+    agent_publish,
+    agent_rollback,
+    draft_has_changes,
+    version_diff,
+    version_get,
+    version_list,
+)
+from aybiza.core.errors import ApplicationError
+from aybiza.portal.access import portal_view
+
+
+@portal_view()
+def agent_versions(request, pk: int):
+    tenant = request.member.tenant
+    agent = agent_get(tenant=tenant, pk=pk)
+    versions = list(version_list(tenant=tenant, agent=agent).select_related("created_by"))
+    diff = older = newer = None
+    if "from" in request.GET and "to" in request.GET:
+        older = version_get(tenant=tenant, agent=agent, number=request.GET["from"])
+        newer = version_get(tenant=tenant, agent=agent, number=request.GET["to"])
+        diff = version_diff(older, newer)
+    return render(request, "portal/agents/versions.html", {
+        "agent": agent, "draft_changed": draft_has_changes(agent),
+        "diff": diff, "older": older, "newer": newer,
+        # Each version beside the one before it, for its "Changes" link.
+        "rows": [(version, versions[index + 1].number if index + 1 < len(versions) else None)
+                 for index, version in enumerate(versions)],
+    })
+
+
+@require_POST
+@portal_view()
+def agent_publish_view(request, pk: int):
+    tenant = request.member.tenant
+    agent = agent_get(tenant=tenant, pk=pk)
+    before = agent.published_version_id
+    try:
+        version = agent_publish(tenant=tenant, agent=agent, actor=request.user,
+                                note=request.POST.get("note", "")[:300])
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        if version.pk == before:
+            messages.info(request, f"Nothing to publish: callers already hear v{version.number}.")
+        else:
+            messages.success(request, f"Published v{version.number}: new calls run it now.")
+    back = "portal:agent-versions" if request.POST.get("next") == "versions" else \
+        "portal:agent-edit"
+    return redirect(back, pk=agent.pk)
+
+
+@require_POST
+@portal_view()
+def agent_rollback_view(request, pk: int, number: int):
+    tenant = request.member.tenant
+    agent = agent_get(tenant=tenant, pk=pk)
+    version = version_get(tenant=tenant, agent=agent, number=number)
+    agent_rollback(tenant=tenant, agent=agent, version=version, actor=request.user)
+    messages.success(request, f"Rolled back: new calls run v{version.number} again, and the "
+                              "draft is a copy of it.")
+    return redirect("portal:agent-versions", pk=agent.pk)
