@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from agents.models import Agent, KnowledgeEntry, PhoneNumber, ProviderCredential
+from agents.models import Agent, AgentVersion, KnowledgeEntry, PhoneNumber, ProviderCredential
 from agents.services import normalize_e164, provider_credentials_delete
 from aybiza.core.errors import ApplicationError
 
@@ -94,3 +94,22 @@ class ProviderCredentialAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for row in queryset.select_related("tenant"):
             self.delete_model(request, row)
+
+
+@admin.register(AgentVersion)
+class AgentVersionAdmin(admin.ModelAdmin):
+    """Versions are history: shown, never edited or added here (publish from the portal/API)."""
+
+    list_display = ["agent", "number", "origin", "note", "created_by", "created_at"]
+    list_filter = ["origin", "tenant"]
+    search_fields = ["agent__name", "note"]
+    list_select_related = ["agent", "created_by"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 
 from agents.models import ProviderCredential
 from agents.services import agent_create, phone_number_create, provider_credentials_set
+from agents.versions import agent_publish
 from aybiza.api_urls import router
 from aybiza.core.api import TenantViewSetMixin
 from aybiza.core.models import Role, Scope, Tenant
@@ -113,6 +114,12 @@ def _make_agent(tenant: Tenant):
                         knowledge=[{"question": "Hours?", "answer": "Nine to five."}])
 
 
+def _make_published_agent(tenant: Tenant):
+    agent = _make_agent(tenant)
+    agent_publish(tenant=tenant, agent=agent, actor=None, note="First")
+    return agent
+
+
 def _make_number(tenant: Tenant):
     return phone_number_create(tenant=tenant, e164=_next_number(),
                                agent_id=_make_agent(tenant).id)
@@ -189,7 +196,15 @@ OWNED: dict[str, Callable[[Tenant], models.Model]] = {
 OWNED_FOR_ROUTE: dict[tuple[str, str], Callable[[Tenant], models.Model]] = {
     # Without a recording the route answers 404 for the caller's own call.
     ("call", "recording"): _make_recorded_call,
+    # Routes about an agent's versions need one to exist.
+    ("agent", "version"): _make_published_agent,
+    ("agent", "rollback"): _make_published_agent,
+    ("agent", "versions_diff"): _make_published_agent,
 }
+
+# Path arguments beyond the object's id, and query strings, for routes that take them.
+ROUTE_KWARGS: dict[tuple[str, str], dict[str, Any]] = {("agent", "version"): {"number": 1}}
+ROUTE_QUERIES: dict[tuple[str, str], str] = {("agent", "versions_diff"): "?from=1&to=1"}
 
 # A valid body for each write, so only access rules can make a request fail.
 BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
@@ -206,6 +221,8 @@ BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
     ("tool", "update"): _tool_fields,
     ("tool", "partial_update"): lambda: {"description": "Where is my order?"},
     ("tool", "test"): lambda: {"arguments": {}},
+    ("agent", "publish"): lambda: {"note": "Friday's prompt"},
+    ("agent", "rollback"): lambda: {"version": 1},
     ("tool-catalog", "install"): lambda: {"credentials": {"token": "xoxb-test",
                                                          "channel": "C0123"}},
 }
@@ -214,8 +231,9 @@ ROUTES = {(e.basename, e.action) for e in ENDPOINTS}
 
 
 def _call(client: APIClient, endpoint: Endpoint, pk: object = None, **headers: str):
-    kwargs = {"pk": pk} if endpoint.detail else {}
-    url = reverse(endpoint.url_name, kwargs=kwargs)
+    route = (endpoint.basename, endpoint.action)
+    kwargs = {"pk": pk, **ROUTE_KWARGS.get(route, {})} if endpoint.detail else {}
+    url = reverse(endpoint.url_name, kwargs=kwargs) + ROUTE_QUERIES.get(route, "")
     body = BODIES.get((endpoint.basename, endpoint.action), dict)()
     send = getattr(client, endpoint.method.lower())
     if endpoint.writes:
@@ -281,6 +299,7 @@ def test_every_routed_view_is_tenant_scoped_and_known_to_this_matrix():
             assert (endpoint.basename, endpoint.action) in BODIES, str(endpoint)
     assert set(BODIES) <= ROUTES
     assert set(OWNED_FOR_ROUTE) <= ROUTES
+    assert set(ROUTE_KWARGS) | set(ROUTE_QUERIES) <= ROUTES
 
 
 def _assert_refused(client: APIClient, endpoint: Endpoint, target: Any,
@@ -399,7 +418,7 @@ def test_write_key_can_use_every_route_on_its_own_tenant(endpoint, api, tenant):
     response = _call(api, endpoint, target.pk)
     # then
     _assert_success(endpoint, response)
-    if response.status_code == 201:  # a create, or a catalog install
+    if endpoint.action in ("create", "install"):  # a row of the route's own resource
         created = endpoint.model._default_manager.get(pk=response.json()["id"])
         assert created.tenant_id == tenant.id
 

@@ -51,6 +51,13 @@ def seed_showcase(tenant) -> dict[str, int]:
                            knowledge=KNOWLEDGE[2:])
     agent_create(tenant=tenant, name="After-hours line", status="draft",
                  greeting="You've reached Acme Dental after hours.")
+    from agents.services import agent_update
+    from agents.versions import agent_publish
+    agent_publish(tenant=tenant, agent=reception, note="Launch")
+    agent_update(tenant=tenant, agent=reception,
+                 greeting="Hi, you've reached Acme Dental. Are you booking, or asking a question?")
+    agent_publish(tenant=tenant, agent=reception, note="Greeting asks what the caller needs")
+    agent_update(tenant=tenant, agent=reception, end_of_turn_silence_ms=600)
     phone_number_create(tenant=tenant, e164="+15550100000", label="Main line",
                         agent_id=reception.pk)
     phone_number_create(tenant=tenant, e164="+15550100001", label="Billing",
@@ -91,6 +98,7 @@ def test_screenshots(live_server, tenant, django_user_model, tmp_path):
     pages = [
         ("overview", "/portal/", DESKTOP), ("agents", "/portal/agents/", DESKTOP),
         ("agent", f"/portal/agents/{ids['agent']}/", DESKTOP),
+        ("agent-versions", f"/portal/agents/{ids['agent']}/versions/?from=1&to=2", DESKTOP),
         ("calls", "/portal/calls/", DESKTOP), ("call", f"/portal/calls/{ids['call']}/", DESKTOP),
         ("numbers", "/portal/numbers/", DESKTOP), ("api-keys", "/portal/api-keys/", DESKTOP),
         ("tools", "/portal/tools/", DESKTOP), ("team", "/portal/team/", DESKTOP),

@@ -15,6 +15,8 @@ pytestmark = pytest.mark.django_db
 # (url name, needs an object id) for every page behind portal_view.
 PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", None),
          ("portal:agent-edit", "agent"), ("portal:agent-sample", "agent"),
+         ("portal:agent-versions", "agent"), ("portal:agent-publish", "agent"),
+         ("portal:agent-rollback", "agent_version"),
          ("portal:calls", None), ("portal:call-detail", "call"),
          ("portal:numbers", None), ("portal:number-new", None),
          ("portal:number-edit", "number"), ("portal:api-keys", None),
@@ -24,7 +26,8 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:member-role", "membership"), ("portal:member-remove", "membership"),
          ("portal:invitation-revoke", "invitation"), ("portal:compliance", None),
          ("portal:retention-update", None), ("portal:subject-request", None)]
-POST_ONLY = {"portal:api-key-revoke", "portal:team-invite", "portal:member-role",
+POST_ONLY = {"portal:agent-publish", "portal:agent-rollback", "portal:api-key-revoke",
+             "portal:team-invite", "portal:member-role",
              "portal:member-remove", "portal:invitation-revoke", "portal:retention-update",
              "portal:subject-request"}
 # Not behind portal_view: signing in and out (test_login.py), and accepting an invitation,
@@ -43,18 +46,22 @@ def test_every_portal_url_is_walked_here():
 
 @pytest.fixture
 def objects_of(agent_create_for):
-    """`objects_of(tenant)` → {kind: pk} with one object of each kind in that tenant."""
+    """`objects_of(tenant)` → {kind: pk, or the URL's arguments} with one object of each kind
+    in that tenant."""
 
-    def make(tenant) -> dict[str, int]:
+    def make(tenant) -> dict[str, int | tuple[int, ...]]:
         from django.contrib.auth import get_user_model
 
         from agents.services import phone_number_create
+        from agents.versions import agent_publish
         from aybiza.core.services import invitation_create
         from tools.services import tool_create
         agent = agent_create_for(tenant)
+        version = agent_publish(tenant=tenant, agent=agent)
         number = phone_number_create(tenant=tenant, e164=f"+1555010{tenant.pk % 10000:04d}",
                                      agent_id=agent.pk)
-        return {"agent": agent.pk, "number": number.pk,
+        return {"agent": agent.pk, "agent_version": (agent.pk, version.number),
+                "number": number.pk,
                 "call": make_call(tenant=tenant, agent=agent).pk,
                 "api_key": api_key_create(tenant=tenant, name="k").api_key.pk,
                 "tool": tool_create(tenant=tenant, name="t", description="d",
@@ -75,8 +82,11 @@ def agent_create_for():
     return lambda tenant: agent_create(tenant=tenant, name=f"Agent of {tenant.slug}")
 
 
-def url_of(name: str, kind: str | None, ids: dict[str, int]) -> str:
-    return reverse(name, args=[ids[kind]]) if kind else reverse(name)
+def url_of(name: str, kind: str | None, ids: dict[str, int | tuple[int, ...]]) -> str:
+    if kind is None:
+        return reverse(name)
+    args = ids[kind]
+    return reverse(name, args=args if isinstance(args, tuple) else [args])
 
 
 def test_anonymous_users_are_sent_to_login_from_every_page(tenant, objects_of):
@@ -103,7 +113,8 @@ def test_every_page_answers_404_for_another_tenants_ids(owner_client, other_tena
 def test_ids_that_cannot_exist_are_404_not_500(owner_client):
     for name, kind in PAGES:
         if kind is not None:
-            url = reverse(name, args=[10**30])
+            # (a version's number is 1: its agent is the id that cannot exist)
+            url = reverse(name, args=[10**30, 1] if kind == "agent_version" else [10**30])
             assert owner_client.post(url).status_code == 404, url
 
 
