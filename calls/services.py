@@ -170,10 +170,19 @@ def event_record(
 
 def events_record(events: list[dict[str, Any]]) -> list[CallEvent]:
     """`event_record` for many events (of any calls) in one INSERT."""
-    return CallEvent.objects.bulk_create([
+    rows = CallEvent.objects.bulk_create([
         CallEvent(tenant_id=event["call"].tenant_id, call=event["call"], type=event["type"],
                   payload=event.get("payload") or {}, offset_ms=event.get("offset_ms"))
         for event in events])
+    for row in rows:
+        if row.type == PROVIDER_AUTH_FAILED:
+            publish_event(tenant=row.tenant_id, type=EventType.PROVIDER_AUTH_FAILED,
+                          payload={"call_id": row.call_id, **row.payload})
+    return rows
+
+
+# The call event a live call records when a vendor refuses our credentials.
+PROVIDER_AUTH_FAILED = "provider_auth_failed"
 
 
 def event_record_once(*, call: Call, type: str, payload: dict[str, Any]) -> CallEvent:

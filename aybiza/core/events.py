@@ -29,6 +29,8 @@ class EventType(StrEnum):
     TOOL_EXECUTED = "tool.executed"
     CALL_COMPLETED = "call.completed"
     CALL_ANALYZED = "call.analyzed"
+    # A vendor refused our credentials during a call: only a person can fix it (alert).
+    PROVIDER_AUTH_FAILED = "provider.auth_failed"
 
 
 @dataclass(frozen=True)

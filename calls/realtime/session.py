@@ -22,6 +22,7 @@ from calls.models import Outcome, Role
 from calls.realtime.chunker import ClauseChunker
 from calls.realtime.costs import CostMeter
 from calls.realtime.pacer import BYTES_PER_S, FRAME_S, OutboundAudio, Pacer
+from calls.realtime.providers.failover import auth_error_of
 from calls.realtime.providers.llm.base import (
     Conversation,
     Done,
@@ -45,6 +46,14 @@ TURN_FILLER = "One moment, please."
 SECURE_CAPTURE_TIMEOUT_S = 60.0
 SECURE_CAPTURE_ATTEMPTS = 3
 DEFAULT_SECURE_PROMPT = "Please enter the number on your keypad, then press the pound key."
+# What the caller hears when a provider fails (never silence): once, asked to repeat; twice in a
+# row, or when we cannot hear at all, handed to a person if the agent can transfer, else goodbye.
+SORRY_REPEAT = "Sorry, I had a problem on my side. Could you say that again?"
+CANNOT_HEAR = "I'm sorry, we're having a technical problem and I can't hear you right now."
+CANNOT_ANSWER = "I'm sorry, we're having a technical problem on our side."
+HANDING_OVER = "Let me put you through to a colleague."
+CALL_BACK = "Please call back in a few minutes. Goodbye."
+TRANSFER_TOOL = "transfer_call"
 
 
 class VoiceActivity(Protocol):
@@ -187,6 +196,8 @@ class CallSession:
         self.outcome: str | None = None
         self._pending_outcome: str | None = None
         self.costs = CostMeter()
+        self._failed_turns_in_a_row = 0
+        self._auth_alerts: set[tuple[str, str]] = set()
         self._speaker: _Speaker | None = None
         self.metrics: dict[str, Any] = {
             "frames_in": 0, "frames_out": 0, "speech_frames": 0, "barge_ins": 0,
@@ -197,10 +208,16 @@ class CallSession:
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         """Open the STT stream, start listening; disclose recording, then greet."""
-        self._stt = await self._stt_provider.open_stream(self.config.stt_options)
-        self._spawn(self._transcripts(), "transcripts")
         if self._pacer is not None:
             self._pacer.register(self)
+        try:
+            self._stt = await self._stt_provider.open_stream(self.config.stt_options)
+        except Exception as exc:
+            # Every recogniser refused (a revoked key, an outage): the caller still hears us.
+            self._provider_failed("stt", exc)
+            self._start_turn(self._give_up_politely(CANNOT_HEAR, greet=True))
+            return
+        self._spawn(self._transcripts(), "transcripts")
         config = self.config
         if config.recording_mode == "after_consent" and self._recorder is not None:
             # Nothing is recorded until the caller agrees.
@@ -379,9 +396,11 @@ class CallSession:
                              error: BaseException) -> None:
         """A provider chain switched vendors mid-call: record it; fill the silence."""
         self.metrics["provider_failovers"] += 1
+        at = self._offset_ms(self._now())
         self.store.record_event("provider_failover", {"kind": kind, "from": from_name,
                                                       "to": to_name, "error": str(error)[:300]},
-                                self._offset_ms(self._now()))
+                                at)
+        self._alert_if_auth(kind, error, at)
         speaker = self._speaker
         if kind in ("llm", "tts") and speaker is not None and not speaker.turn.segments:
             speaker.say(TURN_FILLER)
@@ -432,11 +451,10 @@ class CallSession:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.metrics["provider_errors"] += 1
             logger.exception("STT failed on call %s", self.config.call_id)
-            self.store.record_event("provider_error", {"kind": "stt", "error": str(exc)[:300]},
-                                     self._offset_ms(self._now()))
-            self._end(Outcome.ERROR, "stt_failed")
+            self._provider_failed("stt", exc)
+            self._stt_open = False
+            self._start_turn(self._give_up_politely(CANNOT_HEAR))
 
     def _caller_turn_complete(self) -> None:
         if self._secure is not None:  # words said during keypad entry are never kept
@@ -542,15 +560,58 @@ class CallSession:
             raise
         except Exception as exc:
             speaker.cancel()
-            self.metrics["provider_errors"] += 1
             logger.exception("Agent turn failed on call %s", self.config.call_id)
-            self.store.record_event("provider_error", {"kind": "llm_or_tts",
-                                                        "error": str(exc)[:300]},
-                                     self._offset_ms(self._now()))
+            self._provider_failed("llm_or_tts", exc)
             if turn.segments:
                 self._close_agent_turn(turn, interrupted=True)
+            await self._recover_turn()
             return
+        self._failed_turns_in_a_row = 0
         await self._finish_turn(turn)
+
+    # --- provider failures: never silence ---------------------------------------------------
+    def _provider_failed(self, kind: str, exc: BaseException) -> None:
+        self.metrics["provider_errors"] += 1
+        at = self._offset_ms(self._now())
+        self.store.record_event("provider_error", {"kind": kind, "error": str(exc)[:300]}, at)
+        self._alert_if_auth(kind, exc, at)
+
+    def _alert_if_auth(self, kind: str, exc: BaseException, at: int) -> None:
+        """Refused credentials get their own event (once per vendor and call): the tenant's
+        alerting picks it up through the event stream (calls.services.events_record)."""
+        auth = auth_error_of(exc)
+        if auth is None or (kind, auth.provider) in self._auth_alerts:
+            return
+        self._auth_alerts.add((kind, auth.provider))
+        logger.error("%s provider %s refused our credentials on call %s (HTTP %s)", kind,
+                     auth.provider, self.config.call_id, auth.status)
+        self.store.record_event("provider_auth_failed", {
+            "kind": kind, "provider": auth.provider, "status": auth.status}, at)
+
+    async def _recover_turn(self) -> None:
+        """A reply failed: apologise and ask again; twice in a row, hand over or say goodbye."""
+        self._failed_turns_in_a_row += 1
+        if self._failed_turns_in_a_row == 1:
+            self.conversation.messages.append(Message(role="assistant", text=SORRY_REPEAT))
+            await self._speak_lines([SORRY_REPEAT], kind="recovery")
+            return
+        await self._give_up_politely(CANNOT_ANSWER)
+
+    async def _give_up_politely(self, apology: str, *, greet: bool = False) -> None:
+        """Say what went wrong; transfer to a person when the agent has the tool, else ask the
+        caller to call back and end the call (outcome `error`: it did not go as it should)."""
+        self._pending_outcome = self._pending_outcome or Outcome.ERROR
+        opening = [self.config.greeting] if greet and self.config.greeting else []
+        if TRANSFER_TOOL in self._tool_specs and self._tools is not None:
+            await self._speak_lines([*opening, apology, HANDING_OVER], kind="recovery")
+            [result] = await self._run_tools([ToolCall(
+                id="recovery-transfer", name=TRANSFER_TOOL,
+                arguments={"summary": "The assistant had a technical problem during this call."})])
+            content = result.content if isinstance(result.content, dict) else {}
+            if not result.is_error and content.get("transferred"):
+                self._end(Outcome.TRANSFERRED, "transfer_after_provider_error")
+                return
+        await self._speak_lines([*opening, apology, CALL_BACK], kind="recovery", end_call=True)
 
     async def _speak_lines(self, lines: list[str], *, kind: str, end_call: bool = False) -> None:
         turn = self._new_agent_turn(kind, None)

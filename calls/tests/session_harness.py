@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from calls.realtime.pacer import FRAME_BYTES, Pacer
-from calls.realtime.providers.llm.base import Conversation, LLMProvider
+from calls.realtime.providers.llm.base import Conversation, LLMProvider, ToolSpec
 from calls.realtime.providers.stt.base import STTOptions, STTProvider, STTStream, Transcript
 from calls.realtime.providers.tts.base import TTSOptions, TTSProvider
 from calls.realtime.serializers.twilio import OutboundEncoder
@@ -132,7 +132,10 @@ class TwilioWire:
 
 async def make_session(*, llm: LLMProvider, stt_lines: list[str] | None = None,
                        stt_fail: bool = False, greeting: str = "Hello there, how can I help?",
-                       **config: Any) -> tuple[CallSession, TwilioWire, MemoryStore, WordTTS]:
+                       stt: STTProvider | None = None, tools: Any = None,
+                       tool_specs: list[ToolSpec] | None = None,
+                       before_start: Any = None, **config: Any,
+                       ) -> tuple[CallSession, TwilioWire, MemoryStore, WordTTS]:
     wire = TwilioWire()
     store = MemoryStore()
     tts = WordTTS()
@@ -141,15 +144,19 @@ async def make_session(*, llm: LLMProvider, stt_lines: list[str] | None = None,
     outbound = pacer.outbound(encoder, wire.send)
     session = CallSession(
         config=SessionConfig(call_id=1, tenant_id=1, agent_id=1, greeting=greeting,
-                             conversation=Conversation(system_prompt="test"),
+                             conversation=Conversation(system_prompt="test",
+                                                       tools=list(tool_specs or [])),
                              end_of_turn_silence_ms=config.pop("end_of_turn_silence_ms", 200),
                              barge_in_min_speech_ms=config.pop("barge_in_min_speech_ms", 120),
                              **config),
-        stt=ScriptedSTT(stt_lines or [], stt_fail), llm=llm, tts=tts, vad=EnergyVAD(),
+        stt=stt or ScriptedSTT(stt_lines or [], stt_fail), llm=llm, tools=tools, tts=tts,
+        vad=EnergyVAD(),
         outbound=outbound, send_control=wire.send, clear_message=encoder.clear(), store=store,
         pacer=pacer,
     )
     wire.session = session
+    if before_start is not None:  # e.g. wire a failover chain's callback, as the consumer does
+        before_start(session)
     await session.start()
     return session, wire, store, tts
 

@@ -18,6 +18,7 @@ from calls.realtime.providers.llm.base import (
 )
 from calls.realtime.providers.llm.bedrock import BedrockLLM, bedrock_messages
 from tests.fakes.bedrock import (
+    access_denied,
     mid_stream_error,
     server_error,
     text_turn,
@@ -279,3 +280,21 @@ async def test_connection_refused_fails_over_to_a_region_that_answers(fake_bedro
     with pytest.raises(ProviderError) as caught:
         await collect(llm, conversation())
     assert caught.value.failover and fake_bedrock.requests == []
+
+
+@pytest.mark.asyncio
+async def test_refused_credentials_fail_over_to_another_provider_not_another_region(
+        fake_bedrock):
+    # given the credentials are refused (the same keys serve every region)
+    fake_bedrock.queue(access_denied(), region="us-east-1")
+    fake_bedrock.queue(text_turn("Never asked."), region="us-west-2")
+    llm = BedrockLLM(**fake_bedrock.provider_options(regions=["us-east-1", "us-west-2"]))
+
+    # when the brain responds
+    with pytest.raises(ProviderError) as caught:
+        await collect(llm, conversation())
+
+    # then it is an auth error another provider may take over, with AWS's words, after one try
+    assert caught.value.auth and caught.value.failover and caught.value.status == 403
+    assert "not authorized" in str(caught.value)
+    assert [r.region for r in fake_bedrock.requests] == ["us-east-1"]

@@ -195,15 +195,20 @@ async def test_aclose_sends_closestream_delivers_last_words_and_ends_transcripts
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize(("status", "failover"), [(503, True), (401, False)])
-async def test_refused_listen_socket_raises_provider_error(fake_deepgram, status, failover):
+@pytest.mark.parametrize(("status", "failover", "auth"),
+                         [(503, True, False), (401, True, True), (403, True, True),
+                          (400, False, False)])
+async def test_refused_listen_socket_raises_provider_error(fake_deepgram, status, failover,
+                                                           auth):
     # given Deepgram refuses the handshake
     fake_deepgram.listen_status = status
 
-    # when a stream opens, then the error says whether another provider may take over
+    # when a stream opens, then the error says whether another provider may take over (a
+    # refused key: yes, the backup has its own) and whether credentials were refused
     with pytest.raises(ProviderError) as caught:
         await DeepgramSTT(**fake_deepgram.provider_options()).open_stream(STTOptions())
-    assert (caught.value.status, caught.value.failover) == (status, failover)
+    assert (caught.value.status, caught.value.failover, caught.value.auth) == (
+        status, failover, auth)
 
 
 # -- TTS ---------------------------------------------------------------------------------------

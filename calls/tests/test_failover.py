@@ -17,6 +17,7 @@ from calls.realtime.providers.failover import (
 )
 from calls.realtime.providers.llm.base import Conversation, Message, TextDelta
 from calls.realtime.providers.llm.bedrock import BedrockLLM
+from calls.realtime.providers.llm.offline import OfflineBrain
 from calls.realtime.providers.llm.openai_compat import OpenAICompatLLM
 from calls.realtime.providers.stt.base import STTOptions
 from calls.realtime.providers.stt.deepgram import DeepgramSTT
@@ -293,10 +294,13 @@ async def test_build_chain_builds_named_providers_with_their_own_options(fake_be
     assert seen == ["llm:bedrock->openai"]
 
 
-def test_build_chain_of_one_is_the_bare_provider_and_typos_are_refused(fake_openai):
-    # when a single provider is named, then no wrapper is added
+def test_a_lone_vendor_keeps_its_budget_a_lone_local_provider_is_bare(fake_openai):
+    # when a single cloud provider is named, then it is still under the first-byte budget
     single = build_chain("llm", ["openai"], openai=fake_openai.provider_options())
-    assert isinstance(single, OpenAICompatLLM)
+    assert isinstance(single, FailoverLLM) and single.name == "openai"
+    assert isinstance(single.providers[0], OpenAICompatLLM)
+    # and a single local one is the provider itself
+    assert isinstance(build_chain("llm", ["offline"]), OfflineBrain)
 
     # when options name a provider outside the chain, then it is a configuration error
     with pytest.raises(ValueError, match="bedrok"):
@@ -318,3 +322,18 @@ def test_agent_provider_options_name_the_fallbacks_and_their_options(fake_deepgr
     assert isinstance(chain, FailoverSTT) and chain._chain.budget_s == 0.9
     assert (primary.ws_url, primary.keepalive_interval_s) == (fake_deepgram.ws_url, 3.0)
     assert (backup.ws_url, backup.keepalive_interval_s) == (backup_deepgram.ws_url, 4.0)
+
+
+@pytest.mark.asyncio
+async def test_a_lone_vendor_that_hangs_is_a_provider_error_within_its_budget(fake_openai):
+    # given the only LLM answers after 5 s, and a 300 ms first-byte budget
+    fake_openai.queue(text_answer("Too late.", delay_before_s=5))
+    llm = build_from_options("llm", "openai", {"ttfb_budget_ms": 300,
+                                               **fake_openai.provider_options()})
+
+    # when it is asked, then the session gets an error it can answer out loud, in time
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(ProviderError):
+        [event async for event in llm.respond(CONVERSATION)]
+    assert asyncio.get_running_loop().time() - started < 2
+    await llm.aclose()

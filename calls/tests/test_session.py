@@ -7,6 +7,7 @@ import pytest
 from calls.models import Outcome
 from calls.realtime.providers.llm.base import ToolCall, ToolResult
 from calls.realtime.providers.llm.instant import InstantLLM
+from calls.realtime.session import CALL_BACK, CANNOT_HEAR
 from calls.tests.session_harness import SILENCE, SPEECH, feed, make_session
 
 
@@ -180,17 +181,20 @@ async def test_tool_calls_run_in_one_batch_and_their_results_reach_the_brain():
 
 
 @pytest.mark.asyncio
-async def test_a_crashing_recogniser_ends_the_call_with_everything_saved():
+async def test_a_crashing_recogniser_ends_the_call_out_loud_with_everything_saved():
     session, wire, store, _ = await make_session(llm=InstantLLM("x"), stt_fail=True,
                                                  greeting="Hi.")
     await feed(session, SILENCE, 0.5)
 
     await feed(session, SPEECH, 0.3)
     await feed(session, SILENCE, 0.5)
-    await asyncio.wait_for(session._closed.wait(), 2)
+    await asyncio.wait_for(session._closed.wait(), 10)
 
     assert store.closed["outcome"] == Outcome.ERROR
-    assert store.ordered_turns()[0]["text"] == "Hi."
+    turns = store.ordered_turns()
+    assert turns[0]["text"] == "Hi."
+    # the caller is told, not left in silence
+    assert turns[-1]["text"] == f"{CANNOT_HEAR} {CALL_BACK}"
     assert any(kind == "provider_error" for kind, _ in store.events)
 
 

@@ -104,6 +104,14 @@ def throttled(message: str = "Too many requests, please wait.") -> BedrockRespon
     return BedrockResponse(status=429, error_type="ThrottlingException", message=message)
 
 
+def access_denied(message: str = "User: arn:aws:iam::123456789012:user/aybiza is not authorized "
+                                  "to perform: bedrock:InvokeModelWithResponseStream"
+                  ) -> BedrockResponse:
+    """A 403 AccessDeniedException before the stream starts: revoked or missing permission
+    (an expired session token answers the same way with ExpiredTokenException)."""
+    return BedrockResponse(status=403, error_type="AccessDeniedException", message=message)
+
+
 def server_error(status: int = 503, error_type: str = "ServiceUnavailableException",
                  *, delay_before_s: float = 0.0) -> BedrockResponse:
     """A 5xx before the stream starts."""

@@ -87,3 +87,23 @@ def test_call_services_publish_started_and_one_completed(tenant, phone_number, r
     assert [e.type for e in received] == [EventType.CALL_STARTED, EventType.CALL_COMPLETED]
     assert received[0].payload["call_id"] == call.pk
     assert received[1].payload["outcome"] == "completed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_provider_key_recorded_by_a_call_is_published_for_alerting(
+        tenant, phone_number, received):
+    from calls.services import events_record
+
+    call = call_start(tenant=tenant, phone_number=phone_number, call_sid="CA" + "a" * 32,
+                      from_number="+14155552671", to_number=phone_number.e164)
+    received.clear()
+
+    events_record([
+        {"call": call, "type": "barge_in", "payload": {"turn": 1}},
+        {"call": call, "type": "provider_auth_failed",
+         "payload": {"kind": "stt", "provider": "deepgram", "status": 401}},
+    ])
+
+    assert [(e.type, e.tenant_id, e.payload) for e in received] == [
+        (EventType.PROVIDER_AUTH_FAILED, tenant.pk,
+         {"call_id": call.pk, "kind": "stt", "provider": "deepgram", "status": 401})]

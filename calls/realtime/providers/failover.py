@@ -49,16 +49,34 @@ class ProviderError(RuntimeError):
     """A provider could not serve a request.
 
     `failover` says whether another provider (or region) may serve it instead: True for connect
-    errors, timeouts, 5xx and exhausted throttling; False for errors another vendor would repeat
-    (a bad request) or after part of the answer was already delivered.
+    errors, timeouts, 5xx, exhausted throttling and refused credentials (another vendor has its
+    own); False for errors another vendor would repeat (a bad request) or after part of the
+    answer was already delivered. `auth` marks refused credentials (401/403, AWS AccessDenied):
+    the most common production outage, and one only a person can fix, so calls raise an alert.
     """
 
     def __init__(self, message: str, *, provider: str = "", status: int | None = None,
-                 failover: bool = True) -> None:
+                 failover: bool = True, auth: bool | None = None) -> None:
         super().__init__(message)
         self.provider = provider
         self.status = status
         self.failover = failover
+        self.auth = status in AUTH_STATUSES if auth is None else auth
+
+
+# HTTP statuses of refused credentials: a bad, revoked or expired key.
+AUTH_STATUSES = frozenset({401, 403})
+
+
+def auth_error_of(exc: BaseException | None) -> ProviderError | None:
+    """The refused-credentials error behind `exc` (itself, or a cause of it), if any."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, ProviderError) and exc.auth:
+            return exc
+        exc = exc.__cause__
+        seen += 1
+    return None
 
 
 _tls_context: ssl.SSLContext | None = None
@@ -351,8 +369,10 @@ def build_chain(kind: str, names: list[str], *, on_failover: OnFailover | None =
 
     Keyword arguments named after a provider are that provider's constructor options, e.g.
     ``build_chain("llm", ["bedrock", "openai"], bedrock={"regions": ["us-east-1"]},
-    openai={"base_url": "http://gpu:8000/v1"}, on_failover=record)``. A single name returns the
-    bare provider: there is nothing to fail over to.
+    openai={"base_url": "http://gpu:8000/v1"}, on_failover=record)``. A single vendor still gets
+    the wrapper: its time-to-first-byte budget turns a vendor that hangs into a provider error the
+    session answers out loud. A single local provider is returned bare (a budget there would only
+    turn CPU load into silence).
     """
     unknown = set(provider_options) - set(names)
     if unknown:
@@ -362,13 +382,17 @@ def build_chain(kind: str, names: list[str], *, on_failover: OnFailover | None =
                   retry_primary_after_s=retry_primary_after_s)
 
 
+# Providers that run on this machine: no network, nothing to time out on.
+LOCAL_PROVIDERS = frozenset({"pocketsphinx", "offline", "hibari", "espeak", "instant"})
+
+
 def _build(kind: str, entries: list[tuple[str, dict[str, Any]]], *,
            on_failover: OnFailover | None, ttfb_budget_ms: int | None,
            retry_primary_after_s: float = 30.0) -> Any:
     if not entries:
         raise ValueError(f"A {kind} chain needs at least one provider.")
     providers = [build_provider(kind, name, **options) for name, options in entries]
-    if len(providers) == 1:
+    if len(providers) == 1 and entries[0][0] in LOCAL_PROVIDERS:
         return providers[0]
     wrapper = {"stt": FailoverSTT, "llm": FailoverLLM, "tts": FailoverTTS}[kind]
     return wrapper(providers, ttfb_budget_ms=ttfb_budget_ms, on_failover=on_failover,

@@ -216,7 +216,13 @@ class BedrockLLM(LLMProvider):
                             yield output
                 except Exception as exc:
                     kind = classify(exc)
-                    if turn.yielded or kind == "fatal":
+                    if kind == "auth" and not turn.yielded:
+                        # Every region shares the credentials: no point trying another one,
+                        # but another provider (its own credentials) may answer.
+                        raise ProviderError(f"bedrock ({region}): credentials refused: {exc}",
+                                            provider=self.name, status=_status_of(exc),
+                                            failover=True, auth=True) from exc
+                    if turn.yielded or kind in ("fatal", "auth"):
                         raise ProviderError(f"bedrock ({region}): {exc}", provider=self.name,
                                             failover=False) from exc
                     last_error = exc
@@ -360,8 +366,24 @@ class _Turn:
         return Done(stop_reason=self.stop_reason, usage=self.usage)
 
 
+# Bedrock/STS error codes of refused credentials (HTTP 403, sometimes 400 for expired tokens).
+AUTH_ERROR_CODES = frozenset({
+    "accessdeniedexception", "unrecognizedclientexception", "expiredtokenexception",
+    "invalidsignatureexception", "incompletesignatureexception", "missingauthenticationtoken",
+    "invalidclienttokenid", "signaturedoesnotmatch",
+})
+
+
+def _status_of(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return None
+
+
 def classify(exc: BaseException) -> str:
-    """"throttle", "unavailable" (try another region) or "fatal" for a boto3/botocore error."""
+    """"throttle", "unavailable" (try another region), "auth" (credentials refused: try another
+    provider) or "fatal" for a boto3/botocore error."""
     from botocore.exceptions import ClientError, HTTPClientError
     from botocore.exceptions import ConnectionError as BotoConnectionError
 
@@ -370,6 +392,8 @@ def classify(exc: BaseException) -> str:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         if code in ("throttlingexception", "toomanyrequestsexception") or status == 429:
             return "throttle"
+        if code in AUTH_ERROR_CODES or status in (401, 403):
+            return "auth"
         if status >= 500 or code in (
             "internalserverexception", "serviceunavailableexception",
             "modelstreamerrorexception", "modelnotreadyexception", "modeltimeoutexception",

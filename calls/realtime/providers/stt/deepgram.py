@@ -99,13 +99,15 @@ async def open_websocket(*, ws_url: str, path: str, params: dict[str, Any], api_
 
 
 def as_provider_error(exc: BaseException, provider: str) -> ProviderError:
-    """Classify a connection failure: 5xx, 429, network and timeouts may fail over; 4xx not."""
+    """Classify a connection failure: 5xx, 429, refused credentials (401/403: a fallback has its
+    own), network and timeouts may fail over; other 4xx (a request any vendor would refuse)
+    not."""
     if isinstance(exc, ProviderError):
         return exc
     status = getattr(exc, "status_code", None)
     if status is None:  # websockets' InvalidStatus carries the handshake response
         status = getattr(getattr(exc, "response", None), "status_code", None)
-    failover = status is None or status >= 500 or status == 429
+    failover = status is None or status >= 500 or status in (401, 403, 429)
     detail = f"HTTP {status} {getattr(exc, 'body', '')}" if status is not None else repr(exc)
     return ProviderError(f"{provider}: {detail}", provider=provider, status=status,
                          failover=failover)

@@ -1,0 +1,169 @@
+"""Provider failures the caller hears about: never silence, never a dropped call."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from calls.models import Outcome
+from calls.realtime.providers.failover import FailoverSTT, ProviderError
+from calls.realtime.providers.llm.base import (
+    BrainEvent,
+    Conversation,
+    Done,
+    LLMProvider,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+)
+from calls.realtime.providers.stt.base import STTOptions, STTProvider, STTStream
+from calls.realtime.session import (
+    CALL_BACK,
+    CANNOT_ANSWER,
+    CANNOT_HEAR,
+    HANDING_OVER,
+    SORRY_REPEAT,
+)
+from calls.tests.session_harness import SILENCE, SPEECH, ScriptedSTT, feed, make_session
+
+FORBIDDEN = ProviderError("bedrock (us-east-1): AccessDeniedException", provider="bedrock",
+                          status=403, failover=True)
+
+
+class ScriptedLLM(LLMProvider):
+    """Answers from a script: a string is said, an exception is raised before any text."""
+
+    name = "scripted"
+
+    def __init__(self, *script: str | BaseException) -> None:
+        self.script = list(script)
+        self.calls = 0
+
+    async def respond(self, conversation: Conversation) -> AsyncIterator[BrainEvent]:
+        self.calls += 1
+        step = self.script.pop(0) if self.script else "Fine."
+        if isinstance(step, BaseException):
+            raise step
+        yield TextDelta(step)
+        yield Done()
+
+
+class RefusingSTT(STTProvider):
+    """A recogniser whose every connection is refused with `status` (a revoked key)."""
+
+    def __init__(self, status: int = 401) -> None:
+        self.name = "deepgram"
+        self.status = status
+
+    async def open_stream(self, options: STTOptions) -> STTStream:
+        raise ProviderError(f"deepgram: HTTP {self.status} Invalid credentials",
+                            provider="deepgram", status=self.status, failover=True)
+
+
+async def speak_once(session, seconds: float = 2.0) -> None:
+    await feed(session, SPEECH, 0.3)
+    await feed(session, SILENCE, seconds)
+
+
+@pytest.mark.asyncio
+async def test_a_failed_reply_is_an_apology_and_the_repeated_question_is_answered():
+    # given an LLM that refuses once (403), then answers
+    llm = ScriptedLLM(FORBIDDEN, "We open at nine.")
+    session, wire, store, tts = await make_session(
+        llm=llm, stt_lines=["when do you open", "when do you open"], greeting="")
+
+    # when the caller asks, hears the apology, and asks again
+    await speak_once(session, 2.5)
+    await speak_once(session, 1.5)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+    # then the first turn is an apology out loud (not 8 s of silence), the second the answer
+    agent_turns = [t["text"] for t in store.ordered_turns() if t["role"] == "agent"]
+    assert agent_turns == [SORRY_REPEAT, "We open at nine."]
+    assert store.closed["outcome"] == Outcome.CALLER_HUNG_UP
+    # and the refused credentials raised their own event once
+    assert ("provider_auth_failed", {"kind": "llm_or_tts", "provider": "bedrock",
+                                     "status": 403}) in store.events
+
+
+@pytest.mark.asyncio
+async def test_two_failed_replies_in_a_row_end_the_call_politely():
+    llm = ScriptedLLM(FORBIDDEN, FORBIDDEN)
+    session, wire, store, tts = await make_session(
+        llm=llm, stt_lines=["hello", "hello?"], greeting="")
+
+    await speak_once(session, 2.5)
+    await speak_once(session, 0.2)
+    await asyncio.wait_for(session._closed.wait(), 10)
+
+    agent_turns = [t["text"] for t in store.ordered_turns() if t["role"] == "agent"]
+    assert agent_turns == [SORRY_REPEAT, f"{CANNOT_ANSWER} {CALL_BACK}"]
+    assert store.closed["outcome"] == Outcome.ERROR
+    # one alert per vendor and call, not one per failed turn
+    assert [kind for kind, _ in store.events].count("provider_auth_failed") == 1
+
+
+@pytest.mark.asyncio
+async def test_a_recogniser_refused_at_call_start_still_greets_and_says_why():
+    # given the only recogniser refuses our key when the call starts
+    session, wire, store, tts = await make_session(llm=ScriptedLLM(), stt=RefusingSTT(401),
+                                                   greeting="Thanks for calling Acme.")
+
+    # when the call runs
+    await feed(session, SILENCE, 0.2)
+    await asyncio.wait_for(session._closed.wait(), 10)
+
+    # then the caller heard the greeting and an apology before the call ended
+    [agent] = [t for t in store.ordered_turns() if t["role"] == "agent"]
+    assert agent["text"] == f"Thanks for calling Acme. {CANNOT_HEAR} {CALL_BACK}"
+    assert store.closed["outcome"] == Outcome.ERROR
+    assert ("provider_auth_failed", {"kind": "stt", "provider": "deepgram",
+                                     "status": 401}) in store.events
+
+
+@pytest.mark.asyncio
+async def test_a_refused_recogniser_with_a_backup_fails_over_and_alerts():
+    # given Deepgram refuses our key and the agent names a backup recogniser
+    chain = FailoverSTT([RefusingSTT(403), ScriptedSTT(["hello"])], ttfb_budget_ms=1000)
+    session, wire, store, tts = await make_session(
+        llm=ScriptedLLM("Hi!"), stt=chain, greeting="",
+        before_start=lambda session: setattr(chain._chain, "on_failover",
+                                             session.on_provider_failover))
+
+    # when the caller speaks
+    await speak_once(session, 1.5)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+    # then the backup heard it, the agent answered, and the refusal raised an alert
+    assert [t["text"] for t in store.ordered_turns()] == ["hello", "Hi!"]
+    assert ("provider_auth_failed", {"kind": "stt", "provider": "deepgram",
+                                     "status": 403}) in store.events
+
+
+@pytest.mark.asyncio
+async def test_a_recogniser_refused_at_start_hands_over_when_the_agent_can_transfer():
+    class Tools:
+        def __init__(self) -> None:
+            self.ran: list[ToolCall] = []
+
+        async def run(self, calls: list[ToolCall]) -> list[ToolResult]:
+            self.ran.extend(calls)
+            return [ToolResult(c.id, c.name, {"transferred": True, "destination": "front desk"})
+                    for c in calls]
+
+    tools = Tools()
+    transfer = ToolSpec(name="transfer_call", description="Transfer", parameters={})
+    session, wire, store, tts = await make_session(
+        llm=ScriptedLLM(), stt=RefusingSTT(401), greeting="", tools=tools,
+        tool_specs=[transfer])
+
+    await feed(session, SILENCE, 0.2)
+    await asyncio.wait_for(session._closed.wait(), 10)
+
+    assert [c.name for c in tools.ran] == ["transfer_call"]
+    [agent] = [t for t in store.ordered_turns() if t["role"] == "agent"]
+    assert agent["text"] == f"{CANNOT_HEAR} {HANDING_OVER}"
+    assert store.closed["outcome"] == Outcome.TRANSFERRED
