@@ -203,7 +203,10 @@ class CallSession:
             "frames_in": 0, "frames_out": 0, "speech_frames": 0, "barge_ins": 0,
             "barge_in_reaction_ms": [], "turn_latency_ms": [], "dtmf_digits": 0,
             "provider_errors": 0, "reprompts": 0, "provider_failovers": 0,
+            # Frames streamed to the recogniser (speech-gated: what a cloud STT bills).
+            "stt_frames": 0,
         }
+        self._stt_frames_billed = 0
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -299,8 +302,7 @@ class CallSession:
             except Exception:
                 logger.exception("Recording failed for call %s", self.config.call_id)
         self.metrics["frames_out"] = self._outbound.total_sent // 160
-        self.costs.add_stt(_active_name(self._stt_provider),
-                           seconds=self.metrics["frames_in"] * FRAME_S)
+        self._bill_stt(_active_name(self._stt_provider))
         try:
             await self.store.close(outcome=self.outcome, metrics=self._metrics_summary(),
                                     recording_path=recording_path, cost=self.costs.estimate())
@@ -323,6 +325,7 @@ class CallSession:
         # between them: less CPU, fewer hallucinated words, lower cloud STT bills.
         if self._stt_open:
             self._stt.feed(ulaw)
+            metrics["stt_frames"] += 1
         else:
             self._preroll.append(ulaw)
         if self._vad.feed(ulaw):
@@ -362,6 +365,7 @@ class CallSession:
         if stt is None or self._stt_open:
             return
         self._stt_open = True
+        self.metrics["stt_frames"] += len(self._preroll)
         for frame in self._preroll:
             stt.feed(frame)
         self._preroll.clear()
@@ -396,6 +400,8 @@ class CallSession:
                              error: BaseException) -> None:
         """A provider chain switched vendors mid-call: record it; fill the silence."""
         self.metrics["provider_failovers"] += 1
+        if kind == "stt":  # the audio streamed so far was billed by the one that failed
+            self._bill_stt(from_name)
         at = self._offset_ms(self._now())
         self.store.record_event("provider_failover", {"kind": kind, "from": from_name,
                                                       "to": to_name, "error": str(error)[:300]},
@@ -568,6 +574,13 @@ class CallSession:
             return
         self._failed_turns_in_a_row = 0
         await self._finish_turn(turn)
+
+    def _bill_stt(self, provider: str) -> None:
+        """Charge the frames streamed since the last charge to `provider`."""
+        frames = self.metrics["stt_frames"] - self._stt_frames_billed
+        self._stt_frames_billed = self.metrics["stt_frames"]
+        if frames:
+            self.costs.add_stt(provider, seconds=frames * FRAME_S)
 
     # --- provider failures: never silence ---------------------------------------------------
     def _provider_failed(self, kind: str, exc: BaseException) -> None:
@@ -985,6 +998,8 @@ def _add_usage(total: dict[str, int], done: Done) -> None:
         value = getattr(usage, key, 0) or 0
         if value:
             total[key] = total.get(key, 0) + value
+    if usage.latency_ms is not None:  # the vendor's own time for the round(s) (Bedrock latencyMs)
+        total["provider_latency_ms"] = total.get("provider_latency_ms", 0) + usage.latency_ms
 
 
 __all__ = ["FRAME_S", "AgentTurn", "CallSession", "SessionConfig"]

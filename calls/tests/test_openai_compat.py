@@ -54,8 +54,9 @@ async def test_text_streams_and_request_carries_tools_and_usage_option(fake_open
     assert events[:2] == [TextDelta("One "), TextDelta("moment.")]
     done = events[-1]
     assert isinstance(done, Done) and done.stop_reason == "end_turn"
+    # (OpenAI's prompt_tokens include the cached ones: billed once, at the cache price)
     assert (done.usage.input_tokens, done.usage.output_tokens,
-            done.usage.cache_read_tokens) == (120, 4, 100)
+            done.usage.cache_read_tokens) == (20, 4, 100)
     assert done.usage.latency_ms is not None
     # and the request is a streaming chat completion with tools (PROTOCOLS §4)
     [body] = fake_openai.requests

@@ -18,6 +18,7 @@ from calls.realtime.providers.llm.base import (
     ToolCall,
     ToolResult,
     ToolSpec,
+    Usage,
 )
 from calls.realtime.providers.stt.base import STTOptions, STTProvider, STTStream
 from calls.realtime.session import (
@@ -167,3 +168,70 @@ async def test_a_recogniser_refused_at_start_hands_over_when_the_agent_can_trans
     [agent] = [t for t in store.ordered_turns() if t["role"] == "agent"]
     assert agent["text"] == f"{CANNOT_HEAR} {HANDING_OVER}"
     assert store.closed["outcome"] == Outcome.TRANSFERRED
+
+
+# -- what the call is billed for -----------------------------------------------------------------
+@pytest.mark.asyncio
+async def test_stt_is_billed_for_the_streamed_speech_only_to_the_provider_that_got_it():
+    # given a 5 s call in which the caller speaks for 0.3 s, on a failover chain that switches
+    # from a recogniser dying mid-call to its backup
+    class DyingStream(STTStream):
+        def __init__(self) -> None:
+            self.failed = asyncio.Event()
+
+        def feed(self, ulaw: bytes) -> None:
+            pass
+
+        def finalize(self) -> None:
+            self.failed.set()
+
+        async def transcripts(self):
+            await self.failed.wait()
+            raise ProviderError("deepgram: stream cut", provider="deepgram")
+            yield  # pragma: no cover - makes this an async generator
+
+        async def aclose(self) -> None:
+            pass
+
+    class Dying(STTProvider):
+        name = "deepgram"
+
+        async def open_stream(self, options: STTOptions) -> STTStream:
+            return DyingStream()
+
+    backup = ScriptedSTT(["second try"])
+    backup.name = "pocketsphinx"
+    chain = FailoverSTT([Dying(), backup], ttfb_budget_ms=1000)
+    session, wire, store, tts = await make_session(
+        llm=ScriptedLLM("Hello."), stt=chain, greeting="",
+        before_start=lambda session: setattr(chain._chain, "on_failover",
+                                             session.on_provider_failover))
+
+    await feed(session, SILENCE, 2.0)
+    await speak_once(session, 0.6)   # streamed to the first one, which then dies
+    await speak_once(session, 2.0)   # streamed to the backup
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+    # then each recogniser is billed for the speech it was sent (0.3 s of speech plus up to
+    # 0.4 s of pre-roll and the end-of-turn silence), not for the whole call
+    stt = store.closed["cost"]["stt"]
+    assert set(stt) == {"deepgram", "pocketsphinx"}
+    assert 0.3 <= stt["deepgram"]["seconds"] <= 1.0
+    assert 0.3 <= stt["pocketsphinx"]["seconds"] <= 1.0
+    assert session.metrics["frames_in"] * 0.02 > 5
+
+
+@pytest.mark.asyncio
+async def test_the_vendors_own_latency_is_kept_on_the_turn():
+    class TimedLLM(ScriptedLLM):
+        async def respond(self, conversation):
+            yield TextDelta("Sure.")
+            yield Done(usage=Usage(input_tokens=10, output_tokens=2, latency_ms=412))
+
+    session, wire, store, tts = await make_session(llm=TimedLLM(), stt_lines=["hi"],
+                                                   greeting="")
+    await speak_once(session, 1.5)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+    agent = store.ordered_turns()[-1]
+    assert agent["usage"]["provider_latency_ms"] == 412

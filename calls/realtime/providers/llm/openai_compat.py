@@ -173,9 +173,12 @@ class _Accumulator:
         usage = getattr(chunk, "usage", None)
         if usage:
             details = getattr(usage, "prompt_tokens_details", None)
-            self.usage = Usage(input_tokens=usage.prompt_tokens or 0,
+            cached = getattr(details, "cached_tokens", 0) or 0
+            # OpenAI counts cached tokens inside prompt_tokens; ours are disjoint kinds priced
+            # apart (Bedrock's inputTokens excludes cache reads), so split them here.
+            self.usage = Usage(input_tokens=max(0, (usage.prompt_tokens or 0) - cached),
                                output_tokens=usage.completion_tokens or 0,
-                               cache_read_tokens=getattr(details, "cached_tokens", 0) or 0)
+                               cache_read_tokens=cached)
         events: list[BrainEvent] = []
         for choice in getattr(chunk, "choices", None) or []:
             if choice.finish_reason:
