@@ -8,6 +8,7 @@ from typing import Any
 from agents.models import PROVIDER_SECRET_NAMES
 from agents.selectors import provider_credentials_for
 from calls.models import Call
+from calls.realtime.call_control import with_call_control
 from calls.realtime.providers.failover import build_from_options
 from calls.realtime.providers.llm.base import Conversation, ToolSpec
 from calls.realtime.providers.stt.base import STTOptions
@@ -44,6 +45,7 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         raise StreamRejected("This call's stream already ended.")
     call_stream_started(call=call, stream_sid=stream_sid)
     agent, knowledge, tools, fillers = _what_the_call_runs(call)
+    tools = with_call_control(tools, llm_provider=agent.llm_provider)
     vocabulary = stt_vocabulary(knowledge, tools)
     config = SessionConfig(
         call_id=call.id, tenant_id=call.tenant_id, agent_id=agent.id,

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from aybiza.core.spoken import luhn_valid, yes_no
 from calls.models import Outcome, Role
+from calls.realtime.call_control import END_CALL, GOODBYE_LINE
 from calls.realtime.chunker import ClauseChunker
 from calls.realtime.costs import CostMeter
 from calls.realtime.pacer import BYTES_PER_S, FRAME_S, OutboundAudio, Pacer
@@ -555,6 +556,16 @@ class CallSession:
                 turn.transfer_to = turn.transfer_to or done.transfer_to
                 if not tool_calls:
                     break
+                if all(call.name == END_CALL for call in tool_calls):
+                    # Hanging up needs no second round: end once the goodbye has played.
+                    turn.end_call = True
+                    self.conversation.messages.append(Message(role="tool", tool_results=[
+                        _hung_up(call) for call in tool_calls]))
+                    if not "".join(said).strip():
+                        speaker.say(GOODBYE_LINE)
+                    break
+                if any(call.name == END_CALL for call in tool_calls):
+                    turn.end_call = True  # after the other tools' results are spoken
                 if not "".join(said).strip():
                     speaker.say(self._filler_for(tool_calls))
                 results = await self._run_tools(tool_calls)
@@ -796,6 +807,9 @@ class CallSession:
         refused: dict[str, ToolResult] = {}
         dispatch: list[ToolCall] = []
         for call in calls:
+            if call.name == END_CALL:  # with other tools: they run, then the call ends
+                refused[call.id] = _hung_up(call)
+                continue
             spec = self._tool_specs.get(call.name)
             if spec is not None and spec.secure_argument:
                 digits = await self._secure_capture(spec)
@@ -990,6 +1004,11 @@ def _ms_between(start: float | None, end: float | None) -> int | None:
     if start is None or end is None:
         return None
     return max(0, int((end - start) * 1000))
+
+
+def _hung_up(call: ToolCall) -> ToolResult:
+    return ToolResult(call.id, call.name, {"ended": True,
+                                           "note": "The call ends after this reply is spoken."})
 
 
 def _add_usage(total: dict[str, int], done: Done) -> None:

@@ -15,7 +15,7 @@ from calls.models import Call, Outcome
 from calls.services import call_start
 from calls.tests.session_harness import EnergyVAD
 from calls.tests.test_consumer import PUBLIC, TOKEN, connect, refreshed, turns_of
-from tests.fakes.bedrock import server_error, text_turn
+from tests.fakes.bedrock import server_error, text_turn, tool_turn
 from tests.fakes.deepgram import tone
 from tests.fakes.openai import text_answer
 
@@ -83,7 +83,9 @@ async def test_a_call_on_deepgram_and_claude(agent, phone_number, fake_deepgram,
     assert fake_deepgram.speak_connections[0].query["encoding"] == "mulaw"
     # What it cost, from the usage the providers reported.
     assert stored.cost["llm"]["bedrock"]["cache_read_tokens"] == 1024
-    assert stored.cost["stt"]["deepgram"]["seconds"] > 3
+    # STT is billed for the speech streamed (0.5 s, pre-roll and end-of-turn silence), not
+    # for the 7 s of the call
+    assert 0.5 <= stored.cost["stt"]["deepgram"]["seconds"] <= 1.5
     assert stored.cost["total_usd"] > 0
     agent_turn = await database_sync_to_async(lambda: stored.turns.get(index=2))()
     assert agent_turn.usage["input_tokens"] == 1200
@@ -116,3 +118,31 @@ async def test_claude_failing_hands_the_turn_to_the_backup_llm(agent, phone_numb
                                                                                 flat=True)))()
     assert [(f["kind"], f["from"], f["to"]) for f in failovers] == [("llm", "bedrock", "openai")]
     assert stored.metrics["provider_failovers"] == 1
+
+
+async def test_claude_hangs_up_with_the_built_in_end_call(agent, phone_number, fake_deepgram,
+                                                          fake_bedrock):
+    # given Claude answers a goodbye by saying it and calling the built-in end_call
+    fake_deepgram.utterances.append("that is all thank you")
+    fake_bedrock.queue(tool_turn("You're welcome, goodbye!", [("tu1", "end_call", {})]))
+    call = await database_sync_to_async(cloud_call)(agent, phone_number, {
+        "stt": fake_deepgram.provider_options(), "tts": fake_deepgram.provider_options(),
+        "llm": fake_bedrock.provider_options()})
+    phone, _ = await connect(call)
+    await phone.start()
+
+    # when the caller says goodbye and stays on the line
+    await phone.send_audio(SILENCE, 2.0)
+    await phone.send_audio(SPEECH, 0.5)
+    await phone.send_audio(SILENCE, 0.5)
+    await phone.wait_closed(timeout=8)  # the agent hangs up (no Twilio REST: closes the stream)
+    await phone.ws.disconnect(timeout=4)
+
+    # then Claude was offered end_call, and the call ended by the agent after the goodbye
+    tools = fake_bedrock.requests[0].body["toolConfig"]["tools"]
+    assert "end_call" in [tool["toolSpec"]["name"] for tool in tools if "toolSpec" in tool]
+    stored = await refreshed(call)
+    assert stored.outcome == Outcome.AGENT_ENDED
+    assert (await database_sync_to_async(turns_of)(stored))[-1] == (
+        "agent", "You're welcome, goodbye!", False)
+    assert len(fake_bedrock.requests) == 1

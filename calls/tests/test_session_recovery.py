@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from calls.models import Outcome
+from calls.realtime.call_control import GOODBYE_LINE, with_call_control
 from calls.realtime.providers.failover import FailoverSTT, ProviderError
 from calls.realtime.providers.llm.base import (
     BrainEvent,
@@ -235,3 +236,52 @@ async def test_the_vendors_own_latency_is_kept_on_the_turn():
 
     agent = store.ordered_turns()[-1]
     assert agent["usage"]["provider_latency_ms"] == 412
+
+
+# -- an LLM agent can hang up ------------------------------------------------------------------
+class HangingUpLLM(LLMProvider):
+    """Says goodbye and calls `end_call`, as Claude does with the built-in tool."""
+
+    name = "scripted"
+
+    def __init__(self, text: str = "Thanks for calling, goodbye!") -> None:
+        self.text = text
+        self.rounds = 0
+        self.offered: list[str] = []
+
+    async def respond(self, conversation: Conversation) -> AsyncIterator[BrainEvent]:
+        self.rounds += 1
+        self.offered = [tool.name for tool in conversation.tools]
+        if self.text:
+            yield TextDelta(self.text)
+        yield ToolCall("t1", "end_call", {})
+        yield Done(stop_reason="tool_use")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("said", "heard"), [("Thanks for calling, goodbye!",
+                                              "Thanks for calling, goodbye!"),
+                                             ("", GOODBYE_LINE)])
+async def test_an_llm_agent_hangs_up_after_its_goodbye_is_heard(said, heard):
+    llm = HangingUpLLM(said)
+    session, wire, store, tts = await make_session(
+        llm=llm, stt_lines=["that's all, bye"], greeting="",
+        tool_specs=with_call_control([], llm_provider="bedrock"))
+
+    await speak_once(session, 0.5)
+    await asyncio.wait_for(session._closed.wait(), 10)
+
+    # the model was offered end_call, said (or we said) goodbye, and the call ended after it
+    # played, in one round (no second LLM request) and without any tool dispatch
+    assert llm.offered == ["end_call"] and llm.rounds == 1
+    assert store.ordered_turns()[-1]["text"] == heard
+    assert store.ordered_turns()[-1]["interrupted"] is False
+    assert store.closed["outcome"] == Outcome.AGENT_ENDED
+    assert ("call_ended_by_agent", {"reason": "agent_ended"}) in store.events
+
+
+def test_call_control_is_offered_to_language_models_not_the_offline_brain():
+    booking = ToolSpec(name="book", description="Book", parameters={})
+    assert [t.name for t in with_call_control([booking], llm_provider="bedrock")] == [
+        "book", "end_call"]
+    assert with_call_control([booking], llm_provider="offline") == [booking]
