@@ -19,6 +19,8 @@ from calls.realtime.providers.llm.base import (
 from calls.realtime.providers.llm.bedrock import BedrockLLM, bedrock_messages
 from tests.fakes.bedrock import (
     access_denied,
+    corrupted_stream,
+    cut_stream,
     mid_stream_error,
     server_error,
     text_turn,
@@ -298,3 +300,46 @@ async def test_refused_credentials_fail_over_to_another_provider_not_another_reg
     assert caught.value.auth and caught.value.failover and caught.value.status == 403
     assert "not authorized" in str(caught.value)
     assert [r.region for r in fake_bedrock.requests] == ["us-east-1"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("broken", [cut_stream, corrupted_stream], ids=["cut", "corrupted"])
+async def test_a_broken_stream_before_any_text_is_retried_not_an_empty_answer(fake_bedrock,
+                                                                              broken):
+    # given the first answer is cut (or corrupted) before any text, the retry answers
+    fake_bedrock.queue(broken(), text_turn("We open at nine."))
+    llm = BedrockLLM(**fake_bedrock.provider_options())
+
+    # when the brain responds
+    events = await collect(llm, conversation())
+
+    # then the caller gets the real answer, not a successful empty one
+    assert events[0] == TextDelta("We open at nine.")
+    assert len(fake_bedrock.requests) == 2
+
+
+@pytest.mark.asyncio
+async def test_a_stream_cut_on_every_attempt_is_a_failover_error(fake_bedrock):
+    fake_bedrock.queue(cut_stream(), cut_stream(), cut_stream())
+    llm = BedrockLLM(max_attempts=3, **fake_bedrock.provider_options())
+
+    with pytest.raises(ProviderError) as caught:
+        await collect(llm, conversation())
+
+    assert caught.value.failover and "messageStop" in str(caught.value.__cause__)
+
+
+@pytest.mark.asyncio
+async def test_a_stream_cut_after_text_is_an_error_not_a_finished_answer(fake_bedrock):
+    # given the stream is cut after the caller already heard some words
+    fake_bedrock.queue(cut_stream("We open "))
+    llm = BedrockLLM(**fake_bedrock.provider_options())
+
+    events = []
+    with pytest.raises(ProviderError) as caught:
+        async for event in llm.respond(conversation()):
+            events.append(event)
+
+    # then no Done(end_turn) pretends it finished, and nobody else repeats it
+    assert events == [TextDelta("We open ")]
+    assert not caught.value.failover

@@ -129,6 +129,21 @@ def mid_stream_error(*chunks_before: str, exception: str = "throttlingException"
     return BedrockResponse(frames=frames)
 
 
+def cut_stream(*chunks_before: str) -> BedrockResponse:
+    """A 200 stream that sends `chunks_before` as text and then ends without `messageStop` or
+    its metadata: the connection was cut (HTTP/2 reset, a proxy timeout)."""
+    frames = [frame("messageStart", {"role": "assistant"})]
+    frames += [frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": c}})
+               for c in chunks_before]
+    return BedrockResponse(frames=frames)
+
+
+def corrupted_stream() -> BedrockResponse:
+    """A 200 stream whose first message fails its CRC (a corrupted frame)."""
+    good = frame("messageStart", {"role": "assistant"})
+    return BedrockResponse(frames=[good[:-4] + bytes(4)])
+
+
 @dataclass
 class BedrockRequest:
     region: str

@@ -214,6 +214,9 @@ class BedrockLLM(LLMProvider):
                         for output in turn.consume(event):
                             turn.yielded = True
                             yield output
+                    if not turn.stopped:
+                        # A cut connection ends the iteration like a finished answer does.
+                        raise TruncatedStream("the stream ended before messageStop")
                 except Exception as exc:
                     kind = classify(exc)
                     if kind == "auth" and not turn.yielded:
@@ -226,8 +229,9 @@ class BedrockLLM(LLMProvider):
                         raise ProviderError(f"bedrock ({region}): {exc}", provider=self.name,
                                             failover=False) from exc
                     last_error = exc
-                    if kind == "throttle" and attempt + 1 < self.max_attempts:
-                        self.throttle_retries += 1
+                    if kind in ("throttle", "retry") and attempt + 1 < self.max_attempts:
+                        if kind == "throttle":
+                            self.throttle_retries += 1
                         await asyncio.sleep(self._backoff_s(attempt))
                         continue
                     break  # unavailable, or throttled too often: next region
@@ -327,6 +331,7 @@ class _Turn:
         self.stop_reason = "end_turn"
         self.usage = Usage()
         self.yielded = False
+        self.stopped = False  # messageStop seen: the answer is complete
 
     def consume(self, event: dict[str, Any]) -> list[BrainEvent]:
         if "contentBlockDelta" in event:
@@ -350,6 +355,7 @@ class _Turn:
                 return [ToolCall(id=tool["id"], name=tool["name"],
                                  arguments=parse_tool_arguments("".join(tool["input"])))]
         elif "messageStop" in event:
+            self.stopped = True
             self.stop_reason = event["messageStop"].get("stopReason", "end_turn")
         elif "metadata" in event:
             usage = event["metadata"].get("usage", {})
@@ -381,11 +387,20 @@ def _status_of(exc: BaseException) -> int | None:
     return None
 
 
+class TruncatedStream(Exception):
+    """The event stream ended without `messageStop`: a cut connection, not an empty answer."""
+
+
 def classify(exc: BaseException) -> str:
-    """"throttle", "unavailable" (try another region), "auth" (credentials refused: try another
-    provider) or "fatal" for a boto3/botocore error."""
+    """"throttle", "retry" (a cut or corrupted stream: again, then another region),
+    "unavailable" (try another region), "auth" (credentials refused: try another provider) or
+    "fatal" for a boto3/botocore error."""
+    from botocore.eventstream import ParserError
     from botocore.exceptions import ClientError, HTTPClientError
     from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    if isinstance(exc, TruncatedStream | ParserError):
+        return "retry"
 
     if isinstance(exc, ClientError):  # EventStreamError included
         code = str(exc.response.get("Error", {}).get("Code", "")).lower()
