@@ -209,6 +209,8 @@ async def test_refused_listen_socket_raises_provider_error(fake_deepgram, status
         await DeepgramSTT(**fake_deepgram.provider_options()).open_stream(STTOptions())
     assert (caught.value.status, caught.value.failover, caught.value.auth) == (
         status, failover, auth)
+    if status == 401:  # Deepgram's explanation is kept, not just the status
+        assert str(caught.value) == "deepgram: HTTP 401 INVALID_AUTH: Invalid credentials."
 
 
 # -- TTS ---------------------------------------------------------------------------------------
@@ -348,4 +350,49 @@ async def test_speak_rest_failure_raises_provider_error(fake_deepgram):
     with pytest.raises(ProviderError) as caught:
         await speak(tts, "Nobody hears this.")
     assert caught.value.failover
+    await tts.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_long_conversation_never_hits_the_flush_limit_and_never_goes_quiet(
+        fake_deepgram):
+    # given a call whose agent speaks 30 turns of two clauses (60 flushes in well under 60 s)
+    tts = DeepgramTTS(**fake_deepgram.provider_options())
+    clauses = [f"Clause {n} of the answer." for n in range(60)]
+
+    # when every clause is spoken
+    audio = [await speak(tts, clause) for clause in clauses]
+    await tts.aclose()
+
+    # then every clause has its audio (the socket's budget spent, the rest over REST), and
+    # Deepgram never had to refuse a Flush
+    assert audio == [fake_deepgram.expected_audio(clause) for clause in clauses]
+    assert fake_deepgram.flush_warnings == 0
+    assert tts.rest_fallbacks == len(clauses) - 18
+
+
+@pytest.mark.asyncio
+async def test_a_warning_instead_of_audio_is_a_provider_error_at_once(fake_deepgram):
+    # given Deepgram's limit is already reached on this socket (a second process, say)
+    fake_deepgram.flush_limit = 1
+    tts = DeepgramTTS(**fake_deepgram.provider_options())
+    await speak(tts, "First.")
+
+    # when the next clause is flushed, then the warning fails the clause (another voice may
+    # take it) instead of waiting for audio that never comes
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(ProviderError) as caught:
+        await speak(tts, "Second.")
+    assert caught.value.failover and "Flush rate limit" in str(caught.value)
+    assert asyncio.get_running_loop().time() - started < 1
+    await tts.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_malformed_frame_from_the_speak_socket_is_a_provider_error(fake_deepgram):
+    fake_deepgram.speak_garbage_once = True
+    tts = DeepgramTTS(**fake_deepgram.provider_options())
+
+    with pytest.raises(ProviderError, match="malformed"):
+        await speak(tts, "Hello.")
     await tts.aclose()

@@ -60,6 +60,19 @@ def synth_audio(text: str, bytes_per_char: int) -> bytes:
     return b"".join(bytes([0x40 | (ord(ch) & 0x3F)]) * bytes_per_char for ch in text)
 
 
+def _refusal(status: int) -> dict[str, str]:
+    """Deepgram's error body for a refused request."""
+    if status == 401:
+        return {"err_code": "INVALID_AUTH", "err_msg": "Invalid credentials.",
+                "request_id": str(uuid.uuid4())}
+    if status == 403:
+        return {"err_code": "INSUFFICIENT_PERMISSIONS",
+                "err_msg": "Project does not have access to the requested model.",
+                "request_id": str(uuid.uuid4())}
+    return {"err_code": "REQUEST_FAILED", "err_msg": f"HTTP {status}",
+            "request_id": str(uuid.uuid4())}
+
+
 @dataclass
 class ListenConnection:
     """What one `/v1/listen` websocket received."""
@@ -225,6 +238,11 @@ class FakeDeepgram(FakeServer):
         self.drop_speak_on_text = False  # one shot: abort TCP when a Speak message arrives
         self.close_speak_when_idle = False  # one shot: close 1000 after a Flushed (idle timeout)
         self.speak_rest_status: int | None = None
+        # Deepgram's limit: 20 Flush per 60 s per socket; past it a Warning and no audio.
+        self.flush_limit = 20
+        self.flush_window_s = 60.0
+        self.flush_warnings = 0
+        self.speak_garbage_once = False  # one shot: answer the next Flush with a non-JSON frame
         # -- records
         self.listen_connections: list[ListenConnection] = []
         self.speak_connections: list[SpeakConnection] = []
@@ -254,8 +272,7 @@ class FakeDeepgram(FakeServer):
         if self.listen_connect_delay_s:
             await asyncio.sleep(self.listen_connect_delay_s)
         if self.listen_status is not None:
-            return web.json_response({"err_code": "FAKE", "err_msg": "refused"},
-                                     status=self.listen_status)
+            return web.json_response(_refusal(self.listen_status), status=self.listen_status)
         query = {k: (v if len(vs := request.query.getall(k)) == 1 else vs)
                  for k, v in request.query.items()}
         conn = ListenConnection(query=query, headers=dict(request.headers))
@@ -308,6 +325,7 @@ class FakeDeepgram(FakeServer):
         current: list[asyncio.Task] = []
         pending_text: list[str] = []
         sequence_id = 0
+        flush_times: deque[float] = deque()
 
         async def speak(text: str, seq: int) -> None:
             audio = self.expected_audio(text)
@@ -353,6 +371,22 @@ class FakeDeepgram(FakeServer):
                         break
                     pending_text.append(message.get("text", ""))
                 elif kind == "Flush":
+                    now = asyncio.get_running_loop().time()
+                    while flush_times and now - flush_times[0] > self.flush_window_s:
+                        flush_times.popleft()
+                    flush_times.append(now)
+                    if len(flush_times) > self.flush_limit:
+                        self.flush_warnings += 1
+                        pending_text.clear()
+                        await ws.send_str(json.dumps({
+                            "type": "Warning", "warn_code": "FLUSH_LIMIT_EXCEEDED",
+                            "description": "Flush rate limit exceeded: at most "
+                                           f"{self.flush_limit} per 60 seconds."}))
+                        continue
+                    if self.speak_garbage_once:
+                        self.speak_garbage_once = False
+                        await ws.send_str("<html>502 Bad Gateway</html>")
+                        continue
                     jobs.put_nowait(("".join(pending_text), sequence_id))
                     pending_text.clear()
                     sequence_id += 1

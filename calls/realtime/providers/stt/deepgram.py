@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sys
 import warnings
@@ -98,6 +99,25 @@ async def open_websocket(*, ws_url: str, path: str, params: dict[str, Any], api_
     )
 
 
+def _explanation(exc: BaseException) -> str:
+    """Deepgram's own words for a refusal (`err_code: err_msg` of its JSON body), which the SDK
+    keeps on the exception and websockets on the handshake response."""
+    body = getattr(exc, "body", None)
+    if body is None:
+        body = getattr(getattr(exc, "response", None), "body", None)
+    if isinstance(body, bytes | bytearray):
+        body = bytes(body).decode("utf-8", "replace")
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return body.strip()[:300]
+    if isinstance(body, dict):
+        parts = [str(body[key]) for key in ("err_code", "err_msg") if body.get(key)]
+        return ": ".join(parts)[:300] if parts else json.dumps(body)[:300]
+    return ""
+
+
 def as_provider_error(exc: BaseException, provider: str) -> ProviderError:
     """Classify a connection failure: 5xx, 429, refused credentials (401/403: a fallback has its
     own), network and timeouts may fail over; other 4xx (a request any vendor would refuse)
@@ -108,7 +128,7 @@ def as_provider_error(exc: BaseException, provider: str) -> ProviderError:
     if status is None:  # websockets' InvalidStatus carries the handshake response
         status = getattr(getattr(exc, "response", None), "status_code", None)
     failover = status is None or status >= 500 or status in (401, 403, 429)
-    detail = f"HTTP {status} {getattr(exc, 'body', '')}" if status is not None else repr(exc)
+    detail = f"HTTP {status} {_explanation(exc)}".rstrip() if status is not None else repr(exc)
     return ProviderError(f"{provider}: {detail}", provider=provider, status=status,
                          failover=failover)
 

@@ -13,18 +13,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
 from django.conf import settings
 
-from calls.realtime.providers.failover import shared_tls_context
+from calls.realtime.providers.failover import ProviderError, shared_tls_context
 from calls.realtime.providers.stt.deepgram import as_provider_error, load_sdk, open_websocket
 from calls.realtime.providers.tts.base import TTSOptions, TTSProvider
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 8000
+# Deepgram's speak socket accepts 20 Flush messages per 60 s, then answers `Warning` and makes no
+# more audio until the window passes. We flush once per clause, so a lively conversation gets
+# there in a minute or two: past FLUSH_BUDGET in the window, clauses go over REST instead.
+FLUSH_WINDOW_S = 60.0
+FLUSH_BUDGET = 18
+# Longest wait for the next audio chunk or `Flushed` before the socket counts as stuck.
+RECEIVE_TIMEOUT_S = 5.0
 
 
 class DeepgramTTS(TTSProvider):
@@ -63,6 +72,7 @@ class DeepgramTTS(TTSProvider):
         self._awaiting_cleared = False
         self._websocket_failed_at: float | None = None
         self.rest_fallbacks = 0
+        self._flushes: deque[float] = deque()  # when each recent Flush was sent
 
     def _model(self, options: TTSOptions) -> str:
         return options.voice if options.voice.startswith("aura") else self.model
@@ -93,7 +103,7 @@ class DeepgramTTS(TTSProvider):
             return
         model = self._model(options)
         async with self._lock:
-            if await self._synthesize_ws_ready():
+            if await self._synthesize_ws_ready() and self._flush_allowed():
                 from deepgram.speak.v1.types import SpeakV1Text
                 from websockets.exceptions import ConnectionClosed
 
@@ -106,9 +116,21 @@ class DeepgramTTS(TTSProvider):
                     try:
                         await conn.send_text(SpeakV1Text(type="Speak", text=text))
                         await conn.send_flush()
+                        self._flushes.append(time.monotonic())
                         sent = True
                         while True:
-                            message = await conn.recv()
+                            try:
+                                async with asyncio.timeout(RECEIVE_TIMEOUT_S):
+                                    message = await conn.recv()
+                            except ValueError as exc:  # not JSON, or not a known message
+                                raise ProviderError(
+                                    f"{self.name}: malformed message from the speak socket: "
+                                    f"{str(exc)[:200]}", provider=self.name,
+                                    failover=not yielded) from exc
+                            except TimeoutError as exc:
+                                raise ProviderError(
+                                    f"{self.name}: no audio for {RECEIVE_TIMEOUT_S:.0f} s",
+                                    provider=self.name, failover=not yielded) from exc
                             if isinstance(message, bytes):
                                 yielded = True
                                 yield message
@@ -116,7 +138,13 @@ class DeepgramTTS(TTSProvider):
                                 finished = True
                                 return
                             elif _kind(message) == "Warning":
-                                logger.warning("Deepgram TTS warning: %s", message)
+                                # e.g. the flush limit: no audio follows, waiting is silence.
+                                raise ProviderError(
+                                    f"{self.name}: {_description(message)}",
+                                    provider=self.name, failover=not yielded)
+                    except ProviderError:
+                        await self._drop_socket()
+                        raise
                     except (ConnectionClosed, OSError) as exc:
                         await self._drop_socket()
                         if yielded:
@@ -131,6 +159,13 @@ class DeepgramTTS(TTSProvider):
                             await self._clear(conn)
             async for chunk in self._synthesize_rest(text, model, options.speed):
                 yield chunk
+
+    def _flush_allowed(self) -> bool:
+        """Whether the socket may take another Flush now (else this clause goes over REST)."""
+        now = time.monotonic()
+        while self._flushes and now - self._flushes[0] > FLUSH_WINDOW_S:
+            self._flushes.popleft()
+        return len(self._flushes) < FLUSH_BUDGET
 
     async def aclose(self) -> None:
         """Close the call's websocket (Close, then the close handshake) and REST pool."""
@@ -233,6 +268,12 @@ class DeepgramTTS(TTSProvider):
             if yielded:
                 error.failover = False  # half an utterance was spoken: no second voice
             raise error from exc
+
+
+def _description(message: Any) -> str:
+    if isinstance(message, dict):
+        return str(message.get("description") or message)[:300]
+    return str(getattr(message, "description", None) or message)[:300]
 
 
 def _kind(message: Any) -> str | None:
