@@ -42,7 +42,7 @@ from agents.versions import (
     version_get,
     version_list,
 )
-from aybiza.core.api import TenantViewSetMixin
+from aybiza.core.api import MAX_ID, TenantViewSetMixin
 
 
 class KnowledgeEntrySerializer(serializers.ModelSerializer):
@@ -50,6 +50,15 @@ class KnowledgeEntrySerializer(serializers.ModelSerializer):
         model = KnowledgeEntry
         fields = ["id", "question", "answer"]
         read_only_fields = ["id"]
+
+    def validate(self, attrs: dict) -> dict:
+        # A PATCH of the agent is partial, and DRF makes the entries partial too; but `knowledge`
+        # replaces the whole list, so every entry needs both halves.
+        missing = {name: ["This field is required."] for name in ("question", "answer")
+                   if name not in attrs}
+        if missing:
+            raise serializers.ValidationError(missing)
+        return attrs
 
 
 class AgentSerializer(serializers.ModelSerializer):
@@ -235,7 +244,8 @@ class PhoneNumberSerializer(serializers.ModelSerializer):
         max_length=32,
         help_text="E.164 number, e.g. +15550100000. Spaces and punctuation are removed.",
     )
-    agent_id = serializers.IntegerField(allow_null=True, required=False,
+    agent_id = serializers.IntegerField(allow_null=True, required=False, min_value=1,
+                                        max_value=MAX_ID,
                                         help_text="The agent that answers; null for none.")
 
     class Meta:

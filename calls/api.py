@@ -11,7 +11,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from aybiza.core.api import TenantViewSetMixin
+from aybiza.core.api import MAX_ID, TenantViewSetMixin
 from calls.models import Call, CallEvent, CallStatus, Turn
 from calls.selectors import call_get, call_list
 from calls.services import call_recording_read, call_transcript_accessed
@@ -60,7 +60,8 @@ class CallFilterSerializer(serializers.Serializer):
     """Query parameters of the call list; a bad value is a 400 naming the parameter."""
 
     status = serializers.ChoiceField(choices=CallStatus.choices, required=False)
-    agent = serializers.IntegerField(required=False, min_value=1, help_text="Agent id.")
+    agent = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID,
+                                     help_text="Agent id.")
     number = serializers.CharField(required=False, max_length=32,
                                    help_text="E.164 number; matches the caller or the callee.")
     call_sid = serializers.CharField(required=False, max_length=64)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
@@ -45,15 +46,20 @@ def voice(request: HttpRequest) -> HttpResponse:
     return HttpResponse(twiml, content_type=TWIML)
 
 
+def _seconds(value: str) -> int | None:
+    """Twilio's CallDuration: whole seconds in ASCII digits. Anything else ("²", 5,000 digits)
+    is ignored: the duration is then measured from the call's own timestamps."""
+    return int(value) if re.fullmatch(r"[0-9]{1,9}", value) else None
+
+
 @twilio.signed_webhook
 def status(request: HttpRequest) -> HttpResponse:
     """Call status callback: status, duration and end time (idempotent)."""
     call = call_by_sid(call_sid=request.POST.get("CallSid", ""))
     if call is not None:
-        duration = request.POST.get("CallDuration", "")
         call_update_status(
             call=call, status=request.POST.get("CallStatus", ""),
-            duration_seconds=int(duration) if duration.isdigit() else None,
+            duration_seconds=_seconds(request.POST.get("CallDuration", "")),
             at=_timestamp(request.POST.get("Timestamp", "")),
         )
     return HttpResponse(status=204)

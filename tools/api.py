@@ -7,7 +7,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from aybiza.core.api import TenantViewSetMixin
+from aybiza.core.api import MAX_ID, TenantViewSetMixin
 from tools.catalog import catalog_get, catalog_list
 from tools.models import ExecutionStatus, Tool, ToolExecution
 from tools.selectors import tool_execution_get, tool_execution_list, tool_get, tool_list
@@ -21,7 +21,8 @@ from tools.services import (
 
 
 class ToolSerializer(serializers.ModelSerializer):
-    agent_ids = serializers.ListField(child=serializers.IntegerField(), required=False,
+    agent_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+                                      required=False,
                                       help_text="Agents that may use this tool.")
     secrets = serializers.DictField(
         child=serializers.CharField(allow_blank=True, allow_null=True), required=False,
@@ -67,8 +68,10 @@ class ToolExecutionSerializer(serializers.ModelSerializer):
 
 
 class ToolExecutionFilterSerializer(serializers.Serializer):
-    tool = serializers.IntegerField(required=False, help_text="A tool id.")
-    call = serializers.IntegerField(required=False, help_text="A call id.")
+    tool = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID,
+                                    help_text="A tool id.")
+    call = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID,
+                                    help_text="A call id.")
     status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False)
 
 
@@ -96,7 +99,8 @@ class CatalogTemplateSerializer(serializers.Serializer):
 class CatalogInstallSerializer(serializers.Serializer):
     credentials = serializers.DictField(default=dict)
     name = serializers.CharField(max_length=64, required=False)
-    agent_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    agent_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False)
 
 
 class ToolViewSet(TenantViewSetMixin, viewsets.ViewSet):

@@ -13,6 +13,10 @@ from aybiza.core.selectors import api_key_get, api_key_list
 from aybiza.core.services import api_key_create, api_key_revoke
 from aybiza.core.tenancy import request_tenant
 
+# The largest id a database row can have (a signed 64-bit integer): larger ones are a 400, not
+# an overflow in the database driver.
+MAX_ID = 2**63 - 1
+
 
 class TenantViewSetMixin:
     """Gives views `self.tenant` and pagination; subclasses query only through selectors.

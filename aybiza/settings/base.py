@@ -118,6 +118,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["aybiza.core.permissions.TenantScopePermission"],
     "DEFAULT_THROTTLE_CLASSES": ["aybiza.core.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env("API_THROTTLE_RATE", default="1200/min")},
+    "DEFAULT_PARSER_CLASSES": [
+        "aybiza.core.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

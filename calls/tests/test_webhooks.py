@@ -241,6 +241,8 @@ def test_status_never_moves_backwards_before_the_end(call):
     {"CallSid": "CA99999999999999999999999999999999"},  # a call we never saw
     {"CallStatus": "exploded"},  # not a status Twilio sends
     {"CallDuration": "forty"},
+    {"CallDuration": "²"},  # a digit to str.isdigit, not to int()
+    {"CallDuration": "9" * 5000},  # past Python's int() digit limit and any column
 ])
 def test_odd_status_callbacks_are_acknowledged_and_harmless(twilio_post, call, params):
     response = twilio_post("/twilio/status/", sample("status_completed", **params))
