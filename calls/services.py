@@ -80,14 +80,19 @@ def call_update_status(
     return call
 
 
-def call_stream_started(*, call: Call, stream_sid: str) -> Call:
-    """The media stream opened: remember its sid and when audio started."""
-    call.stream_sid = stream_sid
-    call.stream_started_at = timezone.now()
-    if call.status in (CallStatus.QUEUED, CallStatus.RINGING):
-        call.status = CallStatus.IN_PROGRESS
-    call.save(update_fields=["stream_sid", "stream_started_at", "status", "updated_at"])
-    return call
+def call_stream_started(*, call: Call, stream_sid: str) -> bool:
+    """The media stream opened: bind it to the call, once. Returns False when the call already
+    has a stream: its token is single-use, so a second socket presenting it (a replay while the
+    call is live, or after it ended) gets nothing. One conditional UPDATE: two sockets racing
+    for the same call cannot both win."""
+    now = timezone.now()
+    status = (CallStatus.IN_PROGRESS if call.status in (CallStatus.QUEUED, CallStatus.RINGING)
+              else call.status)
+    claimed = Call.objects.filter(pk=call.pk, stream_sid="").update(
+        stream_sid=stream_sid, stream_started_at=now, status=status, updated_at=now)
+    if claimed:
+        call.stream_sid, call.stream_started_at, call.status = stream_sid, now, status
+    return bool(claimed)
 
 
 def turn_save(*, call: Call, index: int, role: str, text: str, **fields: Any) -> Turn:

@@ -41,9 +41,8 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         raise StreamRejected("The stream token does not match this call.")
     if call.agent is None:
         raise StreamRejected("The call has no agent.")
-    if call.stream_sid and call.outcome:
-        raise StreamRejected("This call's stream already ended.")
-    call_stream_started(call=call, stream_sid=stream_sid)
+    if not call_stream_started(call=call, stream_sid=stream_sid):
+        raise StreamRejected("This call's stream token was already used.")
     agent, knowledge, tools, fillers = _what_the_call_runs(call)
     tools = with_call_control(tools, llm_provider=agent.llm_provider)
     vocabulary = stt_vocabulary(knowledge, tools)

@@ -226,6 +226,27 @@ async def test_a_token_for_another_call_is_refused(call, other_tenant):
     assert output["code"] == 4403
 
 
+async def test_a_stream_token_is_single_use_even_while_the_call_is_live(call):
+    # given the call's stream is live
+    first, _ = await connect(call)
+    await first.start()
+    await first.send_audio(SILENCE, 0.2)
+
+    # when a second socket presents the same (valid, signed) token
+    second, _ = await connect(call)
+    await second.start()
+    output = await second.ws.receive_output(timeout=2)
+    await second.ws.disconnect()
+
+    # then it is refused, and the first call goes on untouched
+    assert output["type"] == "websocket.close" and output["code"] == 4403
+    await first.send_audio(SILENCE, 0.2)
+    await first.stop()
+    await first.ws.wait(timeout=5)
+    stored = await refreshed(call)
+    assert stored.stream_sid == "MZ1" and stored.outcome == Outcome.CALLER_HUNG_UP
+
+
 async def test_malformed_messages_are_counted_and_never_fatal(call):
     phone, _ = await connect(call)
     await phone.ws.send_to(text_data=twilio_media(stream_sid="MZ1", ulaw=SILENCE, chunk=1,
