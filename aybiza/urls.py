@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agents import demo_calendar
@@ -18,12 +19,12 @@ urlpatterns = [
     path("demo/calendar/bookings/", demo_calendar.book, name="demo-calendar-book"),
     path("twilio/", include("calls.urls")),
     path("healthz", include("aybiza.core.urls")),
+    # The site root leads to the portal (its sign-in page for anyone not signed in).
+    path("", RedirectView.as_view(pattern_name="portal:home"), name="root"),
 ]
 
 if settings.DEBUG:
     from django.conf.urls.static import static
-    from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 
+    # Static files (CSS, the API docs' assets) come from WhiteNoise, in every mode.
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
-    # The portal's CSS under `make serve` (daphne has no runserver static handler).
-    urlpatterns += staticfiles_urlpatterns()

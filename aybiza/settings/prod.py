@@ -34,6 +34,13 @@ if _public.scheme != "https" or not _public.hostname:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[_public.hostname])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])  # noqa: F405
 
+# `manage.py collectstatic` (the Procfile's release step) writes hashed, compressed copies to
+# STATIC_ROOT; WhiteNoise serves them with far-future cache headers.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)  # noqa: F405
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

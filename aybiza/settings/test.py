@@ -1,9 +1,13 @@
 """Tests: same services as the environment provides (PostgreSQL/Redis from devtools.services)."""
 
+from pathlib import Path
+
 from .base import *  # noqa: F403
 from .env import VAR_DIR, env
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+# WhiteNoise looks for collected files here too (none are needed: it serves from the finders).
+Path(str(STATIC_ROOT)).mkdir(parents=True, exist_ok=True)  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
 MEDIA_ROOT = VAR_DIR / "test-media"
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"api_key": "100000/min"}  # noqa: F405
