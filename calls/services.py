@@ -5,11 +5,13 @@ The live session calls these through `database_sync_to_async`, at turn boundarie
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.files.base import File
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import PhoneNumber
@@ -17,8 +19,18 @@ from agents.versions import version_for_call
 from aybiza.core.errors import NotFound
 from aybiza.core.events import EventType, publish_event
 from aybiza.core.models import Tenant
-from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus, Direction, Turn
+from calls.models import (
+    TERMINAL_STATUSES,
+    Call,
+    CallEvent,
+    CallStatus,
+    Direction,
+    Outcome,
+    Turn,
+)
 from compliance.services import audit_record
+
+logger = logging.getLogger(__name__)
 
 
 def call_start(
@@ -190,6 +202,37 @@ def events_record(events: list[dict[str, Any]]) -> list[CallEvent]:
 PROVIDER_AUTH_FAILED = "provider_auth_failed"
 
 
+def calls_reconcile(*, now: datetime | None = None, stale_after_s: int | None = None,
+                    fetch_status=None) -> int:
+    """Close calls still open in the database though they cannot be live any more: an outcome
+    already recorded (the stream ended), or started longer ago than any call may last (a lost
+    stream and a lost status callback). `fetch_status(call_sid)` asks Twilio for the truth
+    when it is configured; otherwise the call is closed as `disconnected`. Returns calls closed.
+    """
+    from django.conf import settings
+
+    now = now or timezone.now()
+    stale_after_s = stale_after_s or settings.CALL_STALE_AFTER_S
+    cutoff = now - timedelta(seconds=stale_after_s)
+    open_calls = Call.objects.exclude(status__in=TERMINAL_STATUSES).filter(
+        Q(outcome__gt="") | Q(started_at__lt=cutoff)).select_related("tenant")
+    closed = 0
+    for call in open_calls.iterator(chunk_size=200):
+        twilio_status = None
+        if fetch_status is not None and not call.outcome:
+            try:
+                twilio_status = fetch_status(call.call_sid)
+            except Exception:  # Twilio unreachable: close it from our side
+                logger.warning("Could not fetch the status of %s from Twilio", call.call_sid)
+        if twilio_status is not None and twilio_status not in TERMINAL_STATUSES:
+            continue  # Twilio says it is still going: a very long call, leave it
+        if twilio_status is not None:
+            call_update_status(call=call, status=twilio_status)
+        call_finish(call=call, outcome=call.outcome or Outcome.DISCONNECTED)
+        closed += 1
+    return closed
+
+
 def event_record_once(*, call: Call, type: str, payload: dict[str, Any]) -> CallEvent:
     """`event_record` unless the same event is already there (Twilio retries its callbacks)."""
     existing = CallEvent.objects.filter(call=call, type=type, payload=payload).first()
@@ -211,6 +254,12 @@ def call_finish(
     if call.ended_at is None:
         call.ended_at = now
         fields.append("ended_at")
+    if call.status not in TERMINAL_STATUSES:
+        # Our side of the call is over: it must not stay "in progress" (an active call on every
+        # dashboard) waiting for a status callback that may never come. A callback that does
+        # come still sets Twilio's own duration (call_update_status).
+        call.status = CallStatus.COMPLETED
+        fields.append("status")
     if call.duration_seconds is None:
         start = call.stream_started_at or call.started_at
         call.duration_seconds = max(0, round((call.ended_at - start).total_seconds()))

@@ -121,6 +121,11 @@ def rest_client():
     return client
 
 
+def call_status(call_sid: str) -> str:
+    """Twilio's current status of a call, e.g. "completed" (blocking HTTP: a worker's job)."""
+    return str(rest_client().calls(call_sid).fetch().status)
+
+
 def hang_up_call(call_sid: str) -> None:
     """End a live call (blocking HTTP: call from a thread)."""
     rest_client().calls(call_sid).update(status="completed")

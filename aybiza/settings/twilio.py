@@ -12,3 +12,6 @@ TWILIO_API_BASE_URL: str = env("TWILIO_API_BASE_URL", default="")
 PUBLIC_BASE_URL: str = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Lifetime of the signed token that binds a media stream to its call.
 STREAM_TOKEN_MAX_AGE_S: int = env.int("STREAM_TOKEN_MAX_AGE_S", default=120)
+# A call still open this long after it started cannot be live (agents end calls within
+# max_call_seconds, at most 4 h): the reconcile job (calls.reconcile_statuses) closes it.
+CALL_STALE_AFTER_S: int = env.int("CALL_STALE_AFTER_S", default=5 * 3600)

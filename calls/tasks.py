@@ -1,0 +1,19 @@
+"""Calls' scheduled jobs (Celery beat, scheduled by migration 0004)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from calls.services import calls_reconcile
+
+
+@shared_task(name="calls.reconcile_statuses")
+def reconcile_statuses() -> int:
+    """Close calls left open by a lost stream or status callback; asks Twilio when configured."""
+    fetch = None
+    if settings.TWILIO_ACCOUNT_SID:
+        from calls.twilio import call_status
+
+        fetch = call_status
+    return calls_reconcile(fetch_status=fetch)
