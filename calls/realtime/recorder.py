@@ -1,5 +1,10 @@
 """Two-channel call recording (left: caller, right: agent), buffered to temp files, not RAM.
 
+The tracks are nameless temporary files (O_TMPFILE): no path ever reaches the file system, so a
+crash or SIGTERM mid-call leaves no caller audio behind, and the kernel frees them with the
+process. The assembled WAV exists under a name only between the end of the call and its
+encrypted storage; `discard()` removes it and closes everything, whatever happened.
+
 Frames are appended in memory in small blocks and written with `os.pwrite` at their own offsets
 by a bounded thread pool, so writes never block the event loop and may finish in any order.
 The WAV is assembled at the end of the call, in a thread.
@@ -8,6 +13,7 @@ The WAV is assembled at the end of the call, in a thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import wave
@@ -57,11 +63,10 @@ class CallRecorder:
     """Caller frames go at their arrival index; agent frames at the caller clock when sent."""
 
     def __init__(self) -> None:
-        self._dir = tempfile.mkdtemp(prefix="aybiza-rec-")
-        self._inbound = _Track(os.open(os.path.join(self._dir, "in.ulaw"),
-                                       os.O_RDWR | os.O_CREAT, 0o600))
-        self._outbound = _Track(os.open(os.path.join(self._dir, "out.ulaw"),
-                                        os.O_RDWR | os.O_CREAT, 0o600))
+        self._inbound = _Track(_nameless_file())
+        self._outbound = _Track(_nameless_file())
+        self._wav_path: str | None = None
+        self._fds_open = True
         self._in_frames = 0
         self._out_frames = 0
         self.paused = False
@@ -99,7 +104,7 @@ class CallRecorder:
             for future in track.futures:
                 future.result()
         frames = max(self._inbound.length, self._outbound.length)
-        if frames == 0:
+        if frames == 0:  # nothing heard (an instant hang-up, consent declined)
             self.discard()
             return None
         left = _read_track(self._inbound, frames)
@@ -107,21 +112,42 @@ class CallRecorder:
         stereo = np.empty(frames * 2, dtype=np.int16)
         stereo[0::2] = ulaw_to_pcm16(left.tobytes())
         stereo[1::2] = ulaw_to_pcm16(right.tobytes())
-        path = os.path.join(self._dir, "call.wav")
-        with wave.open(path, "wb") as wav:
+        fd, path = tempfile.mkstemp(prefix="aybiza-rec-", suffix=".wav")
+        self._wav_path = path
+        with os.fdopen(fd, "wb") as handle, wave.open(handle, "wb") as wav:
             wav.setnchannels(2)
             wav.setsampwidth(2)
             wav.setframerate(8000)
             wav.writeframes(stereo.tobytes())
-        for track in (self._inbound, self._outbound):
-            os.close(track.fd)
+        self._close_tracks()
         return path
 
     def discard(self) -> None:
-        """Remove the temp files (after the WAV was stored, or when there is nothing)."""
-        for name in os.listdir(self._dir):
-            os.unlink(os.path.join(self._dir, name))
-        os.rmdir(self._dir)
+        """Close the tracks and remove the WAV (after it was stored, or when there is nothing).
+        Safe to call more than once."""
+        self._close_tracks()
+        if self._wav_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._wav_path)
+            self._wav_path = None
+
+    def _close_tracks(self) -> None:
+        if self._fds_open:
+            self._fds_open = False
+            for track in (self._inbound, self._outbound):
+                os.close(track.fd)
+
+
+def _nameless_file() -> int:
+    """A read-write temporary file without a name (Linux O_TMPFILE; elsewhere created and
+    unlinked at once): only this process can reach it, and only while it is open."""
+    directory = tempfile.gettempdir()
+    if hasattr(os, "O_TMPFILE"):
+        with contextlib.suppress(OSError):  # a file system without O_TMPFILE support
+            return os.open(directory, os.O_TMPFILE | os.O_RDWR, 0o600)
+    fd, path = tempfile.mkstemp(prefix="aybiza-rec-", dir=directory)
+    os.unlink(path)
+    return fd
 
 
 def _read_track(track: _Track, length: int) -> np.ndarray:

@@ -309,7 +309,8 @@ class CallSession:
                                     recording_path=recording_path, cost=self.costs.estimate())
         finally:
             self._closed.set()
-            if recording_path and hasattr(self._recorder, "discard"):
+            # Always: an empty or failed recording still holds temporary files.
+            if self._recorder is not None and hasattr(self._recorder, "discard"):
                 with contextlib.suppress(OSError):
                     self._recorder.discard()
 
