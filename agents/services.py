@@ -76,6 +76,14 @@ def _refuse_fake_providers(agent: Agent) -> None:
         raise ApplicationError(next(iter(fields.values()))[0], extra={"fields": fields})
 
 
+def _refuse_unknown_voice(agent: Agent) -> None:
+    from calls.realtime.providers.tts.voices import voice_refusal
+
+    refusal = voice_refusal(agent.tts_provider, agent.voice)
+    if refusal:
+        raise _field_error("voice", refusal)
+
+
 def _full_clean(instance) -> None:
     try:
         instance.full_clean(exclude=["tenant"])
@@ -91,6 +99,7 @@ def agent_create(
     agent = Agent(tenant=tenant, **_only_agent_fields(fields))
     _full_clean(agent)
     _refuse_fake_providers(agent)
+    _refuse_unknown_voice(agent)
     agent.save()
     if knowledge:
         knowledge_replace(tenant=tenant, agent=agent, entries=knowledge)
@@ -111,6 +120,8 @@ def agent_update(
         setattr(agent, name, value)
     _full_clean(agent)
     _refuse_fake_providers(agent)
+    if {"voice", "tts_provider"} & changed.keys():
+        _refuse_unknown_voice(agent)
     # Only the given fields: a stale copy must not undo a publish made meanwhile.
     agent.save(update_fields=[*changed, "updated_at"])
     if knowledge is not None:

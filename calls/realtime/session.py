@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from aybiza.core.spoken import luhn_valid, yes_no
@@ -938,15 +938,31 @@ class _Speaker:
     def cancel(self) -> None:
         self._task.cancel()
 
+    async def _synthesize(self, text: str) -> None:
+        session, turn = self._session, self.turn
+        async for audio in session._tts.synthesize(text, session.config.tts_options):
+            if turn.first_audio_t is None:
+                turn.first_audio_t = session._now()
+            session._outbound.enqueue(audio)
+
     async def _run(self) -> None:
         session, turn = self._session, self.turn
         outbound = session._outbound
         while (text := await self._queue.get()) is not None:
             start = outbound.total_enqueued
-            async for audio in session._tts.synthesize(text, session.config.tts_options):
-                if turn.first_audio_t is None:
-                    turn.first_audio_t = session._now()
-                outbound.enqueue(audio)
+            try:
+                await self._synthesize(text)
+            except Exception as exc:
+                options = session.config.tts_options
+                if outbound.total_enqueued != start or not options.voice:
+                    raise
+                # The agent's voice does not exist for its provider (a left-over name, a voice
+                # not installed): the provider's default voice, for the rest of the call.
+                session.config.tts_options = replace(options, voice="")
+                session.store.record_event("voice_fallback", {
+                    "voice": options.voice, "error": str(exc)[:300]},
+                    session._offset_ms(session._now()))
+                await self._synthesize(text)
             session.costs.add_tts(_active_name(session._tts), characters=len(text),
                                   audio_bytes=outbound.total_enqueued - start)
             if outbound.total_enqueued == start:

@@ -285,3 +285,40 @@ def test_call_control_is_offered_to_language_models_not_the_offline_brain():
     assert [t.name for t in with_call_control([booking], llm_provider="bedrock")] == [
         "book", "end_call"]
     assert with_call_control([booking], llm_provider="offline") == [booking]
+
+
+# -- a voice that does not exist ----------------------------------------------------------------
+@pytest.mark.asyncio
+async def test_an_unknown_voice_falls_back_to_the_providers_default_not_to_silence():
+    from calls.realtime.providers.tts.base import TTSOptions, TTSProvider
+
+    class PickyTTS(TTSProvider):
+        """Knows only its default voice, like hibari with one installed voice."""
+
+        name = "hibari"
+
+        def __init__(self) -> None:
+            self.voices: list[str] = []
+
+        async def synthesize(self, text: str, options: TTSOptions):
+            self.voices.append(options.voice)
+            if options.voice:
+                raise ValueError(f"unknown hibari voice {options.voice!r}")
+            yield b"\x22" * 800
+
+    session, wire, store, _ = await make_session(
+        llm=ScriptedLLM("We open at nine.", "Yes, Saturdays too."),
+        stt_lines=["when do you open", "saturdays?"], greeting="",
+        tts_options=TTSOptions(voice="bella"))
+    tts = session._tts = PickyTTS()
+
+    await speak_once(session, 1.5)
+    await speak_once(session, 1.5)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+    # the caller heard both answers in the default voice; the switch was recorded once
+    agent_turns = [t["text"] for t in store.ordered_turns() if t["role"] == "agent"]
+    assert agent_turns == ["We open at nine.", "Yes, Saturdays too."]
+    assert tts.voices == ["bella", "", ""]
+    assert [p for kind, p in store.events if kind == "voice_fallback"] == [
+        {"voice": "bella", "error": "unknown hibari voice 'bella'"}]
