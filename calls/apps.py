@@ -2,11 +2,21 @@ from django.apps import AppConfig
 from django.conf import settings
 
 
+def _end_live_calls():
+    from calls.consumers import end_live_calls  # the live-call stack, only when shutting down
+
+    return end_live_calls()
+
+
 class CallsConfig(AppConfig):
     name = "calls"
     verbose_name = "Calls"
 
     def ready(self) -> None:
+        from aybiza.server.launcher import add_shutdown_hook
+
+        # SIGTERM under `python -m aybiza.server`: live calls are closed and saved first.
+        add_shutdown_hook(_end_live_calls)
         if settings.OFFLINE_SPEECH_WARMUP:
             from calls.warmup import start_warmup_thread
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
+from collections.abc import Awaitable
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -38,6 +40,40 @@ from calls.realtime.tooling import ToolRunner
 from compliance.services import security_event
 
 logger = logging.getLogger(__name__)
+# How long a shutting-down server gives its live calls to save themselves.
+SHUTDOWN_GRACE_S = 10.0
+CLOSE_GOING_AWAY = 1001
+# Consumers with a live call in this process, for the shutdown drain (weak: nothing kept alive).
+_live_calls: weakref.WeakSet = weakref.WeakSet()
+
+
+def end_live_calls(timeout_s: float = SHUTDOWN_GRACE_S) -> Awaitable[int]:
+    """Server shutdown (SIGTERM): end every live call of this process as `server_shutdown`, its
+    transcript, recording and row saved, before the process exits. Returns the calls ended.
+
+    The outcome is set at once, synchronously: daphne cancels the applications right after the
+    shutdown hooks are called, and whichever path then closes a call must record this outcome.
+    """
+    consumers = list(_live_calls)
+    for consumer in consumers:
+        if consumer.session is not None:
+            consumer.session.ending_because(Outcome.SERVER_SHUTDOWN)
+    return _drain(consumers, timeout_s)
+
+
+async def _drain(consumers: list[MediaStreamConsumer], timeout_s: float) -> int:
+    if consumers:
+        await asyncio.wait([asyncio.ensure_future(_shut_down(c)) for c in consumers],
+                           timeout=timeout_s)
+    return len(consumers)
+
+
+async def _shut_down(consumer: MediaStreamConsumer) -> None:
+    try:
+        await consumer._end(Outcome.SERVER_SHUTDOWN)
+        await consumer.close(code=CLOSE_GOING_AWAY)
+    except Exception:
+        logger.exception("Could not end call %s at shutdown", consumer.call_sid)
 
 CLOSE_POLICY = 4403  # rejected signature or token
 CLOSE_PROTOCOL = 4400  # sustained garbage
@@ -195,6 +231,7 @@ class MediaStreamConsumer(LeanLoopConsumer):
             hangup=self._hang_up, pacer=pacer,
         )
         loaded.failover.session = self.session
+        _live_calls.add(self)
         if self.bad_messages:
             store.record_event("malformed_messages", dict(self.bad_messages))
         if self.direct is not None:
@@ -228,6 +265,7 @@ class MediaStreamConsumer(LeanLoopConsumer):
                 await self.session.finish(outcome)  # waits for the first close to complete
             return
         self.ended = True
+        _live_calls.discard(self)
         if self.session is not None:
             if self.bad_messages:
                 self.session.metrics["malformed_messages"] = dict(self.bad_messages)

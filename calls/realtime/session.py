@@ -267,6 +267,10 @@ class CallSession:
         lead = "Thank you." if granted else "No problem, this call will not be recorded."
         self._greet([lead, self.config.greeting] if self.config.greeting else [lead])
 
+    def ending_because(self, outcome: str) -> None:
+        """Whatever closes the call next records `outcome` (unless one is already pending)."""
+        self._pending_outcome = self._pending_outcome or outcome
+
     async def finish(self, outcome: str) -> None:
         """Close everything and persist what happened. Idempotent; first outcome wins."""
         if self.finished:

@@ -443,3 +443,30 @@ async def test_outbound_messages_carry_the_configured_audio_length(call, setting
     sizes = [len(base64.b64decode(m["media"]["payload"])) for m in phone.received
              if m["event"] == "media"]
     assert sizes and set(sizes) <= {160, 320} and sizes.count(320) >= len(sizes) - 3
+
+
+async def test_server_shutdown_ends_live_calls_as_server_shutdown_with_the_transcript(call):
+    from calls.consumers import end_live_calls
+
+    # given a live call whose greeting is playing
+    phone, _ = await connect(call)
+    await phone.start()
+    await phone.send_audio(SILENCE, 0.5)
+
+    # when the server shuts down (the launcher's SIGTERM hook)
+    assert await end_live_calls(timeout_s=5) == 1
+
+    # then the caller's socket is closed as "going away", and the call is stored as ended by
+    # the shutdown, with what was said so far
+    assert await phone.wait_closed() == 1001
+    await phone.ws.disconnect()
+    stored = await refreshed(call)
+    assert stored.outcome == Outcome.SERVER_SHUTDOWN and stored.ended_at is not None
+    assert await database_sync_to_async(lambda: stored.turns.count())() >= 1
+    assert await end_live_calls(timeout_s=1) == 0  # nothing live any more
+
+
+def test_the_server_runs_the_drain_on_sigterm():
+    from aybiza.server.launcher import on_shutdown
+
+    assert "_end_live_calls" in [hook.__name__ for hook in on_shutdown]
