@@ -466,7 +466,7 @@ async def test_server_shutdown_ends_live_calls_as_server_shutdown_with_the_trans
     assert await end_live_calls(timeout_s=1) == 0  # nothing live any more
 
 
-def test_the_server_runs_the_drain_on_sigterm():
+async def test_the_server_runs_the_drain_on_sigterm():
     from aybiza.server.launcher import on_shutdown
 
     assert "_end_live_calls" in [hook.__name__ for hook in on_shutdown]
