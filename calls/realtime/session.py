@@ -218,6 +218,9 @@ class CallSession:
             self._stt = await self._stt_provider.open_stream(self.config.stt_options)
         except Exception as exc:
             # Every recogniser refused (a revoked key, an outage): the caller still hears us.
+            # Nothing is recorded: the recording disclosure is not what they will hear.
+            if self._recorder is not None:
+                self._recorder.paused = True
             self._provider_failed("stt", exc)
             self._start_turn(self._give_up_politely(CANNOT_HEAR, greet=True))
             return

@@ -110,15 +110,29 @@ async def test_two_failed_replies_in_a_row_end_the_call_politely():
 
 @pytest.mark.asyncio
 async def test_a_recogniser_refused_at_call_start_still_greets_and_says_why():
-    # given the only recogniser refuses our key when the call starts
-    session, wire, store, tts = await make_session(llm=ScriptedLLM(), stt=RefusingSTT(401),
-                                                   greeting="Thanks for calling Acme.")
+    # given the only recogniser refuses our key when the call starts, on a recorded agent
+    class Recorder:
+        paused = False
+
+        def add_inbound(self, ulaw: bytes) -> None: ...
+        def add_outbound(self, ulaw: bytes) -> None: ...
+
+        async def finish(self) -> None:
+            return None
+
+    recorder = Recorder()
+    session, wire, store, tts = await make_session(
+        llm=ScriptedLLM(), stt=RefusingSTT(401), greeting="Thanks for calling Acme.",
+        recording_mode="on", recording_disclosure="This call is recorded.",
+        before_start=lambda session: setattr(session, "_recorder", recorder))
 
     # when the call runs
     await feed(session, SILENCE, 0.2)
     await asyncio.wait_for(session._closed.wait(), 10)
 
-    # then the caller heard the greeting and an apology before the call ended
+    # then the caller heard the greeting and an apology before the call ended, and nothing
+    # was recorded (no disclosure was made)
+    assert recorder.paused
     [agent] = [t for t in store.ordered_turns() if t["role"] == "agent"]
     assert agent["text"] == f"Thanks for calling Acme. {CANNOT_HEAR} {CALL_BACK}"
     assert store.closed["outcome"] == Outcome.ERROR
