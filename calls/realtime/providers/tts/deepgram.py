@@ -112,12 +112,11 @@ class DeepgramTTS(TTSProvider):
                     conn, fresh = await self._open_socket(model, options.speed)
                     if conn is None:
                         break
-                    sent = yielded = finished = False
+                    yielded = finished = False
                     try:
                         await conn.send_text(SpeakV1Text(type="Speak", text=text))
                         await conn.send_flush()
                         self._flushes.append(time.monotonic())
-                        sent = True
                         while True:
                             try:
                                 async with asyncio.timeout(RECEIVE_TIMEOUT_S):
@@ -149,7 +148,9 @@ class DeepgramTTS(TTSProvider):
                         await self._drop_socket()
                         if yielded:
                             raise as_provider_error(exc, self.name) from exc
-                        if not sent and not fresh and attempt == 0:
+                        # A kept socket closed while idle may still take our frames into
+                        # its buffer before the close shows: nothing was spoken, so reopen.
+                        if not fresh and attempt == 0:
                             continue
                         self._websocket_failed(exc)
                         break
