@@ -28,8 +28,9 @@ from calls.services import call_start
 from calls.tests.session_harness import SILENCE, SPEECH, EnergyVAD
 from calls.tests.test_consumer import PUBLIC, TOKEN, Twilio, connect, refreshed, turns_of
 from tests.celery_worker import CeleryWorker, celery_worker
+from tools.execution import INTERRUPTED_MESSAGE
 from tools.models import ExecutionStatus, Tool, ToolExecution
-from tools.services import INTERRUPTED_MESSAGE, tool_create, tool_network_allowlist_set
+from tools.services import tool_create, tool_network_allowlist_set
 from tools.tests.conftest import TargetServer
 
 pytestmark = [

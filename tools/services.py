@@ -1,10 +1,10 @@
-"""Writes for tools: CRUD with sealed secrets, running executions, dispatching the live call's
-tool calls to Celery, and reporting results back to the call over the channel layer."""
+"""Writes for tools: CRUD with sealed secrets, test runs, and dispatching the live call's tool
+calls to Celery (`tools.tasks`). Running one execution and reporting its result back to the call
+live in `tools.execution`, which the tasks use: services → tasks → execution, no cycle."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import threading
@@ -15,23 +15,26 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
-from asgiref.sync import async_to_sync
-from celery.exceptions import SoftTimeLimitExceeded
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, close_old_connections, transaction
-from django.utils import timezone
 
 from agents.models import Agent
 from aybiza.core.errors import ApplicationError, NotFound
-from aybiza.core.events import EventType, publish_event
 from aybiza.core.models import Tenant
 from calls.models import Call
 from calls.realtime.providers.llm.base import ToolCall
 from compliance.services import audit_record
-from tools.executor import execute
-from tools.executor.outcome import ToolOutcome, cap_result, failed
+from tools.execution import (
+    eager_delivery,
+    finish_execution,
+    set_arguments,
+    task_time_limits,
+    tool_execution_run,
+    tool_result_message,
+    tool_result_send,
+)
+from tools.executor.outcome import failed
 from tools.models import (
     FINISHED_STATUSES,
     TOOL_FIELDS,
@@ -43,16 +46,13 @@ from tools.models import (
     ToolMode,
 )
 from tools.secrets import merge_secrets, seal_secrets, unseal_secrets
-from tools.selectors import tool_network_allowlist, tools_for_agent
+from tools.selectors import tools_for_agent
+from tools.tasks import run_tool_call
 from tools.validation import arguments_problem
 
 logger = logging.getLogger(__name__)
 
-INTERRUPTED_MESSAGE = ("The tool run was interrupted; not retried because the tool is not "
-                       "idempotent.")
 DEFAULT_EAGER_WORKERS = 8
-DEFAULT_TASK_SOFT_TIME_LIMIT_S = 20
-DEFAULT_TASK_TIME_LIMIT_S = 25
 # How long a test run waits for a worker to pick its task up, beyond the task's own time limit.
 TEST_RUN_QUEUE_WAIT_S = 5.0
 TEST_RUN_POLL_S = 0.1
@@ -216,10 +216,8 @@ def tool_test_run(*, tenant: Tenant, tool: Tool, arguments: Any,
         raise _field_error("arguments", problem)
     execution = ToolExecution(tenant=tenant, tool=tool, tool_name=tool.name,
                               tool_call_id=f"test-{uuid.uuid4().hex[:12]}", dry_run=not confirm)
-    _set_arguments(execution, arguments)
+    set_arguments(execution, arguments)
     execution.save()
-    from tools.tasks import run_tool_call
-
     if run_tool_call.app.conf.task_always_eager:
         return tool_execution_run(execution_id=execution.id)
     transaction.on_commit(lambda: run_tool_call.apply_async(args=(execution.id, "")))
@@ -236,126 +234,6 @@ def _wait_finished(execution: ToolExecution, *, timeout_s: float) -> ToolExecuti
             break
         time.sleep(TEST_RUN_POLL_S)
     execution.refresh_from_db()
-    return execution
-
-
-def task_time_limits() -> tuple[int, int]:
-    """(soft, hard) seconds a tool task may run on a worker (settings TOOLS_TASK_*)."""
-    return (getattr(settings, "TOOLS_TASK_SOFT_TIME_LIMIT_S", DEFAULT_TASK_SOFT_TIME_LIMIT_S),
-            getattr(settings, "TOOLS_TASK_TIME_LIMIT_S", DEFAULT_TASK_TIME_LIMIT_S))
-
-
-def tool_execution_run(*, execution_id: int) -> ToolExecution | None:
-    """Run a queued execution and store its outcome; None when there is nothing to report
-    (unknown id, or another delivery is running it). Safe to call again for the same id:
-
-    - finished: returned as is (its stored result is what gets reported);
-    - left "running" by a dead worker: an idempotent tool runs again, another is failed as
-      interrupted (it may have acted already).
-    """
-    execution = (ToolExecution.objects
-                 .select_related("tenant", "tool__tenant", "call__phone_number")
-                 .filter(pk=execution_id).first())
-    if execution is None or execution.is_finished:
-        return execution
-    tool = execution.tool
-    if tool is None:
-        return _finish(execution, failed("The tool no longer exists.", attempts=0), 0)
-    if execution.status == ExecutionStatus.RUNNING and not tool.idempotent:
-        return _finish(execution, failed(INTERRUPTED_MESSAGE, attempts=0), None)
-    claimed = ToolExecution.objects.filter(pk=execution.pk, status=execution.status).update(
-        status=ExecutionStatus.RUNNING, started_at=timezone.now())
-    if not claimed:  # a concurrent delivery claimed it: that one reports the result
-        execution.refresh_from_db()
-        return execution if execution.is_finished else None
-    started = time.monotonic()
-    try:
-        outcome = execute(tool=tool, arguments=_real_arguments(execution), call=execution.call,
-                          allowlist=tool_network_allowlist(tenant=execution.tenant),
-                          dry_run=execution.dry_run)
-    except SoftTimeLimitExceeded:  # the worker stopped it: the caller is told, not left waiting
-        outcome = failed(_time_limit_message(task_time_limits()[0]),
-                         status=ExecutionStatus.TIMEOUT)
-    except Exception as exc:  # a bug must not leave the call waiting for ever
-        logger.exception("Tool %s (execution %s) crashed", tool.name, execution.pk)
-        outcome = failed("The tool failed unexpectedly.", detail=f"{type(exc).__name__}: {exc}")
-    return _finish(execution, outcome, round((time.monotonic() - started) * 1000))
-
-
-def tool_execution_time_out(*, execution_id: int, limit_s: float) -> ToolExecution | None:
-    """Record that a worker killed the run at its hard time limit; None if it had finished.
-    Called by the worker's main process (the process that ran the tool is gone)."""
-    execution = (ToolExecution.objects.select_related("tool")
-                 .filter(pk=execution_id).exclude(status__in=FINISHED_STATUSES).first())
-    if execution is None:
-        return None
-    started = execution.started_at or execution.created_at
-    latency_ms = round((timezone.now() - started).total_seconds() * 1000)
-    return _finish(execution, failed(_time_limit_message(limit_s), status=ExecutionStatus.TIMEOUT),
-                   latency_ms)
-
-
-def _time_limit_message(limit_s: float) -> str:
-    return f"The tool took longer than {limit_s:g} s and was stopped."
-
-
-_ARGUMENTS_CONTEXT = "tool-execution-arguments"
-
-
-def _set_arguments(execution: ToolExecution, arguments: Any) -> None:
-    """Store arguments redacted for display, and the real ones sealed until the run ends."""
-    from compliance.crypto import encrypt_text_for_tenant
-
-    execution.arguments = redact_json(arguments)
-    secure = execution.tool.secure_capture_argument if execution.tool else ""
-    if secure and isinstance(arguments, dict) and secure in arguments:
-        execution.arguments[secure] = "[SECURE]"  # keyed in by the caller: never stored
-    if execution.arguments != arguments:
-        execution.sealed_arguments = encrypt_text_for_tenant(
-            execution.tenant, json.dumps(arguments), context=_ARGUMENTS_CONTEXT)
-
-
-def _real_arguments(execution: ToolExecution) -> Any:
-    from compliance.crypto import decrypt_text_for_tenant
-
-    if not execution.sealed_arguments:
-        return execution.arguments
-    return json.loads(decrypt_text_for_tenant(execution.tenant, execution.sealed_arguments,
-                                              context=_ARGUMENTS_CONTEXT))
-
-
-def redact_json(value: Any) -> Any:
-    """`value` with PII redacted from every string in it (dict keys kept)."""
-    from compliance.redaction import redact
-
-    if isinstance(value, str):
-        return redact(value).text
-    if isinstance(value, dict):
-        return {key: redact_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [redact_json(item) for item in value]
-    return value
-
-
-def _finish(execution: ToolExecution, outcome: ToolOutcome, latency_ms: int | None):
-    execution.status = outcome.status
-    # Results are stored (and handed to the brain) redacted; the real arguments are wiped.
-    execution.result = redact_json(cap_result(outcome.content))
-    execution.sealed_arguments = ""
-    execution.error = redact_json(outcome.error) if outcome.is_error else ""
-    execution.http_status = outcome.http_status
-    execution.attempts += outcome.attempts
-    execution.latency_ms = latency_ms
-    execution.finished_at = timezone.now()
-    execution.save(update_fields=["status", "result", "error", "http_status", "attempts",
-                                  "latency_ms", "finished_at", "updated_at",
-                                  "sealed_arguments"])
-    logger.info("Tool %s (execution %s): %s in %s ms", execution.tool_name, execution.pk,
-                execution.status, latency_ms)
-    publish_event(tenant=execution.tenant_id, type=EventType.TOOL_EXECUTED,
-                  payload={"execution_id": execution.pk, "call_id": execution.call_id,
-                           "tool": execution.tool_name, "status": execution.status,
-                           "latency_ms": latency_ms})
     return execution
 
 
@@ -387,16 +265,16 @@ def tool_calls_dispatch(
                 tool_call_id=tool_call.id)
             too_large = arguments_problem(tool_call.arguments)
             if not too_large:
-                _set_arguments(execution, tool_call.arguments)
+                set_arguments(execution, tool_call.arguments)
             execution.save()
             if too_large:  # not stored, not run; the brain is told to try again smaller
-                _finish(execution, failed(
+                finish_execution(execution, failed(
                     f"Invalid arguments for {execution.tool_name}: {too_large}",
                     status=ExecutionStatus.REJECTED, attempts=0), None)
             elif tool is None:
                 # Finished here; its task only reports the stored answer.
                 names = ", ".join(sorted(tools)) or "none"
-                _finish(execution, failed(
+                finish_execution(execution, failed(
                     f"There is no tool named {execution.tool_name!r}. Available tools: {names}.",
                     status=ExecutionStatus.REJECTED, attempts=0), None)
             if tool is not None and tool.mode == ToolMode.ASYNC and not too_large:
@@ -414,8 +292,6 @@ def _after_dispatch(acks: list[ToolExecution], jobs: list[tuple[int, str]], repl
             execution, content={"status": "started",
                                 "message": f"{execution.tool_name} is running in the background."},
             is_error=False))
-    from tools.tasks import run_tool_call
-
     if run_tool_call.app.conf.task_always_eager:
         pool = _eager_pool()
         loop = _dispatching_loop()
@@ -424,42 +300,6 @@ def _after_dispatch(acks: list[ToolExecution], jobs: list[tuple[int, str]], repl
     else:
         for execution_id, channel in jobs:
             run_tool_call.apply_async(args=(execution_id, channel))
-
-
-def tool_result_message(
-    execution: ToolExecution, *, content: Any = None, is_error: bool | None = None
-) -> dict[str, Any]:
-    """The channel-layer message a live call's consumer handles in `tool_result`."""
-    return {
-        "type": "tool.result",
-        "tenant_id": execution.tenant_id,
-        "call_id": execution.call_id,
-        "execution_id": execution.pk,
-        "tool_call_id": execution.tool_call_id,
-        "name": execution.tool_name,
-        "content": execution.result if content is None else content,
-        "is_error": execution.is_error if is_error is None else is_error,
-    }
-
-
-def tool_result_send(*, reply_channel: str, message: dict[str, Any]) -> None:
-    if not reply_channel:
-        return
-    layer = get_channel_layer()
-    if layer is None:
-        logger.warning("No channel layer: tool result for %s dropped", message.get("name"))
-        return
-    loop = getattr(_eager_delivery, "loop", None)
-    if loop is not None and loop.is_running():
-        # In-process run: hand the message to the live call's own event loop, thread-safely
-        # (the in-memory layer's queues belong to that loop).
-        asyncio.run_coroutine_threadsafe(layer.send(reply_channel, message), loop).result(10)
-        return
-    async_to_sync(layer.send)(reply_channel, message)
-
-
-# The event loop of the call that dispatched an in-process (eager) run, per pool thread.
-_eager_delivery = threading.local()
 
 
 _pool_lock = threading.Lock()
@@ -488,16 +328,14 @@ def _dispatching_loop() -> asyncio.AbstractEventLoop | None:
 
 def _run_eager(execution_id: int, reply_channel: str,
                loop: asyncio.AbstractEventLoop | None = None) -> None:
-    from tools.tasks import run_tool_call
-
     close_old_connections()  # what a Celery worker does around each task (CONN_MAX_AGE)
-    _eager_delivery.loop = loop
+    eager_delivery.loop = loop
     try:
         run_tool_call.apply(args=(execution_id, reply_channel), throw=True)
     except Exception:
         logger.exception("In-process tool run %s failed", execution_id)
     finally:
-        _eager_delivery.loop = None
+        eager_delivery.loop = None
         close_old_connections()
 
 

@@ -9,7 +9,7 @@ from celery import Task, shared_task
 from celery.exceptions import TimeLimitExceeded
 from django.db import OperationalError
 
-from tools.services import (
+from tools.execution import (
     task_time_limits,
     tool_execution_run,
     tool_execution_time_out,

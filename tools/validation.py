@@ -155,7 +155,8 @@ def validate_parameters_schema(schema: Any) -> None:
         raise ValidationError('The parameters schema must describe an object ("type": "object").')
 
 
-def schema_problem(schema: dict[str, Any]) -> str | None:
+# Complexity over the limit on purpose: one branch per JSON Schema keyword we refuse or bound.
+def schema_problem(schema: dict[str, Any]) -> str | None:  # noqa: C901
     """Why `schema` cannot be checked safely, or None. Iterative: any depth is answered."""
     if _deeper_than(schema, MAX_SCHEMA_DEPTH):
         return f"The schema is nested deeper than {MAX_SCHEMA_DEPTH} levels."

@@ -14,6 +14,7 @@ from django.core.cache import cache
 from agents.models import PROVIDER_SECRET_NAMES, Agent
 from agents.selectors import provider_credentials_for
 from calls.realtime.audio import SAMPLE_RATE, ulaw_to_pcm16
+from calls.realtime.frames import BYTES_PER_S
 from calls.realtime.loader import with_credentials
 from calls.realtime.providers.failover import build_from_options
 from calls.realtime.providers.tts.base import TTSOptions
@@ -21,7 +22,7 @@ from calls.realtime.providers.tts.base import TTSOptions
 SAMPLE_FALLBACK_TEXT = "Hello, this is how I sound on the phone."
 # Samples are kept a while: replaying one must not synthesize it again.
 SAMPLE_CACHE_S = 3600
-MAX_SAMPLE_BYTES = 8000 * 30  # 30 s of 8 kHz µ-law
+MAX_SAMPLE_BYTES = BYTES_PER_S * 30  # 30 s of 8 kHz µ-law
 
 
 def greeting_sample_wav(*, agent: Agent) -> bytes:

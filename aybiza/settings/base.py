@@ -46,8 +46,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files under daphne (no runserver, no nginx needed): before everything else that
-    # would touch the session or the database.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # would touch the session or the database. WhiteNoise, made async-capable (no thread hop).
+    "aybiza.core.static_files.AsyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

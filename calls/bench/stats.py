@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-FRAME_S = 0.020
+from calls.realtime.frames import FRAME_S
+
 GAP_THRESHOLD_S = 0.060  # a frame later than this after the previous one is an audible glitch
 
 

@@ -18,10 +18,9 @@ from typing import BinaryIO
 import numpy as np
 import soxr
 
-SAMPLE_RATE = 8000
-FRAME_MS = 20
-FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000  # 160 µ-law bytes = 160 samples = 20 ms
-ULAW_SILENCE = 0xFF  # µ-law code of digital zero (0x7F is the negative zero)
+from calls.realtime.frames import FRAME_BYTES, FRAME_MS, SAMPLE_RATE, ULAW_SILENCE
+
+__all__ = ["FRAME_BYTES", "FRAME_MS", "SAMPLE_RATE", "ULAW_SILENCE"]  # re-exported for codecs
 
 # G.711 µ-law constants: 14-bit magnitudes biased by 0x84 (33 in 14-bit units), clipped at 8159.
 _BIAS = 0x84

@@ -17,9 +17,10 @@ from typing import Any
 
 from django.conf import settings
 
+from calls.realtime.frames import BYTES_PER_S
 from calls.realtime.providers.llm.base import Usage
 
-ULAW_BYTES_PER_SECOND = 8000
+ULAW_BYTES_PER_SECOND = BYTES_PER_S
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")
 
 

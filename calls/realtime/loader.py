@@ -9,11 +9,11 @@ from agents.models import PROVIDER_SECRET_NAMES
 from agents.selectors import provider_credentials_for
 from calls.models import Call
 from calls.realtime.call_control import with_call_control
+from calls.realtime.ports import SessionConfig
 from calls.realtime.providers.failover import build_from_options
 from calls.realtime.providers.llm.base import Conversation, ToolSpec
 from calls.realtime.providers.stt.base import STTOptions
 from calls.realtime.providers.tts.base import TTSOptions
-from calls.realtime.session import SessionConfig
 from calls.selectors import call_by_id
 from calls.services import call_stream_started
 from calls.twilio import StreamToken

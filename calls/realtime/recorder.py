@@ -22,8 +22,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from calls.realtime.audio import ulaw_to_pcm16
+from calls.realtime.frames import FRAME_BYTES
 
-FRAME_BYTES = 160
 FLUSH_BYTES = 16 * 1024
 _io_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="aybiza-recorder")
 

@@ -24,6 +24,7 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from calls.realtime.frames import FRAME_BYTES, FRAME_S
 from calls.realtime.serializers.twilio import (
     parse_server_message,
     twilio_connected,
@@ -34,8 +35,6 @@ from calls.realtime.serializers.twilio import (
     twilio_stop,
 )
 
-FRAME_BYTES = 160
-FRAME_S = 0.02
 SILENCE_FRAME = b"\xff" * FRAME_BYTES
 
 

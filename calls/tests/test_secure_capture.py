@@ -17,8 +17,8 @@ from django.conf import settings as django_settings
 from django.db import models
 
 from calls.realtime.providers import registry
+from calls.realtime.secure_capture import secure_digits_valid
 from calls.realtime.serializers.twilio import twilio_dtmf
-from calls.realtime.session import secure_digits_valid
 from calls.services import call_start
 from calls.tests.session_harness import SILENCE, SPEECH, EnergyVAD
 from calls.tests.test_consumer import PUBLIC, TOKEN, connect, refreshed, turns_of

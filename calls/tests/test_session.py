@@ -7,7 +7,7 @@ import pytest
 from calls.models import Outcome
 from calls.realtime.providers.llm.base import ToolCall, ToolResult
 from calls.realtime.providers.llm.instant import InstantLLM
-from calls.realtime.session import CALL_BACK, CANNOT_HEAR
+from calls.realtime.recovery import CALL_BACK, CANNOT_HEAR
 from calls.tests.session_harness import SILENCE, SPEECH, feed, make_session
 
 
@@ -219,7 +219,7 @@ async def test_finish_on_a_dropped_connection_keeps_the_partial_agent_turn():
      ("[DTMF 9]", None)],
 )
 def test_consent_answers(said, answer):
-    from calls.realtime.session import consent_answer
+    from calls.realtime.consent import consent_answer
 
     assert consent_answer(said) is answer
 

@@ -22,7 +22,7 @@ from calls.realtime.providers.llm.base import (
     Usage,
 )
 from calls.realtime.providers.stt.base import STTOptions, STTProvider, STTStream
-from calls.realtime.session import (
+from calls.realtime.recovery import (
     CALL_BACK,
     CANNOT_ANSWER,
     CANNOT_HEAR,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from aybiza import celery_app
+from tools.execution import INTERRUPTED_MESSAGE
 from tools.models import ExecutionStatus, ToolExecution
-from tools.services import INTERRUPTED_MESSAGE
 from tools.tasks import run_tool_call
 
 pytestmark = pytest.mark.django_db

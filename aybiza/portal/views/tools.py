@@ -14,9 +14,10 @@ from agents.selectors import agent_list
 from aybiza.core.errors import ApplicationError
 from aybiza.portal.access import portal_view
 from aybiza.portal.forms import HttpToolForm, ToolForm, ToolTryForm, add_service_errors
+from tools.execution import redact_json
 from tools.models import ToolKind
 from tools.selectors import tool_get, tool_list
-from tools.services import redact_json, tool_create, tool_test_run, tool_update
+from tools.services import tool_create, tool_test_run, tool_update
 
 SERVICE_ALIASES = {"agent_ids": "agents"}
 

@@ -20,13 +20,13 @@ from typing import Any
 
 from django.conf import settings
 
+from calls.realtime.frames import SAMPLE_RATE
 from calls.realtime.providers.failover import ProviderError, shared_tls_context
 from calls.realtime.providers.stt.deepgram import as_provider_error, load_sdk, open_websocket
 from calls.realtime.providers.tts.base import TTSOptions, TTSProvider
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 8000
 # Deepgram's speak socket accepts 20 Flush messages per 60 s, then answers `Warning` and makes no
 # more audio until the window passes. We flush once per clause, so a lively conversation gets
 # there in a minute or two: past FLUSH_BUDGET in the window, clauses go over REST instead.
@@ -117,30 +117,12 @@ class DeepgramTTS(TTSProvider):
                         await conn.send_text(SpeakV1Text(type="Speak", text=text))
                         await conn.send_flush()
                         self._flushes.append(time.monotonic())
-                        while True:
-                            try:
-                                async with asyncio.timeout(RECEIVE_TIMEOUT_S):
-                                    message = await conn.recv()
-                            except ValueError as exc:  # not JSON, or not a known message
-                                raise ProviderError(
-                                    f"{self.name}: malformed message from the speak socket: "
-                                    f"{str(exc)[:200]}", provider=self.name,
-                                    failover=not yielded) from exc
-                            except TimeoutError as exc:
-                                raise ProviderError(
-                                    f"{self.name}: no audio for {RECEIVE_TIMEOUT_S:.0f} s",
-                                    provider=self.name, failover=not yielded) from exc
-                            if isinstance(message, bytes):
+                        async with contextlib.aclosing(self._utterance_audio(conn)) as audio:
+                            async for chunk in audio:
                                 yielded = True
-                                yield message
-                            elif _kind(message) == "Flushed":
-                                finished = True
-                                return
-                            elif _kind(message) == "Warning":
-                                # e.g. the flush limit: no audio follows, waiting is silence.
-                                raise ProviderError(
-                                    f"{self.name}: {_description(message)}",
-                                    provider=self.name, failover=not yielded)
+                                yield chunk
+                        finished = True
+                        return
                     except ProviderError:
                         await self._drop_socket()
                         raise
@@ -160,6 +142,31 @@ class DeepgramTTS(TTSProvider):
                             await self._clear(conn)
             async for chunk in self._synthesize_rest(text, model, options.speed):
                 yield chunk
+
+    async def _utterance_audio(self, conn: Any) -> AsyncIterator[bytes]:
+        """The audio of the utterance just flushed, up to its Flushed; any other outcome (a
+        Warning such as the flush limit, a frame that is not Deepgram's, silence) is an error:
+        failover while nothing was heard, never a wait in silence."""
+        yielded = False
+        while True:
+            try:
+                async with asyncio.timeout(RECEIVE_TIMEOUT_S):
+                    message = await conn.recv()
+            except ValueError as exc:  # not JSON, or not a known message
+                raise ProviderError(
+                    f"{self.name}: malformed message from the speak socket: {str(exc)[:200]}",
+                    provider=self.name, failover=not yielded) from exc
+            except TimeoutError as exc:
+                raise ProviderError(f"{self.name}: no audio for {RECEIVE_TIMEOUT_S:.0f} s",
+                                    provider=self.name, failover=not yielded) from exc
+            if isinstance(message, bytes):
+                yielded = True
+                yield message
+            elif _kind(message) == "Flushed":
+                return
+            elif _kind(message) == "Warning":
+                raise ProviderError(f"{self.name}: {_description(message)}",
+                                    provider=self.name, failover=not yielded)
 
     def _flush_allowed(self) -> bool:
         """Whether the socket may take another Flush now (else this clause goes over REST)."""

@@ -1,0 +1,63 @@
+"""What a live call needs from outside its state machine: the stores, recorder, VAD and tool
+runner it is handed (protocols, so tests and the bench pass their own), and its configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from calls.realtime.providers.llm.base import Conversation, ToolCall, ToolResult
+from calls.realtime.providers.stt.base import STTOptions
+from calls.realtime.providers.tts.base import TTSOptions
+
+
+class VoiceActivity(Protocol):
+    def feed(self, ulaw_frame: bytes) -> bool: ...
+
+
+class Recorder(Protocol):
+    paused: bool
+
+    def add_inbound(self, ulaw: bytes) -> None: ...
+    def add_outbound(self, ulaw: bytes) -> None: ...
+    async def finish(self) -> str | None: ...
+
+
+class Store(Protocol):
+    def save_turn(self, *, index: int, role: str, text: str, **fields: Any) -> None: ...
+    def record_event(self, type: str, payload: dict[str, Any] | None = None,
+                     offset_ms: int | None = None) -> None: ...
+    async def close(self, *, outcome: str, metrics: dict[str, Any],
+                    recording_path: str | None = None,
+                    cost: dict[str, Any] | None = None) -> None: ...
+
+
+class Tools(Protocol):
+    async def run(self, calls: list[ToolCall]) -> list[ToolResult]: ...
+
+
+
+@dataclass
+class SessionConfig:
+    """Everything a call needs from the database, loaded once when the stream starts."""
+
+    call_id: int
+    tenant_id: int
+    agent_id: int
+    conversation: Conversation
+    greeting: str = ""
+    end_of_turn_silence_ms: int = 700
+    barge_in_min_speech_ms: int = 250
+    reprompt_after_s: float = 8.0
+    hangup_after_s: float = 25.0
+    max_call_seconds: float = 1800.0
+    reprompt_text: str = "Are you still there?"
+    # Recording policy: "off", "on" (disclosed first), "after_consent" (asked first).
+    recording_mode: str = "off"
+    recording_disclosure: str = ""
+    consent_prompt: str = ""
+    goodbye_text: str = "I haven't heard anything, so I'll end the call now. Goodbye!"
+    stt_options: STTOptions = field(default_factory=STTOptions)
+    tts_options: TTSOptions = field(default_factory=TTSOptions)
+    tool_fillers: dict[str, str] = field(default_factory=dict)
+

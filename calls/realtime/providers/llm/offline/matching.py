@@ -1,0 +1,111 @@
+"""Matching an utterance to what the agent knows: its knowledge entries (question, answer) and its
+tools, scored by token overlap and character similarity; below `MATCH_THRESHOLD` nothing matches."""
+
+from __future__ import annotations
+
+import heapq
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from calls.realtime.providers.llm.base import Conversation
+from calls.realtime.providers.llm.offline.text import (
+    Analysis,
+    analyse,
+    contains_phrase,
+    coverage,
+    humanise,
+    similarity,
+    token_overlap_score,
+)
+
+MATCH_THRESHOLD = 0.5
+
+
+# A knowledge match this strong wins over taking the utterance as a slot's value.
+STRONG_MATCH = 0.7
+
+
+QUESTION_START = re.compile(r"^(?:how|what|where|when|why|which|who|is|are|do|does)\b")
+
+
+_REQUEST = re.compile(
+    r"\b(?:want|would like|need|can i|could i|let me|help me|i would|please|i am looking)\b"
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Index:
+    """Analysed knowledge and tools of one agent; hashed by identity so matches can be cached."""
+
+    questions: tuple[Analysis, ...]
+    answers: tuple[Analysis, ...]
+    triggers: tuple[tuple[Analysis, ...], ...]
+    names: tuple[Analysis, ...]
+    descriptions: tuple[Analysis, ...]
+
+
+@lru_cache(maxsize=256)
+def _build_index(
+    knowledge: tuple[tuple[str, str], ...],
+    tools: tuple[tuple[str, str, tuple[str, ...]], ...],
+) -> Index:
+    return Index(
+        questions=tuple(analyse(question) for question, _ in knowledge),
+        answers=tuple(analyse(answer) for _, answer in knowledge),
+        triggers=tuple(tuple(analyse(phrase) for phrase in phrases) for _, _, phrases in tools),
+        names=tuple(analyse(humanise(name)) for name, _, _ in tools),
+        descriptions=tuple(analyse(description) for _, description, _ in tools),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    kind: str  # "knowledge", "tool" or "none"
+    index: int = -1
+    score: float = 0.0
+
+
+_SHORTLIST = 5
+
+
+@lru_cache(maxsize=8192)
+def best_match(text: str, index: Index) -> _Match:
+    """The knowledge entry or tool the utterance is about, if any scores above the threshold."""
+    said = analyse(text)
+    token_scores = [token_overlap_score(said, question) for question in index.questions]
+    # The character ratio is the costly part and only separates close candidates.
+    shortlist = set(heapq.nlargest(_SHORTLIST, range(len(token_scores)), token_scores.__getitem__))
+    best_knowledge = _Match("none")
+    for i, (question, answer) in enumerate(zip(index.questions, index.answers, strict=True)):
+        question_score = (
+            similarity(said, question, token_scores[i]) if i in shortlist
+            else 0.8 * token_scores[i]
+        )
+        score = max(question_score, 0.6 * coverage(said, answer))
+        if score > best_knowledge.score:
+            best_knowledge = _Match("knowledge", i, score)
+    best_tool = _Match("none")
+    for i, triggers in enumerate(index.triggers):
+        score = max(
+            [similarity(said, trigger) for trigger in triggers]
+            + [0.9 for trigger in triggers if contains_phrase(said.norm, trigger.norm)]
+            + [0.9 * similarity(said, index.names[i]),
+               0.7 * coverage(said, index.descriptions[i])]
+        )
+        if score > best_tool.score:
+            best_tool = _Match("tool", i, score)
+    # A request ("I'd like to book") leans to the action, a question ("how do I book") to facts.
+    if QUESTION_START.match(said.norm):
+        best_knowledge = replace(best_knowledge, score=best_knowledge.score + 0.05)
+    elif _REQUEST.search(said.norm):
+        best_tool = replace(best_tool, score=best_tool.score + 0.1)
+    best = best_tool if best_tool.score >= best_knowledge.score else best_knowledge
+    return best if best.score >= MATCH_THRESHOLD else _Match("none")
+
+
+def index_of(conversation: Conversation) -> Index:
+    return _build_index(
+        tuple((str(q), str(a)) for q, a in conversation.knowledge),
+        tuple((t.name, t.description, tuple(t.trigger_phrases)) for t in conversation.tools),
+    )

@@ -1,0 +1,185 @@
+"""Slot values from speech or keypad: spoken numbers ("twenty five", "a couple"), yes/no, enum
+options by name or position, each coerced to the argument's JSON type or refused with a hint."""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import re
+from typing import Any
+
+from aybiza.core.spoken import DIGIT_WORDS, NO_WORDS, ONES_VALUE, ORDINALS, TENS_VALUE, yes_no
+from calls.realtime.providers.llm.base import ToolSpec
+from calls.realtime.providers.llm.offline.schema import json_type, required_arguments
+from calls.realtime.providers.llm.offline.text import contains_phrase, normalise, spoken_value
+
+_UNITS = dict(ONES_VALUE) | {"couple": 2, "dozen": 12, "single": 1}
+
+
+_DIGIT_WORDS = DIGIT_WORDS
+
+
+_TENS = TENS_VALUE
+
+
+_ORDINALS = ORDINALS
+
+
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+
+
+# Whole utterances that a recogniser writes for a lone spoken number.
+_HOMOPHONES = {"to": 2, "too": 2, "for": 4, "won": 1, "ate": 8}
+
+
+def _parse_number(text: str) -> float | None:
+    """The first number in the text, written ("12", "2.5") or spoken ("twenty one", "a hundred")."""
+    lowered = re.sub(r"(?<=\d),(?=\d{3})", "", text.lower())
+    tokens = re.findall(r"\d+(?:\.\d+)?|[a-z]+", lowered)
+    for i, token in enumerate(tokens):
+        if token[0].isdigit():
+            return float(token)
+        digits = list(itertools.takewhile(lambda t: t in _DIGIT_WORDS, tokens[i:]))
+        if len(digits) >= 2 and digits[0] != "oh":
+            # "four two" is read digit by digit, like a reference number.
+            return float("".join(str(_DIGIT_WORDS[t]) for t in digits))
+        if token in _UNITS or token in _TENS or token in _ORDINALS or (
+            token == "a" and i + 1 < len(tokens) and tokens[i + 1] in _SCALES
+        ):
+            return _read_number_words(tokens[i:])
+    if len(tokens) == 1 and tokens[0] in _HOMOPHONES:
+        return float(_HOMOPHONES[tokens[0]])
+    return None
+
+
+def _read_number_words(tokens: list[str]) -> float:
+    total, current = 0, 0
+    decimals = ""
+    for i, token in enumerate(tokens):
+        if token in _UNITS:
+            current += _UNITS[token]
+        elif token in _TENS:
+            current += _TENS[token]
+        elif token in _ORDINALS:
+            current += _ORDINALS[token]
+        elif token in _SCALES:
+            if _SCALES[token] == 100:
+                current = max(current, 1) * 100
+            else:
+                total += max(current, 1) * _SCALES[token]
+                current = 0
+        elif token in ("a", "and"):
+            continue
+        elif token == "point":
+            following = itertools.takewhile(lambda t: t in _DIGIT_WORDS, tokens[i + 1:])
+            decimals = "".join(str(_DIGIT_WORDS[t]) for t in following)
+            break
+        else:
+            break
+    value = float(total + current)
+    return float(f"{int(value)}.{decimals}") if decimals else value
+
+
+_LEADING_FILLER = re.compile(
+    r"^(?:(?:u+m+|u+h+|e+r+m*|well|so|okay|ok|yes|yeah|sure|please|it is|it's|its|that is|"
+    r"that's|let's say|let us say|let's do|how about|maybe|i think|i would like|i'd like|i want|"
+    r"i need|make it|on|at|for|the)\b[\s,.]*)+",
+    re.IGNORECASE,
+)
+
+
+_TRAILING_FILLER = re.compile(
+    r"(?:[\s,]+(?:please|thanks|thank you(?: very much)?))*[\s,.!?]*$", re.IGNORECASE
+)
+
+
+def _clean_spoken_text(text: str) -> str:
+    """The value part of an answer: "um, on Tuesday please." → "Tuesday"."""
+    return _TRAILING_FILLER.sub("", _LEADING_FILLER.sub("", text.strip())).strip(" ,.!?")
+
+
+class Invalid:
+    """Marker for an answer that does not fit the argument; `hint` says what was expected."""
+
+    def __init__(self, hint: str) -> None:
+        self.hint = hint
+
+
+def coerce(schema: dict[str, Any], text: str, dtmf: str | None) -> Any:
+    """The caller's answer as a value of the JSON-schema type, or an `Invalid`."""
+    kind = json_type(schema)
+    if "enum" in schema:
+        return _pick_enum(list(schema["enum"]), text, dtmf)
+    if kind in ("integer", "number"):
+        keyed = re.sub(r"\D", "", dtmf or "")
+        number = float(keyed) if keyed else None if dtmf else _parse_number(text)
+        if number is None:
+            return Invalid("Sorry, I need a number.")
+        if kind == "integer":
+            number = round(number)
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if (low is not None and number < low) or (high is not None and number > high):
+            if low is not None and high is not None:
+                return Invalid(f"Sorry, that needs to be between {spoken_value(low)} and "
+                               f"{spoken_value(high)}.")
+            return Invalid("Sorry, that number doesn't work.")
+        return int(number) if kind == "integer" else number
+    if kind == "boolean":
+        answer = {"1": True, "2": False}.get(dtmf or "") if dtmf else yes_no(normalise(text))
+        return Invalid("Sorry, please say yes or no.") if answer is None else answer
+    if dtmf:
+        return dtmf
+    value = _clean_spoken_text(text)
+    # A bare "no" is a refusal, not a value ("yes" is already stripped as filler).
+    if not value or normalise(value) in NO_WORDS:
+        return Invalid("Sorry, I didn't get that.")
+    if schema.get("format") == "email":
+        value = re.sub(r"\s+at\s+", "@", value.lower())
+        value = re.sub(r"\s+dot\s+", ".", value).replace(" ", "")
+    return value
+
+
+def _pick_enum(options: list[Any], text: str, dtmf: str | None) -> Any:
+    invalid = Invalid("Sorry, I didn't catch which one.")
+    if not options:
+        return invalid
+    if dtmf:
+        position = int(dtmf) if dtmf.isdigit() else 0
+        return options[position - 1] if 1 <= position <= len(options) else invalid
+    norm = normalise(text)
+    names = [normalise(str(option)) for option in options]
+    contained = [i for i, name in enumerate(names) if contains_phrase(norm, name)]
+    if contained:
+        return options[max(contained, key=lambda i: len(names[i]))]
+    if all(isinstance(option, int | float) for option in options):
+        number = _parse_number(text)
+        return next((o for o in options if number is not None and o == number), invalid)
+    ordinal = next((_ORDINALS[t] for t in norm.split() if t in _ORDINALS), 0)
+    if ordinal and re.search(r"\b(?:one|option)\b", norm) and ordinal <= len(options):
+        return options[ordinal - 1]
+    # Fuzzy: compare each option to the same number of consecutive spoken words.
+    tokens = norm.split()
+    best, best_score = invalid, 0.0
+    for option, name in zip(options, names, strict=True):
+        width = max(1, len(name.split()))
+        for start in range(max(1, len(tokens) - width + 1)):
+            window = " ".join(tokens[start:start + width])
+            score = difflib.SequenceMatcher(None, window, name).ratio()
+            if score > best_score:
+                best, best_score = option, score
+    return best if best_score >= 0.75 else invalid
+
+
+def enum_values_in(tool: ToolSpec, text: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Enum arguments the caller already named while asking for the tool (exact words only)."""
+    norm = normalise(text)
+    found = dict(args)
+    properties = tool.parameters.get("properties", {})
+    for name in required_arguments(tool):
+        options = properties.get(name, {}).get("enum")
+        if name in found or not options:
+            continue
+        named = [o for o in options if contains_phrase(norm, normalise(str(o)))]
+        if len(named) == 1:
+            found[name] = named[0]
+    return found

@@ -1,0 +1,184 @@
+"""Turn-taking: who has the floor. Per 20 ms frame the VAD decides whether the caller speaks;
+speech opens the recogniser (with a short pre-roll), enough of it while the agent is audible is a
+barge-in, and a long enough silence ends the caller's turn, which the recogniser's final words
+then complete. Keypad digits form a turn of their own.
+
+`on_audio` is the hot path: synchronous, O(1), no I/O, no logging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from calls.models import Role
+from calls.realtime.recovery import CANNOT_HEAR
+
+logger = logging.getLogger("calls.realtime.session")
+
+SPEECH_START_MS = 60  # voiced audio needed before we call it the caller speaking
+STT_PREROLL_FRAMES = 20  # 400 ms of audio before speech was detected goes to the recogniser
+DTMF_GAP_S = 1.5  # digits pressed closer than this form one input ("1 2 3 #")
+
+
+class TurnTaking:
+    """CallSession's listening side: caller speech, keypad input, barge-in."""
+
+    def on_audio(self, ulaw: bytes) -> None:
+        """One inbound frame. O(1): VAD, STT feed, counters; rare transitions spawn work."""
+        if self.finished:
+            return
+        metrics = self.metrics
+        metrics["frames_in"] += 1
+        if self._recorder is not None:
+            self._recorder.add_inbound(ulaw)
+        # The recogniser hears the caller's turns (with a short pre-roll), not the silences
+        # between them: less CPU, fewer hallucinated words, lower cloud STT bills.
+        if self._stt_open:
+            self._stt.feed(ulaw)
+            metrics["stt_frames"] += 1
+        else:
+            self._preroll.append(ulaw)
+        if self._vad.feed(ulaw):
+            metrics["speech_frames"] += 1
+            self._speech_frames += 1
+            self._silence_frames = 0
+            now = self._now()
+            self._last_voice_t = now
+            speech_ms = self._speech_frames * 20
+            if not self._caller_speaking and speech_ms >= SPEECH_START_MS:
+                self._caller_speaking = True
+                self._caller_start_t = now - speech_ms / 1000
+                self._barged_this_run = False
+                if self._secure is None:  # spoken card digits must not reach a transcript
+                    self._open_stt()
+            if (not self._barged_this_run and speech_ms >= self.config.barge_in_min_speech_ms
+                    and self._secure is None and self._agent_is_audible_or_pending()):
+                self._barged_this_run = True
+                self._barge_in(now, speech_start_t=now - speech_ms / 1000)
+        else:
+            self._silence_frames += 1
+            if self._silence_frames >= 2:  # a lone unvoiced frame doesn't end a speech run
+                self._speech_frames = 0
+            if (self._caller_speaking
+                    and self._silence_frames * 20 >= self.config.end_of_turn_silence_ms):
+                self._caller_speaking = False
+                self._caller_end_t = self._last_voice_t
+                self._last_activity_t = self._now()
+                if self._stt_open:
+                    self._stt_open = False
+                    self._awaiting_final = True  # the next final result ends the turn
+                    self._stt.finalize()
+
+    def _open_stt(self) -> None:
+        """Caller speech began: hand the recogniser the pre-roll, then every frame."""
+        stt = self._stt
+        if stt is None or self._stt_open:
+            return
+        self._stt_open = True
+        self.metrics["stt_frames"] += len(self._preroll)
+        for frame in self._preroll:
+            stt.feed(frame)
+        self._preroll.clear()
+
+    def on_dtmf(self, digit: str) -> None:
+        if self.finished:
+            return
+        if self._secure is not None:
+            self._secure.key(digit)  # only to the payment tool: no event, turn or log
+            return
+        now = self._now()
+        self.metrics["dtmf_digits"] += 1
+        self.store.record_event("dtmf", {"digit": digit}, self._offset_ms(now))
+        self._last_activity_t = now
+        if self._agent_is_audible_or_pending():
+            self._barge_in(now, speech_start_t=now)
+        self._dtmf.append(digit)
+        self._dtmf_last_t = now
+        if digit == "#":
+            self._flush_dtmf()
+
+    async def _transcripts(self) -> None:
+        assert self._stt is not None
+        try:
+            async for result in self._stt.transcripts():
+                if result.is_final and result.text.strip():
+                    self._caller_parts.append(result.text.strip())
+                    if result.confidence is not None:
+                        self._caller_confidences.append(result.confidence)
+                ended = (result.speech_final or result.utterance_end
+                         or (result.is_final and self._awaiting_final))
+                if ended:
+                    self._awaiting_final = False
+                    if self._caller_parts:
+                        self._caller_turn_complete()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.exception("STT failed on call %s", self.config.call_id)
+            self._provider_failed("stt", exc)
+            self._stt_open = False
+            self._start_turn(self._give_up_politely(CANNOT_HEAR))
+
+    def _caller_turn_complete(self) -> None:
+        if self._secure is not None:  # words said during keypad entry are never kept
+            self._caller_parts.clear()
+            self._caller_confidences.clear()
+            return
+        now = self._now()
+        text = " ".join(self._caller_parts)
+        confidence = (sum(self._caller_confidences) / len(self._caller_confidences)
+                      if self._caller_confidences else None)
+        self._caller_parts.clear()
+        self._caller_confidences.clear()
+        end_t = self._caller_end_t if self._caller_end_t >= self._caller_start_t else now
+        self._save_caller_turn(text, self._caller_start_t, end_t, confidence)
+        self._last_activity_t = now
+        self._reprompted = False
+        self._reply(text, caller_end_t=end_t, stt_final_t=now)
+
+    def _flush_dtmf(self) -> None:
+        digits = "".join(self._dtmf)
+        self._dtmf.clear()
+        if not digits:
+            return
+        now = self._now()
+        text = f"[DTMF {digits}]"
+        self._save_caller_turn(text, now, now, None)
+        self._reply(text, caller_end_t=now, stt_final_t=now)
+
+    def _save_caller_turn(self, text: str, start_t: float, end_t: float,
+                          confidence: float | None) -> None:
+        index = self._take_index()
+        self.store.save_turn(index=index, role=Role.CALLER, text=text,
+                              start_ms=self._offset_ms(start_t), end_ms=self._offset_ms(end_t),
+                              confidence=confidence)
+
+    def _flush_caller_turn_on_exit(self) -> None:
+        # Words recognised but not yet answered when the call ended are still the caller's turn.
+        if self._caller_parts:
+            now = self._now()
+            self._save_caller_turn(" ".join(self._caller_parts), self._caller_start_t, now, None)
+            self._caller_parts.clear()
+
+    def _barge_in(self, now: float, *, speech_start_t: float) -> None:
+        turn = self._agent_turn
+        self._outbound.clear()
+        self._send_control(self._clear_message)
+        reaction_ms = int((self._now() - speech_start_t) * 1000)
+        self.metrics["barge_ins"] += 1
+        self.metrics["barge_in_reaction_ms"].append(reaction_ms)
+        if turn is not None:
+            played = self._played_text(turn, now)
+            self._close_agent_turn(turn, interrupted=True)
+            self.store.record_event("barge_in", {"turn": turn.index, "heard": played,
+                                                  "reaction_ms": reaction_ms},
+                                     self._offset_ms(now))
+            # The model must know what the caller actually heard.
+            for message in reversed(self.conversation.messages):
+                if message.role == "assistant":
+                    message.text = played
+                    break
+        task = self._turn_task
+        if task is not None and not task.done():
+            task.cancel()
