@@ -19,6 +19,7 @@ from agents.models import (
 from agents.selectors import agent_get, provider_credential_get
 from aybiza.core.errors import ApplicationError, NotFound
 from aybiza.core.models import Tenant
+from aybiza.core.tenancy import ensure_owned
 from calls.realtime.providers.registry import fake_provider_refusal
 from compliance.services import audit_record
 from tools.secrets import merge_secrets, seal_secrets, unseal_secrets
@@ -113,8 +114,7 @@ def agent_update(
     actor=None, **fields: Any,
 ) -> Agent:
     """Change the given fields. `knowledge`, when given, replaces all entries (None keeps them)."""
-    if agent.tenant_id != tenant.id:
-        raise ApplicationError("Agent not found.", status_code=404, code="not_found")
+    ensure_owned(tenant, agent)
     changed = _only_agent_fields(fields)
     for name, value in changed.items():
         setattr(agent, name, value)
@@ -133,8 +133,7 @@ def agent_update(
 @transaction.atomic
 def agent_delete(*, tenant: Tenant, agent: Agent, actor=None) -> None:
     """Delete the agent; its numbers stay, unbound, and its calls keep their history."""
-    if agent.tenant_id != tenant.id:
-        raise ApplicationError("Agent not found.", status_code=404, code="not_found")
+    ensure_owned(tenant, agent)
     audit_record(action="agent.deleted", tenant=tenant, target=agent, actor=actor)
     agent.delete()
 
@@ -182,8 +181,7 @@ def phone_number_update(
     *, tenant: Tenant, number: PhoneNumber, actor=None, **fields: Any
 ) -> PhoneNumber:
     """Change the number (`e164`), its `label` or its agent (`agent_id`, None unbinds)."""
-    if number.tenant_id != tenant.id:
-        raise ApplicationError("Phone number not found.", status_code=404, code="not_found")
+    ensure_owned(tenant, number)
     unknown = set(fields) - {"e164", "label", "agent_id"}
     if unknown:
         raise ApplicationError(f"Unknown phone number fields: {', '.join(sorted(unknown))}.")
@@ -222,8 +220,7 @@ def _save_number(number: PhoneNumber) -> None:
 @transaction.atomic
 def phone_number_delete(*, tenant: Tenant, number: PhoneNumber, actor=None) -> None:
     """Remove the number; past calls keep their from/to numbers."""
-    if number.tenant_id != tenant.id:
-        raise ApplicationError("Phone number not found.", status_code=404, code="not_found")
+    ensure_owned(tenant, number)
     audit_record(action="phone_number.deleted", tenant=tenant, target=number, actor=actor)
     number.delete()
 

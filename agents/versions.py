@@ -21,6 +21,7 @@ from agents.models import Agent, AgentVersion, KnowledgeEntry, VersionOrigin
 from aybiza.core.errors import ApplicationError, NotFound
 from aybiza.core.models import Tenant
 from aybiza.core.selectors import parse_pk
+from aybiza.core.tenancy import ensure_owned
 from calls.realtime.providers.llm.base import ToolSpec
 from compliance.services import audit_record
 
@@ -84,7 +85,7 @@ def draft_has_changes(agent: Agent) -> bool:
 def agent_publish(*, tenant: Tenant, agent: Agent, note: str = "", actor=None) -> AgentVersion:
     """Freeze the draft into a version that new calls run. Publishing an unchanged draft
     returns the published version as it is (no empty versions)."""
-    _check_tenant(tenant, agent)
+    ensure_owned(tenant, agent)
     given, agent = agent, Agent.objects.select_for_update().get(pk=agent.pk)  # one at a time
     snapshot = agent_snapshot(agent)
     current = agent.published_version
@@ -106,7 +107,7 @@ def agent_rollback(*, tenant: Tenant, agent: Agent, version: AgentVersion,
     """Publish an older version again and make the draft equal to it."""
     from agents.services import knowledge_replace
 
-    _check_tenant(tenant, agent)
+    ensure_owned(tenant, agent)
     if version.agent_id != agent.id:
         raise NotFound("Version not found.")
     given, agent = agent, Agent.objects.select_for_update().get(pk=agent.pk)
@@ -127,11 +128,6 @@ def _point_at(agent: Agent, version: AgentVersion) -> None:
     agent.published_version = version
     agent.status = "live"
     agent.save(update_fields=["published_version", "status", "updated_at"])
-
-
-def _check_tenant(tenant: Tenant, agent: Agent) -> None:
-    if agent.tenant_id != tenant.id:
-        raise NotFound("Agent not found.")
 
 
 def version_for_call(agent: Agent, *, draft: bool = False) -> AgentVersion:

@@ -61,10 +61,14 @@ def call_get(*, tenant: Tenant, pk) -> Call:
     return call
 
 
-def call_by_sid(*, call_sid: str) -> Call | None:
-    """The call Twilio names in a webhook or stream (Twilio's CallSid is the tenant's key)."""
+def call_for_twilio_callback(*, call_sid: str) -> Call | None:
+    """The call a signed Twilio status callback names. The one lookup without a tenant: the
+    callback carries none, and its CallSid (unique, issued by Twilio for a call we placed or
+    answered) is what identifies the tenant's call."""
     return Call.objects.select_related("tenant", "agent").filter(call_sid=call_sid).first()
 
 
-def call_by_id(*, call_id: int) -> Call | None:
-    return Call.objects.select_related("tenant", "agent").filter(pk=call_id).first()
+def call_for_stream(*, tenant_id: int, call_id: int) -> Call | None:
+    """The call a media stream's signed token names, only within the token's tenant."""
+    return (Call.objects.select_related("tenant", "agent")
+            .filter(tenant_id=tenant_id, pk=call_id).first())

@@ -13,7 +13,7 @@ from agents.models import AgentStatus
 from agents.selectors import phone_number_route
 from calls import twilio
 from calls.models import CallStatus, Direction
-from calls.selectors import call_by_sid
+from calls.selectors import call_for_twilio_callback
 from calls.services import call_start, call_update_status, event_record_once
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def _seconds(value: str) -> int | None:
 @twilio.signed_webhook
 def status(request: HttpRequest) -> HttpResponse:
     """Call status callback: status, duration and end time (idempotent)."""
-    call = call_by_sid(call_sid=request.POST.get("CallSid", ""))
+    call = call_for_twilio_callback(call_sid=request.POST.get("CallSid", ""))
     if call is not None:
         call_update_status(
             call=call, status=request.POST.get("CallStatus", ""),
@@ -68,7 +68,7 @@ def status(request: HttpRequest) -> HttpResponse:
 @twilio.signed_webhook
 def stream_status(request: HttpRequest) -> HttpResponse:
     """Media stream status callback: recorded as a call event (errors matter for debugging)."""
-    call = call_by_sid(call_sid=request.POST.get("CallSid", ""))
+    call = call_for_twilio_callback(call_sid=request.POST.get("CallSid", ""))
     if call is not None:
         # "stream-started" / "stream-stopped" / "stream-error"; the column holds 40 characters.
         stream_event = request.POST.get("StreamEvent", "") or "unknown"

@@ -22,6 +22,7 @@ from django.db import IntegrityError, close_old_connections, transaction
 from agents.models import Agent
 from aybiza.core.errors import ApplicationError, NotFound
 from aybiza.core.models import Tenant
+from aybiza.core.tenancy import ensure_owned
 from calls.models import Call
 from calls.realtime.providers.llm.base import ToolCall
 from compliance.services import audit_record
@@ -84,7 +85,7 @@ def tool_update(
     A URL to another origin (scheme, host or port) drops the stored secrets, audited: they were
     given for the old host, and must not follow the tool to a host its editor controls. Secrets
     given in the same call are stored for the new host."""
-    _check_tenant(tenant, tool)
+    ensure_owned(tenant, tool)
     old_origin = url_origin(tool.url_template)
     for name, value in _only_tool_fields(fields).items():
         setattr(tool, name, value)
@@ -99,7 +100,7 @@ def tool_update(
 
 @transaction.atomic
 def tool_delete(*, tenant: Tenant, tool: Tool, actor=None) -> None:
-    _check_tenant(tenant, tool)
+    ensure_owned(tenant, tool)
     audit_record(action="tool.deleted", tenant=tenant, target=tool, actor=actor)
     tool.delete()
 
@@ -180,11 +181,6 @@ def _only_tool_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _check_tenant(tenant: Tenant, tool: Tool) -> None:
-    if tool.tenant_id != tenant.id:
-        raise NotFound("Tool not found.")
-
-
 def _full_clean(instance) -> None:
     try:
         instance.full_clean(exclude=["tenant"], validate_constraints=False)
@@ -210,7 +206,7 @@ def tool_test_run(*, tenant: Tenant, tool: Tool, arguments: Any,
     in the queue) and returns the execution: finished, or still queued/running when no worker
     got to it in time (its outcome is then read from the executions API).
     """
-    _check_tenant(tenant, tool)
+    ensure_owned(tenant, tool)
     problem = arguments_problem(arguments)
     if problem:
         raise _field_error("arguments", problem)

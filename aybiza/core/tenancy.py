@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aybiza.core.errors import NotFound
 from aybiza.core.models import ApiKey, Tenant
 from aybiza.core.selectors import membership_role, tenant_for_user
 
@@ -30,3 +31,10 @@ def request_tenant(request) -> Tenant:
     if tenant is None:  # the permission class already refused such requests
         raise PermissionError("No tenant for this request.")
     return tenant
+
+
+def ensure_owned(tenant: Tenant, instance) -> None:
+    """Refuse an object of another tenant exactly as a missing one (404 "<Model> not found."):
+    a service handed a row must never act on it for the wrong tenant, nor reveal that it exists."""
+    if instance.tenant_id != tenant.pk:
+        raise NotFound(f"{instance._meta.verbose_name.capitalize()} not found.")

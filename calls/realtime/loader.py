@@ -14,7 +14,7 @@ from calls.realtime.providers.failover import build_from_options
 from calls.realtime.providers.llm.base import Conversation, ToolSpec
 from calls.realtime.providers.stt.base import STTOptions
 from calls.realtime.providers.tts.base import TTSOptions
-from calls.selectors import call_by_id
+from calls.selectors import call_for_stream
 from calls.services import call_stream_started
 from calls.twilio import StreamToken
 
@@ -36,8 +36,8 @@ class LoadedStream:
 
 def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> LoadedStream:
     """Bind a starting media stream to its call (sync: run through database_sync_to_async)."""
-    call = call_by_id(call_id=token.call_id)
-    if call is None or call.tenant_id != token.tenant_id or call.call_sid != call_sid:
+    call = call_for_stream(tenant_id=token.tenant_id, call_id=token.call_id)
+    if call is None or call.call_sid != call_sid:
         raise StreamRejected("The stream token does not match this call.")
     if call.agent is None:
         raise StreamRejected("The call has no agent.")

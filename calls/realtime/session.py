@@ -170,6 +170,10 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         if lines:
             self._start_turn(self._speak_lines(lines, kind="greeting"))
 
+    async def wait_closed(self) -> None:
+        """Until the call is closed and its record saved (whoever ended it)."""
+        await self._closed.wait()
+
     def ending_because(self, outcome: str) -> None:
         """Whatever closes the call next records `outcome` (unless one is already pending)."""
         self._pending_outcome = self._pending_outcome or outcome

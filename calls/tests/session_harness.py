@@ -134,11 +134,12 @@ async def make_session(*, llm: LLMProvider, stt_lines: list[str] | None = None,
                        stt_fail: bool = False, greeting: str = "Hello there, how can I help?",
                        stt: STTProvider | None = None, tools: Any = None,
                        tool_specs: list[ToolSpec] | None = None,
-                       before_start: Any = None, **config: Any,
-                       ) -> tuple[CallSession, TwilioWire, MemoryStore, WordTTS]:
+                       before_start: Any = None, hangup: Any = None,
+                       tts: TTSProvider | None = None, **config: Any,
+                       ) -> tuple[CallSession, TwilioWire, MemoryStore, TTSProvider]:
     wire = TwilioWire()
     store = MemoryStore()
-    tts = WordTTS()
+    tts = tts or WordTTS()
     encoder = OutboundEncoder("MZtest")
     pacer = Pacer.for_running_loop()
     outbound = pacer.outbound(encoder, wire.send)
@@ -152,7 +153,7 @@ async def make_session(*, llm: LLMProvider, stt_lines: list[str] | None = None,
         stt=stt or ScriptedSTT(stt_lines or [], stt_fail), llm=llm, tools=tools, tts=tts,
         vad=EnergyVAD(),
         outbound=outbound, send_control=wire.send, clear_message=encoder.clear(), store=store,
-        pacer=pacer,
+        pacer=pacer, hangup=hangup,
     )
     wire.session = session
     if before_start is not None:  # e.g. wire a failover chain's callback, as the consumer does

@@ -1,4 +1,9 @@
-"""The process-wide pacer: 20 ms frames, real-time pacing with a small lead, marks, clear."""
+"""The process-wide pacer: 20 ms frames, real-time pacing with a small lead, marks, clear.
+
+Pacing is checked on a virtual clock (`ManualClock` ticks the call's outbound audio exactly as
+the pacer does, every 20 ms): exact, and immune to a busy test machine. The pacer's own loop is
+checked on the real event loop for what does not depend on timing (order, fan-out to calls).
+"""
 
 import asyncio
 import base64
@@ -6,21 +11,55 @@ import json
 
 import pytest
 
-from calls.realtime.pacer import FRAME_BYTES, OutboundAudio, Pacer
+from calls.realtime.pacer import FRAME_BYTES, FRAME_S, OutboundAudio, Pacer
 from calls.realtime.serializers.twilio import OutboundEncoder
 
 
 class Wire:
-    def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
+    def __init__(self, clock=None) -> None:
+        self.time = clock.time if clock is not None else asyncio.get_running_loop().time
         self.messages: list[tuple[float, dict]] = []
 
     def send(self, text: str) -> None:
-        self.messages.append((self.loop.time(), json.loads(text)))
+        self.messages.append((self.time(), json.loads(text)))
 
     def media(self) -> list[tuple[float, bytes]]:
         return [(t, base64.b64decode(m["media"]["payload"])) for t, m in self.messages
                 if m["event"] == "media"]
+
+
+class ManualClock:
+    """Stands in for the Pacer: virtual time, advanced by the test one 20 ms tick at a time;
+    audio arriving for an idle call is pumped at once, as `Pacer.activate` does."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self.now = 0.0
+        self.active: dict[OutboundAudio, None] = {}
+
+    def time(self) -> float:
+        return self.now
+
+    def activate(self, outbound: OutboundAudio) -> None:
+        if outbound not in self.active:
+            self.active[outbound] = None
+            if not outbound.pump(self.now):
+                self.active.pop(outbound)
+
+    def advance(self, seconds: float) -> None:
+        for _ in range(round(seconds / FRAME_S)):
+            self.ticks += 1
+            self.now = self.ticks * FRAME_S  # no drift from summing 0.02
+            for outbound in list(self.active):
+                if not outbound.pump(self.now):
+                    self.active.pop(outbound)
+
+
+def clocked(**kwargs) -> tuple[Wire, ManualClock, OutboundAudio]:
+    """A wire, a virtual clock and one call's outbound audio sending to the wire."""
+    clock = ManualClock()
+    wire = Wire(clock)
+    return wire, clock, OutboundAudio(OutboundEncoder("MZ1"), wire.send, pacer=clock, **kwargs)
 
 
 def wired(**kwargs) -> tuple[Wire, Pacer, OutboundAudio]:
@@ -30,23 +69,22 @@ def wired(**kwargs) -> tuple[Wire, Pacer, OutboundAudio]:
     return wire, pacer, pacer.outbound(OutboundEncoder("MZ1"), wire.send, **kwargs)
 
 
-@pytest.mark.asyncio
-async def test_audio_goes_out_in_160_byte_frames_paced_in_real_time():
-    wire, pacer, outbound = wired()
-    start = wire.loop.time()
+def test_audio_goes_out_in_160_byte_frames_paced_in_real_time():
+    wire, clock, outbound = clocked()
+    start = clock.time()
 
     outbound.enqueue(b"\x10" * (FRAME_BYTES * 25))  # 500 ms of audio
-    await asyncio.sleep(0.65)
+    clock.advance(0.65)
 
     frames = wire.media()
     assert len(frames) == 25
     assert all(len(payload) == FRAME_BYTES for _, payload in frames)
     for index, (sent_at, _) in enumerate(frames):
         audio_time = index * 0.020
-        # Never more than ~100 ms ahead of the playback clock, and never late by a gap.
-        assert sent_at - start >= audio_time - 0.100
-        assert sent_at - start <= audio_time + 0.060
-    pacer.release(outbound)
+        # At most 100 ms (the lead: 4 frames + the one playing) ahead of the playback clock,
+        # and never behind it: no gap in what the caller hears.
+        assert audio_time - 0.100 - 1e-9 <= sent_at - start <= audio_time + 1e-9
+    assert frames[4][0] == start and frames[5][0] > start  # the lead goes out at once
 
 
 @pytest.mark.asyncio
@@ -82,17 +120,14 @@ async def test_clear_drops_queued_audio_and_its_marks():
     pacer.release(outbound)
 
 
-@pytest.mark.asyncio
-async def test_played_bytes_follows_the_playback_clock():
-    wire, pacer, outbound = wired()
+def test_played_bytes_follows_the_playback_clock():
+    wire, clock, outbound = clocked()
     outbound.enqueue(b"\x40" * (FRAME_BYTES * 50))  # 1 s
-    await asyncio.sleep(0.3)
+    clock.advance(0.3)
 
-    played = outbound.played_bytes(wire.loop.time())
-
-    assert 0.2 * 8000 <= played <= 0.4 * 8000
-    assert played <= outbound.total_sent
-    pacer.release(outbound)
+    # Twilio plays in real time from the first frame: 300 ms heard, more already sent.
+    assert abs(outbound.played_bytes(clock.time()) - 0.3 * 8000) <= 1  # float rounding
+    assert outbound.total_sent == (0.3 / FRAME_S + 5) * FRAME_BYTES
 
 
 @pytest.mark.asyncio
@@ -106,26 +141,23 @@ async def test_one_clock_serves_many_calls():
     await asyncio.sleep(0.35)
 
     assert all(sum(len(p) for _, p in w.media()) == 10 * FRAME_BYTES for w in wires)
-    assert pacer._task is not None
     for out in outs:
         pacer.release(out)
 
 
-@pytest.mark.asyncio
-async def test_40_ms_messages_keep_real_time_and_the_same_lead():
-    wire, pacer, outbound = wired(frames_per_message=2)
-    start = wire.loop.time()
+def test_40_ms_messages_keep_real_time_and_the_same_lead():
+    wire, clock, outbound = clocked(frames_per_message=2)
+    start = clock.time()
     outbound.enqueue(b"\x10" * (FRAME_BYTES * 25))  # 500 ms: 12 messages of 40 ms and one of 20
-    await asyncio.sleep(0.65)
+    clock.advance(0.65)
 
     frames = wire.media()
     assert [len(p) for _, p in frames] == [2 * FRAME_BYTES] * 12 + [FRAME_BYTES]
     audio_time = 0.0
     for sent_at, payload in frames:
-        # At most 100 ms ahead of the playback clock, and never late by a gap.
-        assert audio_time - 0.100 - 1e-3 <= sent_at - start <= audio_time + 0.060
+        # At most 100 ms ahead of the playback clock, and never behind it.
+        assert audio_time - 0.100 - 1e-9 <= sent_at - start <= audio_time + 1e-9
         audio_time += len(payload) / 8000
-    pacer.release(outbound)
 
 
 @pytest.mark.asyncio

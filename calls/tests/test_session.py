@@ -8,7 +8,7 @@ from calls.models import Outcome
 from calls.realtime.providers.llm.base import ToolCall, ToolResult
 from calls.realtime.providers.llm.instant import InstantLLM
 from calls.realtime.recovery import CALL_BACK, CANNOT_HEAR
-from calls.tests.session_harness import SILENCE, SPEECH, feed, make_session
+from calls.tests.session_harness import SILENCE, SPEECH, ScriptedSTT, feed, make_session
 
 
 @pytest.mark.asyncio
@@ -114,11 +114,11 @@ async def test_silence_reprompts_then_hangs_up_politely():
         hung_up.set()
 
     session, wire, store, tts = await make_session(
-        llm=InstantLLM("x"), greeting="", reprompt_after_s=0.5, hangup_after_s=1.5)
-    session._hangup = hangup
+        llm=InstantLLM("x"), greeting="", reprompt_after_s=0.5, hangup_after_s=1.5,
+        hangup=hangup)
 
     await feed(session, SILENCE, 3.0)
-    await asyncio.wait_for(session._closed.wait(), 2)
+    await asyncio.wait_for(session.wait_closed(), 2)
 
     assert tts.spoken[0] == "Are you still there?"
     assert "Goodbye!" in " ".join(tts.spoken)
@@ -133,7 +133,7 @@ async def test_the_brain_can_end_the_call_after_its_goodbye_plays():
 
     await feed(session, SPEECH, 0.3)
     await feed(session, SILENCE, 1.6)
-    await asyncio.wait_for(session._closed.wait(), 2)
+    await asyncio.wait_for(session.wait_closed(), 2)
 
     assert store.closed["outcome"] == Outcome.AGENT_ENDED
     assert store.ordered_turns()[-1]["text"] == "Goodbye, take care."
@@ -148,7 +148,7 @@ async def test_transfer_request_is_recorded_and_ends_the_stream():
 
     await feed(session, SPEECH, 0.3)
     await feed(session, SILENCE, 1.5)
-    await asyncio.wait_for(session._closed.wait(), 2)
+    await asyncio.wait_for(session.wait_closed(), 2)
 
     assert ("transfer_requested", {"to": "human"}) in store.events
     assert store.closed["outcome"] == Outcome.TRANSFERRED
@@ -166,8 +166,8 @@ async def test_tool_calls_run_in_one_batch_and_their_results_reach_the_brain():
 
     tools = Tools()
     llm = InstantLLM("Booked.", tool_calls=[ToolCall("a", "book", {}), ToolCall("b", "sms", {})])
-    session, wire, store, tts = await make_session(llm=llm, stt_lines=["book it"], greeting="")
-    session._tools = tools
+    session, wire, store, tts = await make_session(llm=llm, stt_lines=["book it"], greeting="",
+                                                   tools=tools)
 
     await feed(session, SPEECH, 0.3)
     await feed(session, SILENCE, 1.5)
@@ -188,7 +188,7 @@ async def test_a_crashing_recogniser_ends_the_call_out_loud_with_everything_save
 
     await feed(session, SPEECH, 0.3)
     await feed(session, SILENCE, 0.5)
-    await asyncio.wait_for(session._closed.wait(), 10)
+    await asyncio.wait_for(session.wait_closed(), 10)
 
     assert store.closed["outcome"] == Outcome.ERROR
     turns = store.ordered_turns()
@@ -226,9 +226,9 @@ def test_consent_answers(said, answer):
 
 @pytest.mark.asyncio
 async def test_the_recogniser_hears_caller_turns_with_a_pre_roll_not_the_silences():
-    session, wire, store, _ = await make_session(llm=InstantLLM("ok"), stt_lines=["hi"],
-                                                 greeting="")
-    stream = session._stt_provider.stream
+    stt = ScriptedSTT(["hi"])
+    session, wire, store, _ = await make_session(llm=InstantLLM("ok"), stt=stt, greeting="")
+    stream = stt.stream
 
     await feed(session, SILENCE, 1.0)
     silent_frames = stream.frames

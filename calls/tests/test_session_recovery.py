@@ -99,7 +99,7 @@ async def test_two_failed_replies_in_a_row_end_the_call_politely():
 
     await speak_once(session, 2.5)
     await speak_once(session, 0.2)
-    await asyncio.wait_for(session._closed.wait(), 10)
+    await asyncio.wait_for(session.wait_closed(), 10)
 
     agent_turns = [t["text"] for t in store.ordered_turns() if t["role"] == "agent"]
     assert agent_turns == [SORRY_REPEAT, f"{CANNOT_ANSWER} {CALL_BACK}"]
@@ -128,7 +128,7 @@ async def test_a_recogniser_refused_at_call_start_still_greets_and_says_why():
 
     # when the call runs
     await feed(session, SILENCE, 0.2)
-    await asyncio.wait_for(session._closed.wait(), 10)
+    await asyncio.wait_for(session.wait_closed(), 10)
 
     # then the caller heard the greeting and an apology before the call ended, and nothing
     # was recorded (no disclosure was made)
@@ -177,7 +177,7 @@ async def test_a_recogniser_refused_at_start_hands_over_when_the_agent_can_trans
         tool_specs=[transfer])
 
     await feed(session, SILENCE, 0.2)
-    await asyncio.wait_for(session._closed.wait(), 10)
+    await asyncio.wait_for(session.wait_closed(), 10)
 
     assert [c.name for c in tools.ran] == ["transfer_call"]
     [agent] = [t for t in store.ordered_turns() if t["role"] == "agent"]
@@ -283,7 +283,7 @@ async def test_an_llm_agent_hangs_up_after_its_goodbye_is_heard(said, heard):
         tool_specs=with_call_control([], llm_provider="bedrock"))
 
     await speak_once(session, 0.5)
-    await asyncio.wait_for(session._closed.wait(), 10)
+    await asyncio.wait_for(session.wait_closed(), 10)
 
     # the model was offered end_call, said (or we said) goodbye, and the call ended after it
     # played, in one round (no second LLM request) and without any tool dispatch
@@ -323,8 +323,7 @@ async def test_an_unknown_voice_falls_back_to_the_providers_default_not_to_silen
     session, wire, store, _ = await make_session(
         llm=ScriptedLLM("We open at nine.", "Yes, Saturdays too."),
         stt_lines=["when do you open", "saturdays?"], greeting="",
-        tts_options=TTSOptions(voice="bella"))
-    tts = session._tts = PickyTTS()
+        tts_options=TTSOptions(voice="bella"), tts=(tts := PickyTTS()))
 
     await speak_once(session, 1.5)
     await speak_once(session, 1.5)

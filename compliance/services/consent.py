@@ -6,8 +6,9 @@ from datetime import datetime
 
 from django.db import transaction
 
-from aybiza.core.errors import ApplicationError, NotFound
+from aybiza.core.errors import ApplicationError
 from aybiza.core.models import Tenant
+from aybiza.core.tenancy import ensure_owned
 from calls.models import Call
 from compliance.models import ConsentKind, ConsentMethod, ConsentRecord
 from compliance.services.audit import audit_record
@@ -22,8 +23,7 @@ def consent_record(
     The live session calls it (through `database_sync_to_async`) when the caller answers a
     disclosure: `method` is how they answered, `disclosure_text` what they were told.
     """
-    if call.tenant_id != tenant.pk:
-        raise NotFound("Call not found.")
+    ensure_owned(tenant, call)
     errors = {}
     if kind not in ConsentKind.values:
         errors["kind"] = [f"One of {', '.join(ConsentKind.values)}."]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -66,6 +67,41 @@ class TargetServer(FakeServer):
 
         self.route(method, path, handler)
 
+    def reply_when_all_arrived(self, paths: list[str], *, wait_s: float = 10.0) -> None:
+        """POST routes that answer only once every one of `paths` has been requested: each
+        replies {"path": ..., "together": true} if all were in flight at once, false if it gave
+        up waiting (the client sent them one after the other)."""
+        arrived: set[str] = set()
+        state: dict[str, asyncio.Event] = {}
+
+        def handler_for(path: str) -> Handler:
+            async def handler(request: web.Request, body: bytes) -> web.StreamResponse:
+                everyone = state.setdefault("all", asyncio.Event())
+                arrived.add(path)
+                if arrived >= set(paths):
+                    everyone.set()
+                assert self._stopping is not None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(everyone.wait(), wait_s)
+                return web.json_response({"path": path, "together": everyone.is_set()})
+            return handler
+
+        for path in paths:
+            self.route("POST", path, handler_for(path))
+
+    def hold(self, method: str, path: str, *, json: Any = None) -> threading.Event:
+        """A route that answers only once the returned event is set (from the test's thread);
+        the request is recorded on arrival."""
+        released = threading.Event()
+
+        async def handler(request: web.Request, body: bytes) -> web.StreamResponse:
+            while not released.is_set() and not (self._stopping and self._stopping.is_set()):
+                await asyncio.sleep(0.01)
+            return web.json_response(json)
+
+        self.route(method, path, handler)
+        return released
+
     def url(self, path: str) -> str:
         return self.base_url + path
 
@@ -90,11 +126,8 @@ class TargetServer(FakeServer):
 def fresh_tenant_keys():
     """compliance.crypto caches tenant data keys by tenant id; ids come back after a rolled-back
     test (SQLite), so a cached key of a previous test's tenant would not decrypt this one's."""
-    try:
-        from compliance.crypto import key_cache
-    except ImportError:  # sealed by the local fallback (tools/secrets.py)
-        yield
-        return
+    from compliance.crypto import key_cache
+
     key_cache.clear()
     yield
     key_cache.clear()

@@ -20,35 +20,23 @@ def dispatch(tenant, agent, calls, reply_channel, call=None):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_300ms_tools_in_one_dispatch_finish_in_about_300ms(
+def test_the_tools_of_one_dispatch_run_at_the_same_time(
         target, tenant, agent, allow_loopback, eager_celery, make_http_tool, replies):
-    # given two tools that each take 300 ms
-    target.reply("POST", "/a", json={"a": 1}, delay_s=0.3)
-    target.reply("POST", "/b", json={"b": 2}, delay_s=0.3)
+    # given two tools whose servers answer only once both requests are in flight
+    target.reply_when_all_arrived(["/a", "/b"])
     make_http_tool(target.url("/a"), name="tool_a", agent_ids=[agent.id])
     make_http_tool(target.url("/b"), name="tool_b", agent_ids=[agent.id])
     calls = [ToolCall("call-a", "tool_a", {}), ToolCall("call-b", "tool_b", {})]
-    # and a process that has run a tool call before (pool threads, Celery app, SSL: one-offs)
-    target.reply("POST", "/ping", json={})
-    make_http_tool(target.url("/ping"), name="ping", agent_ids=[agent.id])
-    dispatch(tenant, agent, [ToolCall("warm-up", "ping", {})], replies.channel)
-    replies.receive(1)
-    # when the brain asks for both at once (twice: the best of two filters out a busy
-    # machine's hiccups; one after the other could never take less than 600 ms)
-    timings = []
-    for _ in range(2):
-        started = time.monotonic()
-        execution_ids = dispatch(tenant, agent, calls, replies.channel)
-        messages = replies.receive(2)
-        timings.append(time.monotonic() - started)
-        # then both results arrived
-        assert {m["tool_call_id"]: m["content"] for m in messages} == {"call-a": {"a": 1},
-                                                                      "call-b": {"b": 2}}
-        assert all(m["type"] == "tool.result" and m["is_error"] is False for m in messages)
-        assert {m["execution_id"] for m in messages} == set(execution_ids)
-        assert {m["tenant_id"] for m in messages} == {tenant.id}
-    # in parallel rather than one after the other
-    assert min(timings) < 0.55, f"took {timings}"
+    # when the brain asks for both at once
+    execution_ids = dispatch(tenant, agent, calls, replies.channel)
+    messages = replies.receive(2, timeout_s=30)
+    # then both results arrived, each run while the other was in flight (one after the
+    # other, the first would have given up waiting for its partner)
+    assert {m["tool_call_id"]: m["content"] for m in messages} == {
+        "call-a": {"path": "/a", "together": True}, "call-b": {"path": "/b", "together": True}}
+    assert all(m["type"] == "tool.result" and m["is_error"] is False for m in messages)
+    assert {m["execution_id"] for m in messages} == set(execution_ids)
+    assert {m["tenant_id"] for m in messages} == {tenant.id}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -79,20 +67,20 @@ def test_unknown_tool_and_bad_arguments_come_back_as_errors_the_brain_can_read(
 @pytest.mark.django_db(transaction=True)
 def test_async_tool_is_acknowledged_at_once_and_runs_in_the_background(
         target, tenant, agent, allow_loopback, eager_celery, make_http_tool, replies):
-    # given a slow fire-and-forget tool
-    target.reply("POST", "/notify", json={"ok": True}, delay_s=0.3)
+    # given a fire-and-forget tool whose server does not answer until we let it
+    released = target.hold("POST", "/notify", json={"ok": True})
     make_http_tool(target.url("/notify"), name="notify_team", mode="async",
                    agent_ids=[agent.id])
     # when
-    started = time.monotonic()
     [execution_id] = dispatch(tenant, agent, [ToolCall("n1", "notify_team", {})], replies.channel)
-    [ack] = replies.receive(1)
-    acked_after = time.monotonic() - started
-    # then the brain hears "started" before the tool is done, and nothing more later
+    [ack] = replies.receive(1, timeout_s=10)
+    # then the brain hears "started" while the tool is still running
     assert ack["tool_call_id"] == "n1" and ack["is_error"] is False
     assert ack["content"]["status"] == "started"
-    assert acked_after < 0.25
-    deadline = time.monotonic() + 3
+    assert ToolExecution.objects.get(pk=execution_id).status != ExecutionStatus.SUCCEEDED
+    # and once the tool answers, it finishes in the background, with nothing more sent
+    released.set()
+    deadline = time.monotonic() + 10
     while ToolExecution.objects.get(pk=execution_id).status != ExecutionStatus.SUCCEEDED:
         assert time.monotonic() < deadline
         time.sleep(0.02)

@@ -102,7 +102,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def area(module: str) -> str:
     """The area of the package map a module belongs to."""
     parts = module.split(".")
-    if parts[0] == "aybiza" and len(parts) > 1 and parts[1] in ("core", "portal", "server", "settings"):
+    if parts[0] == "aybiza" and parts[1:2] in (["core"], ["portal"], ["server"], ["settings"]):
         return ".".join(parts[:2])
     if parts[0] == "aybiza":
         return "aybiza"
