@@ -71,9 +71,7 @@ class Speaking:
             raise
         except Exception as exc:
             speaker.cancel()
-            self.metrics["provider_errors"] += 1
-            self.store.record_event("provider_error", {"kind": "tts", "error": str(exc)[:300]},
-                                     self._offset_ms(self._now()))
+            self._provider_failed("tts", exc)
             if end_call:
                 self._end(self._pending_outcome or Outcome.ERROR, kind)
             return
