@@ -62,7 +62,8 @@ serve: venv
 # docs/portal/*.png: the portal's main pages in headless Chromium (Debian chromium and
 # chromium-driver), over a throwaway SQLite database with sample agents, numbers and calls.
 screenshots: venv
-	DATABASE_URL= $(VENV_PYTHON) -m pytest aybiza/portal/tests/screenshots.py -q -p no:cacheprovider
+	DATABASE_URL= AYBIZA_SCREENSHOTS=docs/portal $(VENV_PYTHON) -m pytest -q -p no:cacheprovider \
+		aybiza/portal/tests/screenshots.py aybiza/portal/tests/test_browser_call.py
 
 # Server time of the portal's call list on 100,000 stored calls, on the embedded default (a
 # separate SQLite file, seeded on the first run): docs/portal.md has a result.

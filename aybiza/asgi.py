@@ -33,7 +33,8 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Twilio's handshake is authenticated by its signature (checked in the consumer), not by
-        # cookies or Origin, so no AuthMiddlewareStack / AllowedHostsOriginValidator here.
+        # cookies or Origin; only the portal's browser-call route adds session auth and the
+        # Origin check, on that route alone (aybiza/routing.py).
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

@@ -84,7 +84,7 @@ CLOSE_SERVER_ERROR = 4500
 class MediaStreamConsumer(LeanLoopConsumer):
     session: CallSession | None = None
 
-    async def connect(self) -> None:
+    def _init_stream_state(self) -> None:
         self.session = None
         self.bad_messages: dict[str, int] = {}
         self.consecutive_bad = 0
@@ -92,6 +92,9 @@ class MediaStreamConsumer(LeanLoopConsumer):
         self.closing = False
         self.call_sid = ""
         self.max_message_bytes = settings.MEDIA_STREAM_MAX_MESSAGE_BYTES
+
+    async def connect(self) -> None:
+        self._init_stream_state()
         if not twilio.handshake_signature_valid(dict(self.scope["headers"]), self.scope["path"]):
             logger.warning("Rejected media stream handshake with a bad signature")
             await database_sync_to_async(security_event)(
@@ -215,14 +218,22 @@ class MediaStreamConsumer(LeanLoopConsumer):
             logger.warning("Media stream for %s rejected: %s", start.call_sid, exc)
             await self.close(code=CLOSE_POLICY)
             return
-        self.call_sid = start.call_sid
-        encoder = OutboundEncoder(start.stream_sid)
+        await self._run_session(loaded, call_sid=start.call_sid, stream_sid=start.stream_sid)
+
+    def _store_for(self, loaded) -> CallStore:
+        """Where the session saves the call (a browser call also shows it live)."""
+        return CallStore(loaded.call)
+
+    async def _run_session(self, loaded, *, call_sid: str, stream_sid: str) -> None:
+        """The stream is bound to its call: build the call's session and start it."""
+        self.call_sid = call_sid
+        encoder = OutboundEncoder(stream_sid)
         recorder = CallRecorder() if loaded.config.recording_mode != "off" else None
         pacer = Pacer.for_running_loop()
         outbound = pacer.outbound(
             encoder, self.outbox.send, tap=recorder.add_outbound if recorder else None,
             frames_per_message=settings.MEDIA_OUTBOUND_MESSAGE_MS // 20)
-        store = CallStore(loaded.call)
+        store = self._store_for(loaded)
         tools = ToolRunner(tenant_id=loaded.call.tenant_id, call_id=loaded.call.id,
                            agent_id=loaded.config.agent_id,
                            reply_channel=getattr(self, "channel_name", "") or "")
@@ -241,7 +252,7 @@ class MediaStreamConsumer(LeanLoopConsumer):
         try:
             await self.session.start()
         except Exception as exc:
-            logger.exception("Could not start the call session for %s", start.call_sid)
+            logger.exception("Could not start the call session for %s", call_sid)
             store.record_event("provider_error", {"kind": "start", "error": str(exc)[:300]})
             await self._end(Outcome.ERROR)
             await self.close(code=CLOSE_SERVER_ERROR)

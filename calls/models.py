@@ -11,6 +11,9 @@ from aybiza.core.models import Tenant, TenantOwnedModel
 class Direction(models.TextChoices):
     INBOUND = "inbound", "Inbound"
     OUTBOUND = "outbound", "Outbound"
+    # A member talking to an agent from the portal (microphone over a WebSocket): the same
+    # session as a phone call, with no phone number and no Twilio.
+    BROWSER = "browser", "Browser test"
 
 
 class CallStatus(models.TextChoices):

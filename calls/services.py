@@ -6,6 +6,7 @@ The live session calls these through `database_sync_to_async`, at turn boundarie
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,11 +15,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from agents.models import PhoneNumber
+from agents.models import Agent, PhoneNumber
 from agents.versions import version_for_call
 from aybiza.core.errors import NotFound
 from aybiza.core.events import EventType, publish_event
 from aybiza.core.models import Tenant
+from aybiza.core.tenancy import ensure_owned
 from calls.models import (
     TERMINAL_STATUSES,
     Call,
@@ -57,6 +59,23 @@ def call_start(
             return call
     except IntegrityError:  # a concurrent retry won the race
         return Call.objects.get(call_sid=call_sid)
+
+
+BROWSER_CALL_PREFIX = "BR"  # call_sid of a browser test call: never a Twilio CallSid (CA...)
+
+
+def call_start_browser(*, tenant: Tenant, agent: Agent, actor=None) -> Call:
+    """A browser test call of `agent`: it runs the agent's current draft (what the member is
+    editing), is stored like a phone call and marked `direction=browser`."""
+    ensure_owned(tenant, agent)
+    version = version_for_call(agent, draft=True)
+    call = Call.objects.create(
+        tenant=tenant, agent=agent, agent_version=version, phone_number=None,
+        call_sid=BROWSER_CALL_PREFIX + uuid.uuid4().hex, from_number="", to_number="",
+        direction=Direction.BROWSER, status=CallStatus.RINGING)
+    audit_record(action="call.started", tenant=tenant, target=call, actor=actor)
+    publish_event(tenant=tenant, type=EventType.CALL_STARTED, payload=_call_payload(call))
+    return call
 
 
 # Where each status sits in a call's life; callbacks may arrive out of order or twice.

@@ -7,6 +7,9 @@ from aybiza.core.models import ApiKey, Tenant
 from aybiza.core.selectors import membership_role, tenant_for_user
 
 TENANT_HEADER = "X-Aybiza-Tenant"
+# The tenant a portal member with several memberships chose (a slug in their session); absent
+# means their first. Read by the portal pages and the browser test call's WebSocket.
+SESSION_TENANT_KEY = "portal_tenant"
 
 
 def request_tenant_role(request) -> tuple[Tenant | None, str | None]:

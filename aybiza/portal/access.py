@@ -20,9 +20,8 @@ from django.utils.functional import SimpleLazyObject
 from aybiza.core.errors import NotFound
 from aybiza.core.models import MANAGE_ROLES, WRITE_ROLES, Membership, Role, Tenant
 from aybiza.core.selectors import membership_for_user, tenants_for_user
+from aybiza.core.tenancy import SESSION_TENANT_KEY
 
-# The tenant a member with several memberships chose (a slug); absent means their first.
-SESSION_TENANT_KEY = "portal_tenant"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

@@ -27,6 +27,7 @@ urlpatterns = [
     path("agents/new/", agents.agent_new, name="agent-new"),
     path("agents/<int:pk>/", agents.agent_edit, name="agent-edit"),
     path("agents/<int:pk>/sample.wav", agents.agent_sample, name="agent-sample"),
+    path("agents/<int:pk>/talk/", agents.agent_talk, name="agent-talk"),
     path("agents/<int:pk>/versions/", versions.agent_versions, name="agent-versions"),
     path("agents/<int:pk>/publish/", versions.agent_publish_view, name="agent-publish"),
     path("agents/<int:pk>/versions/<int:number>/rollback/", versions.agent_rollback_view,

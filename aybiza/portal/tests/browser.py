@@ -26,8 +26,15 @@ def browser_missing() -> str | None:
     return None
 
 
+def fake_microphone(wav: Path) -> list[str]:
+    """Chromium flags for a microphone that plays `wav` (looped) and is allowed without asking."""
+    return ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={wav}",
+            "--autoplay-policy=no-user-gesture-required"]
+
+
 @contextmanager
-def chromium(profile_dir: Path) -> Iterator:
+def chromium(profile_dir: Path, extra_flags: list[str] | None = None) -> Iterator:
     """A fresh headless Chromium (its own profile in `profile_dir`) that keeps console logs."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -37,7 +44,8 @@ def chromium(profile_dir: Path) -> Iterator:
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--hide-scrollbars",
-                 f"--window-size={DESKTOP[0]},{DESKTOP[1]}", f"--user-data-dir={profile_dir}"):
+                 f"--window-size={DESKTOP[0]},{DESKTOP[1]}", f"--user-data-dir={profile_dir}",
+                 *(extra_flags or [])):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db
 PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", None),
          ("portal:agent-edit", "agent"), ("portal:agent-sample", "agent"),
          ("portal:agent-versions", "agent"), ("portal:agent-publish", "agent"),
+         ("portal:agent-talk", "agent"),
          ("portal:agent-rollback", "agent_version"),
          ("portal:calls", None), ("portal:call-detail", "call"),
          ("portal:numbers", None), ("portal:number-new", None),

@@ -202,3 +202,27 @@ def test_a_voice_that_cannot_be_built_answers_503_not_500(owner_client, agent):
 def test_another_tenants_voice_sample_is_not_found(owner_client, other_agent):
     assert owner_client.get(reverse("portal:agent-sample",
                                     args=[other_agent.pk])).status_code == 404
+
+
+def test_the_agent_page_offers_a_browser_test_call_to_those_who_may_edit(
+        owner_client, viewer_client, agent):
+    # given the agent's page
+    url = reverse("portal:agent-edit", args=[agent.pk])
+    talk = reverse("portal:agent-talk", args=[agent.pk])
+    # then writers get "Talk to this agent", viewers do not (the call would act for the tenant)
+    assert talk.encode() in owner_client.get(url).content
+    assert talk.encode() not in viewer_client.get(url).content
+    assert viewer_client.get(talk).status_code == 403
+
+
+def test_the_talk_page_names_its_socket_and_suggests_questions(owner_client, agent):
+    from agents.services import knowledge_replace
+
+    knowledge_replace(tenant=agent.tenant, agent=agent,
+                      entries=[{"question": "Do you take new patients?", "answer": "Yes."}])
+    response = owner_client.get(reverse("portal:agent-talk", args=[agent.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f'data-socket-path="/ws/portal/agents/{agent.pk}/talk/"' in page
+    assert "Do you take new patients?" in page
+    assert 'src="/static/portal/talk.js"' in page and 'id="talk-start"' in page

@@ -84,3 +84,13 @@ def agent_sample(request, pk: int):
     response = HttpResponse(audio, content_type="audio/wav")
     response["Cache-Control"] = "private, max-age=300"
     return response
+
+
+@portal_view(write_page=True)
+def agent_talk(request, pk: int):
+    """The browser test call: talk to the agent's draft from the microphone."""
+    agent = agent_get(tenant=request.member.tenant, pk=pk)
+    knowledge = list(agent.knowledge.order_by("id").values_list("question", flat=True)[:3])
+    return render(request, "portal/agents/talk.html", {
+        "agent": agent, "socket_path": f"/ws/portal/agents/{agent.pk}/talk/",
+        "example_questions": knowledge})
