@@ -34,6 +34,11 @@ if _public.scheme != "https" or not _public.hostname:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[_public.hostname])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])  # noqa: F405
 
+# Reset links are credentials: never printed to the logs. Without EMAIL_URL, e-mail is off (the
+# reset page says so) instead of going to the console backend of the embedded default.
+if not env("EMAIL_URL", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+
 # `manage.py collectstatic` (the Procfile's release step) writes hashed, compressed copies to
 # STATIC_ROOT; WhiteNoise serves them with far-future cache headers.
 STORAGES = {

@@ -34,6 +34,8 @@ POST_ONLY = {"portal:agent-publish", "portal:agent-rollback", "portal:api-key-re
 # Not behind portal_view: signing in and out (test_login.py), and accepting an invitation,
 # whose link carries its own credential (test_team.py).
 ACCOUNT_PAGES = {"portal:login", "portal:logout", "portal:password-change",
+                 "portal:password-reset", "portal:password-reset-done",
+                 "portal:password-reset-confirm", "portal:password-reset-complete",
                  "portal:switch-tenant", "portal:invitation-accept"}
 
 
