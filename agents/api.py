@@ -73,7 +73,8 @@ class AgentSerializer(serializers.ModelSerializer):
             "llm_provider", "tts_provider", "llm_model", "status", "end_of_turn_silence_ms",
             "barge_in_min_speech_ms", "reprompt_after_s", "hangup_after_s", "max_call_seconds",
             "reprompt_text", "goodbye_text", "keep_original_transcripts", "recording_mode",
-            "recording_disclosure", "consent_prompt", "knowledge", "published_version",
+            "recording_disclosure", "consent_prompt", "success_criteria", "extraction_schema",
+            "remember_callers", "knowledge", "published_version",
             "created_at", "updated_at",
         ]
         read_only_fields = ["id", "published_version", "created_at", "updated_at"]

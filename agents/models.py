@@ -9,6 +9,7 @@ from django.db import models
 
 from aybiza.core.models import Tenant, TenantOwnedModel
 from calls.realtime.providers.registry import choices
+from tools.validation import schema_problem
 
 MAX_PROMPT_CHARS = 20_000
 
@@ -68,6 +69,20 @@ class Agent(TenantOwnedModel):
     reprompt_text = models.CharField(max_length=300, default="Are you still there?")
     goodbye_text = models.CharField(
         max_length=300, default="I haven't heard anything, so I'll end the call now. Goodbye!")
+    # Post-call analysis (learning/): read when a call is analysed, not part of what callers
+    # hear, so not versioned.
+    success_criteria = models.TextField(
+        max_length=1000, blank=True,
+        help_text="What a successful call achieves, e.g. “an appointment is booked”. Every "
+                  "call is judged against it after it ends.")
+    extraction_schema = models.JSONField(
+        default=dict, blank=True,
+        help_text="A JSON Schema of an object: the fields to pull out of every call "
+                  "(e.g. the caller's name, the date booked).")
+    # Remember callers across calls (memory/): their name and facts, given to the agent.
+    remember_callers = models.BooleanField(
+        default=True, help_text="Greet returning callers and give the agent what it learned "
+                                "about them on earlier calls.")
     # The version new calls run. The fields above are the draft: editing them changes nothing
     # for callers until the draft is published (agents.versions). None: never published, and
     # calls run the draft as it is, each recording a snapshot of what it ran.
@@ -80,6 +95,18 @@ class Agent(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        schema = self.extraction_schema
+        if schema in (None, {}):
+            return
+        if not isinstance(schema, dict) or schema.get("type") != "object" or not isinstance(
+                schema.get("properties"), dict):
+            raise ValidationError({"extraction_schema": "A JSON Schema of an object, with "
+                                   "“properties”: the fields to extract."})
+        problem = schema_problem(schema)
+        if problem:
+            raise ValidationError({"extraction_schema": problem})
 
 
 class VersionOrigin(models.TextChoices):

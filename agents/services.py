@@ -30,6 +30,7 @@ AGENT_FIELDS = (
     "tts_provider", "llm_model", "status", "end_of_turn_silence_ms", "barge_in_min_speech_ms",
     "reprompt_after_s", "hangup_after_s", "max_call_seconds", "reprompt_text", "goodbye_text",
     "keep_original_transcripts", "recording_mode", "recording_disclosure", "consent_prompt",
+    "success_criteria", "extraction_schema", "remember_callers",
 )
 
 
@@ -278,4 +279,6 @@ def _only_agent_fields(fields: dict[str, Any]) -> dict[str, Any]:
     unknown = set(fields) - set(AGENT_FIELDS)
     if unknown:
         raise ApplicationError(f"Unknown agent fields: {', '.join(sorted(unknown))}.")
+    if "extraction_schema" in fields and fields["extraction_schema"] is None:
+        fields = {**fields, "extraction_schema": {}}  # an emptied form field: no extraction
     return fields

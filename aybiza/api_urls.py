@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from agents.api import AgentViewSet, PhoneNumberViewSet, ProviderCredentialViewSet
 from aybiza.core.api import ApiKeyViewSet
 from calls.api import CallViewSet
+from memory.api import ContactViewSet
 from tools.urls import register as register_tool_routes
 
 router = DefaultRouter()
@@ -14,6 +15,7 @@ router.register("phone-numbers", PhoneNumberViewSet, basename="phone-number")
 router.register("calls", CallViewSet, basename="call")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("provider-credentials", ProviderCredentialViewSet, basename="provider-credential")
+router.register("contacts", ContactViewSet, basename="contact")
 register_tool_routes(router)
 
 urlpatterns = [*router.urls, path("compliance/", include("compliance.urls"))]

@@ -6,7 +6,7 @@ import phonenumbers
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from aybiza.core.api import MAX_ID, TenantViewSetMixin
 from calls.models import Call, CallEvent, CallStatus, Turn
 from calls.selectors import call_get, call_list
 from calls.services import call_recording_read, call_transcript_accessed
+from learning.selectors import analysis_extracted, analysis_of
 
 
 class TurnSerializer(serializers.ModelSerializer):
@@ -31,15 +32,43 @@ class CallEventSerializer(serializers.ModelSerializer):
         fields = ["type", "payload", "at", "offset_ms"]
 
 
+class CallAnalysisSerializer(serializers.Serializer):
+    """What the call meant (learning/), written once after it ended; null until then."""
+
+    summary = serializers.CharField()
+    success = serializers.BooleanField(allow_null=True)
+    success_reason = serializers.CharField()
+    sentiment = serializers.CharField()
+    topics = serializers.ListField(child=serializers.CharField())
+    analyzer = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class CallAnalysisDetailSerializer(CallAnalysisSerializer):
+    extracted = serializers.SerializerMethodField(
+        help_text="The agent's extraction schema's fields found in the call.")
+    extraction_error = serializers.CharField()
+
+    def get_extracted(self, analysis) -> dict:
+        return analysis_extracted(analysis)
+
+
 class CallSerializer(serializers.ModelSerializer):
     agent_id = serializers.IntegerField(read_only=True, allow_null=True)
+    contact_id = serializers.IntegerField(read_only=True, allow_null=True)
     recording_url = serializers.SerializerMethodField()
+    analysis = serializers.SerializerMethodField()
 
     class Meta:
         model = Call
         fields = ["id", "call_sid", "stream_sid", "direction", "from_number", "to_number",
-                  "status", "agent_id", "started_at", "ended_at", "duration_seconds", "outcome",
-                  "recording_url", "metrics", "cost"]
+                  "status", "agent_id", "contact_id", "started_at", "ended_at",
+                  "duration_seconds", "outcome", "recording_url", "metrics", "cost", "analysis"]
+
+    @extend_schema_field(CallAnalysisSerializer(allow_null=True))
+    def get_analysis(self, call: Call) -> dict | None:
+        analysis = analysis_of(call)
+        return CallAnalysisSerializer(analysis).data if analysis else None
 
     def get_recording_url(self, call: Call) -> str | None:
         # Stored encrypted: served decrypted (and audited) by the call's recording endpoint.
@@ -51,6 +80,11 @@ class CallSerializer(serializers.ModelSerializer):
 class CallDetailSerializer(CallSerializer):
     turns = TurnSerializer(many=True, read_only=True)
     events = CallEventSerializer(many=True, read_only=True)
+
+    @extend_schema_field(CallAnalysisDetailSerializer(allow_null=True))
+    def get_analysis(self, call: Call) -> dict | None:
+        analysis = analysis_of(call)
+        return CallAnalysisDetailSerializer(analysis).data if analysis else None
 
     class Meta(CallSerializer.Meta):
         fields = [*CallSerializer.Meta.fields, "turns", "events"]

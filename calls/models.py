@@ -55,6 +55,9 @@ class Call(TenantOwnedModel):
     # What the call ran (agents.versions.version_for_call): kept when the agent changes later.
     agent_version = models.ForeignKey("agents.AgentVersion", null=True, blank=True,
                                       on_delete=models.SET_NULL, related_name="calls")
+    # Who the call is with (memory/): set when it starts; none for withheld numbers and tests.
+    contact = models.ForeignKey("memory.Contact", null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="calls")
     phone_number = models.ForeignKey("agents.PhoneNumber", null=True, blank=True,
                                      on_delete=models.SET_NULL, related_name="calls")
     call_sid = models.CharField(max_length=64, unique=True)
@@ -83,10 +86,30 @@ class Call(TenantOwnedModel):
     def __str__(self) -> str:
         return f"{self.call_sid} {self.from_number} → {self.to_number}"
 
+    @property
+    def analysis_or_none(self):
+        """The post-call analysis (learning/), or None before it is written; for templates,
+        where the missing one-to-one would raise."""
+        try:
+            return self.analysis
+        except models.ObjectDoesNotExist:
+            return None
+
 
 class Role(models.TextChoices):
     CALLER = "caller", "Caller"
     AGENT = "agent", "Agent"
+
+
+def _analysis_or_none(call: Call):
+    """The call's analysis or None, for templates (a missing one-to-one raises otherwise)."""
+    try:
+        return call.analysis
+    except models.ObjectDoesNotExist:
+        return None
+
+
+Call.analysis_or_none = property(_analysis_or_none)
 
 
 class Turn(TenantOwnedModel):

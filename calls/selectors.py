@@ -19,7 +19,7 @@ def call_list(
     outcome: str | None = None, direction: str | None = None, text: str | None = None,
 ) -> QuerySet[Call]:
     """The tenant's calls, newest first; every filter is optional and they combine (AND)."""
-    calls = Call.objects.filter(tenant=tenant).select_related("agent")
+    calls = Call.objects.filter(tenant=tenant).select_related("agent", "analysis")
     if status:
         calls = calls.filter(status=status)
     if agent_id is not None:
@@ -50,7 +50,7 @@ def call_get(*, tenant: Tenant, pk) -> Call:
     pk = parse_pk(pk)
     if pk is not None:
         call = (
-            Call.objects.filter(tenant=tenant, pk=pk).select_related("agent")
+            Call.objects.filter(tenant=tenant, pk=pk).select_related("agent", "analysis")
             .prefetch_related(
                 Prefetch("turns", queryset=Turn.objects.order_by("index")),
                 Prefetch("events", queryset=CallEvent.objects.order_by("at", "id")),

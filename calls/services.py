@@ -6,6 +6,7 @@ The live session calls these through `database_sync_to_async`, at turn boundarie
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,9 +29,11 @@ from calls.models import (
     CallStatus,
     Direction,
     Outcome,
+    Role,
     Turn,
 )
 from compliance.services import audit_record
+from memory.services import contact_for_caller, contact_name_heard
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +52,13 @@ def call_start(
     version = version_for_call(agent) if agent is not None else None
     try:
         with transaction.atomic():
+            contact = contact_for_caller(
+                tenant=tenant,
+                number=to_number if direction == Direction.OUTBOUND else from_number)
             call = Call.objects.create(
                 tenant=tenant, phone_number=phone_number, agent=agent, agent_version=version,
                 call_sid=call_sid, from_number=from_number, to_number=to_number,
-                direction=direction, status=status,
+                direction=direction, status=status, contact=contact,
             )
             audit_record(action="call.started", tenant=tenant, target=call)
             publish_event(tenant=tenant, type=EventType.CALL_STARTED, payload=_call_payload(call))
@@ -151,19 +157,31 @@ def turns_save(turns: list[dict[str, Any]]) -> list[Turn]:
         merged[key] = {**merged.get(key, {}), **turn}
     groups: dict[tuple[str, ...], list[Turn]] = {}
     saved: list[Turn] = []
+    introductions: list[tuple[Call, str]] = []
     for arguments in merged.values():
-        row, update_fields = _turn_row(**arguments)
+        row, update_fields, introduced = _turn_row(**arguments)
         groups.setdefault(update_fields, []).append(row)
         saved.append(row)
+        if introduced:
+            introductions.append((arguments["call"], introduced))
     for update_fields, rows in groups.items():
         Turn.objects.bulk_create(rows, update_conflicts=True, unique_fields=["call", "index"],
                                  update_fields=[*update_fields, "updated_at"])
+    for call, name in introductions:  # rare: a caller saying who they are
+        contact_name_heard(call=call, name=name)
     return saved
 
 
+# "my name is Ana", "this is Ana Lima", "I'm Ana": the words before a name the redactor found.
+INTRODUCTION = re.compile(r"\b(?:my name is|my name's|this is|i am|i'm|call me|it's)\s*$",
+                          re.IGNORECASE)
+
+
 def _turn_row(*, call: Call, index: int, role: str, text: str,
-              **fields: Any) -> tuple[Turn, tuple[str, ...]]:
-    """The redacted (and, by policy, encrypted) Turn, and the fields its save sets."""
+              **fields: Any) -> tuple[Turn, tuple[str, ...], str]:
+    """The redacted (and, by policy, encrypted) Turn, the fields its save sets, and the name a
+    caller introduced themselves with ("" if none): the transcript keeps only [NAME], the
+    caller's memory may keep the name itself (memory.services.contact_name_heard)."""
     from compliance.crypto import encrypt_text_for_tenant
     from compliance.redaction import redact
 
@@ -174,8 +192,12 @@ def _turn_row(*, call: Call, index: int, role: str, text: str,
     values = {"role": role, "text": redacted.text,
               "redactions": sorted({finding.kind for finding in redacted.findings}),
               "text_encrypted": original, **fields}
+    introduced = ""
+    if role == Role.CALLER and call.contact_id is not None:
+        introduced = next((text[f.start:f.end] for f in redacted.findings
+                           if f.kind == "name" and INTRODUCTION.search(text[:f.start])), "")
     return (Turn(tenant_id=call.tenant_id, call=call, index=index, **values),
-            tuple(sorted(values)))
+            tuple(sorted(values)), introduced)
 
 
 def _public_names(call: Call) -> tuple[str, ...]:

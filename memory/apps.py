@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class MemoryConfig(AppConfig):
     name = "memory"
     verbose_name = "Memory"
+
+    def ready(self) -> None:
+        from compliance.services import register_subject_data
+        from memory import subjects
+
+        register_subject_data("memory", export=subjects.export, erase=subjects.erase)

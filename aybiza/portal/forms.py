@@ -64,6 +64,8 @@ class AgentForm(SectionedForm, forms.ModelForm):
             "greeting": forms.Textarea(attrs={"rows": 2}),
             "recording_disclosure": forms.Textarea(attrs={"rows": 2}),
             "consent_prompt": forms.Textarea(attrs={"rows": 2}),
+            "success_criteria": forms.Textarea(attrs={"rows": 2}),
+            "extraction_schema": forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
         }
         labels = {
             "system_prompt": "Instructions (system prompt)",
@@ -80,6 +82,9 @@ class AgentForm(SectionedForm, forms.ModelForm):
             "reprompt_text": "Re-prompt",
             "goodbye_text": "Goodbye on silence",
             "keep_original_transcripts": "Keep original transcripts (encrypted)",
+            "success_criteria": "A successful call…",
+            "extraction_schema": "Fields to extract (JSON Schema)",
+            "remember_callers": "Remember returning callers",
         }
         help_texts = {
             "system_prompt": "How the agent behaves: its role, tone, and what it must not do.",
@@ -98,6 +103,7 @@ class AgentForm(SectionedForm, forms.ModelForm):
                          "hangup_after_s", "max_call_seconds", "reprompt_text", "goodbye_text")),
         ("Recording and privacy", ("recording_mode", "recording_disclosure", "consent_prompt",
                                    "keep_original_transcripts")),
+        ("After the call", ("success_criteria", "extraction_schema", "remember_callers")),
     )
 
 

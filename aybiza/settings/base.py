@@ -9,6 +9,7 @@ from .compliance import *  # noqa: F403
 from .deepgram import *  # noqa: F403
 from .email import *  # noqa: F403
 from .env import BASE_DIR, REDIS_URL, USE_REDIS, VAR_DIR, env  # noqa: F401
+from .learning import *  # noqa: F403
 from .providers import *  # noqa: F403
 from .tools import *  # noqa: F403
 from .twilio import *  # noqa: F403

@@ -16,3 +16,6 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  #
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory: end-to-end tests run daphne in a second process on the same database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+# Post-call analysis runs in a background thread when a call ends; tests that are about it turn
+# it on and wait for it (learning/tests), others must not race it against their teardown.
+POST_CALL_ANALYSIS = env.bool("POST_CALL_ANALYSIS", default=False)

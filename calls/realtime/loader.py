@@ -17,6 +17,7 @@ from calls.realtime.providers.tts.base import TTSOptions
 from calls.selectors import call_for_stream
 from calls.services import call_stream_started
 from calls.twilio import StreamToken
+from memory.selectors import Remembered, remembered
 
 
 class StreamRejected(Exception):
@@ -44,13 +45,16 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
     if not call_stream_started(call=call, stream_sid=stream_sid):
         raise StreamRejected("This call's stream token was already used.")
     agent, knowledge, tools, fillers = _what_the_call_runs(call)
+    # The caller's memory: per call, never part of the version (memory/).
+    known = remembered(call.contact) if call.agent.remember_callers else Remembered()
     tools = with_call_control(tools, llm_provider=agent.llm_provider)
     vocabulary = stt_vocabulary(knowledge, tools)
     config = SessionConfig(
         call_id=call.id, tenant_id=call.tenant_id, agent_id=agent.id,
         conversation=Conversation(system_prompt=agent.system_prompt, tools=tools,
-                                  knowledge=knowledge, language=agent.language),
-        greeting=agent.greeting,
+                                  knowledge=knowledge, language=agent.language,
+                                  caller_name=known.name, memory=known.facts),
+        greeting=welcome_back(agent.greeting, known.name),
         end_of_turn_silence_ms=agent.end_of_turn_silence_ms,
         barge_in_min_speech_ms=agent.barge_in_min_speech_ms,
         reprompt_after_s=agent.reprompt_after_s, hangup_after_s=agent.hangup_after_s,
@@ -75,6 +79,23 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
     )
     return LoadedStream(call=call, config=config, stt=stt, llm=llm, tts=tts,
                         vad=build_vad(**options.get("vad", {})), failover=relay)
+
+
+def llm_for_agent(agent) -> Any:
+    """The agent's language model as calls build it (its fallbacks and the tenant's credentials
+    included), for work outside a call such as post-call analysis."""
+    options = agent.provider_options or {}
+    llm_options = _llm_options(agent, options)
+    credentials = _tenant_credentials(agent.tenant, {"llm": (agent.llm_provider, llm_options)})
+    return build_from_options("llm", agent.llm_provider,
+                              with_credentials(agent.llm_provider, llm_options, credentials))
+
+
+def welcome_back(greeting: str, name: str) -> str:
+    """The greeting, opened by the caller's first name when the platform knows it."""
+    if not name or not greeting:
+        return greeting
+    return f"Welcome back, {name.split()[0]}! {greeting}"
 
 
 class FailoverRelay:

@@ -181,6 +181,12 @@ def _make_tool_execution(tenant: Tenant):
     return tool_test_run(tenant=tenant, tool=_make_tool(tenant), arguments={})
 
 
+def _make_contact(tenant: Tenant):
+    number = _make_number(tenant)  # each a new caller: one contact per number
+    return call_start(tenant=tenant, phone_number=number, call_sid=f"CA{next(_numbers):032d}",
+                      from_number=_next_number(), to_number=number.e164).contact
+
+
 # One object of each routed resource, owned by the given tenant.
 OWNED: dict[str, Callable[[Tenant], models.Model]] = {
     "agent": _make_agent,
@@ -190,6 +196,7 @@ OWNED: dict[str, Callable[[Tenant], models.Model]] = {
     "provider-credential": _make_provider_credential,
     "tool": _make_tool,
     "tool-execution": _make_tool_execution,
+    "contact": _make_contact,
 }
 
 # Routes that need more than the resource's plain object: (basename, action) -> factory.
@@ -223,6 +230,7 @@ BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
     ("tool", "test"): lambda: {"arguments": {}},
     ("agent", "publish"): lambda: {"note": "Friday's prompt"},
     ("agent", "rollback"): lambda: {"version": 1},
+    ("contact", "partial_update"): lambda: {"name": "Ana Lima"},
     ("tool-catalog", "install"): lambda: {"credentials": {"token": "xoxb-test",
                                                          "channel": "C0123"}},
 }

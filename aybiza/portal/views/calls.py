@@ -14,6 +14,7 @@ from aybiza.portal.forms import CallFilterForm
 from aybiza.portal.latency import latency_bars
 from calls.models import Role
 from calls.selectors import call_get, call_list
+from learning.selectors import analysis_extracted, analysis_of
 from tools.selectors import tool_execution_list
 
 CALLS_PER_PAGE = 25
@@ -58,8 +59,11 @@ def call_detail(request, pk: int):
     call = call_get(tenant=tenant, pk=pk)
     turns = list(call.turns.all())
     bars = latency_bars(turn for turn in turns if turn.role == Role.AGENT)
+    analysis = analysis_of(call)
     return render(request, "portal/calls/detail.html", {
         "call": call,
+        "analysis": analysis,
+        "extracted": sorted(analysis_extracted(analysis).items()) if analysis else [],
         "turns": [(turn, bars.get(turn.index), _clock(turn.start_ms)) for turn in turns],
         "events": list(call.events.all()),
         "executions": list(tool_execution_list(tenant=tenant, call_id=call.pk)),

@@ -65,6 +65,10 @@ class Conversation:
     # Knowledge the agent answers from: (question, answer) pairs.
     knowledge: list[tuple[str, str]] = field(default_factory=list)
     language: str = "en-US"
+    # What earlier calls taught about this caller (memory/): their name and remembered facts.
+    # Given after the cacheable instructions, so a returning caller does not spoil the cache.
+    caller_name: str = ""
+    memory: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -52,6 +52,18 @@ _sessions: dict[tuple, Any] = {}
 _clients_lock = threading.Lock()
 
 
+def compose_memory(conversation: Conversation) -> str:
+    """What the agent remembers about this caller, as text after the cacheable prefix."""
+    lines = []
+    if conversation.caller_name:
+        lines.append(f"The caller's name: {conversation.caller_name}.")
+    lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in conversation.memory.items()]
+    if not lines:
+        return ""
+    return ("This caller has called before. What earlier calls taught you (use it naturally, "
+            "never read it out as a list):\n" + "\n".join(lines))
+
+
 def compose_system_prompt(conversation: Conversation) -> str:
     """The agent's instructions plus its knowledge (stable per call, so it caches well)."""
     parts = [conversation.system_prompt.strip()]
@@ -171,6 +183,9 @@ class BedrockLLM(LLMProvider):
         system = compose_system_prompt(conversation)
         if system:
             request["system"] = [{"text": system}] + ([CACHE_POINT] if self.prompt_cache else [])
+        memory = compose_memory(conversation)
+        if memory:  # after the cache point: per caller, it must not change the cached prefix
+            request.setdefault("system", []).append({"text": memory})
         if conversation.tools:
             tools: list[dict[str, Any]] = [
                 {"toolSpec": {"name": t.name, "description": t.description or t.name,

@@ -31,7 +31,11 @@ from calls.realtime.providers.llm.base import (
     ToolCall,
     Usage,
 )
-from calls.realtime.providers.llm.bedrock import compose_system_prompt, parse_tool_arguments
+from calls.realtime.providers.llm.bedrock import (
+    compose_memory,
+    compose_system_prompt,
+    parse_tool_arguments,
+)
 
 STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "function_call": "tool_use",
                 "length": "max_tokens", "content_filter": "content_filtered"}
@@ -40,7 +44,9 @@ STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "function_call": "
 def openai_messages(conversation: Conversation) -> list[dict[str, Any]]:
     """Neutral conversation → chat-completions messages (arguments as JSON strings)."""
     messages: list[dict[str, Any]] = []
-    system = compose_system_prompt(conversation)
+    # The instructions first and the caller's memory last: servers cache the longest prefix.
+    system = "\n\n".join(part for part in (compose_system_prompt(conversation),
+                                            compose_memory(conversation)) if part)
     if system:
         messages.append({"role": "system", "content": system})
     for message in conversation.messages:

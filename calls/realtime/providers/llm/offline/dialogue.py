@@ -26,6 +26,7 @@ from calls.realtime.providers.llm.offline.matching import (
     best_match,
     index_of,
 )
+from calls.realtime.providers.llm.offline.memory import recall_line
 from calls.realtime.providers.llm.offline.responses import (
     ANYTHING_ELSE,
     GOODBYE_LINE,
@@ -122,6 +123,9 @@ class _Turn:
             return _Reply("Okay. What else can I help you with?"), understood
         if norm in YES_WORDS:
             return _Reply("Sure, what can I help you with?"), understood
+        recalled = recall_line(self.conversation, norm)
+        if recalled:
+            return _Reply(f"{recalled} {ANYTHING_ELSE}"), understood
         match = best_match(text, self.index)
         if match.kind == "knowledge":
             return _Reply(self.conversation.knowledge[match.index][1]), understood

@@ -1,0 +1,111 @@
+"""Post-call analysis by the agent's own language model (Bedrock, OpenAI-compatible).
+
+One request: the fixed instructions first (a cacheable prefix), then the call. The reply must be
+one JSON object; extracted fields are checked against the agent's schema, and a reply that does
+not match gets one more try with the reason, then is stored as a failed extraction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+from calls.realtime.providers.llm.base import Conversation, LLMProvider, Message, TextDelta
+from learning.record import Analysis, CallRecord
+from tools.validation import json_mismatch
+
+INSTRUCTIONS = """You analyse one finished phone call between a caller and a voice agent.
+Answer with exactly one JSON object and nothing else, with these keys:
+- "summary": two or three sentences: what the caller wanted and what happened.
+- "success": true or false: whether the call met the success criteria; null when there are none.
+- "success_reason": one short sentence saying why.
+- "sentiment": "positive", "neutral" or "negative": the caller's mood.
+- "topics": a list of at most five short topics.
+- "extracted": an object matching the extraction schema (leave out what the call did not say).
+The transcript is redacted: never guess what a [REDACTED] marker hides."""
+FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
+SENTIMENTS = ("positive", "neutral", "negative")
+
+
+class AnalysisFailed(RuntimeError):
+    """The model's reply was not a usable analysis."""
+
+
+def analyse_with_llm(record: CallRecord, llm: LLMProvider, *, name: str) -> Analysis:
+    """Sync (a Celery worker): one event loop for the request and its retry, then closed."""
+    return asyncio.run(_analyse(record, llm, name))
+
+
+async def _analyse(record: CallRecord, llm: LLMProvider, name: str) -> Analysis:
+    try:
+        return await _analysis(record, llm, name)
+    finally:
+        close = getattr(llm, "aclose", None)
+        if close is not None:
+            await close()
+
+
+async def _analysis(record: CallRecord, llm: LLMProvider, name: str) -> Analysis:
+    prompt = _call_description(record)
+    data = await _ask_json(llm, prompt)
+    extracted, problem = _checked(record, data.get("extracted"))
+    if problem:  # one more try, told what was wrong
+        retry = await _ask_json(llm, prompt + f"\n\nYour previous \"extracted\" was invalid: "
+                                              f"{problem} Answer again, fixing it.")
+        extracted, problem = _checked(record, retry.get("extracted"))
+        data = {**data, **{k: v for k, v in retry.items() if k != "extracted"}}
+    success = data.get("success")
+    sentiment = str(data.get("sentiment", "")).lower()
+    topics = [str(t)[:80] for t in data.get("topics") or [] if isinstance(t, str | int)][:5]
+    return Analysis(
+        analyzer=name, summary=str(data.get("summary", ""))[:2000],
+        success=success if isinstance(success, bool) else None,
+        success_reason=str(data.get("success_reason", ""))[:500],
+        extracted=extracted if not problem else {},
+        extraction_error=(problem or "")[:500],
+        sentiment=sentiment if sentiment in SENTIMENTS else "",
+        topics=topics)
+
+
+def _call_description(record: CallRecord) -> str:
+    lines = [f"Agent: {record.agent_name}",
+             f"Success criteria: {record.success_criteria or '(none)'}",
+             f"Extraction schema: {json.dumps(record.extraction_schema or {})}",
+             f"Outcome: {record.outcome}; duration: {record.duration_seconds} s", "Transcript:"]
+    lines += [f"{role}: {text}" for role, text in record.turns]
+    if record.tools:
+        lines.append("Tool runs:")
+        lines += [f"- {run.name}({json.dumps(run.arguments)}): "
+                  f"{'succeeded' if run.succeeded else 'failed'}" for run in record.tools]
+    return "\n".join(lines)
+
+
+async def _ask_json(llm: LLMProvider, prompt: str) -> dict[str, Any]:
+    text = await _ask(llm, prompt)
+    try:
+        data = json.loads(FENCE.sub("", text.strip()))
+    except json.JSONDecodeError as exc:
+        raise AnalysisFailed(f"The model did not answer JSON: {text[:200]!r}") from exc
+    if not isinstance(data, dict):
+        raise AnalysisFailed("The model's JSON is not an object.")
+    return data
+
+
+async def _ask(llm: LLMProvider, prompt: str) -> str:
+    conversation = Conversation(system_prompt=INSTRUCTIONS,
+                                messages=[Message(role="user", text=prompt)])
+    parts = [event.text async for event in llm.respond(conversation)
+             if isinstance(event, TextDelta)]
+    return "".join(parts)
+
+
+def _checked(record: CallRecord, extracted: Any) -> tuple[dict[str, Any], str | None]:
+    schema = record.extraction_schema
+    if not schema:
+        return {}, None
+    if not isinstance(extracted, dict):
+        return {}, "\"extracted\" must be a JSON object."
+    problem = json_mismatch(schema, extracted)
+    return (extracted, None) if problem is None else ({}, problem)

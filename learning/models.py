@@ -1,0 +1,45 @@
+"""What each call meant, written once after it ends (the spine's CallAnalysis)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from aybiza.core.models import TenantOwnedModel
+
+
+class AnalysisStatus(models.TextChoices):
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Sentiment(models.TextChoices):
+    POSITIVE = "positive", "Positive"
+    NEUTRAL = "neutral", "Neutral"
+    NEGATIVE = "negative", "Negative"
+
+
+class CallAnalysis(TenantOwnedModel):
+    """Summary, success against the agent's criteria, extracted fields, sentiment, topics.
+
+    The summary is built from the redacted transcript, so it holds no more than the transcript
+    does; the extracted fields may hold what the caller said (a name), so they are sealed with
+    the tenant's data key.
+    """
+
+    call = models.OneToOneField("calls.Call", on_delete=models.CASCADE, related_name="analysis")
+    status = models.CharField(max_length=8, choices=AnalysisStatus.choices)
+    analyzer = models.CharField(max_length=32)  # "offline", or the LLM provider that wrote it
+    summary = models.TextField(blank=True)
+    success = models.BooleanField(null=True)  # None: nothing to judge against
+    success_reason = models.CharField(max_length=500, blank=True)
+    extracted_sealed = models.TextField(blank=True, editable=False)
+    extraction_error = models.CharField(max_length=500, blank=True)
+    sentiment = models.CharField(max_length=8, choices=Sentiment.choices, blank=True)
+    topics = models.JSONField(default=list, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name_plural = "call analyses"
+
+    def __str__(self) -> str:
+        return f"Analysis of call {self.call_id}"

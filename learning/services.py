@@ -1,0 +1,94 @@
+"""Post-call analysis: run once per call after it ends, stored, fed into the caller's memory,
+and announced as `call.analyzed`. Idempotent: a call already analysed is returned as it is."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from aybiza.core.events import EventType, publish_event
+from calls.models import Call
+from calls.realtime.providers.failover import ProviderError
+from compliance.crypto import encrypt_text_for_tenant
+from compliance.redaction import redact
+from learning.llm import AnalysisFailed, analyse_with_llm
+from learning.models import AnalysisStatus, CallAnalysis
+from learning.offline import analyse_offline
+from learning.record import Analysis, CallRecord, call_record
+from learning.selectors import EXTRACTED_CONTEXT
+from memory.services import memory_remember
+
+logger = logging.getLogger(__name__)
+
+CLOUD_MODELS = ("bedrock", "openai")
+
+
+def call_analyze(*, call_id: int) -> CallAnalysis | None:
+    """Analyse a finished call (None when it does not exist or has not ended)."""
+    call = (Call.objects.select_related("tenant", "agent", "contact")
+            .filter(pk=call_id).first())
+    if call is None or not call.outcome:
+        return None
+    existing = CallAnalysis.objects.filter(call=call).first()
+    if existing is not None:
+        return existing
+    record = call_record(call)
+    analysis, error = _analyse(call, record)
+    try:
+        with transaction.atomic():
+            row = CallAnalysis.objects.create(
+                tenant=call.tenant, call=call, status=AnalysisStatus.DONE,
+                analyzer=analysis.analyzer, summary=redact(analysis.summary).text,
+                success=analysis.success, success_reason=redact(analysis.success_reason).text,
+                extracted_sealed=(encrypt_text_for_tenant(
+                    call.tenant, json.dumps(analysis.extracted), context=EXTRACTED_CONTEXT)
+                    if analysis.extracted else ""),
+                extraction_error=analysis.extraction_error, sentiment=analysis.sentiment,
+                topics=analysis.topics, error=error[:500])
+            _remember(call, record, analysis, row)
+            publish_event(tenant=call.tenant, type=EventType.CALL_ANALYZED, payload={
+                "call_id": call.pk, "analysis_id": row.pk, "success": row.success,
+                "sentiment": row.sentiment, "analyzer": row.analyzer})
+    except IntegrityError:  # a concurrent delivery of the same task stored it first
+        return CallAnalysis.objects.get(call=call)
+    return row
+
+
+def _analyse(call: Call, record: CallRecord) -> tuple[Analysis, str]:
+    """The agent's cloud model when it has one, else (or when that fails) the offline one."""
+    agent = call.agent
+    if agent is not None and agent.llm_provider in CLOUD_MODELS:
+        from calls.realtime.loader import llm_for_agent
+
+        try:
+            return analyse_with_llm(record, llm_for_agent(agent), name=agent.llm_provider), ""
+        except Exception as exc:  # noqa: BLE001 - every call gets an analysis; the cause is kept
+            level = logging.WARNING if isinstance(exc, AnalysisFailed | ProviderError | OSError) \
+                else logging.ERROR
+            logger.log(level, "LLM analysis of call %s failed (%r); offline analysis used",
+                       call.pk, exc)
+            return analyse_offline(record), f"{agent.llm_provider}: {exc}"
+    return analyse_offline(record), ""
+
+
+def _remember(call: Call, record: CallRecord, analysis: Analysis, row: CallAnalysis) -> None:
+    """What the next call from this caller should know: their last actions and what this call
+    was about — unless the agent or the caller turned memory off. (Their name is kept as they
+    say it, during the call: calls.services.turns_save.)"""
+    contact = call.contact
+    if contact is None or contact.do_not_remember or not (call.agent and
+                                                           call.agent.remember_callers):
+        return
+    day = timezone.localtime(call.started_at).strftime("%B %-d")
+    for run in record.tools:
+        if run.succeeded and run.arguments:
+            details = ", ".join(f"{key.replace('_', ' ')} {value}"
+                                for key, value in run.arguments.items() if value not in ("", None))
+            memory_remember(tenant=call.tenant, contact=contact, key=f"last_{run.name}"[:64],
+                            value=f"{details} (asked on {day})"[:500], source_call=call)
+    if row.summary:
+        memory_remember(tenant=call.tenant, contact=contact, key="last_call",
+                        value=f"{day}: {row.summary}"[:500], source_call=call)

@@ -1,0 +1,32 @@
+"""A caller's memory in data-subject requests: exported in clear, erased with the contact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memory.models import Contact
+from memory.selectors import contact_facts, contact_name
+from memory.services import contact_phone_hash
+
+
+def _contact(tenant, e164: str) -> Contact | None:
+    return Contact.objects.filter(tenant=tenant,
+                                  phone_hash=contact_phone_hash(tenant=tenant, e164=e164)).first()
+
+
+def export(tenant, e164: str, calls) -> dict[str, Any] | None:
+    contact = _contact(tenant, e164)
+    if contact is None:
+        return None
+    return {"name": contact_name(contact), "facts": contact_facts(contact),
+            "first_seen_at": contact.first_seen_at.isoformat(),
+            "last_seen_at": contact.last_seen_at.isoformat(), "call_count": contact.call_count,
+            "do_not_remember": contact.do_not_remember}
+
+
+def erase(tenant, e164: str, calls) -> int:
+    contact = _contact(tenant, e164)
+    if contact is None:
+        return 0
+    deleted, _ = contact.delete()  # its facts go with it
+    return deleted
