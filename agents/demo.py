@@ -47,6 +47,10 @@ DEMO_AGENT = {
     "tts_provider": "hibari",
     "language": "en-US",
     "status": AgentStatus.LIVE,
+    # After each call (learning/): judged against this, the booking time extracted.
+    "success_criteria": "An appointment is booked.",
+    "extraction_schema": {"type": "object", "properties": {
+        "when": {"type": "string", "description": "When the booked appointment is."}}},
 }
 DEMO_TOOL = {
     "name": "book_appointment",

@@ -86,7 +86,7 @@ def _summary(record: CallRecord, topics: list[str]) -> str:
         asked = [t for t in topics if t.endswith("?")]
         opening = (f"The caller asked: {'; '.join(asked)}" if asked
                    else f"The caller said: “{record.caller_lines[0][:120]}”")
-        opening = opening.rstrip(".") + "."
+        opening = opening if opening.endswith(("?", ".", "”")) else opening + "."
     sentences = [opening]
     for run in record.tools:
         arguments = ", ".join(f"{humanise(k)} {v}" for k, v in run.arguments.items()

@@ -54,7 +54,7 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         conversation=Conversation(system_prompt=agent.system_prompt, tools=tools,
                                   knowledge=knowledge, language=agent.language,
                                   caller_name=known.name, memory=known.facts),
-        greeting=welcome_back(agent.greeting, known.name),
+        greeting=welcome_back(agent.greeting, known),
         end_of_turn_silence_ms=agent.end_of_turn_silence_ms,
         barge_in_min_speech_ms=agent.barge_in_min_speech_ms,
         reprompt_after_s=agent.reprompt_after_s, hangup_after_s=agent.hangup_after_s,
@@ -91,11 +91,13 @@ def llm_for_agent(agent) -> Any:
                               with_credentials(agent.llm_provider, llm_options, credentials))
 
 
-def welcome_back(greeting: str, name: str) -> str:
-    """The greeting, opened by the caller's first name when the platform knows it."""
-    if not name or not greeting:
+def welcome_back(greeting: str, known: Remembered) -> str:
+    """The greeting, opened for a caller the agent remembers (by first name when known)."""
+    if known.empty or not greeting:
         return greeting
-    return f"Welcome back, {name.split()[0]}! {greeting}"
+    if known.name:
+        return f"Welcome back, {known.name.split()[0]}! {greeting}"
+    return f"Welcome back! {greeting}"
 
 
 class FailoverRelay:

@@ -23,6 +23,8 @@ from django.core.management.base import BaseCommand, CommandError
 from calls.simulator.net import free_port
 
 BASE_DIR = Path(settings.BASE_DIR)
+RETURN_SCRIPT = BASE_DIR / "calls" / "simulator" / "scripts" / "return.txt"
+ANALYSIS_WAIT_S = 30.0
 
 
 
@@ -35,6 +37,8 @@ class Command(BaseCommand):
         parser.add_argument("--keep-serving", action="store_true",
                             help="Leave the server running after the call (Ctrl-C to stop).")
         parser.add_argument("--script", default=None, help="Caller script for the call.")
+        parser.add_argument("--no-return-call", action="store_true",
+                            help="Skip the second call that shows the caller remembered.")
 
     def handle(self, *args, **options) -> None:
         port = options["port"] or free_port()
@@ -59,7 +63,15 @@ class Command(BaseCommand):
             call_command("simulate_call", "--url", base_url, "--public-url", base_url,
                          "--to", seed["number"], "--wav", str(BASE_DIR / "var" / "demo-call.wav"),
                          *script_args, stdout=self.stdout)
-            self._print_stored_call(seed["number"])
+            first = self._print_stored_call(seed["number"])
+            if first is not None and not options["script"] and not options["no_return_call"]:
+                self._print_analysis(first)
+                self.stdout.write("")
+                self.stdout.write("A second call from the same number: the agent remembers.")
+                call_command("simulate_call", "--url", base_url, "--public-url", base_url,
+                             "--to", seed["number"], "--script", str(RETURN_SCRIPT),
+                             stdout=self.stdout)
+                self._print_stored_call(seed["number"])
             self._print_access(base_url, seed)
             if options["keep_serving"]:
                 self.stdout.write("Serving; Ctrl-C to stop.")
@@ -91,13 +103,36 @@ class Command(BaseCommand):
             time.sleep(0.2)
         raise CommandError("daphne did not come up within 60 s.")
 
-    def _print_stored_call(self, number: str) -> None:
+    def _print_analysis(self, call) -> None:
+        """The post-call analysis the server writes in the background (learning/)."""
+        from learning.models import CallAnalysis
+        from learning.selectors import analysis_extracted
+
+        deadline = time.monotonic() + ANALYSIS_WAIT_S
+        analysis = None
+        while analysis is None and time.monotonic() < deadline:
+            analysis = CallAnalysis.objects.filter(call=call).first()
+            if analysis is None:
+                time.sleep(0.2)
+        self.stdout.write("")
+        if analysis is None:
+            self.stdout.write("After the call: no analysis yet (POST_CALL_ANALYSIS off?).")
+            return
+        verdict = {True: "successful", False: "not successful", None: "not judged"}
+        self.stdout.write(f"After the call ({analysis.analyzer} analysis): "
+                          f"{verdict[analysis.success]} — {analysis.success_reason}")
+        self.stdout.write(f"  Summary:   {analysis.summary}")
+        self.stdout.write(f"  Extracted: {json.dumps(analysis_extracted(analysis))}")
+        self.stdout.write(f"  Sentiment: {analysis.sentiment}; topics: "
+                          f"{', '.join(analysis.topics)}")
+
+    def _print_stored_call(self, number: str):
         """What the server stored: its own transcript and the latency breakdown per turn."""
         from calls.models import Call
 
         call = Call.objects.filter(to_number=number).order_by("-id").first()
         if call is None:
-            return
+            return None
         self.stdout.write("")
         self.stdout.write(f"Stored by the server (call {call.id}, outcome {call.outcome}); agent "
                           "latency in ms after the caller stopped: STT final / first LLM token / "
@@ -113,6 +148,7 @@ class Command(BaseCommand):
         for run in tools:
             self.stdout.write(f"  tool {run.tool_name}: {run.status} in {run.latency_ms} ms "
                               f"(HTTP {run.http_status})")
+        return call
 
     def _print_access(self, base_url: str, seed: dict) -> None:
         self.stdout.write("")
