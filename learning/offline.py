@@ -110,7 +110,10 @@ def _judge(record: CallRecord, topics: list[str]) -> tuple[bool | None, str]:
     criteria = normalise(record.success_criteria)
     if criteria:
         words = set(criteria.split())
-        for name, _, _ in record.tool_triggers:
+        # The agent's tools now, and any that ran on the call (a tool may have been unbound).
+        names = list(dict.fromkeys([name for name, _, _ in record.tool_triggers]
+                                   + [run.name for run in record.tools]))
+        for name in names:
             stems = {word[:4] for word in humanise(name).split() if len(word) > 2}
             if stems and stems <= {word[:4] for word in words}:
                 runs = [run for run in record.tools if run.name == name]

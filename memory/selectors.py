@@ -31,7 +31,8 @@ class Remembered:
 
 
 def contact_list(*, tenant: Tenant) -> QuerySet[Contact]:
-    return Contact.objects.filter(tenant=tenant).order_by("-last_seen_at", "-id")
+    return (Contact.objects.filter(tenant=tenant).select_related("tenant")
+            .order_by("-last_seen_at", "-id"))
 
 
 def contact_get(*, tenant: Tenant, pk) -> Contact:

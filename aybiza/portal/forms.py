@@ -372,3 +372,13 @@ class SubjectForm(forms.Form):
     erase = forms.BooleanField(
         required=False, label="Erase this caller's data instead of exporting it",
         help_text="Irreversible: their calls, transcripts, recordings and tool runs are deleted.")
+
+
+class ContactForm(forms.Form):
+    """What a member may change about a caller: their name, and not remembering them at all."""
+
+    name = forms.CharField(max_length=100, required=False, label="Name",
+                           help_text="How the agent greets them (“Welcome back, Ana!”).")
+    do_not_remember = forms.BooleanField(
+        required=False, label="Do not remember this caller",
+        help_text="Forgets the name and every fact at once, and nothing new is kept.")

@@ -28,8 +28,11 @@ CONVERSATION = [
 def make_call(*, tenant, agent=None, started_at=None, from_number="+15550142233",
               outcome=Outcome.AGENT_ENDED, conversation=CONVERSATION, with_extras=True) -> Call:
     started_at = started_at or timezone.now() - timedelta(minutes=5)
+    from memory.services import contact_for_caller
+
     call = Call.objects.create(
         tenant=tenant, agent=agent, call_sid=f"CA{next(_sids):032x}", from_number=from_number,
+        contact=contact_for_caller(tenant=tenant, number=from_number),
         to_number="+15550100000", status=CallStatus.COMPLETED, started_at=started_at,
         ended_at=started_at + timedelta(seconds=42), duration_seconds=42, outcome=outcome,
         cost={"stt": {"deepgram": {"seconds": 21.5, "usd": 0.0028}},

@@ -71,6 +71,21 @@ def seed_showcase(tenant) -> dict[str, int]:
                        started_at=now - timedelta(hours=3 * n + 1),
                        from_number=f"+1555014{2233 + 37 * n:04d}", outcome=outcome)
              for n, outcome in enumerate(outcomes)]
+    # What happened on each call (learning/), and the callers remembered (memory/).
+    from learning.services import call_analyze
+    from memory.services import contact_update, memory_remember
+    from tools.models import ExecutionStatus, ToolExecution
+
+    ToolExecution.objects.create(tenant=tenant, call=calls[0], tool_name="book_appointment",
+                                 arguments={"when": "Tuesday at ten"},
+                                 status=ExecutionStatus.SUCCEEDED, result={"reference": "BA60"})
+    agent_update(tenant=tenant, agent=reception, success_criteria="An appointment is booked.",
+                 extraction_schema={"type": "object", "properties": {"when": {"type": "string"}}})
+    for call in calls:
+        call_analyze(call_id=call.pk)
+    contact_update(tenant=tenant, contact=calls[0].contact, name="Ana Lima")
+    memory_remember(tenant=tenant, contact=calls[0].contact, key="preferred_dentist",
+                    value="Dr. Okafor", source_call=calls[0])
     api_key_create(tenant=tenant, name="CRM sync", scopes=["read"])
     api_key_create(tenant=tenant, name="Booking website")
     from django.contrib.auth import get_user_model
@@ -82,7 +97,8 @@ def seed_showcase(tenant) -> dict[str, int]:
         membership_set(tenant=tenant, user=colleague, role=role)
     invitation_create(tenant=tenant, email="front-desk@acme-dental.example", role=Role.MEMBER,
                       invited_by=None, invited_by_role=Role.OWNER)
-    return {"agent": reception.pk, "call": calls[0].pk, "reception": reception}
+    return {"agent": reception.pk, "call": calls[0].pk, "reception": reception,
+            "contact": calls[0].contact_id}
 
 
 @pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "")
@@ -100,6 +116,8 @@ def test_screenshots(live_server, tenant, django_user_model, tmp_path):
         ("agent", f"/portal/agents/{ids['agent']}/", DESKTOP),
         ("agent-versions", f"/portal/agents/{ids['agent']}/versions/?from=1&to=2", DESKTOP),
         ("calls", "/portal/calls/", DESKTOP), ("call", f"/portal/calls/{ids['call']}/", DESKTOP),
+        ("contacts", "/portal/contacts/", DESKTOP),
+        ("contact", f"/portal/contacts/{ids['contact']}/", DESKTOP),
         ("numbers", "/portal/numbers/", DESKTOP), ("api-keys", "/portal/api-keys/", DESKTOP),
         ("tools", "/portal/tools/", DESKTOP), ("team", "/portal/team/", DESKTOP),
         ("compliance", "/portal/compliance/?verify=1", DESKTOP),

@@ -19,6 +19,8 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:agent-talk", "agent"),
          ("portal:agent-rollback", "agent_version"),
          ("portal:calls", None), ("portal:call-detail", "call"),
+         ("portal:contacts", None), ("portal:contact-detail", "contact"),
+         ("portal:contact-forget", "contact"),
          ("portal:numbers", None), ("portal:number-new", None),
          ("portal:number-edit", "number"), ("portal:api-keys", None),
          ("portal:api-key-new", None), ("portal:api-key-revoke", "api_key"),
@@ -27,7 +29,8 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:member-role", "membership"), ("portal:member-remove", "membership"),
          ("portal:invitation-revoke", "invitation"), ("portal:compliance", None),
          ("portal:retention-update", None), ("portal:subject-request", None)]
-POST_ONLY = {"portal:agent-publish", "portal:agent-rollback", "portal:api-key-revoke",
+POST_ONLY = {"portal:agent-publish", "portal:contact-forget", "portal:agent-rollback",
+             "portal:api-key-revoke",
              "portal:team-invite", "portal:member-role",
              "portal:member-remove", "portal:invitation-revoke", "portal:retention-update",
              "portal:subject-request"}
@@ -63,7 +66,9 @@ def objects_of(agent_create_for):
         version = agent_publish(tenant=tenant, agent=agent)
         number = phone_number_create(tenant=tenant, e164=f"+1555010{tenant.pk % 10000:04d}",
                                      agent_id=agent.pk)
+        call = make_call(tenant=tenant, agent=agent)
         return {"agent": agent.pk, "agent_version": (agent.pk, version.number),
+                "contact": call.contact_id,
                 "number": number.pk,
                 "call": make_call(tenant=tenant, agent=agent).pk,
                 "api_key": api_key_create(tenant=tenant, name="k").api_key.pk,

@@ -55,3 +55,17 @@ def test_a_viewer_may_read_calls(viewer_client, tenant):
 
     assert viewer_client.get(reverse("portal:call-detail", args=[call.pk])).status_code == 200
     assert viewer_client.get(reverse("portal:calls")).status_code == 200
+
+
+def test_the_call_page_and_list_show_what_happened(owner_client, tenant, agent):
+    from learning.services import call_analyze
+
+    call = make_call(tenant=tenant, agent=agent)
+    detail_url = reverse("portal:call-detail", args=[call.pk])
+    assert "not ready yet" in owner_client.get(detail_url).content.decode()
+    call_analyze(call_id=call.pk)
+    page = owner_client.get(detail_url).content.decode()
+    assert "What happened" in page and "The caller asked" in page
+    assert "Analysed by the offline analyser" in page
+    listing = owner_client.get(reverse("portal:calls")).content.decode()
+    assert "The caller asked" in listing

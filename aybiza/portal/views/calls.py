@@ -63,7 +63,8 @@ def call_detail(request, pk: int):
     return render(request, "portal/calls/detail.html", {
         "call": call,
         "analysis": analysis,
-        "extracted": sorted(analysis_extracted(analysis).items()) if analysis else [],
+        "extracted": [(key.replace("_", " "), value) for key, value
+                      in sorted(analysis_extracted(analysis).items())] if analysis else [],
         "turns": [(turn, bars.get(turn.index), _clock(turn.start_ms)) for turn in turns],
         "events": list(call.events.all()),
         "executions": list(tool_execution_list(tenant=tenant, call_id=call.pk)),
