@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from agents.api import AgentViewSet, PhoneNumberViewSet, ProviderCredentialViewSet
 from aybiza.core.api import ApiKeyViewSet
+from aybiza.core.webhook_api import WebhookViewSet
 from calls.api import CallViewSet
 from memory.api import ContactViewSet
 from tools.urls import register as register_tool_routes
@@ -16,6 +17,7 @@ router.register("calls", CallViewSet, basename="call")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("provider-credentials", ProviderCredentialViewSet, basename="provider-credential")
 router.register("contacts", ContactViewSet, basename="contact")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 register_tool_routes(router)
 
 urlpatterns = [*router.urls, path("compliance/", include("compliance.urls"))]

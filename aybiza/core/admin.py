@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from aybiza.core.models import ApiKey, Invitation, Membership, Tenant
+from aybiza.core.models import (
+    ApiKey,
+    Invitation,
+    Membership,
+    Tenant,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -48,4 +55,33 @@ class InvitationAdmin(admin.ModelAdmin):
     readonly_fields = ["token_hash", "invited_by", "accepted_at", "accepted_by", "created_at"]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Created through the API (the signing secret is shown once there); operators may pause
+    one (`is_active`)."""
+
+    list_display = ["url", "tenant", "is_active", "created_at"]
+    list_filter = ["is_active", "tenant"]
+    search_fields = ["url", "tenant__name"]
+    exclude = ["secret_sealed"]
+    readonly_fields = ["tenant", "url", "event_types", "description", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["event_type", "endpoint", "status", "attempts", "last_status_code",
+                    "next_attempt_at", "tenant"]
+    list_filter = ["status", "event_type", "tenant"]
+    search_fields = ["event_type", "last_error"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

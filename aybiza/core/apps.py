@@ -9,4 +9,4 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         # drf-spectacular finds extensions by subclass registration, and system checks (which
         # refuse to serve with unsafe settings) register on import: both modules must load.
-        from aybiza.core import checks, schema  # noqa: F401
+        from aybiza.core import checks, schema, tasks  # noqa: F401 - tasks: event webhooks

@@ -124,3 +124,50 @@ class ApiKey(TenantOwnedModel):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class WebhookEndpoint(TenantOwnedModel):
+    """A tenant's HTTPS endpoint for events (`aybiza.core.webhooks`): each delivery is signed
+    with the endpoint's secret, which is shown once when the endpoint is created."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    # Event types delivered ("call.completed", ...); empty: every type.
+    event_types = models.JSONField(default=list, blank=True)
+    secret_sealed = models.TextField(editable=False)
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(TenantOwnedModel):
+    """One event for one endpoint: attempted at once, retried with backoff until it succeeds or
+    runs out of attempts; kept so the tenant can see failures and redeliver."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE,
+                                 related_name="deliveries")
+    event_id = models.UUIDField(db_index=True)
+    event_type = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=9, choices=DeliveryStatus.choices,
+                              default=DeliveryStatus.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint_id}"

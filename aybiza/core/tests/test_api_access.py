@@ -181,6 +181,12 @@ def _make_tool_execution(tenant: Tenant):
     return tool_test_run(tenant=tenant, tool=_make_tool(tenant), arguments={})
 
 
+def _make_webhook(tenant: Tenant):
+    from aybiza.core.webhooks import webhook_create
+
+    return webhook_create(tenant=tenant, url="https://hooks.example.com/aybiza").endpoint
+
+
 def _make_contact(tenant: Tenant):
     number = _make_number(tenant)  # each a new caller: one contact per number
     return call_start(tenant=tenant, phone_number=number, call_sid=f"CA{next(_numbers):032d}",
@@ -197,6 +203,7 @@ OWNED: dict[str, Callable[[Tenant], models.Model]] = {
     "tool": _make_tool,
     "tool-execution": _make_tool_execution,
     "contact": _make_contact,
+    "webhook": _make_webhook,
 }
 
 # Routes that need more than the resource's plain object: (basename, action) -> factory.
@@ -231,6 +238,10 @@ BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
     ("agent", "publish"): lambda: {"note": "Friday's prompt"},
     ("agent", "rollback"): lambda: {"version": 1},
     ("contact", "partial_update"): lambda: {"name": "Ana Lima"},
+    ("webhook", "create"): lambda: {"url": "https://hooks.example.com/calls",
+                                    "event_types": ["call.completed"]},
+    ("webhook", "partial_update"): lambda: {"is_active": False},
+    ("webhook", "redeliver"): dict,
     ("tool-catalog", "install"): lambda: {"credentials": {"token": "xoxb-test",
                                                          "channel": "C0123"}},
 }
