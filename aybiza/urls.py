@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agents import demo_calendar
+from aybiza.core.views import readyz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -19,6 +20,7 @@ urlpatterns = [
     path("demo/calendar/bookings/", demo_calendar.book, name="demo-calendar-book"),
     path("twilio/", include("calls.urls")),
     path("healthz", include("aybiza.core.urls")),
+    path("readyz", readyz, name="readyz"),
     # The site root leads to the portal (its sign-in page for anyone not signed in).
     path("", RedirectView.as_view(pattern_name="portal:home"), name="root"),
 ]

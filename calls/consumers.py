@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import weakref
 from collections.abc import Awaitable
 
@@ -45,6 +46,8 @@ SHUTDOWN_GRACE_S = 10.0
 CLOSE_GOING_AWAY = 1001
 # Consumers with a live call in this process, for the shutdown drain (weak: nothing kept alive).
 _live_calls: weakref.WeakSet = weakref.WeakSet()
+# Set when the server started shutting down: /readyz answers 503 so the balancer sends no more.
+draining = threading.Event()
 
 
 def end_live_calls(timeout_s: float = SHUTDOWN_GRACE_S) -> Awaitable[int]:
@@ -54,6 +57,7 @@ def end_live_calls(timeout_s: float = SHUTDOWN_GRACE_S) -> Awaitable[int]:
     The outcome is set at once, synchronously: daphne cancels the applications right after the
     shutdown hooks are called, and whichever path then closes a call must record this outcome.
     """
+    draining.set()
     consumers = list(_live_calls)
     for consumer in consumers:
         if consumer.session is not None:
