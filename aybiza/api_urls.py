@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from agents.api import AgentViewSet, PhoneNumberViewSet, ProviderCredentialViewSet
+from agents.voices_api import VoiceListView
 from aybiza.core.api import ApiKeyViewSet
 from aybiza.core.webhook_api import WebhookViewSet
 from calls.api import CallViewSet
@@ -20,4 +21,5 @@ router.register("contacts", ContactViewSet, basename="contact")
 router.register("webhooks", WebhookViewSet, basename="webhook")
 register_tool_routes(router)
 
-urlpatterns = [*router.urls, path("compliance/", include("compliance.urls"))]
+urlpatterns = [*router.urls, path("compliance/", include("compliance.urls")),
+               path("voices/", VoiceListView.as_view(), name="voice-list")]

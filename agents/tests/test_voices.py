@@ -41,3 +41,17 @@ def test_switching_provider_with_a_left_over_voice_is_refused(tenant, agent):
 
 def test_only_voices_on_disk_are_listed():
     assert installed_voices() == ["heart"]
+
+
+def test_the_api_lists_the_voices_an_agent_may_choose(api):
+    from calls.realtime.providers.tts.voices import installed_voices
+
+    voices = api.get("/api/v1/voices/").json()
+    assert {"provider": "deepgram", "voice": "aura-2-thalia-en"} in voices
+    assert [v["voice"] for v in voices if v["provider"] == "hibari"] == installed_voices()
+    only = api.get("/api/v1/voices/", {"provider": "hibari"}).json()
+    assert {v["provider"] for v in only} <= {"hibari"}
+
+
+def test_the_voice_list_needs_an_api_key(client):
+    assert client.get("/api/v1/voices/").status_code in (401, 403)

@@ -43,3 +43,17 @@ def installed_voices() -> list[str]:
     from calls.realtime.providers.tts.hibari import voice_installed
 
     return [name for name in VOICES if voice_installed(name)]
+
+
+# Deepgram's Aura-2 English voices (any aura-2-<voice>-<language> model name is accepted).
+DEEPGRAM_VOICES = ("aura-2-thalia-en", "aura-2-andromeda-en", "aura-2-helena-en",
+                   "aura-2-apollo-en", "aura-2-arcas-en", "aura-2-aries-en",
+                   "aura-2-asteria-en", "aura-2-luna-en", "aura-2-orion-en", "aura-2-zeus-en")
+
+
+def available_voices() -> list[dict[str, str]]:
+    """Voices an agent may choose, per TTS provider: the hibari voices installed on this
+    server and Deepgram's Aura-2 voices. Blank `voice` on an agent means the provider default."""
+    voices = [{"provider": "hibari", "voice": name} for name in installed_voices()]
+    voices += [{"provider": "deepgram", "voice": name} for name in DEEPGRAM_VOICES]
+    return voices
