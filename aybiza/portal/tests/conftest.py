@@ -41,3 +41,16 @@ def other_agent(other_tenant):
     from agents.services import agent_create
 
     return agent_create(tenant=other_tenant, name="Globex line", greeting="Globex, hello.")
+
+
+@pytest.fixture
+def asgi_server():
+    """The portal as production serves it: a real daphne process (ASGI, WebSockets for the live
+    overview and the browser call) on the test database, instead of Django's WSGI live server.
+    Tests using it need `django_db(transaction=True)`: the server is another process."""
+    from types import SimpleNamespace
+
+    from tests.daphne_server import daphne_server
+
+    with daphne_server() as base_url:
+        yield SimpleNamespace(url=base_url)

@@ -103,13 +103,13 @@ def seed_showcase(tenant) -> dict[str, int]:
 
 @pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "")
 @pytest.mark.django_db(transaction=True)
-def test_screenshots(live_server, tenant, django_user_model, tmp_path):
+def test_screenshots(asgi_server, tenant, django_user_model, tmp_path):
     from selenium.webdriver.common.by import By
 
     user = django_user_model.objects.create_user("maria", password="pw-maria-123")
     membership_set(tenant=tenant, user=user, role=Role.OWNER)
     ids = seed_showcase(tenant)
-    tool = demo_booking_tool(tenant=tenant, base_url=live_server.url,
+    tool = demo_booking_tool(tenant=tenant, base_url=asgi_server.url,
                              agent_ids=[ids["reception"].pk])
     pages = [
         ("overview", "/portal/", DESKTOP), ("agents", "/portal/agents/", DESKTOP),
@@ -125,7 +125,7 @@ def test_screenshots(live_server, tenant, django_user_model, tmp_path):
         ("agents-phone", "/portal/agents/", PHONE),
     ]
     with chromium(tmp_path / "profile") as browser:
-        browser.get(f"{live_server.url}/portal/login/")
+        browser.get(f"{asgi_server.url}/portal/login/")
         full_page_screenshot(browser, OUT / "login.png", DESKTOP[0])
         browser.find_element(By.NAME, "username").send_keys("maria")
         browser.find_element(By.NAME, "password").send_keys("pw-maria-123")
@@ -133,12 +133,12 @@ def test_screenshots(live_server, tenant, django_user_model, tmp_path):
         for name, path, (width, height) in pages:
             browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
                 "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
-            browser.get(f"{live_server.url}{path}")
+            browser.get(f"{asgi_server.url}{path}")
             full_page_screenshot(browser, OUT / f"{name}.png", width)
         # Try it: a real run of the booking tool against this server's demo calendar
         browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
             "width": DESKTOP[0], "height": DESKTOP[1], "deviceScaleFactor": 1, "mobile": False})
-        browser.get(f"{live_server.url}/portal/tools/{tool.pk}/")
+        browser.get(f"{asgi_server.url}/portal/tools/{tool.pk}/")
         arguments = browser.find_element(By.NAME, "arguments")
         arguments.clear()
         arguments.send_keys('{"when": "Tuesday at ten"}')

@@ -31,7 +31,7 @@ def browser(tmp_path):
 
 
 def test_sign_in_create_an_agent_add_knowledge_and_open_the_calls(
-        browser, live_server, tenant, django_user_model):
+        browser, asgi_server, tenant, django_user_model):
     from selenium.webdriver.common.by import By
 
     from agents.models import Agent
@@ -47,7 +47,7 @@ def test_sign_in_create_an_agent_add_knowledge_and_open_the_calls(
                                                      ".form-actions button[type=submit]"))
 
     # the portal sends a stranger to sign in, with a styled page
-    browser.get(f"{live_server.url}/portal/agents/")
+    browser.get(f"{asgi_server.url}/portal/agents/")
     assert "/portal/login/" in browser.current_url
     assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in"
     assert browser.execute_script(  # the stylesheet loaded: the primary button is coloured
@@ -95,17 +95,17 @@ def test_sign_in_create_an_agent_add_knowledge_and_open_the_calls(
     for path in ("/portal/", "/portal/agents/", f"/portal/agents/{agent.pk}/", "/portal/calls/",
                  f"/portal/calls/{call.pk}/", "/portal/numbers/", "/portal/api-keys/",
                  "/portal/api-keys/new/", "/portal/numbers/new/"):
-        browser.get(f"{live_server.url}{path}")
+        browser.get(f"{asgi_server.url}{path}")
         assert horizontal_overflow_px(browser) <= 0, path
 
 
-def test_keyboard_users_see_where_the_focus_is(browser, live_server):
+def test_keyboard_users_see_where_the_focus_is(browser, asgi_server):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
     # the login page focuses the username; Tab moves on to the password
-    browser.get(f"{live_server.url}/portal/login/")
+    browser.get(f"{asgi_server.url}/portal/login/")
     assert browser.switch_to.active_element.get_attribute("name") == "username"
     ActionChains(browser).send_keys(Keys.TAB).perform()
 
@@ -117,20 +117,20 @@ def test_keyboard_users_see_where_the_focus_is(browser, live_server):
     assert style != "none" and float(width.removesuffix("px")) >= 2
 
 
-def test_try_a_tool_from_its_page(browser, live_server, owner, tenant):
+def test_try_a_tool_from_its_page(browser, asgi_server, owner, tenant):
     from selenium.webdriver.common.by import By
 
     from aybiza.portal.tests.browser import demo_booking_tool
 
     # given the demo's booking tool, calling this live server's demo calendar
-    tool = demo_booking_tool(tenant=tenant, base_url=live_server.url)
-    browser.get(f"{live_server.url}/portal/login/")
+    tool = demo_booking_tool(tenant=tenant, base_url=asgi_server.url)
+    browser.get(f"{asgi_server.url}/portal/login/")
     browser.find_element(By.NAME, "username").send_keys("owner")
     browser.find_element(By.NAME, "password").send_keys("pw-owner-123")
     click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
 
     # when it is tried with sample arguments
-    browser.get(f"{live_server.url}/portal/tools/{tool.pk}/")
+    browser.get(f"{asgi_server.url}/portal/tools/{tool.pk}/")
     arguments = browser.find_element(By.NAME, "arguments")
     arguments.clear()
     arguments.send_keys('{"when": "Tuesday at ten"}')

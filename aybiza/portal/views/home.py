@@ -1,4 +1,5 @@
-"""The overview: what the tenant has, and the next step for a new one."""
+"""The overview: today's calls live (active calls, success, latency, cost), what the tenant
+has, and the next step for a new one."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.utils import timezone
 
 from agents.selectors import agent_list, phone_number_list
 from aybiza.portal.access import portal_view
+from calls.dashboard import dashboard_today
 from calls.selectors import call_list
 
 RECENT_CALLS = 5
@@ -17,6 +19,9 @@ RECENT_CALLS = 5
 @portal_view()
 def home(request):
     tenant = request.member.tenant
+    live = {"today": dashboard_today(tenant=tenant)}
+    if request.GET.get("fragment") == "live":  # re-read by the page when an event arrives
+        return render(request, "portal/_live.html", live)
     agents = agent_list(tenant=tenant)
     numbers = phone_number_list(tenant=tenant)
     week_ago = timezone.now() - timedelta(days=7)
@@ -27,5 +32,6 @@ def home(request):
         "number_count": numbers.count(),
         "calls_this_week": call_list(tenant=tenant, started_after=week_ago).count(),
         "recent_calls": list(call_list(tenant=tenant)[:RECENT_CALLS]),
+        **live,
     }
     return render(request, "portal/home.html", context)

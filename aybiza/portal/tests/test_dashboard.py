@@ -1,0 +1,94 @@
+"""The live overview: today's numbers from stored calls, and the socket that says when to re-read
+them (a member's own tenant only)."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from aybiza.asgi import application
+from aybiza.core.events import Event, EventType, deliver
+from aybiza.core.models import Role
+from aybiza.core.services import membership_set
+from aybiza.portal.tests.factories import make_call
+from calls.dashboard import dashboard_today, masked
+from calls.models import Call
+from learning.services import call_analyze
+
+
+def test_todays_numbers_come_from_the_stored_calls(db, tenant, agent, other_tenant):
+    # given two finished calls today (one analysed as successful) and one still going
+    now = timezone.now()  # not the factory's "5 minutes ago": that is yesterday at 00:02
+    done = make_call(tenant=tenant, agent=agent, started_at=now)
+    make_call(tenant=tenant, agent=agent, from_number="+15550001111", started_at=now)
+    going = make_call(tenant=tenant, agent=agent, from_number="+15557654321", started_at=now)
+    Call.objects.filter(pk=going.pk).update(outcome="", ended_at=None, status="in-progress")
+    make_call(tenant=other_tenant)
+    call_analyze(call_id=done.pk)
+    # when
+    today = dashboard_today(tenant=tenant)
+    # then
+    assert today.calls == 3 and today.ended == 2
+    assert today.judged == 1 and today.success_rate in (0, 100)
+    assert [a.caller for a in today.active] == ["•••• 4321"]
+    assert today.latency_p50_ms is not None and today.latency_p95_ms >= today.latency_p50_ms
+    assert today.cost_usd == round(3 * 0.0271, 4)
+
+
+def test_a_number_is_masked_to_its_last_four_digits():
+    assert masked("+15557654321") == "•••• 4321" and masked("") == "unknown"
+
+
+def test_the_overview_fragment_is_the_live_part_only(db, owner_client):
+    fragment = owner_client.get(reverse("portal:home") + "?fragment=live").content.decode()
+    assert "active call" in fragment and "<html" not in fragment
+
+
+def _cookie(user) -> tuple[bytes, bytes]:
+    client = Client()
+    client.force_login(user)
+    name = settings.SESSION_COOKIE_NAME
+    return (b"cookie", f"{name}={client.cookies[name].value}".encode())
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_the_socket_says_when_the_members_tenant_changes(tenant, other_tenant,
+                                                              django_user_model):
+    user = await database_sync_to_async(django_user_model.objects.create_user)("watcher")
+    await database_sync_to_async(membership_set)(tenant=tenant, user=user, role=Role.VIEWER)
+    cookie = await database_sync_to_async(_cookie)(user)
+    page = WebsocketCommunicator(application, "/ws/portal/events/",
+                                 headers=[cookie, (b"origin", b"http://127.0.0.1")])
+    assert (await page.connect())[0]
+    # when events happen in another tenant, then in the member's own
+    await database_sync_to_async(deliver)(Event(tenant_id=other_tenant.id,
+                                                type=EventType.CALL_STARTED,
+                                                payload={"call_id": 1}))
+    await database_sync_to_async(deliver)(Event(tenant_id=tenant.id,
+                                                type=EventType.CALL_STARTED,
+                                                payload={"call_id": 2}))
+    # then only the member's tenant's event arrives
+    message = await page.receive_json_from(timeout=5)
+    assert message["event"] == "call.started" and message["payload"] == {"call_id": 2}
+    assert await page.receive_nothing(timeout=0.3)
+    await page.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_the_socket_refuses_anonymous_pages_and_other_origins(tenant, django_user_model):
+    anonymous = WebsocketCommunicator(application, "/ws/portal/events/",
+                                      headers=[(b"origin", b"http://127.0.0.1")])
+    assert not (await anonymous.connect())[0]
+    user = await database_sync_to_async(django_user_model.objects.create_user)("owner2")
+    await database_sync_to_async(membership_set)(tenant=tenant, user=user, role=Role.OWNER)
+    cookie = await database_sync_to_async(_cookie)(user)
+    elsewhere = WebsocketCommunicator(application, "/ws/portal/events/",
+                                      headers=[cookie, (b"origin", b"https://evil.example")])
+    assert not (await elsewhere.connect())[0]
