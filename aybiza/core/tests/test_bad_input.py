@@ -79,3 +79,15 @@ def test_patching_knowledge_without_a_question_is_a_400_and_changes_nothing(api,
     assert _error(response)["fields"]["knowledge"]["0"] == {
         "question": ["This field is required."]}
     assert list(agent.knowledge.values_list("question", "answer")) == before
+
+
+@pytest.mark.parametrize("query, status", [
+    ("?limit=271658079672427217555036132838735872", 200),  # capped to the largest page
+    ("?limit=5&offset=-878973952443", 200),  # ignored: the first page
+    ("?offset=100000000000000000000000000", 400),
+])
+def test_huge_pagination_numbers_are_a_page_or_a_clear_400(api, query, status):
+    response = api.get("/api/v1/contacts/" + query)
+    assert response.status_code == status, response.content[:300]
+    if status == 400:
+        assert "offset" in response.json()["error"]["fields"]
