@@ -87,6 +87,32 @@ class AgentSerializer(serializers.ModelSerializer):
         return version.number if version else None
 
 
+class EvalScenarioSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=120)
+    caller_lines = serializers.ListField(child=serializers.CharField(max_length=500),
+                                         max_length=20)
+    checks = serializers.ListField(child=serializers.DictField(), max_length=20)
+
+
+class EvaluateSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False,
+                                       help_text="Version number; the draft when left out.")
+
+
+class EvalRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    version = serializers.SerializerMethodField()
+    passed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    duration_ms = serializers.IntegerField()
+    results = serializers.ListField(child=serializers.DictField())
+    created_at = serializers.DateTimeField()
+
+    def get_version(self, run) -> int | None:
+        return run.version.number if run.version else None
+
+
 class AgentVersionSerializer(serializers.ModelSerializer):
     created_by = serializers.SerializerMethodField()
     published = serializers.SerializerMethodField(
@@ -217,6 +243,46 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
         older = version_get(tenant=self.tenant, agent=agent, number=query.validated_data["older"])
         newer = version_get(tenant=self.tenant, agent=agent, number=query.validated_data["newer"])
         return Response(ChangeSerializer(version_diff(older, newer), many=True).data)
+
+    @extend_schema(methods=["GET"], responses=EvalScenarioSerializer(many=True))
+    @extend_schema(methods=["POST"], request=EvalScenarioSerializer,
+                   responses={201: EvalScenarioSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def scenarios(self, request, pk=None):
+        """The agent's evaluation suite: scripted caller lines and the checks its answers must
+        pass (types: reply_contains, tool_called, ends_call, transfers, max_turns)."""
+        from learning.services import scenario_create
+
+        agent = agent_get(tenant=self.tenant, pk=pk)
+        if request.method == "GET":
+            return self.paginated_response(agent.eval_scenarios.order_by("id"),
+                                           EvalScenarioSerializer)
+        payload = EvalScenarioSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        scenario = scenario_create(tenant=self.tenant, agent=agent, actor=self.actor(),
+                                   **payload.validated_data)
+        return Response(EvalScenarioSerializer(scenario).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=EvaluateSerializer, responses=EvalRunSerializer)
+    @action(detail=True, methods=["post"])
+    def evaluate(self, request, pk=None):
+        """Run the suite now (text mode: the agent's brain, no audio, tools not executed)
+        against a version (`{"version": 2}`) or the draft as it is."""
+        from learning.services import evaluation_run
+
+        agent = agent_get(tenant=self.tenant, pk=pk)
+        payload = EvaluateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        run = evaluation_run(tenant=self.tenant, agent=agent, actor=self.actor(),
+                             version_number=payload.validated_data.get("version"))
+        return Response(EvalRunSerializer(run).data)
+
+    @extend_schema(responses=EvalRunSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def evaluations(self, request, pk=None):
+        """Past suite runs, newest first."""
+        agent = agent_get(tenant=self.tenant, pk=pk)
+        return self.paginated_response(agent.eval_runs.order_by("-id"), EvalRunSerializer)
 
     @extend_schema(responses={200: {"type": "object", "properties": {
         "published_version": {"type": "integer", "nullable": True},

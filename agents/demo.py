@@ -127,6 +127,7 @@ def demo_seed(*, number: str = DEMO_NUMBER, base_url: str | None = None) -> Demo
     agent = _demo_agent(tenant=tenant, actor=user)
     _demo_booking_tool(tenant=tenant, agent=agent, actor=user,
                        base_url=base_url or settings.PUBLIC_BASE_URL)
+    _demo_scenarios(tenant=tenant, agent=agent, actor=user)
 
     # Callers hear published versions: publish the demo's content (a no-op when a re-run left
     # it unchanged, a new version when it brought an edited demo agent back).
@@ -171,6 +172,30 @@ def demo_calendar_endpoint(base_url: str) -> str:
     host = parts.hostname or "127.0.0.1"
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# The demo agent's evaluation suite (`manage.py eval`): what it must keep doing after any edit.
+DEMO_SCENARIOS = [
+    {"name": "Answers the opening hours", "caller_lines": ["What are your opening hours?"],
+     "checks": [{"type": "reply_contains", "text": "Monday to Friday"}]},
+    {"name": "Books an appointment",
+     "caller_lines": ["I would like to book an appointment.", "Tomorrow at ten in the morning."],
+     "checks": [{"type": "tool_called", "name": "book_appointment",
+                 "arguments": {"when": "tomorrow"}}, {"type": "max_turns", "turns": 2}]},
+    {"name": "Knows where the clinic is", "caller_lines": ["Where are you located?"],
+     "checks": [{"type": "reply_contains", "text": "Main Street"}]},
+    {"name": "Ends the call on goodbye", "caller_lines": ["Thank you, goodbye."],
+     "checks": [{"type": "ends_call"}]},
+]
+
+
+def _demo_scenarios(*, tenant, agent, actor) -> None:
+    from learning.models import EvalScenario
+    from learning.services import scenario_create
+
+    EvalScenario.objects.filter(tenant=tenant, agent=agent).delete()  # back to the demo's
+    for scenario in DEMO_SCENARIOS:
+        scenario_create(tenant=tenant, agent=agent, actor=actor, **scenario)
 
 
 def _demo_agent(*, tenant, actor) -> Agent:

@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from compliance.admin import ReadOnlyAdmin
-from learning.models import CallAnalysis
+from learning.models import CallAnalysis, EvalRun, EvalScenario
 
 
 @admin.register(CallAnalysis)
@@ -12,3 +12,16 @@ class CallAnalysisAdmin(ReadOnlyAdmin):
     list_filter = ["tenant", "status", "success", "sentiment"]
     search_fields = ["summary"]
     exclude = ["extracted_sealed"]
+
+
+@admin.register(EvalScenario)
+class EvalScenarioAdmin(admin.ModelAdmin):
+    list_display = ["name", "agent", "tenant", "created_at"]
+    list_filter = ["tenant"]
+    search_fields = ["name"]
+
+
+@admin.register(EvalRun)
+class EvalRunAdmin(ReadOnlyAdmin):
+    list_display = ["agent", "version", "passed", "failed", "duration_ms", "created_at", "tenant"]
+    list_filter = ["tenant"]

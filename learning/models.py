@@ -43,3 +43,40 @@ class CallAnalysis(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"Analysis of call {self.call_id}"
+
+
+class EvalScenario(TenantOwnedModel):
+    """One scripted conversation an agent must handle: the caller's lines, and the checks its
+    answers must pass (learning/evaluation.py). An agent's scenarios are its evaluation suite."""
+
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE,
+                              related_name="eval_scenarios")
+    name = models.CharField(max_length=120)
+    caller_lines = models.JSONField(default=list)
+    checks = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EvalRun(TenantOwnedModel):
+    """A suite run against one version (or the draft's snapshot): each scenario's checks with
+    what the agent said and did, and the time it took."""
+
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="eval_runs")
+    version = models.ForeignKey("agents.AgentVersion", null=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    passed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    results = models.JSONField(default=list)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def __str__(self) -> str:
+        return f"Evaluation of {self.agent_id}: {self.passed} passed, {self.failed} failed"

@@ -14,6 +14,7 @@ from calls.models import Call
 from calls.realtime.providers.failover import ProviderError
 from compliance.crypto import encrypt_text_for_tenant
 from compliance.redaction import redact
+from compliance.services import audit_record
 from learning.llm import AnalysisFailed, analyse_with_llm
 from learning.models import AnalysisStatus, CallAnalysis
 from learning.offline import analyse_offline
@@ -92,3 +93,58 @@ def _remember(call: Call, record: CallRecord, analysis: Analysis, row: CallAnaly
     if row.summary:
         memory_remember(tenant=call.tenant, contact=contact, key="last_call",
                         value=f"{day}: {row.summary}"[:500], source_call=call)
+
+
+# --- evaluation suites ------------------------------------------------------------------------
+MAX_SCENARIOS_PER_AGENT = 50
+
+
+def scenario_create(*, tenant, agent, name: str, caller_lines, checks, actor=None):
+    """Add a scenario to the agent's evaluation suite (validated: a clear 400 otherwise)."""
+    from aybiza.core.errors import ApplicationError
+    from aybiza.core.tenancy import ensure_owned
+    from learning.evaluation import checks_problem
+    from learning.models import EvalScenario
+
+    ensure_owned(tenant, agent)
+    errors = checks_problem(caller_lines, checks)
+    if not isinstance(name, str) or not 0 < len(name.strip()) <= 120:
+        errors["name"] = ["1 to 120 characters."]
+    if errors:
+        raise ApplicationError("Invalid scenario.", extra={"fields": errors})
+    if EvalScenario.objects.filter(tenant=tenant, agent=agent).count() >= \
+            MAX_SCENARIOS_PER_AGENT:
+        raise ApplicationError(f"At most {MAX_SCENARIOS_PER_AGENT} scenarios per agent.")
+    scenario = EvalScenario.objects.create(tenant=tenant, agent=agent, name=name.strip(),
+                                           caller_lines=caller_lines, checks=checks)
+    audit_record(action="eval.scenario_created", tenant=tenant, target=scenario, actor=actor)
+    return scenario
+
+
+def scenario_delete(*, tenant, scenario, actor=None) -> None:
+    from aybiza.core.tenancy import ensure_owned
+
+    ensure_owned(tenant, scenario)
+    audit_record(action="eval.scenario_deleted", tenant=tenant, target=scenario, actor=actor)
+    scenario.delete()
+
+
+def evaluation_run(*, tenant, agent, version_number: int | None = None, actor=None):
+    """Run the agent's suite against a published version (by number), or the draft as it is
+    now (a draft snapshot, as a test call records). Stored, audited, returned."""
+    from agents.versions import version_for_call, version_get
+    from aybiza.core.tenancy import ensure_owned
+    from learning.evaluation import suite_run
+    from learning.models import EvalRun
+
+    ensure_owned(tenant, agent)
+    version = (version_get(tenant=tenant, agent=agent, number=version_number)
+               if version_number is not None else version_for_call(agent, draft=True))
+    outcome = suite_run(agent=agent, version=version)
+    passed = sum(1 for r in outcome["results"] if r["passed"])
+    run = EvalRun.objects.create(tenant=tenant, agent=agent, version=version, passed=passed,
+                                 failed=len(outcome["results"]) - passed,
+                                 results=outcome["results"], duration_ms=outcome["duration_ms"])
+    audit_record(action="eval.run", tenant=tenant, target=run, actor=actor,
+                 payload={"version": version.number, "passed": run.passed, "failed": run.failed})
+    return run

@@ -1,0 +1,174 @@
+"""Evaluation suites in text mode: an agent version's brain plays each scripted scenario turn by
+turn — the same conversation, tools and call control a call gets, without audio — and every
+check is judged. Tools are not executed (nothing is booked by a test): each call is recorded and
+answered `{"ok": true}`, so the agent goes on as after a success.
+
+Checks (a list of objects on each scenario):
+- ``{"type": "reply_contains", "text": "nine"}``: an agent reply contains the text (any case);
+- ``{"type": "tool_called", "name": "book_appointment", "arguments": {"when": "tomorrow"}}``:
+  the tool was called, each given argument containing the given text (arguments optional);
+- ``{"type": "ends_call"}`` / ``{"type": "transfers"}``: the agent hung up / handed over;
+- ``{"type": "max_turns", "turns": 3}``: it needed at most that many caller turns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.models import Agent, AgentVersion
+from calls.realtime.call_control import END_CALL, with_call_control
+from calls.realtime.providers.llm.base import (
+    Conversation,
+    Done,
+    LLMProvider,
+    Message,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+)
+
+CHECK_TYPES = {"reply_contains": ("text",), "tool_called": ("name",), "ends_call": (),
+               "transfers": (), "max_turns": ("turns",)}
+TRANSFER_TOOL = "transfer_call"
+MAX_TOOL_ROUNDS = 4
+MAX_LINES = 20
+MAX_CHECKS = 20
+
+
+def checks_problem(caller_lines: Any, checks: Any) -> dict[str, list[str]]:
+    """Why a scenario cannot be run (per field), or {}."""
+    errors: dict[str, list[str]] = {}
+    if (not isinstance(caller_lines, list) or not caller_lines or len(caller_lines) > MAX_LINES
+            or not all(isinstance(x, str) and 0 < len(x.strip()) <= 500 for x in caller_lines)):
+        errors["caller_lines"] = [f"1 to {MAX_LINES} caller lines, each 1–500 characters."]
+    if not isinstance(checks, list) or not checks or len(checks) > MAX_CHECKS:
+        errors["checks"] = [f"1 to {MAX_CHECKS} checks."]
+        return errors
+    for position, check in enumerate(checks, start=1):
+        kind = check.get("type") if isinstance(check, dict) else None
+        if kind not in CHECK_TYPES:
+            errors["checks"] = [f"Check {position}: type is one of {', '.join(CHECK_TYPES)}."]
+            break
+        missing = [key for key in CHECK_TYPES[kind] if key not in check]
+        if missing:
+            errors["checks"] = [f"Check {position} ({kind}) needs {', '.join(missing)}."]
+            break
+        if kind == "max_turns" and not (isinstance(check["turns"], int) and check["turns"] > 0):
+            errors["checks"] = [f"Check {position}: turns is a positive whole number."]
+            break
+        if kind == "tool_called" and not isinstance(check.get("arguments", {}), dict):
+            errors["checks"] = [f"Check {position}: arguments is an object."]
+            break
+    return errors
+
+
+@dataclass
+class Played:
+    """What the agent did in one scenario."""
+
+    replies: list[str] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    ended: bool = False
+    transferred: bool = False
+    caller_turns: int = 0
+
+
+async def play(llm: LLMProvider, conversation: Conversation, caller_lines: list[str]) -> Played:
+    played = Played()
+    for line in caller_lines:
+        if played.ended or played.transferred:
+            break
+        played.caller_turns += 1
+        conversation.messages.append(Message(role="user", text=line))
+        for _round in range(MAX_TOOL_ROUNDS + 1):
+            said, calls, done = [], [], Done()
+            async for event in llm.respond(conversation):
+                if isinstance(event, TextDelta):
+                    said.append(event.text)
+                elif isinstance(event, ToolCall):
+                    calls.append(event)
+                elif isinstance(event, Done):
+                    done = event
+            text = "".join(said).strip()
+            if text:
+                played.replies.append(text)
+            conversation.messages.append(Message(role="assistant", text=text, tool_calls=calls))
+            played.tool_calls += calls
+            played.ended |= done.end_call or any(c.name == END_CALL for c in calls)
+            played.transferred |= bool(done.transfer_to) or any(
+                c.name == TRANSFER_TOOL for c in calls)
+            if not calls or played.ended or played.transferred:
+                break
+            conversation.messages.append(Message(role="tool", tool_results=[
+                ToolResult(c.id, c.name, {"ok": True}) for c in calls]))
+    return played
+
+
+def judge(check: dict[str, Any], played: Played) -> tuple[bool, str]:
+    kind = check["type"]
+    if kind == "reply_contains":
+        wanted = str(check["text"]).lower()
+        ok = any(wanted in reply.lower() for reply in played.replies)
+        return ok, f"no reply mentions “{check['text']}”" if not ok else ""
+    if kind == "tool_called":
+        for call in played.tool_calls:
+            if call.name == check["name"] and all(
+                    str(value).lower() in str(call.arguments.get(key, "")).lower()
+                    for key, value in (check.get("arguments") or {}).items()):
+                return True, ""
+        seen = ", ".join(f"{c.name}({c.arguments})" for c in played.tool_calls) or "none"
+        return False, f"{check['name']} was not called as expected (calls: {seen})"
+    if kind == "ends_call":
+        return played.ended, "" if played.ended else "the agent did not end the call"
+    if kind == "transfers":
+        return played.transferred, "" if played.transferred else "the agent did not transfer"
+    ok = played.caller_turns <= check["turns"]
+    return ok, "" if ok else f"{played.caller_turns} caller turns, more than {check['turns']}"
+
+
+def suite_run(*, agent: Agent, version: AgentVersion) -> dict[str, Any]:
+    """Run the agent's scenarios against `version` (sync: a Celery task, a command, a request)."""
+    from agents.versions import runnable
+    from calls.realtime.loader import llm_for_agent
+
+    frozen = runnable(version, agent)
+    results: list[dict[str, Any]] = []
+    started = time.monotonic()
+    for scenario in agent.eval_scenarios.order_by("id"):
+        conversation = Conversation(
+            system_prompt=frozen.agent.system_prompt, knowledge=frozen.knowledge,
+            tools=with_call_control(frozen.tools, llm_provider=frozen.agent.llm_provider),
+            language=frozen.agent.language)
+        scenario_started = time.monotonic()
+        brain = (_offline() if frozen.agent.llm_provider == "offline"
+                 else llm_for_agent(frozen.agent))  # per scenario: one event loop each
+        played = asyncio.run(_play_and_close(brain, conversation, list(scenario.caller_lines)))
+        checks = [{"check": check, "passed": ok, "detail": detail}
+                  for check in scenario.checks for ok, detail in [judge(check, played)]]
+        results.append({
+            "scenario": scenario.name, "scenario_id": scenario.pk,
+            "passed": all(c["passed"] for c in checks), "checks": checks,
+            "replies": played.replies,
+            "tool_calls": [{"name": c.name, "arguments": c.arguments}
+                           for c in played.tool_calls],
+            "latency_ms": round((time.monotonic() - scenario_started) * 1000)})
+    return {"results": results, "duration_ms": round((time.monotonic() - started) * 1000)}
+
+
+async def _play_and_close(llm: LLMProvider, conversation: Conversation,
+                          caller_lines: list[str]) -> Played:
+    try:
+        return await play(llm, conversation, caller_lines)
+    finally:
+        close = getattr(llm, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _offline() -> LLMProvider:
+    from calls.realtime.providers.llm.offline import OfflineBrain
+
+    return OfflineBrain()

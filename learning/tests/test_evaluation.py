@@ -1,0 +1,91 @@
+"""Evaluation suites in text mode: the demo agent's suite passes, a draft that forgot something
+fails the scenario that needs it (while the published version still passes), bad scenarios are a
+clear 400, and a cloud model is evaluated through the same loop."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+
+from agents.demo import demo_seed
+from agents.models import Agent
+from agents.services import agent_update
+from aybiza.core.errors import ApplicationError
+from learning.services import evaluation_run, scenario_create
+from tests.fakes.openai import text_answer, tool_answer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo():
+    seed = demo_seed(number="+15550100000")
+    return Agent.objects.get(pk=seed.agent_id)
+
+
+def test_the_demo_agents_suite_passes(demo):
+    run = evaluation_run(tenant=demo.tenant, agent=demo)
+    assert run.failed == 0 and run.passed == 4
+    booking = next(r for r in run.results if r["scenario"] == "Books an appointment")
+    assert booking["tool_calls"][0]["name"] == "book_appointment"
+
+
+def test_a_draft_that_forgot_the_hours_fails_where_it_matters(demo, capsys):
+    # given a draft without the opening-hours entry (the published version still has it)
+    knowledge = [{"question": k.question, "answer": k.answer} for k in demo.knowledge.all()
+                 if "hours" not in k.question.lower()]
+    agent_update(tenant=demo.tenant, agent=demo, knowledge=knowledge)
+    # when both are evaluated
+    draft = evaluation_run(tenant=demo.tenant, agent=demo)
+    published = evaluation_run(tenant=demo.tenant, agent=demo, version_number=1)
+    # then only the draft fails, on that scenario, saying why
+    [failure] = [r for r in draft.results if not r["passed"]]
+    assert failure["scenario"] == "Answers the opening hours"
+    assert "Monday to Friday" in failure["checks"][0]["detail"]
+    assert published.failed == 0 and draft.version.number > 1
+    # and the command says so with a failing exit status
+    with pytest.raises(SystemExit) as exit_status:
+        call_command("eval", "--agent", str(demo.pk))
+    assert exit_status.value.code == 1
+    assert "FAIL  Answers the opening hours" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("lines, checks, field", [
+    ([], [{"type": "ends_call"}], "caller_lines"),
+    (["hi"], [{"type": "sings"}], "checks"),
+    (["hi"], [{"type": "reply_contains"}], "checks"),
+    (["hi"], [{"type": "max_turns", "turns": -1}], "checks"),
+])
+def test_a_scenario_that_cannot_run_is_refused_at_its_field(demo, lines, checks, field):
+    with pytest.raises(ApplicationError) as refused:
+        scenario_create(tenant=demo.tenant, agent=demo, name="x", caller_lines=lines,
+                        checks=checks)
+    assert field in refused.value.extra["fields"]
+
+
+def test_the_api_runs_the_suite_and_lists_the_runs(demo, api_client_for):
+    api = api_client_for(demo.tenant)
+    base = f"/api/v1/agents/{demo.pk}/"
+    assert len(api.get(base + "scenarios/").json()["results"]) == 4
+    bad = api.post(base + "scenarios/", {"name": "x", "caller_lines": ["hi"],
+                                         "checks": [{"type": "nope"}]}, format="json")
+    assert bad.status_code == 400 and "checks" in json.dumps(bad.json())
+    run = api.post(base + "evaluate/", {}, format="json").json()
+    assert run["passed"] == 4 and run["failed"] == 0 and run["version"] == 1
+    assert api.get(base + "evaluations/").json()["results"][0]["id"] == run["id"]
+
+
+def test_a_cloud_model_is_evaluated_through_the_same_loop(demo, fake_openai):
+    demo.llm_provider = "openai"  # provider options are not a portal/API field: set directly
+    demo.provider_options = {"llm": fake_openai.provider_options()}
+    demo.save()
+    demo.eval_scenarios.exclude(name="Books an appointment").delete()
+    fake_openai.queue(
+        text_answer("Sure, what day and time?"),
+        tool_answer("", [("call_1", "book_appointment", '{"when": "tomorrow at ten"}')]),
+        text_answer("You're booked for tomorrow at ten."))
+    run = evaluation_run(tenant=demo.tenant, agent=demo)
+    assert run.passed == 1, run.results
+    assert run.results[0]["replies"][-1] == "You're booked for tomorrow at ten."
