@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from agents.models import (
@@ -43,6 +44,8 @@ from agents.versions import (
     version_list,
 )
 from aybiza.core.api import MAX_ID, TenantViewSetMixin
+from aybiza.core.models import Role
+from aybiza.core.tenancy import request_tenant_role
 
 
 class KnowledgeEntrySerializer(serializers.ModelSerializer):
@@ -134,6 +137,9 @@ class AgentVersionSerializer(serializers.ModelSerializer):
 class PublishSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=300, required=False, allow_blank=True,
                                  help_text="What changed, for the version list.")
+    override_evaluation = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Publish although the evaluation suite fails: owners only, audited.")
 
 
 class RollbackSerializer(serializers.Serializer):
@@ -213,8 +219,12 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
         agent = agent_get(tenant=self.tenant, pk=pk)
         payload = PublishSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
+        override = payload.validated_data["override_evaluation"]
+        if override and request_tenant_role(request)[1] != Role.OWNER:
+            raise PermissionDenied("Only an owner may publish past a failing evaluation.")
         version = agent_publish(tenant=self.tenant, agent=agent, actor=self.actor(),
-                                note=payload.validated_data.get("note", ""))
+                                note=payload.validated_data.get("note", ""),
+                                override_evaluation=override)
         return Response(AgentVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RollbackSerializer, responses=AgentVersionSerializer)

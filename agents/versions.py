@@ -81,13 +81,56 @@ def draft_has_changes(agent: Agent) -> bool:
     return published is None or published.checksum != _checksum(agent_snapshot(agent))
 
 
-@transaction.atomic
-def agent_publish(*, tenant: Tenant, agent: Agent, note: str = "", actor=None) -> AgentVersion:
+class EvaluationFailed(ApplicationError):
+    status_code = 409
+    code = "evaluation_failed"
+
+
+def agent_publish(*, tenant: Tenant, agent: Agent, note: str = "", actor=None,
+                  override_evaluation: bool = False) -> AgentVersion:
     """Freeze the draft into a version that new calls run. Publishing an unchanged draft
-    returns the published version as it is (no empty versions)."""
+    returns the published version as it is (no empty versions).
+
+    The gate: an agent with an evaluation suite publishes only a draft that passes it
+    (learning/evaluation.py, text mode, run before the row lock is taken); an owner may publish
+    anyway with `override_evaluation`, which the audit log records."""
     ensure_owned(tenant, agent)
+    evaluated = _evaluate_draft(agent) if not override_evaluation else None
+    version = _publish(tenant=tenant, agent=agent, note=note, actor=actor,
+                       evaluated_checksum=evaluated)
+    if override_evaluation and agent.eval_scenarios.exists():
+        audit_record(action="agent.publish_overrode_evaluation", tenant=tenant, target=agent,
+                     actor=actor, payload={"version": version.number})
+    return version
+
+
+def _evaluate_draft(agent: Agent) -> str | None:
+    """The checksum of the draft that passed its suite (None: no suite); a failure raises."""
+    if not agent.eval_scenarios.exists():
+        return None
+    from learning.evaluation import suite_run
+
+    snapshot = agent_snapshot(agent)
+    outcome = suite_run(agent=agent, version=AgentVersion(snapshot=snapshot))
+    failed = [r for r in outcome["results"] if not r["passed"]]
+    if failed:
+        reasons = "; ".join(f"{r['scenario']}: " + ", ".join(
+            c["detail"] for c in r["checks"] if not c["passed"]) for r in failed[:3])
+        raise EvaluationFailed(
+            f"The draft fails {len(failed)} of its evaluation scenarios ({reasons}). Fix the "
+            "draft, or an owner may publish anyway.", extra={"failed": [r["scenario"]
+                                                                        for r in failed]})
+    return _checksum(snapshot)
+
+
+@transaction.atomic
+def _publish(*, tenant: Tenant, agent: Agent, note: str, actor,
+             evaluated_checksum: str | None) -> AgentVersion:
     given, agent = agent, Agent.objects.select_for_update().get(pk=agent.pk)  # one at a time
     snapshot = agent_snapshot(agent)
+    if evaluated_checksum is not None and evaluated_checksum != _checksum(snapshot):
+        raise ApplicationError("The draft changed while it was being evaluated; publish again.",
+                               status_code=409, code="draft_changed")
     current = agent.published_version
     if current is not None and current.checksum == _checksum(snapshot):
         return current

@@ -89,3 +89,43 @@ def test_a_cloud_model_is_evaluated_through_the_same_loop(demo, fake_openai):
     run = evaluation_run(tenant=demo.tenant, agent=demo)
     assert run.passed == 1, run.results
     assert run.results[0]["replies"][-1] == "You're booked for tomorrow at ten."
+
+
+def test_publishing_needs_the_suite_to_pass_unless_an_owner_overrides(demo, django_user_model):
+    from agents.versions import EvaluationFailed, agent_publish
+    from compliance.models import AuditEvent
+
+    knowledge = [{"question": k.question, "answer": k.answer} for k in demo.knowledge.all()
+                 if "located" not in k.question.lower()]
+    agent_update(tenant=demo.tenant, agent=demo, knowledge=knowledge)
+    # a failing draft is not published
+    with pytest.raises(EvaluationFailed) as refused:
+        agent_publish(tenant=demo.tenant, agent=demo)
+    assert "Knows where the clinic is" in refused.value.message
+    demo.refresh_from_db()
+    assert demo.published_version.number == 1
+    # over the API a key cannot override; the portal's owner can, and it is audited
+    from rest_framework.test import APIClient
+
+    from aybiza.core.services import api_key_create
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION="Bearer " + api_key_create(
+        tenant=demo.tenant, name="ci").key)
+    publish = f"/api/v1/agents/{demo.pk}/publish/"
+    assert api.post(publish, {}, format="json").status_code == 409
+    assert api.post(publish, {"override_evaluation": True}, format="json").status_code == 403
+    from django.test import Client
+    from django.urls import reverse
+
+    from aybiza.core.models import Role
+    from aybiza.core.services import membership_set
+
+    user = django_user_model.objects.create_user("boss", password="pw-boss-12345")
+    membership_set(tenant=demo.tenant, user=user, role=Role.OWNER)
+    owner = Client()
+    owner.force_login(user)
+    owner.post(reverse("portal:agent-publish", args=[demo.pk]), {"override_evaluation": "1"})
+    demo.refresh_from_db()
+    assert demo.published_version.number == 2
+    assert AuditEvent.objects.filter(action="agent.publish_overrode_evaluation").exists()

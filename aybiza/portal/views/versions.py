@@ -16,6 +16,7 @@ from agents.versions import (
     version_list,
 )
 from aybiza.core.errors import ApplicationError
+from aybiza.core.models import Role
 from aybiza.portal.access import portal_view
 
 
@@ -45,8 +46,11 @@ def agent_publish_view(request, pk: int):
     agent = agent_get(tenant=tenant, pk=pk)
     before = agent.published_version_id
     try:
+        override = (request.POST.get("override_evaluation") == "1"
+                    and request.member.role == Role.OWNER)
         version = agent_publish(tenant=tenant, agent=agent, actor=request.user,
-                                note=request.POST.get("note", "")[:300])
+                                note=request.POST.get("note", "")[:300],
+                                override_evaluation=override)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
