@@ -1,7 +1,14 @@
 from django import forms
 from django.contrib import admin
 
-from agents.models import Agent, AgentVersion, KnowledgeEntry, PhoneNumber, ProviderCredential
+from agents.models import (
+    Agent,
+    AgentVersion,
+    KnowledgeEntry,
+    PhoneNumber,
+    ProviderCredential,
+    Rollout,
+)
 from agents.services import normalize_e164, provider_credentials_delete
 from aybiza.core.errors import ApplicationError
 
@@ -112,4 +119,18 @@ class AgentVersionAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Rollout)
+class RolloutAdmin(admin.ModelAdmin):
+    """Started and stopped through the API (each step audited); read-only here."""
+
+    list_display = ["agent", "candidate", "stable", "percent", "status", "updated_at", "tenant"]
+    list_filter = ["status", "tenant"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -16,6 +16,7 @@ from agents.models import (
     KnowledgeEntry,
     PhoneNumber,
     ProviderCredential,
+    RolloutStatus,
 )
 from agents.selectors import (
     agent_get,
@@ -88,6 +89,27 @@ class AgentSerializer(serializers.ModelSerializer):
     def get_published_version(self, agent: Agent) -> int | None:
         version = agent.published_version
         return version.number if version else None
+
+
+class RolloutStartSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    percent = serializers.ChoiceField(choices=[1, 10, 50], default=1)
+
+
+class RolloutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    candidate = serializers.SerializerMethodField()
+    stable = serializers.SerializerMethodField()
+    percent = serializers.IntegerField()
+    status = serializers.CharField()
+    history = serializers.ListField(child=serializers.DictField())
+    created_at = serializers.DateTimeField()
+
+    def get_candidate(self, rollout) -> int:
+        return rollout.candidate.number
+
+    def get_stable(self, rollout) -> int | None:
+        return rollout.stable.number if rollout.stable else None
 
 
 class EvalScenarioSerializer(serializers.Serializer):
@@ -253,6 +275,37 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
         older = version_get(tenant=self.tenant, agent=agent, number=query.validated_data["older"])
         newer = version_get(tenant=self.tenant, agent=agent, number=query.validated_data["newer"])
         return Response(ChangeSerializer(version_diff(older, newer), many=True).data)
+
+    @extend_schema(methods=["GET"], responses=inline_serializer(
+        "LatestRollout", {"rollout": RolloutSerializer(allow_null=True)}))
+    @extend_schema(methods=["POST"], request=RolloutStartSerializer,
+                   responses={201: RolloutSerializer})
+    @extend_schema(methods=["DELETE"], responses={204: None})
+    @action(detail=True, methods=["get", "post", "delete"])
+    def rollout(self, request, pk=None):
+        """A staged rollout: POST `{"version": 3, "percent": 1}` sends that share of new calls
+        to the version (1 → 10 → 50 → 100 %, advanced by the calls' outcomes, rolled back
+        automatically); GET shows the latest (`{"rollout": null}` when none); DELETE stops the
+        running one."""
+        from agents.rollouts import rollout_active, rollout_roll_back, rollout_start
+
+        agent = agent_get(tenant=self.tenant, pk=pk)
+        if request.method == "GET":
+            latest = agent.rollouts.order_by("-id").first()
+            return Response({"rollout": RolloutSerializer(latest).data if latest else None})
+        if request.method == "DELETE":
+            running = rollout_active(agent)
+            if running is not None:
+                rollout_roll_back(rollout=running, why="stopped", actor=self.actor(),
+                                  status=RolloutStatus.ABORTED)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        payload = RolloutStartSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        version = version_get(tenant=self.tenant, agent=agent,
+                              number=payload.validated_data["version"])
+        rollout = rollout_start(tenant=self.tenant, agent=agent, version=version,
+                                percent=payload.validated_data["percent"], actor=self.actor())
+        return Response(RolloutSerializer(rollout).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(methods=["GET"], responses=EvalScenarioSerializer(many=True))
     @extend_schema(methods=["POST"], request=EvalScenarioSerializer,

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from aybiza.core.models import Tenant, TenantOwnedModel
 from calls.realtime.providers.registry import choices
@@ -228,3 +229,35 @@ class ProviderCredential(TenantOwnedModel):
     def sealing_context(self) -> str:
         # Bound into the ciphertext: a sealed value copied to another provider does not open.
         return f"provider-credentials:{self.provider}"
+
+
+class RolloutStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    ABORTED = "aborted", "Aborted"
+
+
+class Rollout(TenantOwnedModel):
+    """A version reaching callers gradually: `percent` of new calls (chosen by a hash of the
+    call sid) run `candidate`, the rest `stable`; advanced or rolled back by
+    `learning.advance_rollouts` from the calls each side took (agents/rollouts.py)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="rollouts")
+    candidate = models.ForeignKey(AgentVersion, on_delete=models.CASCADE, related_name="+")
+    stable = models.ForeignKey(AgentVersion, null=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    percent = models.PositiveSmallIntegerField(default=10)
+    status = models.CharField(max_length=12, choices=RolloutStatus.choices,
+                              default=RolloutStatus.ACTIVE, db_index=True)
+    step_started_at = models.DateTimeField(default=timezone.now)
+    history = models.JSONField(default=list, blank=True)  # [{"at", "percent", "why"}]
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["agent"], condition=models.Q(status="active"),
+            name="one_active_rollout_per_agent")]
+
+    def __str__(self) -> str:
+        return f"Rollout of v{self.candidate.number} at {self.percent} %"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,41 +87,33 @@ class EvaluationFailed(ApplicationError):
     code = "evaluation_failed"
 
 
+# Checks a draft must pass before it is published: `gate(agent, snapshot)` raises to refuse.
+# Registered at start by the apps that own them (learning: the evaluation suite), so versions
+# need not import them.
+publish_gates: list[Callable[[Agent, dict[str, Any]], None]] = []
+
+
 def agent_publish(*, tenant: Tenant, agent: Agent, note: str = "", actor=None,
                   override_evaluation: bool = False) -> AgentVersion:
     """Freeze the draft into a version that new calls run. Publishing an unchanged draft
     returns the published version as it is (no empty versions).
 
-    The gate: an agent with an evaluation suite publishes only a draft that passes it
-    (learning/evaluation.py, text mode, run before the row lock is taken); an owner may publish
-    anyway with `override_evaluation`, which the audit log records."""
+    The gates run first (an agent with an evaluation suite publishes only a draft that passes
+    it), before the row lock is taken; an owner may publish anyway with
+    `override_evaluation`, which the audit log records."""
     ensure_owned(tenant, agent)
-    evaluated = _evaluate_draft(agent) if not override_evaluation else None
+    evaluated = None
+    if not override_evaluation:
+        snapshot = agent_snapshot(agent)
+        for gate in publish_gates:
+            gate(agent, snapshot)
+        evaluated = _checksum(snapshot)
     version = _publish(tenant=tenant, agent=agent, note=note, actor=actor,
                        evaluated_checksum=evaluated)
     if override_evaluation and agent.eval_scenarios.exists():
         audit_record(action="agent.publish_overrode_evaluation", tenant=tenant, target=agent,
                      actor=actor, payload={"version": version.number})
     return version
-
-
-def _evaluate_draft(agent: Agent) -> str | None:
-    """The checksum of the draft that passed its suite (None: no suite); a failure raises."""
-    if not agent.eval_scenarios.exists():
-        return None
-    from learning.evaluation import suite_run
-
-    snapshot = agent_snapshot(agent)
-    outcome = suite_run(agent=agent, version=AgentVersion(snapshot=snapshot))
-    failed = [r for r in outcome["results"] if not r["passed"]]
-    if failed:
-        reasons = "; ".join(f"{r['scenario']}: " + ", ".join(
-            c["detail"] for c in r["checks"] if not c["passed"]) for r in failed[:3])
-        raise EvaluationFailed(
-            f"The draft fails {len(failed)} of its evaluation scenarios ({reasons}). Fix the "
-            "draft, or an owner may publish anyway.", extra={"failed": [r["scenario"]
-                                                                        for r in failed]})
-    return _checksum(snapshot)
 
 
 @transaction.atomic
@@ -173,12 +166,18 @@ def _point_at(agent: Agent, version: AgentVersion) -> None:
     agent.save(update_fields=["published_version", "status", "updated_at"])
 
 
-def version_for_call(agent: Agent, *, draft: bool = False) -> AgentVersion:
+def version_for_call(agent: Agent, *, draft: bool = False, call_sid: str = "") -> AgentVersion:
     """The version a new call of `agent` runs: the published one, or (never published, or
     `draft` for a test call of unpublished changes) a snapshot of the draft, reused while the
     draft does not change. Runs when a call starts (webhook time), never in the media path.
     The agent is read again: the caller's copy (a number's cached agent) may be stale."""
     agent = Agent.objects.select_related("published_version").get(pk=agent.pk)
+    if call_sid and not draft:  # a staged rollout decides this call's side
+        from agents.rollouts import rollout_version_for
+
+        chosen = rollout_version_for(agent, call_sid)
+        if chosen is not None:
+            return chosen
     if agent.published_version_id is not None and not draft:
         return agent.published_version
     snapshot = agent_snapshot(agent)

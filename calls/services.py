@@ -49,7 +49,7 @@ def call_start(
     if existing is not None:
         return existing
     agent = phone_number.agent if phone_number else None
-    version = version_for_call(agent) if agent is not None else None
+    version = version_for_call(agent, call_sid=call_sid) if agent is not None else None
     try:
         with transaction.atomic():
             contact = contact_for_caller(

@@ -7,3 +7,8 @@ class LearningConfig(AppConfig):
 
     def ready(self) -> None:
         import learning.tasks  # noqa: F401 - subscribes post-call analysis to call.completed
+        from agents.versions import publish_gates
+        from learning.evaluation import evaluation_gate
+
+        if evaluation_gate not in publish_gates:
+            publish_gates.append(evaluation_gate)

@@ -172,3 +172,20 @@ def _offline() -> LLMProvider:
     from calls.realtime.providers.llm.offline import OfflineBrain
 
     return OfflineBrain()
+
+
+def evaluation_gate(agent: Agent, snapshot: dict[str, Any]) -> None:
+    """agents.versions' publish gate: a draft that fails its agent's suite is not published."""
+    from agents.versions import EvaluationFailed
+
+    if not agent.eval_scenarios.exists():
+        return
+    outcome = suite_run(agent=agent, version=AgentVersion(snapshot=snapshot))
+    failed = [r for r in outcome["results"] if not r["passed"]]
+    if failed:
+        reasons = "; ".join(f"{r['scenario']}: " + ", ".join(
+            c["detail"] for c in r["checks"] if not c["passed"]) for r in failed[:3])
+        raise EvaluationFailed(
+            f"The draft fails {len(failed)} of its evaluation scenarios ({reasons}). Fix the "
+            "draft, or an owner may publish anyway.",
+            extra={"failed": [r["scenario"] for r in failed]})

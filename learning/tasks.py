@@ -23,6 +23,14 @@ def analyze_call(call_id: int) -> None:
     call_analyze(call_id=call_id)
 
 
+@shared_task(name="learning.advance_rollouts", ignore_result=True)
+def advance_rollouts() -> int:
+    """Beat, every 5 minutes (migration 0003): staged rollouts advance or roll back."""
+    from learning.rollouts import rollouts_advance
+
+    return len(rollouts_advance())
+
+
 @subscribe(EventType.CALL_COMPLETED)
 def analyze_completed_call(event: Event) -> None:
     from django.conf import settings

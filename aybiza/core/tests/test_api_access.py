@@ -120,6 +120,16 @@ def _make_published_agent(tenant: Tenant):
     return agent
 
 
+def _make_agent_with_candidate(tenant: Tenant):
+    from agents.services import agent_update
+    from agents.versions import version_for_call
+
+    agent = _make_published_agent(tenant)
+    agent_update(tenant=tenant, agent=agent, greeting="Hello from the candidate.")
+    version_for_call(agent, draft=True)
+    return agent
+
+
 def _make_number(tenant: Tenant):
     return phone_number_create(tenant=tenant, e164=_next_number(),
                                agent_id=_make_agent(tenant).id)
@@ -214,6 +224,8 @@ OWNED_FOR_ROUTE: dict[tuple[str, str], Callable[[Tenant], models.Model]] = {
     ("agent", "version"): _make_published_agent,
     ("agent", "rollback"): _make_published_agent,
     ("agent", "versions_diff"): _make_published_agent,
+    # A rollout needs a version beyond the published one: v1 published, v2 a draft snapshot.
+    ("agent", "rollout"): lambda tenant: _make_agent_with_candidate(tenant),
 }
 
 # Path arguments beyond the object's id, and query strings, for routes that take them.
@@ -241,6 +253,7 @@ BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
     ("agent", "scenarios"): lambda: {"name": "Hours", "caller_lines": ["When do you open?"],
                                      "checks": [{"type": "reply_contains", "text": "nine"}]},
     ("agent", "evaluate"): dict,
+    ("agent", "rollout"): lambda: {"version": 2, "percent": 10},
     ("webhook", "create"): lambda: {"url": "https://hooks.example.com/calls",
                                     "event_types": ["call.completed"]},
     ("webhook", "partial_update"): lambda: {"is_active": False},
