@@ -83,6 +83,11 @@ def seed_showcase(tenant) -> dict[str, int]:
                  extraction_schema={"type": "object", "properties": {"when": {"type": "string"}}})
     for call in calls:
         call_analyze(call_id=call.pk)
+    from learning.services import scenario_create
+
+    scenario_create(tenant=tenant, agent=reception, name="Answers the opening hours",
+                    caller_lines=["What are your opening hours?"],
+                    checks=[{"type": "reply_contains", "text": "Monday to Friday"}])
     contact_update(tenant=tenant, contact=calls[0].contact, name="Ana Lima")
     memory_remember(tenant=tenant, contact=calls[0].contact, key="preferred_dentist",
                     value="Dr. Okafor", source_call=calls[0])
