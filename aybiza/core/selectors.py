@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from aybiza.core.errors import NotFound
-from aybiza.core.models import ApiKey, Invitation, Membership, Tenant
+from aybiza.core.models import ApiKey, Invitation, Membership, Tenant, WebhookEndpoint
 
 # A primary key as it may arrive in a URL: digits that fit a signed 64-bit column.
 _PK_PATTERN = re.compile(r"[0-9]{1,18}")
@@ -96,3 +96,15 @@ def invitation_get(*, tenant: Tenant, pk) -> Invitation:
     if invitation is None:
         raise NotFound("Invitation not found.")
     return invitation
+
+
+def webhook_list(*, tenant: Tenant) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(tenant=tenant).order_by("id")
+
+
+def webhook_get(*, tenant: Tenant, pk) -> WebhookEndpoint:
+    pk = parse_pk(pk)
+    endpoint = webhook_list(tenant=tenant).filter(pk=pk).first() if pk is not None else None
+    if endpoint is None:
+        raise NotFound("Webhook not found.")
+    return endpoint

@@ -12,7 +12,7 @@ from aybiza.core.api import MAX_ID, TenantViewSetMixin
 from aybiza.core.errors import NotFound
 from aybiza.core.events import EventType
 from aybiza.core.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from aybiza.core.selectors import parse_pk
+from aybiza.core.selectors import webhook_get, webhook_list
 from aybiza.core.tasks import deliver_webhook
 from aybiza.core.webhooks import (
     delivery_redeliver,
@@ -59,15 +59,6 @@ class RedeliverSerializer(serializers.Serializer):
         help_text="One delivery to send again; without it, every failed one of the endpoint.")
 
 
-def _endpoint(tenant, pk) -> WebhookEndpoint:
-    pk = parse_pk(pk)
-    endpoint = (WebhookEndpoint.objects.filter(tenant=tenant, pk=pk).first()
-                if pk is not None else None)
-    if endpoint is None:
-        raise NotFound("Webhook not found.")
-    return endpoint
-
-
 class WebhookViewSet(TenantViewSetMixin, viewsets.ViewSet):
     """The tenant's event webhooks. Each event (`call.started`, `call.completed`,
     `call.analyzed`, `tool.executed`, `provider.auth_failed`, …) is POSTed, signed, to every
@@ -77,11 +68,10 @@ class WebhookViewSet(TenantViewSetMixin, viewsets.ViewSet):
     schema_model = WebhookEndpoint
 
     def list(self, request):
-        return self.paginated_response(
-            WebhookEndpoint.objects.filter(tenant=self.tenant).order_by("id"), WebhookSerializer)
+        return self.paginated_response(webhook_list(tenant=self.tenant), WebhookSerializer)
 
     def retrieve(self, request, pk=None):
-        return Response(WebhookSerializer(_endpoint(self.tenant, pk)).data)
+        return Response(WebhookSerializer(webhook_get(tenant=self.tenant, pk=pk)).data)
 
     @extend_schema(request=WebhookWriteSerializer, responses={201: WebhookCreatedSerializer})
     def create(self, request):
@@ -95,7 +85,7 @@ class WebhookViewSet(TenantViewSetMixin, viewsets.ViewSet):
 
     @extend_schema(request=WebhookWriteSerializer, responses=WebhookSerializer)
     def partial_update(self, request, pk=None):
-        endpoint = _endpoint(self.tenant, pk)
+        endpoint = webhook_get(tenant=self.tenant, pk=pk)
         payload = WebhookWriteSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
         webhook_update(tenant=self.tenant, endpoint=endpoint, actor=self.actor(),
@@ -104,7 +94,7 @@ class WebhookViewSet(TenantViewSetMixin, viewsets.ViewSet):
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
-        webhook_delete(tenant=self.tenant, endpoint=_endpoint(self.tenant, pk),
+        webhook_delete(tenant=self.tenant, endpoint=webhook_get(tenant=self.tenant, pk=pk),
                        actor=self.actor())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -112,7 +102,7 @@ class WebhookViewSet(TenantViewSetMixin, viewsets.ViewSet):
     @action(detail=True, methods=["get"])
     def deliveries(self, request, pk=None):
         """The endpoint's deliveries, newest first (status, attempts, the last error)."""
-        endpoint = _endpoint(self.tenant, pk)
+        endpoint = webhook_get(tenant=self.tenant, pk=pk)
         rows = WebhookDelivery.objects.filter(tenant=self.tenant, endpoint=endpoint)
         return self.paginated_response(rows.order_by("-id"), DeliverySerializer)
 
@@ -121,7 +111,7 @@ class WebhookViewSet(TenantViewSetMixin, viewsets.ViewSet):
     def redeliver(self, request, pk=None):
         """Send deliveries again (due now, a fresh attempt budget): the one named, or every
         failed delivery of the endpoint."""
-        endpoint = _endpoint(self.tenant, pk)
+        endpoint = webhook_get(tenant=self.tenant, pk=pk)
         payload = RedeliverSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         rows = WebhookDelivery.objects.filter(tenant=self.tenant, endpoint=endpoint)
