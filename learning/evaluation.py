@@ -29,10 +29,10 @@ from calls.realtime.providers.llm.base import (
     ToolCall,
     ToolResult,
 )
+from calls.realtime.recovery import TRANSFER_TOOL
 
 CHECK_TYPES = {"reply_contains": ("text",), "tool_called": ("name",), "ends_call": (),
                "transfers": (), "max_turns": ("turns",)}
-TRANSFER_TOOL = "transfer_call"
 MAX_TOOL_ROUNDS = 4
 MAX_LINES = 20
 MAX_CHECKS = 20

@@ -13,10 +13,7 @@ EXTRACTED_CONTEXT = "learning.extracted"
 
 def analysis_of(call) -> CallAnalysis | None:
     """The call's analysis (None until the call was analysed), from a select_related copy."""
-    try:
-        return call.analysis
-    except CallAnalysis.DoesNotExist:
-        return None
+    return call.analysis_or_none
 
 
 def analysis_extracted(analysis: CallAnalysis) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from agents.services import AGENT_FIELDS
 from aybiza.core.errors import ApplicationError
 from aybiza.core.models import Role, Scope
 from calls.models import Direction, Outcome
+from memory.services import MAX_NAME_CHARS
 from tools.models import AUTH_SECRET_NAMES, Tool
 
 # Services name some fields as the API does; the form names them as the user sees them.
@@ -377,7 +378,7 @@ class SubjectForm(forms.Form):
 class ContactForm(forms.Form):
     """What a member may change about a caller: their name, and not remembering them at all."""
 
-    name = forms.CharField(max_length=100, required=False, label="Name",
+    name = forms.CharField(max_length=MAX_NAME_CHARS, required=False, label="Name",
                            help_text="How the agent greets them (“Welcome back, Ana!”).")
     do_not_remember = forms.BooleanField(
         required=False, label="Do not remember this caller",
