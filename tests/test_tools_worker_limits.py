@@ -112,7 +112,7 @@ def test_a_slow_tool_is_stopped_at_the_soft_limit_and_answered(tenant, service, 
                                              tool_call_id="toolu_slow")
     # when a live call's tool call runs it
     started = time.monotonic()
-    run_tool_call.apply_async(args=(execution.pk, replies.channel))
+    run_tool_call.apply_async(args=(tenant.id, execution.pk, replies.channel))
     [message] = answer(replies, worker)
     # then the run stops at the soft limit and the call hears why, well within its patience
     assert time.monotonic() - started < SOFT_LIMIT_S + 3, worker.log()
@@ -132,7 +132,7 @@ def test_a_hung_task_is_killed_at_the_hard_limit_and_never_delivered_again(
                                              tool_call_id="toolu_hang")
     # when a live call's tool call runs it
     started = time.monotonic()
-    run_tool_call.apply_async(args=(execution.pk, replies.channel))
+    run_tool_call.apply_async(args=(tenant.id, execution.pk, replies.channel))
     [message] = answer(replies, worker)
     answered_after = time.monotonic() - started
     # then its process is killed at the hard limit, the run is recorded as timed out and the

@@ -45,9 +45,11 @@ def task_time_limits() -> tuple[int, int]:
             getattr(settings, "TOOLS_TASK_TIME_LIMIT_S", DEFAULT_TASK_TIME_LIMIT_S))
 
 
-def tool_execution_run(*, execution_id: int) -> ToolExecution | None:
-    """Run a queued execution and store its outcome; None when there is nothing to report
-    (unknown id, or another delivery is running it). Safe to call again for the same id:
+def tool_execution_run(*, tenant_id: int, execution_id: int) -> ToolExecution | None:
+    """Run the tenant's queued execution and store its outcome; None when there is nothing to
+    report (no such execution of this tenant, or another delivery is running it). The tenant
+    travels with the task so that a forged or stale id can never run another tenant's tool.
+    Safe to call again for the same id:
 
     - finished: returned as is (its stored result is what gets reported);
     - left "running" by a dead worker: an idempotent tool runs again, another is failed as
@@ -55,7 +57,7 @@ def tool_execution_run(*, execution_id: int) -> ToolExecution | None:
     """
     execution = (ToolExecution.objects
                  .select_related("tenant", "tool__tenant", "call__phone_number")
-                 .filter(pk=execution_id).first())
+                 .filter(pk=execution_id, tenant_id=tenant_id).first())
     if execution is None or execution.is_finished:
         return execution
     tool = execution.tool
@@ -82,11 +84,13 @@ def tool_execution_run(*, execution_id: int) -> ToolExecution | None:
     return finish_execution(execution, outcome, round((time.monotonic() - started) * 1000))
 
 
-def tool_execution_time_out(*, execution_id: int, limit_s: float) -> ToolExecution | None:
+def tool_execution_time_out(*, tenant_id: int, execution_id: int,
+                            limit_s: float) -> ToolExecution | None:
     """Record that a worker killed the run at its hard time limit; None if it had finished.
     Called by the worker's main process (the process that ran the tool is gone)."""
     execution = (ToolExecution.objects.select_related("tool")
-                 .filter(pk=execution_id).exclude(status__in=FINISHED_STATUSES).first())
+                 .filter(pk=execution_id, tenant_id=tenant_id)
+                 .exclude(status__in=FINISHED_STATUSES).first())
     if execution is None:
         return None
     started = execution.started_at or execution.created_at

@@ -215,8 +215,9 @@ def tool_test_run(*, tenant: Tenant, tool: Tool, arguments: Any,
     set_arguments(execution, arguments)
     execution.save()
     if run_tool_call.app.conf.task_always_eager:
-        return tool_execution_run(execution_id=execution.id)
-    transaction.on_commit(lambda: run_tool_call.apply_async(args=(execution.id, "")))
+        return tool_execution_run(tenant_id=tenant.id, execution_id=execution.id)
+    transaction.on_commit(
+        lambda: run_tool_call.apply_async(args=(tenant.id, execution.id, "")))
     if transaction.get_connection().in_atomic_block:
         return execution  # sent when the caller's transaction commits: nothing to wait for yet
     return _wait_finished(execution, timeout_s=task_time_limits()[1] + TEST_RUN_QUEUE_WAIT_S)
@@ -278,11 +279,12 @@ def tool_calls_dispatch(
                 jobs.append((execution.pk, ""))  # runs in the background, reports nothing
             else:
                 jobs.append((execution.pk, reply_channel))
-        transaction.on_commit(lambda: _after_dispatch(acks, jobs, reply_channel))
+        transaction.on_commit(lambda: _after_dispatch(tenant_id, acks, jobs, reply_channel))
     return [execution_id for execution_id, _ in jobs]
 
 
-def _after_dispatch(acks: list[ToolExecution], jobs: list[tuple[int, str]], reply_channel: str):
+def _after_dispatch(tenant_id: int, acks: list[ToolExecution], jobs: list[tuple[int, str]],
+                    reply_channel: str) -> None:
     for execution in acks:
         tool_result_send(reply_channel=reply_channel, message=tool_result_message(
             execution, content={"status": "started",
@@ -292,10 +294,10 @@ def _after_dispatch(acks: list[ToolExecution], jobs: list[tuple[int, str]], repl
         pool = _eager_pool()
         loop = _dispatching_loop()
         for execution_id, channel in jobs:
-            pool.submit(_run_eager, execution_id, channel, loop)
+            pool.submit(_run_eager, tenant_id, execution_id, channel, loop)
     else:
         for execution_id, channel in jobs:
-            run_tool_call.apply_async(args=(execution_id, channel))
+            run_tool_call.apply_async(args=(tenant_id, execution_id, channel))
 
 
 _pool_lock = threading.Lock()
@@ -322,12 +324,12 @@ def _dispatching_loop() -> asyncio.AbstractEventLoop | None:
     return dispatching_loop.get()
 
 
-def _run_eager(execution_id: int, reply_channel: str,
+def _run_eager(tenant_id: int, execution_id: int, reply_channel: str,
                loop: asyncio.AbstractEventLoop | None = None) -> None:
     close_old_connections()  # what a Celery worker does around each task (CONN_MAX_AGE)
     eager_delivery.loop = loop
     try:
-        run_tool_call.apply(args=(execution_id, reply_channel), throw=True)
+        run_tool_call.apply(args=(tenant_id, execution_id, reply_channel), throw=True)
     except Exception:
         logger.exception("In-process tool run %s failed", execution_id)
     finally:

@@ -24,10 +24,12 @@ class ToolTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         # At the hard time limit the worker's main process calls this (the run's process is
         # being killed): record the timeout and answer the call, which would otherwise wait.
-        if isinstance(exc, TimeLimitExceeded) and args:
-            execution_id, reply_channel = args[0], args[1] if len(args) > 1 else ""
+        if isinstance(exc, TimeLimitExceeded) and len(args) >= 2:
+            tenant_id, execution_id = args[0], args[1]
+            reply_channel = args[2] if len(args) > 2 else ""
             limit_s = exc.args[0] if exc.args else TIME_LIMIT_S  # the one the message carried
-            execution = tool_execution_time_out(execution_id=execution_id, limit_s=limit_s)
+            execution = tool_execution_time_out(tenant_id=tenant_id, execution_id=execution_id,
+                                                limit_s=limit_s)
             if execution is not None:
                 tool_result_send(reply_channel=reply_channel,
                                  message=tool_result_message(execution))
@@ -41,11 +43,12 @@ class ToolTask(Task):
              retry_backoff_max=4, retry_jitter=True, default_retry_delay=1,
              soft_time_limit=SOFT_TIME_LIMIT_S, time_limit=TIME_LIMIT_S,
              acks_on_timeout=True, reject_on_worker_lost=False, retry_on_worker_lost=True)
-def run_tool_call(execution_id: int, reply_channel: str) -> None:
-    """Run one tool call and report its result to the live call on `reply_channel` ("" = nobody).
+def run_tool_call(tenant_id: int, execution_id: int, reply_channel: str) -> None:
+    """Run one of the tenant's tool calls and report its result to the live call on
+    `reply_channel` ("" = nobody).
 
     Idempotent: a re-delivered task re-sends the stored result of a finished execution.
     """
-    execution = tool_execution_run(execution_id=execution_id)
+    execution = tool_execution_run(tenant_id=tenant_id, execution_id=execution_id)
     if execution is not None:
         tool_result_send(reply_channel=reply_channel, message=tool_result_message(execution))

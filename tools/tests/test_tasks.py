@@ -32,7 +32,7 @@ def test_task_runs_the_tool_and_replies_on_the_channel(target, allow_loopback, m
     target.reply("POST", "/stock", json={"in_stock": 3})
     execution = queued(make_http_tool(target.url("/stock")))
     # when
-    run_tool_call(execution.id, replies.channel)
+    run_tool_call(execution.tenant_id, execution.id, replies.channel)
     # then
     [message] = replies.receive(1)
     assert message == {
@@ -49,10 +49,10 @@ def test_redelivered_task_resends_the_stored_result_without_running_again(
     # given a task that already ran
     target.reply("POST", "/charge", json={"charged": True})
     execution = queued(make_http_tool(target.url("/charge")))
-    run_tool_call(execution.id, replies.channel)
+    run_tool_call(execution.tenant_id, execution.id, replies.channel)
     first = replies.receive(1)
     # when Celery delivers it again (acks_late after a lost ack)
-    run_tool_call(execution.id, replies.channel)
+    run_tool_call(execution.tenant_id, execution.id, replies.channel)
     # then the same result is sent again, and the service was called once
     again = replies.receive(1)
     assert again == first
@@ -66,7 +66,7 @@ def test_idempotent_tool_left_running_by_a_dead_worker_runs_again(
     tool = make_http_tool(target.url("/slots"), method="GET", idempotent=True)
     execution = queued(tool, status=ExecutionStatus.RUNNING, attempts=1)
     # when
-    run_tool_call(execution.id, replies.channel)
+    run_tool_call(execution.tenant_id, execution.id, replies.channel)
     # then
     [message] = replies.receive(1)
     assert message["content"] == {"slots": ["9:00"]} and message["is_error"] is False
@@ -81,7 +81,7 @@ def test_non_idempotent_tool_left_running_is_reported_failed_not_repeated(
     target.reply("POST", "/pay", json={"paid": True})
     execution = queued(make_http_tool(target.url("/pay")), status=ExecutionStatus.RUNNING)
     # when
-    run_tool_call(execution.id, replies.channel)
+    run_tool_call(execution.tenant_id, execution.id, replies.channel)
     # then
     [message] = replies.receive(1)
     assert message["is_error"] is True
@@ -92,12 +92,27 @@ def test_non_idempotent_tool_left_running_is_reported_failed_not_repeated(
     assert execution.error == INTERRUPTED_MESSAGE
 
 
-def test_task_for_a_missing_execution_does_nothing(replies):
+def test_task_for_a_missing_execution_does_nothing(tenant, replies):
     # when
-    run_tool_call(987654, replies.channel)
+    run_tool_call(tenant.id, 987654, replies.channel)
     # then
     with pytest.raises(AssertionError):
         replies.receive(1, timeout_s=0.1)
+
+
+def test_task_never_runs_another_tenants_execution(target, allow_loopback, make_http_tool,
+                                                    replies, other_tenant):
+    # given one tenant's queued execution
+    target.reply("POST", "/charge", json={"charged": True})
+    execution = queued(make_http_tool(target.url("/charge")))
+    # when a task names it under another tenant
+    run_tool_call(other_tenant.id, execution.id, replies.channel)
+    # then nothing runs and nothing is reported
+    with pytest.raises(AssertionError):
+        replies.receive(1, timeout_s=0.1)
+    assert target.requests == []
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.QUEUED
 
 
 def test_task_module_imports_for_a_worker():
@@ -119,7 +134,7 @@ def test_finished_run_publishes_tool_executed(target, allow_loopback, make_http_
     # when
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            run_tool_call(execution.id, replies.channel)
+            run_tool_call(execution.tenant_id, execution.id, replies.channel)
     finally:
         unsubscribe(seen.append)
     # then
