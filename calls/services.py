@@ -280,11 +280,16 @@ def event_record_once(*, call: Call, type: str, payload: dict[str, Any]) -> Call
     return existing or event_record(call=call, type=type, payload=payload)
 
 
+@transaction.atomic
 def call_finish(
     *, call: Call, outcome: str, metrics: dict[str, Any] | None = None,
     recording: File | None = None, recording_name: str = "", cost: dict[str, Any] | None = None,
 ) -> Call:
-    """Close the call row with how it ended. Safe to call more than once (first outcome wins)."""
+    """Close the call row with how it ended. Safe to call more than once (first outcome wins).
+
+    The row and its `call.ended` audit event are written in one transaction: an auditor never
+    sees a call that ended without the event, nor the event of a call still open.
+    """
     call.refresh_from_db()
     fields = ["updated_at"]
     first_finish = not call.outcome

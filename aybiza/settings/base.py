@@ -82,8 +82,13 @@ DATABASE_URL: str = env("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'd
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The embedded default writes from several threads (consumers, in-process tasks).
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    # The embedded default writes from several threads (consumers, in-process tasks). WAL lets
+    # readers go on while one writes; IMMEDIATE makes every transaction take the write lock when
+    # it begins, waiting up to `timeout` for it. SQLite's default (deferred) transactions upgrade
+    # to a write lock mid-way and fail at once with "database is locked" when another thread
+    # wrote meanwhile: that lost audit events of calls ending together.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE",
+                                       "init_command": "PRAGMA journal_mode=WAL;"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if USE_REDIS:
