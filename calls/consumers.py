@@ -43,7 +43,9 @@ from compliance.services import security_event
 logger = logging.getLogger(__name__)
 # How long a shutting-down server gives its live calls to save themselves.
 SHUTDOWN_GRACE_S = 10.0
-CLOSE_GOING_AWAY = 1001
+# The server is shutting down (SIGTERM). Not 1001 "going away": autobahn (daphne) only lets an
+# application send 1000 or 3000-4999, and raised on 1001 (found by the real-daphne SIGTERM test).
+CLOSE_SHUTTING_DOWN = 4503
 # Consumers with a live call in this process, for the shutdown drain (weak: nothing kept alive).
 _live_calls: weakref.WeakSet = weakref.WeakSet()
 # Set when the server started shutting down: /readyz answers 503 so the balancer sends no more.
@@ -75,7 +77,7 @@ async def _drain(consumers: list[MediaStreamConsumer], timeout_s: float) -> int:
 async def _shut_down(consumer: MediaStreamConsumer) -> None:
     try:
         await consumer._end(Outcome.SERVER_SHUTDOWN)
-        await consumer.close(code=CLOSE_GOING_AWAY)
+        await consumer.close(code=CLOSE_SHUTTING_DOWN)
     except Exception:
         logger.exception("Could not end call %s at shutdown", consumer.call_sid)
 

@@ -51,9 +51,11 @@ def database_url_of_test_db() -> str:
 @contextlib.contextmanager
 def daphne_server(extra_env: dict[str, str] | None = None, timeout_s: float = 30.0,
                   launcher: list[str] = LAUNCHER,
-                  log_lines: list[str] | None = None) -> Iterator[str]:
+                  log_lines: list[str] | None = None,
+                  processes: list[subprocess.Popen] | None = None) -> Iterator[str]:
     """Start daphne on a free port; yields its base URL (also its PUBLIC_BASE_URL). The
-    server's output is appended to `log_lines` when it has stopped."""
+    server's output is appended to `log_lines` when it has stopped; its process is appended to
+    `processes` (for a test that signals it)."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
@@ -70,6 +72,8 @@ def daphne_server(extra_env: dict[str, str] | None = None, timeout_s: float = 30
             [sys.executable, *launcher, "-b", "127.0.0.1", "-p", str(port),
              "aybiza.asgi:application"],
             cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        if processes is not None:
+            processes.append(process)
         try:
             _wait_ready(process, base_url, log_path, timeout_s)
             yield base_url

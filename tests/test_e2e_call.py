@@ -8,12 +8,18 @@ brain, hibari), marks echoed like Twilio, the agent's audio transcribed back.
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from agents.demo import demo_seed
 from aybiza.server.shapes import FAST_PATH_ENV, env_enabled
-from calls.models import Call, Outcome
+from calls.consumers import CLOSE_SHUTTING_DOWN
+from calls.models import Call, Outcome, Turn
 from calls.simulator.caller import ScriptedCaller, Transcriber, parse_script
 from calls.simulator.phone import DialError, TwilioPhone
 from tests.daphne_server import UPGRADED_LIBRARIES, daphne_server
@@ -83,3 +89,55 @@ def test_a_forged_webhook_is_rejected(server):
 
     with pytest.raises(DialError, match="403"):
         asyncio.run(phone.dial(to="+15550100000", from_="+15557654321"))
+
+
+def test_sigterm_mid_call_ends_it_as_server_shutdown_with_transcript_and_sealed_recording(
+        settings, tmp_path: Path):
+    # given a live call on a real daphne process whose temporary files go to their own folder
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+    server_tmp = tmp_path / "server-tmp"
+    server_tmp.mkdir()
+    processes: list[subprocess.Popen] = []
+    printed: list[str] = []
+    with daphne_server({"TWILIO_AUTH_TOKEN": TOKEN, "TMPDIR": str(server_tmp)},
+                       processes=processes) as base_url:
+        seed = demo_seed(number="+15550100000")
+        caller = ScriptedCaller(TwilioPhone(base_url, TOKEN), to=seed.number,
+                                from_="+15557654321", transcriber=Transcriber(),
+                                printer=lambda line: None, turn_timeout_s=20)
+        steps = parse_script(["What are your opening hours?", "wait: 20"])
+
+        @sync_to_async
+        def answered() -> bool:
+            return Turn.objects.filter(role="agent", text__icontains="monday").exists()
+
+        async def terminate_after_the_answer() -> None:
+            while not await answered():  # the server has stored the agent's answer
+                await asyncio.sleep(0.1)
+            signalled.append(time.monotonic())
+            processes[0].send_signal(signal.SIGTERM)  # what a deploy or autoscaler sends
+
+        async def call_and_terminate():
+            stopper = asyncio.create_task(terminate_after_the_answer())
+            try:
+                return await asyncio.wait_for(caller.run(steps), timeout=60)
+            finally:
+                stopper.cancel()
+
+        # when the server is told to stop while the caller is still on the line
+        signalled: list[float] = []
+        report = asyncio.run(call_and_terminate())
+        hung_up = time.monotonic()
+        assert processes[0].wait(timeout=30) == 0
+    # then the caller was let go at once (not after the 20 s wait), and the call is closed as
+    # server_shutdown with its transcript and its recording sealed, nothing left in the clear
+    assert signalled and hung_up - signalled[0] < 10
+    assert report.close_code == CLOSE_SHUTTING_DOWN
+    call = Call.objects.get(call_sid=report.call_sid)
+    assert call.outcome == Outcome.SERVER_SHUTDOWN
+    assert call.ended_at is not None and call.status == "completed"
+    agent_words = " ".join(t.text for t in call.turns.filter(role="agent")).lower()
+    assert "monday to friday" in agent_words
+    assert call.recording.name.endswith(".wav.enc")
+    # (onnxruntime, under the voice, leaves its 51-byte session id `.ses` there: not ours)
+    assert [p.name for p in server_tmp.iterdir() if p.name != ".ses"] == []

@@ -446,7 +446,7 @@ async def test_outbound_messages_carry_the_configured_audio_length(call, setting
 
 
 async def test_server_shutdown_ends_live_calls_as_server_shutdown_with_the_transcript(call):
-    from calls.consumers import end_live_calls
+    from calls.consumers import CLOSE_SHUTTING_DOWN, end_live_calls
 
     # given a live call whose greeting is playing
     phone, _ = await connect(call)
@@ -456,9 +456,9 @@ async def test_server_shutdown_ends_live_calls_as_server_shutdown_with_the_trans
     # when the server shuts down (the launcher's SIGTERM hook)
     assert await end_live_calls(timeout_s=5) == 1
 
-    # then the caller's socket is closed as "going away", and the call is stored as ended by
+    # then the caller's socket is closed as "shutting down", and the call is stored as ended by
     # the shutdown, with what was said so far
-    assert await phone.wait_closed() == 1001
+    assert await phone.wait_closed() == CLOSE_SHUTTING_DOWN
     await phone.ws.disconnect()
     stored = await refreshed(call)
     assert stored.outcome == Outcome.SERVER_SHUTDOWN and stored.ended_at is not None
