@@ -98,7 +98,6 @@ def test_sigterm_mid_call_ends_it_as_server_shutdown_with_transcript_and_sealed_
     server_tmp = tmp_path / "server-tmp"
     server_tmp.mkdir()
     processes: list[subprocess.Popen] = []
-    printed: list[str] = []
     with daphne_server({"TWILIO_AUTH_TOKEN": TOKEN, "TMPDIR": str(server_tmp)},
                        processes=processes) as base_url:
         seed = demo_seed(number="+15550100000")
