@@ -22,6 +22,7 @@ from aybiza.core.errors import NotFound
 from aybiza.core.events import EventType, publish_event
 from aybiza.core.models import Tenant
 from aybiza.core.tenancy import ensure_owned
+from aybiza.core.text import storable
 from calls.models import (
     TERMINAL_STATUSES,
     Call,
@@ -185,6 +186,7 @@ def _turn_row(*, call: Call, index: int, role: str, text: str,
     from compliance.crypto import encrypt_text_for_tenant
     from compliance.redaction import redact
 
+    text = storable(text)  # a recogniser's odd character must not make the call unreadable
     redacted = redact(text, public_names=_public_names(call))
     original = ""
     if redacted.findings and call.agent is not None and call.agent.keep_original_transcripts:

@@ -83,3 +83,52 @@ def test_no_input_makes_the_api_answer_5xx(api_schema, api_key):
     assert operations >= 40 and len(exchanges) >= 4 * operations  # it really sent requests
     assert {status // 100 for status in exchanges} >= {2, 4}  # valid ones pass, invalid ones 400
     assert server_errors == []
+
+
+# The shapes the second black-box probe sent by hand (issue 22 #8), to every operation.
+HUGE_ID = str(2**63)
+DEEP_JSON = "[" * 50_000 + "]" * 50_000
+BAD_TEXT_BODIES = ['{"name": "a\\ud800b"}', '{"name": "a\\u0000b"}', '{"a\\u0000": 1}']
+# Query strings as bytes on the wire: the UTF-8 encoding of a surrogate is itself invalid UTF-8.
+BAD_QUERY = (f"agent={HUGE_ID}&tool={HUGE_ID}&call={HUGE_ID}&limit={HUGE_ID}&offset={HUGE_ID}"
+             "&status=%ED%A0%80&q=%00")
+
+
+def test_the_probes_shapes_never_make_the_api_answer_5xx(api_schema, api_key):
+    from django.test import Client
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    server_errors: list[str] = []
+    sent = named_the_problem = 0
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        method = operation.method.lower()
+        # Ids past any database's integer range, and (for writes) the tenant's own rows.
+        huge, real = operation.path, operation.path
+        for parameter in operation.path_parameters:
+            huge = huge.replace("{" + parameter.name + "}", HUGE_ID)
+            real = real.replace("{" + parameter.name + "}", _first_id(client, operation.path))
+        requests = [(huge, {"QUERY_STRING": BAD_QUERY}, None)]
+        if method in ("post", "put", "patch"):
+            requests += [(real, {}, body) for body in (DEEP_JSON, *BAD_TEXT_BODIES)]
+        for url, extra, body in requests:
+            send = getattr(client, method)
+            response = (send(url, **extra) if body is None else
+                        send(url, data=body, content_type="application/json", **extra))
+            sent += 1
+            named_the_problem += response.status_code == 400 and (
+                b"surrogate" in response.content or b"NUL" in response.content)
+            if response.status_code >= 500:
+                server_errors.append(f"{method.upper()} {url} {extra} {str(body)[:40]} → "
+                                     f"{response.status_code}")
+    assert sent >= 80
+    assert named_the_problem >= 20  # the bodies reached the parser, which said what was wrong
+    assert server_errors == []
+
+
+def _first_id(client, path_template: str) -> str:
+    """The id of the tenant's first row in the collection `path_template` starts with."""
+    collection = path_template.split("{", 1)[0]
+    listed = client.get(collection)
+    results = listed.json().get("results", []) if listed.status_code == 200 else []
+    return str(results[0]["id"]) if results else "1"

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from aybiza.core.events import EventType, publish_event
+from aybiza.core.text import storable
 from compliance.crypto import decrypt_text_for_tenant, encrypt_text_for_tenant
 from compliance.redaction import redact
 from tools.executor import execute
@@ -141,7 +142,7 @@ def finish_execution(execution: ToolExecution, outcome: ToolOutcome, latency_ms:
     # Results are stored (and handed to the brain) redacted; the real arguments are wiped.
     execution.result = redact_json(cap_result(outcome.content))
     execution.sealed_arguments = ""
-    execution.error = redact_json(outcome.error) if outcome.is_error else ""
+    execution.error = redact_json(storable(outcome.error)) if outcome.is_error else ""
     execution.http_status = outcome.http_status
     execution.attempts += outcome.attempts
     execution.latency_ms = latency_ms

@@ -16,10 +16,11 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from aybiza.core.text import LONE_SURROGATE
+
 MAX_DEPTH = 32
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
-_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def nesting_depth(text: str) -> int:
@@ -50,7 +51,7 @@ def check_text(value: Any, path: str = "") -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise ParseError(f"Text {path or 'value'} contains a NUL character.")
-        if _LONE_SURROGATE.search(value):
+        if LONE_SURROGATE.search(value):
             raise ParseError(f"Text {path or 'value'} contains an unpaired surrogate "
                              "(invalid Unicode).")
     elif isinstance(value, dict):

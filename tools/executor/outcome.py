@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
+from aybiza.core.text import storable
 from tools.models import ExecutionStatus
 
 # The brain reads the result on every following turn: keep it small (tokens, latency).
@@ -38,7 +39,10 @@ def failed(message: str, *, status: str = ExecutionStatus.FAILED, http_status: i
 
 
 def cap_result(content: Any) -> Any:
-    """`content` as JSON-able data when its JSON fits the limit, else its JSON text, cut."""
+    """`content` as JSON-able data when its JSON fits the limit, else its JSON text, cut.
+    Text that could not be stored (a NUL, a lone surrogate from the tool's service) is repaired:
+    one such character in a result once made the tenant's execution list fail for good."""
+    content = storable(content)
     limit = getattr(settings, "TOOLS_RESULT_MAX_CHARS", DEFAULT_RESULT_MAX_CHARS)
     if isinstance(content, str):
         text = content

@@ -112,6 +112,26 @@ def test_executions_are_listed_with_filters_and_scoped_to_the_tenant(api, api_cl
     assert api.get("/api/v1/tool-executions/", {"call": "x"}).status_code == 400
 
 
+@pytest.mark.parametrize(("answer", "stored"), [
+    ('{"note": "a\\ud800b"}', {"note": "a\ufffdb"}),
+    ('{"note": "a\\u0000b", "k\\u0000": 1}', {"note": "ab", "k": 1}),
+    ('"\\udfff"', "\ufffd"),
+])
+def test_a_tool_answering_text_that_cannot_be_stored_leaves_the_executions_readable(
+        api, target, allow_loopback, answer, stored):
+    # given a tool whose service answers with a lone surrogate or a NUL character
+    target.reply("GET", "/orders/A7", text=answer, headers={"Content-Type": "application/json"})
+    tool_id = api.post(TOOLS, tool_payload(
+        url_template=target.url("/orders/{order_id}"))).json()["id"]
+    # when it runs, and the tenant lists and reads its executions afterwards
+    ran = api.post(f"{TOOLS}{tool_id}/test/", {"arguments": {"order_id": "A7"}})
+    listed = api.get("/api/v1/tool-executions/")
+    # then every answer is readable, with the characters repaired (a 500 for good before)
+    assert ran.status_code == 200 and ran.json()["result"] == stored
+    assert listed.status_code == 200 and listed.json()["results"][0]["result"] == stored
+    assert api.get(f"/api/v1/tool-executions/{ran.json()['id']}/").status_code == 200
+
+
 def test_executions_are_read_only(api, tenant):
     execution = ToolExecution.objects.create(tenant=tenant, tool_name="x",
                                              status=ExecutionStatus.SUCCEEDED)
