@@ -59,6 +59,12 @@ serve: venv
 	$(VENV_PYTHON) manage.py seed_demo --base-url http://127.0.0.1:8000
 	DJANGO_SETTINGS_MODULE=aybiza.settings.dev PUBLIC_BASE_URL=http://127.0.0.1:8000 OFFLINE_SPEECH_WARMUP=true $(VENV_PYTHON) -m aybiza.server -b 127.0.0.1 -p 8000 aybiza.asgi:application
 
+# Browser libraries of the portal (static/vendor/manifest.json): fetched from the npm registry by
+# their pinned versions and integrity hashes. Their files are committed; run this to upgrade one.
+.PHONY: vendor
+vendor: venv
+	$(VENV_PYTHON) manage.py vendor_assets
+
 # docs/portal/*.png: the portal's main pages in headless Chromium (Debian chromium and
 # chromium-driver), over a throwaway SQLite database with sample agents, numbers and calls.
 screenshots: venv

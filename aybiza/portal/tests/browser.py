@@ -59,12 +59,24 @@ def chromium(profile_dir: Path, extra_flags: list[str] | None = None) -> Iterato
 def click_and_wait(driver, element, timeout_s: float = 15) -> None:
     """Click something that loads a new page, and return once that page has replaced the old
     one (a plain click returns before the navigation; the next lookup would see the old page)."""
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     old_page = driver.find_element("tag name", "html")
     element.click()
-    WebDriverWait(driver, timeout_s).until(expected_conditions.staleness_of(old_page))
+
+    def replaced(_driver) -> bool:
+        try:
+            old_page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:  # the old document is being torn down right now
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    WebDriverWait(driver, timeout_s).until(replaced)
     WebDriverWait(driver, timeout_s).until(
         lambda d: d.execute_script("return document.readyState") == "complete")
 

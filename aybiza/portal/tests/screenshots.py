@@ -110,6 +110,7 @@ def seed_showcase(tenant) -> dict[str, int]:
 @pytest.mark.django_db(transaction=True)
 def test_screenshots(asgi_server, tenant, django_user_model, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     user = django_user_model.objects.create_user("maria", password="pw-maria-123")
     membership_set(tenant=tenant, user=user, role=Role.OWNER)
@@ -147,7 +148,9 @@ def test_screenshots(asgi_server, tenant, django_user_model, tmp_path):
         arguments = browser.find_element(By.NAME, "arguments")
         arguments.clear()
         arguments.send_keys('{"when": "Tuesday at ten"}')
-        click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#try button"))
+        browser.find_element(By.CSS_SELECTOR, "#try button").click()  # htmx: in place
+        WebDriverWait(browser, 30).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, ".try-result"))
         full_page_screenshot(browser, OUT / "tool-try.png", DESKTOP[0])
         assert console_errors(browser) == []
     print(f"screenshots in {OUT}")

@@ -119,6 +119,7 @@ def test_keyboard_users_see_where_the_focus_is(browser, asgi_server):
 
 def test_try_a_tool_from_its_page(browser, asgi_server, owner, tenant):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     from aybiza.portal.tests.browser import demo_booking_tool
 
@@ -129,14 +130,52 @@ def test_try_a_tool_from_its_page(browser, asgi_server, owner, tenant):
     browser.find_element(By.NAME, "password").send_keys("pw-owner-123")
     click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
 
-    # when it is tried with sample arguments
+    # when, halfway through editing its description, the member tries it with sample arguments
     browser.get(f"{asgi_server.url}/portal/tools/{tool.pk}/")
+    browser.execute_script("window.samePage = true")
+    browser.find_element(By.NAME, "description").send_keys(" (unsaved edit)")
     arguments = browser.find_element(By.NAME, "arguments")
     arguments.clear()
     arguments.send_keys('{"when": "Tuesday at ten"}')
-    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#try button"))
+    browser.find_element(By.CSS_SELECTOR, "#try button").click()
 
-    # then the signed request really reached the calendar, which booked it
+    # then the result appears in place (htmx), the unsaved edit is still there, and the signed
+    # request really reached the calendar, which booked it
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".try-result"))
     result = browser.find_element(By.CSS_SELECTOR, ".try-result").text
+    assert browser.execute_script("return window.samePage") is True
+    assert browser.find_element(By.NAME, "description").get_attribute("value").endswith(
+        " (unsaved edit)")
     assert "Succeeded" in result and "HTTP 200" in result
     assert "You're booked for Tuesday at ten." in result
+
+
+def test_call_filters_update_the_list_in_place_and_the_address(browser, asgi_server, owner,
+                                                               tenant, agent):
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    # given calls that ended two ways
+    make_call(tenant=tenant, agent=agent, outcome="agent_ended")
+    make_call(tenant=tenant, agent=agent, outcome="caller_hung_up")
+    make_call(tenant=tenant, agent=agent, outcome="caller_hung_up")
+    browser.get(f"{asgi_server.url}/portal/login/")
+    browser.find_element(By.NAME, "username").send_keys("owner")
+    browser.find_element(By.NAME, "password").send_keys("pw-owner-123")
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    browser.get(f"{asgi_server.url}/portal/calls/")
+    browser.execute_script("window.samePage = true")
+    assert "3 calls" in browser.find_element(By.ID, "call-results").text
+
+    # when the member picks an outcome (no "Filter" click)
+    Select(browser.find_element(By.NAME, "outcome")).select_by_value("caller_hung_up")
+
+    # then the list shows the two matching calls without a page load, and the address says so
+    WebDriverWait(browser, 15, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: "2 calls match" in d.find_element(By.ID, "call-results").text)
+    assert browser.execute_script("return window.samePage") is True
+    assert "outcome=caller_hung_up" in browser.current_url
+    # and a reload of that address (or a browser without JavaScript) shows the same list
+    browser.get(browser.current_url)
+    assert "2 calls match" in browser.find_element(By.ID, "call-results").text
