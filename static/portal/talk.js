@@ -10,6 +10,8 @@ const stopButton = document.getElementById("talk-stop");
 const statusLine = document.getElementById("talk-status");
 const transcript = document.getElementById("talk-transcript");
 const emptyNote = document.getElementById("talk-empty");
+const keypad = document.getElementById("talk-keypad");
+const KEYS = "0123456789*#";
 
 let call = null; // {socket, context, stream, capture, playback}
 
@@ -66,7 +68,7 @@ function showTurn(turn) {
   }
   const text = document.createElement("p");
   text.className = "bubble__text";
-  text.textContent = turn.text || "(nothing heard)";
+  text.textContent = turn.text || (turn.role === "agent" ? "(cut off before it spoke)" : "(nothing heard)");
   item.append(who, text);
   const latency = latencyLine(turn.latency_ms || {});
   if (latency) {
@@ -118,6 +120,20 @@ async function openAudio() {
   return { stream, context, capture, playback };
 }
 
+function setKeypad(enabled) {
+  keypad.querySelectorAll("button").forEach((key) => { key.disabled = !enabled; });
+}
+
+// A key as a phone sends it (Twilio's `dtmf` event): menus, account numbers, and card digits
+// during secure capture, which reach only the payment tool and never the transcript.
+function pressKey(digit) {
+  if (!call || call.socket.readyState !== WebSocket.OPEN || !KEYS.includes(digit)) return;
+  call.socket.send(JSON.stringify({ event: "dtmf", dtmf: { track: "inbound_track", digit } }));
+  const key = keypad.querySelector(`[data-digit="${CSS.escape(digit)}"]`);
+  key.classList.add("keypad__key--pressed");
+  setTimeout(() => key.classList.remove("keypad__key--pressed"), 150);
+}
+
 function closeAudio(audio) {
   audio.capture.port.onmessage = null;
   audio.stream.getTracks().forEach((track) => track.stop());
@@ -141,6 +157,7 @@ async function startCall() {
   socket.addEventListener("open", () => {
     setStatus("Connected: speak when you like. The agent hears you as a caller on the phone.");
     stopButton.disabled = false;
+    setKeypad(true);
     audio.capture.port.onmessage = (event) => {
       if (socket.readyState === WebSocket.OPEN) {
         socket.send(JSON.stringify({ event: "media", media: { payload: toBase64(event.data) } }));
@@ -158,6 +175,7 @@ async function startCall() {
     closeAudio(audio);
     call = null;
     stopButton.disabled = true;
+    setKeypad(false);
     startButton.disabled = false;
     if (!connected && event.code !== 1000) {
       setStatus("The call could not start: your role may not allow test calls, or the agent is gone.");
@@ -181,3 +199,13 @@ function stopCall() {
 
 startButton.addEventListener("click", startCall);
 stopButton.addEventListener("click", stopCall);
+keypad.addEventListener("click", (event) => {
+  const key = event.target.closest("[data-digit]");
+  if (key) pressKey(key.dataset.digit);
+});
+// Typing digits during a call presses them too (not while typing into a field).
+document.addEventListener("keydown", (event) => {
+  if (!call || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target.closest("input, textarea, select, [contenteditable]")) return;
+  if (KEYS.includes(event.key) && event.key.length === 1) pressKey(event.key);
+});

@@ -227,3 +227,6 @@ def test_the_talk_page_names_its_socket_and_suggests_questions(owner_client, age
     assert f'data-socket-path="/ws/portal/agents/{agent.pk}/talk/"' in page
     assert "Do you take new patients?" in page
     assert 'src="/static/portal/talk.js"' in page and 'id="talk-start"' in page
+    # a keypad of the twelve phone keys, each labelled, off until the call connects
+    assert [page.count(f'data-digit="{key}" disabled aria-label="Key {key}"')
+            for key in "123456789*0#"] == [1] * 12

@@ -80,6 +80,7 @@ def server():
 
 
 def test_a_member_talks_to_the_agent_from_the_browser(server, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
     # given the demo agent, its owner signed in, and a microphone that asks a question
@@ -113,10 +114,23 @@ def test_a_member_talks_to_the_agent_from_the_browser(server, tmp_path):
         latencies = browser.find_elements(By.CSS_SELECTOR, "#talk-transcript .talk__latency")
         assert any("ms after you stopped speaking" in line.text for line in latencies)
 
+        # and the keypad sends keys as a phone's: two clicked, one typed, "#" ends the entry
+        browser.find_element(By.CSS_SELECTOR, '#talk-keypad [data-digit="4"]').click()
+        browser.find_element(By.CSS_SELECTOR, '#talk-keypad [data-digit="2"]').click()
+        ActionChains(browser).send_keys("#").perform()
+
+        def caller_pressed(driver):
+            return any("[DTMF 42#]" in bubble.text for bubble in driver.find_elements(
+                By.CSS_SELECTOR, "#talk-transcript .bubble--caller"))
+
+        wait_until(browser, caller_pressed, 20, "the keys were not heard")
+
         # and when the member hangs up, the call is stored as a browser call of the agent
         browser.find_element(By.ID, "talk-stop").click()
         wait_until(browser, lambda d: "Call ended" in d.find_element(By.ID, "talk-status").text,
                    20, "the call did not end")
+        assert all(not key.is_enabled() for key in browser.find_elements(
+            By.CSS_SELECTOR, "#talk-keypad button"))  # no call, no keys
         assert console_errors(browser) == []
         if os.environ.get("AYBIZA_SCREENSHOTS"):  # make screenshots: the page after a call
             full_page_screenshot(browser, Path(os.environ["AYBIZA_SCREENSHOTS"])
@@ -128,3 +142,6 @@ def test_a_member_talks_to_the_agent_from_the_browser(server, tmp_path):
     turns = list(call.turns.order_by("index"))
     assert turns[0].role == "agent"
     assert "monday to friday" in " ".join(t.text for t in turns if t.role == "agent").lower()
+    assert any(t.role == "caller" and t.text == "[DTMF 42#]" for t in turns)
+    assert [e.payload["digit"] for e in call.events.filter(type="dtmf").order_by("id")] == [
+        "4", "2", "#"]
