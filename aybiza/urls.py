@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agents import demo_calendar
-from aybiza.core.views import readyz
+from aybiza.core.views import metrics, readyz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -21,6 +21,7 @@ urlpatterns = [
     path("twilio/", include("calls.urls")),
     path("healthz", include("aybiza.core.urls")),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     # The site root leads to the portal (its sign-in page for anyone not signed in).
     path("", RedirectView.as_view(pattern_name="portal:home"), name="root"),
 ]

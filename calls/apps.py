@@ -17,6 +17,10 @@ class CallsConfig(AppConfig):
 
         # SIGTERM under `python -m aybiza.server`: live calls are closed and saved first.
         add_shutdown_hook(_end_live_calls)
+        from aybiza.core.metrics import scrape_collectors
+        from calls.realtime.pacer import pacer_metric_families
+
+        scrape_collectors.append(pacer_metric_families)  # /metrics: tick lag, sessions
         if settings.OFFLINE_SPEECH_WARMUP:
             from calls.warmup import start_warmup_thread
 

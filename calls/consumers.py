@@ -18,6 +18,7 @@ from collections.abc import Awaitable
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from aybiza.core import metrics
 from aybiza.server.channels_loop import LeanLoopConsumer
 from calls import twilio
 from calls.models import Outcome
@@ -251,6 +252,7 @@ class MediaStreamConsumer(LeanLoopConsumer):
         )
         loaded.failover.session = self.session
         _live_calls.add(self)
+        metrics.ACTIVE_CALLS.inc()
         if self.bad_messages:
             store.record_event("malformed_messages", dict(self.bad_messages))
         if self.direct is not None:
@@ -284,7 +286,9 @@ class MediaStreamConsumer(LeanLoopConsumer):
                 await self.session.finish(outcome)  # waits for the first close to complete
             return
         self.ended = True
-        _live_calls.discard(self)
+        if self in _live_calls:
+            _live_calls.discard(self)
+            metrics.ACTIVE_CALLS.dec()
         if self.session is not None:
             if self.bad_messages:
                 self.session.metrics["malformed_messages"] = dict(self.bad_messages)

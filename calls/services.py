@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from agents.models import Agent, PhoneNumber
 from agents.versions import version_for_call
+from aybiza.core import metrics as platform_metrics
 from aybiza.core.errors import NotFound
 from aybiza.core.events import EventType, publish_event
 from aybiza.core.models import Tenant
@@ -63,7 +64,8 @@ def call_start(
             )
             audit_record(action="call.started", tenant=tenant, target=call)
             publish_event(tenant=tenant, type=EventType.CALL_STARTED, payload=_call_payload(call))
-            return call
+        platform_metrics.CALLS_STARTED.labels(direction=direction).inc()
+        return call
     except IntegrityError:  # a concurrent retry won the race
         return Call.objects.get(call_sid=call_sid)
 
@@ -82,6 +84,7 @@ def call_start_browser(*, tenant: Tenant, agent: Agent, actor=None) -> Call:
         direction=Direction.BROWSER, status=CallStatus.RINGING)
     audit_record(action="call.started", tenant=tenant, target=call, actor=actor)
     publish_event(tenant=tenant, type=EventType.CALL_STARTED, payload=_call_payload(call))
+    platform_metrics.CALLS_STARTED.labels(direction=Direction.BROWSER).inc()
     return call
 
 
@@ -161,6 +164,8 @@ def turns_save(turns: list[dict[str, Any]]) -> list[Turn]:
     introductions: list[tuple[Call, str]] = []
     for arguments in merged.values():
         row, update_fields, introduced = _turn_row(**arguments)
+        if row.role == Role.AGENT:
+            platform_metrics.observe_turn_latencies(arguments)
         groups.setdefault(update_fields, []).append(row)
         saved.append(row)
         if introduced:
@@ -224,6 +229,7 @@ def event_record(
     *, call: Call, type: str, payload: dict[str, Any] | None = None, offset_ms: int | None = None
 ) -> CallEvent:
     """Append an event (barge-in, DTMF, stream status, error...) to the call's timeline."""
+    platform_metrics.CALL_EVENTS.labels(type=type).inc()
     return CallEvent.objects.create(tenant_id=call.tenant_id, call=call, type=type,
                                     payload=payload or {}, offset_ms=offset_ms)
 
@@ -235,6 +241,7 @@ def events_record(events: list[dict[str, Any]]) -> list[CallEvent]:
                   payload=event.get("payload") or {}, offset_ms=event.get("offset_ms"))
         for event in events])
     for row in rows:
+        platform_metrics.CALL_EVENTS.labels(type=row.type).inc()
         if row.type == PROVIDER_AUTH_FAILED:
             publish_event(tenant=row.tenant_id, type=EventType.PROVIDER_AUTH_FAILED,
                           payload={"call_id": row.call_id, **row.payload})
@@ -331,6 +338,8 @@ def call_finish(
     call.save(update_fields=fields)
     audit_record(action="call.ended", tenant=call.tenant, target=call)
     if first_finish:  # one call.completed per call, however many exit paths close it
+        platform_metrics.CALLS_ENDED.labels(outcome=call.outcome, direction=call.direction).inc()
+        platform_metrics.CALL_DURATION.observe(call.duration_seconds or 0)
         publish_event(tenant=call.tenant_id, type=EventType.CALL_COMPLETED,
                       payload={**_call_payload(call), "outcome": call.outcome,
                                "duration_seconds": call.duration_seconds})

@@ -13,6 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from asgiref.sync import sync_to_async
 
@@ -28,11 +29,26 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 TOKEN = "e2e-twilio-token"
 
 
+METRICS_TOKEN = "e2e-metrics-token"
+
+
 @pytest.fixture
 def server(settings):
     settings.TWILIO_AUTH_TOKEN = TOKEN
-    with daphne_server({"TWILIO_AUTH_TOKEN": TOKEN}) as base_url:
+    with daphne_server({"TWILIO_AUTH_TOKEN": TOKEN, "METRICS_TOKEN": METRICS_TOKEN}) as base_url:
         yield base_url
+
+
+def scrape(base_url: str) -> dict[tuple[str, tuple], float]:
+    """The server's /metrics as an operator's Prometheus reads it."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = httpx.get(f"{base_url}/metrics", timeout=10,
+                         headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert response.status_code == 200
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples}
 
 
 def _the_demo_call(base_url: str) -> None:
@@ -62,6 +78,16 @@ def _the_demo_call(base_url: str) -> None:
 
 def test_the_demo_call_runs_end_to_end_and_is_stored(server):
     _the_demo_call(server)
+
+    # and the server's /metrics counted it: started, ended, each answer's voice-to-voice time,
+    # no call left active, the pacer's ticks measured
+    found = scrape(server)
+    assert found[("aybiza_calls_started_total", (("direction", "inbound"),))] == 1
+    assert sum(value for (name, _), value in found.items()
+               if name == "aybiza_calls_ended_total") == 1
+    assert found[("aybiza_turn_stage_seconds_count", (("stage", "first_frame"),))] >= 2
+    assert found[("aybiza_active_calls", ())] == 0
+    assert found[("aybiza_pacer_tick_lag_seconds_bucket", (("le", "+Inf"),))] > 100
 
 
 @pytest.mark.skipif(not env_enabled(FAST_PATH_ENV),

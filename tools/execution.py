@@ -20,6 +20,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
+from aybiza.core import metrics
 from aybiza.core.events import EventType, publish_event
 from aybiza.core.text import storable
 from compliance.crypto import decrypt_text_for_tenant, encrypt_text_for_tenant
@@ -152,6 +153,8 @@ def finish_execution(execution: ToolExecution, outcome: ToolOutcome, latency_ms:
                                   "sealed_arguments"])
     logger.info("Tool %s (execution %s): %s in %s ms", execution.tool_name, execution.pk,
                 execution.status, latency_ms)
+    if latency_ms is not None:
+        metrics.TOOL_RUNS.labels(status=execution.status).observe(latency_ms / 1000)
     publish_event(tenant=execution.tenant_id, type=EventType.TOOL_EXECUTED,
                   payload={"execution_id": execution.pk, "call_id": execution.call_id,
                            "tool": execution.tool_name, "status": execution.status,

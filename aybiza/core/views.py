@@ -1,6 +1,12 @@
+import hmac
+
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+
+from aybiza.core.metrics import exposition
+
+LOOPBACK = {"127.0.0.1", "::1"}
 
 
 def healthz(request):
@@ -53,3 +59,23 @@ def _redis() -> None:
         client.ping()
     finally:
         client.close()
+
+
+def metrics(request):
+    """Prometheus metrics (`aybiza.core.metrics`). With METRICS_TOKEN set, a scraper sends
+    `Authorization: Bearer <token>`. Without it the endpoint answers only loopback clients, and
+    only in the embedded default (DEBUG): in production a proxy on the same host would make
+    every client look local, so there it is off until a token is set."""
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            response = JsonResponse({"detail": "Send Authorization: Bearer <METRICS_TOKEN>."},
+                                    status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+    elif not settings.DEBUG or request.META.get("REMOTE_ADDR") not in LOOPBACK:
+        return JsonResponse({"detail": "Metrics are served to other hosts only with "
+                                       "METRICS_TOKEN set (see README, Metrics)."}, status=403)
+    body, content_type = exposition()
+    return HttpResponse(body, content_type=content_type)

@@ -17,6 +17,8 @@ from .twilio import *  # noqa: F403
 # Public (it is in this file): aybiza.core.checks lets it serve local hosts only.
 DEV_SECRET_KEY = "aybiza-insecure-development-key-change-me"
 SECRET_KEY: str = env("SECRET_KEY", default=DEV_SECRET_KEY)
+# Prometheus scrapers send it as a bearer token to /metrics (aybiza.core.views.metrics).
+METRICS_TOKEN: str = env("METRICS_TOKEN", default="")
 # True in aybiza.settings.prod only: the weak-value checks of aybiza.core.checks apply.
 IS_PRODUCTION = False
 DEBUG: bool = env.bool("DEBUG", default=False)

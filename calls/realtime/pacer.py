@@ -295,3 +295,29 @@ class Pacer:
                 next_tick = loop.time()
                 delay = 0
             await asyncio.sleep(max(0.0, delay))
+
+
+def pacer_metric_families() -> list:
+    """Prometheus families of this process's pacers, read at scrape time (`/metrics`): how late
+    the 20 ms ticks woke up (the event loop's lag, which is the outbound audio's jitter), and the
+    calls and audio streams they carry. Nothing is recorded for this on the hot path beyond the
+    bucket count the pacer keeps anyway."""
+    from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily
+
+    lag = HistogramMetricFamily("aybiza_pacer_tick_lag_seconds",
+                                "How late each 20 ms pacer tick woke up (event-loop lag).")
+    sessions = GaugeMetricFamily("aybiza_pacer_sessions", "Call sessions ticked by this "
+                                 "process's pacers.")
+    counts = [0] * (len(LAG_BUCKETS_MS) + 1)
+    carried = 0
+    for pacer in list(Pacer._by_loop.values()):
+        counts = [total + n for total, n in zip(counts, pacer.lag_histogram, strict=True)]
+        carried += len(pacer._sessions)
+    cumulative, buckets = 0, []
+    for bound_ms, count in zip((*LAG_BUCKETS_MS, float("inf")), counts, strict=True):
+        cumulative += count
+        buckets.append(("+Inf" if bound_ms == float("inf") else str(bound_ms / 1000),
+                        cumulative))
+    lag.add_metric([], buckets, sum_value=None)
+    sessions.add_metric([], carried)
+    return [lag, sessions]
