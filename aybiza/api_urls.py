@@ -7,6 +7,7 @@ from agents.api import AgentViewSet, PhoneNumberViewSet, ProviderCredentialViewS
 from agents.voices_api import VoiceListView
 from aybiza.core.api import ApiKeyViewSet
 from aybiza.core.webhook_api import WebhookViewSet
+from calls.alert_api import AlertRuleViewSet
 from calls.api import CallViewSet
 from memory.api import ContactViewSet
 from tools.urls import register as register_tool_routes
@@ -19,6 +20,7 @@ router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("provider-credentials", ProviderCredentialViewSet, basename="provider-credential")
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("webhooks", WebhookViewSet, basename="webhook")
+router.register("alert-rules", AlertRuleViewSet, basename="alert-rule")
 register_tool_routes(router)
 
 urlpatterns = [*router.urls, path("compliance/", include("compliance.urls")),

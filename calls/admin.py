@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from calls.models import Call, CallEvent, Turn
+from calls.models import AlertRule, AlertTransition, Call, CallEvent, Turn
 
 
 class TurnInline(admin.TabularInline):
@@ -54,3 +54,33 @@ class CallEventAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # events are recorded by the live call and Twilio's callbacks
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    """Created and edited by the tenant (API); operators see state and may pause a rule."""
+
+    list_display = ["name", "tenant", "metric", "threshold", "window_minutes", "state",
+                    "last_value", "enabled"]
+    list_filter = ["state", "metric", "enabled", "tenant"]
+    search_fields = ["name", "tenant__name"]
+    exclude = ["slack_webhook_sealed"]
+    readonly_fields = ["tenant", "name", "metric", "threshold", "window_minutes", "min_samples",
+                       "email_to", "state", "state_since", "last_value", "last_samples",
+                       "last_evaluated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(AlertTransition)
+class AlertTransitionAdmin(admin.ModelAdmin):
+    list_display = ["rule", "state", "value", "samples", "at", "tenant"]
+    list_filter = ["state", "tenant"]
+    list_select_related = ["rule", "tenant"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -160,3 +160,63 @@ class CallEvent(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.type} @ {self.offset_ms} ms"
+
+
+class AlertMetric(models.TextChoices):
+    """What an alert rule watches, over its window of recent calls."""
+
+    LATENCY_P95_MS = "latency_p95_ms", "p95 voice-to-voice latency (ms)"
+    ERROR_RATE_PCT = "error_rate_pct", "Calls ending in an error (%)"
+    COST_PER_CALL_USD = "cost_per_call_usd", "Average cost per call (USD)"
+    TOOL_FAILURE_RATE_PCT = "tool_failure_rate_pct", "Tool runs failing (%)"
+
+
+class AlertState(models.TextChoices):
+    OK = "ok", "OK"
+    FIRING = "firing", "Firing"
+
+
+class AlertRule(TenantOwnedModel):
+    """Fires when `metric` over the last `window_minutes` is above `threshold` (with at least
+    `min_samples` calls, turns or tool runs to judge by); resolves when it is not. Evaluated by
+    beat each minute (`calls.evaluate_alerts`); each change of state is notified once."""
+
+    name = models.CharField(max_length=120)
+    metric = models.CharField(max_length=32, choices=AlertMetric.choices)
+    threshold = models.FloatField()
+    window_minutes = models.PositiveSmallIntegerField(default=5)
+    min_samples = models.PositiveSmallIntegerField(default=3)
+    enabled = models.BooleanField(default=True)
+    # Where a change of state goes besides the tenant's event webhooks (alert.firing/resolved).
+    email_to = models.JSONField(default=list, blank=True)
+    slack_webhook_sealed = models.TextField(blank=True, editable=False)  # tenant-key encrypted
+    state = models.CharField(max_length=8, choices=AlertState.choices, default=AlertState.OK)
+    last_value = models.FloatField(null=True, blank=True)
+    last_samples = models.PositiveIntegerField(default=0)
+    last_evaluated_at = models.DateTimeField(null=True, blank=True)
+    state_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    @property
+    def audit_label(self) -> str:
+        return f"Alert rule {self.pk}: {self.name}"[:200]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AlertTransition(TenantOwnedModel):
+    """A rule's change of state, as notified: the alert's history."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="transitions")
+    state = models.CharField(max_length=8, choices=AlertState.choices)
+    value = models.FloatField(null=True, blank=True)
+    samples = models.PositiveIntegerField(default=0)
+    at = models.DateTimeField(default=timezone.now)
+    # Per channel: "sent", "skipped" or the error (never the Slack URL itself).
+    notified = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]

@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from aybiza.core.errors import NotFound
 from aybiza.core.models import Tenant
 from aybiza.core.selectors import parse_pk
-from calls.models import Call, CallEvent, Turn
+from calls.models import AlertRule, Call, CallEvent, Turn
 
 
 def call_list(
@@ -72,3 +72,15 @@ def call_for_stream(*, tenant_id: int, call_id: int) -> Call | None:
     """The call a media stream's signed token names, only within the token's tenant."""
     return (Call.objects.select_related("tenant", "agent")
             .filter(tenant_id=tenant_id, pk=call_id).first())
+
+
+def alert_rule_list(*, tenant: Tenant) -> QuerySet[AlertRule]:
+    return AlertRule.objects.filter(tenant=tenant).order_by("name", "id")
+
+
+def alert_rule_get(*, tenant: Tenant, pk) -> AlertRule:
+    pk = parse_pk(pk)
+    rule = alert_rule_list(tenant=tenant).filter(pk=pk).first() if pk is not None else None
+    if rule is None:
+        raise NotFound("Alert rule not found.")
+    return rule

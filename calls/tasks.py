@@ -17,3 +17,12 @@ def reconcile_statuses() -> int:
 
         fetch = call_status
     return calls_reconcile(fetch_status=fetch)
+
+
+@shared_task(name="calls.evaluate_alerts", ignore_result=True, soft_time_limit=50,
+             time_limit=55)
+def evaluate_alerts() -> int:
+    """Evaluate every enabled alert rule (beat, each minute); notify changes of state."""
+    from calls.alerts import alerts_evaluate
+
+    return alerts_evaluate()

@@ -31,6 +31,9 @@ class EventType(StrEnum):
     CALL_ANALYZED = "call.analyzed"
     # A vendor refused our credentials during a call: only a person can fix it (alert).
     PROVIDER_AUTH_FAILED = "provider.auth_failed"
+    # An alert rule changed state (calls/alerts.py): evaluated by beat each minute.
+    ALERT_FIRING = "alert.firing"
+    ALERT_RESOLVED = "alert.resolved"
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def _validated(tenant: Tenant, *, url: str | None = None,
 
     errors: dict[str, list[str]] = {}
     if url is not None:
-        problem = _url_problem(url)
+        problem = url_problem(url)
         if problem is None and _is_ip_literal(url):
             try:  # an address is checked now; a name at every delivery (its DNS may change)
                 check_url(url, tool_network_allowlist(tenant=tenant))
@@ -99,7 +99,9 @@ def _validated(tenant: Tenant, *, url: str | None = None,
 INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
 
 
-def _url_problem(url: str) -> str | None:
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot receive our notifications (None if it can): public http(s) hosts only;
+    the SSRF guard checks the addresses again when sending."""
     import httpx
 
     try:

@@ -197,6 +197,12 @@ def _make_webhook(tenant: Tenant):
     return webhook_create(tenant=tenant, url="https://hooks.example.com/aybiza").endpoint
 
 
+def _make_alert_rule(tenant: Tenant):
+    from calls.alerts import alert_rule_create
+
+    return alert_rule_create(tenant=tenant, name="Errors", metric="error_rate_pct", threshold=5)
+
+
 def _make_contact(tenant: Tenant):
     number = _make_number(tenant)  # each a new caller: one contact per number
     return call_start(tenant=tenant, phone_number=number, call_sid=f"CA{next(_numbers):032d}",
@@ -214,6 +220,7 @@ OWNED: dict[str, Callable[[Tenant], models.Model]] = {
     "tool-execution": _make_tool_execution,
     "contact": _make_contact,
     "webhook": _make_webhook,
+    "alert-rule": _make_alert_rule,
 }
 
 # Routes that need more than the resource's plain object: (basename, action) -> factory.
@@ -258,6 +265,9 @@ BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
                                     "event_types": ["call.completed"]},
     ("webhook", "partial_update"): lambda: {"is_active": False},
     ("webhook", "redeliver"): dict,
+    ("alert-rule", "create"): lambda: {"name": "Slow", "metric": "latency_p95_ms",
+                                       "threshold": 900},
+    ("alert-rule", "partial_update"): lambda: {"enabled": False},
     ("tool-catalog", "install"): lambda: {"credentials": {"token": "xoxb-test",
                                                          "channel": "C0123"}},
 }
