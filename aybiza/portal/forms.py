@@ -4,6 +4,7 @@ through the same services as the REST API (agents.services, aybiza.core.services
 from __future__ import annotations
 
 import json
+import re
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
@@ -12,7 +13,7 @@ from agents.models import Agent, KnowledgeEntry
 from agents.services import AGENT_FIELDS
 from aybiza.core.errors import ApplicationError
 from aybiza.core.models import Role, Scope
-from calls.models import Direction, Outcome
+from calls.models import AlertMetric, Direction, Outcome
 from memory.services import MAX_NAME_CHARS
 from tools.models import AUTH_SECRET_NAMES, Tool
 
@@ -383,3 +384,41 @@ class ContactForm(forms.Form):
     do_not_remember = forms.BooleanField(
         required=False, label="Do not remember this caller",
         help_text="Forgets the name and every fact at once, and nothing new is kept.")
+
+
+class AlertRuleForm(forms.Form):
+    """An alert rule (calls.alerts): the threshold and who hears about it."""
+
+    name = forms.CharField(max_length=120, help_text="What the alert says, e.g. “Slow answers”.")
+    metric = forms.ChoiceField(label="Watch", choices=AlertMetric.choices)
+    threshold = forms.FloatField(min_value=0, max_value=1e6,
+                                 help_text="Fires when the value is above this (ms, %, or USD).")
+    window_minutes = forms.IntegerField(label="Over the last (minutes)", min_value=1,
+                                        max_value=1440, initial=5)
+    min_samples = forms.IntegerField(
+        label="At least (calls, answers or tool runs)", min_value=1, max_value=1000, initial=3,
+        help_text="Fewer than this in the window is not enough to judge by: no alert.")
+    enabled = forms.BooleanField(required=False, initial=True)
+    email_to = forms.CharField(
+        label="E-mail to", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Addresses, one per line or comma separated (at most 10).")
+    slack_webhook_url = forms.URLField(
+        label="Slack incoming webhook", required=False, max_length=500, assume_scheme="https",
+        widget=forms.URLInput(attrs={"autocomplete": "off"}),
+        help_text="https://hooks.slack.com/services/… Stored encrypted, never shown again; "
+                  "leave empty to keep the current one.")
+    remove_slack = forms.BooleanField(label="Stop posting to Slack", required=False)
+
+    def clean_email_to(self) -> list[str]:
+        text = self.cleaned_data["email_to"]
+        return [part.strip() for part in re.split(r"[,\s]+", text) if part.strip()]
+
+    def service_fields(self) -> dict:
+        data = self.cleaned_data
+        fields = {name: data[name] for name in ("name", "metric", "threshold", "window_minutes",
+                                                 "min_samples", "enabled", "email_to")}
+        if data["remove_slack"]:
+            fields["slack_webhook_url"] = ""
+        elif data["slack_webhook_url"]:
+            fields["slack_webhook_url"] = data["slack_webhook_url"]
+        return fields

@@ -5,6 +5,7 @@ from django.urls import path
 from aybiza.portal.views import (
     accounts,
     agents,
+    alerts,
     api_keys,
     calls,
     compliance,
@@ -40,6 +41,10 @@ urlpatterns = [
     path("agents/<int:pk>/versions/<int:number>/rollback/", versions.agent_rollback_view,
          name="agent-rollback"),
     path("calls/", calls.call_index, name="calls"),
+    path("alerts/", alerts.alert_index, name="alerts"),
+    path("alerts/new/", alerts.alert_new, name="alert-new"),
+    path("alerts/<int:pk>/", alerts.alert_edit, name="alert-edit"),
+    path("alerts/<int:pk>/delete/", alerts.alert_delete, name="alert-delete"),
     path("calls/<int:pk>/", calls.call_detail, name="call-detail"),
     path("contacts/", contacts.contact_index, name="contacts"),
     path("contacts/<int:pk>/", contacts.contact_detail, name="contact-detail"),

@@ -117,11 +117,20 @@ def test_screenshots(asgi_server, tenant, django_user_model, tmp_path):
     ids = seed_showcase(tenant)
     tool = demo_booking_tool(tenant=tenant, base_url=asgi_server.url,
                              agent_ids=[ids["reception"].pk])
+    from calls.alerts import alert_rule_create, alerts_evaluate
+
+    alert_rule_create(tenant=tenant, name="Slow answers", metric="latency_p95_ms",
+                      threshold=700, window_minutes=1440, min_samples=3,
+                      email_to=["ops@acme-dental.example"])
+    alert_rule_create(tenant=tenant, name="Failing calls", metric="error_rate_pct",
+                      threshold=5, window_minutes=1440, min_samples=3)
+    alerts_evaluate()
     pages = [
         ("overview", "/portal/", DESKTOP), ("agents", "/portal/agents/", DESKTOP),
         ("agent", f"/portal/agents/{ids['agent']}/", DESKTOP),
         ("agent-versions", f"/portal/agents/{ids['agent']}/versions/?from=1&to=2", DESKTOP),
         ("calls", "/portal/calls/", DESKTOP), ("call", f"/portal/calls/{ids['call']}/", DESKTOP),
+        ("alerts", "/portal/alerts/", DESKTOP),
         ("contacts", "/portal/contacts/", DESKTOP),
         ("contact", f"/portal/contacts/{ids['contact']}/", DESKTOP),
         ("numbers", "/portal/numbers/", DESKTOP), ("api-keys", "/portal/api-keys/", DESKTOP),

@@ -19,6 +19,8 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:agent-talk", "agent"),
          ("portal:agent-rollback", "agent_version"),
          ("portal:calls", None), ("portal:call-detail", "call"),
+         ("portal:alerts", None), ("portal:alert-new", None),
+         ("portal:alert-edit", "alert_rule"), ("portal:alert-delete", "alert_rule"),
          ("portal:contacts", None), ("portal:contact-detail", "contact"),
          ("portal:contact-forget", "contact"),
          ("portal:numbers", None), ("portal:number-new", None),
@@ -29,7 +31,7 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:member-role", "membership"), ("portal:member-remove", "membership"),
          ("portal:invitation-revoke", "invitation"), ("portal:compliance", None),
          ("portal:retention-update", None), ("portal:subject-request", None)]
-POST_ONLY = {"portal:agent-publish", "portal:contact-forget", "portal:agent-rollback",
+POST_ONLY = {"portal:agent-publish", "portal:alert-delete", "portal:contact-forget", "portal:agent-rollback",
              "portal:api-key-revoke",
              "portal:team-invite", "portal:member-role",
              "portal:member-remove", "portal:invitation-revoke", "portal:retention-update",
@@ -61,6 +63,7 @@ def objects_of(agent_create_for):
         from agents.services import phone_number_create
         from agents.versions import agent_publish
         from aybiza.core.services import invitation_create
+        from calls.alerts import alert_rule_create
         from tools.services import tool_create
         agent = agent_create_for(tenant)
         version = agent_publish(tenant=tenant, agent=agent)
@@ -72,6 +75,8 @@ def objects_of(agent_create_for):
                 "number": number.pk,
                 "call": make_call(tenant=tenant, agent=agent).pk,
                 "api_key": api_key_create(tenant=tenant, name="k").api_key.pk,
+                "alert_rule": alert_rule_create(tenant=tenant, name="a", metric="error_rate_pct",
+                                                threshold=5).pk,
                 "tool": tool_create(tenant=tenant, name="t", description="d",
                                     url_template="https://example.com/").pk,
                 "membership": membership_set(

@@ -11,7 +11,8 @@ from django.utils import timezone
 from agents.selectors import agent_list, phone_number_list
 from aybiza.portal.access import portal_view
 from calls.dashboard import dashboard_today
-from calls.selectors import call_list
+from calls.models import AlertState
+from calls.selectors import alert_rule_list, call_list
 
 RECENT_CALLS = 5
 
@@ -32,6 +33,7 @@ def home(request):
         "number_count": numbers.count(),
         "calls_this_week": call_list(tenant=tenant, started_after=week_ago).count(),
         "recent_calls": list(call_list(tenant=tenant)[:RECENT_CALLS]),
+        "firing_alerts": list(alert_rule_list(tenant=tenant).filter(state=AlertState.FIRING)),
         **live,
     }
     return render(request, "portal/home.html", context)
