@@ -31,8 +31,8 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:member-role", "membership"), ("portal:member-remove", "membership"),
          ("portal:invitation-revoke", "invitation"), ("portal:compliance", None),
          ("portal:retention-update", None), ("portal:subject-request", None)]
-POST_ONLY = {"portal:agent-publish", "portal:alert-delete", "portal:contact-forget", "portal:agent-rollback",
-             "portal:api-key-revoke",
+POST_ONLY = {"portal:agent-publish", "portal:alert-delete", "portal:contact-forget",
+             "portal:agent-rollback", "portal:api-key-revoke",
              "portal:team-invite", "portal:member-role",
              "portal:member-remove", "portal:invitation-revoke", "portal:retention-update",
              "portal:subject-request"}
