@@ -175,6 +175,9 @@ def turns_save(turns: list[dict[str, Any]]) -> list[Turn]:
                                  update_fields=[*update_fields, "updated_at"])
     for call, name in introductions:  # rare: a caller saying who they are
         contact_name_heard(call=call, name=name)
+    for row in saved:  # live pages re-read the call's transcript (ids only: never the text)
+        publish_event(tenant=row.tenant_id, type=EventType.TURN_COMPLETED,
+                      payload={"call_id": row.call_id, "index": row.index, "role": row.role})
     return saved
 
 

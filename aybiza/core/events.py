@@ -36,6 +36,12 @@ class EventType(StrEnum):
     ALERT_RESOLVED = "alert.resolved"
 
 
+# What event webhooks carry (and may subscribe to). `turn.completed` (one per turn, for live
+# pages that show a call as it happens) stays on the tenant's live group only.
+WEBHOOK_EVENT_TYPES: tuple[EventType, ...] = tuple(
+    event_type for event_type in EventType if event_type is not EventType.TURN_COMPLETED)
+
+
 @dataclass(frozen=True)
 class Event:
     tenant_id: int

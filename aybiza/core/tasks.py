@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from celery import current_app, shared_task
 
-from aybiza.core.events import Event, EventType, subscribe
+from aybiza.core.events import WEBHOOK_EVENT_TYPES, Event, EventType, subscribe
 
 logger = logging.getLogger(__name__)
 # The embedded default runs tasks in-process: webhooks go to background threads, never the live
@@ -43,7 +43,7 @@ def retry_webhooks() -> int:
     return len(due)
 
 
-@subscribe(*EventType)
+@subscribe(*WEBHOOK_EVENT_TYPES)
 def webhook_events(event: Event) -> None:
     from aybiza.core.models import WebhookEndpoint
 

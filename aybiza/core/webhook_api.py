@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from aybiza.core.api import MAX_ID, TenantViewSetMixin
 from aybiza.core.errors import NotFound
-from aybiza.core.events import EventType
+from aybiza.core.events import WEBHOOK_EVENT_TYPES
 from aybiza.core.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from aybiza.core.selectors import webhook_get, webhook_list
 from aybiza.core.tasks import deliver_webhook
@@ -33,8 +33,9 @@ class WebhookWriteSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=500)
     description = serializers.CharField(max_length=200, allow_blank=True, required=False)
     event_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=[e.value for e in EventType]), required=False,
-        max_length=len(EventType), help_text="Event types to receive; empty: all.")
+        child=serializers.ChoiceField(choices=[e.value for e in WEBHOOK_EVENT_TYPES]),
+        required=False, max_length=len(WEBHOOK_EVENT_TYPES),
+        help_text="Event types to receive; empty: all.")
     is_active = serializers.BooleanField(required=False)
 
 

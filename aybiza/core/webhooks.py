@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from aybiza.core.errors import ApplicationError
-from aybiza.core.events import Event, EventType
+from aybiza.core.events import WEBHOOK_EVENT_TYPES, Event
 from aybiza.core.models import DeliveryStatus, Tenant, WebhookDelivery, WebhookEndpoint
 from aybiza.core.tenancy import ensure_owned
 from compliance.crypto import decrypt_text_for_tenant, encrypt_text_for_tenant
@@ -88,7 +88,7 @@ def _validated(tenant: Tenant, *, url: str | None = None,
         if problem:
             errors["url"] = [problem]
     if event_types is not None:
-        known = {e.value for e in EventType}
+        known = {e.value for e in WEBHOOK_EVENT_TYPES}
         unknown = sorted(set(event_types) - known) if isinstance(event_types, list) else ["?"]
         if unknown:
             errors["event_types"] = [f"Unknown event types: {', '.join(unknown)}. "

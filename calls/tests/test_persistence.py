@@ -96,3 +96,4 @@ async def test_a_cancelled_writer_does_not_leave_a_closing_call_waiting(calls):
     await asyncio.wait_for(store.close(outcome="disconnected", metrics={}), 3)
     turns, _ = await database_sync_to_async(_rows)([calls[0].id])
     assert [t[3] for t in turns] == ["Still saved."]
+

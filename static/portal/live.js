@@ -45,7 +45,10 @@ function connect() {
     statusLine.dataset.state = "live";
     scheduleRefresh(); // anything missed while disconnected
   });
-  socket.addEventListener("message", scheduleRefresh);
+  socket.addEventListener("message", (message) => {
+    // Turns are for the pages of live calls; the overview's numbers do not change with them.
+    if (!message.data.includes('"turn.completed"')) scheduleRefresh();
+  });
   socket.addEventListener("close", () => {
     statusLine.textContent = "Reconnecting to live updates…";
     statusLine.dataset.state = "offline";

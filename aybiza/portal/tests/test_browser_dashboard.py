@@ -27,6 +27,7 @@ def stat(browser, name: str) -> str:
 
 
 def test_a_call_appears_live_on_the_overview_and_is_counted_when_it_ends(settings, tmp_path):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -54,10 +55,22 @@ def test_a_call_appears_live_on_the_overview_and_is_counted_when_it_ends(setting
                 # then the open page shows it active, then counted and no longer active
                 WebDriverWait(browser, 20).until(lambda d: stat(d, "active") == "1")
                 assert stat(browser, "calls") == "1"
-                assert "•••• 4321" in browser.find_element(By.ID, "active-title").find_element(
-                    By.XPATH, "..").text
-                WebDriverWait(browser, 60).until(lambda d: stat(d, "active") == "0")
+                active = browser.find_element(By.ID, "active-title").find_element(By.XPATH, "..")
+                assert "•••• 4321" in active.text
+                # and opening it shows its transcript as it is said, then how it ended
+                click_and_wait(browser, active.find_element(By.TAG_NAME, "a"))
+                assert browser.find_element(By.ID, "call-live").is_displayed()
+                WebDriverWait(browser, 60, ignored_exceptions=[StaleElementReferenceException]
+                              ).until(lambda d: "monday to friday" in d.find_element(
+                                  By.ID, "transcript").text.lower())
+                assert browser.find_elements(By.ID, "call-live")  # answered while still live
+                WebDriverWait(browser, 60).until(
+                    lambda d: not d.find_elements(By.ID, "call-live"))
+                facts = browser.find_element(By.CSS_SELECTOR, ".facts").text
+                assert "Agent ended the call" in facts or "Caller hung up" in facts
             finally:
                 call.join(timeout=60)
-            assert stat(browser, "calls") == "1"
+            # and the overview counted it, with nothing active any more
+            browser.get(f"{base_url}/portal/")
+            assert stat(browser, "calls") == "1" and stat(browser, "active") == "0"
             assert console_errors(browser) == []

@@ -69,3 +69,49 @@ def test_the_call_page_and_list_show_what_happened(owner_client, tenant, agent):
     assert "Analysed by the offline analyser" in page
     listing = owner_client.get(reverse("portal:calls")).content.decode()
     assert "The caller asked" in listing
+
+
+def test_a_live_call_page_follows_the_call_and_serves_its_transcript_fragment(
+        owner_client, tenant, agent):
+    from calls.models import Call, CallStatus, Role
+    from calls.services import turns_save
+
+    call = Call.objects.create(tenant=tenant, agent=agent, call_sid="CA" + "5" * 32,
+                               from_number="+15557654321", to_number="+15550100000",
+                               status=CallStatus.IN_PROGRESS)
+    turns_save([{"call": call, "index": 0, "role": Role.AGENT, "text": "Hello, Acme Dental."}])
+
+    page = owner_client.get(reverse("portal:call-detail", args=[call.pk])).content.decode()
+    fragment = owner_client.get(reverse("portal:call-detail", args=[call.pk]),
+                                {"fragment": "transcript"}).content.decode()
+
+    assert 'id="call-live"' in page and "portal/call-live.js" in page
+    assert fragment.lstrip().startswith('<section class="card"') and 'id="transcript"' in fragment
+    assert "Hello, Acme Dental." in fragment and "<html" not in fragment
+
+
+def test_an_ended_call_page_does_not_follow_anything(owner_client, tenant, agent):
+    call = make_call(tenant=tenant, agent=agent)
+    page = owner_client.get(reverse("portal:call-detail", args=[call.pk])).content.decode()
+    assert 'id="call-live"' not in page and "call-live.js" not in page
+
+
+def test_each_saved_turn_is_announced_to_live_pages_by_ids_only(
+        tenant, agent, django_capture_on_commit_callbacks):
+    from aybiza.core.events import WEBHOOK_EVENT_TYPES, EventType, subscribe, unsubscribe
+    from calls.models import Call, CallStatus, Role
+    from calls.services import turns_save
+
+    seen = []
+    subscribe(EventType.TURN_COMPLETED)(seen.append)
+    call = Call.objects.create(tenant=tenant, agent=agent, call_sid="CA" + "6" * 32,
+                               status=CallStatus.IN_PROGRESS)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            turns_save([{"call": call, "index": 0, "role": Role.CALLER,
+                         "text": "my card is 4111 1111 1111 1111"}])
+    finally:
+        unsubscribe(seen.append)
+    assert [(e.tenant_id, e.payload) for e in seen] == [
+        (tenant.pk, {"call_id": call.pk, "index": 0, "role": "caller"})]
+    assert EventType.TURN_COMPLETED not in WEBHOOK_EVENT_TYPES  # one per turn: live pages only

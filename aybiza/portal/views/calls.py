@@ -59,13 +59,18 @@ def call_detail(request, pk: int):
     call = call_get(tenant=tenant, pk=pk)
     turns = list(call.turns.all())
     bars = latency_bars(turn for turn in turns if turn.role == Role.AGENT)
+    rows = [(turn, bars.get(turn.index), _clock(turn.start_ms)) for turn in turns]
+    if request.GET.get("fragment") == "transcript":  # re-read by the page of a live call
+        return render(request, "portal/calls/_transcript.html", {"turns": rows})
     analysis = analysis_of(call)
     return render(request, "portal/calls/detail.html", {
         "call": call,
+        # Going on now: the page follows it over the tenant's event stream (call-live.js).
+        "live": not call.outcome and call.ended_at is None,
         "analysis": analysis,
         "extracted": [(key.replace("_", " "), value) for key, value
                       in sorted(analysis_extracted(analysis).items())] if analysis else [],
-        "turns": [(turn, bars.get(turn.index), _clock(turn.start_ms)) for turn in turns],
+        "turns": rows,
         "events": list(call.events.all()),
         "executions": list(tool_execution_list(tenant=tenant, call_id=call.pk)),
         "cost_rows": _cost_rows(call.cost or {}),

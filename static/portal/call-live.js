@@ -1,0 +1,64 @@
+// A call's page while the call is going on (portal/calls/detail.html): the tenant's event
+// stream says a turn of this call was saved (turn.completed: ids only), and the page re-reads
+// the server-rendered transcript once per burst; when the call ends (call.completed) the whole
+// page is read again, with its outcome, analysis and costs.
+
+const banner = document.getElementById("call-live");
+const statusLine = document.getElementById("call-live-status");
+const callId = Number(banner.dataset.callId);
+let refreshTimer = null;
+let retryDelay = 1000;
+let ended = false;
+
+function socketUrl() {
+  const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${window.location.host}${banner.dataset.socketPath}`;
+}
+
+async function refreshTranscript() {
+  refreshTimer = null;
+  try {
+    const response = await fetch(banner.dataset.fragmentUrl, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html")
+      .getElementById("transcript");
+    const current = document.getElementById("transcript");
+    if (fresh && current) current.replaceWith(fresh);
+  } catch {
+    // offline for a moment: the next turn refreshes again
+  }
+}
+
+function onEvent(message) {
+  let event;
+  try {
+    event = JSON.parse(message.data);
+  } catch {
+    return;
+  }
+  if (!event.payload || Number(event.payload.call_id) !== callId) return;
+  if (event.event === "turn.completed" && refreshTimer === null) {
+    refreshTimer = setTimeout(refreshTranscript, 150);
+  } else if (event.event === "call.completed") {
+    ended = true;
+    statusLine.textContent = "The call has ended: loading its outcome…";
+    window.location.reload();
+  }
+}
+
+function connect() {
+  const socket = new WebSocket(socketUrl());
+  socket.addEventListener("open", () => {
+    retryDelay = 1000;
+    refreshTranscript(); // anything said while disconnected
+  });
+  socket.addEventListener("message", onEvent);
+  socket.addEventListener("close", () => {
+    if (ended) return;
+    statusLine.textContent = "Reconnecting to the live call…";
+    setTimeout(connect, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 30000);
+  });
+}
+
+connect();
