@@ -10,15 +10,18 @@ session's store.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 import weakref
 from collections.abc import Awaitable
+from functools import partial
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 
 from aybiza.core import metrics
+from aybiza.core.log_context import bind_call
 from aybiza.server.channels_loop import LeanLoopConsumer
 from calls import twilio
 from calls.models import Outcome
@@ -234,6 +237,9 @@ class MediaStreamConsumer(LeanLoopConsumer):
     async def _run_session(self, loaded, *, call_sid: str, stream_sid: str) -> None:
         """The stream is bound to its call: build the call's session and start it."""
         self.call_sid = call_sid
+        # Every log line of this call from here on names it (aybiza.core.log_context).
+        self.log_context = bind_call(tenant_id=loaded.call.tenant_id, call_sid=call_sid)
+        logger.info("Call started: agent %s, stream %s", loaded.config.agent_id, stream_sid)
         encoder = OutboundEncoder(stream_sid)
         recorder = CallRecorder() if loaded.config.recording_mode != "off" else None
         pacer = Pacer.for_running_loop()
@@ -256,7 +262,9 @@ class MediaStreamConsumer(LeanLoopConsumer):
         if self.bad_messages:
             store.record_event("malformed_messages", dict(self.bad_messages))
         if self.direct is not None:
-            self.direct.set_receiver(self.try_receive_fast)
+            # Fed inside this call's context: its log lines carry the call (one C call a frame).
+            self.direct.set_receiver(partial(contextvars.copy_context().run,
+                                             self.try_receive_fast))
         try:
             await self.session.start()
         except Exception as exc:

@@ -176,11 +176,18 @@ if MEDIA_OUTBOUND_MESSAGE_MS not in (20, 40, 60, 80, 100):
 OFFLINE_SPEECH_WARMUP: bool = env.bool("OFFLINE_SPEECH_WARMUP", default=False)
 
 LOG_LEVEL: str = env("LOG_LEVEL", default="INFO")
+# "plain" (development default) or "json" (one object per line: production's default).
+LOG_FORMAT: str = env("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"call": {"()": "aybiza.core.log_context.CallContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s%(call)s"},
+        "json": {"()": "aybiza.core.log_context.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["call"],
+                             "formatter": LOG_FORMAT if LOG_FORMAT == "json" else "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},

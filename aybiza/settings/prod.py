@@ -68,3 +68,7 @@ X_FRAME_OPTIONS = "DENY"
 from .compliance import require_production_keys  # noqa: E402
 
 require_production_keys()
+
+# JSON log lines (one object per line, with the call's tenant, sid and turn) for log shippers.
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_FORMAT == "json" else "plain"  # noqa: F405

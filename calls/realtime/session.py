@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aybiza.core.log_context import call_log_context
 from calls.models import Outcome
 from calls.realtime.audio import FRAME_BYTES
 from calls.realtime.call_control import END_CALL, GOODBYE_LINE
@@ -92,6 +93,7 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         self._turn_task: asyncio.Task | None = None
         self._agent_turn: AgentTurn | None = None
         self._next_index = 0
+        self._log_context = call_log_context.get()  # bound by the consumer, if any
         self._marks: dict[str, tuple[AgentTurn, Segment]] = {}
         self._mark_seq = 0
 
@@ -412,6 +414,8 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
     def _take_index(self) -> int:
         index = self._next_index
         self._next_index += 1
+        if self._log_context is not None:  # the turn this call's log lines now belong to
+            self._log_context["turn"] = index
         return index
 
     def _offset_ms(self, t: float) -> int:

@@ -470,3 +470,35 @@ async def test_the_server_runs_the_drain_on_sigterm():
     from aybiza.server.launcher import on_shutdown
 
     assert "_end_live_calls" in [hook.__name__ for hook in on_shutdown]
+
+
+async def test_log_lines_of_a_call_name_its_tenant_sid_and_turn(call):
+    import logging
+
+    from aybiza.core.log_context import CallContextFilter, JsonFormatter
+
+    # given the console handler's filter and production's JSON format
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect()
+    handler.addFilter(CallContextFilter())
+    handler.setFormatter(JsonFormatter())
+    logging.getLogger("calls").addHandler(handler)
+    logging.getLogger("calls").setLevel(logging.INFO)
+    try:
+        # when a call starts and talks a little
+        phone, _ = await connect(call)
+        await phone.start()
+        await phone.send_audio(SILENCE, 0.3)
+        await phone.stop()
+        await phone.ws.wait(timeout=3)
+    finally:
+        logging.getLogger("calls").removeHandler(handler)
+    # then its lines are JSON naming the call
+    started = [json.loads(line) for line in lines if "Call started" in line]
+    assert started and started[0]["call_sid"] == call.call_sid
+    assert started[0]["tenant_id"] == call.tenant_id and started[0]["level"] == "INFO"
