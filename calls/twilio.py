@@ -104,6 +104,15 @@ def twiml_connect_stream(*, call_id: int, tenant_id: int) -> str:
     return str(response)
 
 
+def twiml_redirect(*, path: str, pause_s: int = 1) -> str:
+    """Wait a moment, then have Twilio request `path` again (through the load balancer, so a
+    server that is not shutting down answers it). Twilio signs the redirected request too."""
+    response = VoiceResponse()
+    response.pause(length=pause_s)
+    response.redirect(public_url(path), method="POST")
+    return str(response)
+
+
 def twiml_say_and_hangup(message: str) -> str:
     response = VoiceResponse()
     response.say(message)

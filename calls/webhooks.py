@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from agents.models import AgentStatus
 from agents.selectors import phone_number_route
 from calls import twilio
+from calls.consumers import draining
 from calls.models import CallStatus, Direction
 from calls.selectors import call_for_twilio_callback
 from calls.services import call_start, call_update_status, event_record_once
@@ -20,11 +21,15 @@ logger = logging.getLogger(__name__)
 TWIML = "text/xml"
 UNKNOWN_NUMBER_MESSAGE = "Sorry, this number is not in service. Goodbye."
 NOT_LIVE_MESSAGE = "Sorry, this line is not taking calls yet. Goodbye."
+DRAINING_MESSAGE = "Sorry, all our lines are busy for a moment. Please call again shortly."
+DRAINING_REDIRECTS = 3
 
 
 @twilio.signed_webhook
 def voice(request: HttpRequest) -> HttpResponse:
     """A call arrived: bind it to the dialled number's agent and open a media stream."""
+    if draining.is_set():  # shutting down: this server takes no new call
+        return _elsewhere(request)
     call_sid = request.POST.get("CallSid", "")
     to_number = request.POST.get("To", "")
     number = phone_number_route(e164=to_number)
@@ -44,6 +49,20 @@ def voice(request: HttpRequest) -> HttpResponse:
     )
     twiml = twilio.twiml_connect_stream(call_id=call.id, tenant_id=call.tenant_id)
     return HttpResponse(twiml, content_type=TWIML)
+
+
+def _elsewhere(request: HttpRequest) -> HttpResponse:
+    """A call reached a server that is shutting down (SIGTERM; /readyz already fails, but the
+    load balancer may not have noticed yet). The caller hears a second of silence while Twilio
+    asks again through the load balancer, where a server that is up answers; after a few tries
+    (a single server restarting) they hear that the line is busy instead of a dead line."""
+    attempt = _seconds(request.GET.get("attempt", "0")) or 0
+    if attempt >= DRAINING_REDIRECTS:
+        logger.warning("Call %s refused: shutting down and no other server answered",
+                       request.POST.get("CallSid", ""))
+        return HttpResponse(twilio.twiml_say_and_hangup(DRAINING_MESSAGE), content_type=TWIML)
+    path = f"{request.path}?attempt={attempt + 1}"
+    return HttpResponse(twilio.twiml_redirect(path=path), content_type=TWIML)
 
 
 def _seconds(value: str) -> int | None:

@@ -169,6 +169,44 @@ def test_unknown_call_status_in_voice_webhook_is_stored_as_ringing(twilio_post, 
     assert Call.objects.get().status == CallStatus.RINGING
 
 
+@pytest.fixture
+def shutting_down():
+    from calls.consumers import draining
+
+    draining.set()
+    yield
+    draining.clear()
+
+
+def test_a_call_reaching_a_shutting_down_server_is_sent_back_through_the_load_balancer(
+        twilio_post, phone_number, shutting_down):
+    # when a call's webhook reaches a server that got SIGTERM
+    first = _twiml(twilio_post("/twilio/voice/", sample("voice")))
+    # then Twilio is told to wait a second and ask again (signed, like any webhook), and this
+    # server started nothing
+    assert [child.tag for child in first] == ["Pause", "Redirect"]
+    redirect = first.find("Redirect")
+    assert redirect.get("method") == "POST"
+    assert redirect.text == f"{PUBLIC}/twilio/voice/?attempt=1"
+    assert not Call.objects.exists()
+    # and the redirected request (Twilio signs the URL with its query) is accepted
+    again = _twiml(twilio_post("/twilio/voice/?attempt=1", sample("voice")))
+    assert again.find("Redirect").text == f"{PUBLIC}/twilio/voice/?attempt=2"
+
+
+def test_after_a_few_tries_the_caller_hears_the_lines_are_busy(twilio_post, phone_number,
+                                                               shutting_down):
+    root = _twiml(twilio_post("/twilio/voice/?attempt=3", sample("voice")))
+    assert [child.tag for child in root] == ["Say", "Hangup"]
+    assert "busy" in root.find("Say").text
+
+
+def test_a_server_that_is_up_answers_the_redirected_call(twilio_post, phone_number):
+    root = _twiml(twilio_post("/twilio/voice/?attempt=1", sample("voice")))
+    assert [child.tag for child in root] == ["Connect"]
+    assert Call.objects.count() == 1
+
+
 def test_stream_token_expires_and_resists_tampering(settings, monkeypatch):
     # given a token issued now
     settings.STREAM_TOKEN_MAX_AGE_S = 120
