@@ -20,7 +20,7 @@ from functools import partial
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from aybiza.core import metrics
+from aybiza.core import metrics, tracing
 from aybiza.core.log_context import bind_call
 from aybiza.server.channels_loop import LeanLoopConsumer
 from calls import twilio
@@ -101,6 +101,7 @@ class MediaStreamConsumer(LeanLoopConsumer):
         self.ended = False
         self.closing = False
         self.call_sid = ""
+        self.call_span = None  # OpenTelemetry, when tracing is on (aybiza.core.tracing)
         self.max_message_bytes = settings.MEDIA_STREAM_MAX_MESSAGE_BYTES
 
     async def connect(self) -> None:
@@ -240,6 +241,9 @@ class MediaStreamConsumer(LeanLoopConsumer):
         # Every log line of this call from here on names it (aybiza.core.log_context).
         self.log_context = bind_call(tenant_id=loaded.call.tenant_id, call_sid=call_sid)
         logger.info("Call started: agent %s, stream %s", loaded.config.agent_id, stream_sid)
+        self.call_span = tracing.start_call_span(
+            tenant_id=loaded.call.tenant_id, call_sid=call_sid,
+            agent_id=loaded.config.agent_id, direction=loaded.call.direction)
         encoder = OutboundEncoder(stream_sid)
         recorder = CallRecorder() if loaded.config.recording_mode != "off" else None
         pacer = Pacer.for_running_loop()
@@ -250,6 +254,7 @@ class MediaStreamConsumer(LeanLoopConsumer):
         tools = ToolRunner(tenant_id=loaded.call.tenant_id, call_id=loaded.call.id,
                            agent_id=loaded.config.agent_id,
                            reply_channel=getattr(self, "channel_name", "") or "")
+        tools.traceparent = tracing.traceparent(self.call_span)
         self.session = CallSession(
             config=loaded.config, stt=loaded.stt, llm=loaded.llm, tts=loaded.tts,
             vad=loaded.vad, outbound=outbound, send_control=self.outbox.send,
@@ -257,6 +262,7 @@ class MediaStreamConsumer(LeanLoopConsumer):
             hangup=self._hang_up, pacer=pacer,
         )
         loaded.failover.session = self.session
+        self.session.call_span = self.call_span
         _live_calls.add(self)
         metrics.ACTIVE_CALLS.inc()
         if self.bad_messages:
@@ -301,6 +307,8 @@ class MediaStreamConsumer(LeanLoopConsumer):
             if self.bad_messages:
                 self.session.metrics["malformed_messages"] = dict(self.bad_messages)
             await self.session.finish(outcome)
+        tracing.end_span(self.call_span, outcome=outcome)
+        self.call_span = None
 
     def _count_bad(self, kind: str) -> None:
         self.bad_messages[kind] = self.bad_messages.get(kind, 0) + 1

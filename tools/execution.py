@@ -20,7 +20,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from aybiza.core import metrics
+from aybiza.core import metrics, tracing
 from aybiza.core.events import EventType, publish_event
 from aybiza.core.text import storable
 from compliance.crypto import decrypt_text_for_tenant, encrypt_text_for_tenant
@@ -47,7 +47,8 @@ def task_time_limits() -> tuple[int, int]:
             getattr(settings, "TOOLS_TASK_TIME_LIMIT_S", DEFAULT_TASK_TIME_LIMIT_S))
 
 
-def tool_execution_run(*, tenant_id: int, execution_id: int) -> ToolExecution | None:
+def tool_execution_run(*, tenant_id: int, execution_id: int,
+                       traceparent: str = "") -> ToolExecution | None:
     """Run the tenant's queued execution and store its outcome; None when there is nothing to
     report (no such execution of this tenant, or another delivery is running it). The tenant
     travels with the task so that a forged or stale id can never run another tenant's tool.
@@ -73,17 +74,25 @@ def tool_execution_run(*, tenant_id: int, execution_id: int) -> ToolExecution | 
         execution.refresh_from_db()
         return execution if execution.is_finished else None
     started = time.monotonic()
+    with tracing.span_from(traceparent, "tool", tool=tool.name, tenant_id=tenant_id,
+                           execution_id=execution.pk) as span:
+        outcome = _execute(execution, tool)
+        if span is not None:
+            span.set_attribute("aybiza.tool_status", outcome.status)
+    return finish_execution(execution, outcome, round((time.monotonic() - started) * 1000))
+
+
+def _execute(execution: ToolExecution, tool) -> ToolOutcome:
     try:
-        outcome = execute(tool=tool, arguments=_real_arguments(execution), call=execution.call,
-                          allowlist=tool_network_allowlist(tenant=execution.tenant),
-                          dry_run=execution.dry_run)
+        return execute(tool=tool, arguments=_real_arguments(execution), call=execution.call,
+                       allowlist=tool_network_allowlist(tenant=execution.tenant),
+                       dry_run=execution.dry_run)
     except SoftTimeLimitExceeded:  # the worker stopped it: the caller is told, not left waiting
-        outcome = failed(_time_limit_message(task_time_limits()[0]),
-                         status=ExecutionStatus.TIMEOUT)
+        return failed(_time_limit_message(task_time_limits()[0]),
+                      status=ExecutionStatus.TIMEOUT)
     except Exception as exc:  # a bug must not leave the call waiting for ever
         logger.exception("Tool %s (execution %s) crashed", tool.name, execution.pk)
-        outcome = failed("The tool failed unexpectedly.", detail=f"{type(exc).__name__}: {exc}")
-    return finish_execution(execution, outcome, round((time.monotonic() - started) * 1000))
+        return failed("The tool failed unexpectedly.", detail=f"{type(exc).__name__}: {exc}")
 
 
 def tool_execution_time_out(*, tenant_id: int, execution_id: int,

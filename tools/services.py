@@ -239,7 +239,7 @@ def _wait_finished(execution: ToolExecution, *, timeout_s: float) -> ToolExecuti
 
 def tool_calls_dispatch(
     *, tenant_id: int, call_id: int | None, agent_id: int, calls: list[ToolCall],
-    reply_channel: str,
+    reply_channel: str, traceparent: str = "",
 ) -> list[int]:
     """Queue the brain's tool calls; each result arrives later on `reply_channel` as a
     `tool.result` message (see `tool_result_message`). Returns the execution ids.
@@ -279,12 +279,13 @@ def tool_calls_dispatch(
                 jobs.append((execution.pk, ""))  # runs in the background, reports nothing
             else:
                 jobs.append((execution.pk, reply_channel))
-        transaction.on_commit(lambda: _after_dispatch(tenant_id, acks, jobs, reply_channel))
+        transaction.on_commit(
+            lambda: _after_dispatch(tenant_id, acks, jobs, reply_channel, traceparent))
     return [execution_id for execution_id, _ in jobs]
 
 
 def _after_dispatch(tenant_id: int, acks: list[ToolExecution], jobs: list[tuple[int, str]],
-                    reply_channel: str) -> None:
+                    reply_channel: str, traceparent: str = "") -> None:
     for execution in acks:
         tool_result_send(reply_channel=reply_channel, message=tool_result_message(
             execution, content={"status": "started",
@@ -294,10 +295,11 @@ def _after_dispatch(tenant_id: int, acks: list[ToolExecution], jobs: list[tuple[
         pool = _eager_pool()
         loop = _dispatching_loop()
         for execution_id, channel in jobs:
-            pool.submit(_run_eager, tenant_id, execution_id, channel, loop)
+            pool.submit(_run_eager, tenant_id, execution_id, channel, loop, traceparent)
     else:
         for execution_id, channel in jobs:
-            run_tool_call.apply_async(args=(tenant_id, execution_id, channel))
+            run_tool_call.apply_async(args=(tenant_id, execution_id, channel),
+                                      kwargs={"traceparent": traceparent})
 
 
 _pool_lock = threading.Lock()
@@ -325,11 +327,12 @@ def _dispatching_loop() -> asyncio.AbstractEventLoop | None:
 
 
 def _run_eager(tenant_id: int, execution_id: int, reply_channel: str,
-               loop: asyncio.AbstractEventLoop | None = None) -> None:
+               loop: asyncio.AbstractEventLoop | None = None, traceparent: str = "") -> None:
     close_old_connections()  # what a Celery worker does around each task (CONN_MAX_AGE)
     eager_delivery.loop = loop
     try:
-        run_tool_call.apply(args=(tenant_id, execution_id, reply_channel), throw=True)
+        run_tool_call.apply(args=(tenant_id, execution_id, reply_channel),
+                            kwargs={"traceparent": traceparent}, throw=True)
     except Exception:
         logger.exception("In-process tool run %s failed", execution_id)
     finally:

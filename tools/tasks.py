@@ -43,12 +43,15 @@ class ToolTask(Task):
              retry_backoff_max=4, retry_jitter=True, default_retry_delay=1,
              soft_time_limit=SOFT_TIME_LIMIT_S, time_limit=TIME_LIMIT_S,
              acks_on_timeout=True, reject_on_worker_lost=False, retry_on_worker_lost=True)
-def run_tool_call(tenant_id: int, execution_id: int, reply_channel: str) -> None:
+def run_tool_call(tenant_id: int, execution_id: int, reply_channel: str,
+                  traceparent: str = "") -> None:
     """Run one of the tenant's tool calls and report its result to the live call on
     `reply_channel` ("" = nobody).
 
     Idempotent: a re-delivered task re-sends the stored result of a finished execution.
+    `traceparent`: the call's trace, which the run's span joins (aybiza.core.tracing).
     """
-    execution = tool_execution_run(tenant_id=tenant_id, execution_id=execution_id)
+    execution = tool_execution_run(tenant_id=tenant_id, execution_id=execution_id,
+                                   traceparent=traceparent)
     if execution is not None:
         tool_result_send(reply_channel=reply_channel, message=tool_result_message(execution))

@@ -13,3 +13,6 @@ class CoreConfig(AppConfig):
         from aybiza.core.metrics import celery_queue_depths, scrape_collectors
 
         scrape_collectors.append(celery_queue_depths)  # /metrics: tasks waiting per queue
+        from aybiza.core import tracing
+
+        tracing.configure()  # OpenTelemetry over OTLP, when OTEL_EXPORTER_OTLP_ENDPOINT is set

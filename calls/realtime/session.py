@@ -60,6 +60,8 @@ MAX_TOOL_ROUNDS = 4
 class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery):
     """One call's state; the mixins above hold the behaviour of each concept."""
 
+    call_span = None  # the call's OpenTelemetry span, set by the consumer when tracing is on
+
     def __init__(
         self, *, config: SessionConfig, stt: STTProvider, llm: LLMProvider, tts: TTSProvider,
         vad: VoiceActivity, outbound: OutboundAudio, send_control: Callable[[str], None],

@@ -13,6 +13,7 @@ import contextlib
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from aybiza.core import tracing
 from calls.models import Outcome, Role
 from calls.realtime.chunker import ClauseChunker
 from calls.realtime.pacer import BYTES_PER_S
@@ -129,6 +130,13 @@ class Speaking:
             end_ms=self._offset_ms(now), interrupted=interrupted, usage=turn.usage,
             **latency,
         )
+        if tracing.enabled():  # once a turn, from the times above: never on the media path
+            tracing.record_turn(
+                self.call_span, index=turn.index, kind=turn.kind, interrupted=interrupted,
+                times={"caller_end": base, "stt_final": turn.stt_final_t,
+                       "first_token": turn.first_token_t, "first_audio": turn.first_audio_t,
+                       "first_frame": first_frame_t},
+                end_t=now, usage=turn.usage, clock=now)
 
     def _abandon_turn(self, turn: AgentTurn) -> None:
         """A turn replaced before it finished: silence what it queued, keep what was heard."""

@@ -27,6 +27,7 @@ class ToolRunner:
         self.agent_id = agent_id
         self.reply_channel = reply_channel
         self.timeout_s = timeout_s
+        self.traceparent = ""  # the call's trace, continued by the tool runs (when tracing)
         self._waiting: dict[str, asyncio.Future[ToolResult]] = {}
 
     async def run(self, calls: list[ToolCall]) -> list[ToolResult]:
@@ -74,7 +75,7 @@ class ToolRunner:
         try:
             await database_sync_to_async(tool_calls_dispatch, thread_sensitive=False)(
                 tenant_id=self.tenant_id, call_id=self.call_id, agent_id=self.agent_id,
-                calls=calls, reply_channel=self.reply_channel,
+                calls=calls, reply_channel=self.reply_channel, traceparent=self.traceparent,
             )
         finally:
             dispatching_loop.reset(token)

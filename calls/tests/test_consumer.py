@@ -502,3 +502,32 @@ async def test_log_lines_of_a_call_name_its_tenant_sid_and_turn(call):
     started = [json.loads(line) for line in lines if "Call started" in line]
     assert started and started[0]["call_sid"] == call.call_sid
     assert started[0]["tenant_id"] == call.tenant_id and started[0]["level"] == "INFO"
+
+
+async def test_with_tracing_on_a_call_is_one_trace_of_its_turns(call):
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from aybiza.core import tracing
+
+    exporter = InMemorySpanExporter()
+    tracing.install(SimpleSpanProcessor(exporter))
+    try:
+        # when a call plays its greeting and the caller hangs up
+        phone, _ = await connect(call)
+        await phone.start()
+        await phone.send_audio(SILENCE, 1.0)
+        await phone.stop()
+        await phone.ws.wait(timeout=3)
+        stored = await refreshed(call)
+    finally:
+        tracing.uninstall()
+    # then the call span holds the greeting's turn span, all in one trace
+    finished = exporter.get_finished_spans()
+    [call_span] = [span for span in finished if span.name == "call"]
+    turns = [span for span in finished if span.name == "turn"]
+    assert call_span.attributes["aybiza.call_sid"] == call.call_sid
+    assert call_span.attributes["aybiza.outcome"] == stored.outcome
+    assert turns and all(t.parent.span_id == call_span.context.span_id for t in turns)
+    assert turns[0].attributes["aybiza.turn_index"] == 0
+    assert {span.context.trace_id for span in finished} == {call_span.context.trace_id}

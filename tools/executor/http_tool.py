@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from aybiza.core import tracing
 from tools.executor.auth import MissingSecret, auth_headers
 from tools.executor.outcome import ToolOutcome, failed, succeeded
 from tools.executor.render import (
@@ -108,6 +109,9 @@ def build_request(
     """(url, headers, body) of the tool's request for these arguments (no auth headers)."""
     url = render_url(tool.url_template, values)
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json, text/*;q=0.9"}
+    traceparent = tracing.current_traceparent()
+    if traceparent:  # the call's trace goes on in the tenant's service (W3C Trace Context)
+        headers["traceparent"] = traceparent
     headers.update(render_headers(tool.headers_template or {}, values))
     payload: Any = None
     if tool.body_mode == BodyMode.TEMPLATE:

@@ -140,3 +140,33 @@ def test_finished_run_publishes_tool_executed(target, allow_loopback, make_http_
     # then
     assert [(e.tenant_id, e.payload["execution_id"], e.payload["status"]) for e in seen] == [
         (execution.tenant_id, execution.id, ExecutionStatus.SUCCEEDED)]
+
+
+def test_a_tool_run_joins_the_calls_trace_and_passes_it_on(target, allow_loopback,
+                                                            make_http_tool, replies):
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from aybiza.core import tracing
+
+    exporter = InMemorySpanExporter()
+    tracing.install(SimpleSpanProcessor(exporter))
+    try:
+        # given a live call's trace
+        call = tracing.start_call_span(tenant_id=1, call_sid="CA7", agent_id=1,
+                                       direction="inbound")
+        target.reply("POST", "/stock", json={"in_stock": 3})
+        execution = queued(make_http_tool(target.url("/stock")))
+        # when its tool call runs on a worker (the task carries the trace)
+        run_tool_call(execution.tenant_id, execution.id, replies.channel,
+                      traceparent=tracing.traceparent(call))
+    finally:
+        tracing.uninstall()
+    # then the run is a span of the call's trace, and the tenant's service got it too
+    [tool] = [span for span in exporter.get_finished_spans() if span.name == "tool"]
+    assert tool.context.trace_id == call.context.trace_id
+    assert tool.parent.span_id == call.context.span_id
+    assert tool.attributes["aybiza.tool_status"] == "succeeded"
+    sent = target.requests[0].headers.get("Traceparent") or target.requests[0].headers.get(
+        "traceparent")
+    assert sent.split("-")[1] == f"{call.context.trace_id:032x}"
