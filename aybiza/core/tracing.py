@@ -23,6 +23,7 @@ ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 SERVICE_NAME = "aybiza"
 
 _tracer = None  # an opentelemetry Tracer when tracing is on
+_provider = None
 
 
 def enabled() -> bool:
@@ -41,19 +42,24 @@ def configure() -> None:
 
 def install(processor) -> None:
     """Trace through `processor` (an OTLP batch processor; tests give an in-memory one)."""
-    global _tracer
+    global _tracer, _provider
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
 
     service = os.environ.get("OTEL_SERVICE_NAME", SERVICE_NAME)
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     provider.add_span_processor(processor)
-    _tracer = provider.get_tracer("aybiza")
+    _provider, _tracer = provider, provider.get_tracer("aybiza")
 
 
 def uninstall() -> None:
-    global _tracer
-    _tracer = None
+    global _tracer, _provider
+    _tracer = _provider = None
+
+
+def flush(timeout_ms: int = 5000) -> bool:
+    """Export the spans still batched (at shutdown; in tests)."""
+    return _provider.force_flush(timeout_ms) if _provider is not None else True
 
 
 def monotonic_to_ns(t: float, *, now_mono: float | None = None,

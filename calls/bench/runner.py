@@ -34,6 +34,7 @@ import psutil
 from calls.bench import report, stats
 from calls.bench.asgi import STATS_PATH
 from calls.bench.cores import pin, pinner
+from calls.bench.otlp_sink import OtlpSink
 from calls.bench.seed import BENCH_NUMBER
 from calls.bench.speech import caller_clips
 from calls.realtime.pacer import DEFAULT_LEAD_FRAMES, FRAME_S
@@ -75,6 +76,7 @@ class BenchOptions:
     llm_first_token_ms: int = 400
     tts_first_audio_ms: int = 150
     trace_calls: int = 0  # keep every message of the first calls of each step (debugging)
+    otel: bool = False  # OpenTelemetry on in the server, exporting to a local OTLP sink
     command: str = "manage.py bench"
     say: Callable[[str], None] = field(default=print, repr=False)
 
@@ -114,8 +116,11 @@ def run(options: BenchOptions) -> dict:
     say(f"caller speech: {len(turns)} clips of {', '.join(f'{c.duration_s:.1f}' for c in turns)} "
         f"s, barge-in {barges[0].duration_s:.1f} s")
 
-    with postgres_server("aybiza_bench") as database_url, redis_server() as redis_url:
+    with postgres_server("aybiza_bench") as database_url, redis_server() as redis_url, \
+            OtlpSink().running() as sink:
         env = server_env(database_url=database_url, redis_url=redis_url, work=work)
+        if options.otel:  # tracing's real cost: spans built, batched and sent over OTLP/HTTP
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.endpoint
         say("migrating the bench database")
         _django(["manage.py", "migrate", "--noinput"], env, work / "migrate.log")
         seeded = json.loads(_django(["-m", "calls.bench.seed", json.dumps(agent_fields(options))],
@@ -169,6 +174,9 @@ def run(options: BenchOptions) -> dict:
                     say(f"stopping the ramp {results['stopped']}")
                     break
             results["server_rss_after"] = psutil.Process(server.pid).memory_info().rss
+        if options.otel:
+            results["otel"] = {"exports": sink.requests, "bytes": sink.bytes}
+            say(f"OpenTelemetry: {sink.requests} OTLP exports, {sink.bytes} bytes received")
     if options.floor:
         say(f"measuring the server stack's floor ({FLOOR_CALLS} bare connections)")
         results["floor"] = server_floor(options, work / "floor.log")

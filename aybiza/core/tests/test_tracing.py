@@ -67,3 +67,21 @@ def test_the_traceparent_names_the_call_span(spans):
     with tracing.span_from(header, "tool", tool="lookup") as tool:
         assert tool.context.trace_id == call.context.trace_id
         assert tracing.current_traceparent().split("-")[2] == f"{tool.context.span_id:016x}"
+
+
+def test_with_an_endpoint_spans_are_exported_over_otlp_http(monkeypatch):
+    from calls.bench.otlp_sink import OtlpSink
+
+    with OtlpSink().running() as sink:
+        monkeypatch.setenv(tracing.ENDPOINT_ENV, sink.endpoint)
+        tracing.uninstall()
+        tracing.configure()  # what the apps do as they load
+        try:
+            assert tracing.enabled()
+            call = tracing.start_call_span(tenant_id=1, call_sid="CA1", agent_id=1,
+                                           direction="inbound")
+            tracing.end_span(call, outcome="caller_hung_up")
+            assert tracing.flush()
+        finally:
+            tracing.uninstall()
+    assert sink.requests == 1 and sink.bytes > 50

@@ -53,6 +53,9 @@ class Command(BaseCommand):
                             help="Update docs/performance.md and docs/performance.png.")
         parser.add_argument("--trace-calls", type=int, default=0, metavar="K",
                             help="Keep every message of the first K calls in the results.")
+        parser.add_argument("--otel", action="store_true",
+                            help="Turn OpenTelemetry tracing on in the server (exported to a "
+                                 "local OTLP receiver) to measure its cost.")
         parser.add_argument("--output-dir", type=Path, default=BASE_DIR / "bench-results")
 
     def handle(self, *args, **opts) -> None:
@@ -61,7 +64,7 @@ class Command(BaseCommand):
             "server_core": opts["server_core"], "generator_core": opts["generator_core"],
             "profile_at": opts["profile_at"], "write_docs": opts["write_docs"],
             "output_dir": opts["output_dir"], "say": self.stdout.write,
-            "trace_calls": opts["trace_calls"],
+            "trace_calls": opts["trace_calls"], "otel": opts["otel"],
             "command": "manage.py bench " + " ".join(_given(opts)),
         }
         for name in ("steps", "measure_s", "warmup_s"):
