@@ -1,5 +1,5 @@
 // A call's page while the call is going on (portal/calls/detail.html): the tenant's event
-// stream says a turn of this call was saved (turn.completed: ids only), and the page re-reads
+// stream says turns of some calls were saved (turn.completed: their ids), and the page re-reads
 // the server-rendered transcript once per burst; when the call ends (call.completed) the whole
 // page is read again, with its outcome, analysis and costs.
 
@@ -36,10 +36,13 @@ function onEvent(message) {
   } catch {
     return;
   }
-  if (!event.payload || Number(event.payload.call_id) !== callId) return;
-  if (event.event === "turn.completed" && refreshTimer === null) {
-    refreshTimer = setTimeout(refreshTranscript, 150);
-  } else if (event.event === "call.completed") {
+  if (!event.payload) return;
+  if (event.event === "turn.completed") {
+    const calls = event.payload.call_ids || [];
+    if (calls.includes(callId) && refreshTimer === null) {
+      refreshTimer = setTimeout(refreshTranscript, 150);
+    }
+  } else if (event.event === "call.completed" && Number(event.payload.call_id) === callId) {
     ended = true;
     statusLine.textContent = "The call has ended: loading its outcome…";
     window.location.reload();

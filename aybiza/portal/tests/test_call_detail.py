@@ -112,6 +112,5 @@ def test_each_saved_turn_is_announced_to_live_pages_by_ids_only(
                          "text": "my card is 4111 1111 1111 1111"}])
     finally:
         unsubscribe(seen.append)
-    assert [(e.tenant_id, e.payload) for e in seen] == [
-        (tenant.pk, {"call_id": call.pk, "index": 0, "role": "caller"})]
+    assert [(e.tenant_id, e.payload) for e in seen] == [(tenant.pk, {"call_ids": [call.pk]})]
     assert EventType.TURN_COMPLETED not in WEBHOOK_EVENT_TYPES  # one per turn: live pages only
