@@ -7,7 +7,7 @@ from agents.api import AgentViewSet, PhoneNumberViewSet, ProviderCredentialViewS
 from agents.voices_api import VoiceListView
 from aybiza.core.api import ApiKeyViewSet
 from aybiza.core.webhook_api import WebhookViewSet
-from calls.alert_api import AlertRuleViewSet
+from calls.alert_api import AlertRuleViewSet, MetricsView
 from calls.api import CallViewSet
 from memory.api import ContactViewSet
 from tools.urls import register as register_tool_routes
@@ -24,4 +24,5 @@ router.register("alert-rules", AlertRuleViewSet, basename="alert-rule")
 register_tool_routes(router)
 
 urlpatterns = [*router.urls, path("compliance/", include("compliance.urls")),
-               path("voices/", VoiceListView.as_view(), name="voice-list")]
+               path("voices/", VoiceListView.as_view(), name="voice-list"),
+               path("metrics/", MetricsView.as_view(), name="metrics-series")]

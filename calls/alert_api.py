@@ -1,5 +1,6 @@
-"""Alert rules over the API (`/api/v1/alert-rules/`): thresholds on recent calls, their state
-and history. The Slack webhook URL is write-only (stored encrypted)."""
+"""Live operations over the API: alert rules (`/api/v1/alert-rules/`: thresholds on recent
+calls, their state and history; the Slack webhook URL is write-only, stored encrypted) and the
+metrics series (`/api/v1/metrics/`, from hourly rollups)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from aybiza.core.api import TenantViewSetMixin
+from agents.selectors import agent_get
+from aybiza.core.api import MAX_ID, TenantViewSetMixin
+from aybiza.core.tenancy import request_tenant
 from calls.alerts import (
     MAX_EMAIL_RECIPIENTS,
     alert_rule_create,
@@ -17,6 +21,7 @@ from calls.alerts import (
     slack_configured,
 )
 from calls.models import AlertMetric, AlertRule, AlertTransition
+from calls.rollups import metrics_series
 from calls.selectors import alert_rule_get, alert_rule_list
 
 
@@ -99,3 +104,26 @@ class AlertRuleViewSet(TenantViewSetMixin, viewsets.ViewSet):
         rule = alert_rule_get(tenant=self.tenant, pk=pk)
         rows = AlertTransition.objects.filter(tenant=self.tenant, rule=rule).order_by("-at", "-id")
         return self.paginated_response(rows, AlertTransitionSerializer)
+
+
+class MetricsQuerySerializer(serializers.Serializer):
+    window = serializers.ChoiceField(choices=["24h", "7d", "30d"], default="24h")
+    agent = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+
+
+class MetricsView(APIView):
+    """The team's calls over 24 hours (by hour), 7 or 30 days (by day), from hourly rollups:
+    calls, errors and error rate, voice-to-voice latency p50/p95 and p95 per stage, tokens
+    (with cache reads and writes), cost and cost per call, tool runs and failures. Browser test
+    calls are left out. The current hour is at most 5 minutes behind."""
+
+    @extend_schema(parameters=[MetricsQuerySerializer], responses=dict)
+    def get(self, request):
+        query = MetricsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        tenant = request_tenant(request)
+        agent_id = query.validated_data.get("agent")
+        if agent_id is not None:
+            agent_get(tenant=tenant, pk=agent_id)  # 404 for another team's agent
+        return Response(metrics_series(tenant=tenant, window=query.validated_data["window"],
+                                       agent_id=agent_id))

@@ -220,3 +220,28 @@ class AlertTransition(TenantOwnedModel):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+
+class CallRollup(TenantOwnedModel):
+    """One hour of one agent's calls, summed (calls.rollups): what dashboards and the metrics
+    API read for days and months, kept long after the raw call events are pruned. Latencies are
+    kept as histograms (counts per bucket of `calls.rollups.LATENCY_BUCKETS_MS`) so that hours
+    add up into days with percentiles intact."""
+
+    agent = models.ForeignKey("agents.Agent", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    hour = models.DateTimeField(db_index=True)
+    calls = models.PositiveIntegerField(default=0)  # started in the hour
+    ended = models.PositiveIntegerField(default=0)  # ended in the hour
+    errors = models.PositiveIntegerField(default=0)
+    outcomes = models.JSONField(default=dict, blank=True)  # outcome -> count (ended)
+    duration_s = models.PositiveIntegerField(default=0)
+    latency = models.JSONField(default=dict, blank=True)  # stage -> bucket counts
+    tokens = models.JSONField(default=dict, blank=True)  # input/output/cache_read/cache_write
+    cost_usd = models.FloatField(default=0.0)
+    tool_runs = models.PositiveIntegerField(default=0)
+    tool_failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["hour", "id"]
+        indexes = [models.Index(fields=["tenant", "hour"])]

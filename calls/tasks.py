@@ -26,3 +26,19 @@ def evaluate_alerts() -> int:
     from calls.alerts import alerts_evaluate
 
     return alerts_evaluate()
+
+
+@shared_task(name="calls.rollup_metrics", ignore_result=True)
+def rollup_metrics() -> int:
+    """Recompute the current and previous hour's rollups (beat, every 5 minutes)."""
+    from calls.rollups import rollups_refresh
+
+    return rollups_refresh()
+
+
+@shared_task(name="calls.prune_metrics", ignore_result=True)
+def prune_metrics() -> dict[str, int]:
+    """Delete raw call events and rollups past their retention (beat, daily)."""
+    from calls.rollups import metrics_prune
+
+    return metrics_prune()

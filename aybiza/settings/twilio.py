@@ -15,3 +15,7 @@ STREAM_TOKEN_MAX_AGE_S: int = env.int("STREAM_TOKEN_MAX_AGE_S", default=120)
 # A call still open this long after it started cannot be live (agents end calls within
 # max_call_seconds, at most 4 h): the reconcile job (calls.reconcile_statuses) closes it.
 CALL_STALE_AFTER_S: int = env.int("CALL_STALE_AFTER_S", default=5 * 3600)
+# Raw call events (barge-ins, DTMF, errors...) are deleted after this many days; the hourly
+# rollups that dashboards read (calls.rollups) are kept for ROLLUP_RETENTION_DAYS.
+CALL_EVENT_RETENTION_DAYS: int = env.int("CALL_EVENT_RETENTION_DAYS", default=30)
+ROLLUP_RETENTION_DAYS: int = env.int("ROLLUP_RETENTION_DAYS", default=400)
