@@ -12,6 +12,7 @@ from agents.selectors import agent_list, phone_number_list
 from aybiza.portal.access import portal_view
 from calls.dashboard import dashboard_today
 from calls.models import AlertState
+from calls.rollups import metrics_series
 from calls.selectors import alert_rule_list, call_list
 
 RECENT_CALLS = 5
@@ -34,6 +35,8 @@ def home(request):
         "calls_this_week": call_list(tenant=tenant, started_after=week_ago).count(),
         "recent_calls": list(call_list(tenant=tenant)[:RECENT_CALLS]),
         "firing_alerts": list(alert_rule_list(tenant=tenant).filter(state=AlertState.FIRING)),
+        # From hourly rollups (up to 5 minutes behind); trend.js charts 24 h / 7 d / 30 d.
+        "trend": metrics_series(tenant=tenant, window="24h")["totals"],
         **live,
     }
     return render(request, "portal/home.html", context)
