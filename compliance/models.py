@@ -183,6 +183,8 @@ class RetentionPolicy(TenantOwnedModel):
     calls_days = models.PositiveIntegerField(null=True, blank=True)
     tool_logs_days = models.PositiveIntegerField(null=True, blank=True)
     audit_events_days = models.PositiveIntegerField(null=True, blank=True)
+    # Callers' memory (contacts not heard from, facts not confirmed, within that many days).
+    memory_days = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "retention policies"

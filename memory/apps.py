@@ -10,3 +10,7 @@ class MemoryConfig(AppConfig):
         from memory import subjects
 
         register_subject_data("memory", export=subjects.export, erase=subjects.erase)
+        from compliance.services.retention import register_retention_enforcer
+        from memory.services import memory_retention_enforce
+
+        register_retention_enforcer("memory", memory_retention_enforce)

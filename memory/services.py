@@ -3,6 +3,7 @@ not to be remembered; values are bounded and sealed with the tenant's data key."
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -137,3 +138,11 @@ def memory_forget(*, tenant: Tenant, contact: Contact, actor=None) -> None:
         contact.name_sealed = ""
         contact.save(update_fields=["name_sealed", "updated_at"])
         audit_record(action="contact.forgotten", tenant=tenant, target=contact, actor=actor)
+
+
+def memory_retention_enforce(tenant: Tenant, cutoff: datetime) -> int:
+    """The tenant's retention for callers' memory: facts not written since `cutoff`, and
+    contacts not heard from since then (their calls stay, unlinked); returns rows deleted."""
+    facts, _ = MemoryFact.objects.filter(tenant=tenant, updated_at__lt=cutoff).delete()
+    contacts, _ = Contact.objects.filter(tenant=tenant, last_seen_at__lt=cutoff).delete()
+    return facts + contacts

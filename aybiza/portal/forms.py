@@ -366,6 +366,9 @@ class RetentionForm(forms.Form):
     calls_days = forms.IntegerField(label="Calls (everything about them)", required=False)
     tool_logs_days = forms.IntegerField(label="Tool runs", required=False)
     audit_events_days = forms.IntegerField(label="Audit log", required=False)
+    memory_days = forms.IntegerField(label="Callers' memory", required=False,
+                                     help_text="Callers not heard from, and remembered facts "
+                                               "not confirmed, in that many days are forgotten.")
 
 
 class SubjectForm(forms.Form):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from compliance.services.audit import audit_record, chain_head_lock
 from compliance.services.storage import delete_files_on_commit
 
 POLICY_FIELDS = ("recordings_days", "transcripts_days", "call_events_days", "calls_days",
-                 "tool_logs_days", "audit_events_days")
+                 "tool_logs_days", "audit_events_days", "memory_days")
 # Longest accepted retention: 100 years (longer is "keep", i.e. empty).
 MAX_DAYS = 36_500
 
@@ -134,11 +135,19 @@ def _prune_audit_events(tenant: Tenant, cutoff: datetime) -> int:
 
 
 # Order matters: whole calls first, so the finer kinds do not count rows about to go anyway.
-_ENFORCERS = (
+# Apps that hold personal data of their own add a kind with `register_retention_enforcer`.
+_ENFORCERS: list[tuple[str, Callable[[Tenant, datetime], int]]] = [
     ("calls", _delete_calls),
     ("recordings", _delete_recordings),
     ("transcripts", _delete_transcripts),
     ("call_events", _delete_call_events),
     ("tool_logs", _delete_tool_logs),
     ("audit_events", _prune_audit_events),
-)
+]
+
+
+def register_retention_enforcer(name: str, enforce: Callable[[Tenant, datetime], int]) -> None:
+    """Enforce `<name>_days` of the policy with `enforce(tenant, cutoff) -> rows deleted`
+    (memory registers its contacts and facts); idempotent per name."""
+    if all(existing != name for existing, _ in _ENFORCERS):
+        _ENFORCERS.append((name, enforce))

@@ -130,3 +130,29 @@ def test_retention_is_scheduled_daily_at_three_utc(db):
     assert task.enabled and task.task == "compliance.retention_enforce_all"
     assert (task.crontab.minute, task.crontab.hour, str(task.crontab.timezone)) == ("0", "3",
                                                                                    "UTC")
+
+
+def test_callers_memory_is_forgotten_after_its_period(tenant, other_tenant):
+    from compliance.services import retention_enforce, retention_policy_set
+    from memory.models import Contact, MemoryFact
+    from memory.services import contact_for_caller
+
+    now = timezone.now()
+    old = contact_for_caller(tenant=tenant, number="+15550142233")
+    recent = contact_for_caller(tenant=tenant, number="+15550142244")
+    theirs = contact_for_caller(tenant=other_tenant, number="+15550142233")
+    Contact.objects.filter(pk__in=[old.pk, theirs.pk]).update(
+        last_seen_at=now - timedelta(days=100))
+    stale = MemoryFact.objects.create(tenant=tenant, contact=recent, key="last_booking",
+                                      value_sealed="x")
+    fresh = MemoryFact.objects.create(tenant=tenant, contact=recent, key="last_call",
+                                      value_sealed="y")
+    MemoryFact.objects.filter(pk=stale.pk).update(updated_at=now - timedelta(days=100))
+    retention_policy_set(tenant=tenant, memory_days=90)
+
+    counts = retention_enforce(tenant=tenant, now=now)
+
+    assert counts["memory"] == 2  # the stale fact, the caller not heard from
+    assert list(Contact.objects.filter(tenant=tenant)) == [recent]
+    assert list(MemoryFact.objects.filter(tenant=tenant)) == [fresh]
+    assert Contact.objects.filter(pk=theirs.pk).exists()  # another team's policy is its own
