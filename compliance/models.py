@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -200,3 +201,32 @@ class CallerCall(Call):
         proxy = True
         verbose_name = "caller data (by call)"
         verbose_name_plural = "caller data (by call)"
+
+
+class ErasureRequestStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a member"
+    ERASED = "erased", "Erased"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class ErasureRequest(TenantOwnedModel):
+    """A caller asked, during a call, to have their data deleted. Filed, not carried out at
+    once: caller ID can be spoofed, so a member confirms (erasing everything about the number)
+    or dismisses it. The number is kept sealed only while the request is pending."""
+
+    subject_hash = models.CharField(max_length=64, db_index=True)
+    phone_sealed = models.TextField(blank=True, editable=False)
+    call = models.ForeignKey("calls.Call", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    status = models.CharField(max_length=10, choices=ErasureRequestStatus.choices,
+                              default=ErasureRequestStatus.PENDING)
+    handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def audit_label(self) -> str:
+        return f"Erasure request {self.pk}"

@@ -3,6 +3,7 @@ not to be remembered; values are bounded and sealed with the tenant's data key."
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -138,6 +139,24 @@ def memory_forget(*, tenant: Tenant, contact: Contact, actor=None) -> None:
         contact.name_sealed = ""
         contact.save(update_fields=["name_sealed", "updated_at"])
         audit_record(action="contact.forgotten", tenant=tenant, target=contact, actor=actor)
+
+
+def caller_asked_to_be_forgotten(*, call) -> None:
+    """The caller said "forget me" on `call`: from now on nothing is remembered about them,
+    what was remembered is gone, and an erasure request is filed for a member to confirm
+    (caller ID can be spoofed, so the call alone does not erase their history)."""
+    from compliance.services.erasure_requests import erasure_request_file
+
+    contact = call.contact
+    if contact is not None:
+        contact.do_not_remember = True
+        contact.save(update_fields=["do_not_remember", "updated_at"])
+        memory_forget(tenant=call.tenant, contact=contact, actor="caller")
+    number = call.to_number if call.direction == "outbound" else call.from_number
+    if number:
+        # No usable number (withheld): there is nothing to file a request against.
+        with contextlib.suppress(ApplicationError):
+            erasure_request_file(tenant=call.tenant, phone_number=number, call=call)
 
 
 def memory_retention_enforce(tenant: Tenant, cutoff: datetime) -> int:

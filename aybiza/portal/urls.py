@@ -41,6 +41,8 @@ urlpatterns = [
     path("agents/<int:pk>/versions/<int:number>/rollback/", versions.agent_rollback_view,
          name="agent-rollback"),
     path("calls/", calls.call_index, name="calls"),
+    path("compliance/erasure-requests/<int:pk>/", compliance.erasure_request_decide_view,
+         name="erasure-request-decide"),
     path("alerts/", alerts.alert_index, name="alerts"),
     path("alerts/new/", alerts.alert_new, name="alert-new"),
     path("alerts/<int:pk>/", alerts.alert_edit, name="alert-edit"),

@@ -1,4 +1,5 @@
-"""Call control every LLM agent has without binding a tool: hanging up.
+"""Call control every LLM agent has without binding a tool: hanging up, and forgetting a
+caller who asks (`forget_caller`: memory off and cleared, an erasure request filed).
 
 The session handles `end_call` itself (no Celery round trip, no Twilio call mid-sentence): the
 call ends once the turn's words have been played, through the consumer's hang-up (Twilio's REST
@@ -17,6 +18,16 @@ END_CALL_SPEC = ToolSpec(
                 "said goodbye (or the caller said goodbye), never in the middle of a request.",
     parameters={"type": "object", "properties": {}},
 )
+FORGET_CALLER = "forget_caller"
+FORGET_CALLER_SPEC = ToolSpec(
+    name=FORGET_CALLER,
+    description="The caller asks you to forget them, not to remember them, or to delete their "
+                "data: call this, then tell them it is done. Nothing is remembered about them "
+                "from now on, and a request to erase their data is passed to the team.",
+    parameters={"type": "object", "properties": {}},
+)
+FORGOTTEN = ("Done. I won't remember anything about you, and I've passed on your request to "
+             "delete your information.")
 # Said when the model hangs up without a word of goodbye in that turn.
 GOODBYE_LINE = "Thank you for calling. Goodbye!"
 
@@ -26,6 +37,8 @@ def with_call_control(tools: list[ToolSpec], *, llm_provider: str) -> list[ToolS
 
     The offline brain has its own goodbye and would read a tool it does not need into its help
     line, so it gets the tools as they are."""
-    if llm_provider == "offline" or any(tool.name == END_CALL for tool in tools):
+    if llm_provider == "offline":
         return tools
-    return [*tools, END_CALL_SPEC]
+    names = {tool.name for tool in tools}
+    return [*tools, *(spec for spec in (END_CALL_SPEC, FORGET_CALLER_SPEC)
+                      if spec.name not in names)]

@@ -149,6 +149,11 @@ class CallStore:
         self._submit("event", {"call": self.call, "type": type, "payload": payload or {},
                                "offset_ms": offset_ms})
 
+    def caller_asked_to_be_forgotten(self) -> None:
+        from memory.services import caller_asked_to_be_forgotten
+
+        self._submit("call", {"call": self.call}, caller_asked_to_be_forgotten)
+
     def record_consent(self, *, kind: str, granted: bool, method: str,
                        disclosure_text: str = "") -> None:
         from compliance.services import consent_record

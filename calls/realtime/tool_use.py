@@ -5,7 +5,7 @@ transfer or hang-up result fixes the call's outcome before Twilio ends the strea
 from __future__ import annotations
 
 from calls.models import Outcome
-from calls.realtime.call_control import END_CALL
+from calls.realtime.call_control import END_CALL, FORGET_CALLER, FORGOTTEN
 from calls.realtime.providers.llm.base import ToolCall, ToolResult
 
 TURN_FILLER = "One moment, please."
@@ -26,6 +26,11 @@ class ToolUse:
         for call in calls:
             if call.name == END_CALL:  # with other tools: they run, then the call ends
                 refused[call.id] = hung_up(call)
+                continue
+            if call.name == FORGET_CALLER:  # handled here: the tenant binds no tool for it
+                self.store.record_event("forget_requested", {}, self._offset_ms(self._now()))
+                self.store.caller_asked_to_be_forgotten()
+                refused[call.id] = ToolResult(call.id, call.name, {"message": FORGOTTEN})
                 continue
             spec = self._tool_specs.get(call.name)
             if spec is not None and spec.secure_argument:

@@ -531,3 +531,49 @@ async def test_with_tracing_on_a_call_is_one_trace_of_its_turns(call):
     assert turns and all(t.parent.span_id == call_span.context.span_id for t in turns)
     assert turns[0].attributes["aybiza.turn_index"] == 0
     assert {span.context.trace_id for span in finished} == {call_span.context.trace_id}
+
+
+async def test_a_caller_who_says_forget_me_is_forgotten_and_an_erasure_request_filed(call):
+    from agents.models import Agent
+    from compliance.models import ErasureRequest, ErasureRequestStatus
+    from memory.models import Contact, MemoryFact
+    from memory.services import memory_remember
+
+    # given a caller the agent remembers, calling an agent on the offline brain
+    @database_sync_to_async
+    def remembered() -> Call:
+        agent = Agent.objects.get(pk=call.agent_id)  # as stored by the fixture
+        agent.llm_provider = "offline"
+        agent.provider_options = {"stt": {"lines": ["please forget me"]}}
+        agent.save()
+        memory_remember(tenant=call.tenant, contact=call.contact, key="last_booking",
+                        value="Tuesday at ten")
+        return call_start(tenant=call.tenant, phone_number=call.phone_number,
+                          call_sid="CA" + "2" * 32, from_number=call.from_number,
+                          to_number=call.to_number)
+
+    call = await remembered()
+    # when they ask to be forgotten
+    phone, _ = await connect(call)
+    await phone.start()
+    await phone.send_audio(SILENCE, 1.2)
+    await phone.send_audio(SPEECH, 0.4)
+    await phone.send_audio(SILENCE, 2.0)
+    await phone.stop()
+    await phone.ws.wait(timeout=3)
+
+    # then the agent says it is done, memory is off and cleared, and a request waits for a member
+    @database_sync_to_async
+    def state():
+        contact = Contact.objects.get(pk=call.contact_id)
+        request = ErasureRequest.objects.get(tenant=call.tenant)
+        return (contact.do_not_remember, MemoryFact.objects.filter(contact=contact).count(),
+                request.status, request.call_id,
+                list(call.events.filter(type="forget_requested").values_list("type", flat=True)),
+                [t.text for t in call.turns.filter(role="agent").order_by("index")])
+
+    do_not_remember, facts, status, request_call, events, said = await state()
+    assert do_not_remember is True and facts == 0
+    assert status == ErasureRequestStatus.PENDING and request_call == call.pk
+    assert events == ["forget_requested"]
+    assert any("I won't remember anything about you" in text for text in said)

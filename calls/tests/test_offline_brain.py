@@ -648,3 +648,24 @@ async def test_instant_llm_runs_scripted_tool_calls_then_speaks_after_results():
     assert second.text == "Result was 42."
     assert second.done.stop_reason == "end_turn"
     assert brain.rounds == 2
+
+
+
+@pytest.mark.parametrize("said", ["please forget me", "delete my data", "don't remember me",
+                                  "can you erase my information"])
+@pytest.mark.asyncio
+async def test_a_caller_asking_to_be_forgotten_gets_the_forget_caller_action(said):
+    from calls.realtime.call_control import FORGET_CALLER, FORGOTTEN
+
+    brain, conversation = OfflineBrain(), a_call(BOOK_APPOINTMENT)
+    asked = await caller_says(brain, conversation, said)
+    assert [call.name for call in asked.tool_calls] == [FORGET_CALLER]
+    # and once the session has done it, the brain says so
+    said_after = await tool_returns(brain, conversation, {"message": FORGOTTEN})
+    assert said_after.text.startswith(FORGOTTEN)
+
+
+@pytest.mark.asyncio
+async def test_forget_it_still_cancels_and_does_not_forget_the_caller():
+    brain, conversation = OfflineBrain(), a_call(BOOK_APPOINTMENT)
+    assert (await caller_says(brain, conversation, "forget it")).tool_calls == []

@@ -287,7 +287,7 @@ async def test_an_llm_agent_hangs_up_after_its_goodbye_is_heard(said, heard):
 
     # the model was offered end_call, said (or we said) goodbye, and the call ended after it
     # played, in one round (no second LLM request) and without any tool dispatch
-    assert llm.offered == ["end_call"] and llm.rounds == 1
+    assert llm.offered == ["end_call", "forget_caller"] and llm.rounds == 1
     assert store.ordered_turns()[-1]["text"] == heard
     assert store.ordered_turns()[-1]["interrupted"] is False
     assert store.closed["outcome"] == Outcome.AGENT_ENDED
@@ -297,7 +297,7 @@ async def test_an_llm_agent_hangs_up_after_its_goodbye_is_heard(said, heard):
 def test_call_control_is_offered_to_language_models_not_the_offline_brain():
     booking = ToolSpec(name="book", description="Book", parameters={})
     assert [t.name for t in with_call_control([booking], llm_provider="bedrock")] == [
-        "book", "end_call"]
+        "book", "end_call", "forget_caller"]
     assert with_call_control([booking], llm_provider="offline") == [booking]
 
 

@@ -30,12 +30,13 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:tool-try", "tool"), ("portal:team", None), ("portal:team-invite", None),
          ("portal:member-role", "membership"), ("portal:member-remove", "membership"),
          ("portal:invitation-revoke", "invitation"), ("portal:compliance", None),
-         ("portal:retention-update", None), ("portal:subject-request", None)]
+         ("portal:retention-update", None), ("portal:subject-request", None),
+         ("portal:erasure-request-decide", "erasure_request")]
 POST_ONLY = {"portal:agent-publish", "portal:alert-delete", "portal:contact-forget",
              "portal:agent-rollback", "portal:api-key-revoke",
              "portal:team-invite", "portal:member-role",
              "portal:member-remove", "portal:invitation-revoke", "portal:retention-update",
-             "portal:subject-request"}
+             "portal:subject-request", "portal:erasure-request-decide"}
 # Not behind portal_view: signing in and out (test_login.py), and accepting an invitation,
 # whose link carries its own credential (test_team.py).
 ACCOUNT_PAGES = {"portal:login", "portal:logout", "portal:password-change",
@@ -64,6 +65,7 @@ def objects_of(agent_create_for):
         from agents.versions import agent_publish
         from aybiza.core.services import invitation_create
         from calls.alerts import alert_rule_create
+        from compliance.services.erasure_requests import erasure_request_file
         from tools.services import tool_create
         agent = agent_create_for(tenant)
         version = agent_publish(tenant=tenant, agent=agent)
@@ -75,6 +77,8 @@ def objects_of(agent_create_for):
                 "number": number.pk,
                 "call": make_call(tenant=tenant, agent=agent).pk,
                 "api_key": api_key_create(tenant=tenant, name="k").api_key.pk,
+                "erasure_request": erasure_request_file(
+                    tenant=tenant, phone_number=f"+1555014{tenant.pk % 10000:04d}").pk,
                 "alert_rule": alert_rule_create(tenant=tenant, name="a", metric="error_rate_pct",
                                                 threshold=5).pk,
                 "tool": tool_create(tenant=tenant, name="t", description="d",

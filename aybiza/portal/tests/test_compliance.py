@@ -98,3 +98,41 @@ def test_a_viewer_reads_but_cannot_change_retention_or_export(viewer_client, ten
     assert viewer_client.post(reverse("portal:subject-request"),
                               {"phone": "+15550142233"}).status_code == 403
     assert not RetentionPolicy.objects.filter(tenant=tenant).exists()
+
+
+def test_a_caller_request_to_be_forgotten_is_listed_and_erased_by_an_owner(
+        owner_client, tenant, agent):
+    from calls.models import Call
+    from compliance.models import ErasureRequest, ErasureRequestStatus
+    from compliance.services.erasure_requests import erasure_request_file
+
+    call = make_call(tenant=tenant, agent=agent, from_number="+15550142299")
+    request = erasure_request_file(tenant=tenant, phone_number="+15550142299", call=call)
+
+    page = owner_client.get(reverse("portal:compliance")).content.decode()
+    assert "Callers who asked to be forgotten" in page and "+15550142299" in page
+
+    response = owner_client.post(reverse("portal:erasure-request-decide", args=[request.pk]),
+                                 {"decision": "erase"})
+    assert response.status_code == 302
+    request.refresh_from_db()
+    assert request.status == ErasureRequestStatus.ERASED and request.phone_sealed == ""
+    assert not Call.objects.filter(from_number="+15550142299").exists()
+    assert "+15550142299" not in owner_client.get(reverse("portal:compliance")).content.decode()
+    assert ErasureRequest.objects.count() == 1  # the decision stays, without the number
+
+
+def test_a_dismissed_request_erases_nothing(owner_client, tenant, agent):
+    from calls.models import Call
+    from compliance.models import ErasureRequestStatus
+    from compliance.services.erasure_requests import erasure_request_file
+
+    make_call(tenant=tenant, agent=agent, from_number="+15550142298")
+    request = erasure_request_file(tenant=tenant, phone_number="+15550142298")
+
+    owner_client.post(reverse("portal:erasure-request-decide", args=[request.pk]),
+                      {"decision": "dismiss"})
+
+    request.refresh_from_db()
+    assert request.status == ErasureRequestStatus.DISMISSED
+    assert Call.objects.filter(from_number="+15550142298").exists()

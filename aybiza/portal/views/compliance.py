@@ -11,10 +11,11 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from aybiza.core.errors import ApplicationError
+from aybiza.core.errors import ApplicationError, NotFound
 from aybiza.core.models import MANAGE_ROLES
 from aybiza.portal.access import portal_view
 from aybiza.portal.forms import RetentionForm, SubjectForm, add_service_errors
+from compliance.models import ErasureRequest, ErasureRequestStatus
 from compliance.selectors import (
     audit_chain_verify,
     audit_chains,
@@ -22,6 +23,10 @@ from compliance.selectors import (
     retention_policy_get,
 )
 from compliance.services import retention_policy_set, subject_erase, subject_export
+from compliance.services.erasure_requests import (
+    erasure_request_decide,
+    erasure_request_phone,
+)
 from compliance.services.retention import POLICY_FIELDS
 
 EVENTS_PER_PAGE = 50
@@ -40,9 +45,12 @@ def _page(request, *, retention_form=None, subject_form=None):
         policy = retention_policy_get(tenant=tenant)
         retention_form = RetentionForm(initial={name: getattr(policy, name)
                                                 for name in POLICY_FIELDS} if policy else {})
+    pending = [(row, erasure_request_phone(tenant=tenant, request=row)) for row in
+               ErasureRequest.objects.filter(tenant=tenant, status=ErasureRequestStatus.PENDING)
+               .order_by("created_at")[:50]]
     return render(request, "portal/compliance.html", {
         "events": events, "verification": verification, "retention_form": retention_form,
-        "subject_form": subject_form or SubjectForm()})
+        "subject_form": subject_form or SubjectForm(), "erasure_requests": pending})
 
 
 @portal_view()
@@ -64,6 +72,28 @@ def retention_update(request):
             messages.success(request, "Saved the retention periods.")
             return redirect("portal:compliance")
     return _page(request, retention_form=form)
+
+
+@require_POST
+@portal_view(write_roles=MANAGE_ROLES)
+def erasure_request_decide_view(request, pk: int):
+    """A caller asked by voice to be forgotten: erase everything about the number, or dismiss
+    the request (owners and admins)."""
+    tenant = request.member.tenant
+    row = ErasureRequest.objects.filter(tenant=tenant, pk=pk).first()
+    if row is None:
+        raise NotFound("Erasure request not found.")
+    erase = request.POST.get("decision") == "erase"
+    try:
+        counts = erasure_request_decide(tenant=tenant, request=row, erase=erase,
+                                        actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, ("Erased: " + ", ".join(
+            f"{count} {name.replace('_', ' ')}" for name, count in counts.items()) + ".")
+            if erase else "Dismissed the request; nothing was erased.")
+    return redirect("portal:compliance")
 
 
 @require_POST

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aybiza.core.spoken import YES_WORDS, yes_no
+from calls.realtime.call_control import FORGET_CALLER
 from calls.realtime.providers.llm.base import Conversation, Message
 from calls.realtime.providers.llm.offline.intents import (
     BARE_NO,
     CANCEL,
     DTMF_ENTRY,
+    FORGET_ME,
     GOODBYE,
     GREETING,
     REPEAT,
@@ -93,6 +95,8 @@ class _Turn:
         norm = normalise(text)
         if is_human_request(norm):
             return _Reply(TRANSFER_LINE, transfer_to="human"), _State()
+        if FORGET_ME.search(norm):  # the session forgets them and files an erasure request
+            return _Reply(call=(FORGET_CALLER, {})), state
         if GOODBYE.search(norm):
             return _Reply(GOODBYE_LINE, end_call=True), _State()
         if state.offered_human and len(norm.split()) <= 5:

@@ -26,6 +26,15 @@ _HUMAN = _any([
 _HUMAN_WORDS = ("representative", "receptionist")
 
 
+# "Forget me", "delete my data", "don't remember me" (not "forget it": that is CANCEL).
+FORGET_ME = _any([
+    r"forget (?:me|about me|my (?:number|name|details|information|data))",
+    r"(?:delete|erase|remove) (?:all )?(?:my|of my) (?:data|details|information|info|number|"
+    r"records?|personal data)",
+    r"(?:do not|don't|dont) (?:remember|keep|store) (?:me|my (?:details|information|data))",
+])
+
+
 GOODBYE = _any([
     r"good ?bye", r"bye", r"that is (?:all|it)", r"nothing else", r"hang up", r"i am done",
     r"have a (?:good|nice|great|lovely) (?:day|one|evening|night|weekend)", r"see you",
