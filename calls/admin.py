@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from calls.models import AlertRule, AlertTransition, Call, CallEvent, Turn
+from calls.models import AlertRule, AlertTransition, Call, CallEvent, CallRollup, Turn
 
 
 class TurnInline(admin.TabularInline):
@@ -78,6 +78,23 @@ class AlertTransitionAdmin(admin.ModelAdmin):
     list_display = ["rule", "state", "value", "samples", "at", "tenant"]
     list_filter = ["state", "tenant"]
     list_select_related = ["rule", "tenant"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CallRollup)
+class CallRollupAdmin(admin.ModelAdmin):
+    """Computed by beat from the calls (calls.rollups): read-only."""
+
+    list_display = ["hour", "tenant", "agent", "calls", "ended", "errors", "cost_usd",
+                    "tool_runs", "tool_failures"]
+    list_filter = ["tenant"]
+    date_hierarchy = "hour"
+    list_select_related = ["tenant", "agent"]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -15,6 +15,7 @@ from compliance.models import (
     AuditEvent,
     CallerCall,
     ConsentRecord,
+    ErasureRequest,
     RetentionPolicy,
     TenantDataKey,
 )
@@ -63,7 +64,21 @@ class ConsentRecordAdmin(ReadOnlyAdmin):
 @admin.register(RetentionPolicy)
 class RetentionPolicyAdmin(admin.ModelAdmin):
     list_display = ["tenant", "recordings_days", "transcripts_days", "call_events_days",
-                    "calls_days", "tool_logs_days", "audit_events_days"]
+                    "calls_days", "tool_logs_days", "audit_events_days", "memory_days"]
+
+
+@admin.register(ErasureRequest)
+class ErasureRequestAdmin(admin.ModelAdmin):
+    """Filed by callers ("forget me"); decided by the tenant's owners and admins in the portal,
+    where the number is shown: here only its state."""
+
+    list_display = ["created_at", "tenant", "status", "call", "handled_by", "handled_at"]
+    list_filter = ["status", "tenant"]
+    exclude = ["phone_sealed"]
+    readonly_fields = ["tenant", "subject_hash", "call", "status", "handled_by", "handled_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 def _subjects(calls: QuerySet[CallerCall]) -> set[tuple]:
