@@ -475,18 +475,12 @@ async def test_the_server_runs_the_drain_on_sigterm():
 async def test_log_lines_of_a_call_name_its_tenant_sid_and_turn(call):
     import logging
 
-    from aybiza.core.log_context import CallContextFilter, JsonFormatter
+    from aybiza.core.log_context import JsonFormatter
+    from aybiza.core.tests.test_log_context import LineCollector
 
     # given the console handler's filter and production's JSON format
-    lines: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(self.format(record))
-
-    handler = Collect()
-    handler.addFilter(CallContextFilter())
-    handler.setFormatter(JsonFormatter())
+    handler = LineCollector(JsonFormatter())
+    lines = handler.lines
     logging.getLogger("calls").addHandler(handler)
     logging.getLogger("calls").setLevel(logging.INFO)
     try:

@@ -11,16 +11,22 @@ from django.conf import settings
 from aybiza.core.log_context import CallContextFilter, JsonFormatter, bind_call
 
 
+class LineCollector(logging.Handler):
+    """The console handler's filter and a formatter, keeping each formatted line."""
+
+    def __init__(self, formatter: logging.Formatter) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+        self.addFilter(CallContextFilter())
+        self.setFormatter(formatter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
 def collector(formatter: logging.Formatter) -> tuple[logging.Logger, list[str]]:
-    lines: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(self.format(record))
-
-    handler = Collect()
-    handler.addFilter(CallContextFilter())
-    handler.setFormatter(formatter)
+    handler = LineCollector(formatter)
+    lines = handler.lines
     logger = logging.getLogger("aybiza.test.log_context")
     logger.handlers = [handler]
     logger.propagate = False
