@@ -141,6 +141,16 @@ def memory_forget(*, tenant: Tenant, contact: Contact, actor=None) -> None:
         audit_record(action="contact.forgotten", tenant=tenant, target=contact, actor=actor)
 
 
+def memory_remember_on_call(*, call, key: str, value: str) -> None:
+    """A fact the agent chose to remember during `call` (its `remember` tool); nothing when the
+    call has no contact or the caller asked not to be remembered."""
+    if call.contact is None:
+        return
+    with contextlib.suppress(ApplicationError):  # too long or full: the call goes on
+        memory_remember(tenant=call.tenant, contact=call.contact, key=key, value=value,
+                        source_call=call)
+
+
 def caller_asked_to_be_forgotten(*, call) -> None:
     """The caller said "forget me" on `call`: from now on nothing is remembered about them,
     what was remembered is gone, and an erasure request is filed for a member to confirm

@@ -46,8 +46,10 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         raise StreamRejected("This call's stream token was already used.")
     agent, knowledge, tools, fillers = _what_the_call_runs(call)
     # The caller's memory: per call, never part of the version (memory/).
+    remembers = bool(call.agent.remember_callers and call.contact is not None
+                     and not call.contact.do_not_remember)
     known = remembered(call.contact) if call.agent.remember_callers else Remembered()
-    tools = with_call_control(tools, llm_provider=agent.llm_provider)
+    tools = with_call_control(tools, llm_provider=agent.llm_provider, memory=remembers)
     vocabulary = stt_vocabulary(knowledge, tools)
     config = SessionConfig(
         call_id=call.id, tenant_id=call.tenant_id, agent_id=agent.id,
@@ -64,7 +66,7 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         stt_options=STTOptions(language=agent.language, vocabulary=vocabulary,
                                endpointing_ms=min(agent.end_of_turn_silence_ms, 500)),
         tts_options=TTSOptions(voice=agent.voice, language=agent.language),
-        tool_fillers=fillers,
+        tool_fillers=fillers, remembers_caller=remembers,
     )
     options = agent.provider_options or {}
     chains = {"stt": (agent.stt_provider, options.get("stt")),

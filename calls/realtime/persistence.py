@@ -149,6 +149,12 @@ class CallStore:
         self._submit("event", {"call": self.call, "type": type, "payload": payload or {},
                                "offset_ms": offset_ms})
 
+    def remember(self, *, key: str, value: str) -> None:
+        from memory.services import memory_remember_on_call
+
+        self._submit("call", {"call": self.call, "key": key, "value": value},
+                     memory_remember_on_call)
+
     def caller_asked_to_be_forgotten(self) -> None:
         from memory.services import caller_asked_to_be_forgotten
 

@@ -30,6 +30,9 @@ class Store(Protocol):
     async def close(self, *, outcome: str, metrics: dict[str, Any],
                     recording_path: str | None = None,
                     cost: dict[str, Any] | None = None) -> None: ...
+    # The caller's memory (memory/): written off the loop, like everything else.
+    def remember(self, *, key: str, value: str) -> None: ...
+    def caller_asked_to_be_forgotten(self) -> None: ...
 
 
 class Tools(Protocol):
@@ -60,4 +63,6 @@ class SessionConfig:
     stt_options: STTOptions = field(default_factory=STTOptions)
     tts_options: TTSOptions = field(default_factory=TTSOptions)
     tool_fillers: dict[str, str] = field(default_factory=dict)
+    # The agent remembers callers and this caller may be remembered (memory/).
+    remembers_caller: bool = False
 

@@ -95,6 +95,7 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         self._turn_task: asyncio.Task | None = None
         self._agent_turn: AgentTurn | None = None
         self._next_index = 0
+        self._forgotten = False  # the caller asked to be forgotten on this call
         self._log_context = call_log_context.get()  # bound by the consumer, if any
         self._marks: dict[str, tuple[AgentTurn, Segment]] = {}
         self._mark_seq = 0

@@ -1,11 +1,20 @@
 """The agent acting: a round of tool calls leaves the call through the session's tool runner
-(Celery in production), secure arguments are keyed in first, `end_call` is answered here, and a
-transfer or hang-up result fixes the call's outcome before Twilio ends the stream."""
+(Celery in production), secure arguments are keyed in first, the built-in call control
+(`end_call`, `forget_caller`, `remember`, `recall`) is answered here, and a transfer or hang-up
+result fixes the call's outcome before Twilio ends the stream."""
 
 from __future__ import annotations
 
 from calls.models import Outcome
-from calls.realtime.call_control import END_CALL, FORGET_CALLER, FORGOTTEN
+from calls.realtime.call_control import (
+    END_CALL,
+    FORGET_CALLER,
+    FORGOTTEN,
+    MAX_MEMORY_KEY,
+    MAX_MEMORY_VALUE,
+    RECALL,
+    REMEMBER,
+)
 from calls.realtime.providers.llm.base import ToolCall, ToolResult
 
 TURN_FILLER = "One moment, please."
@@ -18,19 +27,16 @@ class ToolUse:
         now = self._now()
         self.store.record_event("tool_calls", {"calls": [{"id": c.id, "name": c.name}
                                                           for c in calls]}, self._offset_ms(now))
-        if self._tools is None:
-            return [ToolResult(c.id, c.name, "No tools are available on this call.", True)
-                    for c in calls]
         refused: dict[str, ToolResult] = {}
         dispatch: list[ToolCall] = []
         for call in calls:
-            if call.name == END_CALL:  # with other tools: they run, then the call ends
-                refused[call.id] = hung_up(call)
+            built_in = self._built_in(call)
+            if built_in is not None:  # answered here: the tenant binds no tool for these
+                refused[call.id] = built_in
                 continue
-            if call.name == FORGET_CALLER:  # handled here: the tenant binds no tool for it
-                self.store.record_event("forget_requested", {}, self._offset_ms(self._now()))
-                self.store.caller_asked_to_be_forgotten()
-                refused[call.id] = ToolResult(call.id, call.name, {"message": FORGOTTEN})
+            if self._tools is None:
+                refused[call.id] = ToolResult(call.id, call.name,
+                                              "No tools are available on this call.", True)
                 continue
             spec = self._tool_specs.get(call.name)
             if spec is not None and spec.secure_argument:
@@ -44,7 +50,8 @@ class ToolUse:
                 call = ToolCall(call.id, call.name,
                                 {**call.arguments, spec.secure_argument: digits})
             dispatch.append(call)
-        ran = {r.call_id: r for r in await self._tools.run(dispatch)} if dispatch else {}
+        ran = ({r.call_id: r for r in await self._tools.run(dispatch)}
+               if dispatch and self._tools is not None else {})
         results = [refused.get(c.id) or ran[c.id] for c in calls]
         for result in results:
             content = result.content if isinstance(result.content, dict) else {}
@@ -59,6 +66,43 @@ class ToolUse:
                          for r in results]},
             self._offset_ms(self._now()))
         return results
+
+    def _built_in(self, call: ToolCall) -> ToolResult | None:
+        """The result of a call-control tool the session answers itself (call_control.py), or
+        None for the tenant's tools."""
+        if call.name == END_CALL:  # with other tools: they run, then the call ends
+            return hung_up(call)
+        if call.name == FORGET_CALLER:
+            self.store.record_event("forget_requested", {}, self._offset_ms(self._now()))
+            self.store.caller_asked_to_be_forgotten()
+            self.conversation.memory.clear()
+            self.conversation.caller_name = ""
+            self._forgotten = True
+            return ToolResult(call.id, call.name, {"message": FORGOTTEN})
+        if call.name == REMEMBER:
+            return self._remember(call)
+        if call.name == RECALL:
+            key = str(call.arguments.get("key") or "").strip()
+            facts = {k: v for k, v in self.conversation.memory.items() if not key or k == key}
+            return ToolResult(call.id, call.name, {"facts": facts} if facts else {
+                "message": "Nothing is remembered about this caller" + (
+                    f" under {key!r}." if key else ".")})
+        return None
+
+    def _remember(self, call: ToolCall) -> ToolResult:
+        key = call.arguments.get("key")
+        value = call.arguments.get("value")
+        if not isinstance(key, str) or not isinstance(value, str) or not key.strip() \
+                or not value.strip() or len(key) > MAX_MEMORY_KEY or \
+                len(value) > MAX_MEMORY_VALUE:
+            return ToolResult(call.id, call.name, f"Give a key of at most {MAX_MEMORY_KEY} and "
+                              f"a value of at most {MAX_MEMORY_VALUE} characters.", True)
+        if self._forgotten or not self.config.remembers_caller:
+            return ToolResult(call.id, call.name, "This caller is not remembered: nothing was "
+                              "kept.", True)
+        self.conversation.memory[key.strip()] = value.strip()
+        self.store.remember(key=key.strip(), value=value.strip())
+        return ToolResult(call.id, call.name, {"message": "Remembered for their next call."})
 
     def _filler_for(self, calls: list[ToolCall]) -> str:
         for call in calls:

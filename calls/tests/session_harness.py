@@ -100,6 +100,12 @@ class MemoryStore:
                     cost=None) -> None:
         self.closed = {"outcome": outcome, "metrics": metrics, "cost": cost}
 
+    def remember(self, *, key: str, value: str) -> None:
+        self.events.append(("remembered", {"key": key, "value": value}))
+
+    def caller_asked_to_be_forgotten(self) -> None:
+        self.events.append(("forgotten", {}))
+
     def ordered_turns(self) -> list[dict[str, Any]]:
         return [self.turns[i] for i in sorted(self.turns)]
 
