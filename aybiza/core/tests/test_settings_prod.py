@@ -69,7 +69,7 @@ def test_deploy_check_passes_with_a_full_production_environment():
     assert "System check identified no issues (0 silenced)." in result.stdout, result.stdout
 
 
-def test_production_redirects_to_https_except_the_health_check():
+def test_production_redirects_to_https_except_the_health_checks_and_metrics():
     # SecurityMiddleware decides before any view runs, so no database is needed.
     code = (
         "import django; django.setup()\n"
@@ -77,13 +77,14 @@ def test_production_redirects_to_https_except_the_health_check():
         "from django.middleware.security import SecurityMiddleware\n"
         "from django.test import RequestFactory\n"
         "middleware = SecurityMiddleware(lambda request: HttpResponse('ok'))\n"
-        "for path in ('/healthz', '/api/v1/agents/'):\n"
+        "for path in ('/healthz', '/metrics', '/api/v1/agents/'):\n"
         "    request = RequestFactory().get(path, HTTP_HOST='voice.example.com')\n"
         "    print(path, middleware(request).status_code)\n"
     )
     result = run_python(code, production_env())
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["/healthz", "200", "/api/v1/agents/", "301"]
+    assert result.stdout.split() == ["/healthz", "200", "/metrics", "200",
+                                     "/api/v1/agents/", "301"]
 
 
 def test_production_derives_hosts_from_the_public_origin():
