@@ -29,21 +29,21 @@ from aybiza.core.events import EventType, publish_event
 from aybiza.core.models import Tenant
 from aybiza.core.tenancy import ensure_owned
 from aybiza.core.webhooks import url_problem
+from calls.dashboard import percentile
 from calls.models import (
+    ERROR_OUTCOMES,
     AlertMetric,
     AlertRule,
     AlertState,
     AlertTransition,
     Call,
     Direction,
-    Outcome,
     Role,
     Turn,
 )
 from compliance.crypto import decrypt_text_for_tenant, encrypt_text_for_tenant
 from compliance.services import audit_record
 
-ERROR_OUTCOMES = (Outcome.ERROR, Outcome.PROTOCOL_VIOLATION)
 LATENCY_SAMPLE_LIMIT = 5000  # the latest agent turns of the window: enough for a p95
 MAX_RULES_PER_TENANT = 50
 MAX_EMAIL_RECIPIENTS = 10
@@ -171,14 +171,13 @@ def alert_reading(rule: AlertRule, *, now: datetime) -> Reading:
     """The rule's metric over its window ending at `now`."""
     since = now - timedelta(minutes=rule.window_minutes)
     if rule.metric == AlertMetric.LATENCY_P95_MS:
-        values = sorted(Turn.objects.filter(
+        values = list(Turn.objects.filter(
             tenant_id=rule.tenant_id, role=Role.AGENT, first_frame_ms__isnull=False,
             created_at__gt=since, created_at__lte=now,
         ).exclude(call__direction=Direction.BROWSER).order_by("-id")
             .values_list("first_frame_ms", flat=True)[:LATENCY_SAMPLE_LIMIT])
-        if not values:
-            return Reading(None, 0)
-        return Reading(float(values[min(len(values) - 1, int(0.95 * len(values)))]), len(values))
+        p95 = percentile(values, 0.95)
+        return Reading(None if p95 is None else float(p95), len(values))
     if rule.metric == AlertMetric.TOOL_FAILURE_RATE_PCT:
         from tools.models import ExecutionStatus, ToolExecution
 

@@ -54,7 +54,8 @@ def masked(number: str) -> str:
     return f"•••• {''.join(digits[-4:])}" if len(digits) >= 4 else "unknown"
 
 
-def _percentile(values: list[int], q: float) -> int | None:
+def percentile(values: list[int], q: float) -> int | None:
+    """The q-quantile of `values` (nearest rank), None for no values."""
     if not values:
         return None
     ordered = sorted(values)
@@ -85,7 +86,7 @@ def dashboard_today(*, tenant: Tenant) -> Today:
     return Today(
         calls=counts["calls"], ended=counts["ended"], successful=counts["successful"],
         judged=counts["judged"],
-        latency_p50_ms=_percentile(latencies, 0.5), latency_p95_ms=_percentile(latencies, 0.95),
+        latency_p50_ms=percentile(latencies, 0.5), latency_p95_ms=percentile(latencies, 0.95),
         cost_usd=round(sum(float(c) for c in costs if isinstance(c, int | float)), 4),
         tool_runs=tools["runs"], tool_failures=tools["failures"],
         active=[ActiveCall(call_id=c.pk, agent=c.agent.name if c.agent else "—",

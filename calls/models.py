@@ -48,6 +48,10 @@ class Outcome(models.TextChoices):
     UNKNOWN_NUMBER = "unknown_number", "Number not configured"
 
 
+# Outcomes that count as a call failing (alert rules, rollups' error rate).
+ERROR_OUTCOMES = (Outcome.ERROR, Outcome.PROTOCOL_VIOLATION)
+
+
 class Call(TenantOwnedModel):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="calls")
     agent = models.ForeignKey("agents.Agent", null=True, blank=True, on_delete=models.SET_NULL,

@@ -20,13 +20,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from aybiza.core.models import Tenant
-from calls.models import Call, CallEvent, CallRollup, Direction, Outcome, Role, Turn
+from calls.models import ERROR_OUTCOMES, Call, CallEvent, CallRollup, Direction, Role, Turn
 
 LATENCY_BUCKETS_MS = (100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1250, 1500, 2000,
                       3000, 5000)  # and one more: above the last
 STAGES = ("stt_final", "llm_first_token", "tts_first_audio", "first_frame")
 TOKEN_KINDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
-ERROR_OUTCOMES = (Outcome.ERROR, Outcome.PROTOCOL_VIOLATION)
 WINDOWS = {"24h": (timedelta(hours=24), "hour"), "7d": (timedelta(days=7), "day"),
            "30d": (timedelta(days=30), "day")}
 DEFAULT_EVENT_RETENTION_DAYS = 30
