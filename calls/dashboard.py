@@ -11,6 +11,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from aybiza.core.models import Tenant
+from calls import live_state
 from calls.models import Call, Role, Turn
 
 LATENCY_SAMPLE = 5000
@@ -23,6 +24,11 @@ class ActiveCall:
     caller: str  # masked: the last 4 digits
     started_at: object
     browser: bool
+    state: str = ""  # calls.live_state: listening / thinking / speaking / tool ("" unknown)
+
+    @property
+    def state_label(self) -> str:
+        return live_state.LABELS.get(self.state, "")
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,22 @@ class Today:
     tool_runs: int
     tool_failures: int
     active: list[ActiveCall] = field(default_factory=list)
+    # Language-model tokens of today's calls; tokens read from the prompt cache counted apart.
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def tokens_per_call(self) -> int | None:
+        return round(self.tokens / self.ended) if self.ended else None
+
+    @property
+    def cost_per_call_usd(self) -> float | None:
+        return self.cost_usd / self.ended if self.ended else None
 
     @property
     def success_rate(self) -> int | None:
@@ -79,7 +101,9 @@ def dashboard_today(*, tenant: Tenant) -> Today:
         calls=Count("id"), ended=Count("id", filter=~Q(outcome="")),
         judged=Count("id", filter=Q(analysis__success__isnull=False)),
         successful=Count("id", filter=Q(analysis__success=True)))
-    costs = [cost.get("total_usd") or 0 for cost in today.values_list("cost", flat=True)]
+    costs = [cost for cost in today.values_list("cost", flat=True) if isinstance(cost, dict)]
+    tokens = _llm_tokens(costs)
+    states = live_state.call_states(c.pk for c in active)
     tools = ToolExecution.objects.filter(tenant=tenant, created_at__gte=start, dry_run=False) \
         .aggregate(runs=Count("id"),
                    failures=Count("id", filter=~Q(status=ExecutionStatus.SUCCEEDED)))
@@ -87,8 +111,25 @@ def dashboard_today(*, tenant: Tenant) -> Today:
         calls=counts["calls"], ended=counts["ended"], successful=counts["successful"],
         judged=counts["judged"],
         latency_p50_ms=percentile(latencies, 0.5), latency_p95_ms=percentile(latencies, 0.95),
-        cost_usd=round(sum(float(c) for c in costs if isinstance(c, int | float)), 4),
+        cost_usd=round(sum(float(c["total_usd"]) for c in costs
+                           if isinstance(c.get("total_usd"), int | float)), 4),
+        input_tokens=tokens["input_tokens"], output_tokens=tokens["output_tokens"],
+        cache_read_tokens=tokens["cache_read_tokens"],
         tool_runs=tools["runs"], tool_failures=tools["failures"],
         active=[ActiveCall(call_id=c.pk, agent=c.agent.name if c.agent else "—",
                            caller=masked(c.from_number), started_at=c.started_at,
-                           browser=c.direction == "browser") for c in active])
+                           browser=c.direction == "browser", state=states.get(c.pk, ""))
+                for c in active])
+
+
+def _llm_tokens(costs: list[dict]) -> dict[str, int]:
+    """Tokens summed over calls' cost estimates (calls.realtime.costs: llm → provider → counts)."""
+    total = dict.fromkeys(("input_tokens", "output_tokens", "cache_read_tokens"), 0)
+    for cost in costs:
+        llm = cost.get("llm")
+        for usage in (llm.values() if isinstance(llm, dict) else ()):
+            for kind in total:
+                count = usage.get(kind) if isinstance(usage, dict) else None
+                if isinstance(count, int):
+                    total[kind] += count
+    return total

@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 class EventType(StrEnum):
     CALL_STARTED = "call.started"
     TURN_COMPLETED = "turn.completed"
+    # What live calls are doing now (listening / thinking / speaking / tool): live pages only.
+    CALL_STATE = "call.state"
     TOOL_EXECUTED = "tool.executed"
     CALL_COMPLETED = "call.completed"
     CALL_ANALYZED = "call.analyzed"
@@ -36,10 +38,11 @@ class EventType(StrEnum):
     ALERT_RESOLVED = "alert.resolved"
 
 
-# What event webhooks carry (and may subscribe to). `turn.completed` (one per turn, for live
-# pages that show a call as it happens) stays on the tenant's live group only.
+# What event webhooks carry (and may subscribe to). `turn.completed` and `call.state` (many per
+# call, for live pages that show a call as it happens) stay on the tenant's live group only.
+LIVE_ONLY_EVENT_TYPES = (EventType.TURN_COMPLETED, EventType.CALL_STATE)
 WEBHOOK_EVENT_TYPES: tuple[EventType, ...] = tuple(
-    event_type for event_type in EventType if event_type is not EventType.TURN_COMPLETED)
+    event_type for event_type in EventType if event_type not in LIVE_ONLY_EVENT_TYPES)
 
 
 @dataclass(frozen=True)

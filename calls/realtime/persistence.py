@@ -21,6 +21,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from calls.live_state import call_states_publish
 from calls.models import Call
 from calls.services import call_finish, events_record, turns_save
 
@@ -32,7 +33,7 @@ FLUSH_S = 0.1  # how long a write may wait for others to share its statement
 @dataclass(slots=True)
 class _Write:
     store: CallStore
-    kind: str  # "turn", "event" or "call" (a service called with its own kwargs)
+    kind: str  # "turn", "event", "state" or "call" (a service called with its own kwargs)
     kwargs: dict[str, Any]
     service: Callable[..., Any] | None = None
 
@@ -115,6 +116,12 @@ def write_batch(writes: list[_Write]) -> list[_Write]:
         except Exception:
             for write in group:
                 failed.extend(_isolated(write, lambda w, save=save: save([w.kwargs])))
+    states = [w for w in writes if w.kind == "state"]
+    if states:  # nothing stored: live pages only, so a failure loses no record
+        try:
+            call_states_publish([w.kwargs for w in states])
+        except Exception:
+            logger.exception("Could not publish %d live call states", len(states))
     for write in writes:
         if write.kind == "call":
             failed.extend(_isolated(write, lambda w: w.service(**w.kwargs)))
@@ -159,6 +166,10 @@ class CallStore:
         from memory.services import caller_asked_to_be_forgotten
 
         self._submit("call", {"call": self.call}, caller_asked_to_be_forgotten)
+
+    def note_state(self, state: str) -> None:
+        self._submit("state", {"tenant_id": self.call.tenant_id, "call_id": self.call.pk,
+                               "state": state})
 
     def record_consent(self, *, kind: str, granted: bool, method: str,
                        disclosure_text: str = "") -> None:

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aybiza.core.log_context import call_log_context
+from calls import live_state
 from calls.models import Outcome
 from calls.realtime.audio import FRAME_BYTES
 from calls.realtime.call_control import END_CALL, GOODBYE_LINE
@@ -128,6 +129,8 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         self._failed_turns_in_a_row = 0
         self._auth_alerts: set[tuple[str, str]] = set()
         self._speaker: Speaker | None = None
+        self._running_tools = False
+        self._shown_state = ""  # the live state last handed to the store (dashboards)
         self.metrics: dict[str, Any] = {
             "frames_in": 0, "frames_out": 0, "speech_frames": 0, "barge_ins": 0,
             "barge_in_reaction_ms": [], "turn_latency_ms": [], "dtmf_digits": 0,
@@ -282,6 +285,23 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
                 or self._dtmf)
         if not busy:
             self._on_silence(now - self._last_activity_t)
+        state = self.live_state()
+        if state != self._shown_state:  # sampled here, so a call reports at most 4 a second
+            self._shown_state = state
+            self.store.note_state(state)
+
+    def live_state(self) -> str:
+        """What the call is doing for a dashboard: the caller talking or silence is
+        "listening"; an agent turn is "thinking" until its audio starts, then "speaking"; a
+        round of tools is "tool"."""
+        if self._caller_speaking or not self._turn_running():
+            return live_state.LISTENING
+        if self._running_tools:
+            return live_state.TOOL
+        turn = self._agent_turn
+        if turn is not None and turn.first_audio_t is not None:
+            return live_state.SPEAKING
+        return live_state.THINKING
 
     def _on_silence(self, silent_for: float) -> None:
         """Nobody has spoken for `silent_for` s: ask once if the caller is there, then hang up."""

@@ -24,6 +24,13 @@ class ToolUse:
     """CallSession's tool rounds."""
 
     async def _run_tools(self, calls: list[ToolCall]) -> list[ToolResult]:
+        self._running_tools = True  # what live dashboards show (session.live_state)
+        try:
+            return await self._run_tool_round(calls)
+        finally:
+            self._running_tools = False
+
+    async def _run_tool_round(self, calls: list[ToolCall]) -> list[ToolResult]:
         now = self._now()
         self.store.record_event("tool_calls", {"calls": [{"id": c.id, "name": c.name}
                                                           for c in calls]}, self._offset_ms(now))

@@ -87,6 +87,7 @@ class WordTTS(TTSProvider):
 class MemoryStore:
     turns: dict[int, dict[str, Any]] = field(default_factory=dict)
     events: list[tuple[str, dict]] = field(default_factory=list)
+    states: list[str] = field(default_factory=list)
     closed: dict[str, Any] | None = None
 
     def save_turn(self, *, index: int, role: str, text: str, **fields: Any) -> None:
@@ -105,6 +106,9 @@ class MemoryStore:
 
     def caller_asked_to_be_forgotten(self) -> None:
         self.events.append(("forgotten", {}))
+
+    def note_state(self, state: str) -> None:
+        self.states.append(state)
 
     def ordered_turns(self) -> list[dict[str, Any]]:
         return [self.turns[i] for i in sorted(self.turns)]

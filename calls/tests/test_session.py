@@ -240,3 +240,24 @@ async def test_the_recogniser_hears_caller_turns_with_a_pre_roll_not_the_silence
     # 400 ms pre-roll + 300 ms of speech + the 200 ms of silence that ended the turn.
     assert 40 <= stream.frames <= 50
     assert store.ordered_turns()[0]["text"] == "hi"
+
+
+@pytest.mark.asyncio
+async def test_what_the_call_is_doing_is_noted_for_live_dashboards_as_it_changes():
+    class SlowTools:
+        async def run(self, calls: list[ToolCall]) -> list[ToolResult]:
+            await asyncio.sleep(0.7)
+            return [ToolResult(c.id, c.name, {"ok": True}) for c in calls]
+
+    llm = InstantLLM("Booked.", tool_calls=[ToolCall("a", "book", {})], first_token_ms=600)
+    session, wire, store, tts = await make_session(llm=llm, stt_lines=["book it"],
+                                                   tools=SlowTools())
+    await feed(session, SILENCE, 1.5)  # the greeting plays
+    await feed(session, SPEECH, 0.6)
+    await feed(session, SILENCE, 4.0)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+    # sampled every 250 ms, each change once, in the order the call lived them (the greeting's
+    # synthesis before its first audio may or may not fall on a sample)
+    states = store.states[1:] if store.states[0] == "thinking" else store.states
+    assert states == ["speaking", "listening", "thinking", "tool", "speaking", "listening"]

@@ -1,7 +1,8 @@
 // A call's page while the call is going on (portal/calls/detail.html): the tenant's event
 // stream says turns of some calls were saved (turn.completed: their ids), and the page re-reads
 // the server-rendered transcript once per burst; when the call ends (call.completed) the whole
-// page is read again, with its outcome, analysis and costs.
+// page is read again, with its outcome, analysis and costs. What the call is doing now
+// (call.state: listening, thinking, speaking, running a tool) is shown as it changes.
 
 const banner = document.getElementById("call-live");
 const statusLine = document.getElementById("call-live-status");
@@ -9,6 +10,9 @@ const callId = Number(banner.dataset.callId);
 let refreshTimer = null;
 let retryDelay = 1000;
 let ended = false;
+const stateBadge = document.getElementById("call-state");
+const STATE_LABELS = { listening: "Listening", thinking: "Thinking", speaking: "Speaking",
+  tool: "Running a tool" };
 
 function socketUrl() {
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
@@ -41,6 +45,13 @@ function onEvent(message) {
     const calls = event.payload.call_ids || [];
     if (calls.includes(callId) && refreshTimer === null) {
       refreshTimer = setTimeout(refreshTranscript, 150);
+    }
+  } else if (event.event === "call.state") {
+    const state = (event.payload.states || {})[String(callId)];
+    if (state && STATE_LABELS[state] && stateBadge) {
+      stateBadge.dataset.state = state;
+      stateBadge.textContent = STATE_LABELS[state];
+      stateBadge.hidden = false;
     }
   } else if (event.event === "call.completed" && Number(event.payload.call_id) === callId) {
     ended = true;

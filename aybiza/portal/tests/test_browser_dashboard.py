@@ -1,6 +1,7 @@
 """The live overview in real headless Chromium against a real daphne process: a phone call
-placed by the simulator appears as active while it talks and is counted when it ends, with no
-reload. Any console error fails the test."""
+placed by the simulator appears as active while it talks (with what it is doing: listening,
+thinking, speaking) and is counted when it ends, with no reload. Any console error fails the
+test."""
 
 from __future__ import annotations
 
@@ -57,9 +58,16 @@ def test_a_call_appears_live_on_the_overview_and_is_counted_when_it_ends(setting
                 assert stat(browser, "calls") == "1"
                 active = browser.find_element(By.ID, "active-title").find_element(By.XPATH, "..")
                 assert "•••• 4321" in active.text
+                # with what it is doing now, pushed as it changes (the agent talks first)
+                WebDriverWait(browser, 20, ignored_exceptions=[StaleElementReferenceException]
+                              ).until(lambda d: d.find_element(
+                                  By.CSS_SELECTOR, "[data-call-state]").text == "Speaking")
+                active = browser.find_element(By.ID, "active-title").find_element(By.XPATH, "..")
                 # and opening it shows its transcript as it is said, then how it ended
                 click_and_wait(browser, active.find_element(By.TAG_NAME, "a"))
                 assert browser.find_element(By.ID, "call-live").is_displayed()
+                WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "call-state")
+                                                 .text in ("Listening", "Thinking", "Speaking"))
                 WebDriverWait(browser, 60, ignored_exceptions=[StaleElementReferenceException]
                               ).until(lambda d: "monday to friday" in d.find_element(
                                   By.ID, "transcript").text.lower())

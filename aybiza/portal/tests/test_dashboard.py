@@ -12,12 +12,22 @@ from django.urls import reverse
 from django.utils import timezone
 
 from aybiza.asgi import application
-from aybiza.core.events import Event, EventType, deliver
+from aybiza.core.events import (
+    WEBHOOK_EVENT_TYPES,
+    Event,
+    EventType,
+    deliver,
+    subscribe,
+    unsubscribe,
+)
 from aybiza.core.models import Role
 from aybiza.core.services import membership_set
 from aybiza.portal.tests.factories import make_call
+from calls import live_state
 from calls.dashboard import dashboard_today, masked
+from calls.live_state import call_states_publish
 from calls.models import Call
+from calls.realtime.persistence import _Write, write_batch
 from learning.services import call_analyze
 
 
@@ -27,17 +37,43 @@ def test_todays_numbers_come_from_the_stored_calls(db, tenant, agent, other_tena
     done = make_call(tenant=tenant, agent=agent, started_at=now)
     make_call(tenant=tenant, agent=agent, from_number="+15550001111", started_at=now)
     going = make_call(tenant=tenant, agent=agent, from_number="+15557654321", started_at=now)
-    Call.objects.filter(pk=going.pk).update(outcome="", ended_at=None, status="in-progress")
+    Call.objects.filter(pk=going.pk).update(outcome="", ended_at=None, status="in-progress",
+                                            cost={})
     make_call(tenant=other_tenant)
     call_analyze(call_id=done.pk)
+    write_batch([_Write(None, "state", {"tenant_id": tenant.pk, "call_id": going.pk,
+                                        "state": live_state.THINKING})])
     # when
     today = dashboard_today(tenant=tenant)
     # then
     assert today.calls == 3 and today.ended == 2
     assert today.judged == 1 and today.success_rate in (0, 100)
-    assert [a.caller for a in today.active] == ["•••• 4321"]
+    assert [(a.caller, a.state_label) for a in today.active] == [("•••• 4321", "Thinking")]
     assert today.latency_p50_ms is not None and today.latency_p95_ms >= today.latency_p50_ms
-    assert today.cost_usd == round(3 * 0.0271, 4)
+    assert today.cost_usd == round(2 * 0.0271, 4) and today.cost_per_call_usd == 0.0271
+    assert (today.input_tokens, today.output_tokens, today.tokens_per_call) == (10800, 240, 5520)
+
+
+def test_live_states_are_kept_for_pages_opened_later_and_pushed_to_open_ones(
+        db, tenant, other_tenant, django_capture_on_commit_callbacks):
+    seen: list[Event] = []
+    subscribe(EventType.CALL_STATE)(seen.append)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            call_states_publish([
+                {"tenant_id": tenant.pk, "call_id": 9_000_001, "state": live_state.SPEAKING},
+                {"tenant_id": other_tenant.pk, "call_id": 9_000_002, "state": live_state.TOOL},
+                {"tenant_id": tenant.pk, "call_id": 9_000_001, "state": live_state.LISTENING},
+            ])
+    finally:
+        unsubscribe(seen.append)
+    # the latest state of each call, and each tenant told only of its own calls
+    assert live_state.call_states([9_000_001, 9_000_002, 9_000_003]) == {
+        9_000_001: "listening", 9_000_002: "tool"}
+    assert {e.tenant_id: e.payload["states"] for e in seen} == {
+        tenant.pk: {"9000001": "listening"}, other_tenant.pk: {"9000002": "tool"}}
+    assert len(seen) == 2
+    assert EventType.CALL_STATE not in WEBHOOK_EVENT_TYPES  # many per call: live pages only
 
 
 def test_a_number_is_masked_to_its_last_four_digits():

@@ -12,6 +12,7 @@ from agents.selectors import agent_list
 from aybiza.portal.access import portal_view
 from aybiza.portal.forms import CallFilterForm
 from aybiza.portal.latency import latency_bars
+from calls import live_state
 from calls.models import Role
 from calls.selectors import call_get, call_list
 from learning.selectors import analysis_extracted, analysis_of
@@ -63,10 +64,14 @@ def call_detail(request, pk: int):
     if request.GET.get("fragment") == "transcript":  # re-read by the page of a live call
         return render(request, "portal/calls/_transcript.html", {"turns": rows})
     analysis = analysis_of(call)
+    # Going on now: the page follows it over the tenant's event stream (call-live.js).
+    live = not call.outcome and call.ended_at is None
+    state = live_state.call_states([call.pk]).get(call.pk, "") if live else ""
     return render(request, "portal/calls/detail.html", {
         "call": call,
-        # Going on now: the page follows it over the tenant's event stream (call-live.js).
-        "live": not call.outcome and call.ended_at is None,
+        "live": live,
+        "live_state": state,
+        "live_state_label": live_state.LABELS.get(state, ""),
         "analysis": analysis,
         "extracted": [(key.replace("_", " "), value) for key, value
                       in sorted(analysis_extracted(analysis).items())] if analysis else [],
