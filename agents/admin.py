@@ -4,6 +4,8 @@ from django.contrib import admin
 from agents.models import (
     Agent,
     AgentVersion,
+    KnowledgeChunk,
+    KnowledgeDocument,
     KnowledgeEntry,
     PhoneNumber,
     ProviderCredential,
@@ -128,6 +130,33 @@ class RolloutAdmin(admin.ModelAdmin):
 
     list_display = ["agent", "candidate", "stable", "percent", "status", "updated_at", "tenant"]
     list_filter = ["status", "tenant"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(KnowledgeDocument)
+class KnowledgeDocumentAdmin(admin.ModelAdmin):
+    """Read and delete only: uploads go through agents.documents (checks, chunks, audit)."""
+
+    list_display = ["title", "agent", "tenant", "kind", "chunk_count", "size_bytes", "created_at"]
+    list_filter = ["tenant", "kind"]
+    search_fields = ["title"]
+    readonly_fields = ["tenant", "agent", "title", "kind", "size_bytes", "sha256", "chunk_count"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(KnowledgeChunk)
+class KnowledgeChunkAdmin(admin.ModelAdmin):
+    list_display = ["document", "index", "heading", "tenant"]
+    list_filter = ["tenant"]
+    search_fields = ["heading"]
+    readonly_fields = ["tenant", "document", "index", "heading", "text"]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -8,6 +8,13 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from agents.documents_api import (
+    DocumentUploadSerializer,
+    KnowledgeDocumentSerializer,
+    PassageSerializer,
+    documents_for_agent,
+    search_agent_documents,
+)
 from agents.models import (
     MAX_PROMPT_CHARS,
     PROVIDER_SECRET_NAMES,
@@ -78,7 +85,7 @@ class AgentSerializer(serializers.ModelSerializer):
             "barge_in_min_speech_ms", "reprompt_after_s", "hangup_after_s", "max_call_seconds",
             "reprompt_text", "goodbye_text", "keep_original_transcripts", "recording_mode",
             "recording_disclosure", "consent_prompt", "success_criteria", "extraction_schema",
-            "remember_callers", "knowledge", "published_version",
+            "remember_callers", "resume_window_minutes", "knowledge", "published_version",
             "created_at", "updated_at",
         ]
         read_only_fields = ["id", "published_version", "created_at", "updated_at"]
@@ -357,6 +364,25 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
         published = agent.published_version
         return Response({"published_version": published.number if published else None,
                          "draft_has_changes": draft_has_changes(agent)})
+
+    @extend_schema(methods=["GET"], responses=KnowledgeDocumentSerializer(many=True))
+    @extend_schema(methods=["POST"], request={
+        "multipart/form-data": DocumentUploadSerializer,
+        "application/json": DocumentUploadSerializer}, responses={201: KnowledgeDocumentSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def documents(self, request, pk=None):
+        """The agent's knowledge documents; POST adds one — a text, Markdown or PDF `file`
+        (multipart), or JSON `filename` + `content`. It is cut into passages that calls search
+        per caller turn (next calls; a published agent after its next publish)."""
+        return documents_for_agent(self, request, pk)
+
+    @extend_schema(responses=PassageSerializer(many=True),
+                   parameters=[OpenApiParameter("q", str, required=True,
+                                                description="What a caller says")])
+    @action(detail=True, methods=["get"], url_path="knowledge-search")
+    def knowledge_search(self, request, pk=None):
+        """The passages of the agent's documents a caller's words would bring to the answer."""
+        return search_agent_documents(self, request, pk)
 
     @staticmethod
     def _validated(data, instance=None, partial=False) -> dict:

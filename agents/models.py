@@ -84,6 +84,12 @@ class Agent(TenantOwnedModel):
     remember_callers = models.BooleanField(
         default=True, help_text="Greet returning callers and give the agent what it learned "
                                 "about them on earlier calls.")
+    # A caller whose call dropped mid-task and who rings back within this many minutes carries
+    # on where they were (memory/working.py); 0 turns it off.
+    resume_window_minutes = models.PositiveIntegerField(
+        default=30, validators=[MaxValueValidator(24 * 60)],
+        help_text="A caller cut off mid-conversation who rings back within this many minutes "
+                  "carries on where they left off. 0 turns it off.")
     # The version new calls run. The fields above are the draft: editing them changes nothing
     # for callers until the draft is published (agents.versions). None: never published, and
     # calls run the draft as it is, each recording a snapshot of what it ran.
@@ -108,6 +114,55 @@ class Agent(TenantOwnedModel):
         problem = schema_problem(schema)
         if problem:
             raise ValidationError({"extraction_schema": problem})
+
+
+class DocumentKind(models.TextChoices):
+    TEXT = "text", "Text"
+    MARKDOWN = "markdown", "Markdown"
+    PDF = "pdf", "PDF"
+
+
+class KnowledgeDocument(TenantOwnedModel):
+    """An uploaded document the agent answers from: cut into chunks that are searched per turn
+    (agents/documents.py; full-text search in agents/knowledge_search.py). The original file is
+    not kept: its text lives in the chunks, its checksum here."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8, choices=DocumentKind.choices)
+    size_bytes = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    chunk_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["title", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class KnowledgeChunk(TenantOwnedModel):
+    """A passage of a document, a few paragraphs long, under the nearest heading.
+
+    Searched with SQLite FTS5 (an external-content index kept by triggers) in the embedded
+    default and with a stored tsvector and its GIN index on PostgreSQL; both are created by
+    this app's migration 0008 for the database in use."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    document = models.ForeignKey(KnowledgeDocument, on_delete=models.CASCADE,
+                                 related_name="chunks")
+    index = models.PositiveIntegerField()
+    heading = models.CharField(max_length=300, blank=True)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["document", "index"]
+        constraints = [models.UniqueConstraint(fields=["document", "index"],
+                                               name="unique_chunk_index")]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}#{self.index}"
 
 
 class VersionOrigin(models.TextChoices):

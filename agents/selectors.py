@@ -10,6 +10,7 @@ from django.db.models import Prefetch, QuerySet
 from agents.models import (
     PROVIDER_SECRET_NAMES,
     Agent,
+    KnowledgeDocument,
     KnowledgeEntry,
     PhoneNumber,
     ProviderCredential,
@@ -40,6 +41,19 @@ def agent_get(*, tenant: Tenant, pk) -> Agent:
 def knowledge_for_agent(*, tenant: Tenant, agent: Agent) -> list[tuple[str, str]]:
     rows = KnowledgeEntry.objects.filter(tenant=tenant, agent=agent).order_by("id")
     return [(row.question, row.answer) for row in rows]
+
+
+def document_list(*, tenant: Tenant, agent: Agent | None = None) -> QuerySet[KnowledgeDocument]:
+    rows = KnowledgeDocument.objects.filter(tenant=tenant).select_related("agent")
+    return rows.filter(agent=agent) if agent is not None else rows
+
+
+def document_get(*, tenant: Tenant, pk) -> KnowledgeDocument:
+    pk = parse_pk(pk)
+    document = document_list(tenant=tenant).filter(pk=pk).first() if pk is not None else None
+    if document is None:
+        raise NotFound("Document not found.")
+    return document
 
 
 def phone_number_list(*, tenant: Tenant) -> QuerySet[PhoneNumber]:

@@ -18,7 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from agents.models import Agent, AgentVersion, KnowledgeEntry, VersionOrigin
+from agents.models import Agent, AgentVersion, KnowledgeDocument, KnowledgeEntry, VersionOrigin
 from aybiza.core.errors import ApplicationError, NotFound
 from aybiza.core.models import Tenant
 from aybiza.core.selectors import parse_pk
@@ -42,6 +42,7 @@ def agent_snapshot(agent: Agent) -> dict[str, Any]:
     from tools.selectors import tools_for_agent
 
     knowledge = KnowledgeEntry.objects.filter(tenant_id=agent.tenant_id, agent=agent)
+    documents = KnowledgeDocument.objects.filter(tenant_id=agent.tenant_id, agent=agent)
     tools = tools_for_agent(tenant_id=agent.tenant_id, agent_id=agent.id)
     return {
         "agent": {name: getattr(agent, name) for name in SNAPSHOT_FIELDS},
@@ -52,6 +53,10 @@ def agent_snapshot(agent: Agent) -> dict[str, Any]:
                    "secure_argument": tool.secure_capture_argument,
                    "secure_prompt": tool.secure_capture_prompt, "filler": tool.filler_text}
                   for tool in tools],
+        # Documents by reference (their passages are searched per turn): a version answers
+        # from the documents it was published with, a new upload waits for the next publish.
+        "documents": [{"id": row.id, "title": row.title, "sha256": row.sha256}
+                      for row in documents.order_by("id")],
     }
 
 
@@ -229,6 +234,14 @@ def version_diff(older: AgentVersion, newer: AgentVersion) -> list[Change]:
     for name in sorted(set(old_tools) | set(new_tools)):
         if old_tools.get(name) != new_tools.get(name):
             changes.append(Change(f"tools[{name}]", old_tools.get(name), new_tools.get(name)))
+    old_documents = {row["id"]: row for row in before.get("documents", [])}
+    new_documents = {row["id"]: row for row in after.get("documents", [])}
+    for document_id in sorted(set(old_documents) | set(new_documents)):
+        old, new = old_documents.get(document_id), new_documents.get(document_id)
+        if old != new:
+            title = (new or old)["title"]
+            changes.append(Change(f"documents[{title}]", old and old["title"],
+                                  new and new["title"]))
     return changes
 
 
@@ -241,6 +254,7 @@ class RunnableVersion:
     knowledge: list[tuple[str, str]]
     tools: list[ToolSpec]
     fillers: dict[str, str]
+    document_ids: list[int]
 
 
 def runnable(version: AgentVersion, agent: Agent) -> RunnableVersion:
@@ -262,4 +276,6 @@ def runnable(version: AgentVersion, agent: Agent) -> RunnableVersion:
         knowledge=[(entry["question"], entry["answer"]) for entry in version.snapshot["knowledge"]],
         tools=tools,
         fillers={tool["name"]: tool["filler"] for tool in version.snapshot["tools"]
-                 if tool["filler"]})
+                 if tool["filler"]},
+        # Versions from before documents existed hold none.
+        document_ids=[row["id"] for row in version.snapshot.get("documents", [])])

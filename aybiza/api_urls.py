@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from agents.api import AgentViewSet, PhoneNumberViewSet, ProviderCredentialViewSet
+from agents.documents_api import KnowledgeDocumentViewSet
 from agents.voices_api import VoiceListView
 from aybiza.core.api import ApiKeyViewSet
 from aybiza.core.webhook_api import WebhookViewSet
@@ -14,6 +15,7 @@ from tools.urls import register as register_tool_routes
 
 router = DefaultRouter()
 router.register("agents", AgentViewSet, basename="agent")
+router.register("knowledge-documents", KnowledgeDocumentViewSet, basename="knowledge-document")
 router.register("phone-numbers", PhoneNumberViewSet, basename="phone-number")
 router.register("calls", CallViewSet, basename="call")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")

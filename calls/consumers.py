@@ -25,6 +25,7 @@ from aybiza.core.log_context import bind_call
 from aybiza.server.channels_loop import LeanLoopConsumer
 from calls import twilio
 from calls.models import Outcome
+from calls.realtime.knowledge import DocumentSearch
 from calls.realtime.loader import StreamRejected, load_stream
 from calls.realtime.outbox import outbox_for
 from calls.realtime.pacer import FRAME_BYTES, Pacer
@@ -231,6 +232,12 @@ class MediaStreamConsumer(LeanLoopConsumer):
             return
         await self._run_session(loaded, call_sid=start.call_sid, stream_sid=start.stream_sid)
 
+    @staticmethod
+    def _knowledge_for(loaded) -> DocumentSearch | None:
+        ids = loaded.config.document_ids
+        return DocumentSearch(tenant_id=loaded.config.tenant_id, document_ids=ids) if ids \
+            else None
+
     def _store_for(self, loaded) -> CallStore:
         """Where the session saves the call (a browser call also shows it live)."""
         return CallStore(loaded.call)
@@ -259,7 +266,7 @@ class MediaStreamConsumer(LeanLoopConsumer):
             config=loaded.config, stt=loaded.stt, llm=loaded.llm, tts=loaded.tts,
             vad=loaded.vad, outbound=outbound, send_control=self.outbox.send,
             clear_message=encoder.clear(), store=store, tools=tools, recorder=recorder,
-            hangup=self._hang_up, pacer=pacer,
+            hangup=self._hang_up, pacer=pacer, knowledge=self._knowledge_for(loaded),
         )
         loaded.failover.session = self.session
         self.session.call_span = self.call_span

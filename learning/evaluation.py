@@ -76,13 +76,17 @@ class Played:
     caller_turns: int = 0
 
 
-async def play(llm: LLMProvider, conversation: Conversation, caller_lines: list[str]) -> Played:
+async def play(llm: LLMProvider, conversation: Conversation, caller_lines: list[str],
+               passages: dict[str, list[str]] | None = None) -> Played:
+    """The caller's lines through the brain; `passages` are the agent's document passages per
+    line, found beforehand (a call searches them as each line is said)."""
     played = Played()
     for line in caller_lines:
         if played.ended or played.transferred:
             break
         played.caller_turns += 1
-        conversation.messages.append(Message(role="user", text=line))
+        conversation.messages.append(Message(role="user", text=line,
+                                             passages=(passages or {}).get(line, [])))
         for _round in range(MAX_TOOL_ROUNDS + 1):
             said, calls, done = [], [], Done()
             async for event in llm.respond(conversation):
@@ -145,7 +149,9 @@ def suite_run(*, agent: Agent, version: AgentVersion) -> dict[str, Any]:
         scenario_started = time.monotonic()
         brain = (_offline() if frozen.agent.llm_provider == "offline"
                  else llm_for_agent(frozen.agent))  # per scenario: one event loop each
-        played = asyncio.run(_play_and_close(brain, conversation, list(scenario.caller_lines)))
+        lines = list(scenario.caller_lines)
+        played = asyncio.run(_play_and_close(brain, conversation, lines,
+                                             _passages(agent, frozen.document_ids, lines)))
         checks = [{"check": check, "passed": ok, "detail": detail}
                   for check in scenario.checks for ok, detail in [judge(check, played)]]
         results.append({
@@ -159,13 +165,24 @@ def suite_run(*, agent: Agent, version: AgentVersion) -> dict[str, Any]:
 
 
 async def _play_and_close(llm: LLMProvider, conversation: Conversation,
-                          caller_lines: list[str]) -> Played:
+                          caller_lines: list[str], passages: dict[str, list[str]]) -> Played:
     try:
-        return await play(llm, conversation, caller_lines)
+        return await play(llm, conversation, caller_lines, passages)
     finally:
         close = getattr(llm, "aclose", None)
         if close is not None:
             await close()
+
+
+def _passages(agent: Agent, document_ids: list[int], lines: list[str]) -> dict[str, list[str]]:
+    """What the version's documents say about each caller line, as a call would find it."""
+    from agents.knowledge_search import knowledge_search
+    from calls.realtime.knowledge import passage_text
+
+    if not document_ids:
+        return {}
+    return {line: [passage_text(p) for p in knowledge_search(
+        tenant_id=agent.tenant_id, document_ids=document_ids, query=line)] for line in lines}
 
 
 def _offline() -> LLMProvider:

@@ -44,7 +44,7 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         raise StreamRejected("The call has no agent.")
     if not call_stream_started(call=call, stream_sid=stream_sid):
         raise StreamRejected("This call's stream token was already used.")
-    agent, knowledge, tools, fillers = _what_the_call_runs(call)
+    agent, knowledge, tools, fillers, document_ids = _what_the_call_runs(call)
     # The caller's memory: per call, never part of the version (memory/).
     remembers = bool(call.agent.remember_callers and call.contact is not None
                      and not call.contact.do_not_remember)
@@ -66,7 +66,7 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         stt_options=STTOptions(language=agent.language, vocabulary=vocabulary,
                                endpointing_ms=min(agent.end_of_turn_silence_ms, 500)),
         tts_options=TTSOptions(voice=agent.voice, language=agent.language),
-        tool_fillers=fillers, remembers_caller=remembers,
+        tool_fillers=fillers, remembers_caller=remembers, document_ids=document_ids,
     )
     options = agent.provider_options or {}
     chains = {"stt": (agent.stt_provider, options.get("stt")),
@@ -164,15 +164,17 @@ def _llm_options(agent, options: dict) -> dict:
 
 
 def _what_the_call_runs(call: Call):
-    """The agent's fields, knowledge, tools and fillers of the version the call records; calls
-    from before versions existed (no version) run the agent as it is now."""
+    """The agent's fields, knowledge, tools, fillers and document ids of the version the call
+    records; calls from before versions existed (no version) run the agent as it is now."""
     from agents.versions import runnable
     from tools.selectors import tool_fillers_for_agent, tool_specs_for_agent
 
     agent = call.agent
     if call.agent_version is not None and call.agent_version.agent_id == agent.id:
         version = runnable(call.agent_version, agent)
-        return version.agent, version.knowledge, version.tools, version.fillers
+        return (version.agent, version.knowledge, version.tools, version.fillers,
+                version.document_ids)
     knowledge = [(k.question, k.answer) for k in agent.knowledge.order_by("id")]
     return (agent, knowledge, tool_specs_for_agent(tenant=call.tenant, agent=agent),
-            tool_fillers_for_agent(tenant=call.tenant, agent=agent))
+            tool_fillers_for_agent(tenant=call.tenant, agent=agent),
+            list(agent.documents.order_by("id").values_list("id", flat=True)))

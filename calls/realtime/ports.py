@@ -41,6 +41,12 @@ class Tools(Protocol):
     async def run(self, calls: list[ToolCall]) -> list[ToolResult]: ...
 
 
+class Knowledge(Protocol):
+    """The agent's documents (calls/realtime/knowledge.py): passages about the caller's words."""
+
+    async def passages(self, text: str) -> list[str]: ...
+
+
 
 @dataclass
 class SessionConfig:
@@ -67,4 +73,6 @@ class SessionConfig:
     tool_fillers: dict[str, str] = field(default_factory=dict)
     # The agent remembers callers and this caller may be remembered (memory/).
     remembers_caller: bool = False
+    # The knowledge documents the call's version answers from (searched per caller turn).
+    document_ids: list[int] = field(default_factory=list)
 

@@ -37,7 +37,14 @@ from calls.realtime.chunker import ClauseChunker
 from calls.realtime.consent import Consent
 from calls.realtime.costs import CostMeter
 from calls.realtime.pacer import FRAME_S, OutboundAudio, Pacer
-from calls.realtime.ports import Recorder, SessionConfig, Store, Tools, VoiceActivity
+from calls.realtime.ports import (
+    Knowledge,
+    Recorder,
+    SessionConfig,
+    Store,
+    Tools,
+    VoiceActivity,
+)
 from calls.realtime.providers.llm.base import (
     Done,
     LLMProvider,
@@ -68,7 +75,7 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         vad: VoiceActivity, outbound: OutboundAudio, send_control: Callable[[str], None],
         clear_message: str, store: Store, tools: Tools | None = None,
         recorder: Recorder | None = None, hangup: Callable[[], Awaitable[None]] | None = None,
-        pacer: Pacer | None = None,
+        pacer: Pacer | None = None, knowledge: Knowledge | None = None,
     ) -> None:
         self.config = config
         self.conversation = config.conversation
@@ -84,6 +91,7 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         self._recorder = recorder
         self._hangup = hangup
         self._pacer = pacer
+        self._knowledge = knowledge
         self._loop = asyncio.get_running_loop()
         self._now = self._loop.time
         self.t0 = self._now()
@@ -319,8 +327,9 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         if self._awaiting_consent:
             self._answer_consent(caller_text)
             return
-        self.conversation.messages.append(Message(role="user", text=caller_text))
-        self._start_turn(self._generate_reply(caller_end_t, stt_final_t))
+        message = Message(role="user", text=caller_text)
+        self.conversation.messages.append(message)
+        self._start_turn(self._generate_reply(caller_end_t, stt_final_t, message))
 
     def _start_turn(self, coro) -> None:
         """Run one agent turn at a time: a new one replaces (cancels) the running one."""
@@ -335,14 +344,18 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
                 await previous
         await coro
 
-    async def _generate_reply(self, caller_end_t: float, stt_final_t: float) -> None:
+    async def _generate_reply(self, caller_end_t: float, stt_final_t: float,
+                              message: Message | None = None) -> None:
         """Model rounds until the agent has answered: say its words clause by clause, run the
         tools it calls (a filler covers the wait), feed their results back, at most
-        MAX_TOOL_ROUNDS times."""
+        MAX_TOOL_ROUNDS times. The agent's documents are searched first (within a budget)."""
         turn = self._new_agent_turn("reply", caller_end_t)
         turn.stt_final_t = stt_final_t
         speaker = Speaker(self, turn)
         try:
+            if self._knowledge is not None and message is not None \
+                    and not message.text.startswith("[DTMF"):
+                message.passages = await self._knowledge.passages(message.text)
             for _round in range(MAX_TOOL_ROUNDS + 1):
                 said, tool_calls = await self._model_round(turn, speaker)
                 if not tool_calls:

@@ -343,3 +343,18 @@ async def test_a_stream_cut_after_text_is_an_error_not_a_finished_answer(fake_be
     # then no Done(end_turn) pretends it finished, and nobody else repeats it
     assert events == [TextDelta("We open ")]
     assert not caught.value.failover
+
+
+def test_document_passages_of_the_callers_last_words_follow_the_cache_point():
+    llm = BedrockLLM(prompt_cache=True)
+    asked = Message(role="user", text="Do you take Cigna?",
+                    passages=["[Handbook — Insurance] We accept Delta Dental and Cigna."])
+    request = llm.build_request(conversation(asked))
+
+    system = request["system"]
+    assert system[1] == {"cachePoint": {"type": "default"}}  # the cached prefix is unchanged
+    assert "We accept Delta Dental and Cigna." in system[2]["text"]
+    # only the last caller turn's passages: earlier ones answered earlier questions
+    later = llm.build_request(conversation(
+        asked, Message(role="assistant", text="Yes."), Message(role="user", text="Thanks")))
+    assert len(later["system"]) == 2

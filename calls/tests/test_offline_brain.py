@@ -669,3 +669,32 @@ async def test_a_caller_asking_to_be_forgotten_gets_the_forget_caller_action(sai
 async def test_forget_it_still_cancels_and_does_not_forget_the_caller():
     brain, conversation = OfflineBrain(), a_call(BOOK_APPOINTMENT)
     assert (await caller_says(brain, conversation, "forget it")).tool_calls == []
+
+
+# -- knowledge documents ------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_document_passage_answers_what_no_knowledge_entry_covers():
+    brain, conversation = OfflineBrain(), a_call()
+    conversation.messages.append(Message(
+        role="user", text="Do you take Cigna insurance?",
+        passages=["[Handbook — Insurance] We accept Delta Dental, Cigna and Aetna plans. Bring "
+                  "your card to the first visit. Claims are filed for you. "
+                  + "More detail. " * 20]))
+    turn = await run(brain, conversation)
+    # the passage's first whole sentences, as many as are comfortable to hear, without where
+    # the passage came from
+    assert turn.text.startswith("We accept Delta Dental, Cigna and Aetna plans. Bring your card "
+                                "to the first visit. Claims are filed for you. More detail.")
+    assert len(turn.text) <= 280 and turn.text.endswith("More detail.")
+
+
+@pytest.mark.asyncio
+async def test_a_knowledge_entry_that_covers_the_question_still_wins_over_a_passage():
+    brain, conversation = OfflineBrain(), a_call()
+    conversation.messages.append(Message(
+        role="user", text="What are your opening hours?",
+        passages=["[Handbook — Holidays] Opening hours change on public holidays."]))
+    turn = await run(brain, conversation)
+    assert turn.text == "We are open Monday to Friday, nine to five."

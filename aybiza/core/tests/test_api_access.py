@@ -209,6 +209,13 @@ def _make_contact(tenant: Tenant):
                       from_number=_next_number(), to_number=number.e164).contact
 
 
+def _make_document(tenant: Tenant):
+    from agents.documents import document_add
+
+    return document_add(tenant=tenant, agent=_make_agent(tenant), filename="hours.md",
+                        data=b"# Opening hours\n\nWe open at nine on weekdays.")
+
+
 # One object of each routed resource, owned by the given tenant.
 OWNED: dict[str, Callable[[Tenant], models.Model]] = {
     "agent": _make_agent,
@@ -221,6 +228,7 @@ OWNED: dict[str, Callable[[Tenant], models.Model]] = {
     "contact": _make_contact,
     "webhook": _make_webhook,
     "alert-rule": _make_alert_rule,
+    "knowledge-document": _make_document,
 }
 
 # Routes that need more than the resource's plain object: (basename, action) -> factory.
@@ -237,7 +245,8 @@ OWNED_FOR_ROUTE: dict[tuple[str, str], Callable[[Tenant], models.Model]] = {
 
 # Path arguments beyond the object's id, and query strings, for routes that take them.
 ROUTE_KWARGS: dict[tuple[str, str], dict[str, Any]] = {("agent", "version"): {"number": 1}}
-ROUTE_QUERIES: dict[tuple[str, str], str] = {("agent", "versions_diff"): "?from=1&to=1"}
+ROUTE_QUERIES: dict[tuple[str, str], str] = {("agent", "versions_diff"): "?from=1&to=1",
+                                             ("agent", "knowledge_search"): "?q=opening+hours"}
 
 # A valid body for each write, so only access rules can make a request fail.
 BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
@@ -260,6 +269,8 @@ BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
     ("agent", "scenarios"): lambda: {"name": "Hours", "caller_lines": ["When do you open?"],
                                      "checks": [{"type": "reply_contains", "text": "nine"}]},
     ("agent", "evaluate"): dict,
+    ("agent", "documents"): lambda: {"filename": "parking.md",
+                                     "content": "# Parking\n\nFree parking behind the clinic."},
     ("agent", "rollout"): lambda: {"version": 2, "percent": 10},
     ("webhook", "create"): lambda: {"url": "https://hooks.example.com/calls",
                                     "event_types": ["call.completed"]},

@@ -55,6 +55,9 @@ class Message:
     text: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_results: list[ToolResult] = field(default_factory=list)
+    # On a caller's message: passages of the agent's documents about it, found when it was
+    # said (kept on the message, so a brain that replays the conversation sees the same ones).
+    passages: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -64,6 +64,17 @@ def compose_memory(conversation: Conversation) -> str:
             "never read it out as a list):\n" + "\n".join(lines))
 
 
+def compose_passages(conversation: Conversation) -> str:
+    """Passages of the agent's documents found for the caller's last words (calls search them
+    per turn), as text after the cacheable prefix; "" with none."""
+    last = next((m for m in reversed(conversation.messages) if m.role == "user"), None)
+    if last is None or not last.passages:
+        return ""
+    return ("Passages from the business's documents about what the caller just said. Answer "
+            "from them when they apply, in your own short spoken words; do not mention "
+            "passages or documents:\n" + "\n".join(last.passages))
+
+
 def compose_system_prompt(conversation: Conversation) -> str:
     """The agent's instructions plus its knowledge (stable per call, so it caches well)."""
     parts = [conversation.system_prompt.strip()]
@@ -183,9 +194,10 @@ class BedrockLLM(LLMProvider):
         system = compose_system_prompt(conversation)
         if system:
             request["system"] = [{"text": system}] + ([CACHE_POINT] if self.prompt_cache else [])
-        memory = compose_memory(conversation)
-        if memory:  # after the cache point: per caller, it must not change the cached prefix
-            request.setdefault("system", []).append({"text": memory})
+        for per_call in (compose_memory(conversation), compose_passages(conversation)):
+            # After the cache point: per caller and per turn, never part of the cached prefix.
+            if per_call:
+                request.setdefault("system", []).append({"text": per_call})
         if conversation.tools:
             tools: list[dict[str, Any]] = [
                 {"toolSpec": {"name": t.name, "description": t.description or t.name,

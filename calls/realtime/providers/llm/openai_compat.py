@@ -33,6 +33,7 @@ from calls.realtime.providers.llm.base import (
 )
 from calls.realtime.providers.llm.bedrock import (
     compose_memory,
+    compose_passages,
     compose_system_prompt,
     parse_tool_arguments,
 )
@@ -46,7 +47,8 @@ def openai_messages(conversation: Conversation) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     # The instructions first and the caller's memory last: servers cache the longest prefix.
     system = "\n\n".join(part for part in (compose_system_prompt(conversation),
-                                            compose_memory(conversation)) if part)
+                                            compose_memory(conversation),
+                                            compose_passages(conversation)) if part)
     if system:
         messages.append({"role": "system", "content": system})
     for message in conversation.messages:

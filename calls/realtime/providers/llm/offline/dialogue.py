@@ -29,6 +29,7 @@ from calls.realtime.providers.llm.offline.matching import (
     index_of,
 )
 from calls.realtime.providers.llm.offline.memory import recall_line
+from calls.realtime.providers.llm.offline.passages import passage_answer
 from calls.realtime.providers.llm.offline.responses import (
     ANYTHING_ELSE,
     GOODBYE_LINE,
@@ -47,7 +48,7 @@ from calls.realtime.providers.llm.offline.schema import (
     schema_of,
 )
 from calls.realtime.providers.llm.offline.slots import Invalid, coerce, enum_values_in
-from calls.realtime.providers.llm.offline.text import normalise
+from calls.realtime.providers.llm.offline.text import analyse, normalise
 
 # Consecutive misunderstandings after which a human is offered.
 MISSES_BEFORE_HUMAN = 2
@@ -80,10 +81,12 @@ class _Reply:
 class _Turn:
     """Decides the reply to one caller turn from the state the earlier turns left."""
 
-    def __init__(self, conversation: Conversation, index: Index, heard_last: str) -> None:
+    def __init__(self, conversation: Conversation, index: Index, heard_last: str,
+                 passages: list[str] | None = None) -> None:
         self.conversation = conversation
         self.index = index
         self.heard_last = heard_last
+        self.passages = passages or []  # the agent's documents about this turn's words
 
     def decide(self, state: _State, text: str) -> tuple[_Reply, _State]:
         dtmf_match = DTMF_ENTRY.fullmatch(text)
@@ -131,11 +134,23 @@ class _Turn:
         if recalled:
             return _Reply(f"{recalled} {ANYTHING_ELSE}"), understood
         match = best_match(text, self.index)
-        if match.kind == "knowledge":
+        from_documents = passage_answer(self.passages)
+        if match.kind == "knowledge" and (not from_documents or (
+                match.score >= STRONG_MATCH and self._entry_covers(match.index, text))):
             return _Reply(self.conversation.knowledge[match.index][1]), understood
         if match.kind == "tool":
             return self._start_flow(understood, match.index, text)
+        if from_documents:  # a passage shares the caller's words: better than a loose entry
+            return _Reply(from_documents), understood
         return self._not_understood(state)
+
+    def _entry_covers(self, entry: int, text: str) -> bool:
+        """Whether a knowledge entry speaks of every topic word the caller said ("where can I
+        park?" shares only "where" with "Where are you located?": a document passage about
+        parking answers it better)."""
+        said = {term for term in analyse(text).terms if not term.startswith("@")}
+        question, answer = self.conversation.knowledge[entry]
+        return said <= set(analyse(question).terms) | set(analyse(answer).terms)
 
     def _start_flow(self, state: _State, tool_index: int, text: str) -> tuple[_Reply, _State]:
         tool = self.conversation.tools[tool_index]
@@ -246,7 +261,8 @@ def plan(conversation: Conversation) -> _Reply:
     calls_made = 0
     for message in messages:
         if message.role == "user":
-            reply, state = _Turn(conversation, index, heard_last).decide(state, message.text)
+            reply, state = _Turn(conversation, index, heard_last, message.passages).decide(
+                state, message.text)
         elif message.role == "assistant":
             calls_made += len(message.tool_calls)
             if message.tool_calls:
