@@ -91,6 +91,15 @@ def seed_showcase(tenant) -> dict[str, int]:
     contact_update(tenant=tenant, contact=calls[0].contact, name="Ana Lima")
     memory_remember(tenant=tenant, contact=calls[0].contact, key="preferred_dentist",
                     value="Dr. Okafor", source_call=calls[0])
+    from agents.documents import document_add
+    from agents.tests.pdfs import text_pdf
+
+    document_add(tenant=tenant, agent=reception, filename="Patient handbook.md", data=(
+        b"# Parking\n\nFree parking is behind the clinic, entrance on Elm Street. Spaces for "
+        b"wheelchairs are by the door.\n\n# Insurance\n\nWe accept Delta Dental, Cigna and "
+        b"Aetna plans. Bring your insurance card to your first visit.\n"))
+    document_add(tenant=tenant, agent=reception, filename="Price list 2026.pdf", data=text_pdf(
+        [["Cleaning: 80 dollars.", "Whitening: 300 dollars per session."]]))
     api_key_create(tenant=tenant, name="CRM sync", scopes=["read"])
     api_key_create(tenant=tenant, name="Booking website")
     from django.contrib.auth import get_user_model
@@ -137,6 +146,8 @@ def test_screenshots(asgi_server, tenant, django_user_model, tmp_path):
         ("overview", "/portal/", DESKTOP), ("agents", "/portal/agents/", DESKTOP),
         ("agent", f"/portal/agents/{ids['agent']}/", DESKTOP),
         ("agent-versions", f"/portal/agents/{ids['agent']}/versions/?from=1&to=2", DESKTOP),
+        ("agent-documents", f"/portal/agents/{ids['agent']}/documents/?q=Do+you+take+Cigna",
+         DESKTOP),
         ("calls", "/portal/calls/", DESKTOP), ("call", f"/portal/calls/{ids['call']}/", DESKTOP),
         ("alerts", "/portal/alerts/", DESKTOP),
         ("contacts", "/portal/contacts/", DESKTOP),

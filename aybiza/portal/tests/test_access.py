@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", None),
          ("portal:agent-edit", "agent"), ("portal:agent-sample", "agent"),
          ("portal:agent-versions", "agent"), ("portal:agent-publish", "agent"),
-         ("portal:agent-talk", "agent"),
+         ("portal:agent-talk", "agent"), ("portal:agent-documents", "agent"),
+         ("portal:agent-document-delete", "document"),
          ("portal:agent-rollback", "agent_version"),
          ("portal:calls", None), ("portal:call-detail", "call"),
          ("portal:alerts", None), ("portal:alert-new", None),
@@ -32,7 +33,8 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:invitation-revoke", "invitation"), ("portal:compliance", None),
          ("portal:retention-update", None), ("portal:subject-request", None),
          ("portal:erasure-request-decide", "erasure_request")]
-POST_ONLY = {"portal:agent-publish", "portal:alert-delete", "portal:contact-forget",
+POST_ONLY = {"portal:agent-publish",
+             "portal:agent-document-delete", "portal:alert-delete", "portal:contact-forget",
              "portal:agent-rollback", "portal:api-key-revoke",
              "portal:team-invite", "portal:member-role",
              "portal:member-remove", "portal:invitation-revoke", "portal:retention-update",
@@ -72,7 +74,11 @@ def objects_of(agent_create_for):
         number = phone_number_create(tenant=tenant, e164=f"+1555010{tenant.pk % 10000:04d}",
                                      agent_id=agent.pk)
         call = make_call(tenant=tenant, agent=agent)
-        return {"agent": agent.pk, "agent_version": (agent.pk, version.number),
+        from agents.documents import document_add
+        document = document_add(tenant=tenant, agent=agent, filename="a.md",
+                                data=b"Parking.")
+        return {"agent": agent.pk, "document": (agent.pk, document.pk),
+                "agent_version": (agent.pk, version.number),
                 "contact": call.contact_id,
                 "number": number.pk,
                 "call": make_call(tenant=tenant, agent=agent).pk,
@@ -131,7 +137,8 @@ def test_ids_that_cannot_exist_are_404_not_500(owner_client):
     for name, kind in PAGES:
         if kind is not None:
             # (a version's number is 1: its agent is the id that cannot exist)
-            url = reverse(name, args=[10**30, 1] if kind == "agent_version" else [10**30])
+            two = kind in ("agent_version", "document")
+            url = reverse(name, args=[10**30, 1] if two else [10**30])
             assert owner_client.post(url).status_code == 404, url
 
 
