@@ -54,11 +54,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
-            model_name='agent',
-            name='resume_window_minutes',
-            field=models.PositiveIntegerField(default=30, help_text='A caller cut off mid-conversation who rings back within this many minutes carries on where they left off. 0 turns it off.', validators=[django.core.validators.MaxValueValidator(1440)]),
-        ),
         migrations.CreateModel(
             name='KnowledgeDocument',
             fields=[

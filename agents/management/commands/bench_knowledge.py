@@ -4,7 +4,7 @@ Fills a throwaway tenant's agent with N passages of varied text (10,000 by defau
 caller-like questions through `knowledge_search` on the configured database (SQLite FTS5 in the
 embedded default, PostgreSQL full-text search in production) and prints p50 / p95 / max in ms;
 `--json` prints one JSON line. The tenant and its rows are deleted afterwards. Target: p95 ≤ 20 ms
-over 10,000 passages (docs/memory.md)."""
+over 10,000 passages (figures in the README, "Knowledge documents")."""
 
 from __future__ import annotations
 
