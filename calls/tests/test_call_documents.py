@@ -23,19 +23,25 @@ HANDBOOK = (b"# Parking\n\nFree parking is behind the clinic, entrance on Elm St
             b"# Insurance\n\nWe accept Delta Dental and Cigna plans.\n")
 
 
+async def one_question(stored_call) -> None:
+    """A call in which the caller says their one scripted line after the greeting, then hangs
+    up."""
+    phone, connected = await connect(stored_call)
+    assert connected
+    await phone.start()
+    await phone.send_audio(SILENCE, 1.2)  # the greeting plays
+    await phone.send_audio(SPEECH, 0.4)
+    await phone.send_audio(SILENCE, 2.0)  # the answer plays
+    await phone.stop()
+    await phone.ws.wait(timeout=3)
+
+
 async def test_the_offline_agent_answers_from_a_document_passage(call):  # noqa: F811
     await database_sync_to_async(document_add)(
         tenant=call.tenant, agent=call.agent, filename="Handbook.md", data=HANDBOOK)
     await update_agent(call, llm_provider="offline",
                        provider_options={"stt": {"lines": ["where can I park my car"]}})
-    phone, connected = await connect(call)
-    assert connected
-    await phone.start()
-    await phone.send_audio(SILENCE, 1.2)
-    await phone.send_audio(SPEECH, 0.4)
-    await phone.send_audio(SILENCE, 2.0)
-    await phone.stop()
-    await phone.ws.wait(timeout=3)
+    await one_question(call)
 
     stored = await refreshed(call)
     turns = await database_sync_to_async(turns_of)(stored)
@@ -58,13 +64,7 @@ async def test_a_document_uploaded_after_publishing_waits_for_the_next_publish(
 
     await database_sync_to_async(
         lambda: Call.objects.filter(pk=call.pk).update(agent_version=version))()
-    phone, _ = await connect(call)
-    await phone.start()
-    await phone.send_audio(SILENCE, 1.2)
-    await phone.send_audio(SPEECH, 0.4)
-    await phone.send_audio(SILENCE, 2.0)
-    await phone.stop()
-    await phone.ws.wait(timeout=3)
+    await one_question(call)
 
     turns = await database_sync_to_async(turns_of)(await refreshed(call))
     assert "Free parking" not in turns[2][1]  # the published version has no documents yet
