@@ -85,7 +85,7 @@ class AgentSerializer(serializers.ModelSerializer):
             "barge_in_min_speech_ms", "reprompt_after_s", "hangup_after_s", "max_call_seconds",
             "reprompt_text", "goodbye_text", "keep_original_transcripts", "recording_mode",
             "recording_disclosure", "consent_prompt", "success_criteria", "extraction_schema",
-            "remember_callers", "knowledge", "published_version",
+            "remember_callers", "resume_window_minutes", "knowledge", "published_version",
             "created_at", "updated_at",
         ]
         read_only_fields = ["id", "published_version", "created_at", "updated_at"]

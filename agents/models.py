@@ -84,6 +84,12 @@ class Agent(TenantOwnedModel):
     remember_callers = models.BooleanField(
         default=True, help_text="Greet returning callers and give the agent what it learned "
                                 "about them on earlier calls.")
+    # A caller whose call dropped mid-conversation and who rings back within this many minutes
+    # carries on where they were (memory/working.py); 0 turns it off. Memory, not versioned.
+    resume_window_minutes = models.PositiveIntegerField(
+        default=30, validators=[MaxValueValidator(24 * 60)],
+        help_text="A caller cut off mid-conversation who rings back within this many minutes "
+                  "carries on where they left off. 0 turns it off.")
     # The version new calls run. The fields above are the draft: editing them changes nothing
     # for callers until the draft is published (agents.versions). None: never published, and
     # calls run the draft as it is, each recording a snapshot of what it ran.

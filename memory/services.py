@@ -20,6 +20,7 @@ from compliance.selectors import normalize_phone
 from compliance.services import audit_record
 from memory.models import Contact, MemoryFact
 from memory.selectors import FACT_CONTEXT, NAME_CONTEXT, PHONE_CONTEXT
+from memory.working import working_memory_forget
 
 MAX_NAME_CHARS = 100
 MAX_FACT_KEY_CHARS = 64
@@ -78,6 +79,7 @@ def contact_update(*, tenant: Tenant, contact: Contact, actor=None, **fields: An
             contact.name_sealed = (encrypt_text_for_tenant(tenant, name, context=NAME_CONTEXT)
                                    if name else "")
         if fields.get("do_not_remember") is True:
+            working_memory_forget(tenant_id=tenant.pk, contact_id=contact.pk)
             contact.do_not_remember = True
             contact.name_sealed = ""
             MemoryFact.objects.filter(tenant=tenant, contact=contact).delete()
@@ -134,6 +136,7 @@ def contact_name_heard(*, call, name: str) -> None:
 def memory_forget(*, tenant: Tenant, contact: Contact, actor=None) -> None:
     """Forget the contact's name and every fact (the contact and its call count stay)."""
     ensure_owned(tenant, contact)
+    working_memory_forget(tenant_id=tenant.pk, contact_id=contact.pk)
     with transaction.atomic():
         MemoryFact.objects.filter(tenant=tenant, contact=contact).delete()
         contact.name_sealed = ""
@@ -172,6 +175,7 @@ def caller_asked_to_be_forgotten(*, call) -> None:
 def memory_retention_enforce(tenant: Tenant, cutoff: datetime) -> int:
     """The tenant's retention for callers' memory: facts not written since `cutoff`, and
     contacts not heard from since then (their calls stay, unlinked); returns rows deleted."""
+    # (Conversations kept for a call back expire on their own within a day at most.)
     facts, _ = MemoryFact.objects.filter(tenant=tenant, updated_at__lt=cutoff).delete()
     contacts, _ = Contact.objects.filter(tenant=tenant, last_seen_at__lt=cutoff).delete()
     return facts + contacts

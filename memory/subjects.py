@@ -7,6 +7,7 @@ from typing import Any
 from memory.models import Contact
 from memory.selectors import contact_facts, contact_name
 from memory.services import contact_phone_hash
+from memory.working import working_memory_forget, working_memory_peek
 
 
 def _contact(tenant, e164: str) -> Contact | None:
@@ -18,7 +19,10 @@ def export(tenant, e164: str, calls) -> dict[str, Any] | None:
     contact = _contact(tenant, e164)
     if contact is None:
         return None
+    kept = working_memory_peek(tenant=tenant, contact=contact)
     return {"name": contact_name(contact), "facts": contact_facts(contact),
+            # A dropped call's conversation, kept for a call back (minutes, not stored).
+            "conversation_kept_for_call_back": kept.messages if kept else None,
             "first_seen_at": contact.first_seen_at.isoformat(),
             "last_seen_at": contact.last_seen_at.isoformat(), "call_count": contact.call_count,
             "do_not_remember": contact.do_not_remember}
@@ -28,5 +32,6 @@ def erase(tenant, e164: str, calls) -> int:
     contact = _contact(tenant, e164)
     if contact is None:
         return 0
+    working_memory_forget(tenant_id=tenant.pk, contact_id=contact.pk)
     deleted, _ = contact.delete()  # its facts go with it
     return deleted

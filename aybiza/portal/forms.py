@@ -87,6 +87,7 @@ class AgentForm(SectionedForm, forms.ModelForm):
             "success_criteria": "A successful call…",
             "extraction_schema": "Fields to extract (JSON Schema)",
             "remember_callers": "Remember returning callers",
+            "resume_window_minutes": "Resume a dropped call within (minutes)",
         }
         help_texts = {
             "system_prompt": "How the agent behaves: its role, tone, and what it must not do.",
@@ -105,7 +106,8 @@ class AgentForm(SectionedForm, forms.ModelForm):
                          "hangup_after_s", "max_call_seconds", "reprompt_text", "goodbye_text")),
         ("Recording and privacy", ("recording_mode", "recording_disclosure", "consent_prompt",
                                    "keep_original_transcripts")),
-        ("After the call", ("success_criteria", "extraction_schema", "remember_callers")),
+        ("After the call", ("success_criteria", "extraction_schema", "remember_callers",
+                            "resume_window_minutes")),
     )
 
 

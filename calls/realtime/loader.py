@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,13 +12,14 @@ from calls.models import Call
 from calls.realtime.call_control import with_call_control
 from calls.realtime.ports import SessionConfig
 from calls.realtime.providers.failover import build_from_options
-from calls.realtime.providers.llm.base import Conversation, ToolSpec
+from calls.realtime.providers.llm.base import Conversation, ToolSpec, message_from_dict
 from calls.realtime.providers.stt.base import STTOptions
 from calls.realtime.providers.tts.base import TTSOptions
 from calls.selectors import call_for_stream
 from calls.services import call_stream_started
 from calls.twilio import StreamToken
 from memory.selectors import Remembered, remembered
+from memory.working import working_memory_take
 
 
 class StreamRejected(Exception):
@@ -51,12 +53,19 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
     known = remembered(call.contact) if call.agent.remember_callers else Remembered()
     tools = with_call_control(tools, llm_provider=agent.llm_provider, memory=remembers)
     vocabulary = stt_vocabulary(knowledge, tools)
+    # A call that dropped mid-conversation within the agent's window goes on (memory/working).
+    resumed = working_memory_take(call=call) if remembers else None
+    conversation = Conversation(system_prompt=agent.system_prompt, tools=tools,
+                                knowledge=knowledge, language=agent.language,
+                                caller_name=known.name, memory=known.facts)
+    greeting = welcome_back(agent.greeting, known)
+    if resumed is not None:
+        conversation.messages = [message_from_dict(m) for m in resumed.messages]
+        greeting = resume_greeting(conversation.messages[-1].text, known)
     config = SessionConfig(
         call_id=call.id, tenant_id=call.tenant_id, agent_id=agent.id,
-        conversation=Conversation(system_prompt=agent.system_prompt, tools=tools,
-                                  knowledge=knowledge, language=agent.language,
-                                  caller_name=known.name, memory=known.facts),
-        greeting=welcome_back(agent.greeting, known),
+        conversation=conversation, greeting=greeting,
+        resumed_from_call_id=resumed.from_call_id if resumed is not None else None,
         end_of_turn_silence_ms=agent.end_of_turn_silence_ms,
         barge_in_min_speech_ms=agent.barge_in_min_speech_ms,
         reprompt_after_s=agent.reprompt_after_s, hangup_after_s=agent.hangup_after_s,
@@ -100,6 +109,15 @@ def welcome_back(greeting: str, known: Remembered) -> str:
     if known.name:
         return f"Welcome back, {known.name.split()[0]}! {greeting}"
     return f"Welcome back! {greeting}"
+
+
+def resume_greeting(last_question: str, known: Remembered) -> str:
+    """The greeting of a call that continues a dropped one: the question the caller did not
+    get to answer, asked again ("What day and time would you like?")."""
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", last_question.strip()) if s]
+    question = sentences[-1] if sentences else last_question
+    opening = f"Welcome back, {known.name.split()[0]}!" if known.name else "Welcome back!"
+    return f"{opening} We got cut off, so let's carry on. {question}"
 
 
 class FailoverRelay:

@@ -167,6 +167,11 @@ class CallStore:
 
         self._submit("call", {"call": self.call}, caller_asked_to_be_forgotten)
 
+    def keep_for_resume(self, messages: list[dict[str, Any]]) -> None:
+        from memory.working import working_memory_keep
+
+        self._submit("call", {"call": self.call, "messages": messages}, working_memory_keep)
+
     def note_state(self, state: str) -> None:
         self._submit("state", {"tenant_id": self.call.tenant_id, "call_id": self.call.pk,
                                "state": state})

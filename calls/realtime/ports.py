@@ -35,6 +35,8 @@ class Store(Protocol):
     def caller_asked_to_be_forgotten(self) -> None: ...
     # What the call is doing now, for live dashboards (listening / thinking / speaking / tool).
     def note_state(self, state: str) -> None: ...
+    # The conversation of a call that dropped mid-conversation, for a call back ([]: none).
+    def keep_for_resume(self, messages: list[dict[str, Any]]) -> None: ...
 
 
 class Tools(Protocol):
@@ -75,4 +77,6 @@ class SessionConfig:
     remembers_caller: bool = False
     # The knowledge documents the call's version answers from (searched per caller turn).
     document_ids: list[int] = field(default_factory=list)
+    # This call continues a dropped one (memory/working.py): that call's id.
+    resumed_from_call_id: int | None = None
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -51,6 +52,7 @@ from calls.realtime.providers.llm.base import (
     Message,
     TextDelta,
     ToolCall,
+    message_as_dict,
 )
 from calls.realtime.providers.stt.base import STTProvider, STTStream
 from calls.realtime.providers.tts.base import TTSProvider
@@ -63,6 +65,10 @@ from calls.realtime.turn_taking import DTMF_GAP_S, STT_PREROLL_FRAMES, TurnTakin
 logger = logging.getLogger(__name__)
 
 MAX_TOOL_ROUNDS = 4
+# Ends that cut a conversation short, as opposed to the agent or the caller closing it.
+RESUMABLE_OUTCOMES = frozenset({Outcome.CALLER_HUNG_UP, Outcome.DISCONNECTED, Outcome.ERROR,
+                                Outcome.SERVER_SHUTDOWN})
+ANYTHING_ELSE = re.compile(r"\banything else\b", re.IGNORECASE)  # a question that closes a task
 
 
 class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery):
@@ -153,6 +159,9 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         """Open the STT stream, start listening; disclose recording, then greet."""
         if self._pacer is not None:
             self._pacer.register(self)
+        if self.config.resumed_from_call_id is not None:  # the greeting says so (loader)
+            self.store.record_event("resumed", {"from_call": self.config.resumed_from_call_id},
+                                    0)
         try:
             self._stt = await self._stt_provider.open_stream(self.config.stt_options)
         except Exception as exc:
@@ -217,6 +226,7 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
                 with contextlib.suppress(BaseException):
                     await task
         self._flush_caller_turn_on_exit()
+        self.store.keep_for_resume(self._conversation_to_resume())
         await self._close_providers()
         recording_path = await self._finish_recording()
         self.metrics["frames_out"] = self._outbound.total_sent // FRAME_BYTES
@@ -462,6 +472,20 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def _conversation_to_resume(self) -> list[dict[str, Any]]:
+        """The conversation, when the call dropped while the agent waited for the caller's
+        answer to a question (a call back within the agent's window continues it); else []."""
+        messages = self.conversation.messages
+        if self._forgotten or not self.config.remembers_caller \
+                or self.outcome not in RESUMABLE_OUTCOMES or not messages:
+            return []
+        last = messages[-1]
+        if last.role != "assistant" or not last.text.rstrip().endswith("?") \
+                or ANYTHING_ELSE.search(last.text) \
+                or not any(message.role == "user" for message in messages):
+            return []
+        return [message_as_dict(message) for message in messages]
 
     def _metrics_summary(self) -> dict[str, Any]:
         summary = dict(self.metrics)

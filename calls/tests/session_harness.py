@@ -88,6 +88,7 @@ class MemoryStore:
     turns: dict[int, dict[str, Any]] = field(default_factory=dict)
     events: list[tuple[str, dict]] = field(default_factory=list)
     states: list[str] = field(default_factory=list)
+    kept_for_resume: list[dict] | None = None
     closed: dict[str, Any] | None = None
 
     def save_turn(self, *, index: int, role: str, text: str, **fields: Any) -> None:
@@ -109,6 +110,9 @@ class MemoryStore:
 
     def note_state(self, state: str) -> None:
         self.states.append(state)
+
+    def keep_for_resume(self, messages: list[dict]) -> None:
+        self.kept_for_resume = messages
 
     def ordered_turns(self) -> list[dict[str, Any]]:
         return [self.turns[i] for i in sorted(self.turns)]

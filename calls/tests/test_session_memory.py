@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from calls.models import Outcome
 from calls.realtime.call_control import with_call_control
 from calls.realtime.providers.llm.base import (
     BrainEvent,
@@ -110,3 +111,31 @@ async def test_an_oversized_fact_is_refused_with_a_reason():
     [refused] = llm.results
     assert refused.is_error and "at most 500" in refused.content
     await asyncio.wait_for(session.finish("caller_hung_up"), 5)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("reply", "outcome", "remembers", "kept"), [
+    ("What day and time would you like?", Outcome.CALLER_HUNG_UP, True, True),
+    ("What day and time would you like?", Outcome.DISCONNECTED, True, True),
+    ("What day and time would you like?", Outcome.AGENT_ENDED, True, False),  # ended by us
+    ("Booked for Tuesday at ten.", Outcome.CALLER_HUNG_UP, True, False),  # no question pending
+    ("Is there anything else I can help with?", Outcome.CALLER_HUNG_UP, True, False),
+    ("What day and time would you like?", Outcome.CALLER_HUNG_UP, False, False),  # opted out
+])
+async def test_a_call_cut_off_while_the_agent_waits_for_an_answer_is_kept_for_a_call_back(
+        reply, outcome, remembers, kept):
+    from calls.realtime.providers.llm.instant import InstantLLM
+
+    session, wire, store, _ = await make_session(
+        llm=InstantLLM(reply), stt_lines=["book me in"], greeting="Hi.",
+        remembers_caller=remembers)
+    await feed(session, SILENCE, 0.6)
+    await feed(session, SPEECH, 0.3)
+    await feed(session, SILENCE, 1.5)
+    await session.finish(outcome)
+
+    if kept:
+        assert [(m["role"], m["text"]) for m in store.kept_for_resume] == [
+            ("assistant", "Hi."), ("user", "book me in"), ("assistant", reply)]
+    else:
+        assert store.kept_for_resume == []  # and an older kept conversation is dropped

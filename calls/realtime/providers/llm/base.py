@@ -60,6 +60,24 @@ class Message:
     passages: list[str] = field(default_factory=list)
 
 
+def message_as_dict(message: Message) -> dict[str, Any]:
+    """A message as JSON-ready data (kept between calls: memory/working.py); passages are not
+    kept, they are found again when needed."""
+    return {"role": message.role, "text": message.text,
+            "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments}
+                           for c in message.tool_calls],
+            "tool_results": [{"call_id": r.call_id, "name": r.name, "content": r.content,
+                              "is_error": r.is_error} for r in message.tool_results]}
+
+
+def message_from_dict(data: dict[str, Any]) -> Message:
+    return Message(role=data["role"], text=data.get("text", ""),
+                   tool_calls=[ToolCall(c["id"], c["name"], c["arguments"])
+                               for c in data.get("tool_calls", [])],
+                   tool_results=[ToolResult(r["call_id"], r["name"], r["content"], r["is_error"])
+                                 for r in data.get("tool_results", [])])
+
+
 @dataclass(slots=True)
 class Conversation:
     system_prompt: str
