@@ -51,3 +51,22 @@ def test_a_returning_caller_is_greeted_and_their_booking_recalled(settings):
     agent_turns = [t.text for t in second.turns.order_by("index") if t.role == "agent"]
     assert "Welcome back!" in agent_turns[0]
     assert any(text.startswith("From your last call: book appointment") for text in agent_turns)
+
+
+def test_a_call_dropped_mid_booking_carries_on_when_the_caller_rings_back(settings):
+    from calls.models import CallEvent
+
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+    with daphne_server({"TWILIO_AUTH_TOKEN": TOKEN, "POST_CALL_ANALYSIS": "false"}) as base_url:
+        seed = demo_seed(number="+15550100000", base_url=base_url)
+        # given a call that hangs up while the agent asks for the booking's time
+        dropped = place_call(base_url, seed.number, ["I would like to book an appointment."])
+        # when the caller rings back within the window and answers the question
+        back = place_call(base_url, seed.number, ["Tomorrow at ten in the morning.",
+                                                  "Thank you, goodbye."])
+    # then the call picked up where the first stopped and booked
+    greeting = back.turns.order_by("index").first().text
+    assert "Welcome back! We got cut off, so let's carry on. What is the day and time" in greeting
+    events = {event.type: event.payload for event in CallEvent.objects.filter(call=back)}
+    assert events["resumed"] == {"from_call": dropped.pk}
+    assert events["tool_calls"]["calls"][0]["name"] == "book_appointment"
