@@ -80,7 +80,8 @@ def estimate_cost(meter: CostMeter, prices: Mapping[str, float]) -> dict[str, An
     llm = {
         name: {**{f"{kind}_tokens": count for kind, count in tokens.items()},
                "usd": sum(count / 1_000_000 * price(name, "LLM", f"{kind.upper()}_PER_MTOK")
-                          for kind, count in tokens.items())}
+                          for kind, count in tokens.items()),
+               **_cache_hit_ratio(tokens)}
         for name, tokens in meter.llm_tokens.items()
     }
     total = 0.0
@@ -99,3 +100,11 @@ def price_settings() -> dict[str, float]:
     names = {n for n in dir(defaults) if n.startswith("PRICE_")}
     names |= {n for n in dir(settings) if n.startswith("PRICE_")}
     return {n: float(getattr(settings, n, getattr(defaults, n, 0.0))) for n in names}
+
+
+def _cache_hit_ratio(tokens: Mapping[str, int]) -> dict[str, float]:
+    """The share of the prompt read from the cache (input excludes cached tokens, as Bedrock
+    reports it and the OpenAI-compatible adapter normalises it); nothing without a prompt."""
+    read = tokens.get("cache_read", 0)
+    prompt = tokens.get("input", 0) + read + tokens.get("cache_write", 0)
+    return {"cache_hit_ratio": round(read / prompt, 3)} if prompt else {}

@@ -19,6 +19,7 @@ from calls.realtime.providers.llm.base import (
 from calls.realtime.providers.llm.bedrock import BedrockLLM, bedrock_messages
 from tests.fakes.bedrock import (
     access_denied,
+    billed,
     corrupted_stream,
     cut_stream,
     mid_stream_error,
@@ -66,13 +67,13 @@ async def test_text_streams_as_deltas_with_usage_cache_tokens_and_latency(fake_b
     assert isinstance(done, Done) and done.stop_reason == "end_turn"
     assert (done.usage.input_tokens, done.usage.output_tokens, done.usage.cache_read_tokens,
             done.usage.cache_write_tokens, done.usage.latency_ms) == (1200, 9, 1100, 40, 412)
-    # and the request had the model in the path, the cached system prompt with the knowledge
+    # and the request had the model in the path, the system prompt with the knowledge (no
+    # cache point: far below the model's minimum cacheable prefix)
     [request] = fake_bedrock.requests
     assert request.model_id == "us.anthropic.claude-sonnet-4-20250514-v1:0"
     assert request.body["system"] == [
         {"text": "You are the receptionist of Acme.\n\nAnswer from this knowledge when it "
-                 "applies:\nQ: Parking?\nA: Behind the building."},
-        {"cachePoint": {"type": "default"}}]
+                 "applies:\nQ: Parking?\nA: Behind the building."}]
     assert request.body["inferenceConfig"] == {"maxTokens": 512, "temperature": 0.3}
     assert "toolConfig" not in request.body
 
@@ -113,12 +114,11 @@ async def test_two_parallel_tool_uses_in_one_turn_become_two_tool_calls(fake_bed
         ToolCall(id="tooluse_b", name="opening_hours", arguments={"store": "Main Street"}),
     ]
     assert events[-1].stop_reason == "tool_use"
-    # and the tools were offered with a cache point and automatic choice
+    # and the tools were offered with automatic choice
     tool_config = fake_bedrock.requests[0].body["toolConfig"]
     assert tool_config["toolChoice"] == {"auto": {}}
     assert tool_config["tools"][0]["toolSpec"]["name"] == "lookup_order"
     assert tool_config["tools"][0]["toolSpec"]["inputSchema"] == {"json": LOOKUP.parameters}
-    assert tool_config["tools"][-1] == {"cachePoint": {"type": "default"}}
 
 
 @pytest.mark.asyncio
@@ -345,16 +345,80 @@ async def test_a_stream_cut_after_text_is_an_error_not_a_finished_answer(fake_be
     assert not caught.value.failover
 
 
-def test_document_passages_of_the_callers_last_words_follow_the_cache_point():
+def test_document_passages_go_with_the_callers_newest_words_not_into_the_cached_prefix():
     llm = BedrockLLM(prompt_cache=True)
     asked = Message(role="user", text="Do you take Cigna?",
                     passages=["[Handbook — Insurance] We accept Delta Dental and Cigna."])
     request = llm.build_request(conversation(asked))
 
-    system = request["system"]
-    assert system[1] == {"cachePoint": {"type": "default"}}  # the cached prefix is unchanged
-    assert "We accept Delta Dental and Cigna." in system[2]["text"]
+    assert "Cigna" not in str(request["system"])
+    content = request["messages"][-1]["content"]
+    assert content[0] == {"text": "Do you take Cigna?"}
+    assert "We accept Delta Dental and Cigna." in content[1]["text"]
     # only the last caller turn's passages: earlier ones answered earlier questions
     later = llm.build_request(conversation(
         asked, Message(role="assistant", text="Yes."), Message(role="user", text="Thanks")))
-    assert len(later["system"]) == 2
+    assert "Cigna." not in str(later["messages"][-1]) and "Cigna." not in str(later["system"])
+
+
+LONG_PROMPT = "You are the receptionist of Acme Dental. " + "Be brief and kind. " * 300
+
+
+def test_cache_points_go_where_the_prefix_reaches_the_models_minimum():
+    sonnet = BedrockLLM(model="us.anthropic.claude-sonnet-4-20250514-v1:0")
+    point = {"cachePoint": {"type": "default"}}
+    # a long, stable prompt (over 1,024 tokens): a point after it, before the caller's memory
+    long = Conversation(system_prompt=LONG_PROMPT, caller_name="Ana",
+                        messages=[Message(role="user", text="Hi")])
+    request = sonnet.build_request(long)
+    assert request["system"][1] == point and "Ana" in request["system"][2]["text"]
+    # the same prompt is below Haiku 4.5's minimum (4,096): no point there
+    haiku = BedrockLLM(model="us.anthropic.claude-haiku-4-5-20251001-v1:0")
+    assert point not in haiku.build_request(long)["system"]
+    # a short prompt: nothing at first, then a rolling point on the conversation once it is
+    # long enough, at the end of the exchange before the caller's newest words
+    talk = [Message(role="user", text="Hi")]
+    for turn in range(40):
+        talk += [Message(role="assistant", text=f"Answer number {turn}, " + "words " * 40),
+                 Message(role="user", text=f"Question number {turn}?")]
+    short = conversation(talk[0])
+    assert "cachePoint" not in str(sonnet.build_request(short))
+    short.messages = talk
+    messages = sonnet.build_request(short)["messages"]
+    assert messages[-2]["content"][-1] == point and point not in messages[-1]["content"]
+    assert sum(str(m).count("cachePoint") for m in messages) == 1
+    # caching off: no points at all
+    assert "cachePoint" not in str(BedrockLLM(prompt_cache=False).build_request(short))
+
+
+@pytest.mark.asyncio
+async def test_a_long_call_reads_its_growing_prefix_from_the_cache_as_bedrock_bills_it(
+        fake_bedrock):
+    # given a call whose conversation grows past the model's minimum, billed by the fake's
+    # prompt cache (tokens counted from each request, cached by its cache points)
+    llm = BedrockLLM(**fake_bedrock.provider_options())
+    conv = conversation(Message(role="user", text="Hi"))
+    for turn in range(16):
+        fake_bedrock.queue(billed(text_turn(f"Answer {turn}: " + "we can help with that " * 24)))
+        async for _ in llm.respond(conv):
+            pass
+        conv.messages += [Message(role="assistant", text=f"Answer {turn}: "
+                                  + "we can help with that " * 24),
+                          Message(role="user", text=f"And question {turn + 1}?")]
+    usage = fake_bedrock.billed
+    # then the first turns cache nothing (too short), and once the prefix is long enough each
+    # turn reads what the turn before wrote
+    assert usage[0]["cacheReadInputTokens"] == usage[0]["cacheWriteInputTokens"] == 0
+    assert usage[-1]["cacheReadInputTokens"] >= 1024
+    assert usage[-1]["cacheReadInputTokens"] > 5 * usage[-1]["inputTokens"]
+
+
+def test_more_than_four_cache_points_are_refused_like_bedrock_does(fake_bedrock):
+    import botocore.exceptions
+
+    llm = BedrockLLM(**fake_bedrock.provider_options())
+    request = llm.build_request(conversation(Message(role="user", text="Hi")))
+    request["system"] += [{"cachePoint": {"type": "default"}}] * 5
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        llm._client(llm.regions[0]).converse_stream(**request)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"

@@ -14,11 +14,14 @@ Point boto3 at it with `endpoint_url=fake.base_url` and dummy credentials.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import struct
+import time
 import zlib
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +59,10 @@ class BedrockResponse:
     frames: list[bytes] = field(default_factory=list)
     delay_before_s: float = 0.0  # before the status line: a slow region
     frame_delay_s: float = 0.0  # between frames: text arrives over time
+    # Billed answers (`billed`): the frames are built when the request arrives, with the usage
+    # the fake's prompt cache computes for it, from what the answer says (`output_chars`).
+    build: Callable[[dict[str, int]], list[bytes]] | None = None
+    output_chars: int = 0
 
 
 def _usage_frames(stop_reason: str, usage: dict[str, int] | None, latency_ms: int) -> list[bytes]:
@@ -78,6 +85,17 @@ def text_turn(*chunks: str, stop_reason: str = "end_turn", usage: dict[str, int]
     frames = [frame("messageStart", {"role": "assistant"}), *_text_frames(0, chunks),
               *_usage_frames(stop_reason, usage, latency_ms)]
     return BedrockResponse(frames=frames, frame_delay_s=frame_delay_s)
+
+
+def billed(answer: BedrockResponse) -> BedrockResponse:
+    """`answer` (a text_turn or tool_turn) with usage as Bedrock would bill this request: tokens
+    counted from the request, prompt-cache reads and writes by its cache points."""
+    text = b"".join(answer.frames)
+    stop = "tool_use" if b'"toolUse"' in text else "end_turn"
+    ends = (_header(":event-type", "messageStop"), _header(":event-type", "metadata"))
+    content = [f for f in answer.frames if not any(end in f for end in ends)]
+    return BedrockResponse(build=lambda usage: [*content, *_usage_frames(stop, usage, 321)],
+                           output_chars=len(text) // 3)
 
 
 def tool_turn(text: str, tools: list[tuple[str, str, dict[str, Any]]], *,
@@ -152,6 +170,20 @@ class BedrockRequest:
     headers: dict[str, str]
 
 
+# Prompt caching as Bedrock documents it: at most four cache points per request (more is a
+# ValidationException); a point caches the prefix before it for five minutes (refreshed on each
+# hit) once that prefix reaches the model's minimum — below it, nothing is cached. Tokens are
+# counted at four characters of the request's JSON each.
+MAX_CACHE_POINTS = 4
+CACHE_TTL_S = 300.0
+LOOKBACK_BLOCKS = 20
+CACHE_MINIMUMS = (("claude-haiku-4", 4096), ("claude-3-5-haiku", 2048), ("nova", 1000))
+
+
+def _cache_minimum(model_id: str) -> int:
+    return next((tokens for family, tokens in CACHE_MINIMUMS if family in model_id), 1024)
+
+
 class FakeBedrock(FakeServer):
     """Scriptable `converse-stream` endpoint for every region."""
 
@@ -159,6 +191,8 @@ class FakeBedrock(FakeServer):
         super().__init__()
         self.scripts: dict[str, deque[BedrockResponse]] = {}
         self.requests: list[BedrockRequest] = []
+        self.cache: dict[str, float] = {}  # prefix digest -> expiry (monotonic)
+        self.billed: list[dict[str, int]] = []  # the usage of each billed answer
 
     def queue(self, *responses: BedrockResponse, region: str = "*") -> None:
         """Answer the next requests (to `region`, or to any) with `responses`, in order."""
@@ -182,13 +216,59 @@ class FakeBedrock(FakeServer):
                 return script.popleft()
         return text_turn("OK.")
 
+    def _bill(self, model_id: str, body: dict[str, Any], output_chars: int) -> dict[str, int]:
+        """The request's usage: its prefix read from the cache up to the longest live point,
+        written up to the last point past the minimum, the rest plain input."""
+        blocks = [*((body.get("toolConfig") or {}).get("tools") or []),
+                  *(body.get("system") or []),
+                  *({"role": m["role"], **c} for m in body.get("messages", [])
+                    for c in m.get("content", []))]
+        digest = hashlib.sha256(model_id.encode())
+        total, points, boundaries = 0, [], []
+        for block in blocks:
+            if "cachePoint" in block:
+                points.append((total, digest.copy().hexdigest(), len(boundaries)))
+                continue
+            raw = json.dumps(block, sort_keys=True)
+            digest.update(raw.encode())
+            total += len(raw) // 4
+            boundaries.append((total, digest.copy().hexdigest()))
+        minimum, now = _cache_minimum(model_id), time.monotonic()
+        # A hit is looked for at each point and at the block boundaries up to 20 blocks before
+        # it (Anthropic's lookback): last turn's point is found from this turn's later one.
+        read = 0
+        for _tokens, _key, at in points:
+            for tokens, key in reversed(boundaries[max(0, at - LOOKBACK_BLOCKS):at]):
+                if tokens > read and tokens >= minimum and self.cache.get(key, 0.0) > now:
+                    read = tokens
+                    self.cache[key] = now + CACHE_TTL_S
+                    break
+        written = 0
+        for tokens, key, _at in points:
+            if tokens >= minimum and tokens > read:
+                self.cache[key] = now + CACHE_TTL_S
+                written = tokens - read
+        return {"inputTokens": total - read - written, "outputTokens": max(1, output_chars // 4),
+                "cacheReadInputTokens": read, "cacheWriteInputTokens": written}
+
     async def _converse_stream(self, request: web.Request) -> web.StreamResponse:
         match = _REGION.search(request.headers.get("Authorization", ""))
         region = match.group(1) if match else ""
         self.requests.append(BedrockRequest(region=region, model_id=request.match_info["model_id"],
                                             body=await request.json(),
                                             headers=dict(request.headers)))
+        body = self.requests[-1].body
+        points = json.dumps(body).count('"cachePoint"')
+        if points > MAX_CACHE_POINTS:
+            return web.json_response(
+                {"message": f"A maximum of {MAX_CACHE_POINTS} cache points may be provided; "
+                            f"got {points}."}, status=400,
+                headers={"x-amzn-ErrorType": "ValidationException"})
         answer = self._next(region)
+        if answer.build is not None:
+            usage = self._bill(request.match_info["model_id"], body, answer.output_chars)
+            self.billed.append(usage)
+            answer = BedrockResponse(frames=answer.build(usage))
         if answer.delay_before_s:
             await asyncio.sleep(answer.delay_before_s)
         if answer.status != 200:

@@ -39,8 +39,8 @@ from calls.realtime.providers.llm.base import (
     ToolResult,
     Usage,
 )
+from calls.realtime.providers.llm.cache_points import min_cache_tokens, place_cache_points
 
-CACHE_POINT = {"cachePoint": {"type": "default"}}
 # Bedrock needs the conversation to open with a user turn; a call opens with our greeting.
 CALL_CONNECTED = "[The call has connected.]"
 _END = object()
@@ -191,22 +191,23 @@ class BedrockLLM(LLMProvider):
             "messages": bedrock_messages(conversation.messages),
             "inferenceConfig": self._inference_config(),
         }
-        system = compose_system_prompt(conversation)
+        stable = compose_system_prompt(conversation)
+        memory = compose_memory(conversation)  # per caller: after the stable instructions
+        system = [{"text": text} for text in (stable, memory) if text]
         if system:
-            request["system"] = [{"text": system}] + ([CACHE_POINT] if self.prompt_cache else [])
-        for per_call in (compose_memory(conversation), compose_passages(conversation)):
-            # After the cache point: per caller and per turn, never part of the cached prefix.
-            if per_call:
-                request.setdefault("system", []).append({"text": per_call})
+            request["system"] = system
+        passages = compose_passages(conversation)
+        if passages and request["messages"][-1]["role"] == "user":
+            # Per turn, so with the caller's newest words: the prefix before them stays cached.
+            request["messages"][-1]["content"].append({"text": passages})
         if conversation.tools:
-            tools: list[dict[str, Any]] = [
+            request["toolConfig"] = {"tools": [
                 {"toolSpec": {"name": t.name, "description": t.description or t.name,
                               "inputSchema": {"json": t.parameters}}}
-                for t in conversation.tools
-            ]
-            if self.prompt_cache:
-                tools.append(CACHE_POINT)
-            request["toolConfig"] = {"tools": tools, "toolChoice": {"auto": {}}}
+                for t in conversation.tools], "toolChoice": {"auto": {}}}
+        if self.prompt_cache:
+            place_cache_points(request, stable_system_blocks=1 if stable else 0,
+                               min_tokens=min_cache_tokens(self.model))
         return request
 
     def _inference_config(self) -> dict[str, Any]:

@@ -47,12 +47,15 @@ def openai_messages(conversation: Conversation) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     # The instructions first and the caller's memory last: servers cache the longest prefix.
     system = "\n\n".join(part for part in (compose_system_prompt(conversation),
-                                            compose_memory(conversation),
-                                            compose_passages(conversation)) if part)
+                                            compose_memory(conversation)) if part)
     if system:
         messages.append({"role": "system", "content": system})
     for message in conversation.messages:
         messages.extend(_convert(message))
+    passages = compose_passages(conversation)
+    if passages and messages and messages[-1]["role"] == "user":
+        # Per turn, so with the caller's newest words: the prefix before them stays cached.
+        messages[-1] = {**messages[-1], "content": f"{messages[-1]['content']}\n\n{passages}"}
     return messages
 
 
