@@ -26,6 +26,16 @@ PRICE_BEDROCK_LLM_CACHE_READ_PER_MTOK: float = env.float(
     "PRICE_BEDROCK_LLM_CACHE_READ_PER_MTOK", default=0.30)
 PRICE_BEDROCK_LLM_CACHE_WRITE_PER_MTOK: float = env.float(
     "PRICE_BEDROCK_LLM_CACHE_WRITE_PER_MTOK", default=3.75)
+# The fast model of automatic model selection (`provider_options.llm.fast_model`; Claude Haiku
+# 4.5 list prices): turns it answers are priced under `bedrock_fast`.
+PRICE_BEDROCK_FAST_LLM_INPUT_PER_MTOK: float = env.float(
+    "PRICE_BEDROCK_FAST_LLM_INPUT_PER_MTOK", default=1.0)
+PRICE_BEDROCK_FAST_LLM_OUTPUT_PER_MTOK: float = env.float(
+    "PRICE_BEDROCK_FAST_LLM_OUTPUT_PER_MTOK", default=5.0)
+PRICE_BEDROCK_FAST_LLM_CACHE_READ_PER_MTOK: float = env.float(
+    "PRICE_BEDROCK_FAST_LLM_CACHE_READ_PER_MTOK", default=0.10)
+PRICE_BEDROCK_FAST_LLM_CACHE_WRITE_PER_MTOK: float = env.float(
+    "PRICE_BEDROCK_FAST_LLM_CACHE_WRITE_PER_MTOK", default=1.25)
 # A self-hosted OpenAI-compatible server: free by default, set your own per-token rates.
 PRICE_OPENAI_LLM_INPUT_PER_MTOK: float = env.float("PRICE_OPENAI_LLM_INPUT_PER_MTOK", default=0.0)
 PRICE_OPENAI_LLM_OUTPUT_PER_MTOK: float = env.float("PRICE_OPENAI_LLM_OUTPUT_PER_MTOK", default=0.0)

@@ -203,12 +203,13 @@ async def _respond(llm, conversation: Conversation, meter: CostMeter) -> tuple[s
             said.append(event.text)
         elif isinstance(event, ToolCall):
             calls.append(event)
-        elif isinstance(event, Done):
-            meter.add_llm("bedrock", event.usage)
+        elif isinstance(event, Done):  # as the session prices it
+            meter.add_llm("bedrock_fast" if event.tier == "fast" else "bedrock", event.usage)
     return "".join(said), calls
 
 
-def cost_per_call(*, prompt_cache: bool, model: str, warm: bool = False) -> list[dict[str, Any]]:
+def cost_per_call(*, prompt_cache: bool, model: str, warm: bool = False,
+                  fast_model: str | None = None) -> list[dict[str, Any]]:
     """Each typical call's cost with caching on or off. Cold: nothing cached yet, so the first
     request writes the agent's whole prefix (a call after a quiet spell). Warm: another call of
     the same agent ran within the cache's five minutes, so its instructions, knowledge and
@@ -219,33 +220,38 @@ def cost_per_call(*, prompt_cache: bool, model: str, warm: bool = False) -> list
     rows = []
     for call in CALLS:
         with FakeBedrock() as fake:
-            llm = BedrockLLM(**fake.provider_options(), model=model, prompt_cache=prompt_cache)
+            llm = BedrockLLM(**fake.provider_options(), model=model, prompt_cache=prompt_cache,
+                             fast_model=fast_model)
             if warm:  # an earlier caller's call, not counted
                 run_call(llm, fake, replace(call, memory={}), CostMeter())
             meter = CostMeter()
             run_call(llm, fake, call, meter)
         estimate = meter.estimate()
-        llm_entry = estimate["llm"]["bedrock"]
+        llm = estimate["llm"]
+        tokens = {kind: sum(entry.get(f"{kind}_tokens", 0) for entry in llm.values())
+                  for kind in ("input", "output", "cache_read", "cache_write")}
+        prompt = tokens["input"] + tokens["cache_read"] + tokens["cache_write"]
         rows.append({
             "call": call.name, "minutes": call.minutes, "prompt_cache": prompt_cache,
-            "warm": warm,
+            "warm": warm, "routed": fast_model is not None,
             "stt_usd": round(sum(e["usd"] for e in estimate["stt"].values()), 5),
             "tts_usd": round(sum(e["usd"] for e in estimate["tts"].values()), 5),
-            "llm_usd": round(llm_entry["usd"], 5),
-            "llm_input_usd": round(_input_usd(llm_entry), 5),
+            "llm_usd": round(sum(e["usd"] for e in llm.values()), 5),
+            "llm_input_usd": round(sum(_input_usd(name, e) for name, e in llm.items()), 5),
             "total_usd": round(estimate["total_usd"], 5),
             "usd_per_minute": round(estimate["total_usd"] / call.minutes, 5),
-            "tokens": {kind: llm_entry.get(f"{kind}_tokens", 0)
-                       for kind in ("input", "output", "cache_read", "cache_write")},
-            "cache_hit_ratio": llm_entry.get("cache_hit_ratio", 0.0)})
+            "tokens": tokens, "fast_turns_share": round(
+                sum(e.get("output_tokens", 0) for n, e in llm.items() if n.endswith("_fast"))
+                / max(1, tokens["output"]), 2),
+            "cache_hit_ratio": round(tokens["cache_read"] / prompt, 3) if prompt else 0.0})
     return rows
 
 
-def _input_usd(entry: dict[str, Any]) -> float:
+def _input_usd(provider: str, entry: dict[str, Any]) -> float:
     """What the prompt cost (input, cache reads and writes), at the configured prices."""
     from calls.realtime.costs import price_settings
 
     prices = price_settings()
     return sum(entry.get(f"{kind}_tokens", 0) / 1_000_000
-               * float(prices.get(f"PRICE_BEDROCK_LLM_{kind.upper()}_PER_MTOK", 0.0))
+               * float(prices.get(f"PRICE_{provider.upper()}_LLM_{kind.upper()}_PER_MTOK", 0.0))
                for kind in ("input", "cache_read", "cache_write"))

@@ -420,7 +420,10 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         for clause in chunker.flush():
             speaker.say(clause)
         _add_usage(turn.usage, done)
-        self.costs.add_llm(active_name(self._llm), done.usage)
+        provider = active_name(self._llm)
+        self.costs.add_llm(f"{provider}_fast" if done.tier == "fast" else provider, done.usage)
+        if done.model:  # routing chose the model: the turn says which, and why
+            turn.usage["model"], turn.usage["route"] = done.model, done.route_reason
         text = "".join(said).strip()
         self.conversation.messages.append(
             Message(role="assistant", text=text, tool_calls=tool_calls))

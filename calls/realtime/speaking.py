@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aybiza.core import tracing
 from calls.models import Outcome, Role
@@ -48,7 +48,7 @@ class AgentTurn:
     playback_done: asyncio.Event = field(default_factory=asyncio.Event)
     end_call: bool = False
     transfer_to: str | None = None
-    usage: dict[str, int] = field(default_factory=dict)
+    usage: dict[str, Any] = field(default_factory=dict)  # tokens; with routing, model
     closed: bool = False
 
 

@@ -422,3 +422,45 @@ def test_more_than_four_cache_points_are_refused_like_bedrock_does(fake_bedrock)
     with pytest.raises(botocore.exceptions.ClientError) as refused:
         llm._client(llm.regions[0]).converse_stream(**request)
     assert refused.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_the_router_keeps_the_strong_model_for_turns_that_may_act_or_reason():
+    from calls.realtime.providers.llm.routing import route_turn
+
+    book = ToolSpec(name="book_appointment", description="Book", parameters={},
+                    trigger_phrases=["see the dentist"])
+
+    def route(*messages: Message):
+        conv = conversation(*messages, tools=[book])
+        return route_turn(conv, fast_model="fast", strong_model="strong")
+
+    assert route(Message(role="user", text="Yes, thanks!")).tier == "fast"
+    assert route(Message(role="user", text="[DTMF 1]")).reason == "keypad entry"
+    assert route(Message(role="user", text="Do you have parking?")).tier == "fast"
+    assert route(Message(role="user", text="I'd like to book for Tuesday")).tier == "strong"
+    assert route(Message(role="user", text="Can I see the dentist soon")).reason == \
+        "may need a tool"
+    assert route(Message(role="user", text=" ".join(["word"] * 30))).tier == "strong"
+    assert route(Message(role="user", text="book"), Message(
+        role="tool", tool_results=[ToolResult("t", "book_appointment", {"ok": True})])
+    ).reason == "acting on tool results"
+
+
+@pytest.mark.asyncio
+async def test_with_a_fast_model_each_turn_goes_to_the_model_its_route_chose(fake_bedrock):
+    llm = BedrockLLM(**fake_bedrock.provider_options(), fast_model="fast-model-id")
+    fake_bedrock.queue(text_turn("You're welcome."), text_turn("Which day?"))
+
+    thanks = [e async for e in llm.respond(conversation(Message(role="user", text="Thanks")))]
+    book = [e async for e in llm.respond(conversation(
+        Message(role="user", text="I want to book an appointment")))]
+
+    assert [r.model_id for r in fake_bedrock.requests] == [
+        "fast-model-id", "us.anthropic.claude-sonnet-4-20250514-v1:0"]
+    assert (thanks[-1].tier, thanks[-1].route_reason) == ("fast", "confirmation or small talk")
+    assert (book[-1].tier, book[-1].model) == (
+        "strong", "us.anthropic.claude-sonnet-4-20250514-v1:0")
+    # without a fast model nothing is routed
+    plain = [e async for e in BedrockLLM(**fake_bedrock.provider_options()).respond(
+        conversation(Message(role="user", text="Thanks")))]
+    assert plain[-1].tier == "" and plain[-1].model == ""

@@ -261,3 +261,26 @@ async def test_what_the_call_is_doing_is_noted_for_live_dashboards_as_it_changes
     # synthesis before its first audio may or may not fall on a sample)
     states = store.states[1:] if store.states[0] == "thinking" else store.states
     assert states == ["speaking", "listening", "thinking", "tool", "speaking", "listening"]
+
+
+@pytest.mark.asyncio
+async def test_a_routed_turn_records_its_model_and_reason_and_is_priced_as_the_fast_tier():
+    from calls.realtime.providers.llm.base import Done, TextDelta, Usage
+
+    class RoutedLLM(InstantLLM):
+        async def respond(self, conversation):
+            yield TextDelta("Sure.")
+            yield Done(usage=Usage(input_tokens=100, output_tokens=3), model="haiku",
+                       tier="fast", route_reason="confirmation or small talk")
+
+    session, wire, store, _ = await make_session(llm=RoutedLLM("x"), stt_lines=["yes"],
+                                                 greeting="")
+    await feed(session, SPEECH, 0.3)
+    await feed(session, SILENCE, 1.2)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+    agent_turn = store.ordered_turns()[-1]
+    assert agent_turn["usage"]["model"] == "haiku"
+    assert agent_turn["usage"]["route"] == "confirmation or small talk"
+    assert session.costs.llm_tokens["instant_fast"]["input"] == 100
+    assert "instant" not in session.costs.llm_tokens

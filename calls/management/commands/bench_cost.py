@@ -11,20 +11,26 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+FAST_MODEL = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+
 
 class Command(BaseCommand):
     help = "Cost per typical call (STT, LLM, TTS) with prompt caching off and on."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--model", default=settings.BEDROCK_MODEL_ID)
+        parser.add_argument("--fast-model", default=FAST_MODEL,
+                            help="The fast model of the routed run (automatic model selection).")
         parser.add_argument("--json", action="store_true")
 
-    def handle(self, *args, model: str, **options) -> None:
+    def handle(self, *args, model: str, fast_model: str, **options) -> None:
         from calls.bench.cost import cost_per_call
 
         rows = (cost_per_call(prompt_cache=False, model=model)
                 + cost_per_call(prompt_cache=True, model=model)
-                + cost_per_call(prompt_cache=True, model=model, warm=True))
+                + cost_per_call(prompt_cache=True, model=model, warm=True)
+                + cost_per_call(prompt_cache=True, model=model, warm=True,
+                                fast_model=fast_model))
         if options["json"]:
             self.stdout.write(json.dumps({"model": model, "calls": rows}))
             return
@@ -47,4 +53,6 @@ class Command(BaseCommand):
 
 
 def _mode(row: dict) -> str:
+    if row["routed"]:
+        return "routed"
     return ("warm" if row["warm"] else "cold") if row["prompt_cache"] else "off"

@@ -118,6 +118,11 @@ class Done:
     end_call: bool = False
     transfer_to: str | None = None
     usage: Usage = field(default_factory=Usage)
+    # Automatic model selection (routing.py): the model that answered, its tier ("fast" is
+    # priced under `<provider>_fast`) and why it was chosen; "" without routing.
+    model: str = ""
+    tier: str = ""
+    route_reason: str = ""
 
 
 BrainEvent = TextDelta | ToolCall | Done

@@ -40,6 +40,7 @@ from calls.realtime.providers.llm.base import (
     Usage,
 )
 from calls.realtime.providers.llm.cache_points import min_cache_tokens, place_cache_points
+from calls.realtime.providers.llm.routing import Route, route_turn
 
 # Bedrock needs the conversation to open with a user turn; a call opens with our greeting.
 CALL_CONNECTED = "[The call has connected.]"
@@ -159,6 +160,7 @@ class BedrockLLM(LLMProvider):
         temperature: float | None = 0.3,
         top_p: float | None = None,
         prompt_cache: bool = True,
+        fast_model: str | None = None,
         max_attempts: int = 3,
         backoff_base_s: float = 0.2,
         backoff_max_s: float = 2.0,
@@ -174,6 +176,8 @@ class BedrockLLM(LLMProvider):
         self.temperature = temperature
         self.top_p = top_p
         self.prompt_cache = prompt_cache
+        # Automatic model selection per turn (routing.py); None: always `model`.
+        self.fast_model = fast_model or None
         self.max_attempts = max(1, max_attempts)
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
@@ -184,10 +188,18 @@ class BedrockLLM(LLMProvider):
         self._warm = False
 
     # -- request -------------------------------------------------------------------------------
-    def build_request(self, conversation: Conversation) -> dict[str, Any]:
+    def route(self, conversation: Conversation) -> Route | None:
+        """The model for this turn when routing is on (a fast model is configured)."""
+        if self.fast_model is None:
+            return None
+        return route_turn(conversation, fast_model=self.fast_model, strong_model=self.model)
+
+    def build_request(self, conversation: Conversation,
+                      route: Route | None = None) -> dict[str, Any]:
         """The `converse_stream` keyword arguments for this conversation."""
+        model = route.model if route is not None else self.model
         request: dict[str, Any] = {
-            "modelId": self.model,
+            "modelId": model,
             "messages": bedrock_messages(conversation.messages),
             "inferenceConfig": self._inference_config(),
         }
@@ -207,7 +219,7 @@ class BedrockLLM(LLMProvider):
                 for t in conversation.tools], "toolChoice": {"auto": {}}}
         if self.prompt_cache:
             place_cache_points(request, stable_system_blocks=1 if stable else 0,
-                               min_tokens=min_cache_tokens(self.model))
+                               min_tokens=min_cache_tokens(model))
         return request
 
     def _inference_config(self) -> dict[str, Any]:
@@ -230,7 +242,8 @@ class BedrockLLM(LLMProvider):
 
     # -- respond -------------------------------------------------------------------------------
     async def respond(self, conversation: Conversation) -> AsyncIterator[BrainEvent]:
-        request = self.build_request(conversation)
+        route = self.route(conversation)
+        request = self.build_request(conversation, route)
         last_error: BaseException | None = None
         for region_number, region in enumerate(self.regions):
             if region_number:
@@ -263,7 +276,7 @@ class BedrockLLM(LLMProvider):
                         await asyncio.sleep(self._backoff_s(attempt))
                         continue
                     break  # unavailable, or throttled too often: next region
-                yield turn.done()
+                yield turn.done(route)
                 return
         raise ProviderError(f"bedrock unavailable in {self.regions}: {last_error}",
                             provider=self.name, failover=True) from last_error
@@ -398,8 +411,11 @@ class _Turn:
             )
         return []
 
-    def done(self) -> Done:
-        return Done(stop_reason=self.stop_reason, usage=self.usage)
+    def done(self, route: Route | None = None) -> Done:
+        done = Done(stop_reason=self.stop_reason, usage=self.usage)
+        if route is not None:  # automatic model selection: which model answered, and why
+            done.model, done.tier, done.route_reason = route.model, route.tier, route.reason
+        return done
 
 
 # Bedrock/STS error codes of refused credentials (HTTP 403, sometimes 400 for expired tokens).
