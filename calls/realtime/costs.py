@@ -56,6 +56,13 @@ class CostMeter:
         return estimate_cost(self, price_settings() if prices is None else prices)
 
 
+def llm_usd(provider: str, usage: Usage) -> float:
+    """What one model round cost at `provider`'s configured prices (a routed turn's cost)."""
+    meter = CostMeter()
+    meter.add_llm(provider, usage)
+    return estimate_cost(meter, price_settings())["llm"][provider]["usd"]
+
+
 def estimate_cost(meter: CostMeter, prices: Mapping[str, float]) -> dict[str, Any]:
     """Price a call's usage. `prices` maps setting names (``PRICE_…``) to USD; missing = 0.
 

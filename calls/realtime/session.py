@@ -36,7 +36,7 @@ from calls.realtime.audio import FRAME_BYTES
 from calls.realtime.call_control import END_CALL, GOODBYE_LINE
 from calls.realtime.chunker import ClauseChunker
 from calls.realtime.consent import Consent
-from calls.realtime.costs import CostMeter
+from calls.realtime.costs import CostMeter, llm_usd
 from calls.realtime.pacer import FRAME_S, OutboundAudio, Pacer
 from calls.realtime.ports import (
     Knowledge,
@@ -421,9 +421,12 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
             speaker.say(clause)
         _add_usage(turn.usage, done)
         provider = active_name(self._llm)
-        self.costs.add_llm(f"{provider}_fast" if done.tier == "fast" else provider, done.usage)
-        if done.model:  # routing chose the model: the turn says which, and why
+        provider = f"{provider}_fast" if done.tier == "fast" else provider
+        self.costs.add_llm(provider, done.usage)
+        if done.model:  # routing chose the model: the turn says which, why, and what it cost
             turn.usage["model"], turn.usage["route"] = done.model, done.route_reason
+            turn.usage["llm_usd"] = round(turn.usage.get("llm_usd", 0.0)
+                                          + llm_usd(provider, done.usage), 6)
         text = "".join(said).strip()
         self.conversation.messages.append(
             Message(role="assistant", text=text, tool_calls=tool_calls))

@@ -264,7 +264,8 @@ async def test_what_the_call_is_doing_is_noted_for_live_dashboards_as_it_changes
 
 
 @pytest.mark.asyncio
-async def test_a_routed_turn_records_its_model_and_reason_and_is_priced_as_the_fast_tier():
+async def test_a_routed_turn_records_its_model_and_reason_and_is_priced_as_the_fast_tier(
+        settings):
     from calls.realtime.providers.llm.base import Done, TextDelta, Usage
 
     class RoutedLLM(InstantLLM):
@@ -273,6 +274,7 @@ async def test_a_routed_turn_records_its_model_and_reason_and_is_priced_as_the_f
             yield Done(usage=Usage(input_tokens=100, output_tokens=3), model="haiku",
                        tier="fast", route_reason="confirmation or small talk")
 
+    settings.PRICE_INSTANT_FAST_LLM_INPUT_PER_MTOK = 10.0
     session, wire, store, _ = await make_session(llm=RoutedLLM("x"), stt_lines=["yes"],
                                                  greeting="")
     await feed(session, SPEECH, 0.3)
@@ -283,4 +285,5 @@ async def test_a_routed_turn_records_its_model_and_reason_and_is_priced_as_the_f
     assert agent_turn["usage"]["model"] == "haiku"
     assert agent_turn["usage"]["route"] == "confirmation or small talk"
     assert session.costs.llm_tokens["instant_fast"]["input"] == 100
+    assert agent_turn["usage"]["llm_usd"] == 0.001  # 100 tokens at $10 per million
     assert "instant" not in session.costs.llm_tokens
