@@ -31,6 +31,18 @@ class ActiveCall:
         return live_state.LABELS.get(self.state, "")
 
 
+# The milestones of an answer, each measured from the moment the caller stopped speaking.
+STAGES = (("stt_final", "Words recognised"), ("llm_first_token", "First word from the model"),
+          ("tts_first_audio", "First audio synthesised"), ("first_frame", "On the line"))
+
+
+@dataclass(frozen=True)
+class StageLatency:
+    label: str
+    p50_ms: int | None
+    p95_ms: int | None
+
+
 @dataclass(frozen=True)
 class Today:
     calls: int
@@ -43,6 +55,7 @@ class Today:
     tool_runs: int
     tool_failures: int
     active: list[ActiveCall] = field(default_factory=list)
+    stages: list[StageLatency] = field(default_factory=list)
     # Language-model tokens of today's calls; tokens read from the prompt cache counted apart.
     input_tokens: int = 0
     output_tokens: int = 0
@@ -93,10 +106,14 @@ def dashboard_today(*, tenant: Tenant) -> Today:
     stale = now - timedelta(seconds=settings.CALL_STALE_AFTER_S)
     active = (Call.objects.filter(tenant=tenant, outcome="", started_at__gte=stale)
               .select_related("agent").order_by("started_at")[:50])
-    latencies = list(Turn.objects.filter(
+    sample = list(Turn.objects.filter(
         tenant=tenant, call__started_at__gte=start, role=Role.AGENT,
         first_frame_ms__isnull=False).order_by("-id")
-        .values_list("first_frame_ms", flat=True)[:LATENCY_SAMPLE])
+        .values_list(*(f"{stage}_ms" for stage, _ in STAGES))[:LATENCY_SAMPLE])
+    latencies = [row[-1] for row in sample]
+    stages = [StageLatency(label, percentile([r[i] for r in sample if r[i] is not None], 0.5),
+                           percentile([r[i] for r in sample if r[i] is not None], 0.95))
+              for i, (_, label) in enumerate(STAGES)]
     counts = today.aggregate(
         calls=Count("id"), ended=Count("id", filter=~Q(outcome="")),
         judged=Count("id", filter=Q(analysis__success__isnull=False)),
@@ -111,6 +128,7 @@ def dashboard_today(*, tenant: Tenant) -> Today:
         calls=counts["calls"], ended=counts["ended"], successful=counts["successful"],
         judged=counts["judged"],
         latency_p50_ms=percentile(latencies, 0.5), latency_p95_ms=percentile(latencies, 0.95),
+        stages=stages if sample else [],
         cost_usd=round(sum(float(c["total_usd"]) for c in costs
                            if isinstance(c.get("total_usd"), int | float)), 4),
         input_tokens=tokens["input_tokens"], output_tokens=tokens["output_tokens"],

@@ -52,6 +52,12 @@ def test_todays_numbers_come_from_the_stored_calls(db, tenant, agent, other_tena
     assert today.latency_p50_ms is not None and today.latency_p95_ms >= today.latency_p50_ms
     assert today.cost_usd == round(2 * 0.0271, 4) and today.cost_per_call_usd == 0.0271
     assert (today.input_tokens, today.output_tokens, today.tokens_per_call) == (10800, 240, 5520)
+    # and each stage of an answer, from the caller's last word
+    assert [stage.label for stage in today.stages] == [
+        "Words recognised", "First word from the model", "First audio synthesised",
+        "On the line"]
+    assert all(stage.p50_ms is not None for stage in today.stages)
+    assert today.stages[-1].p95_ms == today.latency_p95_ms
 
 
 def test_live_states_are_kept_for_pages_opened_later_and_pushed_to_open_ones(
