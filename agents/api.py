@@ -132,6 +132,29 @@ class EvaluateSerializer(serializers.Serializer):
                                        help_text="Version number; the draft when left out.")
 
 
+class ReplaySerializer(serializers.Serializer):
+    calls = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False,
+        max_length=50, help_text="Ids of the agent's finished calls; default its 10 latest.")
+    version = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False,
+                                       help_text="A version's number; default the draft.")
+
+
+class BehaviourSerializer(serializers.Serializer):
+    tools = serializers.ListField(child=serializers.CharField())
+    ended = serializers.BooleanField()
+    transferred = serializers.BooleanField()
+    answer_chars = serializers.IntegerField()
+
+
+class CallReplaySerializer(serializers.Serializer):
+    call_id = serializers.IntegerField()
+    caller_turns = serializers.IntegerField()
+    original = BehaviourSerializer()
+    replayed = BehaviourSerializer()
+    differences = serializers.ListField(child=serializers.CharField())
+
+
 class EvalRunSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     version = serializers.SerializerMethodField()
@@ -346,6 +369,22 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
         run = evaluation_run(tenant=self.tenant, agent=agent, actor=self.actor(),
                              version_number=payload.validated_data.get("version"))
         return Response(EvalRunSerializer(run).data)
+
+    @extend_schema(request=ReplaySerializer, responses=CallReplaySerializer(many=True))
+    @action(detail=True, methods=["post"])
+    def replay(self, request, pk=None):
+        """Say past calls' caller turns again to a version (`{"version": 2}`) or the draft, and
+        report where it would act differently: other tools, another ending, longer answers.
+        Text mode; tools are recorded, not run."""
+        from learning.services import replay_run
+
+        agent = agent_get(tenant=self.tenant, pk=pk)
+        payload = ReplaySerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        replays = replay_run(tenant=self.tenant, agent=agent, actor=self.actor(),
+                             call_ids=payload.validated_data.get("calls"),
+                             version_number=payload.validated_data.get("version"))
+        return Response(CallReplaySerializer([r.as_dict() for r in replays], many=True).data)
 
     @extend_schema(responses=EvalRunSerializer(many=True))
     @action(detail=True, methods=["get"])

@@ -136,22 +136,13 @@ def judge(check: dict[str, Any], played: Played) -> tuple[bool, str]:
 def suite_run(*, agent: Agent, version: AgentVersion) -> dict[str, Any]:
     """Run the agent's scenarios against `version` (sync: a Celery task, a command, a request)."""
     from agents.versions import runnable
-    from calls.realtime.loader import llm_for_agent
 
     frozen = runnable(version, agent)
     results: list[dict[str, Any]] = []
     started = time.monotonic()
     for scenario in agent.eval_scenarios.order_by("id"):
-        conversation = Conversation(
-            system_prompt=frozen.agent.system_prompt, knowledge=frozen.knowledge,
-            tools=with_call_control(frozen.tools, llm_provider=frozen.agent.llm_provider),
-            language=frozen.agent.language)
         scenario_started = time.monotonic()
-        brain = (_offline() if frozen.agent.llm_provider == "offline"
-                 else llm_for_agent(frozen.agent))  # per scenario: one event loop each
-        lines = list(scenario.caller_lines)
-        played = asyncio.run(_play_and_close(brain, conversation, lines,
-                                             _passages(agent, frozen.document_ids, lines)))
+        played = play_lines(agent, frozen, list(scenario.caller_lines))
         checks = [{"check": check, "passed": ok, "detail": detail}
                   for check in scenario.checks for ok, detail in [judge(check, played)]]
         results.append({
@@ -162,6 +153,20 @@ def suite_run(*, agent: Agent, version: AgentVersion) -> dict[str, Any]:
                            for c in played.tool_calls],
             "latency_ms": round((time.monotonic() - scenario_started) * 1000)})
     return {"results": results, "duration_ms": round((time.monotonic() - started) * 1000)}
+
+
+def play_lines(agent: Agent, frozen, lines: list[str]) -> Played:
+    """`lines` said to a fresh call of the version `frozen` (agents.versions.runnable) runs:
+    its brain, knowledge, documents, tools and call control (sync; one event loop each)."""
+    from calls.realtime.loader import llm_for_agent
+
+    conversation = Conversation(
+        system_prompt=frozen.agent.system_prompt, knowledge=frozen.knowledge,
+        tools=with_call_control(frozen.tools, llm_provider=frozen.agent.llm_provider),
+        language=frozen.agent.language)
+    brain = _offline() if frozen.agent.llm_provider == "offline" else llm_for_agent(frozen.agent)
+    return asyncio.run(_play_and_close(brain, conversation, lines,
+                                       _passages(agent, frozen.document_ids, lines)))
 
 
 async def _play_and_close(llm: LLMProvider, conversation: Conversation,

@@ -9,6 +9,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from aybiza.core.errors import ApplicationError
 from aybiza.core.events import EventType, publish_event
 from calls.models import Call
 from calls.realtime.providers.failover import ProviderError
@@ -101,7 +102,6 @@ MAX_SCENARIOS_PER_AGENT = 50
 
 def scenario_create(*, tenant, agent, name: str, caller_lines, checks, actor=None):
     """Add a scenario to the agent's evaluation suite (validated: a clear 400 otherwise)."""
-    from aybiza.core.errors import ApplicationError
     from aybiza.core.tenancy import ensure_owned
     from learning.evaluation import checks_problem
     from learning.models import EvalScenario
@@ -148,3 +148,34 @@ def evaluation_run(*, tenant, agent, version_number: int | None = None, actor=No
     audit_record(action="eval.run", tenant=tenant, target=run, actor=actor,
                  payload={"version": version.number, "passed": run.passed, "failed": run.failed})
     return run
+
+
+def replay_run(*, tenant, agent, call_ids: list[int] | None = None,
+               version_number: int | None = None, actor=None) -> list:
+    """Replay the agent's chosen calls (default: its RECENT_CALLS latest finished ones) against
+    a version by number or the draft as it is now; audited, not stored."""
+    from agents.versions import version_for_call, version_get
+    from aybiza.core.tenancy import ensure_owned
+    from learning.replay import MAX_CALLS, RECENT_CALLS, replay_calls
+
+    ensure_owned(tenant, agent)
+    version = (version_get(tenant=tenant, agent=agent, number=version_number)
+               if version_number is not None else version_for_call(agent, draft=True))
+    finished = Call.objects.filter(tenant=tenant, agent=agent).exclude(outcome="")
+    if call_ids is None:
+        calls = list(finished.order_by("-started_at", "-id")[:RECENT_CALLS])
+    else:
+        if len(call_ids) > MAX_CALLS:
+            raise ApplicationError(f"Replay at most {MAX_CALLS} calls at a time.",
+                                   extra={"field": "calls"})
+        calls = list(finished.filter(pk__in=call_ids).order_by("started_at", "id"))
+        missing = set(call_ids) - {call.pk for call in calls}
+        if missing:
+            raise ApplicationError("Calls not found among this agent's finished calls: "
+                                   f"{', '.join(map(str, sorted(missing)))}.",
+                                   extra={"field": "calls"})
+    replays = replay_calls(agent=agent, version=version, calls=calls)
+    audit_record(action="replay.run", tenant=tenant, target=agent, actor=actor,
+                 payload={"version": version.number, "calls": [c.pk for c in calls],
+                          "differing": sum(1 for r in replays if r.differences)})
+    return replays

@@ -269,6 +269,7 @@ BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
     ("agent", "scenarios"): lambda: {"name": "Hours", "caller_lines": ["When do you open?"],
                                      "checks": [{"type": "reply_contains", "text": "nine"}]},
     ("agent", "evaluate"): dict,
+    ("agent", "replay"): dict,
     ("agent", "documents"): lambda: {"filename": "parking.md",
                                      "content": "# Parking\n\nFree parking behind the clinic."},
     ("agent", "rollout"): lambda: {"version": 2, "percent": 10},
