@@ -386,6 +386,18 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
                              version_number=payload.validated_data.get("version"))
         return Response(CallReplaySerializer([r.as_dict() for r in replays], many=True).data)
 
+    @extend_schema(request=None, responses={200: {"type": "object", "properties": {
+        "calls_read": {"type": "integer"}, "suggestions": {"type": "integer"}}}})
+    @action(detail=True, methods=["post"])
+    def learn(self, request, pk=None):
+        """Run the learning job for this agent now (it runs nightly): reads the calls analysed
+        since its last run and creates or updates suggestions (GET /api/v1/suggestions/)."""
+        from learning.services import learning_run_now
+
+        run = learning_run_now(tenant=self.tenant, actor=self.actor(),
+                               agent=agent_get(tenant=self.tenant, pk=pk))
+        return Response({"calls_read": run.calls_read, "suggestions": run.suggestions})
+
     @extend_schema(responses=EvalRunSerializer(many=True))
     @action(detail=True, methods=["get"])
     def evaluations(self, request, pk=None):

@@ -10,6 +10,7 @@ from aybiza.core.api import ApiKeyViewSet
 from aybiza.core.webhook_api import WebhookViewSet
 from calls.alert_api import AlertRuleViewSet, MetricsView
 from calls.api import CallViewSet
+from learning.api import SuggestionViewSet
 from memory.api import ContactViewSet
 from tools.urls import register as register_tool_routes
 
@@ -23,6 +24,7 @@ router.register("provider-credentials", ProviderCredentialViewSet, basename="pro
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("webhooks", WebhookViewSet, basename="webhook")
 router.register("alert-rules", AlertRuleViewSet, basename="alert-rule")
+router.register("suggestions", SuggestionViewSet, basename="suggestion")
 register_tool_routes(router)
 
 urlpatterns = [*router.urls, path("compliance/", include("compliance.urls")),

@@ -12,3 +12,7 @@ class LearningConfig(AppConfig):
 
         if evaluation_gate not in publish_gates:
             publish_gates.append(evaluation_gate)
+        from compliance.services import register_subject_data
+        from learning import subjects
+
+        register_subject_data("learning", export=subjects.export, erase=subjects.erase)

@@ -80,3 +80,59 @@ class EvalRun(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"Evaluation of {self.agent_id}: {self.passed} passed, {self.failed} failed"
+
+
+class SuggestionKind(models.TextChoices):
+    KNOWLEDGE_ENTRY = "knowledge_entry", "Knowledge entry"
+    TOOL_FAILURES = "tool_failures", "Failing tool"
+
+
+class SuggestionStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACCEPTED = "accepted", "Accepted"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class Suggestion(TenantOwnedModel):
+    """An improvement the learning job found in analysed calls (learning/suggestions.py), with
+    its evidence; it reaches callers only when a member accepts it (into the draft) and the
+    draft is published through its evaluation gate."""
+
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE,
+                              related_name="suggestions")
+    kind = models.CharField(max_length=20, choices=SuggestionKind.choices)
+    status = models.CharField(max_length=10, choices=SuggestionStatus.choices,
+                              default=SuggestionStatus.OPEN)
+    # The same finding again updates its suggestion instead of adding one.
+    fingerprint = models.CharField(max_length=64)
+    title = models.CharField(max_length=300)
+    proposal = models.JSONField(default=dict)  # e.g. {"question": ..., "answer": ...}
+    # {"calls": [ids], "count": n, "examples": [{"call": id, "quote": redacted text}]}
+    evidence = models.JSONField(default=dict)
+    expected_effect = models.CharField(max_length=500, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["agent", "kind", "fingerprint"],
+                                               name="unique_suggestion")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class LearningRun(TenantOwnedModel):
+    """One pass of the learning job over an agent's analysed calls: the next starts where it
+    ended."""
+
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE,
+                              related_name="learning_runs")
+    calls_until = models.DateTimeField()  # calls analysed up to here were read
+    calls_read = models.PositiveIntegerField(default=0)
+    suggestions = models.PositiveIntegerField(default=0)  # created or updated
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Learning run {self.pk} of agent {self.agent_id}"

@@ -21,3 +21,23 @@ def analysis_extracted(analysis: CallAnalysis) -> dict[str, Any]:
         return {}
     return json.loads(decrypt_text_for_tenant(analysis.tenant, analysis.extracted_sealed,
                                               context=EXTRACTED_CONTEXT))
+
+
+def suggestion_list(*, tenant, agent=None, status: str | None = None):
+    from learning.models import Suggestion
+
+    rows = Suggestion.objects.filter(tenant=tenant).select_related("agent")
+    if agent is not None:
+        rows = rows.filter(agent=agent)
+    return rows.filter(status=status) if status else rows
+
+
+def suggestion_get(*, tenant, pk):
+    from aybiza.core.errors import NotFound
+    from aybiza.core.selectors import parse_pk
+
+    pk = parse_pk(pk)
+    found = suggestion_list(tenant=tenant).filter(pk=pk).first() if pk is not None else None
+    if found is None:
+        raise NotFound("Suggestion not found.")
+    return found

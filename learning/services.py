@@ -179,3 +179,60 @@ def replay_run(*, tenant, agent, call_ids: list[int] | None = None,
                  payload={"version": version.number, "calls": [c.pk for c in calls],
                           "differing": sum(1 for r in replays if r.differences)})
     return replays
+
+
+def suggestion_accept(*, tenant, suggestion, answer: str | None = None, actor=None):
+    """Accept a suggestion: a knowledge entry joins the agent's draft (with `answer`, or the
+    proposed one); a failing tool is acknowledged. Callers hear it once the draft is published
+    (through its evaluation gate)."""
+    from agents.services import knowledge_add
+    from aybiza.core.tenancy import ensure_owned
+    from learning.models import SuggestionKind, SuggestionStatus
+
+    ensure_owned(tenant, suggestion)
+    if suggestion.status != SuggestionStatus.OPEN:
+        raise ApplicationError(f"This suggestion was already {suggestion.status}.",
+                               status_code=409, code="decided")
+    with transaction.atomic():
+        if suggestion.kind == SuggestionKind.KNOWLEDGE_ENTRY:
+            text = (answer if answer is not None else suggestion.proposal.get("answer", ""))
+            text = (text or "").strip()
+            if not text:
+                raise ApplicationError("Write the answer the agent should give.",
+                                       extra={"field": "answer"})
+            knowledge_add(tenant=tenant, agent=suggestion.agent,
+                          question=suggestion.proposal["question"], answer=text)
+            suggestion.proposal = {**suggestion.proposal, "answer": text}
+        suggestion.status, suggestion.decided_at = SuggestionStatus.ACCEPTED, timezone.now()
+        suggestion.save(update_fields=["status", "decided_at", "proposal", "updated_at"])
+        audit_record(action="suggestion.accepted", tenant=tenant, target=suggestion,
+                     actor=actor, payload={"kind": suggestion.kind,
+                                           "agent": suggestion.agent_id})
+    return suggestion
+
+
+def suggestion_dismiss(*, tenant, suggestion, actor=None):
+    from aybiza.core.tenancy import ensure_owned
+    from learning.models import SuggestionStatus
+
+    ensure_owned(tenant, suggestion)
+    if suggestion.status != SuggestionStatus.OPEN:
+        raise ApplicationError(f"This suggestion was already {suggestion.status}.",
+                               status_code=409, code="decided")
+    suggestion.status, suggestion.decided_at = SuggestionStatus.DISMISSED, timezone.now()
+    suggestion.save(update_fields=["status", "decided_at", "updated_at"])
+    audit_record(action="suggestion.dismissed", tenant=tenant, target=suggestion, actor=actor,
+                 payload={"kind": suggestion.kind, "agent": suggestion.agent_id})
+    return suggestion
+
+
+def learning_run_now(*, tenant, agent, actor=None):
+    """Run the learning job for one agent now (API, command); the nightly beat runs it for all."""
+    from aybiza.core.tenancy import ensure_owned
+    from learning.suggestions import learning_run
+
+    ensure_owned(tenant, agent)
+    run = learning_run(tenant=tenant, agent=agent)
+    audit_record(action="learning.run", tenant=tenant, target=agent, actor=actor,
+                 payload={"calls_read": run.calls_read, "suggestions": run.suggestions})
+    return run

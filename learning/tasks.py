@@ -31,6 +31,23 @@ def advance_rollouts() -> int:
     return len(rollouts_advance())
 
 
+@shared_task(name="learning.run_learning_jobs", ignore_result=True)
+def run_learning_jobs() -> int:
+    """Beat, nightly (migration 0005): every agent with calls analysed since its last run."""
+    from agents.models import Agent
+    from learning.suggestions import learning_run
+
+    ran = 0
+    for agent in Agent.objects.filter(calls__analysis__isnull=False).distinct().select_related(
+            "tenant"):
+        try:
+            learning_run(tenant=agent.tenant, agent=agent)
+            ran += 1
+        except Exception:  # one agent's failure never stops the others
+            logger.exception("Learning job failed for agent %s", agent.pk)
+    return ran
+
+
 @subscribe(EventType.CALL_COMPLETED)
 def analyze_completed_call(event: Event) -> None:
     from django.conf import settings

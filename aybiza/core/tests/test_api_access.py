@@ -216,6 +216,16 @@ def _make_document(tenant: Tenant):
                         data=b"# Opening hours\n\nWe open at nine on weekdays.")
 
 
+def _make_suggestion(tenant: Tenant):
+    from learning.models import Suggestion
+
+    return Suggestion.objects.create(
+        tenant=tenant, agent=_make_agent(tenant), kind="knowledge_entry",
+        fingerprint=f"{next(_numbers)}", title="Callers ask: “Do you open on Sundays?”",
+        proposal={"question": "Do you open on Sundays?", "answer": ""},
+        evidence={"calls": [], "count": 2, "examples": []})
+
+
 # One object of each routed resource, owned by the given tenant.
 OWNED: dict[str, Callable[[Tenant], models.Model]] = {
     "agent": _make_agent,
@@ -229,6 +239,7 @@ OWNED: dict[str, Callable[[Tenant], models.Model]] = {
     "webhook": _make_webhook,
     "alert-rule": _make_alert_rule,
     "knowledge-document": _make_document,
+    "suggestion": _make_suggestion,
 }
 
 # Routes that need more than the resource's plain object: (basename, action) -> factory.
@@ -270,6 +281,9 @@ BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
                                      "checks": [{"type": "reply_contains", "text": "nine"}]},
     ("agent", "evaluate"): dict,
     ("agent", "replay"): dict,
+    ("agent", "learn"): dict,
+    ("suggestion", "accept"): lambda: {"answer": "No, we are closed on Sundays."},
+    ("suggestion", "dismiss"): dict,
     ("agent", "documents"): lambda: {"filename": "parking.md",
                                      "content": "# Parking\n\nFree parking behind the clinic."},
     ("agent", "rollout"): lambda: {"version": 2, "percent": 10},

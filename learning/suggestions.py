@@ -1,0 +1,195 @@
+"""The learning job: what analysed calls say the agent lacks, as suggestions a member decides.
+
+Read since the agent's last run (at first, the last LEARN_DAYS days):
+- **Questions it could not answer**: caller questions that neither the agent's knowledge nor
+  its tools cover (the offline brain's matcher, as the analyser reads calls), grouped by the
+  words they share; a group asked on MIN_CALLS different calls or more becomes a suggested
+  knowledge entry, its answer proposed from the agent's documents when a passage fits (else
+  left for the member to write).
+- **Failing tools**: a tool that failed MIN_FAILURES times or more.
+Each suggestion keeps its evidence: the calls, how often, and up to MAX_EXAMPLES redacted
+quotes. The same finding again updates its open suggestion; a dismissed or accepted one is not
+raised again. Nothing reaches callers by itself: accepting a knowledge entry adds it to the
+draft, which is published through the evaluation gate like any edit. Deterministic, offline for
+every agent (cloud models are not asked yet).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from calls.models import Role, Turn
+from calls.realtime.providers.llm.base import Conversation, ToolSpec
+from calls.realtime.providers.llm.offline.matching import STRONG_MATCH, best_match, index_of
+from calls.realtime.providers.llm.offline.text import analyse, normalise
+from learning.models import (
+    CallAnalysis,
+    LearningRun,
+    Suggestion,
+    SuggestionKind,
+    SuggestionStatus,
+)
+
+LEARN_DAYS = 30
+MIN_CALLS = 2
+MIN_FAILURES = 2
+MAX_EXAMPLES = 5
+SIMILAR = 0.5  # shared topic words (of the shorter question) for two to be the same question
+# Words and concepts that say nothing about the topic of a question ("do you *offer* X").
+GENERIC = frozenset("""
+take offer accept have get make need want come see go give tell know like provide avail
+available possibl someth anyth @services
+""".split())  # noqa: SIM905 - a word list reads better as text
+QUESTION = re.compile(r"^(?:what|when|where|who|why|how|which|do|does|did|can|could|is|are|"
+                      r"will|would|should|have|has)\b")
+
+
+@dataclass
+class _Group:
+    terms: set[str]
+    quotes: list[tuple[int, str]] = field(default_factory=list)  # (call id, redacted quote)
+    fingerprint: str = ""  # set for an open suggestion raised by an earlier run
+
+    @property
+    def calls(self) -> list[int]:
+        return sorted({call for call, _ in self.quotes})
+
+
+def learning_run(*, tenant, agent, now=None) -> LearningRun:
+    """Read the agent's calls analysed since its last run; create or update suggestions."""
+    now = now or timezone.now()
+    last = agent.learning_runs.first()
+    since = last.calls_until if last else now - timedelta(days=LEARN_DAYS)
+    call_ids = list(CallAnalysis.objects.filter(
+        tenant=tenant, call__agent=agent, created_at__gt=since, created_at__lte=now)
+        .values_list("call_id", flat=True))
+    with transaction.atomic():
+        touched = _unanswered(tenant, agent, call_ids) + _failing_tools(tenant, agent, call_ids)
+        return LearningRun.objects.create(tenant=tenant, agent=agent, calls_until=now,
+                                          calls_read=len(call_ids), suggestions=touched)
+
+
+def _unanswered(tenant, agent, call_ids: list[int]) -> int:
+    from tools.selectors import tools_for_agent
+
+    conversation = Conversation(
+        system_prompt="", knowledge=[(k.question, k.answer) for k in agent.knowledge.all()],
+        tools=[ToolSpec(name=t.name, description=t.description, parameters={},
+                        trigger_phrases=list(t.trigger_phrases or []))
+               for t in tools_for_agent(tenant_id=tenant.pk, agent_id=agent.pk)])
+    index = index_of(conversation)
+    # Open suggestions first: a question asked again joins the suggestion it belongs to.
+    groups = [_Group(terms=_topic(s.proposal.get("question", "")), fingerprint=s.fingerprint)
+              for s in Suggestion.objects.filter(agent=agent, status=SuggestionStatus.OPEN,
+                                                 kind=SuggestionKind.KNOWLEDGE_ENTRY)]
+    caller_turns = Turn.objects.filter(tenant=tenant, call_id__in=call_ids, role=Role.CALLER)
+    for call_id, text in caller_turns.order_by("call_id", "index").values_list("call_id", "text"):
+        if not QUESTION.match(normalise(text)) and "?" not in text:
+            continue
+        match = best_match(text, index)
+        if match.kind == "tool" or (match.kind == "knowledge" and match.score >= STRONG_MATCH):
+            continue  # the agent had an answer or an action for it
+        terms = _topic(text)
+        if not terms:
+            continue
+        group = next((g for g in groups if _overlap(g.terms, terms) >= SIMILAR), None)
+        if group is None:
+            groups.append(_Group(terms=set(terms), quotes=[(call_id, text)]))
+        else:
+            group.quotes.append((call_id, text))
+    touched = 0
+    for group in groups:
+        if not group.quotes or (not group.fingerprint and len(group.calls) < MIN_CALLS):
+            continue
+        question = Counter(quote for _, quote in group.quotes).most_common(1)[0][0]
+        touched += _upsert(
+            tenant, agent, SuggestionKind.KNOWLEDGE_ENTRY,
+            key=group.fingerprint or " ".join(sorted(group.terms)),
+            title=f"Callers ask: “{question}”",
+            proposal={"question": question, "answer": _answer_from_documents(agent, question)},
+            quotes=group.quotes,
+            effect=f"{len(group.calls)} calls asked this and the agent had no answer; with an "
+                   "entry, it answers instead of saying it did not understand.")
+    return touched
+
+
+def _failing_tools(tenant, agent, call_ids: list[int]) -> int:
+    from tools.models import ExecutionStatus, ToolExecution
+
+    failures: dict[str, list[tuple[int, str]]] = {}
+    runs = Counter()
+    for name, status, call_id, http_status in ToolExecution.objects.filter(
+            tenant=tenant, call_id__in=call_ids, dry_run=False).values_list(
+            "tool_name", "status", "call_id", "http_status"):
+        runs[name] += 1
+        if status != ExecutionStatus.SUCCEEDED:
+            # The status only: a service's error text may echo what the caller said.
+            failures.setdefault(name, []).append(
+                (call_id, f"{status}" + (f" (HTTP {http_status})" if http_status else "")))
+    touched = 0
+    for name, failed in failures.items():
+        if len(failed) < MIN_FAILURES:
+            continue
+        touched += _upsert(
+            tenant, agent, SuggestionKind.TOOL_FAILURES, key=name,
+            title=f"The tool {name} failed {len(failed)} of {runs[name]} times",
+            proposal={"tool": name}, quotes=failed,
+            effect="Callers heard that it could not be done; fix the tool's service or settings "
+                   "(Tools page: try it) and the task succeeds.")
+    return touched
+
+
+def _upsert(tenant, agent, kind: str, *, key: str, title: str, proposal: dict,
+            quotes: list[tuple[int, str]], effect: str) -> int:
+    """Create the suggestion `key` names (a fingerprint, or the words it is hashed from), or
+    add this run's evidence to it while it is open."""
+    fingerprint = key if len(key) == 64 else hashlib.sha256(key.encode()).hexdigest()
+    suggestion = Suggestion.objects.filter(agent=agent, kind=kind,
+                                           fingerprint=fingerprint).first()
+    if suggestion is not None and suggestion.status != SuggestionStatus.OPEN:
+        return 0  # decided: not raised again
+    evidence = suggestion.evidence if suggestion is not None else {}
+    calls = sorted(set(evidence.get("calls", [])) | {call for call, _ in quotes})
+    examples = (evidence.get("examples", []) + [{"call": call, "quote": quote}
+                                                for call, quote in quotes])[:MAX_EXAMPLES]
+    evidence = {"calls": calls, "count": evidence.get("count", 0) + len(quotes),
+                "examples": examples}
+    if suggestion is None:
+        Suggestion.objects.create(tenant=tenant, agent=agent, kind=kind, fingerprint=fingerprint,
+                                  title=title[:300], proposal=proposal, evidence=evidence,
+                                  expected_effect=effect[:500])
+    else:
+        suggestion.title, suggestion.evidence = title[:300], evidence
+        suggestion.expected_effect = effect[:500]
+        if not (suggestion.proposal or {}).get("answer"):
+            suggestion.proposal = proposal
+        suggestion.save(update_fields=["title", "evidence", "expected_effect", "proposal",
+                                       "updated_at"])
+    return 1
+
+
+def _answer_from_documents(agent, question: str) -> str:
+    from agents.knowledge_search import knowledge_search
+    from calls.realtime.providers.llm.offline.passages import passage_answer
+
+    ids = list(agent.documents.values_list("id", flat=True))
+    if not ids:
+        return ""
+    found = knowledge_search(tenant_id=agent.tenant_id, document_ids=ids, query=question,
+                             limit=1)
+    return passage_answer([found[0].text]) if found else ""
+
+
+def _topic(text: str) -> set[str]:
+    return set(analyse(text).terms) - GENERIC
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0

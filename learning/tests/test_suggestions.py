@@ -1,0 +1,153 @@
+"""The learning job: questions callers asked that the agent could not answer become suggested
+knowledge entries with their evidence; failing tools are flagged; a member decides."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from agents.demo import demo_seed
+from agents.models import Agent, KnowledgeEntry
+from aybiza.core.errors import ApplicationError
+from calls.models import Outcome, Role
+from learning.models import Suggestion, SuggestionStatus
+from learning.services import call_analyze, suggestion_accept, suggestion_dismiss
+from learning.suggestions import learning_run
+from learning.tests.test_replay import past_call
+
+pytestmark = pytest.mark.django_db
+WHITENING = ["Do you do teeth whitening?", "Do you offer whitening?",
+             "Can I get my teeth whitened?"]
+
+
+@pytest.fixture
+def demo():
+    seed = demo_seed(number="+15550100000", base_url="http://127.0.0.1:9")
+    return Agent.objects.get(pk=seed.agent_id)
+
+
+def asked(agent, question: str, *, number: str = "+15557654321"):
+    call = past_call(agent, [(Role.AGENT, "Hello, how can I help?"), (Role.CALLER, question),
+                             (Role.AGENT, "Sorry, I didn't understand that.")],
+                     tools=[], outcome=Outcome.CALLER_HUNG_UP)
+    if number != "+15557654321":
+        type(call).objects.filter(pk=call.pk).update(from_number=number)
+    call_analyze(call_id=call.pk)
+    return call
+
+
+def test_a_question_asked_on_several_calls_becomes_a_suggested_entry_with_its_evidence(demo):
+    calls = [asked(demo, question) for question in WHITENING]
+    asked(demo, "Is there a bike rack?")  # asked once: not yet a pattern
+    asked(demo, "What are your opening hours?")  # answered by the knowledge
+
+    run = learning_run(tenant=demo.tenant, agent=demo)
+
+    [suggestion] = Suggestion.objects.filter(agent=demo)
+    assert run.calls_read == 5 and run.suggestions == 1
+    assert suggestion.kind == "knowledge_entry" and suggestion.status == "open"
+    assert suggestion.proposal["question"] in WHITENING and suggestion.proposal["answer"] == ""
+    assert suggestion.evidence["calls"] == [c.pk for c in calls]
+    assert [e["quote"] for e in suggestion.evidence["examples"]] == WHITENING
+    # the next run reads only newer calls, and the same question updates the same suggestion
+    asked(demo, "Could you whiten my teeth?")
+    second = learning_run(tenant=demo.tenant, agent=demo)
+    suggestion.refresh_from_db()
+    assert Suggestion.objects.filter(agent=demo).count() == 1
+    assert second.calls_read == 1 and second.suggestions == 1
+    assert len(suggestion.evidence["calls"]) == 1 + 3  # merged with the earlier evidence
+
+
+def test_the_answer_is_proposed_from_the_agents_documents(demo):
+    from agents.documents import document_add
+
+    document_add(tenant=demo.tenant, agent=demo, filename="Hours.md",
+                 data=b"# Whitening\n\nWe offer teeth whitening on Fridays, 300 dollars a session.")
+    for question in WHITENING[:2]:
+        asked(demo, question)
+    learning_run(tenant=demo.tenant, agent=demo)
+    assert Suggestion.objects.get().proposal["answer"] == (
+        "We offer teeth whitening on Fridays, 300 dollars a session.")
+
+
+def test_accepting_adds_the_entry_to_the_draft_and_a_decision_is_never_raised_again(demo):
+    from agents.versions import draft_has_changes
+
+    for question in WHITENING:
+        asked(demo, question)
+    learning_run(tenant=demo.tenant, agent=demo)
+    suggestion = Suggestion.objects.get()
+    with pytest.raises(ApplicationError):  # no answer proposed: the member writes it
+        suggestion_accept(tenant=demo.tenant, suggestion=suggestion)
+    answer = "Yes, whitening is 300 dollars a session."
+    suggestion_accept(tenant=demo.tenant, suggestion=suggestion, answer=answer)
+    entry = KnowledgeEntry.objects.get(agent=demo, answer=answer)
+    assert entry.question == suggestion.proposal["question"] and draft_has_changes(demo)
+    with pytest.raises(ApplicationError):
+        suggestion_dismiss(tenant=demo.tenant, suggestion=suggestion)
+    # callers asking again later do not bring it back
+    asked(demo, WHITENING[0])
+    asked(demo, WHITENING[1])
+    learning_run(tenant=demo.tenant, agent=demo)
+    assert Suggestion.objects.get().status == SuggestionStatus.ACCEPTED
+
+
+def test_a_tool_that_keeps_failing_is_flagged(demo):
+    from tools.models import ExecutionStatus, ToolExecution
+
+    for _ in range(3):
+        call = asked(demo, "Can I book something?")
+        ToolExecution.objects.create(tenant=demo.tenant, call=call, tool_name="book_appointment",
+                                     status=ExecutionStatus.FAILED, http_status=503)
+    learning_run(tenant=demo.tenant, agent=demo)
+    flagged = Suggestion.objects.get(kind="tool_failures")
+    assert flagged.title == "The tool book_appointment failed 3 of 3 times"
+    assert flagged.evidence["examples"][0]["quote"] == "failed (HTTP 503)"
+
+
+def test_erasing_a_caller_removes_their_quotes_from_the_evidence(demo):
+    from compliance.services import subject_erase, subject_export
+
+    asked(demo, WHITENING[0], number="+15551230001")
+    asked(demo, WHITENING[1], number="+15551230002")
+    learning_run(tenant=demo.tenant, agent=demo)
+    exported = subject_export(tenant=demo.tenant, phone_number="+15551230001")
+    assert WHITENING[0] in str(exported["providers"]["learning"])
+    subject_erase(tenant=demo.tenant, phone_number="+15551230001", actor=None)
+    evidence = Suggestion.objects.get().evidence
+    assert [e["quote"] for e in evidence["examples"]] == [WHITENING[1]]
+    assert len(evidence["calls"]) == 1
+
+
+def test_learn_accept_and_dismiss_through_the_api(demo, api_client_for):
+    for question in WHITENING:
+        asked(demo, question)
+    client = api_client_for(demo.tenant)
+    learned = client.post(reverse("agent-learn", kwargs={"pk": demo.pk}), {}, format="json")
+    assert learned.status_code == 200 and learned.json()["suggestions"] == 1
+    listed = client.get(reverse("suggestion-list"), {"agent": demo.pk, "status": "open"}).json()
+    [suggestion] = listed["results"]
+    accept = reverse("suggestion-accept", kwargs={"pk": suggestion["id"]})
+    assert client.post(accept, {}, format="json").status_code == 400  # no answer yet
+    accepted = client.post(accept, {"answer": "Yes, 300 dollars."}, format="json")
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
+    again = client.post(reverse("suggestion-dismiss", kwargs={"pk": suggestion["id"]}))
+    assert again.status_code == 409
+    assert client.get(reverse("suggestion-list"), {"status": "nope"}).status_code == 400
+
+
+def test_twenty_unanswered_calls_to_a_published_version_that_answers(demo):
+    from agents.versions import agent_publish, runnable
+    from learning.evaluation import play_lines
+
+    calls = [asked(demo, WHITENING[n % 3]) for n in range(20)]
+    learning_run(tenant=demo.tenant, agent=demo)
+    suggestion = Suggestion.objects.get()
+    assert suggestion.evidence["calls"] == [c.pk for c in calls]
+    assert suggestion.evidence["count"] == 20 and len(suggestion.evidence["examples"]) == 5
+    suggestion_accept(tenant=demo.tenant, suggestion=suggestion,
+                      answer="Yes, teeth whitening is 300 dollars a session.")
+    # published through the evaluation gate (the demo's suite still passes)
+    version = agent_publish(tenant=demo.tenant, agent=Agent.objects.get(pk=demo.pk))
+    played = play_lines(demo, runnable(version, demo), ["Do you offer whitening?"])
+    assert played.replies == ["Yes, teeth whitening is 300 dollars a session."]
