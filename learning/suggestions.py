@@ -29,6 +29,7 @@ from calls.models import Role, Turn
 from calls.realtime.providers.llm.base import Conversation, ToolSpec
 from calls.realtime.providers.llm.offline.matching import STRONG_MATCH, best_match, index_of
 from calls.realtime.providers.llm.offline.text import analyse, normalise
+from calls.realtime.providers.llm.routing import ACTION
 from learning.models import (
     CallAnalysis,
     LearningRun,
@@ -90,9 +91,10 @@ def _unanswered(tenant, agent, call_ids: list[int]) -> int:
               for s in Suggestion.objects.filter(agent=agent, status=SuggestionStatus.OPEN,
                                                  kind=SuggestionKind.KNOWLEDGE_ENTRY)]
     caller_turns = Turn.objects.filter(tenant=tenant, call_id__in=call_ids, role=Role.CALLER)
-    for call_id, text in caller_turns.order_by("call_id", "index").values_list("call_id", "text"):
-        if not QUESTION.match(normalise(text)) and "?" not in text:
-            continue
+    for call_id, said in caller_turns.order_by("call_id", "index").values_list("call_id", "text"):
+        text = _question_in(said)
+        if not text or ACTION.search(text.lower()):
+            continue  # no question; or a request to do something, which an entry cannot do
         match = best_match(text, index)
         if match.kind == "tool" or (match.kind == "knowledge" and match.score >= STRONG_MATCH):
             continue  # the agent had an answer or an action for it
@@ -157,8 +159,10 @@ def _upsert(tenant, agent, kind: str, *, key: str, title: str, proposal: dict,
         return 0  # decided: not raised again
     evidence = suggestion.evidence if suggestion is not None else {}
     calls = sorted(set(evidence.get("calls", [])) | {call for call, _ in quotes})
-    examples = (evidence.get("examples", []) + [{"call": call, "quote": quote}
-                                                for call, quote in quotes])[:MAX_EXAMPLES]
+    examples = list(evidence.get("examples", []))
+    for call, quote in quotes:  # different wordings first: the same words say nothing new
+        if len(examples) < MAX_EXAMPLES and quote not in {e["quote"] for e in examples}:
+            examples.append({"call": call, "quote": quote})
     evidence = {"calls": calls, "count": evidence.get("count", 0) + len(quotes),
                 "examples": examples}
     if suggestion is None:
@@ -185,6 +189,14 @@ def _answer_from_documents(agent, question: str) -> str:
     found = knowledge_search(tenant_id=agent.tenant_id, document_ids=ids, query=question,
                              limit=1)
     return passage_answer([found[0].text]) if found else ""
+
+
+def _question_in(said: str) -> str:
+    """The question a caller's turn asks ("Great. Can I park there?" → "Can I park there?")."""
+    for sentence in re.split(r"(?<=[.!?])\s+", said.strip()):
+        if sentence.endswith("?") or QUESTION.match(normalise(sentence)):
+            return sentence
+    return ""
 
 
 def _topic(text: str) -> set[str]:

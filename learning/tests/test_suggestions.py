@@ -144,7 +144,8 @@ def test_twenty_unanswered_calls_to_a_published_version_that_answers(demo):
     learning_run(tenant=demo.tenant, agent=demo)
     suggestion = Suggestion.objects.get()
     assert suggestion.evidence["calls"] == [c.pk for c in calls]
-    assert suggestion.evidence["count"] == 20 and len(suggestion.evidence["examples"]) == 5
+    assert suggestion.evidence["count"] == 20
+    assert len(suggestion.evidence["examples"]) == 3  # the three wordings, each once
     suggestion_accept(tenant=demo.tenant, suggestion=suggestion,
                       answer="Yes, teeth whitening is 300 dollars a session.")
     # published through the evaluation gate (the demo's suite still passes)

@@ -100,6 +100,19 @@ def seed_showcase(tenant) -> dict[str, int]:
         b"Aetna plans. Bring your insurance card to your first visit.\n"))
     document_add(tenant=tenant, agent=reception, filename="Price list 2026.pdf", data=text_pdf(
         [["Cleaning: 80 dollars.", "Whitening: 300 dollars per session."]]))
+    # What callers asked that it could not answer: the learning job's suggestions.
+    from calls.models import Role as TurnRole
+    from learning.suggestions import learning_run
+
+    for n, question in enumerate(("Do you do teeth whitening?", "Do you offer whitening?",
+                                  "Can I get my teeth whitened?", "Do you see children?",
+                                  "Do you treat children?")):
+        asked = make_call(tenant=tenant, agent=reception,
+                          started_at=now - timedelta(minutes=20 + n),
+                          conversation=[(TurnRole.AGENT, "Hello, Acme Dental.", None),
+                                        (TurnRole.CALLER, question, None)])
+        call_analyze(call_id=asked.pk)
+    learning_run(tenant=tenant, agent=reception)
     api_key_create(tenant=tenant, name="CRM sync", scopes=["read"])
     api_key_create(tenant=tenant, name="Booking website")
     from django.contrib.auth import get_user_model
@@ -148,6 +161,7 @@ def test_screenshots(asgi_server, tenant, django_user_model, tmp_path):
         ("agent-versions", f"/portal/agents/{ids['agent']}/versions/?from=1&to=2", DESKTOP),
         ("agent-documents", f"/portal/agents/{ids['agent']}/documents/?q=Do+you+take+Cigna",
          DESKTOP),
+        ("agent-suggestions", f"/portal/agents/{ids['agent']}/suggestions/", DESKTOP),
         ("calls", "/portal/calls/", DESKTOP), ("call", f"/portal/calls/{ids['call']}/", DESKTOP),
         ("alerts", "/portal/alerts/", DESKTOP),
         ("contacts", "/portal/contacts/", DESKTOP),

@@ -18,6 +18,8 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:agent-versions", "agent"), ("portal:agent-publish", "agent"),
          ("portal:agent-talk", "agent"), ("portal:agent-documents", "agent"),
          ("portal:agent-document-delete", "document"),
+         ("portal:agent-suggestions", "agent"), ("portal:agent-learn", "agent"),
+         ("portal:suggestion-decide", "suggestion"),
          ("portal:agent-rollback", "agent_version"),
          ("portal:calls", None), ("portal:call-detail", "call"),
          ("portal:alerts", None), ("portal:alert-new", None),
@@ -34,7 +36,8 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:retention-update", None), ("portal:subject-request", None),
          ("portal:erasure-request-decide", "erasure_request")]
 POST_ONLY = {"portal:agent-publish",
-             "portal:agent-document-delete", "portal:alert-delete", "portal:contact-forget",
+             "portal:agent-document-delete", "portal:agent-learn", "portal:suggestion-decide",
+             "portal:alert-delete", "portal:contact-forget",
              "portal:agent-rollback", "portal:api-key-revoke",
              "portal:team-invite", "portal:member-role",
              "portal:member-remove", "portal:invitation-revoke", "portal:retention-update",
@@ -77,7 +80,12 @@ def objects_of(agent_create_for):
         from agents.documents import document_add
         document = document_add(tenant=tenant, agent=agent, filename="a.md",
                                 data=b"Parking.")
+        from learning.models import Suggestion
+        suggestion = Suggestion.objects.create(
+            tenant=tenant, agent=agent, kind="knowledge_entry", fingerprint="f",
+            title="Callers ask", proposal={"question": "Q?", "answer": ""}, evidence={})
         return {"agent": agent.pk, "document": (agent.pk, document.pk),
+                "suggestion": (agent.pk, suggestion.pk),
                 "agent_version": (agent.pk, version.number),
                 "contact": call.contact_id,
                 "number": number.pk,
@@ -137,7 +145,7 @@ def test_ids_that_cannot_exist_are_404_not_500(owner_client):
     for name, kind in PAGES:
         if kind is not None:
             # (a version's number is 1: its agent is the id that cannot exist)
-            two = kind in ("agent_version", "document")
+            two = kind in ("agent_version", "document", "suggestion")
             url = reverse(name, args=[10**30, 1] if two else [10**30])
             assert owner_client.post(url).status_code == 404, url
 
