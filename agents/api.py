@@ -386,6 +386,28 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
                              version_number=payload.validated_data.get("version"))
         return Response(CallReplaySerializer([r.as_dict() for r in replays], many=True).data)
 
+    @extend_schema(responses={200: {"type": "object", "properties": {
+        "by_version": {"type": "array", "items": {"type": "object"}},
+        "by_month": {"type": "array", "items": {"type": "object"}},
+        "monthly_change_points": {"type": "number", "nullable": True}}}})
+    @action(detail=True, methods=["get"])
+    def improvement(self, request, pk=None):
+        """Task-success rate (post-call analysis) and average handle time per version and per
+        month, with each version's latest evaluation pass rate."""
+        from learning.improvement import agent_improvement
+
+        measured = agent_improvement(tenant=self.tenant,
+                                     agent=agent_get(tenant=self.tenant, pk=pk))
+
+        def rows(periods):
+            return [{"period": p.label, "calls": p.calls, "judged": p.judged,
+                     "success_rate": p.success_rate, "avg_handle_s": p.avg_handle_s,
+                     "eval_pass_rate": p.eval_pass_rate} for p in periods]
+
+        return Response({"by_version": rows(measured.by_version),
+                         "by_month": rows(measured.by_month),
+                         "monthly_change_points": measured.monthly_change_points})
+
     @extend_schema(request=None, responses={200: {"type": "object", "properties": {
         "calls_read": {"type": "integer"}, "suggestions": {"type": "integer"}}}})
     @action(detail=True, methods=["post"])

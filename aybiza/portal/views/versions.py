@@ -18,6 +18,7 @@ from agents.versions import (
 from aybiza.core.errors import ApplicationError
 from aybiza.core.models import Role
 from aybiza.portal.access import portal_view
+from learning.improvement import agent_improvement
 
 
 @portal_view()
@@ -25,6 +26,7 @@ def agent_versions(request, pk: int):
     tenant = request.member.tenant
     agent = agent_get(tenant=tenant, pk=pk)
     versions = list(version_list(tenant=tenant, agent=agent).select_related("created_by"))
+    improvement = agent_improvement(tenant=tenant, agent=agent)
     diff = older = newer = None
     if "from" in request.GET and "to" in request.GET:
         older = version_get(tenant=tenant, agent=agent, number=request.GET["from"])
@@ -32,6 +34,9 @@ def agent_versions(request, pk: int):
         diff = version_diff(older, newer)
     return render(request, "portal/agents/versions.html", {
         "agent": agent, "draft_changed": draft_has_changes(agent),
+        "improvement": improvement,
+        "improvement_tables": [("Version", improvement.by_version),
+                               ("Month", improvement.by_month)],
         "diff": diff, "older": older, "newer": newer,
         # Each version beside the one before it, for its "Changes" link.
         "rows": [(version, versions[index + 1].number if index + 1 < len(versions) else None)
