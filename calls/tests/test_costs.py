@@ -44,7 +44,9 @@ def test_estimate_prices_each_kind_per_provider_and_sums_the_total():
     assert cost["llm"]["bedrock"] == {
         "input_tokens": 1_000_000, "output_tokens": 100_000, "cache_read_tokens": 2_000_000,
         "cache_write_tokens": 400_000,
-        "usd": pytest.approx(3.0 + 1.5 + 0.6 + 1.5)}
+        "usd": pytest.approx(3.0 + 1.5 + 0.6 + 1.5),
+        # the share of the prompt read from the cache: 2.0 of 1.0 + 2.0 + 0.4 million
+        "cache_hit_ratio": 0.588}
     assert cost["total_usd"] == pytest.approx(0.0154 + 0.03 + 6.6)
     assert (cost["currency"], cost["estimate"]) == ("USD", True)
 

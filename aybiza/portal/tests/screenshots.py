@@ -53,10 +53,11 @@ def seed_showcase(tenant) -> dict[str, int]:
                  greeting="You've reached Acme Dental after hours.")
     from agents.services import agent_update
     from agents.versions import agent_publish
-    agent_publish(tenant=tenant, agent=reception, note="Launch")
+    launch = agent_publish(tenant=tenant, agent=reception, note="Launch")
     agent_update(tenant=tenant, agent=reception,
                  greeting="Hi, you've reached Acme Dental. Are you booking, or asking a question?")
-    agent_publish(tenant=tenant, agent=reception, note="Greeting asks what the caller needs")
+    asks = agent_publish(tenant=tenant, agent=reception,
+                         note="Greeting asks what the caller needs")
     agent_update(tenant=tenant, agent=reception, end_of_turn_silence_ms=600)
     phone_number_create(tenant=tenant, e164="+15550100000", label="Main line",
                         agent_id=reception.pk)
@@ -71,6 +72,10 @@ def seed_showcase(tenant) -> dict[str, int]:
                        started_at=now - timedelta(hours=3 * n + 1),
                        from_number=f"+1555014{2233 + 37 * n:04d}", outcome=outcome)
              for n, outcome in enumerate(outcomes)]
+    from calls.models import Call
+    for n, call in enumerate(calls):  # the older calls ran v1, the newer v2
+        if call.agent_id == reception.pk:
+            Call.objects.filter(pk=call.pk).update(agent_version=launch if n >= 4 else asks)
     # What happened on each call (learning/), and the callers remembered (memory/).
     from learning.services import call_analyze
     from memory.services import contact_update, memory_remember
