@@ -13,3 +13,5 @@ def test_the_versions_page_shows_success_per_version_and_month(tenant, agent, ow
     finished(agent, version, month=11, success=True, seconds=42)
     page = owner_client.get(reverse("portal:agent-versions", args=[agent.pk])).content.decode()
     assert "Is it getting better?" in page and "100.0 %" in page and "2026-11" in page
+    title = page.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title.startswith("Versions of") and "<" not in title

@@ -8,27 +8,21 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from agents.models import Agent
+from learning.management.agent_option import add_agent_argument, agent_from_options
 
 
 class Command(BaseCommand):
     help = "Run an agent's evaluation suite (text mode) and print a pass/fail table."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--agent", default=None,
-                            help="Agent id or exact name (default: the demo agent).")
+        add_agent_argument(parser)
         parser.add_argument("--agent-version", dest="agent_version", type=int, default=None,
                             help="Version number (default: the draft as it is now).")
 
     def handle(self, *args, **options) -> None:
-        from agents.demo import DEMO_AGENT_NAME
         from learning.services import evaluation_run
 
-        key = options["agent"] or DEMO_AGENT_NAME
-        agent = (Agent.objects.filter(pk=int(key)).first() if str(key).isdigit()
-                 else Agent.objects.filter(name=key).order_by("id").first())
-        if agent is None:
-            raise CommandError(f"No agent {key!r} (run `manage.py seed_demo` for the demo).")
+        agent = agent_from_options(options)
         if not agent.eval_scenarios.exists():
             raise CommandError(f"{agent.name} has no evaluation scenarios yet.")
         run = evaluation_run(tenant=agent.tenant, agent=agent,

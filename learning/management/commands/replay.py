@@ -9,30 +9,24 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from agents.models import Agent
+from learning.management.agent_option import add_agent_argument, agent_from_options
 
 
 class Command(BaseCommand):
     help = "Replay an agent's past calls against a version and report the differences."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--agent", default=None,
-                            help="Agent id or exact name (default: the demo agent).")
+        add_agent_argument(parser)
         parser.add_argument("--agent-version", dest="agent_version", type=int, default=None,
                             help="Version number (default: the draft as it is now).")
         parser.add_argument("--calls", default=None,
                             help="Comma-separated call ids (default: the 10 latest).")
 
     def handle(self, *args, **options) -> None:
-        from agents.demo import DEMO_AGENT_NAME
         from aybiza.core.errors import ApplicationError
         from learning.services import replay_run
 
-        key = options["agent"] or DEMO_AGENT_NAME
-        agent = (Agent.objects.filter(pk=int(key)).first() if str(key).isdigit()
-                 else Agent.objects.filter(name=key).order_by("id").first())
-        if agent is None:
-            raise CommandError(f"No agent {key!r} (run `manage.py seed_demo` for the demo).")
+        agent = agent_from_options(options)
         try:
             ids = ([int(part) for part in options["calls"].split(",") if part.strip()]
                    if options["calls"] else None)
