@@ -9,7 +9,7 @@ VENV_PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-standard-path lint clean demo serve screenshots bench-portal
+.PHONY: venv test test-standard-path lint clean demo serve screenshots bench-portal bench-cost
 
 venv: $(STAMP)
 
@@ -73,6 +73,11 @@ screenshots: venv
 
 # Server time of the portal's call list on 100,000 stored calls, on the embedded default (a
 # separate SQLite file, seeded on the first run): docs/portal.md has a result.
+# Cost per typical call with Claude on the Bedrock fake (which bills like Bedrock), caching and
+# routing off and on: README, "Cost per call, measured". BENCH_COST_ARGS="--json" for JSON.
+bench-cost: venv
+	$(VENV_PYTHON) -m tests.bench_cost $(BENCH_COST_ARGS)
+
 bench-portal: venv
 	DATABASE_URL=sqlite:///$(CURDIR)/var/bench-portal.sqlite3 $(VENV_PYTHON) manage.py migrate --noinput -v0
 	DATABASE_URL=sqlite:///$(CURDIR)/var/bench-portal.sqlite3 $(VENV_PYTHON) manage.py bench_call_list $(BENCH_PORTAL_ARGS)

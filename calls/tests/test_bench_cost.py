@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from calls.bench.cost import CALLS, cost_per_call
+from tests.bench_cost import CALLS, cost_per_call
 
 pytestmark = pytest.mark.integration
 SONNET = "us.anthropic.claude-sonnet-4-20250514-v1:0"

@@ -8,6 +8,7 @@ from channels.db import database_sync_to_async
 
 from agents.documents import document_add
 from calls.tests.session_harness import SILENCE, SPEECH
+from calls.tests.test_call_resume import hung_up
 from calls.tests.test_consumer import (  # noqa: F401 - fixtures, used by name
     _wiring,
     call,
@@ -33,7 +34,7 @@ async def one_question(stored_call) -> None:
     await phone.send_audio(SPEECH, 0.4)
     await phone.send_audio(SILENCE, 2.0)  # the answer plays
     await phone.stop()
-    await phone.ws.wait(timeout=3)
+    await hung_up(phone)
 
 
 async def test_the_offline_agent_answers_from_a_document_passage(call):  # noqa: F811

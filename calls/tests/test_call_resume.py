@@ -8,6 +8,7 @@ from channels.db import database_sync_to_async
 
 from agents.demo import demo_seed
 from agents.models import Agent, PhoneNumber
+from calls import consumers
 from calls.models import CallEvent
 from calls.services import call_start
 from calls.tests.session_harness import SILENCE, SPEECH
@@ -42,7 +43,15 @@ async def talk(call, turns: int, greeting_s: float = 1.5) -> None:
         await phone.send_audio(SPEECH, 0.4)
         await phone.send_audio(SILENCE, 2.0)  # the answer plays
     await phone.stop()  # the caller hangs up (or the line drops)
-    await phone.ws.wait(timeout=3)
+    await hung_up(phone)
+
+
+async def hung_up(phone) -> None:
+    """The socket closes (by us, or by the agent that already said goodbye) and the consumer
+    has finished: no call of this test is left live for the next one."""
+    await phone.wait_closed()
+    await phone.ws.disconnect(timeout=4)
+    assert not consumers._live_calls
 
 
 async def agent_lines(call) -> list[str]:

@@ -10,7 +10,7 @@ The rule is conservative — the strong model whenever the turn may have to act 
 - keypad entries, confirmations, thanks, greetings and goodbyes (short and made only of
   such words): fast;
 - any other short turn (a question the knowledge answers): fast.
-Each model keeps its own prompt cache, so switching costs cache reads: `bench_cost` measures
+Each model keeps its own prompt cache, so switching costs cache reads: `make bench-cost` measures
 routing on against off.
 """
 
@@ -19,12 +19,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from aybiza.core.spoken import NO_WORDS, YES_WORDS
 from calls.realtime.providers.llm.base import Conversation
 
 LONG_WORDS = 18
-SMALL_TALK = frozenset("""
-yes yeah yep sure ok okay right correct perfect great fine good no nope not thanks thank you
-cheers hello hi hey bye goodbye please that's that is it all sounds alright exactly
+# Confirmations and politeness: the shared yes/no words (aybiza/core/spoken.py) and thanks,
+# greetings and goodbyes.
+SMALL_TALK = YES_WORDS | NO_WORDS | frozenset("""
+perfect great good cheers thanks thank you hello hi hey bye goodbye that's that is it all
+sounds exactly
 """.split())  # noqa: SIM905 - a word list reads better as text
 ACTION = re.compile(r"\b(book|schedule|reserve|cancel|reschedul\w*|change|move|order|buy|pay|"
                     r"refund|open|ticket|reset|transfer|send|update|sign\s?up|register|"

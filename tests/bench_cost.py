@@ -1,7 +1,7 @@
-"""Cost per call: typical scripted calls through Claude on Bedrock (the wire-level fake, billing
-each request the way Bedrock does: tokens counted from the request, prompt-cache reads and
-writes by its cache points), Deepgram speech-gated STT and Deepgram TTS, priced with the
-configured `PRICE_*` settings. Run with prompt caching off and on.
+"""Cost per call (`make bench-cost`): typical scripted calls through Claude on Bedrock (the
+wire-level fake, billing each request the way Bedrock does: tokens counted from the request,
+prompt-cache reads and writes by its cache points), Deepgram speech-gated STT and Deepgram TTS,
+priced with the configured `PRICE_*` settings. Run with prompt caching off and on.
 
 The calls are written to be typical of the seed's use: a returning caller booking with a dental
 clinic (4 minutes, a lookup and a booking tool), a restaurant reservation (3 minutes, one tool)
@@ -9,6 +9,9 @@ and an IT help-desk ticket (5 minutes, two tools), each agent with a realistic p
 knowledge and its tools' schemas. Agent replies are the scripted model output (billed as output
 tokens); the caller's audio streamed to the recogniser is their speech at 2.5 words a second
 plus half a second per turn (what the speech gate sends).
+
+It lives with the tests because it runs on a test fake (product code never imports test code).
+Run it with `make bench-cost` (`BENCH_COST_ARGS="--json"`, `--model`, `--fast-model`).
 """
 
 from __future__ import annotations
@@ -255,3 +258,57 @@ def _input_usd(provider: str, entry: dict[str, Any]) -> float:
     return sum(entry.get(f"{kind}_tokens", 0) / 1_000_000
                * float(prices.get(f"PRICE_{provider.upper()}_LLM_{kind.upper()}_PER_MTOK", 0.0))
                for kind in ("input", "cache_read", "cache_write"))
+
+
+FAST_MODEL = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import json
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aybiza.settings.dev")
+    django.setup()
+    from django.conf import settings
+
+    parser = argparse.ArgumentParser(description="Cost per typical call, caching and routing "
+                                                 "off and on.")
+    parser.add_argument("--model", default=settings.BEDROCK_MODEL_ID)
+    parser.add_argument("--fast-model", default=FAST_MODEL,
+                        help="The fast model of the routed run (automatic model selection).")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    rows = (cost_per_call(prompt_cache=False, model=args.model)
+            + cost_per_call(prompt_cache=True, model=args.model)
+            + cost_per_call(prompt_cache=True, model=args.model, warm=True)
+            + cost_per_call(prompt_cache=True, model=args.model, warm=True,
+                            fast_model=args.fast_model))
+    if args.json:
+        print(json.dumps({"model": args.model, "calls": rows}))
+        return
+    print(f"model {args.model}; prices from the PRICE_* settings")
+    print(f"{'call':38} {'cache':6} {'min':>4} {'STT $':>8} {'LLM $':>8} {'TTS $':>8} "
+          f"{'total $':>8} {'$/min':>7} {'hit':>5}")
+    for row in rows:
+        print(f"{row['call']:38} {_mode(row):6} {row['minutes']:>4.1f} {row['stt_usd']:>8.4f} "
+              f"{row['llm_usd']:>8.4f} {row['tts_usd']:>8.4f} {row['total_usd']:>8.4f} "
+              f"{row['usd_per_minute']:>7.4f} {row['cache_hit_ratio']:>5.0%}")
+    off = {row["call"]: row for row in rows if not row["prompt_cache"]}
+    for row in rows:
+        if row["prompt_cache"]:
+            before = off[row["call"]]["llm_input_usd"]
+            saved = 1 - row["llm_input_usd"] / before if before else 0.0
+            print(f"{row['call']} ({_mode(row)}): caching cuts the prompt's cost by {saved:.0%}")
+
+
+def _mode(row: dict) -> str:
+    if row["routed"]:
+        return "routed"
+    return ("warm" if row["warm"] else "cold") if row["prompt_cache"] else "off"
+
+
+if __name__ == "__main__":
+    main()
