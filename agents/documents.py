@@ -22,7 +22,7 @@ from agents.models import Agent, DocumentKind, KnowledgeChunk, KnowledgeDocument
 from aybiza.core.errors import ApplicationError
 from aybiza.core.models import Tenant
 from aybiza.core.tenancy import ensure_owned
-from aybiza.core.text import storable
+from aybiza.core.text import sentences, storable
 from compliance.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ EXTENSIONS = {".txt": DocumentKind.TEXT, ".text": DocumentKind.TEXT,
               ".md": DocumentKind.MARKDOWN, ".markdown": DocumentKind.MARKDOWN,
               ".pdf": DocumentKind.PDF}
 HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True)
@@ -179,7 +178,7 @@ def _fit(paragraph: str) -> list[str]:
         return [paragraph]
     parts: list[str] = []
     current = ""
-    for sentence in SENTENCE_END.split(paragraph):
+    for sentence in sentences(paragraph):
         while len(sentence) > CHUNK_CHARS:
             if current:
                 parts.append(current)

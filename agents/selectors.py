@@ -48,9 +48,11 @@ def document_list(*, tenant: Tenant, agent: Agent | None = None) -> QuerySet[Kno
     return rows.filter(agent=agent) if agent is not None else rows
 
 
-def document_get(*, tenant: Tenant, pk) -> KnowledgeDocument:
+def document_get(*, tenant: Tenant, pk, agent: Agent | None = None) -> KnowledgeDocument:
+    """One document of the tenant (of `agent`, when given); another's is Not Found."""
     pk = parse_pk(pk)
-    document = document_list(tenant=tenant).filter(pk=pk).first() if pk is not None else None
+    rows = document_list(tenant=tenant, agent=agent)
+    document = rows.filter(pk=pk).first() if pk is not None else None
     if document is None:
         raise NotFound("Document not found.")
     return document

@@ -110,10 +110,9 @@ def dashboard_today(*, tenant: Tenant) -> Today:
         tenant=tenant, call__started_at__gte=start, role=Role.AGENT,
         first_frame_ms__isnull=False).order_by("-id")
         .values_list(*(f"{stage}_ms" for stage, _ in STAGES))[:LATENCY_SAMPLE])
-    latencies = [row[-1] for row in sample]
-    stages = [StageLatency(label, percentile([r[i] for r in sample if r[i] is not None], 0.5),
-                           percentile([r[i] for r in sample if r[i] is not None], 0.95))
+    stages = [_stage_latency(label, [row[i] for row in sample if row[i] is not None])
               for i, (_, label) in enumerate(STAGES)]
+    on_the_line = stages[-1]  # first frame sent: the answer latency
     counts = today.aggregate(
         calls=Count("id"), ended=Count("id", filter=~Q(outcome="")),
         judged=Count("id", filter=Q(analysis__success__isnull=False)),
@@ -127,7 +126,7 @@ def dashboard_today(*, tenant: Tenant) -> Today:
     return Today(
         calls=counts["calls"], ended=counts["ended"], successful=counts["successful"],
         judged=counts["judged"],
-        latency_p50_ms=percentile(latencies, 0.5), latency_p95_ms=percentile(latencies, 0.95),
+        latency_p50_ms=on_the_line.p50_ms, latency_p95_ms=on_the_line.p95_ms,
         stages=stages if sample else [],
         cost_usd=round(sum(float(c["total_usd"]) for c in costs
                            if isinstance(c.get("total_usd"), int | float)), 4),
@@ -138,6 +137,10 @@ def dashboard_today(*, tenant: Tenant) -> Today:
                            caller=masked(c.from_number), started_at=c.started_at,
                            browser=c.direction == "browser", state=states.get(c.pk, ""))
                 for c in active])
+
+
+def _stage_latency(label: str, values: list[int]) -> StageLatency:
+    return StageLatency(label, percentile(values, 0.5), percentile(values, 0.95))
 
 
 def _llm_tokens(costs: list[dict]) -> dict[str, int]:

@@ -43,11 +43,11 @@ class Improvement:
         return round(rated[-1] - rated[-2], 1) if len(rated) >= 2 else None
 
 
-def _totals(rows) -> dict:
-    return rows.aggregate(
-        calls=Count("id"), judged=Count("id", filter=Q(analysis__success__isnull=False)),
-        successful=Count("id", filter=Q(analysis__success=True)),
-        avg_handle_s=Avg("duration_seconds"))
+def _measures() -> dict:
+    """What a period is measured by: for a queryset's `aggregate` or a grouped `annotate`."""
+    return {"calls": Count("id"), "judged": Count("id", filter=Q(analysis__success__isnull=False)),
+            "successful": Count("id", filter=Q(analysis__success=True)),
+            "avg_handle_s": Avg("duration_seconds")}
 
 
 def agent_improvement(*, tenant, agent, months: int = 12) -> Improvement:
@@ -57,7 +57,7 @@ def agent_improvement(*, tenant, agent, months: int = 12) -> Improvement:
         direction="browser")
     by_version = []
     for version in agent.versions.order_by("number"):
-        totals = _totals(calls.filter(agent_version=version))
+        totals = calls.filter(agent_version=version).aggregate(**_measures())
         latest = EvalRun.objects.filter(tenant=tenant, agent=agent,
                                         version=version).order_by("-id").first()
         rate = (round(100 * latest.passed / (latest.passed + latest.failed), 1)
@@ -65,10 +65,7 @@ def agent_improvement(*, tenant, agent, months: int = 12) -> Improvement:
         if totals["calls"] or rate is not None:
             by_version.append(_period(f"v{version.number}", totals, rate))
     monthly = (calls.annotate(month=TruncMonth("started_at")).values("month")
-               .annotate(calls=Count("id"),
-                         judged=Count("id", filter=Q(analysis__success__isnull=False)),
-                         successful=Count("id", filter=Q(analysis__success=True)),
-                         avg_handle_s=Avg("duration_seconds")).order_by("month"))
+               .annotate(**_measures()).order_by("month"))
     by_month = [_period(row["month"].strftime("%Y-%m"), row) for row in monthly][-months:]
     return Improvement(by_version=by_version, by_month=by_month)
 

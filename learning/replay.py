@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from calls.models import Call, CallEvent, Outcome, Role
-from calls.realtime.call_control import END_CALL, FORGET_CALLER, RECALL, REMEMBER
+from calls.realtime.call_control import BUILT_IN_TOOLS
 from calls.realtime.recovery import TRANSFER_TOOL
 
 MAX_CALLS = 50
@@ -22,7 +22,7 @@ RECENT_CALLS = 10
 LONGER = 1.5  # answers this many times as long as the originals count as longer
 # Call control compared by its effect (ended, transferred) — an offline brain hangs up without a
 # tool call — or not at all (memory): the comparison is of the agent's own tools.
-CALL_CONTROL = frozenset({END_CALL, TRANSFER_TOOL, FORGET_CALLER, REMEMBER, RECALL})
+CALL_CONTROL = BUILT_IN_TOOLS | {TRANSFER_TOOL}
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,14 @@ def suggestion_list(*, tenant, agent=None, status: str | None = None):
     return rows.filter(status=status) if status else rows
 
 
-def suggestion_get(*, tenant, pk):
+def suggestion_get(*, tenant, pk, agent=None):
+    """One suggestion of the tenant (of `agent`, when given); another's is Not Found."""
     from aybiza.core.errors import NotFound
     from aybiza.core.selectors import parse_pk
 
     pk = parse_pk(pk)
-    found = suggestion_list(tenant=tenant).filter(pk=pk).first() if pk is not None else None
+    rows = suggestion_list(tenant=tenant, agent=agent)
+    found = rows.filter(pk=pk).first() if pk is not None else None
     if found is None:
         raise NotFound("Suggestion not found.")
     return found

@@ -186,14 +186,10 @@ def suggestion_accept(*, tenant, suggestion, answer: str | None = None, actor=No
     proposed one); a failing tool is acknowledged. Callers hear it once the draft is published
     (through its evaluation gate)."""
     from agents.services import knowledge_add
-    from aybiza.core.tenancy import ensure_owned
     from learning.models import SuggestionKind, SuggestionStatus
 
-    ensure_owned(tenant, suggestion)
-    if suggestion.status != SuggestionStatus.OPEN:
-        raise ApplicationError(f"This suggestion was already {suggestion.status}.",
-                               status_code=409, code="decided")
     with transaction.atomic():
+        suggestion = _still_open(tenant, suggestion)
         if suggestion.kind == SuggestionKind.KNOWLEDGE_ENTRY:
             text = (answer if answer is not None else suggestion.proposal.get("answer", ""))
             text = (text or "").strip()
@@ -203,25 +199,35 @@ def suggestion_accept(*, tenant, suggestion, answer: str | None = None, actor=No
             knowledge_add(tenant=tenant, agent=suggestion.agent,
                           question=suggestion.proposal["question"], answer=text)
             suggestion.proposal = {**suggestion.proposal, "answer": text}
-        suggestion.status, suggestion.decided_at = SuggestionStatus.ACCEPTED, timezone.now()
-        suggestion.save(update_fields=["status", "decided_at", "proposal", "updated_at"])
-        audit_record(action="suggestion.accepted", tenant=tenant, target=suggestion,
-                     actor=actor, payload={"kind": suggestion.kind,
-                                           "agent": suggestion.agent_id})
-    return suggestion
+        return _decide(tenant, suggestion, SuggestionStatus.ACCEPTED, actor)
 
 
 def suggestion_dismiss(*, tenant, suggestion, actor=None):
-    from aybiza.core.tenancy import ensure_owned
     from learning.models import SuggestionStatus
 
+    with transaction.atomic():
+        return _decide(tenant, _still_open(tenant, suggestion), SuggestionStatus.DISMISSED,
+                       actor)
+
+
+def _still_open(tenant, suggestion):
+    """The suggestion, locked for its decision; a 409 when it was already decided."""
+    from aybiza.core.tenancy import ensure_owned
+    from learning.models import Suggestion, SuggestionStatus
+
     ensure_owned(tenant, suggestion)
+    suggestion = Suggestion.objects.select_for_update().select_related("agent").get(
+        pk=suggestion.pk)
     if suggestion.status != SuggestionStatus.OPEN:
         raise ApplicationError(f"This suggestion was already {suggestion.status}.",
                                status_code=409, code="decided")
-    suggestion.status, suggestion.decided_at = SuggestionStatus.DISMISSED, timezone.now()
-    suggestion.save(update_fields=["status", "decided_at", "updated_at"])
-    audit_record(action="suggestion.dismissed", tenant=tenant, target=suggestion, actor=actor,
+    return suggestion
+
+
+def _decide(tenant, suggestion, status: str, actor):
+    suggestion.status, suggestion.decided_at = status, timezone.now()
+    suggestion.save(update_fields=["status", "decided_at", "proposal", "updated_at"])
+    audit_record(action=f"suggestion.{status}", tenant=tenant, target=suggestion, actor=actor,
                  payload={"kind": suggestion.kind, "agent": suggestion.agent_id})
     return suggestion
 

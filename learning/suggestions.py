@@ -25,6 +25,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from aybiza.core.text import sentences
 from calls.models import Role, Turn
 from calls.realtime.providers.llm.base import Conversation, ToolSpec
 from calls.realtime.providers.llm.offline.matching import STRONG_MATCH, best_match, index_of
@@ -113,7 +114,7 @@ def _unanswered(tenant, agent, call_ids: list[int]) -> int:
         question = Counter(quote for _, quote in group.quotes).most_common(1)[0][0]
         touched += _upsert(
             tenant, agent, SuggestionKind.KNOWLEDGE_ENTRY,
-            key=group.fingerprint or " ".join(sorted(group.terms)),
+            fingerprint=group.fingerprint or _fingerprint(" ".join(sorted(group.terms))),
             title=f"Callers ask: “{question}”",
             proposal={"question": question, "answer": _answer_from_documents(agent, question)},
             quotes=group.quotes,
@@ -140,7 +141,7 @@ def _failing_tools(tenant, agent, call_ids: list[int]) -> int:
         if len(failed) < MIN_FAILURES:
             continue
         touched += _upsert(
-            tenant, agent, SuggestionKind.TOOL_FAILURES, key=name,
+            tenant, agent, SuggestionKind.TOOL_FAILURES, fingerprint=_fingerprint(name),
             title=f"The tool {name} failed {len(failed)} of {runs[name]} times",
             proposal={"tool": name}, quotes=failed,
             effect="Callers heard that it could not be done; fix the tool's service or settings "
@@ -148,11 +149,10 @@ def _failing_tools(tenant, agent, call_ids: list[int]) -> int:
     return touched
 
 
-def _upsert(tenant, agent, kind: str, *, key: str, title: str, proposal: dict,
+def _upsert(tenant, agent, kind: str, *, fingerprint: str, title: str, proposal: dict,
             quotes: list[tuple[int, str]], effect: str) -> int:
-    """Create the suggestion `key` names (a fingerprint, or the words it is hashed from), or
-    add this run's evidence to it while it is open."""
-    fingerprint = key if len(key) == 64 else hashlib.sha256(key.encode()).hexdigest()
+    """Create the suggestion with this fingerprint, or add this run's evidence to it while it
+    is open."""
     suggestion = Suggestion.objects.filter(agent=agent, kind=kind,
                                            fingerprint=fingerprint).first()
     if suggestion is not None and suggestion.status != SuggestionStatus.OPEN:
@@ -193,10 +193,15 @@ def _answer_from_documents(agent, question: str) -> str:
 
 def _question_in(said: str) -> str:
     """The question a caller's turn asks ("Great. Can I park there?" → "Can I park there?")."""
-    for sentence in re.split(r"(?<=[.!?])\s+", said.strip()):
+    for sentence in sentences(said):
         if sentence.endswith("?") or QUESTION.match(normalise(sentence)):
             return sentence
     return ""
+
+
+def _fingerprint(finding: str) -> str:
+    """What identifies a finding across runs (its topic words, or the failing tool's name)."""
+    return hashlib.sha256(finding.encode()).hexdigest()
 
 
 def _topic(text: str) -> set[str]:

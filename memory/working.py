@@ -72,22 +72,24 @@ def working_memory_take(*, call) -> Resumable | None:
     if contact.do_not_remember or not agent.remember_callers or not agent.resume_window_minutes:
         return None
     try:
-        payload = json.loads(decrypt_text_for_tenant(call.tenant, sealed, context=CONTEXT))
+        payload = _unseal(call.tenant, sealed)
     except Exception:  # a rotated-away key or a damaged entry: start afresh
         logger.warning("A kept conversation could not be read for call %s", call.pk)
         return None
-    if payload.get("agent_id") != agent.pk:
-        return None
-    return Resumable(from_call_id=payload["call_id"], saved_at=payload["saved_at"],
-                     messages=list(payload["messages"]))
+    return _resumable(payload) if payload.get("agent_id") == agent.pk else None
 
 
 def working_memory_peek(*, tenant, contact) -> Resumable | None:
     """What is kept for this contact, without taking it (data-subject export)."""
     sealed = cache.get(_key(tenant.pk, contact.pk))
-    if sealed is None:
-        return None
-    payload = json.loads(decrypt_text_for_tenant(tenant, sealed, context=CONTEXT))
+    return _resumable(_unseal(tenant, sealed)) if sealed is not None else None
+
+
+def _unseal(tenant, sealed: str) -> dict[str, Any]:
+    return json.loads(decrypt_text_for_tenant(tenant, sealed, context=CONTEXT))
+
+
+def _resumable(payload: dict[str, Any]) -> Resumable:
     return Resumable(from_call_id=payload["call_id"], saved_at=payload["saved_at"],
                      messages=list(payload["messages"]))
 

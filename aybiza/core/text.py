@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 REPLACEMENT = "\ufffd"  # what UTF-8 decoders put for bytes that are not text
 
 
@@ -27,3 +28,8 @@ def storable(value: Any) -> Any:
     if isinstance(value, list):
         return [storable(item) for item in value]
     return value
+
+
+def sentences(text: str) -> list[str]:
+    """`text` cut after each ".", "!" or "?" followed by a space; empty pieces dropped."""
+    return [sentence for sentence in SENTENCE_END.split(text.strip()) if sentence]

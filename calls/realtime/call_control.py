@@ -50,6 +50,8 @@ RECALL_SPEC = ToolSpec(
                 "or the one under `key`).",
     parameters={"type": "object", "properties": {"key": {"type": "string"}}},
 )
+# What the session answers itself (tool_use.py), never a tenant's tool.
+BUILT_IN_TOOLS = frozenset({END_CALL, FORGET_CALLER, REMEMBER, RECALL})
 # Said when the model hangs up without a word of goodbye in that turn.
 GOODBYE_LINE = "Thank you for calling. Goodbye!"
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from agents.models import PROVIDER_SECRET_NAMES
 from agents.selectors import provider_credentials_for
+from aybiza.core.text import sentences
 from calls.models import Call
 from calls.realtime.call_control import with_call_control
 from calls.realtime.ports import SessionConfig
@@ -114,8 +114,7 @@ def welcome_back(greeting: str, known: Remembered) -> str:
 def resume_greeting(last_question: str, known: Remembered) -> str:
     """The greeting of a call that continues a dropped one: the question the caller did not
     get to answer, asked again ("What day and time would you like?")."""
-    sentences = [s for s in re.split(r"(?<=[.!?])\s+", last_question.strip()) if s]
-    question = sentences[-1] if sentences else last_question
+    question = (sentences(last_question) or [last_question])[-1]
     opening = f"Welcome back, {known.name.split()[0]}!" if known.name else "Welcome back!"
     return f"{opening} We got cut off, so let's carry on. {question}"
 

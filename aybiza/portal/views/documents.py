@@ -64,9 +64,7 @@ def agent_documents(request, pk: int):
 def agent_document_delete(request, pk: int, document_pk: int):
     tenant = request.member.tenant
     agent = agent_get(tenant=tenant, pk=pk)
-    document = document_get(tenant=tenant, pk=document_pk)
-    if document.agent_id != agent.pk:
-        document = document_get(tenant=tenant, pk=0)  # 404, like any document not here
+    document = document_get(tenant=tenant, pk=document_pk, agent=agent)
     document_delete(tenant=tenant, document=document, actor=request.user)
     messages.success(request, f"Deleted “{document.title}”.")
     return redirect("portal:agent-documents", pk=agent.pk)

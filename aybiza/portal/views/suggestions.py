@@ -45,9 +45,7 @@ def agent_learn(request, pk: int):
 def suggestion_decide(request, pk: int, suggestion_pk: int):
     tenant = request.member.tenant
     agent = agent_get(tenant=tenant, pk=pk)
-    suggestion = suggestion_get(tenant=tenant, pk=suggestion_pk)
-    if suggestion.agent_id != agent.pk:
-        suggestion = suggestion_get(tenant=tenant, pk=0)  # 404, like any suggestion not here
+    suggestion = suggestion_get(tenant=tenant, pk=suggestion_pk, agent=agent)
     try:
         if request.POST.get("decision") == "accept":
             suggestion_accept(tenant=tenant, suggestion=suggestion, actor=request.user,

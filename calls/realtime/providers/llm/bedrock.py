@@ -67,7 +67,7 @@ def compose_memory(conversation: Conversation) -> str:
 
 def compose_passages(conversation: Conversation) -> str:
     """Passages of the agent's documents found for the caller's last words (calls search them
-    per turn), as text after the cacheable prefix; "" with none."""
+    per turn), as text to go with those words, after the cached prefix; "" with none."""
     last = next((m for m in reversed(conversation.messages) if m.role == "user"), None)
     if last is None or not last.passages:
         return ""

@@ -50,9 +50,10 @@ def route_turn(conversation: Conversation, *, fast_model: str, strong_model: str
         return Route(strong_model, "strong", reason)
 
     last = conversation.messages[-1] if conversation.messages else None
+    if last is not None and last.role == "tool":
+        return strong("acting on tool results")
     if last is None or last.role != "user":
-        return strong("acting on tool results") if last is not None and last.role == "tool" \
-            else strong("no caller turn to answer")
+        return strong("no caller turn to answer")
     text = last.text.lower()
     if text.startswith("[dtmf"):
         return fast("keypad entry")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 
+from aybiza.core.text import sentences
+
 SOURCE = re.compile(r"^\[[^\]]*\]\s*")  # "[Handbook — Parking] " before the passage's words
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 SPOKEN_CHARS = 280
 
 
@@ -16,7 +17,7 @@ def passage_answer(passages: list[str]) -> str:
         return ""
     text = " ".join(SOURCE.sub("", passages[0]).split())
     answer = ""
-    for sentence in SENTENCE_END.split(text):
+    for sentence in sentences(text):
         if answer and len(answer) + 1 + len(sentence) > SPOKEN_CHARS:
             break
         answer = f"{answer} {sentence}".strip()
