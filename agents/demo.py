@@ -10,7 +10,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from agents.models import Agent, AgentStatus
+from agents.demo_agents import DEMO_AGENTS, DENTAL, DemoAgent
+from agents.models import Agent
 from agents.selectors import agent_list, phone_number_route
 from agents.services import (
     agent_create,
@@ -28,61 +29,17 @@ from aybiza.core.services import api_key_create, api_key_revoke, membership_set,
 DEMO_TENANT_NAME = "Demo"
 DEMO_TENANT_SLUG = "demo"
 DEMO_USERNAME = "demo"
-DEMO_AGENT_NAME = "Demo Receptionist"
-DEMO_NUMBER = "+15550100000"
+DEMO_AGENT_NAME = DENTAL.name
+DEMO_NUMBER = DENTAL.number
 # Only the key this service issued is rotated; keys the demo user made stay.
 DEMO_KEY_NAME = "seed_demo"
 
-DEMO_AGENT = {
-    "greeting": "Hello, thanks for calling Demo Dental. How can I help you today?",
-    "system_prompt": (
-        "You are the friendly receptionist of Demo Dental, a small dental clinic. Answer "
-        "questions about opening hours, location, prices, parking and appointments in one or two "
-        "short sentences, as you would on the phone. If you do not know, say so and offer to "
-        "take a message. Never give medical advice."
-    ),
-    # Offline providers: the demo answers calls with no account or network access.
-    "stt_provider": "pocketsphinx",
-    "llm_provider": "offline",
-    "tts_provider": "hibari",
-    "language": "en-US",
-    "status": AgentStatus.LIVE,
-    # After each call (learning/): judged against this, the booking time extracted.
-    "success_criteria": "An appointment is booked.",
-    "extraction_schema": {"type": "object", "properties": {
-        "when": {"type": "string", "description": "When the booked appointment is."}}},
-}
-DEMO_TOOL = {
-    "name": "book_appointment",
-    "description": "Book an appointment at the clinic.",
-    "parameters": {
-        "type": "object",
-        "properties": {"when": {"type": "string",
-                                "description": "the day and time you would like to come in"}},
-        "required": ["when"],
-    },
-    "trigger_phrases": ["book an appointment", "make an appointment", "schedule a visit",
-                        "see the dentist", "book a check-up"],
-    "kind": "http",
-    "method": "POST",
-    "auth_type": "hmac_sha256",
-    "timeout_ms": 5000,
-    "idempotent": False,
-    "filler_text": "One moment while I book that.",
-}
-DEMO_KNOWLEDGE = [
-    {"question": "What are your opening hours?",
-     "answer": "We are open Monday to Friday from nine to five, and Saturday from nine to one."},
-    {"question": "Where are you located? What is your address?",
-     "answer": "We are at 12 Main Street, Springfield, next to the post office."},
-    {"question": "How much does a check-up cost? What are your prices?",
-     "answer": "A check-up is 60 dollars, a cleaning is 90 dollars, and a filling starts at 120."},
-    {"question": "Is there parking?",
-     "answer": "Yes, there is free parking behind the building."},
-    {"question": "How do I book or cancel an appointment?",
-     "answer": "I can take your name and a preferred time now, and please give us a day's "
-               "notice to cancel."},
-]
+# The dental clinic is the demo's main agent (`make demo` calls it); the restaurant and the
+# IT help desk answer their own numbers.
+DEMO_AGENT = DENTAL.fields
+DEMO_TOOL = {key: value for key, value in DENTAL.tools[0].items() if key != "path"}
+DEMO_KNOWLEDGE = DENTAL.knowledge
+DEMO_SCENARIOS = DENTAL.scenarios
 
 
 @dataclass(frozen=True)
@@ -93,8 +50,9 @@ class DemoSeed:
     username: str
     password: str
     api_key: str
-    agent_id: int
+    agent_id: int  # the dental clinic's, the main agent
     number: str
+    agent_ids: dict[str, int]  # every demo agent's, by its key (dental, restaurant, helpdesk)
 
 
 @transaction.atomic
@@ -124,40 +82,58 @@ def demo_seed(*, number: str = DEMO_NUMBER, base_url: str | None = None) -> Demo
     issued = api_key_create(tenant=tenant, name=DEMO_KEY_NAME,
                             scopes=[Scope.READ, Scope.WRITE], created_by=user)
 
-    agent = _demo_agent(tenant=tenant, actor=user)
-    _demo_booking_tool(tenant=tenant, agent=agent, actor=user,
-                       base_url=base_url or settings.PUBLIC_BASE_URL)
-    _demo_scenarios(tenant=tenant, agent=agent, actor=user)
+    base_url = base_url or settings.PUBLIC_BASE_URL
+    # The demo tools call this very server, which the SSRF guard refuses unless allowed:
+    # exactly this server's host and port, not the rest of the host (databases, other services).
+    from tools.services import tool_network_allowlist_set
+    tool_network_allowlist_set(tenant=tenant, entries=[demo_calendar_endpoint(base_url)])
+    agents = {}
+    for demo in DEMO_AGENTS:
+        demo_number = e164 if demo is DENTAL else demo.number
+        agents[demo.key] = _seed_agent(tenant=tenant, demo=demo, actor=user, base_url=base_url,
+                                       e164=demo_number)
+    agent = agents[DENTAL.key]
 
+    return DemoSeed(tenant_id=tenant.id, username=user.username, password=password,
+                    api_key=issued.key, agent_id=agent.id, number=e164,
+                    agent_ids={key: row.id for key, row in agents.items()})
+
+
+def _seed_agent(*, tenant, demo: DemoAgent, actor, base_url: str, e164: str) -> Agent:
+    """One demo agent with its knowledge, tools, evaluation suite, published version and number."""
+    fields = {**demo.fields, "knowledge": [dict(entry) for entry in demo.knowledge]}
+    agent = agent_list(tenant=tenant, name=demo.name).first()
+    if agent is None:
+        agent = agent_create(tenant=tenant, name=demo.name, actor=actor, **fields)
+    else:
+        agent = agent_update(tenant=tenant, agent=agent, actor=actor, **fields)
+    for tool in demo.tools:
+        _demo_tool(tenant=tenant, agent=agent, tool=tool, actor=actor, base_url=base_url)
+    _demo_scenarios(tenant=tenant, agent=agent, actor=actor, scenarios=demo.scenarios)
     # Callers hear published versions: publish the demo's content (a no-op when a re-run left
     # it unchanged, a new version when it brought an edited demo agent back).
-    agent_publish(tenant=tenant, agent=agent, actor=user, note="The demo as seeded")
-
+    agent_publish(tenant=tenant, agent=agent, actor=actor, note="The demo as seeded")
     existing = phone_number_route(e164=e164)
     if existing is None:
-        phone_number_create(tenant=tenant, e164=e164, label="Demo line", agent_id=agent.id,
-                            actor=user)
+        phone_number_create(tenant=tenant, e164=e164, label=f"{demo.name} line",
+                            agent_id=agent.id, actor=actor)
     elif existing.tenant_id == tenant.id:
-        phone_number_update(tenant=tenant, number=existing, agent_id=agent.id, actor=user)
+        phone_number_update(tenant=tenant, number=existing, agent_id=agent.id, actor=actor)
     else:
         raise ApplicationError(f"{e164} belongs to another tenant; pick another with --number.",
                                extra={"fields": {"number": ["Registered to another tenant."]}})
-
-    return DemoSeed(tenant_id=tenant.id, username=user.username, password=password,
-                    api_key=issued.key, agent_id=agent.id, number=e164)
+    return agent
 
 
-def _demo_booking_tool(*, tenant, agent: Agent, actor, base_url: str) -> None:
-    """`book_appointment`: an HTTP tool (HMAC-signed) calling the demo calendar of this server."""
+def _demo_tool(*, tenant, agent: Agent, tool: dict, actor, base_url: str) -> None:
+    """A demo HTTP tool (HMAC-signed) calling the demo booking system of this server."""
     from agents.demo_calendar import demo_calendar_secret
     from tools.selectors import tool_list
-    from tools.services import tool_create, tool_network_allowlist_set, tool_update
+    from tools.services import tool_create, tool_update
 
-    # The demo calendar runs on this very server, which the SSRF guard refuses unless allowed:
-    # exactly this server's host and port, not the rest of the host (databases, other services).
-    tool_network_allowlist_set(tenant=tenant, entries=[demo_calendar_endpoint(base_url)])
-    fields = {**DEMO_TOOL, "url_template": base_url.rstrip("/") + "/demo/calendar/bookings/"}
-    existing = tool_list(tenant=tenant).filter(name=DEMO_TOOL["name"]).first()
+    fields = {key: value for key, value in tool.items() if key != "path"}
+    fields["url_template"] = base_url.rstrip("/") + tool["path"]
+    existing = tool_list(tenant=tenant).filter(name=tool["name"]).first()
     secrets_ = {"hmac_secret": demo_calendar_secret()}
     if existing is None:
         tool_create(tenant=tenant, secrets=secrets_, agent_ids=[agent.id], actor=actor, **fields)
@@ -174,33 +150,10 @@ def demo_calendar_endpoint(base_url: str) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-# The demo agent's evaluation suite (`manage.py eval`): what it must keep doing after any edit.
-DEMO_SCENARIOS = [
-    {"name": "Answers the opening hours", "caller_lines": ["What are your opening hours?"],
-     "checks": [{"type": "reply_contains", "text": "Monday to Friday"}]},
-    {"name": "Books an appointment",
-     "caller_lines": ["I would like to book an appointment.", "Tomorrow at ten in the morning."],
-     "checks": [{"type": "tool_called", "name": "book_appointment",
-                 "arguments": {"when": "tomorrow"}}, {"type": "max_turns", "turns": 2}]},
-    {"name": "Knows where the clinic is", "caller_lines": ["Where are you located?"],
-     "checks": [{"type": "reply_contains", "text": "Main Street"}]},
-    {"name": "Ends the call on goodbye", "caller_lines": ["Thank you, goodbye."],
-     "checks": [{"type": "ends_call"}]},
-]
-
-
-def _demo_scenarios(*, tenant, agent, actor) -> None:
+def _demo_scenarios(*, tenant, agent, actor, scenarios: list[dict]) -> None:
     from learning.models import EvalScenario
     from learning.services import scenario_create
 
     EvalScenario.objects.filter(tenant=tenant, agent=agent).delete()  # back to the demo's
-    for scenario in DEMO_SCENARIOS:
+    for scenario in scenarios:
         scenario_create(tenant=tenant, agent=agent, actor=actor, **scenario)
-
-
-def _demo_agent(*, tenant, actor) -> Agent:
-    fields = {**DEMO_AGENT, "knowledge": [dict(entry) for entry in DEMO_KNOWLEDGE]}
-    agent = agent_list(tenant=tenant, name=DEMO_AGENT_NAME).first()
-    if agent is None:
-        return agent_create(tenant=tenant, name=DEMO_AGENT_NAME, actor=actor, **fields)
-    return agent_update(tenant=tenant, agent=agent, actor=actor, **fields)

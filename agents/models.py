@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from aybiza.core.hours import HoursError, parse_hours
 from aybiza.core.models import Tenant, TenantOwnedModel
 from calls.realtime.providers.registry import choices
 from tools.validation import schema_problem
@@ -24,6 +27,21 @@ class RecordingMode(models.TextChoices):
     OFF = "off", "Never record"
     ON = "on", "Record (after the disclosure)"
     AFTER_CONSENT = "after_consent", "Record only after the caller consents"
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"{value!r} is not a time zone; use an IANA name such as "
+                              "America/New_York or Europe/London.") from exc
+
+
+def validate_business_hours(value: str) -> None:
+    try:
+        parse_hours(value)
+    except HoursError as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 class Agent(TenantOwnedModel):
@@ -67,6 +85,15 @@ class Agent(TenantOwnedModel):
         max_length=500, blank=True,
         default="Is it okay if we record this call? Please say yes or no, or press 1 for yes.",
         help_text="Asked after the disclosure when recording needs the caller's consent.")
+    # When and where the business is: the agent books only open times, in its own time zone.
+    timezone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_timezone],
+        help_text="The business's time zone (IANA name, e.g. America/New_York): dates callers "
+                  "ask for are read in it.")
+    business_hours = models.CharField(
+        max_length=300, blank=True, validators=[validate_business_hours],
+        help_text="When the business is open, e.g. “Mon-Fri 09:00-17:00; Sat 09:00-13:00”. "
+                  "The offline agent books only inside these hours. Empty: any time.")
     reprompt_text = models.CharField(max_length=300, default="Are you still there?")
     goodbye_text = models.CharField(
         max_length=300, default="I haven't heard anything, so I'll end the call now. Goodbye!")

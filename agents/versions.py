@@ -32,8 +32,8 @@ SNAPSHOT_FIELDS = (
     "system_prompt", "greeting", "language", "voice", "stt_provider", "llm_provider",
     "tts_provider", "llm_model", "provider_options", "end_of_turn_silence_ms",
     "barge_in_min_speech_ms", "reprompt_after_s", "hangup_after_s", "max_call_seconds",
-    "reprompt_text", "goodbye_text", "keep_original_transcripts", "recording_mode",
-    "recording_disclosure", "consent_prompt",
+    "timezone", "business_hours", "reprompt_text", "goodbye_text", "keep_original_transcripts",
+    "recording_mode", "recording_disclosure", "consent_prompt",
 )
 
 
@@ -51,7 +51,8 @@ def agent_snapshot(agent: Agent) -> dict[str, Any]:
         "tools": [{"id": tool.id, "name": tool.name, "description": tool.description,
                    "parameters": tool.parameters or {}, "trigger_phrases": tool.trigger_phrases,
                    "secure_argument": tool.secure_capture_argument,
-                   "secure_prompt": tool.secure_capture_prompt, "filler": tool.filler_text}
+                   "secure_prompt": tool.secure_capture_prompt, "filler": tool.filler_text,
+                   "confirm": not tool.idempotent}
                   for tool in tools],
         # Documents by reference (their passages are searched per turn): a version answers
         # from the documents it was published with, a new upload waits for the next publish.
@@ -269,7 +270,8 @@ def runnable(version: AgentVersion, agent: Agent) -> RunnableVersion:
                           tool["parameters"] or dict(EMPTY_PARAMETERS), tool["secure_argument"]),
                       trigger_phrases=list(tool["trigger_phrases"]),
                       secure_argument=tool["secure_argument"],
-                      secure_prompt=tool["secure_prompt"] if tool["secure_argument"] else "")
+                      secure_prompt=tool["secure_prompt"] if tool["secure_argument"] else "",
+                      confirm=tool.get("confirm", False))  # versions from before it: none
              for tool in version.snapshot["tools"]]
     return RunnableVersion(
         agent=frozen,

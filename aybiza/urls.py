@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("twilio/tools/", include("tools.urls")),
     path("demo/calendar/bookings/", demo_calendar.book, name="demo-calendar-book"),
+    path("demo/helpdesk/tickets/", demo_calendar.open_ticket, name="demo-helpdesk-ticket"),
     path("twilio/", include("calls.urls")),
     path("healthz", include("aybiza.core.urls")),
     path("readyz", readyz, name="readyz"),

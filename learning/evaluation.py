@@ -5,7 +5,7 @@ answered `{"ok": true}`, so the agent goes on as after a success.
 
 Checks (a list of objects on each scenario):
 - ``{"type": "reply_contains", "text": "nine"}``: an agent reply contains the text (any case);
-- ``{"type": "tool_called", "name": "book_appointment", "arguments": {"when": "tomorrow"}}``:
+- ``{"type": "tool_called", "name": "book_appointment", "arguments": {"when": "T10:00"}}``:
   the tool was called, each given argument containing the given text (arguments optional);
 - ``{"type": "ends_call"}`` / ``{"type": "transfers"}``: the agent hung up / handed over;
 - ``{"type": "max_turns", "turns": 3}``: it needed at most that many caller turns.
@@ -163,7 +163,8 @@ def play_lines(agent: Agent, frozen, lines: list[str]) -> Played:
     conversation = Conversation(
         system_prompt=frozen.agent.system_prompt, knowledge=frozen.knowledge,
         tools=with_call_control(frozen.tools, llm_provider=frozen.agent.llm_provider),
-        language=frozen.agent.language)
+        language=frozen.agent.language, business_hours=frozen.agent.business_hours,
+        timezone=frozen.agent.timezone)
     brain = _offline() if frozen.agent.llm_provider == "offline" else llm_for_agent(frozen.agent)
     return asyncio.run(_play_and_close(brain, conversation, lines,
                                        _passages(agent, frozen.document_ids, lines)))

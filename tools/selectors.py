@@ -43,7 +43,8 @@ def tool_specs_for_agent(*, tenant: Tenant, agent: Agent) -> list[ToolSpec]:
                  trigger_phrases=list(tool.trigger_phrases),
                  secure_argument=tool.secure_capture_argument,
                  secure_prompt=(tool.secure_capture_prompt
-                                if tool.secure_capture_argument else ""))
+                                if tool.secure_capture_argument else ""),
+                 confirm=not tool.idempotent)
         for tool in tools_for_agent(tenant_id=tenant.id, agent_id=agent.id)
     ]
 

@@ -58,9 +58,14 @@ def test_seed_creates_a_live_offline_agent_on_the_demo_number():
     # the number routes to it
     number = PhoneNumber.objects.get(e164="+15550100000")
     assert (number.tenant_id, number.agent_id) == (tenant.id, agent.id)
+    # the restaurant and the help desk answer their own numbers
+    assert set(result["agents"]) == {"dental", "restaurant", "helpdesk"}
+    for key, e164 in (("restaurant", "+15550100001"), ("helpdesk", "+15550100002")):
+        assert PhoneNumber.objects.get(e164=e164).agent_id == result["agents"][key]
+    assert "Demo Bistro" in text and "Demo IT Help Desk" in text
     # and the key works against the API
     agents = _client(result["api_key"]).get("/api/v1/agents/").json()["results"]
-    assert [a["id"] for a in agents] == [agent.id]
+    assert sorted(a["id"] for a in agents) == sorted(result["agents"].values())
 
 
 @pytest.mark.django_db
@@ -75,12 +80,12 @@ def test_rerun_reuses_everything_but_rotates_password_and_key():
     # then the same rows are reused, brought back to the demo content
     assert Tenant.objects.filter(name="Demo").count() == 1
     assert second["agent_id"] == first["agent_id"]
-    assert Agent.objects.filter(tenant=tenant).count() == 1
+    assert Agent.objects.filter(tenant=tenant).count() == 3
     agent = Agent.objects.get(pk=second["agent_id"])
     assert agent.greeting == DEMO_AGENT["greeting"]
     assert agent.status == "live"
     assert KnowledgeEntry.objects.filter(agent=agent).count() == len(DEMO_KNOWLEDGE)
-    assert PhoneNumber.objects.filter(tenant=tenant).count() == 1
+    assert PhoneNumber.objects.filter(tenant=tenant).count() == 3
     # the password was reset: the new one works, the old one does not
     assert second["password"] != first["password"]
     assert authenticate(username="demo", password=second["password"]) is not None

@@ -48,15 +48,41 @@ NO_WORDS = frozenset({
     "no", "nope", "nah", "negative", "not", "never", "wrong", "don't", "dont", "refuse",
     "rather"})
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+# Answers whose words say "no" but mean yes ("I don't mind", "no problem"): read before the
+# words, so the negation inside them does not turn them into a refusal.
+_YES_DESPITE_NEGATION = re.compile(
+    r"\b(?:(?:i )?(?:do not|don't|dont) mind|(?:i )?(?:do not|don't|dont) see why not|why not"
+    r"|no (?:problem|worries|objections?)|not a problem|(?:i )?(?:do not|don't|dont) have a "
+    r"problem(?: with (?:it|that))?|(?:that's|that is|it's|it is) not a problem|no issue"
+    r"|(?:i )?(?:can't|cannot|can not) see (?:why not|a problem))\b")
+# Refusals with no negation word ("I'd prefer you didn't", "leave it"): the words alone would
+# read them as unclear.
+_NO_WITHOUT_NEGATION = re.compile(
+    r"\b(?:i(?:'d| would) prefer (?:you didn't|you did not|it wasn't|not)|please don't"
+    r"|i object|i decline|absolutely not|of course not|certainly not|definitely not)\b")
+_YES_PHRASE = re.compile(r"\b(?:of course|go ahead|i guess so|i think so|sounds good|go for it"
+                         r"|that works)\b")
+_NEGATION_BEFORE_YES = re.compile(r"\b(?:not|don't|dont|do not)\s+(?:really\s+)?(?:sure|okay|ok|"
+                                  r"fine|right|correct)\b")
 
 
 def yes_no(text: str) -> bool | None:
-    """True for yes, False for no, None when the words say neither (no wins over yes)."""
-    lowered = text.lower()
-    words = set(_WORD.findall(lowered))
-    if words & NO_WORDS or "do not" in lowered:
+    """True for yes, False for no, None when the words say neither.
+
+    Negation is read as a phrase first: "I don't mind" and "no problem" are yes, "I'd rather
+    not", "not really" and "I'm not sure" are no or unclear; otherwise no wins over yes.
+    """
+    lowered = " ".join(_WORD.findall(text.lower().replace("\u2019", "'")))
+    if _NO_WITHOUT_NEGATION.search(lowered):
         return False
-    if words & YES_WORDS or "of course" in lowered or "go ahead" in lowered:
+    if _YES_DESPITE_NEGATION.search(lowered):
+        return True
+    if re.search(r"\bnot sure\b|\bdon't know\b|\bdo not know\b|\bmaybe\b", lowered):
+        return None  # "I'm not sure" is neither: ask again
+    words = set(lowered.split())
+    if words & NO_WORDS or "do not" in lowered or _NEGATION_BEFORE_YES.search(lowered):
+        return False
+    if words & YES_WORDS or _YES_PHRASE.search(lowered):
         return True
     return None
 

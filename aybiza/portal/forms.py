@@ -88,6 +88,8 @@ class AgentForm(SectionedForm, forms.ModelForm):
             "extraction_schema": "Fields to extract (JSON Schema)",
             "remember_callers": "Remember returning callers",
             "resume_window_minutes": "Resume a dropped call within (minutes)",
+            "timezone": "Time zone",
+            "business_hours": "Business hours",
         }
         help_texts = {
             "system_prompt": "How the agent behaves: its role, tone, and what it must not do.",
@@ -100,6 +102,7 @@ class AgentForm(SectionedForm, forms.ModelForm):
     # Grouped on the page in this order.
     sections = (
         ("Basics", ("name", "status", "greeting", "system_prompt", "language")),
+        ("Business", ("timezone", "business_hours")),
         ("Voice and providers", ("voice", "stt_provider", "llm_provider", "tts_provider",
                                  "llm_model")),
         ("Turn-taking", ("end_of_turn_silence_ms", "barge_in_min_speech_ms", "reprompt_after_s",

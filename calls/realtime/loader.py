@@ -15,6 +15,7 @@ from calls.realtime.providers.failover import build_from_options
 from calls.realtime.providers.llm.base import Conversation, ToolSpec, message_from_dict
 from calls.realtime.providers.stt.base import STTOptions
 from calls.realtime.providers.tts.base import TTSOptions
+from calls.realtime.slot_phrases import slot_phrases
 from calls.selectors import call_for_stream
 from calls.services import call_stream_started
 from calls.twilio import StreamToken
@@ -57,7 +58,8 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
     resumed = working_memory_take(call=call) if remembers else None
     conversation = Conversation(system_prompt=agent.system_prompt, tools=tools,
                                 knowledge=knowledge, language=agent.language,
-                                caller_name=known.name, memory=known.facts)
+                                caller_name=known.name, memory=known.facts,
+                                business_hours=agent.business_hours, timezone=agent.timezone)
     greeting = welcome_back(agent.greeting, known)
     if resumed is not None:
         conversation.messages = [message_from_dict(m) for m in resumed.messages]
@@ -139,9 +141,10 @@ def build_vad(**options):
 
 
 def stt_vocabulary(knowledge: list[tuple[str, str]], tools: list[ToolSpec]) -> list[str]:
-    """What callers of this agent are likely to say: its questions and its tools' triggers."""
+    """What callers of this agent are likely to say: its questions, its tools' triggers, and
+    the answers its tools' arguments take (days and times, counts, options)."""
     return [question for question, _ in knowledge] + [
-        phrase for tool in tools for phrase in tool.trigger_phrases]
+        phrase for tool in tools for phrase in tool.trigger_phrases] + slot_phrases(tools)
 
 
 def agent_stt_vocabulary(agent) -> list[str]:

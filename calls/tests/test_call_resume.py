@@ -66,8 +66,8 @@ async def test_a_caller_cut_off_mid_booking_carries_on_when_they_ring_back():
     asked = (await agent_lines(first))[-1]
     assert asked.endswith("?")
     # when the same number calls again within the window and answers
-    second = await database_sync_to_async(place)(lines=["tomorrow at ten in the morning"])
-    await talk(second, turns=1, greeting_s=3.5)
+    second = await database_sync_to_async(place)(lines=["monday at ten in the morning", "yes"])
+    await talk(second, turns=2, greeting_s=3.5)
     # then the greeting picks up the question, and the booking goes on with the answer
     lines = await agent_lines(second)
     assert lines[0].startswith("Welcome back! We got cut off, so let's carry on.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 
@@ -103,12 +104,17 @@ async def tool_returns(
     return turn
 
 
+# The calls below happen on Wednesday, 2 December 2026, at 9:30 in the morning.
+NOW = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
+
+
 def a_call(*tools: ToolSpec) -> Conversation:
     return Conversation(
         system_prompt="You are the receptionist of Acme Dental.",
         messages=[Message(role="assistant", text="Hello, thanks for calling Acme Dental.")],
         tools=list(tools),
         knowledge=list(KNOWLEDGE),
+        now=NOW,
     )
 
 
@@ -193,7 +199,7 @@ async def test_booking_asks_each_required_argument_then_calls_the_tool():
         ToolCall(
             id="offline-1",
             name="book_appointment",
-            arguments={"date": "next Tuesday", "time": "3 pm", "party_size": 3},
+            arguments={"date": "2026-12-08", "time": "3 pm", "party_size": 3},
         )
     ]
     assert working.done.stop_reason == "tool_use"
@@ -265,7 +271,8 @@ async def test_second_tool_call_gets_the_next_id():
 
     # then the new call has a new deterministic id
     assert working.tool_calls[0].id == "offline-2"
-    assert working.tool_calls[0].arguments == {"date": "Tuesday", "time": "10 am", "party_size": 1}
+    assert working.tool_calls[0].arguments == {
+        "date": "2026-12-08", "time": "10 am", "party_size": 1}
 
 
 @pytest.mark.asyncio
@@ -457,7 +464,7 @@ async def test_two_misunderstandings_offer_a_human_and_yes_transfers():
     conversation = a_call(BOOK_APPOINTMENT)
 
     # when the caller says two things the brain cannot place, then accepts the offer
-    first = await caller_says(brain, conversation, "the flux capacitor is broken")
+    first = await caller_says(brain, conversation, "the flux capacitor needs polarising")
     second = await caller_says(brain, conversation, "my llama ate the invoice")
     accepted = await caller_says(brain, conversation, "yes please")
 

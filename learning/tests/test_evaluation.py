@@ -9,7 +9,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from agents.demo import demo_seed
+from agents.demo import DEMO_SCENARIOS, demo_seed
 from agents.models import Agent
 from agents.services import agent_update
 from aybiza.core.errors import ApplicationError
@@ -27,7 +27,7 @@ def demo():
 
 def test_the_demo_agents_suite_passes(demo):
     run = evaluation_run(tenant=demo.tenant, agent=demo)
-    assert run.failed == 0 and run.passed == 4
+    assert run.failed == 0 and run.passed == len(DEMO_SCENARIOS)
     booking = next(r for r in run.results if r["scenario"] == "Books an appointment")
     assert booking["tool_calls"][0]["name"] == "book_appointment"
 
@@ -68,12 +68,12 @@ def test_a_scenario_that_cannot_run_is_refused_at_its_field(demo, lines, checks,
 def test_the_api_runs_the_suite_and_lists_the_runs(demo, api_client_for):
     api = api_client_for(demo.tenant)
     base = f"/api/v1/agents/{demo.pk}/"
-    assert len(api.get(base + "scenarios/").json()["results"]) == 4
+    assert len(api.get(base + "scenarios/").json()["results"]) == len(DEMO_SCENARIOS)
     bad = api.post(base + "scenarios/", {"name": "x", "caller_lines": ["hi"],
                                          "checks": [{"type": "nope"}]}, format="json")
     assert bad.status_code == 400 and "checks" in json.dumps(bad.json())
     run = api.post(base + "evaluate/", {}, format="json").json()
-    assert run["passed"] == 4 and run["failed"] == 0 and run["version"] == 1
+    assert run["passed"] == len(DEMO_SCENARIOS) and run["failed"] == 0 and run["version"] == 1
     assert api.get(base + "evaluations/").json()["results"][0]["id"] == run["id"]
 
 
@@ -84,11 +84,12 @@ def test_a_cloud_model_is_evaluated_through_the_same_loop(demo, fake_openai):
     demo.eval_scenarios.exclude(name="Books an appointment").delete()
     fake_openai.queue(
         text_answer("Sure, what day and time?"),
-        tool_answer("", [("call_1", "book_appointment", '{"when": "tomorrow at ten"}')]),
-        text_answer("You're booked for tomorrow at ten."))
+        text_answer("Tuesday at ten, shall I book it?"),
+        tool_answer("", [("call_1", "book_appointment", '{"when": "2026-12-08T10:00:00"}')]),
+        text_answer("You're booked for Tuesday at ten."))
     run = evaluation_run(tenant=demo.tenant, agent=demo)
     assert run.passed == 1, run.results
-    assert run.results[0]["replies"][-1] == "You're booked for tomorrow at ten."
+    assert run.results[0]["replies"][-1] == "You're booked for Tuesday at ten."
 
 
 def test_publishing_needs_the_suite_to_pass_unless_an_owner_overrides(demo, django_user_model):

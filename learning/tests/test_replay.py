@@ -55,7 +55,8 @@ def demo():
 
 
 HOURS = ["What are your opening hours?", "Thank you, goodbye."]
-BOOKING = ["I would like to book an appointment.", "Tomorrow at ten in the morning."]
+BOOKING = ["I would like to book an appointment.", "Next Tuesday at ten in the morning.",
+           "Yes, please."]
 
 
 def test_a_call_the_draft_would_handle_the_same_shows_no_difference(demo):

@@ -8,15 +8,17 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from agents.demo import DEMO_NUMBER, demo_seed
+from agents.demo import DEMO_AGENT_NAME, DEMO_NUMBER, demo_seed
+from agents.demo_agents import DEMO_AGENTS
 from aybiza.core.errors import ApplicationError
 
 
 class Command(BaseCommand):
     help = (
         "Create or refresh the demo tenant: owner 'demo' (new password each run), a new API key "
-        "(the previous seed key is revoked), the live 'Demo Receptionist' agent with offline "
-        "providers and knowledge, and its phone number."
+        "(the previous seed key is revoked), and three live agents with offline providers "
+        "(a dental clinic, a restaurant, an IT help desk), each with knowledge, a tool, an "
+        "evaluation suite and a phone number."
     )
 
     def add_arguments(self, parser) -> None:
@@ -40,12 +42,15 @@ class Command(BaseCommand):
         write(f"  Username: {seed.username}")
         write(f"  Password: {seed.password}")
         write(f"  API key:  {seed.api_key}")
-        write(f"  Agent:    Demo Receptionist (id {seed.agent_id})")
-        write(f"  Number:   {seed.number}")
+        write(f"  Agent:    {DEMO_AGENT_NAME} (id {seed.agent_id}), number {seed.number}")
+        for demo in DEMO_AGENTS[1:]:
+            write(f"  Agent:    {demo.name} (id {seed.agent_ids[demo.key]}), "
+                  f"number {demo.number}")
         write(f"  Portal:   {portal_url}   (sign in with the username and password above)")
         if as_json:
             write(json.dumps({
                 "username": seed.username, "password": seed.password, "api_key": seed.api_key,
                 "agent_id": seed.agent_id, "number": seed.number, "tenant_id": seed.tenant_id,
+                "agents": seed.agent_ids,
                 "portal_url": portal_url,
             }))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 
@@ -26,6 +27,9 @@ class ToolSpec:
     # `parameters` (no brain ever sees or asks for it); the call collects it securely.
     secure_argument: str = ""
     secure_prompt: str = ""
+    # The tool changes something (it is not idempotent): the offline brain reads the arguments
+    # back and asks before running it.
+    confirm: bool = False
 
 
 @dataclass(slots=True)
@@ -90,6 +94,11 @@ class Conversation:
     # Given after the cacheable instructions, so a returning caller does not spoil the cache.
     caller_name: str = ""
     memory: dict[str, str] = field(default_factory=dict)
+    # When the business is open and where (aybiza.core.hours), for dates callers ask for;
+    # `now` is fixed by evaluations, a live call reads the clock.
+    business_hours: str = ""
+    timezone: str = "UTC"
+    now: datetime | None = None
 
 
 @dataclass(slots=True)

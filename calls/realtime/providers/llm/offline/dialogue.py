@@ -12,12 +12,17 @@ from calls.realtime.call_control import FORGET_CALLER
 from calls.realtime.providers.llm.base import Conversation, Message
 from calls.realtime.providers.llm.offline.intents import (
     BARE_NO,
+    BOOK,
     CANCEL,
+    CANCEL_BOOKING,
+    COMPLAINT,
     DTMF_ENTRY,
     FORGET_ME,
     GOODBYE,
     GREETING,
+    PROBLEM,
     REPEAT,
+    RESCHEDULE,
     THANKS,
     is_human_request,
 )
@@ -36,7 +41,10 @@ from calls.realtime.providers.llm.offline.responses import (
     OFFER_HUMAN_LINE,
     REPROMPT_LINE,
     TRANSFER_LINE,
+    confirm_question,
     help_line,
+    not_on_this_line,
+    problem_offer,
     slot_question,
     speak_results,
     working_line,
@@ -47,8 +55,16 @@ from calls.realtime.providers.llm.offline.schema import (
     required_arguments,
     schema_of,
 )
-from calls.realtime.providers.llm.offline.slots import Invalid, coerce, enum_values_in
+from calls.realtime.providers.llm.offline.slots import (
+    Invalid,
+    NeedsTime,
+    coerce,
+    enum_values_in,
+    prefilled,
+)
 from calls.realtime.providers.llm.offline.text import analyse, normalise
+from calls.realtime.providers.llm.offline.tool_kinds import first_text_argument, tool_of_kind
+from calls.realtime.providers.llm.offline.when import Clock, clock_of
 
 # Consecutive misunderstandings after which a human is offered.
 MISSES_BEFORE_HUMAN = 2
@@ -60,6 +76,10 @@ class _Flow:
 
     tool: int
     args: dict[str, Any] = field(default_factory=dict)
+    # The caller's earlier answer to the question being asked ("Tuesday", still without a time).
+    partial: str = ""
+    # Every argument is in and the caller was asked to confirm before the tool runs.
+    confirming: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +87,8 @@ class _State:
     flow: _Flow | None = None
     misses: int = 0
     offered_human: bool = False
+    # A tool offered to the caller ("Would you like me to book an appointment?").
+    offered_tool: int | None = None
 
 
 @dataclass(slots=True)
@@ -76,19 +98,29 @@ class _Reply:
     call_id: str = ""
     end_call: bool = False
     transfer_to: str | None = None
+    # What the brain took the caller's turn to be (book, cancel, question, problem, unknown...):
+    # for evaluations, never spoken.
+    intent: str = ""
 
 
 class _Turn:
     """Decides the reply to one caller turn from the state the earlier turns left."""
 
     def __init__(self, conversation: Conversation, index: Index, heard_last: str,
-                 passages: list[str] | None = None) -> None:
+                 passages: list[str] | None = None, clock: Clock | None = None) -> None:
         self.conversation = conversation
         self.index = index
         self.heard_last = heard_last
         self.passages = passages or []  # the agent's documents about this turn's words
+        self.clock = clock
 
     def decide(self, state: _State, text: str) -> tuple[_Reply, _State]:
+        reply, state = self._decide(state, text)
+        if not reply.intent:
+            reply.intent = "tool" if reply.call else "unknown"
+        return reply, state
+
+    def _decide(self, state: _State, text: str) -> tuple[_Reply, _State]:
         dtmf_match = DTMF_ENTRY.fullmatch(text)
         dtmf = dtmf_match.group(1).rstrip("#") if dtmf_match else None
         if dtmf_match is None and not text.strip():
@@ -97,52 +129,118 @@ class _Turn:
             return self._dtmf(state, dtmf)
         norm = normalise(text)
         if is_human_request(norm):
-            return _Reply(TRANSFER_LINE, transfer_to="human"), _State()
+            return _Reply(TRANSFER_LINE, transfer_to="human", intent="human"), _State()
         if FORGET_ME.search(norm):  # the session forgets them and files an erasure request
-            return _Reply(call=(FORGET_CALLER, {})), state
-        if GOODBYE.search(norm):
-            return _Reply(GOODBYE_LINE, end_call=True), _State()
-        if state.offered_human and len(norm.split()) <= 5:
-            answer = yes_no(norm)
-            if answer is True:
-                return _Reply(TRANSFER_LINE, transfer_to="human"), _State()
-            if answer is False:
-                return self._declined_human(state)
-        state = replace(state, offered_human=False)
+            return _Reply(call=(FORGET_CALLER, {}), intent="forget_me"), state
+        confirming = state.flow is not None and state.flow.confirming
+        # "Yes, that's it" confirms a booking; it does not hang up.
+        if GOODBYE.search(norm) and not (confirming and yes_no(norm) is not None):
+            return _Reply(GOODBYE_LINE, end_call=True, intent="goodbye"), _State()
+        answered = self._answer_to_offer(state, norm)
+        if answered is not None:
+            return answered
+        state = replace(state, offered_human=False, offered_tool=None)
         if REPEAT.search(norm):
-            return _Reply(self._repeat_line(state)), state
+            return _Reply(self._repeat_line(state), intent="repeat"), state
+        if state.flow is not None and state.flow.confirming:
+            return self._confirm(state, state.flow, text, norm)
         if state.flow is not None:
             return self._fill(state, state.flow, text, None)
         return self._idle(state, text, norm)
+
+    def _answer_to_offer(self, state: _State, norm: str) -> tuple[_Reply, _State] | None:
+        """Yes or no to a transfer or a tool the brain offered; None when it is neither."""
+        if len(norm.split()) > 6 or not (state.offered_human or state.offered_tool is not None):
+            return None
+        answer = yes_no(norm)
+        if state.offered_human:
+            if answer is True:
+                return _Reply(TRANSFER_LINE, transfer_to="human", intent="human"), _State()
+            return self._declined_human(state) if answer is False else None
+        offered, state = state.offered_tool, replace(state, offered_tool=None)
+        if answer is True:
+            return self._start_flow(state, offered, "", intent="yes")
+        if answer is False:
+            return _Reply("No problem. What else can I help you with?", intent="no"), state
+        return None
 
     # -- caller turns outside a tool flow ---------------------------------------------------
 
     def _idle(self, state: _State, text: str, norm: str) -> tuple[_Reply, _State]:
         understood = replace(state, misses=0)
         if THANKS.match(norm):
-            return _Reply(f"You're welcome. {ANYTHING_ELSE}"), understood
+            return _Reply(f"You're welcome. {ANYTHING_ELSE}", intent="thanks"), understood
         if GREETING.match(norm):
-            return _Reply("Hello! How can I help you today?"), understood
+            return _Reply("Hello! How can I help you today?", intent="greeting"), understood
         if BARE_NO.match(norm):
             # "No" after "anything else?" ends the call; elsewhere it just hands the floor back.
             if "anything else" in self.heard_last.lower():
-                return _Reply(GOODBYE_LINE, end_call=True), _State()
-            return _Reply("Okay. What else can I help you with?"), understood
+                return _Reply(GOODBYE_LINE, end_call=True, intent="goodbye"), _State()
+            return _Reply("Okay. What else can I help you with?", intent="no"), understood
         if norm in YES_WORDS:
-            return _Reply("Sure, what can I help you with?"), understood
+            return _Reply("Sure, what can I help you with?", intent="yes"), understood
         recalled = recall_line(self.conversation, norm)
         if recalled:
-            return _Reply(f"{recalled} {ANYTHING_ELSE}"), understood
+            return _Reply(f"{recalled} {ANYTHING_ELSE}", intent="question"), understood
+        wanted = self._wanted(norm)
+        if wanted is not None:
+            return self._act_on(understood, wanted, text)
         match = best_match(text, self.index)
         from_documents = passage_answer(self.passages)
         if match.kind == "knowledge" and (not from_documents or (
                 match.score >= STRONG_MATCH and self._entry_covers(match.index, text))):
-            return _Reply(self.conversation.knowledge[match.index][1]), understood
+            return _Reply(self.conversation.knowledge[match.index][1],
+                          intent="question"), understood
         if match.kind == "tool":
             return self._start_flow(understood, match.index, text)
         if from_documents:  # a passage shares the caller's words: better than a loose entry
-            return _Reply(from_documents), understood
+            return _Reply(from_documents, intent="question"), understood
         return self._not_understood(state)
+
+    # -- what the caller wants done ---------------------------------------------------------
+
+    def _wanted(self, norm: str) -> str | None:
+        """cancel / reschedule / complaint / problem / book when the words ask for it (read
+        from the normalised words: "won't" is "will not")."""
+        norm = norm.lower()
+        if CANCEL_BOOKING.search(norm):
+            return "cancel"
+        if RESCHEDULE.search(norm):
+            return "reschedule"
+        if COMPLAINT.search(norm):
+            return "complaint"
+        if PROBLEM.search(norm):
+            # "Is it painful?" asks about something the agent knows: the knowledge answers.
+            match = best_match(norm, self.index)
+            if not (match.kind == "knowledge" and match.score >= STRONG_MATCH
+                    and QUESTION_START.match(norm)):
+                return "problem"
+        if BOOK.search(norm):
+            return "book"
+        return None
+
+    def _act_on(self, state: _State, wanted: str, text: str) -> tuple[_Reply, _State]:
+        tools = self.conversation.tools
+        if wanted == "complaint":
+            return _Reply(problem_offer(None), intent="problem"), replace(state, offered_human=True)
+        tool = tool_of_kind(tools, wanted)
+        if tool is not None:
+            lead = "I'm sorry to hear that. " if wanted == "problem" else ""
+            return self._start_flow(state, tool, text, intent=wanted, lead=lead)
+        if wanted == "problem":
+            booking = tool_of_kind(tools, "book")
+            line = problem_offer(tools[booking] if booking is not None else None)
+            if booking is not None:
+                return _Reply(line, intent=wanted), replace(state, offered_tool=booking)
+            return _Reply(line, intent=wanted), replace(state, offered_human=True)
+        if wanted == "book":
+            match = best_match(text, self.index)
+            if match.kind == "tool":
+                return self._start_flow(state, match.index, text, intent=wanted)
+            return self._not_understood(state)
+        # cancel / reschedule with no tool for it: say so, and offer someone who can.
+        return (_Reply(not_on_this_line(wanted), intent=wanted),
+                replace(state, offered_human=True))
 
     def _entry_covers(self, entry: int, text: str) -> bool:
         """Whether a knowledge entry speaks of every topic word the caller said ("where can I
@@ -152,14 +250,50 @@ class _Turn:
         question, answer = self.conversation.knowledge[entry]
         return said <= set(analyse(question).terms) | set(analyse(answer).terms)
 
-    def _start_flow(self, state: _State, tool_index: int, text: str) -> tuple[_Reply, _State]:
+    def _start_flow(self, state: _State, tool_index: int, text: str, *, intent: str = "",
+                    lead: str = "") -> tuple[_Reply, _State]:
         tool = self.conversation.tools[tool_index]
         defaults = {
             name: schema_of(tool, name)["default"]
             for name in required_arguments(tool) if "default" in schema_of(tool, name)
         }
-        flow = _Flow(tool_index, enum_values_in(tool, text, defaults))
-        return self._advance(state, flow, "Sure, I can help with that.")
+        given = prefilled(tool, text, enum_values_in(tool, text, defaults), self.clock)
+        described = first_text_argument(tool) if intent == "problem" else None
+        if described is not None and described not in given.args:
+            given.args[described] = text.strip()  # the caller's own words describe the problem
+        flow = _Flow(tool_index, given.args, partial=given.partial)
+        opening = f"{lead}I can help with that." if lead else "Sure, I can help with that."
+        acknowledgement = f"{opening} {given.problem}".strip()
+        reply, state = self._advance(state, flow, acknowledgement)
+        reply.intent = intent or reply.intent
+        return reply, state
+
+    def _confirm(self, state: _State, flow: _Flow, text: str,
+                 norm: str) -> tuple[_Reply, _State]:
+        """The caller's answer to "Shall I go ahead?": yes runs the tool, a changed value is
+        taken and read back, no asks again from the start, cancel drops it."""
+        tool = self.conversation.tools[flow.tool]
+        if CANCEL.match(norm):
+            return _Reply(f"Okay, I've cancelled that. {ANYTHING_ELSE}", intent="cancel"), _State()
+        changed = {name: value for name, value in prefilled(tool, text, {}, self.clock).args.items()
+                   if flow.args.get(name) != value}
+        if changed:
+            flow = replace(flow, args={**flow.args, **changed}, confirming=False)
+            reply, state = self._advance(state, flow, "Okay.")
+            reply.intent = "fill"
+            return reply, state
+        answer = yes_no(norm)
+        if answer is True:
+            reply = _Reply(working_line(tool), call=(tool.name, dict(flow.args)), intent="yes")
+            return reply, replace(state, flow=None, misses=0)
+        if answer is False:
+            restart = _Flow(flow.tool, {name: value for name, value in flow.args.items()
+                                        if "default" in schema_of(tool, name)})
+            reply, state = self._advance(state, restart, "Okay, let's fix that.")
+            reply.intent = "no"
+            return reply, state
+        return _Reply(f"Sorry, please say yes or no. {confirm_question(tool, flow.args)}",
+                      intent="unknown"), state
 
     # -- slot filling -----------------------------------------------------------------------
 
@@ -171,8 +305,12 @@ class _Turn:
             return _Reply(f"Okay, I've cancelled that. {ANYTHING_ELSE}"), _State()
         slot = missing_arguments(tool, flow.args)[0]
         schema = schema_of(tool, slot)
-        value = coerce(schema, text, dtmf)
+        value = coerce(schema, text, dtmf, self.clock, flow.partial)
         question = slot_question(slot, schema)
+        if isinstance(value, NeedsTime):  # "Tuesday": ask for the time, keep the day
+            partial = f"{flow.partial} {text}".strip()
+            return (_Reply(value.hint, intent="fill"),
+                    replace(state, misses=0, flow=replace(flow, partial=partial)))
         # A caller may ask something else mid-flow: answer it, then ask again.
         if dtmf is None and (
             isinstance(value, Invalid)
@@ -187,8 +325,10 @@ class _Turn:
             if missed.misses >= MISSES_BEFORE_HUMAN:
                 return _Reply(OFFER_HUMAN_LINE), replace(missed, offered_human=True)
             return _Reply(f"{value.hint} {question}"), missed
-        flow = replace(flow, args={**flow.args, slot: value})
-        return self._advance(replace(state, misses=0), flow, "Got it.")
+        flow = replace(flow, args={**flow.args, slot: value}, partial="")
+        reply, state = self._advance(replace(state, misses=0), flow, "Got it.")
+        reply.intent = "fill"
+        return reply, state
 
     def _advance(self, state: _State, flow: _Flow, acknowledgement: str) -> tuple[_Reply, _State]:
         """Ask for the next missing argument, or call the tool once none is missing."""
@@ -196,7 +336,14 @@ class _Turn:
         missing = missing_arguments(tool, flow.args)
         if missing:
             question = slot_question(missing[0], schema_of(tool, missing[0]))
+            if flow.partial:  # a day was given, its time is still to come
+                question = coerce(schema_of(tool, missing[0]), flow.partial, None,
+                                  self.clock).hint if self.clock else question
             return _Reply(f"{acknowledgement} {question}"), replace(state, flow=flow)
+        if tool.confirm:
+            # A tool that changes something (not idempotent) runs only after a read-back.
+            return (_Reply(confirm_question(tool, flow.args)),
+                    replace(state, flow=replace(flow, confirming=True)))
         reply = _Reply(working_line(tool), call=(tool.name, dict(flow.args)))
         return reply, replace(state, flow=None)
 
@@ -235,8 +382,9 @@ class _Turn:
     def _not_understood(self, state: _State) -> tuple[_Reply, _State]:
         missed = replace(state, misses=state.misses + 1)
         if missed.misses >= MISSES_BEFORE_HUMAN:
-            return _Reply(OFFER_HUMAN_LINE), replace(missed, offered_human=True)
-        return _Reply(f"Sorry, I didn't understand that. {help_line(self.conversation)}"), missed
+            return _Reply(OFFER_HUMAN_LINE, intent="unknown"), replace(missed, offered_human=True)
+        return _Reply(f"Sorry, I didn't understand that. {help_line(self.conversation)}",
+                      intent="unknown"), missed
 
     def _reprompt(self, state: _State) -> _Reply:
         return _Reply(f"{REPROMPT_LINE} {self._pending_question(state)}".strip())
@@ -255,14 +403,15 @@ def plan(conversation: Conversation) -> _Reply:
     if messages[-1].role == "tool":
         return _Reply(speak_results(messages[-1].tool_results))
     index = index_of(conversation)
+    clock = clock_of(conversation)
     state = _State()
     reply = _Reply()
     heard_last = ""
     calls_made = 0
     for message in messages:
         if message.role == "user":
-            reply, state = _Turn(conversation, index, heard_last, message.passages).decide(
-                state, message.text)
+            reply, state = _Turn(conversation, index, heard_last, message.passages,
+                                 clock).decide(state, message.text)
         elif message.role == "assistant":
             calls_made += len(message.tool_calls)
             if message.tool_calls:

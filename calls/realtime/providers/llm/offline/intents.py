@@ -72,3 +72,53 @@ def is_human_request(norm: str) -> bool:
         difflib.get_close_matches(token, _HUMAN_WORDS, n=1, cutoff=0.8)
         for token in norm.split() if len(token) >= 8
     )
+
+
+# What a caller wants done, read before the knowledge is searched: each names a kind of tool
+# (found by its name) or, when the agent has none, an honest answer.
+_THING = (r"(?:appointment|appt|booking|reservation|visit|table|check ?up|cleaning|slot|"
+          r"session|consultation)s?")
+CANCEL_BOOKING = _any([
+    rf"cancel\w* (?:(?:my|the|our|a|an|this|that)\s)?(?:\w+\s)?{_THING}",
+    rf"(?:call off|scrap|drop) (?:my|the|our) {_THING}",
+    r"(?:can not|cannot|will not be able to|not able to|unable to) (?:make|come|"
+    r"attend|keep) (?:it|my|the|our)",
+    rf"{_THING} cancel\w*",
+    r"(?:want|need|like|have) to cancel",
+])
+RESCHEDULE = _any([
+    r"re ?schedul\w*", r"re ?book\w*",
+    rf"(?:move|change|shift|push|bring|switch|postpone|put off|delay) (?:back )?(?:my|the|our|"
+    rf"this|that) (?:\w+\s)?{_THING}",
+    rf"{_THING} (?:to|for) (?:a )?(?:different|another|later|earlier) (?:day|time|date)",
+    r"(?:different|another|later|earlier) (?:day|time|date) for (?:my|the|our)",
+])
+BOOK = _any([
+    r"book\w*", r"schedul\w*", r"reserv\w*", r"make an? (?:appointment|reservation|booking)",
+    rf"(?:get|have|need|want|like|set up|arrange|fit me in for|squeeze me in for) "
+    rf"(?:an? |me an? |in an? |for an? )?(?:new )?{_THING}",
+    r"(?:come|pop|get) in (?:for|to|on|at|tomorrow|today|next|this)", r"fit me in",
+    r"squeeze me in", r"see (?:the|a) (?:dentist|doctor|hygienist)", r"table for",
+    r"(?:any|have you got|do you have) (?:openings|availability|free slots|slots|room)",
+])
+# A symptom, a fault or a complaint: something is wrong for the caller.
+PROBLEM = _any([
+    r"hurts?", r"hurting", r"pain\w*", r"ache\w*", r"aching", r"sore", r"bleed\w*", r"swollen",
+    r"swelling", r"broke(?:n)?", r"chipped", r"cracked", r"toothache", r"emergency",
+    r"sensitive", r"abscess", r"lost (?:a|my) (?:filling|crown|tooth)", r"fell out",
+    r"(?:is|are|not|stopped|keeps?) (?:not )?working", r"(?:does|do|did) not work",
+    r"(?:will|would) not (?:start|turn on|boot|connect|load|open|print|sync|let me|charge)",
+    r"(?:can not|cannot|unable to|not able to) (?:log ?in|sign in|connect|access|print|open|"
+    r"get into|send|receive|see|hear)", r"crash\w*", r"error\w*", r"frozen", r"freez\w*",
+    r"(?:very |really |so |too |super )slow", r"locked out", r"blue screen", r"virus",
+    r"hacked", r"phishing", r"no internet", r"keeps? (?:dropping|disconnecting|restarting)",
+    r"problem with", r"issue with", r"something wrong", r"went wrong",
+    r"(?:have|got|having) (?:a|an|some) (?:problem|issue)",
+])
+# A complaint about the service: a person handles it, a booking would not help.
+COMPLAINT = _any([
+    r"complain\w*", r"unhappy", r"disappointed", r"terrible", r"awful", r"horrible", r"rude",
+    r"food poisoning", r"(?:was|were|is) (?:cold|undercooked|overcooked|raw|burnt|wrong)",
+    r"wrong order", r"overcharged", r"refund", r"not happy", r"(?:never|not) (?:coming|going) back",
+    r"worst",
+])

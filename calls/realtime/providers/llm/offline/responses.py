@@ -20,6 +20,7 @@ from calls.realtime.providers.llm.offline.text import (
     spoken_value,
     upper_first,
 )
+from calls.realtime.providers.llm.offline.when import DATE_FORMATS, spoken_moment
 
 GOODBYE_LINE = "Thank you for calling. Goodbye!"
 
@@ -43,6 +44,9 @@ def slot_question(name: str, schema: dict[str, Any]) -> str:
     """A natural question for a missing argument, worded from its schema description."""
     description = str(schema.get("description") or "").strip()
     if description.endswith("?"):
+        if "enum" in schema:  # "How urgent is it: low, normal, or urgent?"
+            options = join_words([spoken_value(option) for option in schema["enum"]])
+            return f"{description[:-1]}: {options}?"
         return description
     phrase = description or humanise(name)
     # Format hints such as "(YYYY-MM-DD)" and second sentences read badly aloud.
@@ -147,3 +151,46 @@ def _speak_content(content: Any) -> str:
         scalars = [spoken_value(item) for item in content[:3] if not isinstance(item, dict | list)]
         return f"I found {found}" + (f": {join_words(scalars, 'and')}." if scalars else ".")
     return as_sentence(spoken_value(content))
+
+
+def _action(tool: ToolSpec) -> str:
+    """ "book an appointment" for book_appointment, "create a ticket" for create_ticket."""
+    words = humanise(tool.name).split()
+    if len(words) < 2:
+        return f"go ahead with {' '.join(words) or 'that'}"
+    thing = " ".join(words[1:])
+    article = "an" if thing[0] in "aeiou" else "a"
+    return f"{words[0]} {article} {thing}"
+
+
+def confirm_question(tool: ToolSpec, args: dict[str, Any]) -> str:
+    """The read-back before a tool that changes something runs."""
+    details = []
+    for name, value in args.items():
+        schema = tool.parameters.get("properties", {}).get(name, {})
+        if schema.get("format") in DATE_FORMATS and isinstance(value, str):
+            details.append(f"for {spoken_moment(value)}")
+        elif isinstance(value, str) and len(value.split()) > 3:  # the caller's own words
+            quoted = value if len(value) <= 60 else f"{value[:57].rstrip()}..."
+            details.append(f'{humanise(name)} "{quoted.rstrip(".!?")}"')
+        else:
+            details.append(f"{humanise(name)} {spoken_value(value)}")
+    said = f" {join_words(details, 'and')}" if details else ""
+    return f"Just to confirm, I'll {_action(tool)}{said}. Shall I go ahead?"
+
+
+def not_on_this_line(wanted: str) -> str:
+    """What the brain says when asked to cancel or move a booking it has no tool for."""
+    verb = "cancel" if wanted == "cancel" else "change"
+    return (f"I'm not able to {verb} bookings myself, but a member of our team can. "
+            "Would you like me to put you through?")
+
+
+def problem_offer(booking_tool: ToolSpec | None) -> str:
+    """The answer to a symptom or complaint when no tool takes problem reports: a booking so
+    someone can look at it, or a person."""
+    if booking_tool is not None:
+        return ("I'm sorry to hear that. I can't give advice over the phone, but I can "
+                f"{_action(booking_tool)} so someone can take a look. Would you like that?")
+    return ("I'm sorry to hear that. A member of our team can help with that. "
+            "Would you like me to put you through?")

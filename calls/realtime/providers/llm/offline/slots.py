@@ -6,12 +6,20 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from aybiza.core.spoken import DIGIT_WORDS, NO_WORDS, ONES_VALUE, ORDINALS, TENS_VALUE, yes_no
 from calls.realtime.providers.llm.base import ToolSpec
 from calls.realtime.providers.llm.offline.schema import json_type, required_arguments
 from calls.realtime.providers.llm.offline.text import contains_phrase, normalise, spoken_value
+from calls.realtime.providers.llm.offline.when import (
+    DATE_FORMATS,
+    Clock,
+    WhenProblem,
+    parse_when,
+    when_value,
+)
 
 _UNITS = dict(ONES_VALUE) | {"couple": 2, "dozen": 12, "single": 1}
 
@@ -105,9 +113,21 @@ class Invalid:
         self.hint = hint
 
 
-def coerce(schema: dict[str, Any], text: str, dtmf: str | None) -> Any:
-    """The caller's answer as a value of the JSON-schema type, or an `Invalid`."""
+class NeedsTime(Invalid):
+    """A day without a time for a date-time argument: `hint` asks for the time, and what the
+    caller said is kept for their next answer."""
+
+
+def coerce(schema: dict[str, Any], text: str, dtmf: str | None, clock: Clock | None = None,
+           partial: str = "") -> Any:
+    """The caller's answer as a value of the JSON-schema type, or an `Invalid`.
+
+    Date and time arguments (`format` date-time, date or time) become ISO values checked
+    against `clock`: in the future, within the business's hours; `partial` is the caller's
+    earlier answer to the same question ("Tuesday", before "at three")."""
     kind = json_type(schema)
+    if kind == "string" and schema.get("format") in DATE_FORMATS and not dtmf and clock:
+        return _coerce_when(schema["format"], text, clock, partial)
     if "enum" in schema:
         return _pick_enum(list(schema["enum"]), text, dtmf)
     if kind in ("integer", "number"):
@@ -136,6 +156,13 @@ def coerce(schema: dict[str, Any], text: str, dtmf: str | None) -> Any:
     if schema.get("format") == "email":
         value = re.sub(r"\s+at\s+", "@", value.lower())
         value = re.sub(r"\s+dot\s+", ".", value).replace(" ", "")
+    return value
+
+
+def _coerce_when(schema_format: str, text: str, clock: Clock, partial: str) -> Any:
+    value = when_value(schema_format, text, clock, partial)
+    if isinstance(value, WhenProblem):
+        return NeedsTime(str(value)) if value.needs_time else Invalid(str(value))
     return value
 
 
@@ -183,3 +210,44 @@ def enum_values_in(tool: ToolSpec, text: str, args: dict[str, Any]) -> dict[str,
         if len(named) == 1:
             found[name] = named[0]
     return found
+
+
+_COUNTED = re.compile(r"\b(?:people|persons|guests|party|size|covers|seats|adults|number of)\b")
+
+
+@dataclass(slots=True)
+class Prefilled:
+    args: dict[str, Any]
+    partial: str = ""  # a day still waiting for its time
+    problem: str = ""  # why a date they gave cannot be used ("we're closed on Sundays")
+
+
+def prefilled(tool: ToolSpec, text: str, args: dict[str, Any],
+              clock: Clock | None) -> Prefilled:
+    """Arguments the caller already gave while asking for the tool ("a table for four on
+    Friday at seven"): dates and times, and counts of people. Free-text arguments are always
+    asked for."""
+    result = Prefilled(dict(args))
+    found = result.args
+    properties = tool.parameters.get("properties", {})
+    for name in required_arguments(tool):
+        schema = properties.get(name, {})
+        if name in found or not isinstance(schema, dict):
+            continue
+        if schema.get("format") in DATE_FORMATS and clock is not None:
+            value = coerce(schema, text, None, clock)
+            if isinstance(value, NeedsTime):
+                result.partial = text
+            elif not isinstance(value, Invalid):
+                found[name] = value
+            elif parse_when(text, clock.now, clock.hours) is not None:
+                result.problem = value.hint
+        elif json_type(schema) == "integer" and _COUNTED.search(
+                f"{name} {schema.get('description', '')}".lower().replace("_", " ")):
+            counted = re.search(r"\b(?:for|party of|of us|table for|group of)\s+(\w+(?:\s\w+)?)"
+                                r"(?:\s+(?:people|persons|guests|of us|adults))?", text.lower())
+            number = _parse_number(counted.group(1)) if counted else None
+            if number is not None and not isinstance(value := coerce(schema, str(int(number)),
+                                                                     None), Invalid):
+                found[name] = value
+    return result
