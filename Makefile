@@ -9,7 +9,7 @@ VENV_PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-standard-path lint clean demo serve screenshots bench-portal bench-cost
+.PHONY: venv test test-standard-path lint clean demo serve screenshots bench-portal bench-cost eval
 
 venv: $(STAMP)
 
@@ -21,6 +21,8 @@ $(STAMP): $(wildcard requirements/*.txt)
 		$(PYTHON) -m venv $(VENV); \
 	fi
 	$(VENV_PYTHON) -m pip install --disable-pip-version-check --quiet -r requirements/dev.txt
+	$(VENV_PYTHON) -m pip install --disable-pip-version-check --quiet --no-deps \
+		-r requirements/models.txt
 	@touch $@
 
 # devtools.services starts PostgreSQL and Redis on free ports, exports DATABASE_URL and REDIS_URL,
@@ -51,6 +53,12 @@ clean:
 # (greeting, a question, a booking through a tool, goodbye), print both sides, stop.
 demo: venv
 	$(VENV_PYTHON) manage.py demo
+
+# The offline agent's quality on the shipped evaluation sets (docs/quality.md): text, speech,
+# and every demo scenario as a phone call. About 15 minutes; `manage.py quality --help`.
+eval: venv
+	$(VENV_PYTHON) manage.py quality --calls --json docs/quality/latest.json \
+		--plot docs/quality/quality.png $(EVAL_ARGS)
 
 # The embedded server on http://127.0.0.1:8000, seeded; Ctrl-C to stop. The server names the
 # development settings: aybiza.asgi defaults to production (README, "Production").

@@ -17,6 +17,7 @@ from agents.models import (
     ProviderCredential,
 )
 from agents.selectors import agent_get, provider_credential_get
+from agents.tasks import prepare_after_commit
 from aybiza.core.errors import ApplicationError, NotFound
 from aybiza.core.models import Tenant
 from aybiza.core.tenancy import ensure_owned
@@ -107,6 +108,7 @@ def agent_create(
     if knowledge:
         knowledge_replace(tenant=tenant, agent=agent, entries=knowledge)
     audit_record(action="agent.created", tenant=tenant, target=agent, actor=actor)
+    prepare_after_commit(agent)  # its greeting, synthesised for the calls to come
     return agent
 
 
@@ -129,6 +131,7 @@ def agent_update(
     if knowledge is not None:
         knowledge_replace(tenant=tenant, agent=agent, entries=knowledge)
     audit_record(action="agent.updated", tenant=tenant, target=agent, actor=actor)
+    prepare_after_commit(agent)  # its greeting, synthesised for the calls to come
     return agent
 
 

@@ -39,7 +39,7 @@ SNAPSHOT_FIELDS = (
 
 def agent_snapshot(agent: Agent) -> dict[str, Any]:
     """The draft as a version would hold it: fields, knowledge, tool bindings with schemas."""
-    from tools.selectors import tools_for_agent
+    from tools.selectors import confirms_before_running, tools_for_agent
 
     knowledge = KnowledgeEntry.objects.filter(tenant_id=agent.tenant_id, agent=agent)
     documents = KnowledgeDocument.objects.filter(tenant_id=agent.tenant_id, agent=agent)
@@ -52,7 +52,7 @@ def agent_snapshot(agent: Agent) -> dict[str, Any]:
                    "parameters": tool.parameters or {}, "trigger_phrases": tool.trigger_phrases,
                    "secure_argument": tool.secure_capture_argument,
                    "secure_prompt": tool.secure_capture_prompt, "filler": tool.filler_text,
-                   "confirm": not tool.idempotent}
+                   "confirm": confirms_before_running(tool)}
                   for tool in tools],
         # Documents by reference (their passages are searched per turn): a version answers
         # from the documents it was published with, a new upload waits for the next publish.

@@ -42,3 +42,4 @@ def prune_metrics() -> dict[str, int]:
     from calls.rollups import metrics_prune
 
     return metrics_prune()
+

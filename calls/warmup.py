@@ -2,7 +2,8 @@
 
 `make serve`, `make demo` and production processes that use the offline providers set
 `OFFLINE_SPEECH_WARMUP=true`; a daemon thread then loads pocketsphinx (with the vocabulary of
-every live agent that uses it) and the hibari voice while the server starts accepting calls.
+every live agent that uses it) and the hibari voice while the server starts accepting calls, and
+prepares the opening audio of every live agent with an offline voice (agents/opening.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def _warm_up() -> None:
 async def warm_offline_speech() -> None:
     from asgiref.sync import sync_to_async
 
+    from agents.opening import prepare_agent_opening
     from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
     from calls.realtime.providers.tts.hibari import HibariTTS
 
@@ -43,7 +45,25 @@ async def warm_offline_speech() -> None:
     for vocabulary in vocabularies:
         await stt.warmup(vocabulary)
     await HibariTTS().warmup()
-    logger.info("Offline speech ready (%d agent vocabularies)", len(vocabularies))
+    # Calls open with prepared audio: an embedded server's cache starts empty.
+    agent_ids = await sync_to_async(_live_offline_voice_agents, thread_sensitive=False)()
+    for agent_id in agent_ids:
+        await sync_to_async(prepare_agent_opening, thread_sensitive=False)(agent_id)
+    logger.info("Offline speech ready (%d agent vocabularies, %d openings)", len(vocabularies),
+                len(agent_ids))
+
+
+def _live_offline_voice_agents() -> list[int]:
+    from django.db import close_old_connections
+
+    from agents.models import Agent, AgentStatus
+    from calls.realtime.providers.registry import OFFLINE_TTS
+
+    try:
+        return list(Agent.objects.filter(status=AgentStatus.LIVE, tts_provider__in=OFFLINE_TTS)
+                    .values_list("id", flat=True))
+    finally:
+        close_old_connections()
 
 
 def _live_offline_vocabularies() -> list[list[str]]:

@@ -158,7 +158,7 @@ def suite_run(*, agent: Agent, version: AgentVersion) -> dict[str, Any]:
 def play_lines(agent: Agent, frozen, lines: list[str]) -> Played:
     """`lines` said to a fresh call of the version `frozen` (agents.versions.runnable) runs:
     its brain, knowledge, documents, tools and call control (sync; one event loop each)."""
-    from calls.realtime.loader import llm_for_agent
+    from calls.realtime.agent_providers import llm_for_agent
 
     conversation = Conversation(
         system_prompt=frozen.agent.system_prompt, knowledge=frozen.knowledge,

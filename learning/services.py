@@ -63,7 +63,7 @@ def _analyse(call: Call, record: CallRecord) -> tuple[Analysis, str]:
     """The agent's cloud model when it has one, else (or when that fails) the offline one."""
     agent = call.agent
     if agent is not None and agent.llm_provider in CLOUD_MODELS:
-        from calls.realtime.loader import llm_for_agent
+        from calls.realtime.agent_providers import llm_for_agent
 
         try:
             return analyse_with_llm(record, llm_for_agent(agent), name=agent.llm_provider), ""

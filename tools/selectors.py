@@ -34,6 +34,12 @@ def tools_for_agent(*, tenant_id: int, agent_id: int) -> QuerySet[Tool]:
                                agents__tenant_id=tenant_id, is_active=True).order_by("name")
 
 
+def confirms_before_running(tool: Tool) -> bool:
+    """Whether an agent reads the arguments back before running the tool: it changes
+    something (not idempotent) with what the caller said (it has required arguments)."""
+    return not tool.idempotent and bool((tool.parameters or {}).get("required"))
+
+
 def tool_specs_for_agent(*, tenant: Tenant, agent: Agent) -> list[ToolSpec]:
     """What the brain is told about the agent's tools."""
     return [
@@ -44,7 +50,7 @@ def tool_specs_for_agent(*, tenant: Tenant, agent: Agent) -> list[ToolSpec]:
                  secure_argument=tool.secure_capture_argument,
                  secure_prompt=(tool.secure_capture_prompt
                                 if tool.secure_capture_argument else ""),
-                 confirm=not tool.idempotent)
+                 confirm=confirms_before_running(tool))
         for tool in tools_for_agent(tenant_id=tenant.id, agent_id=agent.id)
     ]
 

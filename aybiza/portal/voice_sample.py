@@ -11,12 +11,10 @@ import wave
 from asgiref.sync import async_to_sync
 from django.core.cache import cache
 
-from agents.models import PROVIDER_SECRET_NAMES, Agent
-from agents.selectors import provider_credentials_for
+from agents.models import Agent
+from calls.realtime.agent_providers import tts_for_agent
 from calls.realtime.audio import SAMPLE_RATE, ulaw_to_pcm16
 from calls.realtime.frames import BYTES_PER_S
-from calls.realtime.loader import with_credentials
-from calls.realtime.providers.failover import build_from_options
 from calls.realtime.providers.tts.base import TTSOptions
 
 SAMPLE_FALLBACK_TEXT = "Hello, this is how I sound on the phone."
@@ -35,10 +33,7 @@ def greeting_sample_wav(*, agent: Agent) -> bytes:
     cached = cache.get(key)
     if cached is not None:
         return cached
-    credentials = (provider_credentials_for(tenant=agent.tenant, providers=[agent.tts_provider])
-                   if agent.tts_provider in PROVIDER_SECRET_NAMES else {})
-    tts = build_from_options("tts", agent.tts_provider,
-                             with_credentials(agent.tts_provider, options, credentials))
+    tts = tts_for_agent(agent)
     ulaw = async_to_sync(_synthesize)(tts, text, TTSOptions(voice=agent.voice,
                                                              language=agent.language))
     body = io.BytesIO()

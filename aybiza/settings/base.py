@@ -174,6 +174,9 @@ if MEDIA_OUTBOUND_MESSAGE_MS not in (20, 40, 60, 80, 100):
 
 # Load the offline speech models (pocketsphinx, hibari) at startup, not on the first call.
 OFFLINE_SPEECH_WARMUP: bool = env.bool("OFFLINE_SPEECH_WARMUP", default=False)
+# Synthesise an agent's recording disclosure and greeting when it is saved or published, so
+# calls open with prepared audio at once (calls/realtime/opening_audio.py).
+OPENING_AUDIO_PREPARE: bool = env.bool("OPENING_AUDIO_PREPARE", default=True)
 
 LOG_LEVEL: str = env("LOG_LEVEL", default="INFO")
 # "plain" (development default) or "json" (one object per line: production's default).

@@ -19,3 +19,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # Post-call analysis runs in a background thread when a call ends; tests that are about it turn
 # it on and wait for it (learning/tests), others must not race it against their teardown.
 POST_CALL_ANALYSIS = env.bool("POST_CALL_ANALYSIS", default=False)
+# Agents are saved by the hundred in tests: their greetings are synthesised only where a test
+# is about it (calls/tests/test_opening_audio.py).
+OPENING_AUDIO_PREPARE = env.bool("OPENING_AUDIO_PREPARE", default=False)

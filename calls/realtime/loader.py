@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from agents.models import PROVIDER_SECRET_NAMES
-from agents.selectors import provider_credentials_for
 from aybiza.core.text import sentences
 from calls.models import Call
+from calls.realtime.agent_providers import llm_options, tenant_credentials, with_credentials
 from calls.realtime.call_control import with_call_control
+from calls.realtime.opening_audio import cached_opening, clauses_of, opening_lines
 from calls.realtime.ports import SessionConfig
 from calls.realtime.providers.failover import build_from_options
 from calls.realtime.providers.llm.base import Conversation, ToolSpec, message_from_dict
@@ -64,9 +63,18 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
     if resumed is not None:
         conversation.messages = [message_from_dict(m) for m in resumed.messages]
         greeting = resume_greeting(conversation.messages[-1].text, known)
+    # The opening's prepared audio, fetched with the rest (never on the call's event loop).
+    audio_key = (agent.tts_provider, agent.voice, agent.language)
+    prepared = cached_opening(provider=audio_key[0], voice=audio_key[1], language=audio_key[2],
+                              lines=[greeting, *opening_lines(agent)])
+    # Spoken line by line: the agent's own greeting stays one line, so its prepared audio
+    # plays after a personal "Welcome back, Sam!".
+    greeting_lines = [greeting[:-len(agent.greeting)].strip(), agent.greeting] if (
+        agent.greeting and greeting.endswith(agent.greeting)
+        and greeting != agent.greeting) else [greeting]
     config = SessionConfig(
         call_id=call.id, tenant_id=call.tenant_id, agent_id=agent.id,
-        conversation=conversation, greeting=greeting,
+        conversation=conversation, greeting=greeting, greeting_lines=greeting_lines,
         resumed_from_call_id=resumed.from_call_id if resumed is not None else None,
         end_of_turn_silence_ms=agent.end_of_turn_silence_ms,
         barge_in_min_speech_ms=agent.barge_in_min_speech_ms,
@@ -78,12 +86,14 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
                                endpointing_ms=min(agent.end_of_turn_silence_ms, 500)),
         tts_options=TTSOptions(voice=agent.voice, language=agent.language),
         tool_fillers=fillers, remembers_caller=remembers, document_ids=document_ids,
+        opening_audio=prepared, opening_audio_key=audio_key,
+        opening_to_keep=frozenset(clauses_of(opening_lines(agent))) - set(prepared),
     )
     options = agent.provider_options or {}
     chains = {"stt": (agent.stt_provider, options.get("stt")),
-              "llm": (agent.llm_provider, _llm_options(agent, options)),
+              "llm": (agent.llm_provider, llm_options(agent, options)),
               "tts": (agent.tts_provider, options.get("tts"))}
-    credentials = _tenant_credentials(call.tenant, chains)
+    credentials = tenant_credentials(call.tenant, chains)
     relay = FailoverRelay()
     stt, llm, tts = (
         build_from_options(kind, primary, with_credentials(primary, kind_options, credentials),
@@ -92,16 +102,6 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
     )
     return LoadedStream(call=call, config=config, stt=stt, llm=llm, tts=tts,
                         vad=build_vad(**options.get("vad", {})), failover=relay)
-
-
-def llm_for_agent(agent) -> Any:
-    """The agent's language model as calls build it (its fallbacks and the tenant's credentials
-    included), for work outside a call such as post-call analysis."""
-    options = agent.provider_options or {}
-    llm_options = _llm_options(agent, options)
-    credentials = _tenant_credentials(agent.tenant, {"llm": (agent.llm_provider, llm_options)})
-    return build_from_options("llm", agent.llm_provider,
-                              with_credentials(agent.llm_provider, llm_options, credentials))
 
 
 def welcome_back(greeting: str, known: Remembered) -> str:
@@ -153,34 +153,6 @@ def agent_stt_vocabulary(agent) -> list[str]:
 
     knowledge = [(k.question, k.answer) for k in agent.knowledge.order_by("id")]
     return stt_vocabulary(knowledge, tool_specs_for_agent(tenant=agent.tenant, agent=agent))
-
-
-def with_credentials(primary: str, options: dict[str, Any] | None,
-                     credentials: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """`options` for `build_from_options` with the tenant's `credentials` filled in: the
-    primary's at the top level, each fallback's under its name. Values the options already
-    give win; a provider the tenant has no credentials for keeps the platform's (settings)."""
-    merged = {**credentials.get(primary, {}), **(options or {})}
-    for name in merged.get("fallbacks", []):
-        if name in credentials:
-            own = merged.get(name)
-            merged[name] = {**credentials[name], **(own if isinstance(own, dict) else {})}
-    return merged
-
-
-def _tenant_credentials(tenant, chains: dict[str, tuple[str, dict | None]]) -> dict[str, dict]:
-    # Decrypt only what these chains use: an agent on the offline providers costs no query.
-    names = {name for primary, options in chains.values()
-             for name in [primary, *(options or {}).get("fallbacks", [])]}
-    names &= set(PROVIDER_SECRET_NAMES)
-    return provider_credentials_for(tenant=tenant, providers=names) if names else {}
-
-
-def _llm_options(agent, options: dict) -> dict:
-    llm_options = dict(options.get("llm") or {})
-    if agent.llm_model and agent.llm_provider in ("bedrock", "openai"):
-        llm_options.setdefault("model", agent.llm_model)
-    return llm_options
 
 
 def _what_the_call_runs(call: Call):

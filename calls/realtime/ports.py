@@ -59,6 +59,9 @@ class SessionConfig:
     agent_id: int
     conversation: Conversation
     greeting: str = ""
+    # The greeting as spoken, line by line (a personal welcome, then the agent's greeting);
+    # empty: the greeting in one line.
+    greeting_lines: list[str] = field(default_factory=list)
     end_of_turn_silence_ms: int = 700
     barge_in_min_speech_ms: int = 250
     reprompt_after_s: float = 8.0
@@ -79,4 +82,10 @@ class SessionConfig:
     document_ids: list[int] = field(default_factory=list)
     # This call continues a dropped one (memory/working.py): that call's id.
     resumed_from_call_id: int | None = None
+    # Prepared audio of the opening's clauses (calls/realtime/opening_audio.py): clause → µ-law.
+    opening_audio: dict[str, bytes] = field(default_factory=dict)
+    # Clauses of the agent's own opening lines not prepared yet (never a caller's name): the
+    # call keeps their audio once synthesised, under (provider, voice, language).
+    opening_to_keep: frozenset[str] = frozenset()
+    opening_audio_key: tuple[str, str, str] = ("", "", "")
 

@@ -162,6 +162,9 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         if self.config.resumed_from_call_id is not None:  # the greeting says so (loader)
             self.store.record_event("resumed", {"from_call": self.config.resumed_from_call_id},
                                     0)
+        # The opening plays while the recogniser connects: its audio is usually prepared
+        # (calls/realtime/opening_audio.py), so the caller hears it at once.
+        self._open()
         try:
             self._stt = await self._stt_provider.open_stream(self.config.stt_options)
         except Exception as exc:
@@ -170,9 +173,14 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
             if self._recorder is not None:
                 self._recorder.paused = True
             self._provider_failed("stt", exc)
-            self._start_turn(self._give_up_politely(CANNOT_HEAR, greet=True))
+            self._start_turn(self._give_up_politely(CANNOT_HEAR))
             return
         self._spawn(self._transcripts(), "transcripts")
+        if self._caller_speaking:  # they spoke while it connected: hand it what they said
+            self._open_stt()
+
+    def _open(self) -> None:
+        """Disclose recording (and ask consent), then greet."""
         config = self.config
         if config.recording_mode == "after_consent" and self._recorder is not None:
             # Nothing is recorded until the caller agrees.
@@ -182,7 +190,7 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
                 [line for line in (config.recording_disclosure, config.consent_prompt) if line],
                 kind="consent"))
             return
-        opening = [config.greeting] if config.greeting else []
+        opening = (config.greeting_lines or [config.greeting]) if config.greeting else []
         if config.recording_mode == "on" and config.recording_disclosure:
             opening.insert(0, config.recording_disclosure)
             self._consent(granted=True, method="implicit")

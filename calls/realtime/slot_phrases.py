@@ -24,9 +24,38 @@ def _date_phrases() -> list[str]:
     phrases += [f"on {day}" for day in days] + [f"next {day}" for day in days[:5]]
     phrases += [f"{day} at {hour}" for day, hour in zip(days, _HOURS[8:] + _HOURS[:4],
                                                          strict=False)]
+    phrases += [f"the {day}" for day in _ORDINAL_DAYS[::2]] + [
+        f"{month} {day}" for month, day in zip(_MONTHS, _ORDINAL_DAYS[1::3], strict=False)]
     phrases += [f"at {hour}" for hour in _HOURS] + [
         f"{hour} thirty" for hour in _HOURS[::3]] + ["half past two", "quarter past three"]
     return phrases
+
+
+_ORDINAL_DAYS = (
+    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+    "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth",
+    "eighteenth", "nineteenth", "twentieth", "twenty first", "twenty second", "twenty third",
+    "twenty fourth", "twenty fifth", "twenty sixth", "twenty seventh", "twenty eighth",
+    "twenty ninth", "thirtieth", "thirty first")
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+           "september", "october", "november", "december")
+
+# How callers ask for what the offline brain does in any business (its intents): written once,
+# generic, so the recogniser expects "put me through to someone" as much as the agent's own
+# questions. Not the evaluation sets' sentences.
+INTENT_PHRASES: tuple[str, ...] = (
+    "can i speak to a person", "i want to talk to a human", "put me through to someone",
+    "transfer me please", "can i talk to the manager", "let me speak to someone",
+    "i'd like to speak to a member of staff", "is there someone i can talk to",
+    "that's all thank you", "thanks bye", "goodbye", "have a nice day", "that's everything",
+    "i need to cancel", "i can't make it", "i won't be able to make it", "cancel my booking",
+    "i need to change my booking", "can i move it to another day", "a different time",
+    "i want to make a complaint", "i'm not happy with", "it was terrible", "i'd like a refund",
+    "it's not working", "it won't turn on", "i can't log in", "it keeps crashing",
+    "there's a problem with", "it hurts", "i'm in pain", "it's broken",
+    "yes please", "no thank you", "that's right", "that's correct", "go ahead", "i don't mind",
+    "i'd rather not", "sorry can you repeat that", "what did you say",
+)
 
 
 def _count_phrases(maximum: int) -> list[str]:
@@ -47,7 +76,7 @@ def _intent_phrases(thing: str) -> list[str]:
 def slot_phrases(tools: Iterable[ToolSpec]) -> list[str]:
     """Phrases for every argument the offline brain asks callers for, and for the requests
     around what the tools book ("when is my appointment", "cancel my table")."""
-    phrases: list[str] = ["speak to a person", "talk to someone", "a real person"]
+    phrases: list[str] = list(INTENT_PHRASES)
     dates_added = False
     for tool in tools:
         words = tool.name.lower().replace("-", "_").split("_")

@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING, Any
 from aybiza.core import tracing
 from calls.models import Outcome, Role
 from calls.realtime.chunker import ClauseChunker
+from calls.realtime.opening_audio import keep_clause
 from calls.realtime.pacer import BYTES_PER_S
 
 if TYPE_CHECKING:
     from calls.realtime.session import CallSession
 
 PLAYBACK_GRACE_S = 1.5  # how long past the expected end of audio to wait for the last mark
+# Turns whose clauses may come prepared (calls/realtime/opening_audio.py).
+OPENING_KINDS = frozenset({"greeting", "consent"})
 
 
 @dataclass
@@ -202,12 +205,31 @@ class Speaker:
     def cancel(self) -> None:
         self._task.cancel()
 
-    async def _synthesize(self, text: str) -> None:
+    async def _synthesize(self, text: str) -> bool:
+        """Queue the clause's audio; True when it came prepared (nothing synthesised)."""
         session, turn = self._session, self.turn
+        opening = turn.kind in OPENING_KINDS
+        prepared = session.config.opening_audio.get(text) if opening else None
+        if prepared:
+            turn.first_audio_t = turn.first_audio_t or session._now()
+            session._outbound.enqueue(prepared)
+            return True
+        made = bytearray() if opening else None
         async for audio in session._tts.synthesize(text, session.config.tts_options):
             if turn.first_audio_t is None:
                 turn.first_audio_t = session._now()
             session._outbound.enqueue(audio)
+            if made is not None:
+                made += audio
+        provider, voice, language = session.config.opening_audio_key
+        if (made and text in session.config.opening_to_keep
+                and active_name(session._tts) == provider
+                and session.config.tts_options.voice == voice):  # not a backup's voice
+            # The next call opens with it at once (kept off the event loop, once per clause).
+            session._spawn(asyncio.to_thread(
+                keep_clause, provider=provider, voice=voice, language=language, clause=text,
+                audio=bytes(made)), "keep-opening-audio")
+        return False
 
     async def _run(self) -> None:
         session, turn = self._session, self.turn
@@ -215,7 +237,7 @@ class Speaker:
         while (text := await self._queue.get()) is not None:
             start = outbound.total_enqueued
             try:
-                await self._synthesize(text)
+                prepared = await self._synthesize(text)
             except Exception as exc:
                 options = session.config.tts_options
                 if outbound.total_enqueued != start or not options.voice:
@@ -226,9 +248,10 @@ class Speaker:
                 session.store.record_event("voice_fallback", {
                     "voice": options.voice, "error": str(exc)[:300]},
                     session._offset_ms(session._now()))
-                await self._synthesize(text)
-            session.costs.add_tts(active_name(session._tts), characters=len(text),
-                                  audio_bytes=outbound.total_enqueued - start)
+                prepared = await self._synthesize(text)
+            if not prepared:  # prepared audio was paid for once, when it was made
+                session.costs.add_tts(active_name(session._tts), characters=len(text),
+                                      audio_bytes=outbound.total_enqueued - start)
             if outbound.total_enqueued == start:
                 continue  # nothing audible for this clause
             session._mark_seq += 1

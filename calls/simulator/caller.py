@@ -77,6 +77,8 @@ class CallReport:
     frames_received: int = 0
     close_code: int | None = None
     wav_path: str | None = None
+    # From Twilio's `start` message to the agent's first audio: the caller's dead air.
+    greeting_ms: int | None = None
 
     @property
     def latencies_ms(self) -> list[int]:
@@ -140,6 +142,8 @@ class ScriptedCaller:
             # The greeting first (unless the caller barges into it).
             await self._listen(peer, report, since=peer.t0, caller_end=None,
                                barge_next=bool(steps) and steps[0].kind == "barge")
+            if peer.utterances:
+                report.greeting_ms = int((peer.utterances[0].started_at - peer.t0) * 1000)
             for position, step in enumerate(steps):
                 if peer.closed.is_set():
                     break

@@ -705,3 +705,95 @@ async def test_a_knowledge_entry_that_covers_the_question_still_wins_over_a_pass
         passages=["[Handbook — Holidays] Opening hours change on public holidays."]))
     turn = await run(brain, conversation)
     assert turn.text == "We are open Monday to Friday, nine to five."
+
+
+# -- understanding: intents, dates checked against the hours, read-back, honest answers ----------
+
+CLINIC_BOOKING = ToolSpec(
+    name="book_appointment", description="Book an appointment at the clinic.",
+    parameters={"type": "object", "properties": {"when": {
+        "type": "string", "format": "date-time",
+        "description": "the day and time you would like to come in"}}, "required": ["when"]},
+    trigger_phrases=["book an appointment"], confirm=True)
+TICKETS = ToolSpec(
+    name="create_ticket", description="Open a support ticket for a problem.",
+    parameters={"type": "object", "properties": {
+        "summary": {"type": "string", "description": "a short description of the problem"},
+        "urgency": {"type": "string", "enum": ["low", "normal", "urgent"],
+                    "description": "How urgent is it?"}}, "required": ["summary", "urgency"]},
+    confirm=True)
+
+
+def a_clinic_call(*tools: ToolSpec) -> Conversation:
+    conversation = a_call(*tools)
+    conversation.business_hours = "Mon-Fri 09:00-17:00; Sat 09:00-13:00"
+    conversation.timezone = "America/New_York"
+    return conversation
+
+
+async def clinic_turns(*said: str, tools=(CLINIC_BOOKING,)) -> list[Turn]:
+    brain, conversation = OfflineBrain(), a_clinic_call(*tools)
+    return [await caller_says(brain, conversation, words) for words in said]
+
+
+@pytest.mark.asyncio
+async def test_a_symptom_is_offered_a_visit_and_yes_starts_the_booking():
+    offer, yes = await clinic_turns("My tooth hurts", "yes please")
+    assert offer.text.startswith("I'm sorry to hear that.") and "Would you like that?" in offer.text
+    assert not offer.tool_calls
+    assert yes.text.endswith("What is the day and time you would like to come in?")
+
+
+@pytest.mark.asyncio
+async def test_a_time_that_is_not_one_or_not_open_is_asked_again():
+    _, banana, sunday, day, time_, confirm, yes = await clinic_turns(
+        "I'd like to book an appointment", "banana", "Sunday at ten", "Tuesday", "at ten",
+        "yes", "yes")
+    assert banana.text.startswith("Sorry, I didn't catch a day or time.")
+    assert "closed on Sundays" in sunday.text
+    assert day.text == "What time on Tuesday, December 8?"
+    assert time_.text == ("Just to confirm, I'll book an appointment for Tuesday, December 8 at "
+                          "10 AM. Shall I go ahead?")
+    assert not time_.tool_calls  # nothing runs before the caller says yes
+    assert confirm.tool_calls[0].arguments == {"when": "2026-12-08T10:00:00-05:00"}
+    assert yes.text  # the call goes on
+
+
+@pytest.mark.asyncio
+async def test_a_change_at_the_read_back_is_taken_and_read_back_again():
+    asked, changed, done = await clinic_turns(
+        "Can I book an appointment for tomorrow at 10 am?", "No, make it Friday at two", "Yes")
+    assert "Thursday, December 3 at 10 AM" in asked.text
+    assert "Friday, December 4 at 2 PM" in changed.text and not changed.tool_calls
+    assert done.tool_calls[0].arguments == {"when": "2026-12-04T14:00:00-05:00"}
+
+
+@pytest.mark.asyncio
+async def test_cancelling_without_a_tool_for_it_is_said_honestly_and_a_person_offered():
+    honest, agreed = await clinic_turns("I need to cancel my appointment", "I don't mind")
+    assert honest.text.startswith("I'm not able to cancel bookings myself")
+    assert not honest.tool_calls
+    assert agreed.done.transfer_to == "human"
+
+
+@pytest.mark.asyncio
+async def test_a_question_without_an_answer_is_never_given_a_random_entry():
+    [turn] = await clinic_turns("Do you do teeth whitening?")
+    assert turn.text.startswith("Sorry, I don't have an answer to that.")
+
+
+@pytest.mark.asyncio
+async def test_a_complaint_goes_to_a_person():
+    offer, agreed = await clinic_turns("The receptionist was rude to me", "yes")
+    assert offer.text.startswith("I'm sorry to hear that.")
+    assert agreed.done.transfer_to == "human"
+
+
+@pytest.mark.asyncio
+async def test_a_fault_opens_a_ticket_in_the_callers_words():
+    asked, confirm, done = await clinic_turns("My laptop won't turn on", "it's not urgent, low",
+                                              "yes", tools=(TICKETS,))
+    assert asked.text.endswith("How urgent is it: low, normal, or urgent?")
+    assert 'summary "My laptop won\'t turn on"' in confirm.text
+    assert done.tool_calls[0].arguments == {"summary": "My laptop won't turn on",
+                                            "urgency": "low"}

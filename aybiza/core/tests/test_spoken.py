@@ -43,6 +43,13 @@ def test_yes_and_no():
     assert yes_no("I'd rather not") is False
     assert yes_no("yes, I mean no") is False  # no wins
     assert yes_no("what time is it") is None
+    # negation read as a phrase: a recording consent or a read-back answered naturally
+    assert yes_no("I don't mind") is True
+    assert yes_no("No problem, go ahead") is True
+    assert yes_no("I'd prefer you didn't") is False
+    assert yes_no("not really") is False
+    assert yes_no("of course not") is False
+    assert yes_no("I'm not sure") is None
 
 
 def test_luhn_and_number_words():

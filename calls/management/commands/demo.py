@@ -8,25 +8,20 @@ prints both sides with latencies, then stops the server.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from io import StringIO
 from pathlib import Path
 
-import httpx
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from calls.simulator.local_server import ServerFailed, local_server
 from calls.simulator.net import free_port
 
 BASE_DIR = Path(settings.BASE_DIR)
 RETURN_SCRIPT = BASE_DIR / "calls" / "simulator" / "scripts" / "return.txt"
 ANALYSIS_WAIT_S = 30.0
-
-
 
 
 class Command(BaseCommand):
@@ -48,60 +43,34 @@ class Command(BaseCommand):
         call_command("seed_demo", "--json", "--base-url", base_url, stdout=seed_out)
         seed = json.loads(seed_out.getvalue().strip().splitlines()[-1])
 
-        env = {**os.environ, "PUBLIC_BASE_URL": base_url, "OFFLINE_SPEECH_WARMUP": "true",
-               "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE",
-                                                        "aybiza.settings.dev")}
         self.stdout.write(f"Starting daphne on {base_url} …")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "aybiza.server", "-b", "127.0.0.1", "-p", str(port),
-             "aybiza.asgi:application"],
-            cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            self._wait_ready(server, base_url)
-            self.stdout.write("")
-            script_args = ["--script", options["script"]] if options["script"] else []
-            call_command("simulate_call", "--url", base_url, "--public-url", base_url,
-                         "--to", seed["number"], "--wav", str(BASE_DIR / "var" / "demo-call.wav"),
-                         *script_args, stdout=self.stdout)
-            first = self._print_stored_call(seed["number"])
-            if first is not None and not options["script"] and not options["no_return_call"]:
-                self._print_analysis(first)
+            with local_server(port) as server:
                 self.stdout.write("")
-                self.stdout.write("A second call from the same number: the agent remembers.")
-                call_command("simulate_call", "--url", base_url, "--public-url", base_url,
-                             "--to", seed["number"], "--script", str(RETURN_SCRIPT),
-                             stdout=self.stdout)
-                self._print_stored_call(seed["number"])
-            self._print_access(base_url, seed)
-            if options["keep_serving"]:
-                self.stdout.write("Serving; Ctrl-C to stop.")
-                server.wait()
+                self._call(base_url, seed, options)
+                if options["keep_serving"]:
+                    self.stdout.write("Serving; Ctrl-C to stop.")
+                    server.wait()
         except KeyboardInterrupt:
             pass
-        finally:
-            server.terminate()
-            try:
-                _, errors = server.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                _, errors = server.communicate()
-            if server.returncode not in (0, -15, None) and errors:
-                self.stderr.write(errors[-2000:])
+        except ServerFailed as exc:
+            raise CommandError(str(exc)) from exc
 
-    def _wait_ready(self, server: subprocess.Popen, base_url: str) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise CommandError(f"daphne exited: {server.stderr.read()[-2000:]}")
-            try:
-                health = httpx.get(base_url + "/healthz", timeout=1)
-                # Up, and the offline speech models loaded (so the first turn isn't slower).
-                if health.status_code == 200 and health.json().get("speech_ready", True):
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise CommandError("daphne did not come up within 60 s.")
+    def _call(self, base_url: str, seed: dict, options: dict) -> None:
+        script_args = ["--script", options["script"]] if options["script"] else []
+        call_command("simulate_call", "--url", base_url, "--public-url", base_url,
+                     "--to", seed["number"], "--wav", str(BASE_DIR / "var" / "demo-call.wav"),
+                     *script_args, stdout=self.stdout)
+        first = self._print_stored_call(seed["number"])
+        if first is not None and not options["script"] and not options["no_return_call"]:
+            self._print_analysis(first)
+            self.stdout.write("")
+            self.stdout.write("A second call from the same number: the agent remembers.")
+            call_command("simulate_call", "--url", base_url, "--public-url", base_url,
+                         "--to", seed["number"], "--script", str(RETURN_SCRIPT),
+                         stdout=self.stdout)
+            self._print_stored_call(seed["number"])
+        self._print_access(base_url, seed)
 
     def _print_analysis(self, call) -> None:
         """The post-call analysis the server writes in the background (learning/)."""

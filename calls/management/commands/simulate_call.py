@@ -66,6 +66,9 @@ class Command(BaseCommand):
             raise CommandError(f"The call failed: {exc}") from exc
         latencies = sorted(report.latencies_ms)
         self.stdout.write("")
+        if report.greeting_ms is not None:
+            self.stdout.write(f"Greeting: first audio {report.greeting_ms} ms after the stream "
+                              "started.")
         if latencies:
             self.stdout.write(
                 f"Agent turns: {len(latencies)}; first audio after the caller stopped: "

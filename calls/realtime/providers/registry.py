@@ -27,6 +27,9 @@ TTS_PROVIDERS: dict[str, str] = {
     "instant": "calls.realtime.providers.tts.instant.InstantTTS",
 }
 
+# Voices that run on this machine (no account, no network).
+OFFLINE_TTS = frozenset({"hibari", "espeak"})
+
 # Test and bench doubles (no speech, canned replies, simulated latencies): never for a real
 # caller. Built only where the FAKE_PROVIDERS_ENABLED setting is on (off in production settings;
 # the bench turns it on for its own server).

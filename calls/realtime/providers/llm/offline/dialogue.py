@@ -27,6 +27,7 @@ from calls.realtime.providers.llm.offline.intents import (
     is_human_request,
 )
 from calls.realtime.providers.llm.offline.matching import (
+    QUESTION_LIKE,
     QUESTION_START,
     STRONG_MATCH,
     Index,
@@ -38,6 +39,7 @@ from calls.realtime.providers.llm.offline.passages import passage_answer
 from calls.realtime.providers.llm.offline.responses import (
     ANYTHING_ELSE,
     GOODBYE_LINE,
+    NO_ANSWER_LINE,
     OFFER_HUMAN_LINE,
     REPROMPT_LINE,
     TRANSFER_LINE,
@@ -63,7 +65,11 @@ from calls.realtime.providers.llm.offline.slots import (
     prefilled,
 )
 from calls.realtime.providers.llm.offline.text import analyse, normalise
-from calls.realtime.providers.llm.offline.tool_kinds import first_text_argument, tool_of_kind
+from calls.realtime.providers.llm.offline.tool_kinds import (
+    first_text_argument,
+    kind_of,
+    tool_of_kind,
+)
 from calls.realtime.providers.llm.offline.when import Clock, clock_of
 
 # Consecutive misunderstandings after which a human is offered.
@@ -101,6 +107,8 @@ class _Reply:
     # What the brain took the caller's turn to be (book, cancel, question, problem, unknown...):
     # for evaluations, never spoken.
     intent: str = ""
+    # The arguments collected so far for the tool being filled (evaluations read them).
+    slots: dict[str, Any] = field(default_factory=dict)
 
 
 class _Turn:
@@ -118,6 +126,8 @@ class _Turn:
         reply, state = self._decide(state, text)
         if not reply.intent:
             reply.intent = "tool" if reply.call else "unknown"
+        reply.slots = dict(state.flow.args) if state.flow else dict(reply.call[1]) \
+            if reply.call else {}
         return reply, state
 
     def _decide(self, state: _State, text: str) -> tuple[_Reply, _State]:
@@ -128,6 +138,9 @@ class _Turn:
         if dtmf is not None:
             return self._dtmf(state, dtmf)
         norm = normalise(text)
+        if COMPLAINT.search(norm.lower()):  # "the receptionist was rude": a person handles it
+            return (_Reply(problem_offer(None), intent="problem"),
+                    replace(state, offered_human=True, offered_tool=None))
         if is_human_request(norm):
             return _Reply(TRANSFER_LINE, transfer_to="human", intent="human"), _State()
         if FORGET_ME.search(norm):  # the session forgets them and files an erasure request
@@ -195,6 +208,8 @@ class _Turn:
             return self._start_flow(understood, match.index, text)
         if from_documents:  # a passage shares the caller's words: better than a loose entry
             return _Reply(from_documents, intent="question"), understood
+        if QUESTION_LIKE.match(norm.lower()):
+            return self._not_understood(state, intent="question")
         return self._not_understood(state)
 
     # -- what the caller wants done ---------------------------------------------------------
@@ -265,7 +280,7 @@ class _Turn:
         opening = f"{lead}I can help with that." if lead else "Sure, I can help with that."
         acknowledgement = f"{opening} {given.problem}".strip()
         reply, state = self._advance(state, flow, acknowledgement)
-        reply.intent = intent or reply.intent
+        reply.intent = intent or kind_of(tool) or "tool"
         return reply, state
 
     def _confirm(self, state: _State, flow: _Flow, text: str,
@@ -320,6 +335,8 @@ class _Turn:
             if match.kind == "knowledge" and match.score >= STRONG_MATCH:
                 answer = self.conversation.knowledge[match.index][1]
                 return _Reply(f"{answer} {question}"), replace(state, misses=0)
+        if isinstance(value, Invalid) and value.understood:
+            return _Reply(f"{value.hint} {question}", intent="fill"), replace(state, misses=0)
         if isinstance(value, Invalid):
             missed = replace(state, misses=state.misses + 1)
             if missed.misses >= MISSES_BEFORE_HUMAN:
@@ -340,7 +357,7 @@ class _Turn:
                 question = coerce(schema_of(tool, missing[0]), flow.partial, None,
                                   self.clock).hint if self.clock else question
             return _Reply(f"{acknowledgement} {question}"), replace(state, flow=flow)
-        if tool.confirm:
+        if tool.confirm and kind_of(tool) != "lookup":
             # A tool that changes something (not idempotent) runs only after a read-back.
             return (_Reply(confirm_question(tool, flow.args)),
                     replace(state, flow=replace(flow, confirming=True)))
@@ -379,12 +396,14 @@ class _Turn:
         question = self._pending_question(state) or "What can I help you with?"
         return _Reply(f"No problem. {question}"), state
 
-    def _not_understood(self, state: _State) -> tuple[_Reply, _State]:
+    def _not_understood(self, state: _State, intent: str = "unknown") -> tuple[_Reply, _State]:
+        """What the brain cannot place: a question it has no answer to is said to be one (never
+        answered with a random entry); after two in a row a person is offered."""
         missed = replace(state, misses=state.misses + 1)
         if missed.misses >= MISSES_BEFORE_HUMAN:
-            return _Reply(OFFER_HUMAN_LINE, intent="unknown"), replace(missed, offered_human=True)
-        return _Reply(f"Sorry, I didn't understand that. {help_line(self.conversation)}",
-                      intent="unknown"), missed
+            return _Reply(OFFER_HUMAN_LINE, intent=intent), replace(missed, offered_human=True)
+        lead = NO_ANSWER_LINE if intent == "question" else "Sorry, I didn't understand that."
+        return _Reply(f"{lead} {help_line(self.conversation)}", intent=intent), missed
 
     def _reprompt(self, state: _State) -> _Reply:
         return _Reply(f"{REPROMPT_LINE} {self._pending_question(state)}".strip())

@@ -14,16 +14,23 @@ def _any(patterns: Sequence[str]) -> re.Pattern[str]:
     return re.compile("|".join(rf"(?:\b{p}\b)" for p in patterns))
 
 
+_PERSON = (r"(?:someone|somebody|anyone|anybody|a person|people|a human|the manager|a manager|"
+           r"the (?:it |support )?team|staff|support staff|a member|the front desk|reception|"
+           r"the receptionist|a technician|an engineer|the dentist|a doctor|the (?:it )?manager|"
+           r"the restaurant|an agent|the office|a human being)")
 _HUMAN = _any([
     r"(?:real|live|actual) (?:person|human|people)", r"humans?", r"operators?",
-    r"representatives?", r"agent", r"receptionist", r"customer (?:service|support)",
+    r"representatives?", r"agent", r"customer (?:service|support)",
     r"member of (?:your |the )?(?:staff|team)",
-    r"(?:speak|talk) (?:to|with) (?:someone|somebody|a person|a manager|staff|a member)",
+    rf"(?:speak|talk|chat) (?:to|with) {_PERSON}",
+    rf"(?:put|get|transfer|connect|pass|patch) (?:me |us )?(?:through |on |over )?(?:to |with )?"
+    rf"{_PERSON}",
+    r"transfer (?:me|us)\b", r"put me through", r"someone (?:i|we) can (?:speak|talk) to",
 ])
 
 
 # Long words only: a fuzzy "operator" would also hear "operate".
-_HUMAN_WORDS = ("representative", "receptionist")
+_HUMAN_WORDS = ("representative",)
 
 
 # "Forget me", "delete my data", "don't remember me" (not "forget it": that is CANCEL).
@@ -37,7 +44,8 @@ FORGET_ME = _any([
 
 GOODBYE = _any([
     r"good ?bye", r"bye", r"that is (?:all|it)", r"nothing else", r"hang up", r"i am done",
-    r"have a (?:good|nice|great|lovely) (?:day|one|evening|night|weekend)", r"see you",
+    r"have a (?:good|nice|great|lovely) (?:day|one|morning|afternoon|evening|night|weekend)",
+    r"see you",
     r"talk to you later",
 ])
 
@@ -81,13 +89,17 @@ _THING = (r"(?:appointment|appt|booking|reservation|visit|table|check ?up|cleani
 CANCEL_BOOKING = _any([
     rf"cancel\w* (?:(?:my|the|our|a|an|this|that)\s)?(?:\w+\s)?{_THING}",
     rf"(?:call off|scrap|drop) (?:my|the|our) {_THING}",
-    r"(?:can not|cannot|will not be able to|not able to|unable to) (?:make|come|"
+    r"(?:can not|cannot|will not be able to|not able to|unable to|not going to (?:be able to )?"
+    r"|am not going to|will not) (?:make|come|"
     r"attend|keep) (?:it|my|the|our)",
     rf"{_THING} cancel\w*",
     r"(?:want|need|like|have) to cancel",
 ])
 RESCHEDULE = _any([
     r"re ?schedul\w*", r"re ?book\w*",
+    rf"(?:change|move) the (?:time|day|date) of (?:my|the|our) {_THING}",
+    rf"{_THING} (?:be )?(?:moved|changed|pushed|brought)",
+    r"(?:booked|have an? \w+) (?:for|on) \w+ but (?:i |we )?(?:need|want|have) to (?:change|move)",
     rf"(?:move|change|shift|push|bring|switch|postpone|put off|delay) (?:back )?(?:my|the|our|"
     rf"this|that) (?:\w+\s)?{_THING}",
     rf"{_THING} (?:to|for) (?:a )?(?:different|another|later|earlier) (?:day|time|date)",
@@ -97,22 +109,29 @@ BOOK = _any([
     r"book\w*", r"schedul\w*", r"reserv\w*", r"make an? (?:appointment|reservation|booking)",
     rf"(?:get|have|need|want|like|set up|arrange|fit me in for|squeeze me in for) "
     rf"(?:an? |me an? |in an? |for an? )?(?:new )?{_THING}",
-    r"(?:come|pop|get) in (?:for|to|on|at|tomorrow|today|next|this)", r"fit me in",
-    r"squeeze me in", r"see (?:the|a) (?:dentist|doctor|hygienist)", r"table for",
+    r"(?:come|pop|get) in (?:for|to|on|at|tomorrow|today|next|this|monday|tuesday|wednesday|"
+    r"thursday|friday|saturday|sunday)", r"fit (?:me|us) in", r"fit in (?:a|an)",
+    r"squeeze (?:me|us) in", r"pencil (?:me|us) in", r"(?:book|get) (?:me|us) in",
+    r"see (?:the|a) (?:dentist|doctor|hygienist)", r"table for",
+    r"put (?:me|us) down for", r"room for (?:\w+ )?(?:people|of us|\d+|one|two|three|four|"
+    r"five|six|seven|eight|nine|ten|eleven|twelve)",
+    r"(?:come|coming) (?:in )?for (?:dinner|lunch|a meal|brunch)",
     r"(?:any|have you got|do you have) (?:openings|availability|free slots|slots|room)",
 ])
 # A symptom, a fault or a complaint: something is wrong for the caller.
 PROBLEM = _any([
     r"hurts?", r"hurting", r"pain\w*", r"ache\w*", r"aching", r"sore", r"bleed\w*", r"swollen",
     r"swelling", r"broke(?:n)?", r"chipped", r"cracked", r"toothache", r"emergency",
-    r"sensitive", r"abscess", r"lost (?:a|my) (?:filling|crown|tooth)", r"fell out",
+    r"sensitive", r"abscess", r"agony", r"throbbing", r"killing me",
+    r"lost (?:a|my) (?:filling|crown|tooth)", r"fell out",
     r"(?:is|are|not|stopped|keeps?) (?:not )?working", r"(?:does|do|did) not work",
     r"(?:will|would) not (?:start|turn on|boot|connect|load|open|print|sync|let me|charge)",
     r"(?:can not|cannot|unable to|not able to) (?:log ?in|sign in|connect|access|print|open|"
     r"get into|send|receive|see|hear)", r"crash\w*", r"error\w*", r"frozen", r"freez\w*",
     r"(?:very |really |so |too |super )slow", r"locked out", r"blue screen", r"virus",
     r"hacked", r"phishing", r"no internet", r"keeps? (?:dropping|disconnecting|restarting)",
-    r"problem with", r"issue with", r"something wrong", r"went wrong",
+    r"(?:is|are|went|has gone|have gone) down", r"outage", r"problem with", r"issue with",
+    r"something wrong", r"went wrong",
     r"(?:have|got|having) (?:a|an|some) (?:problem|issue)",
 ])
 # A complaint about the service: a person handles it, a booking would not help.
@@ -120,5 +139,5 @@ COMPLAINT = _any([
     r"complain\w*", r"unhappy", r"disappointed", r"terrible", r"awful", r"horrible", r"rude",
     r"food poisoning", r"(?:was|were|is) (?:cold|undercooked|overcooked|raw|burnt|wrong)",
     r"wrong order", r"overcharged", r"refund", r"not happy", r"(?:never|not) (?:coming|going) back",
-    r"worst",
+    r"worst", r"(?:got|was|were|been|became|fell) (?:sick|ill)",
 ])

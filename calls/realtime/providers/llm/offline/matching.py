@@ -29,6 +29,13 @@ STRONG_MATCH = 0.7
 QUESTION_START = re.compile(r"^(?:how|what|where|when|why|which|who|is|are|do|does)\b")
 
 
+# Anything asked as a question ("can you recommend...", "have you got..."): one the agent has
+# no answer to is said to be one, not "not understood".
+QUESTION_LIKE = re.compile(r"^(?:(?:so|and|but|um|uh|hi|hello|sorry|excuse me|also|oh) )*"
+                           r"(?:how|what|where|when|why|which|who|whose|is|are|was|were|do|does|"
+                           r"did|can|could|would|will|may|have you|has|should|shall)\b")
+
+
 _REQUEST = re.compile(
     r"\b(?:want|would like|need|can i|could i|let me|help me|i would|please|i am looking)\b"
 )
@@ -86,12 +93,18 @@ def best_match(text: str, index: Index) -> _Match:
         if score > best_knowledge.score:
             best_knowledge = _Match("knowledge", i, score)
     best_tool = _Match("none")
+    asked = bool(QUESTION_START.match(said.norm))
     for i, triggers in enumerate(index.triggers):
+        contained = [0.9 for trigger in triggers if contains_phrase(said.norm, trigger.norm)]
+        if asked and not contained:
+            # A question ("what are your hours?") starts a tool only by naming it; a loose
+            # likeness to a trigger ("open a ticket") is not enough.
+            continue
         score = max(
-            [similarity(said, trigger) for trigger in triggers]
-            + [0.9 for trigger in triggers if contains_phrase(said.norm, trigger.norm)]
+            [similarity(said, trigger) for trigger in triggers] + contained
             + [0.9 * similarity(said, index.names[i]),
-               0.7 * coverage(said, index.descriptions[i])]
+               # Below the threshold alone: "open" in "Open a ticket" is not opening hours.
+               0.45 * coverage(said, index.descriptions[i])]
         )
         if score > best_tool.score:
             best_tool = _Match("tool", i, score)

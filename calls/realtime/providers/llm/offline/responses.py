@@ -31,6 +31,9 @@ TRANSFER_LINE = "Let me transfer you to a member of our team."
 REPROMPT_LINE = "Sorry, I didn't catch that."
 
 
+NO_ANSWER_LINE = "Sorry, I don't have an answer to that."
+
+
 ANYTHING_ELSE = "Is there anything else I can help you with?"
 
 

@@ -109,8 +109,10 @@ def _clean_spoken_text(text: str) -> str:
 class Invalid:
     """Marker for an answer that does not fit the argument; `hint` says what was expected."""
 
-    def __init__(self, hint: str) -> None:
+    def __init__(self, hint: str, *, understood: bool = False) -> None:
         self.hint = hint
+        # The answer was understood but cannot be used ("we're closed then"): not a miss.
+        self.understood = understood
 
 
 class NeedsTime(Invalid):
@@ -131,19 +133,7 @@ def coerce(schema: dict[str, Any], text: str, dtmf: str | None, clock: Clock | N
     if "enum" in schema:
         return _pick_enum(list(schema["enum"]), text, dtmf)
     if kind in ("integer", "number"):
-        keyed = re.sub(r"\D", "", dtmf or "")
-        number = float(keyed) if keyed else None if dtmf else _parse_number(text)
-        if number is None:
-            return Invalid("Sorry, I need a number.")
-        if kind == "integer":
-            number = round(number)
-        low, high = schema.get("minimum"), schema.get("maximum")
-        if (low is not None and number < low) or (high is not None and number > high):
-            if low is not None and high is not None:
-                return Invalid(f"Sorry, that needs to be between {spoken_value(low)} and "
-                               f"{spoken_value(high)}.")
-            return Invalid("Sorry, that number doesn't work.")
-        return int(number) if kind == "integer" else number
+        return _coerce_number(schema, kind, text, dtmf)
     if kind == "boolean":
         answer = {"1": True, "2": False}.get(dtmf or "") if dtmf else yes_no(normalise(text))
         return Invalid("Sorry, please say yes or no.") if answer is None else answer
@@ -159,10 +149,30 @@ def coerce(schema: dict[str, Any], text: str, dtmf: str | None, clock: Clock | N
     return value
 
 
+def _coerce_number(schema: dict[str, Any], kind: str, text: str, dtmf: str | None) -> Any:
+    if not dtmf and _ALONE.search(text.lower()):
+        text = "one"  # "just me": a party of one
+    keyed = re.sub(r"\D", "", dtmf or "")
+    number = float(keyed) if keyed else None if dtmf else _parse_number(text)
+    if number is None:
+        return Invalid("Sorry, I need a number.")
+    if kind == "integer":
+        number = round(number)
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if (low is not None and number < low) or (high is not None and number > high):
+        if low is not None and high is not None:
+            return Invalid(f"Sorry, that needs to be between {spoken_value(low)} and "
+                           f"{spoken_value(high)}.")
+        return Invalid("Sorry, that number doesn't work.")
+    return int(number) if kind == "integer" else number
+
+
 def _coerce_when(schema_format: str, text: str, clock: Clock, partial: str) -> Any:
     value = when_value(schema_format, text, clock, partial)
     if isinstance(value, WhenProblem):
-        return NeedsTime(str(value)) if value.needs_time else Invalid(str(value))
+        if value.needs_time:
+            return NeedsTime(str(value), understood=True)
+        return Invalid(str(value), understood=value.understood)
     return value
 
 
@@ -173,8 +183,9 @@ def _pick_enum(options: list[Any], text: str, dtmf: str | None) -> Any:
     if dtmf:
         position = int(dtmf) if dtmf.isdigit() else 0
         return options[position - 1] if 1 <= position <= len(options) else invalid
-    norm = normalise(text)
-    names = [normalise(str(option)) for option in options]
+    # "not urgent, low is fine": an option said with a negation is not the one chosen.
+    norm = re.sub(r"\b(?:not|nothing|no|is not|isn't)\s+(\w+)", " ", normalise(text).lower())
+    names = [normalise(str(option)).lower() for option in options]
     contained = [i for i, name in enumerate(names) if contains_phrase(norm, name)]
     if contained:
         return options[max(contained, key=lambda i: len(names[i]))]
@@ -182,8 +193,13 @@ def _pick_enum(options: list[Any], text: str, dtmf: str | None) -> Any:
         number = _parse_number(text)
         return next((o for o in options if number is not None and o == number), invalid)
     ordinal = next((_ORDINALS[t] for t in norm.split() if t in _ORDINALS), 0)
-    if ordinal and re.search(r"\b(?:one|option)\b", norm) and ordinal <= len(options):
-        return options[ordinal - 1]
+    if re.search(r"\b(?:one|option)\b", norm):
+        if ordinal and ordinal <= len(options):
+            return options[ordinal - 1]
+        if re.search(r"\blast\b", norm):
+            return options[-1]
+        if re.search(r"\bmiddle\b", norm) and len(options) % 2:
+            return options[len(options) // 2]
     # Fuzzy: compare each option to the same number of consecutive spoken words.
     tokens = norm.split()
     best, best_score = invalid, 0.0
@@ -212,6 +228,7 @@ def enum_values_in(tool: ToolSpec, text: str, args: dict[str, Any]) -> dict[str,
     return found
 
 
+_ALONE = re.compile(r"\b(?:just|only) me\b|\bmyself\b|\b(?:on my own|by myself|alone)\b")
 _COUNTED = re.compile(r"\b(?:people|persons|guests|party|size|covers|seats|adults|number of)\b")
 
 

@@ -32,7 +32,8 @@ _STOP_WORDS = frozenset(split_words(
 
 # Concept → words (and phrasings) callers use for it; matching is done on concepts.
 _SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
-    "hours": ("hour", "hours", "open", "opening", "opens", "close", "closing", "closes", "closed"),
+    "hours": ("hour", "hours", "open", "opening", "opens", "close", "closing", "closes", "closed",
+              "late", "shut", "until", "till"),
     "location": (
         "address", "location", "located", "locate", "where", "find", "directions", "direction",
         "map", "situated", "street", "road", "based",
@@ -47,14 +48,33 @@ _SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
         "slot", "availability", "available",
     ),
     "cancel": ("cancel", "cancellation", "cancelling", "canceling"),
-    "contact": ("phone", "telephone", "email", "contact", "reach"),
+    "contact": ("phone", "telephone", "email", "mail", "contact", "reach", "mobile", "iphone",
+                "android", "cell", "smartphone", "tablet"),
+    # What a clinic, a restaurant and an office help desk get asked about on the phone.
+    "parking": ("park", "parking", "car", "cars", "garage"),
+    "insurance": ("insurance", "insured", "insurer", "plan", "covered", "coverage"),
+    "patient": ("patient", "patients", "register", "registering", "join"),
+    "vegetarian": ("vegetarian", "vegan", "vegans", "meat", "plant"),
+    "allergy": ("allergy", "allergies", "allergic", "gluten", "coeliac", "celiac", "nut", "nuts",
+                "dairy", "intolerance"),
+    "event": ("party", "parties", "event", "events", "private", "group", "groups", "birthday",
+              "hire", "celebration", "host"),
+    "children": ("kid", "kids", "child", "children", "family", "chair", "chairs"),
+    "remote": ("vpn", "remote", "remotely", "home"),
+    "wifi": ("wifi", "wireless", "network", "internet"),
+    "guest": ("guest", "guests", "visitor", "visitors", "visiting"),
+    "printer": ("print", "printer", "printers", "printing"),
+    "software": ("software", "app", "application", "applications", "program", "programs",
+                 "install", "installed", "download", "zoom", "photoshop", "visio"),
+    "password": ("password", "passwords", "login", "log"),
     "day": (
         "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "weekend",
         "weekends", "today", "tomorrow", "holiday", "holidays",
     ),
     "delivery": ("deliver", "delivery", "ship", "shipping", "shipped"),
     "refund": ("refund", "refunds", "return", "returns"),
-    "services": ("service", "services", "offer", "provide", "menu", "sell", "treatment"),
+    "services": ("service", "services", "offer", "provide", "menu", "sell", "treatment",
+                 "serve", "dishes", "food"),
     "order": ("order", "orders", "purchase"),
 }
 
@@ -121,7 +141,8 @@ def _concept(token: str) -> str | None:
     if found or token in _STOP_WORDS or len(token) < 4 or not token.isalpha():
         return found
     close = difflib.get_close_matches(token, _FUZZY_VOCABULARY, n=1, cutoff=0.8)
-    return _CONCEPT_OF[close[0]] if close else None
+    # The first sound is rarely misheard; "looking" is not "booking".
+    return _CONCEPT_OF[close[0]] if close and close[0][0] == token[0] else None
 
 
 @dataclass(frozen=True, slots=True)

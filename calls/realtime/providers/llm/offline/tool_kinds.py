@@ -17,7 +17,9 @@ _PROBLEM_THINGS = frozenset({"ticket", "incident", "issue", "problem", "case", "
 _LOOKUP_VERBS = frozenset({"get", "check", "find", "list", "lookup", "look", "search", "status"})
 
 
-def _kind(tool: ToolSpec) -> str:
+def kind_of(tool: ToolSpec) -> str:
+    """book, cancel, reschedule, problem or lookup (reads, changes nothing), from the tool's
+    name; "" for anything else."""
     words = humanise(tool.name).split()
     if not words:
         return ""
@@ -26,7 +28,7 @@ def _kind(tool: ToolSpec) -> str:
     if words[0] in {"reschedule", "move", "change", "rebook"}:
         return "reschedule"
     if words[0] in _LOOKUP_VERBS or "status" in words:
-        return ""
+        return "lookup"
     if set(words) & _PROBLEM_THINGS:
         return "problem"
     if words[0] in {"book", "schedule", "reserve"} or (
@@ -37,7 +39,7 @@ def _kind(tool: ToolSpec) -> str:
 
 def tool_of_kind(tools: Sequence[ToolSpec], kind: str) -> int | None:
     """The index of the first tool that does `kind` (book, cancel, reschedule, problem)."""
-    return next((i for i, tool in enumerate(tools) if _kind(tool) == kind), None)
+    return next((i for i, tool in enumerate(tools) if kind_of(tool) == kind), None)
 
 
 def first_text_argument(tool: ToolSpec) -> str | None:

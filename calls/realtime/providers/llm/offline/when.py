@@ -81,7 +81,7 @@ def _clock_words(text: str) -> str:
         return int(word) if word.isdigit() else _HOUR_WORDS[word]
 
     hour_pattern = rf"(\d{{1,2}}|{_HOUR})"
-    text = re.sub(rf"\bhalf (?:past|after) {hour_pattern}\b",
+    text = re.sub(rf"\bhalf (?:past |after )?{hour_pattern}\b",  # "half eleven" is 11:30
                   lambda m: f"{hour(m[1])}:30", text)
     text = re.sub(rf"\b(?:a )?quarter (?:past|after) {hour_pattern}\b",
                   lambda m: f"{hour(m[1])}:15", text)
@@ -93,6 +93,7 @@ def _clock_words(text: str) -> str:
     text = re.sub(rf"\b(\d{{1,2}}) ({_MINUTE})\b(?! (?:people|guests|of us|minutes|days|weeks))",
                   lambda m: f"{m[1]}:{_MINUTE_WORDS[m[2]]:02d}"
                   if int(m[1]) <= 12 else m[0], text)
+    text = re.sub(r"\b(\d{1,2}) (00|15|30|45)\b", r"\1:\2", text)  # "7 30" as recognisers write it
     text = re.sub(r"\b(\d{1,2})(am|pm)\b", r"\1 \2", text)
     return re.sub(rf"\b({_HOUR})(?= (?:am|pm|a m|p m|in the (?:morning|afternoon|evening))\b)",
                   lambda m: str(_HOUR_WORDS[m[1]]), text)
@@ -103,7 +104,8 @@ def _time_of(text: str) -> tuple[int, int, str] | None:
     half = "pm" if AFTERNOON.search(text) else "am" if MORNING.search(text) else ""
     found = re.search(r"\b(\d{1,2}):(\d{2})\b", text)
     if found is None:
-        found = re.search(r"\b(\d{1,2})(?= (?:am|pm|a m|p m)\b)", text)
+        found = re.search(r"\b(\d{1,2})(?= (?:am|pm|a m|p m|in the (?:morning|afternoon|"
+                          r"evening))\b)", text)
         # "at seven" before "for seven": "a table for four at seven" is seven o'clock.
         for lead in ("at|around|about|by", "for"):
             if found is not None:
@@ -137,13 +139,19 @@ def _date_of(text: str, today: date) -> date | None:
     if found and found[1] in _COUNT_WORDS or (found and found[1].isdigit()):
         count = int(found[1]) if found[1].isdigit() else _COUNT_WORDS[found[1]]
         return today + timedelta(days=count * (7 if found[2] == "week" else 1))
+    of_month = _day_of_month(text, today)
     weekday = re.search(rf"\b(next |this |coming )?({'|'.join(_WEEKDAYS)})s?\b", text)
+    if of_month is not None:  # "Friday the eleventh": the date says which Friday
+        return of_month
+    if weekday and re.search(r"\b(?:next week|the week after)\b", text):
+        monday = today + timedelta(days=7 - today.weekday())
+        return monday + timedelta(days=_WEEKDAYS[weekday[2]])
     if weekday:
         ahead = (_WEEKDAYS[weekday[2]] - today.weekday()) % 7
         if ahead == 0 and weekday[1] == "next ":
             ahead = 7
         return today + timedelta(days=ahead)
-    return _day_of_month(text, today)
+    return None
 
 
 def _day_of_month(text: str, today: date) -> date | None:
@@ -216,8 +224,8 @@ def parse_when(text: str, now: datetime, hours: BusinessHours = UNLIMITED) -> Wh
         return When(datetime.combine(now.date(), time(candidates[0], minute), now.tzinfo),
                     has_date=False, has_time=True)
     if day == now.date() and _WEEKDAY_SAID.search(cleaned) and not re.search(
-            r"\b(?:today|tonight|this (?:morning|afternoon|evening))\b", cleaned) and all(
-            datetime.combine(day, time(hour, minute), now.tzinfo) <= now for hour in candidates):
+            r"\b(?:today|tonight|this (?:morning|afternoon|evening))\b", cleaned) and (
+            _first_open(day, candidates, minute, now, hours, future_only=True) is None):
         day += timedelta(days=7)  # "Monday at ten" said on Monday at noon: next Monday
     moment = _first_open(day, candidates, minute, now, hours, future_only=False)
     if moment is None:
@@ -279,6 +287,7 @@ class WhenProblem(str):
     tell it from a value); `needs_time` when the caller named a day but no time."""
 
     needs_time: bool = False
+    understood: bool = True  # False only when no day or time was heard at all
 
 
 def when_value(schema_format: str, text: str, clock: Clock, partial: str = "") -> str:
@@ -289,7 +298,9 @@ def when_value(schema_format: str, text: str, clock: Clock, partial: str = "") -
     if partial and (heard is None or not heard.has_date):
         heard = parse_when(f"{partial} {text}", clock.now, clock.hours) or heard
     if heard is None:
-        return WhenProblem("Sorry, I didn't catch a day or time.")
+        problem = WhenProblem("Sorry, I didn't catch a day or time.")
+        problem.understood = False
+        return problem
     moment = heard.moment
     if schema_format == "time":
         return f"{moment:%H:%M}" if heard.has_time else WhenProblem("Sorry, what time?")

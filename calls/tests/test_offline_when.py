@@ -1,0 +1,77 @@
+"""Dates and times as callers say them, read against a business's hours (offline/when.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from aybiza.core.hours import HoursError, parse_hours
+from calls.realtime.providers.llm.offline.when import Clock, parse_when, when_value
+
+NEW_YORK = ZoneInfo("America/New_York")
+# Wednesday 2 December 2026, 9:30 in the morning.
+NOW = datetime(2026, 12, 2, 9, 30, tzinfo=NEW_YORK)
+CLINIC = parse_hours("Mon-Fri 09:00-17:00; Sat 09:00-13:00")
+
+
+@pytest.mark.parametrize(("said", "moment"), [
+    ("tomorrow at ten in the morning", "2026-12-03T10:00"),
+    ("next Tuesday at half past three", "2026-12-08T15:30"),
+    ("the twelfth of December at 11", "2026-12-12T11:00"),
+    ("Friday at quarter to five", "2026-12-04T16:45"),
+    ("thursday at eleven fifteen", "2026-12-03T11:15"),
+    ("at two", "2026-12-02T14:00"),  # a bare hour in the afternoon when the clinic is open
+    ("friday the eleventh at ten", "2026-12-11T10:00"),
+    ("wednesday next week at four", "2026-12-09T16:00"),
+    ("tomorrow at half eleven", "2026-12-03T11:30"),
+    ("in two days at 2 pm", "2026-12-04T14:00"),
+    ("saturday at noon", "2026-12-05T12:00"),
+])
+def test_spoken_moments(said, moment):
+    heard = parse_when(said, NOW, CLINIC)
+    assert heard is not None and heard.has_time
+    assert heard.moment.isoformat().startswith(moment)
+
+
+def test_a_weekday_said_on_that_day_after_its_time_is_next_week():
+    assert parse_when("Wednesday at nine", NOW, CLINIC).moment.day == 9
+    assert parse_when("Wednesday at eleven", NOW, CLINIC).moment.day == 2
+
+
+def test_counts_are_not_times():
+    assert parse_when("a table for four on friday at seven", NOW).moment.hour == 7
+    assert parse_when("for two", NOW) is None
+    assert parse_when("banana", NOW) is None
+
+
+@pytest.mark.parametrize(("said", "problem"), [
+    ("banana", "didn't catch a day or time"),
+    ("Sunday at ten", "closed on Sundays"),
+    ("Saturday at three", "closed at that time"),
+    ("Monday", "What time on Monday, December 7?"),
+])
+def test_values_that_cannot_be_booked_say_why(said, problem):
+    value = when_value("date-time", said, Clock(NOW, CLINIC))
+    assert problem in value and not value.startswith("2026")
+
+
+def test_a_day_then_a_time_make_one_moment():
+    clock = Clock(NOW, CLINIC)
+    assert when_value("date-time", "at ten", clock, partial="Monday") == (
+        "2026-12-07T10:00:00-05:00")
+    assert when_value("date", "next tuesday", clock) == "2026-12-08"
+    assert when_value("time", "half past two", clock) == "14:30"
+
+
+@pytest.mark.parametrize("written", ["Mon-Fri 9-5", "Mon 09:00-08:00", "Fri-Mon 09:00-17:00",
+                                     "Funday 09:00-10:00", "Mon 09:00-12:00 11:00-13:00"])
+def test_business_hours_that_cannot_be_read_say_what_to_write(written):
+    with pytest.raises(HoursError):
+        parse_hours(written)
+
+
+def test_business_hours_spoken():
+    assert CLINIC.spoken() == "Monday to Friday, 9 AM to 5 PM, and Saturday, 9 AM to 1 PM"
+    assert parse_hours("").unlimited and parse_hours("").is_open(NOW)

@@ -1,0 +1,109 @@
+"""`make eval`'s measures: the shipped evaluation sets, the text targets CI holds the offline
+agent to, a spoken subset, and a scenario as a real phone call."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from django.core.management import call_command
+
+from agents.demo_agents import DEMO_AGENTS, DENTAL
+from learning.quality.dataset import DatasetError, load
+from learning.quality.report import TARGETS, run_quality
+from learning.quality.speech import evaluate_speech, sample, with_noise
+from learning.quality.text import evaluate_text
+
+
+@pytest.mark.parametrize("demo", DEMO_AGENTS, ids=lambda demo: demo.key)
+def test_each_demo_agent_ships_200_labelled_utterances_over_every_intent(demo):
+    utterances = load(demo.key)
+    assert len(utterances) >= 200
+    assert {u.intent for u in utterances} >= {"question", "problem", "human", "goodbye",
+                                              "unknown", "fill"}
+    assert sum(bool(u.slots) for u in utterances) >= 25
+    assert load(demo.key, "heldout")  # and a set written after the tuning, never tuned on
+
+
+@pytest.mark.parametrize("demo", DEMO_AGENTS, ids=lambda demo: demo.key)
+def test_the_offline_brain_meets_the_text_targets(demo):
+    report = evaluate_text(demo, load(demo.key)).as_dict()
+    assert report["intent_accuracy"] >= TARGETS["intent_accuracy"], report["misses"]
+    assert report["slot_accuracy"] >= TARGETS["slot_accuracy"], report["misses"]
+
+
+def test_a_wrong_label_would_be_caught():
+    # the measure can fail: the same utterances with their intents rotated score badly
+    utterances = load(DENTAL.key)[:40]
+    swapped = [type(u)("goodbye" if u.intent != "goodbye" else "book", u.text, {}, "", u.where)
+               for u in utterances]
+    assert evaluate_text(DENTAL, swapped).intents.rate < 0.2
+
+
+def test_a_bad_line_names_its_file_and_line(tmp_path, monkeypatch):
+    import learning.quality.dataset as dataset
+
+    (tmp_path / "broken.txt").write_text("# header\nquestion | hello\n")
+    monkeypatch.setattr(dataset, "SETS", tmp_path)
+    with pytest.raises(DatasetError, match=r"broken\.txt:2"):
+        load("broken")
+
+
+def test_the_command_reports_text_suites_and_writes_json_and_a_plot(tmp_path, capsys):
+    call_command("quality", "--speech", "0", "--json", str(tmp_path / "q.json"),
+                 "--plot", str(tmp_path / "q.png"), "--check")
+    out = capsys.readouterr().out
+    assert "held-out intent" in out and "dental" in out and "helpdesk" in out
+    saved = json.loads((tmp_path / "q.json").read_text())
+    assert set(saved["agents"]) == {"dental", "restaurant", "helpdesk"}
+    assert saved["overall"]["suite_pass_rate"] == 1.0
+    assert (tmp_path / "q.png").stat().st_size > 10_000
+
+
+def test_noise_is_added_at_the_asked_level():
+    import numpy as np
+
+    from calls.realtime.audio import pcm16_to_ulaw, ulaw_to_pcm16
+
+    tone = pcm16_to_ulaw((8000 * np.sin(np.arange(8000) / 5)).astype(np.int16))
+    clean = ulaw_to_pcm16(tone).astype(float)
+    for snr in (20.0, 10.0):
+        noise = ulaw_to_pcm16(with_noise(tone, snr, seed=1)).astype(float) - clean
+        measured = 10 * np.log10(np.mean(clean ** 2) / np.mean(noise ** 2))
+        assert abs(measured - snr) < 1.5
+
+
+@pytest.mark.integration
+def test_spoken_utterances_are_recognised_and_understood():
+    # a small spoken subset (CI): the hibari voice on a clean line, the agent's own model
+    [clean] = asyncio.run(evaluate_speech(DENTAL, sample(load(DENTAL.key), 12),
+                                          voices=("hibari",), noise_levels=(None,)))
+    assert clean.words.wer <= 35.0, "\n".join(clean.words.lines)
+    assert clean.intents.rate >= 0.6, "\n".join(clean.words.lines)
+
+
+def test_run_quality_puts_the_parts_together_without_speech():
+    run = run_quality(speech_per_agent=0, agents=(DENTAL,))
+    assert run.failures() == []
+    assert run.as_dict()["agents"]["dental"]["suite"]["failed"] == []
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_scenario_is_judged_on_what_a_real_call_stored(settings):
+    from agents.demo import demo_seed
+    from learning.quality.calls import call_scenarios
+    from tests.daphne_server import daphne_server
+
+    token = "quality-token"
+    settings.TWILIO_AUTH_TOKEN = token
+    booking = next(s for s in DENTAL.scenarios if s["name"] == "Books an appointment")
+    hours = next(s for s in DENTAL.scenarios if s["name"] == "Answers the opening hours")
+    demo = type(DENTAL)(**{**DENTAL.__dict__, "scenarios": [hours, booking]})
+    with daphne_server({"TWILIO_AUTH_TOKEN": token}) as base_url:
+        seed = demo_seed(number=DENTAL.number, base_url=base_url)
+        results = asyncio.run(call_scenarios(base_url, demo, seed.number))
+    assert [r.passed for r in results] == [True, True], [r.failures for r in results]
+    assert all(r.greeting_ms and r.greeting_ms > 0 for r in results)
+    assert results[1].answer_ms and all(ms > 0 for ms in results[1].answer_ms)
