@@ -50,13 +50,12 @@ class Recovery:
             return
         await self._give_up_politely(CANNOT_ANSWER)
 
-    async def _give_up_politely(self, apology: str, *, greet: bool = False) -> None:
+    async def _give_up_politely(self, apology: str) -> None:
         """Say what went wrong; transfer to a person when the agent has the tool, else ask the
         caller to call back and end the call (outcome `error`: it did not go as it should)."""
         self._pending_outcome = self._pending_outcome or Outcome.ERROR
-        opening = [self.config.greeting] if greet and self.config.greeting else []
         if TRANSFER_TOOL in self._tool_specs and self._tools is not None:
-            await self._speak_lines([*opening, apology, HANDING_OVER], kind="recovery")
+            await self._speak_lines([apology, HANDING_OVER], kind="recovery")
             [result] = await self._run_tools([ToolCall(
                 id="recovery-transfer", name=TRANSFER_TOOL,
                 arguments={"summary": "The assistant had a technical problem during this call."})])
@@ -64,4 +63,4 @@ class Recovery:
             if not result.is_error and content.get("transferred"):
                 self._end(Outcome.TRANSFERRED, "transfer_after_provider_error")
                 return
-        await self._speak_lines([*opening, apology, CALL_BACK], kind="recovery", end_call=True)
+        await self._speak_lines([apology, CALL_BACK], kind="recovery", end_call=True)

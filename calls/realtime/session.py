@@ -173,7 +173,9 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
             if self._recorder is not None:
                 self._recorder.paused = True
             self._provider_failed("stt", exc)
-            self._start_turn(self._give_up_politely(CANNOT_HEAR))
+            # After the opening already playing, not over it.
+            self._turn_task = self._spawn(
+                self._after(self._turn_task, self._give_up_politely(CANNOT_HEAR)), "agent-turn")
             return
         self._spawn(self._transcripts(), "transcripts")
         if self._caller_speaking:  # they spoke while it connected: hand it what they said

@@ -75,3 +75,11 @@ def test_business_hours_that_cannot_be_read_say_what_to_write(written):
 def test_business_hours_spoken():
     assert CLINIC.spoken() == "Monday to Friday, 9 AM to 5 PM, and Saturday, 9 AM to 1 PM"
     assert parse_hours("").unlimited and parse_hours("").is_open(NOW)
+
+
+def test_a_booked_moment_is_recalled_as_said_not_as_stored():
+    from calls.realtime.providers.llm.offline.memory import spoken_moments
+
+    assert spoken_moments("when 2026-12-07T10:00:00-05:00 (asked on December 4)") == (
+        "when Monday, December 7 at 10 AM (asked on December 4)")
+    assert spoken_moments("on 2026-12-08") == "on Tuesday, December 8"

@@ -130,11 +130,13 @@ async def test_a_recogniser_refused_at_call_start_still_greets_and_says_why():
     await feed(session, SILENCE, 0.2)
     await asyncio.wait_for(session.wait_closed(), 10)
 
-    # then the caller heard the greeting and an apology before the call ended, and nothing
-    # was recorded (no disclosure was made)
+    # then the caller heard the opening (it plays while the recogniser connects) and then an
+    # apology before the call ended, and nothing was recorded
     assert recorder.paused
-    [agent] = [t for t in store.ordered_turns() if t["role"] == "agent"]
-    assert agent["text"] == f"Thanks for calling Acme. {CANNOT_HEAR} {CALL_BACK}"
+    opening, apology = [t for t in store.ordered_turns() if t["role"] == "agent"]
+    assert opening["text"] == "This call is recorded. Thanks for calling Acme."
+    assert not opening["interrupted"]
+    assert apology["text"] == f"{CANNOT_HEAR} {CALL_BACK}"
     assert store.closed["outcome"] == Outcome.ERROR
     assert ("provider_auth_failed", {"kind": "stt", "provider": "deepgram",
                                      "status": 401}) in store.events

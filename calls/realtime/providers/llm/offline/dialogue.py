@@ -3,6 +3,7 @@ the state (tool being filled, misunderstandings, a transfer offered) and decide 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -72,6 +73,8 @@ from calls.realtime.providers.llm.offline.tool_kinds import (
 )
 from calls.realtime.providers.llm.offline.when import Clock, clock_of
 
+_QUESTION_WORDS = re.compile(r"\b(?:where|when|how much|how|what|which|who)\b")
+
 # Consecutive misunderstandings after which a human is offered.
 MISSES_BEFORE_HUMAN = 2
 
@@ -126,8 +129,10 @@ class _Turn:
         reply, state = self._decide(state, text)
         if not reply.intent:
             reply.intent = "tool" if reply.call else "unknown"
-        reply.slots = dict(state.flow.args) if state.flow else dict(reply.call[1]) \
-            if reply.call else {}
+        if state.flow is not None:
+            reply.slots = dict(state.flow.args)
+        elif reply.call is not None:
+            reply.slots = dict(reply.call[1])
         return reply, state
 
     def _decide(self, state: _State, text: str) -> tuple[_Reply, _State]:
@@ -215,15 +220,13 @@ class _Turn:
     # -- what the caller wants done ---------------------------------------------------------
 
     def _wanted(self, norm: str) -> str | None:
-        """cancel / reschedule / complaint / problem / book when the words ask for it (read
-        from the normalised words: "won't" is "will not")."""
+        """cancel / reschedule / problem / book when the words ask for it (read from the
+        normalised words: "won't" is "will not"); complaints are taken before (`_decide`)."""
         norm = norm.lower()
         if CANCEL_BOOKING.search(norm):
             return "cancel"
         if RESCHEDULE.search(norm):
             return "reschedule"
-        if COMPLAINT.search(norm):
-            return "complaint"
         if PROBLEM.search(norm):
             # "Is it painful?" asks about something the agent knows: the knowledge answers.
             match = best_match(norm, self.index)
@@ -236,8 +239,6 @@ class _Turn:
 
     def _act_on(self, state: _State, wanted: str, text: str) -> tuple[_Reply, _State]:
         tools = self.conversation.tools
-        if wanted == "complaint":
-            return _Reply(problem_offer(None), intent="problem"), replace(state, offered_human=True)
         tool = tool_of_kind(tools, wanted)
         if tool is not None:
             lead = "I'm sorry to hear that. " if wanted == "problem" else ""
@@ -261,7 +262,8 @@ class _Turn:
         """Whether a knowledge entry speaks of every topic word the caller said ("where can I
         park?" shares only "where" with "Where are you located?": a document passage about
         parking answers it better)."""
-        said = {term for term in analyse(text).terms if not term.startswith("@")}
+        # Topic words only: "where" and "how much" ask, they are not what the caller asks about.
+        said = set(analyse(_QUESTION_WORDS.sub(" ", text.lower())).terms)
         question, answer = self.conversation.knowledge[entry]
         return said <= set(analyse(question).terms) | set(analyse(answer).terms)
 
