@@ -25,6 +25,16 @@ ORDINALS = {word: value + 1 for value, word in enumerate((
     "tenth", "eleventh", "twelfth"))}
 
 
+# Days of a month as said: "first" .. "twelfth", "thirteenth" .. "twentieth", "thirtieth", and
+# "twenty first" .. "thirty ninth" (dates read them, the recogniser's model hears them).
+ORDINAL_DAY_WORDS = dict(ORDINALS) | {
+    "thirteenth": 13, "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17,
+    "eighteenth": 18, "nineteenth": 19, "twentieth": 20, "thirtieth": 30}
+ORDINAL_DAY_WORDS |= {f"{tens} {unit}": base + value for tens, base in (("twenty", 20),
+                                                                         ("thirty", 30))
+                      for unit, value in ORDINALS.items() if value < 10}
+
+
 def number_words(n: int) -> list[str]:
     """Spell a non-negative integer below one million the way a caller says it."""
     if n < 20:

@@ -31,7 +31,7 @@ class Consent:
         if granted and self._recorder is not None:
             self._recorder.paused = False
         lead = "Thank you." if granted else "No problem, this call will not be recorded."
-        self._greet([lead, self.config.greeting] if self.config.greeting else [lead])
+        self._greet([lead])
 
 
 def consent_answer(text: str) -> bool | None:

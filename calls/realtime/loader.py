@@ -59,22 +59,18 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
                                 knowledge=knowledge, language=agent.language,
                                 caller_name=known.name, memory=known.facts,
                                 business_hours=agent.business_hours, timezone=agent.timezone)
-    greeting = welcome_back(agent.greeting, known)
+    greeting_lines = welcome_back(agent.greeting, known)
     if resumed is not None:
         conversation.messages = [message_from_dict(m) for m in resumed.messages]
-        greeting = resume_greeting(conversation.messages[-1].text, known)
+        greeting_lines = [resume_greeting(conversation.messages[-1].text, known)]
     # The opening's prepared audio, fetched with the rest (never on the call's event loop).
     audio_key = (agent.tts_provider, agent.voice, agent.language)
     prepared = cached_opening(provider=audio_key[0], voice=audio_key[1], language=audio_key[2],
-                              lines=[greeting, *opening_lines(agent)])
-    # Spoken line by line: the agent's own greeting stays one line, so its prepared audio
-    # plays after a personal "Welcome back, Sam!".
-    greeting_lines = [greeting[:-len(agent.greeting)].strip(), agent.greeting] if (
-        agent.greeting and greeting.endswith(agent.greeting)
-        and greeting != agent.greeting) else [greeting]
+                              lines=[*greeting_lines, *opening_lines(agent)])
     config = SessionConfig(
         call_id=call.id, tenant_id=call.tenant_id, agent_id=agent.id,
-        conversation=conversation, greeting=greeting, greeting_lines=greeting_lines,
+        conversation=conversation, greeting=" ".join(greeting_lines),
+        greeting_lines=greeting_lines,
         resumed_from_call_id=resumed.from_call_id if resumed is not None else None,
         end_of_turn_silence_ms=agent.end_of_turn_silence_ms,
         barge_in_min_speech_ms=agent.barge_in_min_speech_ms,
@@ -104,13 +100,16 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
                         vad=build_vad(**options.get("vad", {})), failover=relay)
 
 
-def welcome_back(greeting: str, known: Remembered) -> str:
-    """The greeting, opened for a caller the agent remembers (by first name when known)."""
-    if known.empty or not greeting:
-        return greeting
-    if known.name:
-        return f"Welcome back, {known.name.split()[0]}! {greeting}"
-    return f"Welcome back! {greeting}"
+def welcome_back(greeting: str, known: Remembered) -> list[str]:
+    """The greeting's lines, opened for a caller the agent remembers (by first name when
+    known). Spoken line by line: the agent's own greeting stays whole, so its prepared audio
+    plays after a personal "Welcome back, Sam!"."""
+    if not greeting:
+        return []
+    if known.empty:
+        return [greeting]
+    return [f"Welcome back, {known.name.split()[0]}!" if known.name else "Welcome back!",
+            greeting]
 
 
 def resume_greeting(last_question: str, known: Remembered) -> str:

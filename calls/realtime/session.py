@@ -192,18 +192,20 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
                 [line for line in (config.recording_disclosure, config.consent_prompt) if line],
                 kind="consent"))
             return
-        opening = (config.greeting_lines or [config.greeting]) if config.greeting else []
-        if config.recording_mode == "on" and config.recording_disclosure:
-            opening.insert(0, config.recording_disclosure)
+        disclosed = config.recording_mode == "on" and bool(config.recording_disclosure)
+        if disclosed:
             self._consent(granted=True, method="implicit")
-        self._greet(opening)
+        self._greet([config.recording_disclosure] if disclosed else [])
 
-    def _greet(self, lines: list[str]) -> None:
-        if self.config.greeting:
-            self.conversation.messages.append(Message(role="assistant",
-                                                      text=self.config.greeting))
-        if lines:
-            self._start_turn(self._speak_lines(lines, kind="greeting"))
+    def _greet(self, before: list[str]) -> None:
+        """Speak `before` (a disclosure, an answer to the consent question), then the
+        greeting, line by line as the loader split it."""
+        config = self.config
+        greeting = config.greeting_lines or ([config.greeting] if config.greeting else [])
+        if config.greeting:
+            self.conversation.messages.append(Message(role="assistant", text=config.greeting))
+        if before or greeting:
+            self._start_turn(self._speak_lines([*before, *greeting], kind="greeting"))
 
     async def wait_closed(self) -> None:
         """Until the call is closed and its record saved (whoever ended it)."""

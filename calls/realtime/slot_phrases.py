@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aybiza.core.hours import DAY_NAMES
-from aybiza.core.spoken import ONES
+from aybiza.core.hours import DAY_NAMES, MONTH_NAMES
+from aybiza.core.spoken import ONES, ORDINAL_DAY_WORDS
 from calls.realtime.providers.llm.base import ToolSpec
+from calls.realtime.providers.llm.offline.when import DATE_FORMATS
 
 _HOURS = ONES[1:13]
-_DATE_FORMATS = ("date-time", "date", "time")
 
 
 def _date_phrases() -> list[str]:
@@ -31,14 +31,10 @@ def _date_phrases() -> list[str]:
     return phrases
 
 
-_ORDINAL_DAYS = (
-    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
-    "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth",
-    "eighteenth", "nineteenth", "twentieth", "twenty first", "twenty second", "twenty third",
-    "twenty fourth", "twenty fifth", "twenty sixth", "twenty seventh", "twenty eighth",
-    "twenty ninth", "thirtieth", "thirty first")
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
-           "september", "october", "november", "december")
+# The days of a month in order ("first" .. "thirty first").
+_ORDINAL_DAYS = tuple(word for word, day in sorted(ORDINAL_DAY_WORDS.items(), key=lambda i: i[1])
+                      if day <= 31)
+_MONTHS = tuple(month.lower() for month in MONTH_NAMES)
 
 # How callers ask for what the offline brain does in any business (its intents): written once,
 # generic, so the recogniser expects "put me through to someone" as much as the agent's own
@@ -86,7 +82,7 @@ def slot_phrases(tools: Iterable[ToolSpec]) -> list[str]:
         for name, schema in properties.items():
             if not isinstance(schema, dict):
                 continue
-            if schema.get("format") in _DATE_FORMATS and not dates_added:
+            if schema.get("format") in DATE_FORMATS and not dates_added:
                 phrases += _date_phrases()
                 dates_added = True
             elif "enum" in schema:

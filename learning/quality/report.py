@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.demo_agents import DEMO_AGENTS, DemoAgent
+from calls.dashboard import percentile
 from calls.realtime.call_control import with_call_control
 from calls.realtime.providers.llm.offline import OfflineBrain
 from calls.realtime.turn_model import available as turn_model_available
@@ -91,23 +92,17 @@ def run_quality(*, speech_per_agent: int | None = 24, voices: tuple[str, ...] = 
                 entry["turns"] = [r.as_dict() for r in evaluate_turns(spoken, voices)]
         if calls and demo.key in calls:
             results = calls[demo.key]
-            answers = sorted(ms for r in results for ms in r.answer_ms)
-            greetings = sorted(r.greeting_ms for r in results if r.greeting_ms is not None)
+            answers = [ms for r in results for ms in r.answer_ms]
+            greetings = [r.greeting_ms for r in results if r.greeting_ms is not None]
             entry["calls"] = {
                 "scenarios": len(results),
                 "pass_rate": sum(r.passed for r in results) / len(results) if results else None,
                 "results": [r.as_dict() for r in results],
-                "greeting_ms_p50": _percentile(greetings, 50),
-                "answer_ms_p50": _percentile(answers, 50),
-                "answer_ms_p95": _percentile(answers, 95)}
+                "greeting_ms_p50": percentile(greetings, 0.5),
+                "answer_ms_p50": percentile(answers, 0.5),
+                "answer_ms_p95": percentile(answers, 0.95)}
         run.agents[demo.key] = entry
     return run
-
-
-def _percentile(values: list[int], q: float) -> int | None:
-    if not values:
-        return None
-    return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
 
 
 def table(run: QualityRun) -> list[str]:

@@ -13,13 +13,17 @@ import numpy as np
 
 from agents.demo_agents import DemoAgent
 from calls.realtime.loader import stt_vocabulary
-from calls.realtime.providers.llm.base import Message
-from calls.realtime.providers.llm.offline.dialogue import plan
-from calls.realtime.providers.llm.offline.slots import Invalid, coerce
 from calls.realtime.providers.llm.offline.when import clock_of
 from calls.realtime.wer import Score, phone_band, transcribe_turns
 from learning.quality.dataset import Utterance
-from learning.quality.text import Tally, _same, conversation_for
+from learning.quality.text import (
+    Tally,
+    conversation_for,
+    fill_value,
+    filled_as,
+    first_reply,
+    same_value,
+)
 
 VOICES = ("hibari", "espeak")
 # Signal-to-noise ratios in dB; None is the clean line.
@@ -103,16 +107,10 @@ def _judge(demo: DemoAgent, utterance: Utterance, heard: str, condition: Conditi
            clock) -> None:
     if utterance.intent == "fill":
         for name, expected in utterance.slots.items():
-            schema = next((tool["parameters"]["properties"][name] for tool in demo.tools
-                           if name in tool["parameters"].get("properties", {})), None)
-            value = coerce(schema, heard, None, clock) if schema else None
-            condition.slots.add(value is not None and not isinstance(value, Invalid)
-                                and _same(expected, value))
+            condition.slots.add(filled_as(expected, fill_value(demo, name, heard, clock)))
         return
-    conversation = conversation_for(demo)
-    conversation.messages = [Message(role="user", text=heard)]
-    reply = plan(conversation)
+    reply = first_reply(demo, heard)
     condition.intents.add(reply.intent == utterance.intent)
     for name, expected in utterance.slots.items():
         if name != "summary":  # free text: the recogniser's words are never the caller's
-            condition.slots.add(_same(expected, reply.slots.get(name)))
+            condition.slots.add(same_value(expected, reply.slots.get(name)))

@@ -10,7 +10,7 @@ from agents.demo_agents import DemoAgent
 from calls.realtime.providers.llm.base import Conversation, Message, ToolSpec
 from calls.realtime.providers.llm.offline.dialogue import plan
 from calls.realtime.providers.llm.offline.slots import Invalid, coerce
-from calls.realtime.providers.llm.offline.when import clock_of
+from calls.realtime.providers.llm.offline.when import Clock, clock_of
 from learning.quality.dataset import NOW, Utterance
 
 
@@ -35,13 +35,12 @@ class TextReport:
     slots: Tally = field(default_factory=Tally)
     answers: Tally = field(default_factory=Tally)
     misses: list[str] = field(default_factory=list)
+    fills: int = 0  # answers to a question, judged by their slots only
 
     def as_dict(self) -> dict[str, Any]:
-        return {"agent": self.agent, "utterances": self.intents.total + self._fills,
+        return {"agent": self.agent, "utterances": self.intents.total + self.fills,
                 "intent_accuracy": self.intents.rate, "slot_accuracy": self.slots.rate,
                 "answer_accuracy": self.answers.rate, "misses": self.misses}
-
-    _fills: int = 0
 
 
 def conversation_for(demo: DemoAgent) -> Conversation:
@@ -55,7 +54,7 @@ def conversation_for(demo: DemoAgent) -> Conversation:
                         timezone=demo.fields["timezone"], now=NOW)
 
 
-def _same(expected: str, actual: Any) -> bool:
+def same_value(expected: str, actual: Any) -> bool:
     """A labelled slot value against what the brain filled: dates by their leading part
     ("2026-12-03T10:00" matches "2026-12-03T10:00:00-05:00"), words without case."""
     if actual is None:
@@ -65,27 +64,41 @@ def _same(expected: str, actual: Any) -> bool:
         len(expected) > 12 and expected.lower() in actual_text.lower())
 
 
+def fill_value(demo: DemoAgent, name: str, said: str, clock: Clock) -> Any:
+    """What the brain makes of `said` as the answer to its question for the argument `name`:
+    the value, an `Invalid`, or None when none of the agent's tools takes that argument."""
+    schema = next((tool["parameters"]["properties"][name] for tool in demo.tools
+                   if name in tool["parameters"].get("properties", {})), None)
+    return coerce(schema, said, None, clock) if schema else None
+
+
+def filled_as(expected: str, value: Any) -> bool:
+    return value is not None and not isinstance(value, Invalid) and same_value(expected, value)
+
+
+def first_reply(demo: DemoAgent, said: str):
+    """The brain's reply to `said` as the first words of a call."""
+    conversation = conversation_for(demo)
+    conversation.messages = [Message(role="user", text=said)]
+    return plan(conversation)
+
+
 def evaluate_text(demo: DemoAgent, utterances: list[Utterance]) -> TextReport:
     report = TextReport(agent=demo.key)
     clock = clock_of(conversation_for(demo))
     for utterance in utterances:
         if utterance.intent == "fill":
-            report._fills += 1
+            report.fills += 1
             for name, expected in utterance.slots.items():
-                schema = next((tool["parameters"]["properties"][name] for tool in demo.tools
-                               if name in tool["parameters"].get("properties", {})), None)
-                value = coerce(schema, utterance.text, None, clock) if schema else None
-                ok = value is not None and not isinstance(value, Invalid) and _same(
-                    expected, value)
+                value = fill_value(demo, name, utterance.text, clock)
+                ok = filled_as(expected, value)
                 report.slots.add(ok)
                 if not ok:
                     got = value.hint if isinstance(value, Invalid) else value
                     report.misses.append(f"{utterance.where} slot {name}: {utterance.text!r} → "
                                          f"{got!r}, expected {expected!r}")
             continue
-        conversation = conversation_for(demo)
-        conversation.messages = [Message(role="user", text=utterance.text)]
-        reply = plan(conversation)
+        reply = first_reply(demo, utterance.text)
         ok = reply.intent == utterance.intent
         report.intents.add(ok)
         if not ok:
@@ -93,7 +106,7 @@ def evaluate_text(demo: DemoAgent, utterances: list[Utterance]) -> TextReport:
                                  f"{reply.intent} ({reply.text[:60]!r}), expected "
                                  f"{utterance.intent}")
         for name, expected in utterance.slots.items():
-            good = _same(expected, reply.slots.get(name))
+            good = same_value(expected, reply.slots.get(name))
             report.slots.add(good)
             if not good:
                 report.misses.append(f"{utterance.where} slot {name}: {utterance.text!r} → "

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from calls.dashboard import percentile
 from calls.realtime.audio import ulaw_to_pcm16
 from calls.realtime.wer import phone_band
 from learning.quality.dataset import Utterance
@@ -32,13 +33,12 @@ class TurnReport:
     decision_cpu_ms: list[float]
 
     def as_dict(self) -> dict:
-        cpu = sorted(self.decision_cpu_ms)
+        p50, p95 = (percentile(self.decision_cpu_ms, q) for q in (0.5, 0.95))
         return {"voice": self.voice, "samples": self.complete_judged_complete.total,
                 "complete_recall": self.complete_judged_complete.rate,
                 "false_cut_offs": self.cut_judged_complete.rate,
-                "decision_cpu_ms_p50": round(cpu[len(cpu) // 2], 1) if cpu else None,
-                "decision_cpu_ms_p95": round(cpu[int(0.95 * (len(cpu) - 1))], 1)
-                if cpu else None}
+                "decision_cpu_ms_p50": None if p50 is None else round(p50, 1),
+                "decision_cpu_ms_p95": None if p95 is None else round(p95, 1)}
 
 
 def mid_sentence_cut(ulaw: bytes) -> bytes | None:

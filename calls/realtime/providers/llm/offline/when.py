@@ -16,27 +16,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aybiza.core.hours import (
     DAY_NAMES,
+    MONTH_NAMES,
     UNLIMITED,
     BusinessHours,
     HoursError,
     parse_hours,
     spoken_time,
 )
-from aybiza.core.spoken import ONES_VALUE, ORDINALS, TENS_VALUE
+from aybiza.core.spoken import ONES_VALUE, ORDINAL_DAY_WORDS, TENS_VALUE
 
 _WEEKDAYS = {name.lower(): index for index, name in enumerate(DAY_NAMES)}
 _WEEKDAYS |= {"tues": 1, "weds": 2, "thurs": 3}
-_MONTHS = {name: index for index, name in enumerate(
-    ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-     "october", "november", "december"), start=1)}
+_MONTHS = {name.lower(): index for index, name in enumerate(MONTH_NAMES, start=1)}
 _MONTHS |= {name[:3]: index for name, index in list(_MONTHS.items())} | {"sept": 9}
-_ORDINAL_WORDS = dict(ORDINALS) | {
-    "thirteenth": 13, "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17,
-    "eighteenth": 18, "nineteenth": 19, "twentieth": 20, "thirtieth": 30}
-for _tens_word, _tens_value in (("twenty", 20), ("thirty", 30)):
-    for _unit_word, _unit_value in ORDINALS.items():
-        if _unit_value < 10:
-            _ORDINAL_WORDS[f"{_tens_word} {_unit_word}"] = _tens_value + _unit_value
+_ORDINAL_WORDS = ORDINAL_DAY_WORDS
 _HOUR_WORDS = {word: value for word, value in ONES_VALUE.items() if 1 <= value <= 12}
 _MINUTE_WORDS = {"oh five": 5, "o five": 5, "fifteen": 15, "thirty": 30, "forty five": 45,
                  "ten": 10, "twenty": 20, "forty": 40, "fifty": 50, "twenty five": 25,
@@ -283,14 +276,21 @@ def clock_of(conversation) -> Clock:
 
 
 class WhenProblem(str):
-    """Why a spoken moment cannot be used, as a sentence to say (a str subclass so callers can
-    tell it from a value); `needs_time` when the caller named a day but no time."""
+    """Why a spoken moment cannot be used, as the sentence to say (a str, told apart from a
+    value by its type)."""
 
-    needs_time: bool = False
-    understood: bool = True  # False only when no day or time was heard at all
+    needs_time: bool  # a day was named, its time was not
+    understood: bool  # False only when no day or time was heard at all
+
+    def __new__(cls, hint: str, *, needs_time: bool = False,
+                understood: bool = True) -> WhenProblem:
+        problem = super().__new__(cls, hint)
+        problem.needs_time, problem.understood = needs_time, understood
+        return problem
 
 
-def when_value(schema_format: str, text: str, clock: Clock, partial: str = "") -> str:
+def when_value(schema_format: str, text: str, clock: Clock,
+               partial: str = "") -> str | WhenProblem:
     """The argument value for a date/time slot ("2026-12-08T15:30:00-05:00", "2026-12-08",
     "15:30"), or a WhenProblem. `partial` is what the caller said before ("Tuesday") when they
     were asked only for the time."""
@@ -298,9 +298,7 @@ def when_value(schema_format: str, text: str, clock: Clock, partial: str = "") -
     if partial and (heard is None or not heard.has_date):
         heard = parse_when(f"{partial} {text}", clock.now, clock.hours) or heard
     if heard is None:
-        problem = WhenProblem("Sorry, I didn't catch a day or time.")
-        problem.understood = False
-        return problem
+        return WhenProblem("Sorry, I didn't catch a day or time.", understood=False)
     moment = heard.moment
     if schema_format == "time":
         return f"{moment:%H:%M}" if heard.has_time else WhenProblem("Sorry, what time?")
@@ -312,9 +310,7 @@ def when_value(schema_format: str, text: str, clock: Clock, partial: str = "") -
     if schema_format == "date":
         return moment.date().isoformat()
     if not heard.has_time:
-        problem = WhenProblem(f"What time on {heard.spoken()}?")
-        problem.needs_time = True
-        return problem
+        return WhenProblem(f"What time on {heard.spoken()}?", needs_time=True)
     if moment <= clock.now:
         return WhenProblem("Sorry, that time has already passed.")
     if not clock.hours.is_open(moment):
