@@ -38,6 +38,11 @@ DENTAL = DemoAgent(
             "offer to take a message. Never give medical advice."),
         "timezone": "America/New_York",
         "business_hours": "Mon-Fri 09:00-17:00; Sat 09:00-13:00",
+        # Reminder campaigns (`manage.py campaign_demo`): {{name}} is the row's name.
+        "outbound_greeting": "Hi {{name}}, this is Demo Dental calling. You are due for a "
+                             "check-up. Would you like to book an appointment?",
+        "voicemail_message": "Hi {{name}}, this is Demo Dental. You are due for a check-up: "
+                             "please call us back to book a time. Goodbye!",
         # After each call (learning/): judged against this, the booking time extracted.
         "success_criteria": "An appointment is booked.",
         "extraction_schema": {"type": "object", "properties": {

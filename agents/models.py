@@ -95,6 +95,15 @@ class Agent(TenantOwnedModel):
         help_text="When the business is open, e.g. “Mon-Fri 09:00-17:00; Sat 09:00-13:00”. "
                   "The offline agent books only inside these hours. Empty: any time.")
     reprompt_text = models.CharField(max_length=300, default="Are you still there?")
+    # Outbound calls (calls/outbound.py): `{{name}}`-style placeholders take the call's variables.
+    outbound_greeting = models.CharField(
+        max_length=500, blank=True,
+        help_text="What the agent says first when it places the call, e.g. “Hi {{name}}, this "
+                  "is Bright Smile calling about your appointment.” Empty: the greeting.")
+    voicemail_message = models.CharField(
+        max_length=1000, blank=True,
+        help_text="Left on an answering machine after the beep, then the agent hangs up. "
+                  "Empty: the agent hangs up without a message.")
     goodbye_text = models.CharField(
         max_length=300, default="I haven't heard anything, so I'll end the call now. Goodbye!")
     # Post-call analysis (learning/): read when a call is analysed, not part of what callers

@@ -10,8 +10,9 @@ from aybiza.core.api import ApiKeyViewSet
 from aybiza.core.webhook_api import WebhookViewSet
 from calls.alert_api import AlertRuleViewSet, MetricsView
 from calls.api import CallViewSet
+from calls.campaign_api import CampaignViewSet
 from learning.api import SuggestionViewSet
-from memory.api import ContactViewSet
+from memory.api import ContactViewSet, DoNotCallViewSet
 from tools.urls import register as register_tool_routes
 
 router = DefaultRouter()
@@ -22,6 +23,8 @@ router.register("calls", CallViewSet, basename="call")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("provider-credentials", ProviderCredentialViewSet, basename="provider-credential")
 router.register("contacts", ContactViewSet, basename="contact")
+router.register("do-not-call", DoNotCallViewSet, basename="do-not-call")
+router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("webhooks", WebhookViewSet, basename="webhook")
 router.register("alert-rules", AlertRuleViewSet, basename="alert-rule")
 router.register("suggestions", SuggestionViewSet, basename="suggestion")

@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from calls.models import AlertRule, AlertTransition, Call, CallEvent, CallRollup, Turn
+from calls.models import (
+    AlertRule,
+    AlertTransition,
+    Call,
+    CallEvent,
+    CallRollup,
+    Campaign,
+    CampaignContact,
+    Turn,
+)
 
 
 class TurnInline(admin.TabularInline):
@@ -100,4 +109,35 @@ class CallRollupAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    """Created and run by the tenant (API); operators see them and may pause one by status."""
+
+    list_display = ["name", "tenant", "agent", "status", "legal_basis", "max_concurrent",
+                    "calls_per_second", "created_at", "finished_at"]
+    list_filter = ["status", "legal_basis", "tenant"]
+    search_fields = ["name", "tenant__name"]
+    list_select_related = ["tenant", "agent"]
+    readonly_fields = ["tenant", "agent", "from_number", "import_report", "started_at",
+                       "finished_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(CampaignContact)
+class CampaignContactAdmin(admin.ModelAdmin):
+    """A campaign's rows: name and variables are sealed (personal data), not shown."""
+
+    list_display = ["campaign", "row_number", "state", "attempts", "result", "next_attempt_at"]
+    list_filter = ["state", "tenant"]
+    search_fields = ["campaign__name", "result"]
+    list_select_related = ["campaign"]
+    readonly_fields = ["tenant", "campaign", "contact", "row_number", "time_zones", "attempts",
+                       "result"]
+
+    def has_add_permission(self, request) -> bool:
         return False

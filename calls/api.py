@@ -7,14 +7,17 @@ from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import serializers, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from agents.selectors import agent_get, phone_number_get
 from aybiza.core.api import MAX_ID, TenantViewSetMixin
 from calls.models import Call, CallEvent, CallStatus, Turn
+from calls.outbound import outbound_call_queue, outbound_target
 from calls.selectors import call_get, call_list
 from calls.services import call_recording_read, call_transcript_accessed
+from calls.tasks import dialer_kick
 from learning.selectors import analysis_extracted, analysis_of
 
 
@@ -63,7 +66,8 @@ class CallSerializer(serializers.ModelSerializer):
         model = Call
         fields = ["id", "call_sid", "stream_sid", "direction", "from_number", "to_number",
                   "status", "agent_id", "contact_id", "started_at", "ended_at",
-                  "duration_seconds", "outcome", "recording_url", "metrics", "cost", "analysis"]
+                  "duration_seconds", "outcome", "answered_by", "recording_url", "metrics",
+                  "cost", "analysis"]
 
     @extend_schema_field(CallAnalysisSerializer(allow_null=True))
     def get_analysis(self, call: Call) -> dict | None:
@@ -120,8 +124,22 @@ class CallFilterSerializer(serializers.Serializer):
         return attrs
 
 
+class OutboundCallSerializer(serializers.Serializer):
+    agent = serializers.IntegerField(min_value=1, max_value=MAX_ID,
+                                     help_text="The live agent that talks.")
+    to = serializers.CharField(max_length=32, help_text="Whom to call, E.164.")
+    from_number = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False,
+        help_text="Id of the tenant's number to call from; default: the agent's first number.")
+    variables = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), required=False,
+        help_text="Text for `{{name}}` placeholders in the agent's outbound greeting, prompt "
+                  "and voicemail message.")
+
+
 class CallViewSet(TenantViewSetMixin, viewsets.ViewSet):
-    """Calls of the tenant. Filters: status, agent, number (either side), call_sid, dates."""
+    """Calls of the tenant. Filters: status, agent, number (either side), call_sid, dates.
+    POST places an outbound call: it is queued, then dialled through Twilio by the dialer."""
 
     serializer_class = CallSerializer
     schema_model = Call
@@ -134,6 +152,21 @@ class CallViewSet(TenantViewSetMixin, viewsets.ViewSet):
         if "agent" in params:
             params["agent_id"] = params.pop("agent")
         return self.paginated_response(call_list(tenant=self.tenant, **params), CallSerializer)
+
+    @extend_schema(request=OutboundCallSerializer, responses={201: CallSerializer})
+    def create(self, request):
+        payload = OutboundCallSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        agent = agent_get(tenant=self.tenant, pk=data["agent"])
+        from_number = (phone_number_get(tenant=self.tenant, pk=data["from_number"])
+                       if "from_number" in data else None)
+        target = outbound_target(tenant=self.tenant, agent=agent, to=data["to"],
+                                 from_number=from_number)
+        call = outbound_call_queue(tenant=self.tenant, agent=agent, target=target,
+                                   variables=data.get("variables"), actor=self.actor())
+        dialer_kick()
+        return Response(CallSerializer(call).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=CallDetailSerializer)
     def retrieve(self, request, pk=None):

@@ -104,6 +104,8 @@ class MediaStreamConsumer(LeanLoopConsumer):
         self.call_sid = ""
         self.call_span = None  # OpenTelemetry, when tracing is on (aybiza.core.tracing)
         self.max_message_bytes = settings.MEDIA_STREAM_MAX_MESSAGE_BYTES
+        self.call_group = ""
+        self.answered_by_early = ""
 
     async def connect(self) -> None:
         self._init_stream_state()
@@ -206,6 +208,16 @@ class MediaStreamConsumer(LeanLoopConsumer):
 
     async def disconnect(self, code: int) -> None:
         await self._end(Outcome.DISCONNECTED)
+        if self.call_group and self.channel_layer is not None:
+            await self.channel_layer.group_discard(self.call_group, self.channel_name)
+
+    async def call_answered_by(self, message: dict) -> None:
+        """Twilio's answering-machine result for this outbound call (outbound_webhooks)."""
+        answered_by = str(message.get("answered_by", ""))
+        if self.session is not None:
+            self.session.on_answered_by(answered_by)
+        else:  # the stream is still loading: the session takes it when it starts
+            self.answered_by_early = answered_by
 
     async def tool_result(self, message: dict) -> None:
         """A tool's result from a worker, over the channel layer."""
@@ -223,6 +235,7 @@ class MediaStreamConsumer(LeanLoopConsumer):
             logger.warning("Media stream for %s with a bad or expired token", start.call_sid)
             await self.close(code=CLOSE_POLICY)
             return
+        await self._join_call_group(token.call_id)
         try:
             loaded = await database_sync_to_async(load_stream)(
                 token=token, call_sid=start.call_sid, stream_sid=start.stream_sid)
@@ -231,6 +244,11 @@ class MediaStreamConsumer(LeanLoopConsumer):
             await self.close(code=CLOSE_POLICY)
             return
         await self._run_session(loaded, call_sid=start.call_sid, stream_sid=start.stream_sid)
+
+    async def _join_call_group(self, call_id: int) -> None:
+        if self.channel_layer is not None:
+            self.call_group = twilio.live_call_group(call_id)
+            await self.channel_layer.group_add(self.call_group, self.channel_name)
 
     @staticmethod
     def _knowledge_for(loaded) -> DocumentSearch | None:
@@ -280,6 +298,8 @@ class MediaStreamConsumer(LeanLoopConsumer):
                                              self.try_receive_fast))
         try:
             await self.session.start()
+            if self.answered_by_early:
+                self.session.on_answered_by(self.answered_by_early)
         except Exception as exc:
             logger.exception("Could not start the call session for %s", call_sid)
             store.record_event("provider_error", {"kind": "start", "error": str(exc)[:300]})

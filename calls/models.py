@@ -46,6 +46,9 @@ class Outcome(models.TextChoices):
     PROTOCOL_VIOLATION = "protocol_violation", "Too many malformed messages"
     REJECTED = "rejected", "Rejected"
     UNKNOWN_NUMBER = "unknown_number", "Number not configured"
+    # Outbound calls answered by a machine (answering-machine detection, calls/outbound.py).
+    VOICEMAIL = "voicemail", "Left a voicemail"
+    MACHINE = "machine", "Machine answered, no message left"
 
 
 # Outcomes that count as a call failing (alert rules, rollups' error rate).
@@ -78,6 +81,18 @@ class Call(TenantOwnedModel):
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)
     outcome = models.CharField(max_length=24, choices=Outcome.choices, blank=True)
     recording = models.FileField(upload_to="recordings/%Y/%m/%d/", blank=True)
+    # Outbound calls (calls/outbound.py). Who answered, from Twilio's machine detection:
+    # "human", "machine_end_beep", "fax"...
+    answered_by = models.CharField(max_length=24, blank=True)
+    # The call's variables (a campaign row's name, appointment time...), templated into the
+    # greeting and prompt: personal data, so sealed with the tenant's key like a contact's name.
+    variables_sealed = models.TextField(blank=True, editable=False)
+    # The campaign row this call is an attempt for.
+    campaign_contact = models.ForeignKey("calls.CampaignContact", null=True, blank=True,
+                                         on_delete=models.SET_NULL, related_name="calls")
+    # When a dialer took this queued call to place it (a conditional UPDATE: one dialer wins);
+    # a claim that never reached Twilio is released after a lease (calls/dialer.py).
+    dial_claimed_at = models.DateTimeField(null=True, blank=True)
     # Counters gathered in memory during the call and saved at its end (frames, bad messages...).
     metrics = models.JSONField(default=dict, blank=True)
     # Cost breakdown (audio seconds, tokens, estimate) filled by the providers issue.
@@ -249,3 +264,6 @@ class CallRollup(TenantOwnedModel):
     class Meta:
         ordering = ["hour", "id"]
         indexes = [models.Index(fields=["tenant", "hour"])]
+
+
+from calls.campaign_models import Campaign, CampaignContact, CampaignStatus, ContactState  # noqa: E402, F401, I001

@@ -9,7 +9,9 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from aybiza.core.errors import NotFound
 from aybiza.core.models import Tenant
 from aybiza.core.selectors import parse_pk
+from calls.campaign_models import CAMPAIGN_NAME_CONTEXT, Campaign, CampaignContact
 from calls.models import AlertRule, Call, CallEvent, Turn
+from compliance.crypto import decrypt_text_for_tenant
 
 
 def call_list(
@@ -84,3 +86,24 @@ def alert_rule_get(*, tenant: Tenant, pk) -> AlertRule:
     if rule is None:
         raise NotFound("Alert rule not found.")
     return rule
+
+
+def campaign_list(*, tenant: Tenant) -> QuerySet[Campaign]:
+    return Campaign.objects.filter(tenant=tenant).select_related("from_number", "agent")
+
+
+def campaign_get(*, tenant: Tenant, pk) -> Campaign:
+    pk = parse_pk(pk)
+    campaign = campaign_list(tenant=tenant).filter(pk=pk).first() if pk is not None else None
+    if campaign is None:
+        raise NotFound("Campaign not found.")
+    return campaign
+
+
+def campaign_rows(campaign: Campaign) -> QuerySet[CampaignContact]:
+    return (campaign.rows.select_related("contact__tenant").order_by("row_number"))
+
+
+def campaign_row_name(row: CampaignContact) -> str:
+    return decrypt_text_for_tenant(row.contact.tenant, row.name_sealed,
+                                   context=CAMPAIGN_NAME_CONTEXT) if row.name_sealed else ""

@@ -43,14 +43,18 @@ logger = logging.getLogger(__name__)
 def call_start(
     *, tenant: Tenant, phone_number: PhoneNumber | None, call_sid: str, from_number: str,
     to_number: str, direction: str = Direction.INBOUND, status: str = CallStatus.RINGING,
+    agent: Agent | None = None,
 ) -> Call:
-    """Create the call for a webhook, or return the existing one: Twilio retries webhooks."""
+    """Create the call for a webhook, or return the existing one: Twilio retries webhooks.
+
+    `agent`: who talks (an outbound call's agent); by default the one the number answers with.
+    """
     if status not in CallStatus.values:  # the row must hold one of the statuses we know
         status = CallStatus.RINGING
     existing = Call.objects.filter(call_sid=call_sid).first()
     if existing is not None:
         return existing
-    agent = phone_number.agent if phone_number else None
+    agent = agent or (phone_number.agent if phone_number else None)
     version = version_for_call(agent, call_sid=call_sid) if agent is not None else None
     try:
         with transaction.atomic():

@@ -43,3 +43,25 @@ def prune_metrics() -> dict[str, int]:
 
     return metrics_prune()
 
+
+
+@shared_task(name="calls.dialer_tick", ignore_result=True, soft_time_limit=50, time_limit=55)
+def dialer_tick() -> dict[str, int]:
+    """Move running campaigns forward and place queued calls (beat, every 5 s; and at once
+    when a campaign starts or a call ends, through `dialer_kick`)."""
+    from calls.dialer import dialer_tick as tick
+
+    return tick()
+
+
+def dialer_kick() -> None:
+    """Tick the dialer soon, off the caller's path: a Celery task in production; in the
+    embedded default (tasks in-process, no beat) the in-process clock, which ticks every
+    second while a campaign runs or a call waits to be dialled."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        if settings.DIALER_EMBEDDED_CLOCK:
+            from calls.dialer_clock import embedded_clock
+
+            embedded_clock.wake()
+    else:
+        dialer_tick.delay()

@@ -94,6 +94,12 @@ def stream_token_verify(token: str) -> StreamToken | None:
         return None
 
 
+def live_call_group(call_id: int) -> str:
+    """The channel-layer group of a call's media stream consumer: how a webhook (an answering
+    machine result) reaches the live call, whichever server process holds it."""
+    return f"call.{call_id}"
+
+
 def twiml_connect_stream(*, call_id: int, tenant_id: int) -> str:
     response = VoiceResponse()
     stream = response.connect().stream(

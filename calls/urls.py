@@ -1,9 +1,12 @@
 from django.urls import path
 
-from calls import webhooks
+from calls import outbound_webhooks, webhooks
 
 urlpatterns = [
     path("voice/", webhooks.voice, name="twilio-voice"),
     path("status/", webhooks.status, name="twilio-status"),
+    path("outbound/voice/", outbound_webhooks.voice, name="twilio-outbound-voice"),
+    path("outbound/status/", outbound_webhooks.status, name="twilio-outbound-status"),
+    path("outbound/amd/", outbound_webhooks.answering_machine, name="twilio-outbound-amd"),
     path("stream-status/", webhooks.stream_status, name="twilio-stream-status"),
 ]

@@ -56,7 +56,7 @@ def _elsewhere(request: HttpRequest) -> HttpResponse:
     load balancer may not have noticed yet). The caller hears a second of silence while Twilio
     asks again through the load balancer, where a server that is up answers; after a few tries
     (a single server restarting) they hear that the line is busy instead of a dead line."""
-    attempt = _seconds(request.GET.get("attempt", "0")) or 0
+    attempt = parse_duration(request.GET.get("attempt", "0")) or 0
     if attempt >= DRAINING_REDIRECTS:
         logger.warning("Call %s refused: shutting down and no other server answered",
                        request.POST.get("CallSid", ""))
@@ -65,7 +65,7 @@ def _elsewhere(request: HttpRequest) -> HttpResponse:
     return HttpResponse(twilio.twiml_redirect(path=path), content_type=TWIML)
 
 
-def _seconds(value: str) -> int | None:
+def parse_duration(value: str) -> int | None:
     """Twilio's CallDuration: whole seconds in ASCII digits. Anything else ("²", 5,000 digits)
     is ignored: the duration is then measured from the call's own timestamps."""
     return int(value) if re.fullmatch(r"[0-9]{1,9}", value) else None
@@ -78,8 +78,8 @@ def status(request: HttpRequest) -> HttpResponse:
     if call is not None:
         call_update_status(
             call=call, status=request.POST.get("CallStatus", ""),
-            duration_seconds=_seconds(request.POST.get("CallDuration", "")),
-            at=_timestamp(request.POST.get("Timestamp", "")),
+            duration_seconds=parse_duration(request.POST.get("CallDuration", "")),
+            at=parse_timestamp(request.POST.get("Timestamp", "")),
         )
     return HttpResponse(status=204)
 
@@ -99,7 +99,7 @@ def stream_status(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-def _timestamp(value: str) -> datetime | None:
+def parse_timestamp(value: str) -> datetime | None:
     """Twilio's RFC 2822 `Timestamp` ("Tue, 25 Nov 2025 12:00:00 +0000"), or None."""
     try:
         return parsedate_to_datetime(value) if value else None

@@ -23,6 +23,10 @@ class Contact(TenantOwnedModel):
     call_count = models.PositiveIntegerField(default=0)
     # The caller (or the tenant for them) asked not to be remembered: no fact is written.
     do_not_remember = models.BooleanField(default=False)
+    # On the tenant's do-not-call list: no outbound call dials this number (checked at dial
+    # time, calls/dialer.py).
+    do_not_call = models.BooleanField(default=False)
+    do_not_call_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "phone_hash"],

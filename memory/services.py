@@ -57,6 +57,37 @@ def contact_for_caller(*, tenant: Tenant, number: str) -> Contact | None:
     return Contact.objects.get(tenant=tenant, phone_hash=phone_hash)
 
 
+def contact_ensure(*, tenant: Tenant, e164: str) -> Contact:
+    """The tenant's contact for a number we are about to call (a campaign row, the do-not-call
+    list): created if new, without counting a call."""
+    phone_hash = contact_phone_hash(tenant=tenant, e164=e164)
+    contact = Contact.objects.filter(tenant=tenant, phone_hash=phone_hash).first()
+    if contact is not None:
+        return contact
+    try:
+        with transaction.atomic():
+            return Contact.objects.create(
+                tenant=tenant, phone_hash=phone_hash, call_count=0,
+                phone_sealed=encrypt_text_for_tenant(tenant, e164, context=PHONE_CONTEXT))
+    except IntegrityError:  # created concurrently
+        return Contact.objects.get(tenant=tenant, phone_hash=phone_hash)
+
+
+def contact_do_not_call_set(*, tenant: Tenant, e164: str, do_not_call: bool,
+                            actor=None) -> Contact:
+    """Put a number on the tenant's do-not-call list (or take it off): outbound calls check it
+    when they dial. Audited: an auditor asks who removed a number."""
+    contact = contact_ensure(tenant=tenant, e164=e164)
+    if contact.do_not_call != do_not_call:
+        contact.do_not_call = do_not_call
+        contact.do_not_call_since = timezone.now() if do_not_call else None
+        contact.save(update_fields=["do_not_call", "do_not_call_since", "updated_at"])
+        audit_record(tenant=tenant, action=("contact.do_not_call_added" if do_not_call
+                                            else "contact.do_not_call_removed"),
+                     target=contact, actor=actor)
+    return contact
+
+
 def contact_update(*, tenant: Tenant, contact: Contact, actor=None, **fields: Any) -> Contact:
     """Change a contact's `name` or `do_not_remember`. Turning `do_not_remember` on forgets
     every fact at once."""

@@ -36,6 +36,8 @@ class EventType(StrEnum):
     # An alert rule changed state (calls/alerts.py): evaluated by beat each minute.
     ALERT_FIRING = "alert.firing"
     ALERT_RESOLVED = "alert.resolved"
+    # A campaign's row was called (or given up): counts per state (calls/campaigns.py).
+    CAMPAIGN_PROGRESS = "campaign.progress"
 
 
 # What event webhooks carry (and may subscribe to). `turn.completed` and `call.state` (many per

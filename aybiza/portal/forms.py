@@ -66,6 +66,8 @@ class AgentForm(SectionedForm, forms.ModelForm):
             "greeting": forms.Textarea(attrs={"rows": 2}),
             "recording_disclosure": forms.Textarea(attrs={"rows": 2}),
             "consent_prompt": forms.Textarea(attrs={"rows": 2}),
+            "outbound_greeting": forms.Textarea(attrs={"rows": 2}),
+            "voicemail_message": forms.Textarea(attrs={"rows": 3}),
             "success_criteria": forms.Textarea(attrs={"rows": 2}),
             "extraction_schema": forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
         }
@@ -90,6 +92,8 @@ class AgentForm(SectionedForm, forms.ModelForm):
             "resume_window_minutes": "Resume a dropped call within (minutes)",
             "timezone": "Time zone",
             "business_hours": "Business hours",
+            "outbound_greeting": "Greeting on calls the agent places",
+            "voicemail_message": "Voicemail message",
         }
         help_texts = {
             "system_prompt": "How the agent behaves: its role, tone, and what it must not do.",
@@ -103,6 +107,7 @@ class AgentForm(SectionedForm, forms.ModelForm):
     sections = (
         ("Basics", ("name", "status", "greeting", "system_prompt", "language")),
         ("Business", ("timezone", "business_hours")),
+        ("Outbound calls", ("outbound_greeting", "voicemail_message")),
         ("Voice and providers", ("voice", "stt_provider", "llm_provider", "tts_provider",
                                  "llm_model")),
         ("Turn-taking", ("end_of_turn_silence_ms", "barge_in_min_speech_ms", "reprompt_after_s",

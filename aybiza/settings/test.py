@@ -22,3 +22,5 @@ POST_CALL_ANALYSIS = env.bool("POST_CALL_ANALYSIS", default=False)
 # Agents are saved by the hundred in tests: their greetings are synthesised only where a test
 # is about it (calls/tests/test_opening_audio.py).
 OPENING_AUDIO_PREPARE = env.bool("OPENING_AUDIO_PREPARE", default=False)
+# The dialer is ticked by the tests themselves (an end-to-end test turns the clock on).
+DIALER_EMBEDDED_CLOCK = env.bool("DIALER_EMBEDDED_CLOCK", default=False)

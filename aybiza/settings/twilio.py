@@ -19,3 +19,21 @@ CALL_STALE_AFTER_S: int = env.int("CALL_STALE_AFTER_S", default=5 * 3600)
 # rollups that dashboards read (calls.rollups) are kept for ROLLUP_RETENTION_DAYS.
 CALL_EVENT_RETENTION_DAYS: int = env.int("CALL_EVENT_RETENTION_DAYS", default=30)
 ROLLUP_RETENTION_DAYS: int = env.int("ROLLUP_RETENTION_DAYS", default=400)
+
+# Outbound calls and campaigns (calls/outbound.py, calls/dialer.py).
+# How long a callee's phone rings before Twilio gives up (no-answer).
+OUTBOUND_RING_TIMEOUT_S: int = env.int("OUTBOUND_RING_TIMEOUT_S", default=30)
+# A dial claimed this long ago without a word from Twilio is released and dialled again.
+OUTBOUND_DIAL_LEASE_S: int = env.int("OUTBOUND_DIAL_LEASE_S", default=60)
+# Calls per second from one number for single API calls (campaigns set their own).
+OUTBOUND_CALLS_PER_SECOND: float = env.float("OUTBOUND_CALLS_PER_SECOND", default=1.0)
+# Per tenant, across its numbers and campaigns: Twilio's account limit is the ceiling.
+OUTBOUND_CALLS_PER_SECOND_PER_TENANT: float = env.float(
+    "OUTBOUND_CALLS_PER_SECOND_PER_TENANT", default=5.0)
+OUTBOUND_MAX_CONCURRENT_PER_TENANT: int = env.int("OUTBOUND_MAX_CONCURRENT_PER_TENANT",
+                                                  default=100)
+# Longest a dialer tick spends waiting for its pace before leaving calls to the next tick.
+DIALER_TICK_BUDGET_S: float = env.float("DIALER_TICK_BUDGET_S", default=4.0)
+# With tasks in-process (the embedded default, no beat), a server thread ticks the dialer
+# while campaigns run (calls/dialer_clock.py). Tests tick by hand.
+DIALER_EMBEDDED_CLOCK: bool = env.bool("DIALER_EMBEDDED_CLOCK", default=True)

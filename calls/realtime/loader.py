@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aybiza.core.text import sentences
-from calls.models import Call
+from calls.call_variables import fill, variables_open
+from calls.models import Call, Direction
 from calls.realtime.agent_providers import llm_options, tenant_credentials, with_credentials
 from calls.realtime.call_control import with_call_control
 from calls.realtime.opening_audio import cached_opening, clauses_of, opening_lines
@@ -55,11 +56,15 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
     vocabulary = stt_vocabulary(knowledge, tools)
     # A call that dropped mid-conversation within the agent's window goes on (memory/working).
     resumed = working_memory_take(call=call) if remembers else None
-    conversation = Conversation(system_prompt=agent.system_prompt, tools=tools,
+    outbound = call.direction == Direction.OUTBOUND
+    variables = variables_open(call.tenant, call.variables_sealed)
+    conversation = Conversation(system_prompt=fill(agent.system_prompt, variables), tools=tools,
                                 knowledge=knowledge, language=agent.language,
                                 caller_name=known.name, memory=known.facts,
                                 business_hours=agent.business_hours, timezone=agent.timezone)
-    greeting_lines = welcome_back(agent.greeting, known)
+    greeting = fill(agent.outbound_greeting or agent.greeting, variables) if outbound \
+        else agent.greeting
+    greeting_lines = welcome_back(greeting, known)
     if resumed is not None:
         conversation.messages = [message_from_dict(m) for m in resumed.messages]
         greeting_lines = [resume_greeting(conversation.messages[-1].text, known)]
@@ -84,6 +89,8 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         tool_fillers=fillers, remembers_caller=remembers, document_ids=document_ids,
         opening_audio=prepared, opening_audio_key=audio_key,
         opening_to_keep=frozenset(clauses_of(opening_lines(agent))) - set(prepared),
+        voicemail_message=fill(agent.voicemail_message, variables) if outbound else "",
+        answered_by=call.answered_by,
     )
     options = agent.provider_options or {}
     chains = {"stt": (agent.stt_provider, options.get("stt")),

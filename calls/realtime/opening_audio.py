@@ -37,13 +37,14 @@ def audio_key(provider: str, voice: str, language: str, clause: str) -> str:
     return KEY_PREFIX + digest
 
 
-OPENING_FIELDS = ("greeting", "recording_disclosure", "consent_prompt")
+OPENING_FIELDS = ("greeting", "outbound_greeting", "recording_disclosure", "consent_prompt")
 
 
 def opening_lines(agent) -> list[str]:
     """Every line a call of `agent` may open with (its fields, or a version's)."""
-    lines = [getattr(agent, name) for name in OPENING_FIELDS]
-    return [line for line in lines if line and line.strip()]
+    lines = [getattr(agent, name, "") for name in OPENING_FIELDS]
+    # A line with a call's variables ("Hi {{name}}") differs per call: never prepared.
+    return [line for line in lines if line and line.strip() and "{{" not in line]
 
 
 def cached_opening(*, provider: str, voice: str, language: str,

@@ -88,4 +88,8 @@ class SessionConfig:
     # call keeps their audio once synthesised, under (provider, voice, language).
     opening_to_keep: frozenset[str] = frozenset()
     opening_audio_key: tuple[str, str, str] = ("", "", "")
+    # Outbound calls: what to leave on an answering machine (empty: hang up), and the machine
+    # result if Twilio reported it before the stream started.
+    voicemail_message: str = ""
+    answered_by: str = ""
 

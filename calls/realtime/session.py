@@ -61,6 +61,7 @@ from calls.realtime.secure_capture import SecureCapture, SecureKeypad
 from calls.realtime.speaking import AgentTurn, Segment, Speaker, Speaking, active_name
 from calls.realtime.tool_use import TURN_FILLER, ToolUse, hung_up
 from calls.realtime.turn_taking import DTMF_GAP_S, STT_PREROLL_FRAMES, TurnTaking
+from calls.realtime.voicemail import MACHINE_RESULTS, AnsweringMachine
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,8 @@ RESUMABLE_OUTCOMES = frozenset({Outcome.CALLER_HUNG_UP, Outcome.DISCONNECTED, Ou
 ANYTHING_ELSE = re.compile(r"\banything else\b", re.IGNORECASE)  # a question that closes a task
 
 
-class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery):
+class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery,
+                  AnsweringMachine):
     """One call's state; the mixins above hold the behaviour of each concept."""
 
     call_span = None  # the call's OpenTelemetry span, set by the consumer when tracing is on
@@ -164,7 +166,10 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
                                     0)
         # The opening plays while the recogniser connects: its audio is usually prepared
         # (calls/realtime/opening_audio.py), so the caller hears it at once.
-        self._open()
+        if self.config.answered_by in MACHINE_RESULTS:  # reported before the stream started
+            self.on_answered_by(self.config.answered_by)
+        else:
+            self._open()
         try:
             self._stt = await self._stt_provider.open_stream(self.config.stt_options)
         except Exception as exc:
@@ -346,6 +351,8 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
 
     # --- agent turns ----------------------------------------------------------------------------
     def _reply(self, caller_text: str, *, caller_end_t: float, stt_final_t: float) -> None:
+        if self._leaving_voicemail:
+            return  # a machine's words: the message plays on
         if self._awaiting_consent:
             self._answer_consent(caller_text)
             return

@@ -162,6 +162,8 @@ class TurnTaking:
             self._caller_parts.clear()
 
     def _barge_in(self, now: float, *, speech_start_t: float) -> None:
+        if self._leaving_voicemail:
+            return  # a machine does not interrupt the message it records
         turn = self._agent_turn
         self._outbound.clear()
         self._send_control(self._clear_message)

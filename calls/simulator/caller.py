@@ -111,7 +111,7 @@ class Transcriber:
 
 
 class ScriptedCaller:
-    def __init__(self, phone: TwilioPhone, *, to: str, from_: str, voice: str = "",
+    def __init__(self, phone: TwilioPhone | None, *, to: str, from_: str, voice: str = "",
                  tts_provider: str = "hibari", transcriber: Transcriber | None = None,
                  printer: Callable[[str], None] = print, turn_timeout_s: float = 30.0) -> None:
         self.phone = phone
@@ -134,9 +134,14 @@ class ScriptedCaller:
     async def run(self, steps: list[Step], *, wav_path: str | None = None) -> CallReport:
         info = await self.phone.dial(to=self.to, from_=self.from_)
         ws = await self.phone.open_stream(info)
-        peer = MediaStreamPeer(ws, info)
-        report = CallReport(call_sid=info.call_sid)
         self.print(f"📞 {self.from_} → {self.to}  (CallSid {info.call_sid})")
+        return await self.converse(MediaStreamPeer(ws, info), steps, wav_path=wav_path)
+
+    async def converse(self, peer: MediaStreamPeer, steps: list[Step], *,
+                       wav_path: str | None = None) -> CallReport:
+        """The conversation on an open media stream (a call we dialled, or one the agent
+        placed to us: calls/simulator/carrier.py), then hang up."""
+        report = CallReport(call_sid=peer.info.call_sid)
         await peer.start()
         try:
             # The greeting first (unless the caller barges into it).

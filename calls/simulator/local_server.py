@@ -23,12 +23,13 @@ class ServerFailed(RuntimeError):
 
 
 @contextmanager
-def local_server(port: int) -> Iterator[subprocess.Popen]:
-    """daphne on 127.0.0.1:`port` signing over that address; yields the process once ready."""
+def local_server(port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """daphne on 127.0.0.1:`port` signing over that address; yields the process once ready.
+    `env`: more settings for the server (e.g. Twilio's REST API pointed at the simulator)."""
     base_url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PUBLIC_BASE_URL": base_url, "OFFLINE_SPEECH_WARMUP": "true",
            "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE",
-                                                    "aybiza.settings.dev")}
+                                                    "aybiza.settings.dev"), **(env or {})}
     server = subprocess.Popen(
         [sys.executable, "-m", "aybiza.server", "-b", "127.0.0.1", "-p", str(port),
          "aybiza.asgi:application"],

@@ -26,7 +26,8 @@ def contact(tenant, phone_number):
 def test_the_list_holds_no_personal_data_and_the_detail_is_audited(api, contact):
     listed = api.get(CONTACTS).json()["results"]
     assert [set(row) for row in listed] == [{"id", "call_count", "first_seen_at",
-                                             "last_seen_at", "do_not_remember"}]
+                                             "last_seen_at", "do_not_remember",
+                                             "do_not_call"}]
     assert listed[0]["id"] == contact.id and listed[0]["call_count"] == 1
     detail = api.get(f"{CONTACTS}{contact.id}/").json()
     assert detail["phone_number"] == "+15557654321"

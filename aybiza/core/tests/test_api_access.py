@@ -226,6 +226,44 @@ def _make_suggestion(tenant: Tenant):
         evidence={"calls": [], "count": 2, "examples": []})
 
 
+def _make_live_line(tenant: Tenant):
+    """A published (live) agent with a number of its own: what outbound calls need."""
+    agent = _make_published_agent(tenant)
+    return phone_number_create(tenant=tenant, e164=_next_number(), agent_id=agent.id)
+
+
+def _latest_live_line():
+    from agents.models import PhoneNumber
+
+    return PhoneNumber.objects.filter(agent__status="live").latest("id")
+
+
+def _make_campaign(tenant: Tenant, *, state: str = "draft"):
+    from calls.campaigns import (
+        campaign_create,
+        campaign_import_csv,
+        campaign_pause,
+        campaign_start,
+    )
+
+    line = _make_live_line(tenant)
+    campaign = campaign_create(tenant=tenant, agent=line.agent, from_number=line,
+                               name="Reminders", legal_basis="contract")
+    campaign_import_csv(tenant=tenant, campaign=campaign,
+                        data=f"phone,name\n{_next_number()},Ana\n".encode())
+    if state in ("running", "paused"):
+        campaign_start(tenant=tenant, campaign=campaign)
+    if state == "paused":
+        campaign_pause(tenant=tenant, campaign=campaign)
+    return campaign
+
+
+def _make_do_not_call(tenant: Tenant):
+    from memory.services import contact_do_not_call_set
+
+    return contact_do_not_call_set(tenant=tenant, e164=_next_number(), do_not_call=True)
+
+
 # One object of each routed resource, owned by the given tenant.
 OWNED: dict[str, Callable[[Tenant], models.Model]] = {
     "agent": _make_agent,
@@ -240,6 +278,8 @@ OWNED: dict[str, Callable[[Tenant], models.Model]] = {
     "alert-rule": _make_alert_rule,
     "knowledge-document": _make_document,
     "suggestion": _make_suggestion,
+    "campaign": _make_campaign,
+    "do-not-call": _make_do_not_call,
 }
 
 # Routes that need more than the resource's plain object: (basename, action) -> factory.
@@ -252,6 +292,11 @@ OWNED_FOR_ROUTE: dict[tuple[str, str], Callable[[Tenant], models.Model]] = {
     ("agent", "versions_diff"): _make_published_agent,
     # A rollout needs a version beyond the published one: v1 published, v2 a draft snapshot.
     ("agent", "rollout"): lambda tenant: _make_agent_with_candidate(tenant),
+    # Outbound calls and campaigns need a live agent with a number (the bodies name it).
+    ("call", "create"): _make_live_line,
+    ("campaign", "create"): _make_live_line,
+    ("campaign", "pause"): lambda tenant: _make_campaign(tenant, state="running"),
+    ("campaign", "resume"): lambda tenant: _make_campaign(tenant, state="paused"),
 }
 
 # Path arguments beyond the object's id, and query strings, for routes that take them.
@@ -296,6 +341,16 @@ BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
     ("alert-rule", "partial_update"): lambda: {"enabled": False},
     ("tool-catalog", "install"): lambda: {"credentials": {"token": "xoxb-test",
                                                          "channel": "C0123"}},
+    ("call", "create"): lambda: {"agent": _latest_live_line().agent_id, "to": _next_number()},
+    ("campaign", "create"): lambda: {"name": "Reminders", "agent": _latest_live_line().agent_id,
+                                     "from_number": _latest_live_line().id,
+                                     "legal_basis": "contract"},
+    ("campaign", "rows"): lambda: {"csv": f"phone,name\n{_next_number()},Bo\n"},
+    ("campaign", "start"): dict,
+    ("campaign", "pause"): dict,
+    ("campaign", "resume"): dict,
+    ("campaign", "cancel"): dict,
+    ("do-not-call", "create"): lambda: {"phone_number": _next_number()},
 }
 
 ROUTES = {(e.basename, e.action) for e in ENDPOINTS}

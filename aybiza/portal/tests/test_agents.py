@@ -20,6 +20,7 @@ def agent_post(**overrides) -> dict:
         "barge_in_min_speech_ms": "250", "reprompt_after_s": "8", "hangup_after_s": "25",
         "max_call_seconds": "1800", "reprompt_text": "Still there?", "goodbye_text": "Bye!",
         "resume_window_minutes": "30", "timezone": "UTC", "business_hours": "",
+        "outbound_greeting": "", "voicemail_message": "",
         "recording_mode": "on", "recording_disclosure": "Recorded.", "consent_prompt": "Ok?",
         "knowledge-TOTAL_FORMS": "1", "knowledge-INITIAL_FORMS": "0",
         "knowledge-MIN_NUM_FORMS": "0", "knowledge-MAX_NUM_FORMS": "500",

@@ -1,0 +1,80 @@
+"""An outbound call answered by a machine: the agent stops, leaves its message, hangs up."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from calls.models import Outcome
+from calls.realtime.providers.llm.instant import InstantLLM
+from calls.tests.session_harness import SILENCE, SPEECH, feed, make_session
+
+MESSAGE = "Hi Ana, this is Acme Dental. Please call us back."
+
+
+async def _hung_up_session(**config):
+    hung_up = asyncio.Event()
+
+    async def hangup() -> None:
+        hung_up.set()
+
+    session, wire, store, tts = await make_session(
+        llm=InstantLLM("Sure, what day suits you?"), stt_lines=["leave a message"],
+        greeting="Hi Ana, this is Acme Dental calling about your appointment tomorrow.",
+        hangup=hangup, **config)
+    return session, wire, store, tts, hung_up
+
+
+@pytest.mark.asyncio
+async def test_at_the_beep_the_agent_leaves_its_message_and_hangs_up():
+    # given an outbound call greeting a machine (its greeting talks over ours)
+    session, wire, store, tts, hung_up = await _hung_up_session(voicemail_message=MESSAGE)
+    await feed(session, SPEECH, 0.4)
+    # when machine detection reports the end of the machine's greeting
+    session.on_answered_by("machine_end_beep")
+    # and the machine's tail is heard while the message plays
+    await feed(session, SPEECH, 0.5)
+    await feed(session, SILENCE, 1.0)
+    await asyncio.wait_for(session.wait_closed(), 3)
+    # then what was playing was cleared, the message was spoken whole, and the call hung up
+    assert "clear" in wire.events()
+    agent_turns = [turn for turn in store.ordered_turns() if turn["role"] == "agent"]
+    assert agent_turns[-1]["text"] == MESSAGE and agent_turns[-1]["interrupted"] is False
+    assert "Sure, what day suits you?" not in tts.spoken  # the machine's words got no answer
+    assert hung_up.is_set()
+    assert store.closed["outcome"] == Outcome.VOICEMAIL
+    assert ("answering_machine", {"answered_by": "machine_end_beep"}) in store.events
+
+
+@pytest.mark.asyncio
+async def test_a_machine_known_before_the_stream_gets_only_the_message():
+    session, wire, store, tts, hung_up = await _hung_up_session(
+        voicemail_message=MESSAGE, answered_by="machine_end_silence")
+    await feed(session, SILENCE, 0.6)
+    await asyncio.wait_for(session.wait_closed(), 3)
+    assert " ".join(tts.spoken) == MESSAGE  # spoken clause by clause, nothing else
+    assert store.closed["outcome"] == Outcome.VOICEMAIL
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("answered_by", "message"), [("fax", MESSAGE), ("machine_end_beep", "")])
+async def test_a_fax_or_an_agent_without_a_message_hangs_up(answered_by, message):
+    session, wire, store, tts, hung_up = await _hung_up_session(voicemail_message=message)
+    session.on_answered_by(answered_by)
+    await asyncio.wait_for(session.wait_closed(), 3)
+    assert hung_up.is_set()
+    assert store.closed["outcome"] == Outcome.MACHINE
+
+
+@pytest.mark.asyncio
+async def test_a_person_is_talked_to_as_usual():
+    session, wire, store, tts, hung_up = await _hung_up_session(voicemail_message=MESSAGE)
+    session.on_answered_by("human")
+    await feed(session, SILENCE, 2.5)  # the greeting plays out
+    await feed(session, SPEECH, 0.3)
+    await feed(session, SILENCE, 1.0)
+    assert "Sure, what day suits you?" in tts.spoken
+    assert MESSAGE not in tts.spoken
+    assert not session.finished
+    await session.finish(Outcome.CALLER_HUNG_UP)
