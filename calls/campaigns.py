@@ -15,7 +15,7 @@ from typing import Any
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.utils import timezone
 from phonenumbers import timezone as number_timezones
 
@@ -221,7 +221,11 @@ def _row(tenant: Tenant, campaign: Campaign, record: dict, phone_column: str, li
     phone = (record.get(phone_column) or "").strip()
     if not phone:
         raise ApplicationError("No phone number.")
-    e164 = normalize_e164(phone, field="phone")
+    try:
+        e164 = normalize_e164(phone, field="phone")
+    except ApplicationError:
+        raise ApplicationError("Not a valid phone number: use the international form with the "
+                               "country code, e.g. +14155550123.") from None
     contact = contact_ensure(tenant=tenant, e164=e164)
     if contact.do_not_call:
         raise ApplicationError("The number is on the do-not-call list.")
@@ -316,10 +320,10 @@ def campaign_progress(campaign: Campaign) -> dict[str, Any]:
     for state, rows in (campaign.rows.order_by().values_list("state")
                         .annotate(rows=Count("id")).values_list("state", "rows")):
         counts[state] += rows
-    attempts = Call.objects.filter(campaign_contact__campaign=campaign)
-    return {"rows": sum(counts.values()), "by_state": dict(counts),
-            "attempts": attempts.count(),
-            "live_calls": attempts.filter(status__in=LIVE_STATUSES).count()}
+    attempts = campaign.rows.aggregate(total=Sum("attempts"))["total"] or 0
+    live = Call.objects.filter(campaign_contact__campaign=campaign, status__in=LIVE_STATUSES)
+    return {"rows": sum(counts.values()), "by_state": dict(counts), "attempts": attempts,
+            "live_calls": live.count()}
 
 
 def _progress_event(campaign: Campaign) -> None:

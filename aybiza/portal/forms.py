@@ -13,6 +13,7 @@ from agents.models import Agent, KnowledgeEntry
 from agents.services import AGENT_FIELDS
 from aybiza.core.errors import ApplicationError
 from aybiza.core.models import Role, Scope
+from calls.campaign_models import LegalBasis
 from calls.models import AlertMetric, Direction, Outcome
 from memory.services import MAX_NAME_CHARS
 from tools.models import AUTH_SECRET_NAMES, Tool
@@ -435,3 +436,62 @@ class AlertRuleForm(forms.Form):
         elif data["slack_webhook_url"]:
             fields["slack_webhook_url"] = data["slack_webhook_url"]
         return fields
+
+
+WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
+
+
+class CampaignForm(forms.Form):
+    """A new outbound campaign (calls.campaigns), with its people as a CSV."""
+
+    name = forms.CharField(max_length=120, help_text="E.g. “March check-up reminders”.")
+    agent = forms.TypedChoiceField(coerce=int, help_text="A live agent: it talks to each "
+                                   "person, with its outbound greeting and voicemail message.")
+    from_number = forms.TypedChoiceField(label="Call from", coerce=int)
+    legal_basis = forms.ChoiceField(label="Why you may call them", choices=LegalBasis.choices)
+    window_start = forms.TimeField(label="Calls from", initial="09:00",
+                                   widget=forms.TimeInput(attrs={"type": "time"}),
+                                   help_text="In each person's own local time.")
+    window_end = forms.TimeField(label="Until", initial="20:00",
+                                 widget=forms.TimeInput(attrs={"type": "time"}))
+    window_days = forms.TypedMultipleChoiceField(
+        label="On", coerce=int, choices=WEEKDAYS, initial=[0, 1, 2, 3, 4],
+        widget=forms.CheckboxSelectMultiple)
+    max_concurrent = forms.IntegerField(label="Calls at once", min_value=1, max_value=1000,
+                                        initial=5)
+    calls_per_second = forms.FloatField(
+        label="New calls per second", min_value=0.01, max_value=100, initial=1,
+        help_text="Keep within your Twilio account's limit (1 for a new account).")
+    max_attempts = forms.IntegerField(label="Attempts per person", min_value=1, max_value=10,
+                                      initial=3, help_text="Busy, unanswered and "
+                                      "machine-answered calls are tried again.")
+    retry_delay_minutes = forms.IntegerField(
+        label="First retry after (minutes)", min_value=1, max_value=7 * 24 * 60, initial=15,
+        help_text="Each later retry waits twice as long.")
+    people = forms.FileField(
+        label="People to call (CSV)", required=False,
+        help_text="A “phone” column (E.164, e.g. +14155550123), “name”, and any other column "
+                  "for {{column}} in the agent's lines. You can add more later.")
+
+    def __init__(self, *args, agents=(), numbers=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["agent"].choices = [(a.pk, a.name) for a in agents]
+        self.fields["from_number"].choices = [
+            (n.pk, f"{n.e164}{' · ' + n.label if n.label else ''}") for n in numbers]
+
+    def service_fields(self) -> dict:
+        data = self.cleaned_data
+        fields = {name: data[name] for name in (
+            "name", "legal_basis", "window_start", "window_end", "window_days",
+            "max_concurrent", "calls_per_second", "max_attempts")}
+        fields["retry_delay_s"] = data["retry_delay_minutes"] * 60
+        return fields
+
+
+class CampaignRowsForm(forms.Form):
+    people = forms.FileField(label="Add people (CSV)")
+
+
+class DoNotCallForm(forms.Form):
+    phone_number = forms.CharField(label="Number", max_length=32,
+                                   help_text="E.164, e.g. +14155550123.")

@@ -129,8 +129,46 @@ def seed_showcase(tenant) -> dict[str, int]:
         membership_set(tenant=tenant, user=colleague, role=role)
     invitation_create(tenant=tenant, email="front-desk@acme-dental.example", role=Role.MEMBER,
                       invited_by=None, invited_by_role=Role.OWNER)
+    campaign = seed_campaign(tenant, reception)
     return {"agent": reception.pk, "call": calls[0].pk, "reception": reception,
-            "contact": calls[0].contact_id}
+            "contact": calls[0].contact_id, "campaign": campaign.pk}
+
+
+def seed_campaign(tenant, agent):
+    """A reminder campaign half-way through: rows in every state, two lines refused."""
+    import datetime
+
+    from agents.models import PhoneNumber
+    from calls.campaign_models import CampaignContact, ContactState
+    from calls.campaigns import campaign_create, campaign_import_csv, campaign_start
+    from memory.services import contact_do_not_call_set
+
+    contact_do_not_call_set(tenant=tenant, e164="+15550149902", do_not_call=True)
+    contact_do_not_call_set(tenant=tenant, e164="+15550149917", do_not_call=True)
+    names = ["Ana Lima", "Ben Okafor", "Chloe Martin", "Dev Patel", "Elif Yilmaz", "Femi Ade",
+             "Grace Kim", "Hugo Silva", "Ines Costa", "Jonas Berg", "Kira Ito", "Liam Walsh"]
+    rows = [f"+1555014{9920 + n:04d},{name},Tuesday 10am" for n, name in enumerate(names)]
+    rows[3:3] = ["+1555 banana,Milo,", "+15550149902,Nora,"]
+    campaign = campaign_create(
+        tenant=tenant, agent=agent, from_number=PhoneNumber.objects.get(e164="+15550100000"),
+        name="December check-up reminders", legal_basis="existing_customer",
+        window_start=datetime.time(9), window_end=datetime.time(19), max_concurrent=3,
+        calls_per_second=1)
+    campaign_import_csv(tenant=tenant, campaign=campaign,
+                        data="\n".join(["phone,name,appointment", *rows]).encode())
+    campaign_start(tenant=tenant, campaign=campaign)
+    states = [(ContactState.ANSWERED, 1, "agent_ended"), (ContactState.ANSWERED, 2,
+                                                           "agent_ended"),
+              (ContactState.VOICEMAIL, 1, "voicemail"), (ContactState.ANSWERED, 1,
+                                                         "agent_ended"),
+              (ContactState.FAILED, 3, "no-answer"), (ContactState.VOICEMAIL, 1, "voicemail"),
+              (ContactState.CALLING, 1, ""), (ContactState.CALLING, 2, "busy"),
+              (ContactState.PENDING, 1, "busy")]
+    for row, (state, attempts, result) in zip(campaign.rows.order_by("row_number"), states,
+                                              strict=False):
+        CampaignContact.objects.filter(pk=row.pk).update(state=state, attempts=attempts,
+                                                         result=result)
+    return campaign
 
 
 @pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "")
@@ -169,6 +207,10 @@ def test_screenshots(asgi_server, tenant, django_user_model, tmp_path):
         ("agent-suggestions", f"/portal/agents/{ids['agent']}/suggestions/", DESKTOP),
         ("calls", "/portal/calls/", DESKTOP), ("call", f"/portal/calls/{ids['call']}/", DESKTOP),
         ("alerts", "/portal/alerts/", DESKTOP),
+        ("campaigns", "/portal/campaigns/", DESKTOP),
+        ("campaign", f"/portal/campaigns/{ids['campaign']}/", DESKTOP),
+        ("campaign-new", "/portal/campaigns/new/", DESKTOP),
+        ("do-not-call", "/portal/do-not-call/", DESKTOP),
         ("contacts", "/portal/contacts/", DESKTOP),
         ("contact", f"/portal/contacts/{ids['contact']}/", DESKTOP),
         ("numbers", "/portal/numbers/", DESKTOP), ("api-keys", "/portal/api-keys/", DESKTOP),

@@ -22,6 +22,10 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:suggestion-decide", "suggestion"),
          ("portal:agent-rollback", "agent_version"),
          ("portal:calls", None), ("portal:call-detail", "call"),
+         ("portal:campaigns", None), ("portal:campaign-new", None),
+         ("portal:campaign-detail", "campaign"), ("portal:campaign-control", "campaign"),
+         ("portal:campaign-rows", "campaign"), ("portal:campaign-export", "campaign"),
+         ("portal:do-not-call", None), ("portal:do-not-call-remove", "contact"),
          ("portal:alerts", None), ("portal:alert-new", None),
          ("portal:alert-edit", "alert_rule"), ("portal:alert-delete", "alert_rule"),
          ("portal:contacts", None), ("portal:contact-detail", "contact"),
@@ -35,7 +39,8 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:invitation-revoke", "invitation"), ("portal:compliance", None),
          ("portal:retention-update", None), ("portal:subject-request", None),
          ("portal:erasure-request-decide", "erasure_request")]
-POST_ONLY = {"portal:agent-publish",
+POST_ONLY = {"portal:agent-publish", "portal:campaign-control", "portal:campaign-rows",
+             "portal:do-not-call-remove",
              "portal:agent-document-delete", "portal:agent-learn", "portal:suggestion-decide",
              "portal:alert-delete", "portal:contact-forget",
              "portal:agent-rollback", "portal:api-key-revoke",
@@ -84,7 +89,11 @@ def objects_of(agent_create_for):
         suggestion = Suggestion.objects.create(
             tenant=tenant, agent=agent, kind="knowledge_entry", fingerprint="f",
             title="Callers ask", proposal={"question": "Q?", "answer": ""}, evidence={})
+        from calls.campaigns import campaign_create
+        campaign = campaign_create(tenant=tenant, agent=agent, from_number=number,
+                                   name="Reminders", legal_basis="contract")
         return {"agent": agent.pk, "document": (agent.pk, document.pk),
+                "campaign": campaign.pk,
                 "suggestion": (agent.pk, suggestion.pk),
                 "agent_version": (agent.pk, version.number),
                 "contact": call.contact_id,
