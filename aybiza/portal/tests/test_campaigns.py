@@ -42,7 +42,8 @@ def test_a_campaign_is_created_with_its_people_and_refused_rows_are_shown(owner_
     html = page.content.decode()
     assert "Added 1 person. 1 row refused" in html
     assert "Ana Lima" in html and "+15550100201" in html
-    assert "Rows not added" in html and "Not a valid phone number: use the international form" in html
+    assert "Rows not added" in html
+    assert "Not a valid phone number: use the international form" in html
     assert "Start calling" in html
 
 
