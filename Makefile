@@ -97,3 +97,8 @@ BENCH_ARGS ?=
 .PHONY: bench
 bench: venv
 	$(VENV_PYTHON) manage.py bench $(BENCH_ARGS)
+
+# The seed's 10,000-call test: a campaign through the real dialer and the simulated carrier.
+.PHONY: bench-campaign
+bench-campaign: venv
+	$(VENV_PYTHON) manage.py bench_campaign $(BENCH_CAMPAIGN_ARGS)

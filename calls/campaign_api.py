@@ -8,8 +8,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from agents.selectors import agent_get, phone_number_get
 from aybiza.core.api import TenantViewSetMixin
@@ -102,7 +103,7 @@ class CampaignViewSet(TenantViewSetMixin, viewsets.ViewSet):
 
     serializer_class = CampaignSerializer
     schema_model = Campaign
-    parser_classes = [JSONParser, MultiPartParser, FormParser, CsvBodyParser]
+    parser_classes = [*api_settings.DEFAULT_PARSER_CLASSES, CsvBodyParser]
 
     def list(self, request):
         return self.paginated_response(campaign_list(tenant=self.tenant), CampaignSerializer)

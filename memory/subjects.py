@@ -25,7 +25,13 @@ def export(tenant, e164: str, calls) -> dict[str, Any] | None:
             "conversation_kept_for_call_back": kept.messages if kept else None,
             "first_seen_at": contact.first_seen_at.isoformat(),
             "last_seen_at": contact.last_seen_at.isoformat(), "call_count": contact.call_count,
-            "do_not_remember": contact.do_not_remember}
+            "do_not_remember": contact.do_not_remember, "do_not_call": contact.do_not_call,
+            # Outbound campaigns they were in (the row's name and variables are in the calls'
+            # export when a call was placed).
+            "campaign_rows": [
+                {"campaign": name, "state": state, "attempts": attempts}
+                for name, state, attempts in contact.campaign_rows.values_list(
+                    "campaign__name", "state", "attempts")]}
 
 
 def erase(tenant, e164: str, calls) -> int:
@@ -33,5 +39,14 @@ def erase(tenant, e164: str, calls) -> int:
     if contact is None:
         return 0
     working_memory_forget(tenant_id=tenant.pk, contact_id=contact.pk)
-    deleted, _ = contact.delete()  # its facts go with it
+    if contact.do_not_call:
+        # Keeping the number on the do-not-call list is what the person asked for (a
+        # suppression list survives erasure): everything else about them goes.
+        deleted, _ = contact.facts.all().delete()
+        rows, _ = contact.campaign_rows.all().delete()
+        contact.name_sealed = ""
+        contact.call_count = 0
+        contact.save(update_fields=["name_sealed", "call_count", "updated_at"])
+        return deleted + rows
+    deleted, _ = contact.delete()  # its facts and campaign rows go with it
     return deleted

@@ -38,7 +38,11 @@ def seed_bench(*, agent_fields: dict[str, Any]) -> dict[str, Any]:
     if "provider_options" not in AGENT_FIELDS:  # the service does not take them (yet)
         Agent.objects.filter(pk=agent.pk).update(provider_options=provider_options)
     number = phone_number_create(tenant=tenant, e164=BENCH_NUMBER, agent_id=agent.id)
+    from aybiza.core.services import api_key_create
+
+    key = api_key_create(tenant=tenant, name="bench").key  # the campaign bench drives the API
     return {"tenant_id": tenant.id, "agent_id": agent.id, "e164": number.e164,
+            "number_id": number.id, "api_key": key,
             "end_of_turn_silence_ms": agent.end_of_turn_silence_ms,
             "barge_in_min_speech_ms": agent.barge_in_min_speech_ms}
 

@@ -127,6 +127,8 @@ class Carrier:
         # How long `calls.create` takes to answer (the call exists from the start of it).
         self.create_delay_s = create_delay_s
         self._tasks: set[asyncio.Task] = set()
+        self._speaker: ScriptedCaller | None = None
+        self._speech_cache: dict[str, bytes] = {}
 
     # -- scripting ---------------------------------------------------------------------------
     def add_call(self, sid: str | None = None, *, status: str = "in-progress",
@@ -354,6 +356,14 @@ class Carrier:
 
     async def _person(self, placed: PlacedCall, request: TwilioRequest,
                       peer: MediaStreamPeer) -> None:
+        if not placed.callee.lines:  # listens to the agent's opening, then hangs up
+            self._spawn(self._detected(placed, request, "human", HUMAN_DETECTED_AFTER_S))
+            await peer.start()
+            await peer.wait_agent_turn(started_after=peer.t0, timeout_s=30)
+            if not peer.closed.is_set():
+                await asyncio.sleep(placed.callee.linger_s)
+                await peer.hang_up()
+            return
         steps = parse_script(placed.callee.lines)
         caller = ScriptedCaller(None, to=placed.to, from_=request.value("From") or "",
                                 voice=self.caller_voice, transcriber=self.transcriber,
@@ -367,8 +377,7 @@ class Carrier:
 
     async def _voicemail(self, placed: PlacedCall, request: TwilioRequest,
                          peer: MediaStreamPeer) -> None:
-        speaker = ScriptedCaller(None, to=placed.to, from_="", voice=self.caller_voice)
-        greeting = await speaker.speech(placed.callee.greeting)
+        greeting = await self._speech(placed.callee.greeting)
         await peer.start()
         started = time.monotonic()
         peer.say(greeting + _beep())
@@ -385,6 +394,14 @@ class Carrier:
         placed.message_audio = bytes(peer.agent_track[recorded_from:])
         if self.transcriber is not None and placed.message_audio:
             placed.heard.append(await self.transcriber.transcribe(placed.message_audio))
+
+    async def _speech(self, text: str) -> bytes:
+        """A line spoken by the callee's voice (synthesised once per text)."""
+        if text not in self._speech_cache:
+            if self._speaker is None:
+                self._speaker = ScriptedCaller(None, to="", from_="", voice=self.caller_voice)
+            self._speech_cache[text] = await self._speaker.speech(text)
+        return self._speech_cache[text]
 
     async def _detected(self, placed: PlacedCall, request: TwilioRequest, answered_by: str,
                         after_s: float, *, duration_ms: int | None = None) -> None:

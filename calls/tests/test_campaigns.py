@@ -265,3 +265,29 @@ def test_results_export_as_csv_without_formulas(api, tenant, line, twilio):
     assert [row["phone_number"] for row in rows] == ["+15550100201", "+15550100202"]
     assert rows[0]["name"] == "'=HYPERLINK(1)"
     assert rows[1]["state"] == "pending"
+
+
+def test_erasure_removes_campaign_rows_but_keeps_the_do_not_call_entry(tenant, line):
+    from compliance.services.subjects import subject_erase
+    from memory.models import Contact
+
+    campaign = _campaign(tenant, line)
+    campaign_import_csv(tenant=tenant, campaign=campaign,
+                        data=_csv("+15550100201,Ana,", "+15550100202,Bo,"))
+    contact_do_not_call_set(tenant=tenant, e164="+15550100201", do_not_call=True)
+    subject_erase(tenant=tenant, phone_number="+15550100201", actor=None)
+    subject_erase(tenant=tenant, phone_number="+15550100202", actor=None)
+    assert not CampaignContact.objects.exists()
+    kept = Contact.objects.get(tenant=tenant)
+    assert kept.do_not_call and kept.name_sealed == ""
+
+
+def test_rows_may_come_as_a_csv_body_or_json_and_nothing_else(api, tenant, line):
+    campaign = _campaign(tenant, line)
+    url = f"/api/v1/campaigns/{campaign.pk}/rows/"
+    response = api.generic("POST", url, "phone\n+15550100201\n", content_type="text/csv")
+    assert response.status_code == 201 and response.json()["accepted"] == 1
+    response = api.post(url, {"csv": "phone\n+15550100202\n"}, format="json")
+    assert response.status_code == 201 and response.json()["accepted"] == 1
+    response = api.post(url, {"rows": []}, format="json")
+    assert response.status_code == 400 and "file" in response.json()["error"]["fields"]
