@@ -71,6 +71,14 @@ def _settle_lost_attempts() -> int:
 
 # --- (3) due rows → queued calls ------------------------------------------------------------------
 def _queue_due_rows(campaign: Campaign, now: datetime.datetime) -> int:
+    # One dialer at a time counts a campaign's free lines and fills them (others wait on the
+    # row lock, then count again): concurrent ticks cannot overshoot max_concurrent.
+    with transaction.atomic():
+        Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+        return _fill_free_lines(campaign, now)
+
+
+def _fill_free_lines(campaign: Campaign, now: datetime.datetime) -> int:
     slots = min(campaign.max_concurrent - _live_calls(campaign=campaign),
                 settings.OUTBOUND_MAX_CONCURRENT_PER_TENANT - _live_calls(tenant=campaign.tenant))
     if slots <= 0:

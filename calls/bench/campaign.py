@@ -32,7 +32,15 @@ import httpx
 from aiohttp import web
 
 from calls.bench.cores import pin, pinner
-from calls.bench.runner import BASE_DIR, PYTHON, _django, _wait_ready, machine_info, server_env
+from calls.bench.runner import (
+    BASE_DIR,
+    PUBLIC_BASE_URL,
+    PYTHON,
+    _django,
+    _wait_ready,
+    machine_info,
+    server_env,
+)
 from calls.simulator.carrier import Callee, Carrier
 from calls.simulator.net import free_port
 
@@ -73,7 +81,6 @@ def run(options: CampaignBenchOptions) -> dict:
         port, carrier_port = free_port(), free_port()
         env = server_env(database_url=database_url, redis_url=redis_url, work=work)
         env.update({
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
             "TWILIO_API_BASE_URL": f"http://127.0.0.1:{carrier_port}",
             "OUTBOUND_MAX_CONCURRENT_PER_TENANT": str(options.max_concurrent),
@@ -86,7 +93,7 @@ def run(options: CampaignBenchOptions) -> dict:
         seeded = json.loads(_django(["-m", "calls.bench.seed", json.dumps(agent_fields())],
                                     env, work / "seed.log"))
         with _process(["-m", "aybiza.server", "-b", "127.0.0.1", "-p", str(port),
-                       "aybiza.asgi:application"], env, work / "server.log",
+                       "calls.bench.asgi:application"], env, work / "server.log",
                       options.server_core) as server, \
                 _process(["-m", "celery", "-A", "aybiza", "worker", "-Q", "default,tools",
                           "--pool", "threads", "--concurrency",
@@ -96,7 +103,8 @@ def run(options: CampaignBenchOptions) -> dict:
             _wait_ready(server, port, work / "server.log")
             say(f"daphne pid {server.pid} on 127.0.0.1:{port} and a Celery worker, core "
                 f"{options.server_core}; carrier and beat here, core {options.generator_core}")
-            carrier = Carrier(ACCOUNT_SID, env["TWILIO_AUTH_TOKEN"])
+            carrier = Carrier(ACCOUNT_SID, env["TWILIO_AUTH_TOKEN"],
+                              routes={PUBLIC_BASE_URL: f"http://127.0.0.1:{port}"})
             result = asyncio.run(_drive(options, carrier, carrier_port,
                                         f"http://127.0.0.1:{port}", seeded, redis_url))
     result.update({"started_at": started_at, "machine": machine_info(),
@@ -150,7 +158,9 @@ async def _drive(options: CampaignBenchOptions, carrier: Carrier, carrier_port: 
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", carrier_port).start()
     beat = Celery(broker=redis_url)
-    headers = {"Authorization": f"Bearer {seeded['api_key']}"}
+    # As through the TLS-terminating load balancer in front of the server.
+    headers = {"Authorization": f"Bearer {seeded['api_key']}", "X-Forwarded-Proto": "https",
+               "Host": PUBLIC_BASE_URL.split("://", 1)[1]}
     timeline: list[dict] = []
     try:
         async with httpx.AsyncClient(base_url=f"{base_url}/api/v1", headers=headers,

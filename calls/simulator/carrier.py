@@ -106,7 +106,7 @@ class Carrier:
     def __init__(self, account_sid: str = DEFAULT_ACCOUNT_SID,
                  auth_token: str = DEFAULT_AUTH_TOKEN, *, transcribe: bool = False,
                  caller_voice: str = "", place_calls: bool = True,
-                 create_delay_s: float = 0.0) -> None:
+                 create_delay_s: float = 0.0, routes: dict[str, str] | None = None) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.validator = RequestValidator(auth_token)
@@ -126,6 +126,10 @@ class Carrier:
         self.place_calls = place_calls
         # How long `calls.create` takes to answer (the call exists from the start of it).
         self.create_delay_s = create_delay_s
+        # Public origin → where it is served here, as a TLS-terminating load balancer would
+        # ({"https://voice.example.com": "http://127.0.0.1:8000"}); signatures stay over the
+        # public URL.
+        self.routes = routes or {}
         self._tasks: set[asyncio.Task] = set()
         self._speaker: ScriptedCaller | None = None
         self._speech_cache: dict[str, bytes] = {}
@@ -327,8 +331,9 @@ class Carrier:
         placed.answered_at = time.monotonic()
         await self._set_status(placed, request, "in-progress", event="answered")
         info = await self._fetch_twiml(placed, request)
-        phone = TwilioPhone(_origin(info.url, http=True), self.auth_token,
-                            account_sid=self.account_sid)
+        public = _origin(info.url, http=True)
+        phone = TwilioPhone(self.routes.get(public, public), self.auth_token,
+                            account_sid=self.account_sid, public_base_url=public)
         peer = MediaStreamPeer(await phone.open_stream(info), info)
         placed.peer = peer
         if callee.kind == "voicemail":
@@ -435,10 +440,13 @@ class Carrier:
         await self._post(url, params)
 
     async def _post(self, url: str, params: dict[str, str]) -> httpx.Response:
-        signature = self.validator.compute_signature(url, params)
+        headers = {"X-Twilio-Signature": self.validator.compute_signature(url, params)}
+        origin = _origin(url)
+        if origin in self.routes:
+            url = self.routes[origin] + url[len(origin):]
+            headers.update({"X-Forwarded-Proto": "https", "Host": urlsplit(origin).netloc})
         async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(url, data=params,
-                                         headers={"X-Twilio-Signature": signature})
+            response = await client.post(url, data=params, headers=headers)
         if response.status_code >= 400:
             raise RuntimeError(f"{url.split('?')[0]} answered {response.status_code}")
         return response
