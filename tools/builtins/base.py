@@ -43,6 +43,11 @@ class Builtin:
 
 
 E164_SCHEMA = {"type": "string", "pattern": r"^\+[1-9][0-9]{6,14}$"}
+# A SIP address Twilio can dial (`<Dial><Sip>`): a user at a host, optional port and parameters.
+# Twilio dials it from its own network: it reaches nothing of ours.
+SIP_URI_SCHEMA = {"type": "string", "maxLength": 255,
+                  "pattern": r"^sips?:[A-Za-z0-9._~+!$&'()*,;=%-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?"
+                             r"(;[A-Za-z0-9=._-]+)*$"}
 
 
 def remote_number(call: Call) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.urls import NoReverseMatch
@@ -11,6 +12,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from calls.services import event_record
 from tools.builtins.base import (
     E164_SCHEMA,
+    SIP_URI_SCHEMA,
     Builtin,
     BuiltinContext,
     foreign_number_message,
@@ -63,15 +65,18 @@ def transfer_call(ctx: BuiltinContext, arguments: dict[str, Any]) -> ToolOutcome
     response = VoiceResponse()
     dial = response.dial(caller_id=caller_id,
                          timeout=config.get("timeout_s", DEFAULT_DIAL_TIMEOUT_S))
+    target = destinations[name]
+    # A desk phone or PBX by SIP, a phone by its number; the summary is whispered to either.
+    add_target = dial.sip if target.startswith(("sip:", "sips:")) else dial.number
     if warm:
         try:
             url = whisper_url(summary=arguments.get("summary", ""), call_id=ctx.call.id)
         except NoReverseMatch:
             return failed("Warm transfer is not wired (tools.urls is not included).",
                           status=ExecutionStatus.REJECTED, attempts=0)
-        dial.number(destinations[name], url=url)
+        add_target(target, url=url)
     else:
-        dial.number(destinations[name])
+        add_target(target)
     try:
         client.calls(ctx.call.call_sid).update(twiml=str(response))
     except TwilioException as exc:
@@ -119,6 +124,21 @@ def send_sms(ctx: BuiltinContext, arguments: dict[str, Any]) -> ToolOutcome:
     return succeeded({"sent": True, "message_sid": message.sid})
 
 
+def _check_transfer(tenant, config: dict[str, Any]) -> dict[str, str]:
+    """Each destination is a phone number or a SIP address; the caller id is the tenant's."""
+    problems = {
+        f"destinations/{name}": (f"{str(target)[:60]!r} is neither a phone number in E.164 form "
+                                 "(+14155550123) nor a SIP address (sip:desk@pbx.example.com).")
+        for name, target in config.get("destinations", {}).items()
+        if not (_matches(E164_SCHEMA, target) or _matches(SIP_URI_SCHEMA, target))}
+    return {**problems, **_owned_numbers_only(tenant, config, "caller_id")}
+
+
+def _matches(schema: dict[str, Any], value: str) -> bool:
+    return re.fullmatch(schema["pattern"], value) is not None and len(value) <= schema.get(
+        "maxLength", len(value))
+
+
 def _owned_numbers_only(tenant, config: dict[str, Any], key: str) -> dict[str, str]:
     """On save: the number we would send from / show as caller id must be the tenant's."""
     number = config.get(key)
@@ -144,8 +164,9 @@ TRANSFER_CALL = Builtin(
     config_schema={
         "type": "object",
         "properties": {
+            # Numbers or SIP addresses, checked by `_check_transfer` (with a message that says so).
             "destinations": {"type": "object", "minProperties": 1,
-                             "additionalProperties": E164_SCHEMA},
+                             "additionalProperties": {"type": "string", "maxLength": 255}},
             "default": {"type": "string"},
             "mode": {"enum": ["cold", "warm"]},
             "caller_id": E164_SCHEMA,
@@ -153,7 +174,7 @@ TRANSFER_CALL = Builtin(
         },
         "required": ["destinations"],
     },
-    check_config=lambda tenant, config: _owned_numbers_only(tenant, config, "caller_id"),
+    check_config=lambda tenant, config: _check_transfer(tenant, config),
     trigger_phrases=("speak to a human", "talk to a person", "transfer me", "real person",
                      "operator"),
     filler_text="One moment, I'll put you through.",

@@ -53,6 +53,27 @@ def test_cold_transfer_dials_the_destination(tenant, live_call, fake_twilio_rest
     assert event.payload == {"destination": "front_desk", "mode": "cold"}
 
 
+def test_a_transfer_to_a_sip_address_dials_it(tenant, live_call, fake_twilio_rest):
+    tool = builtin(tenant, "transfer_call",
+                   builtin_config={"destinations": {"desk": "sip:reception@pbx.acme.test:5060"}})
+    outcome = execute(tool=tool, arguments={}, call=live_call)
+    assert outcome.status == ExecutionStatus.SUCCEEDED
+    twiml = fake_twilio_rest.last("calls.update").value("Twiml")
+    assert "<Sip>sip:reception@pbx.acme.test:5060</Sip>" in twiml
+
+
+@pytest.mark.parametrize("target", ["0800 FLOWERS", "sip:nobody", "http://10.0.0.1/",
+                                    "sip:a@b c", "+1555"])
+def test_a_transfer_target_that_is_neither_a_number_nor_a_sip_address_is_refused(tenant,
+                                                                                  target):
+    from aybiza.core.errors import ApplicationError
+
+    with pytest.raises(ApplicationError) as refused:
+        builtin(tenant, "transfer_call", builtin_config={"destinations": {"x": target}})
+    [message] = refused.value.extra["fields"]["builtin_config"]
+    assert message.startswith("destinations/x: ") and "nor a SIP address" in message
+
+
 def test_warm_transfer_whispers_the_summary_to_the_human(tenant, live_call, fake_twilio_rest,
                                                          client):
     # given
