@@ -277,7 +277,10 @@ def campaign_attempt_ended(call: Call) -> None:
             return  # already settled (a repeated callback)
         if row.calls.exclude(pk=call.pk).filter(pk__gt=call.pk).exists():
             return  # an older attempt's late callback
-        row.state, row.result = _settle(row, call)
+        settled = _settle(row, call)
+        if settled is None:
+            return  # the call's stream is still closing: its end settles the row
+        row.state, row.result = settled
         if row.state == ContactState.PENDING:
             delay = row.campaign.retry_delay_s * 2 ** max(0, row.attempts - 1)
             row.next_attempt_at = timezone.now() + datetime.timedelta(seconds=delay)
@@ -286,9 +289,13 @@ def campaign_attempt_ended(call: Call) -> None:
     _progress_event(row.campaign)
 
 
-def _settle(row: CampaignContact, call: Call) -> tuple[str, str]:
-    """(state, result) of a row after `call`, its latest attempt."""
+def _settle(row: CampaignContact, call: Call) -> tuple[str, str] | None:
+    """(state, result) of a row after `call`, its latest attempt; None while it cannot be told
+    yet: Twilio says completed, but the media stream (which knows whether a voicemail was left)
+    has not recorded how it ended."""
     status = call.status
+    if status == CallStatus.COMPLETED and call.stream_started_at and not call.outcome:
+        return None
     machine = call.answered_by.startswith("machine") or call.answered_by == "fax"
     if status == CallStatus.COMPLETED and call.outcome == Outcome.VOICEMAIL:
         return ContactState.VOICEMAIL, Outcome.VOICEMAIL

@@ -356,6 +356,10 @@ def call_finish(
         publish_event(tenant=call.tenant_id, type=EventType.CALL_COMPLETED,
                       payload={**_call_payload(call), "outcome": call.outcome,
                                "duration_seconds": call.duration_seconds})
+        if call.campaign_contact_id is not None:  # its outcome decides the campaign row
+            from calls.campaigns import campaign_attempt_ended
+
+            transaction.on_commit(lambda: campaign_attempt_ended(call))
     return call
 
 

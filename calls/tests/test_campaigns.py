@@ -291,3 +291,23 @@ def test_rows_may_come_as_a_csv_body_or_json_and_nothing_else(api, tenant, line)
     assert response.status_code == 201 and response.json()["accepted"] == 1
     response = api.post(url, {"rows": []}, format="json")
     assert response.status_code == 400 and "file" in response.json()["error"]["fields"]
+
+
+def test_twilio_completing_before_the_stream_closes_waits_for_its_outcome(
+        tenant, line, twilio, django_capture_on_commit_callbacks):
+    campaign = _campaign(tenant, line, calls_per_second=50)
+    campaign_import_csv(tenant=tenant, campaign=campaign, data=_csv("+15550100201,Ana,"))
+    campaign_start(tenant=tenant, campaign=campaign)
+    dialer_tick(budget_s=1)
+    call = Call.objects.get()
+    Call.objects.filter(pk=call.pk).update(stream_started_at=timezone.now())
+    call.refresh_from_db()
+    outbound_answered_by(call, call_sid=call.call_sid, answered_by="machine_end_beep")
+    # Twilio's `completed` arrives while the agent's stream is still saving the call
+    _end(call, CallStatus.COMPLETED)
+    assert CampaignContact.objects.get().state == ContactState.CALLING
+    # then the stream records the voicemail it left, and that settles the row
+    with django_capture_on_commit_callbacks(execute=True):
+        call_finish(call=Call.objects.get(), outcome=Outcome.VOICEMAIL)
+    row = CampaignContact.objects.get()
+    assert (row.state, row.attempts) == (ContactState.VOICEMAIL, 1)
