@@ -10,6 +10,7 @@ import csv
 import datetime
 import io
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
@@ -165,7 +166,7 @@ def campaign_import_csv(*, tenant: Tenant, campaign: Campaign, data: bytes,
     if campaign.status in (CampaignStatus.CANCELLED, CampaignStatus.COMPLETED):
         raise ApplicationError(f"A {campaign.status} campaign takes no more rows.",
                                status_code=409, code="conflict")
-    reader, phone_column = _csv_reader(data)
+    reader, columns = _csv_reader(data)
     seen = {row.contact_id: row.row_number for row in campaign.rows.only("contact_id",
                                                                          "row_number")}
     accepted: list[CampaignContact] = []
@@ -176,7 +177,7 @@ def campaign_import_csv(*, tenant: Tenant, campaign: Campaign, data: bytes,
             raise ApplicationError(f"At most {MAX_ROWS} rows per upload.",
                                    extra={"fields": {"file": ["Too many rows."]}})
         try:
-            row = _row(tenant, campaign, record, phone_column, line, seen)
+            row = _row(tenant, campaign, record, columns, line, seen)
         except ApplicationError as exc:
             rejected.append({"row": line, "reason": exc.message})
             continue
@@ -189,7 +190,15 @@ def campaign_import_csv(*, tenant: Tenant, campaign: Campaign, data: bytes,
     return {"accepted": len(accepted), "rejected": rejected}
 
 
-def _csv_reader(data: bytes) -> tuple[csv.DictReader, str]:
+@dataclass(frozen=True)
+class _Columns:
+    """The CSV's headers as written that hold the phone number and the name (if any)."""
+
+    phone: str
+    name: str | None
+
+
+def _csv_reader(data: bytes) -> tuple[csv.DictReader, _Columns]:
     if len(data) > MAX_CSV_BYTES:
         raise _file_error(f"The file is over {MAX_CSV_BYTES // (1024 * 1024)} MB.")
     try:
@@ -203,22 +212,22 @@ def _csv_reader(data: bytes) -> tuple[csv.DictReader, str]:
         headers = reader.fieldnames or []
     except csv.Error as exc:
         raise _file_error(f"Unreadable CSV header: {exc}.") from None
-    names = [variable_name(h) for h in headers if h is not None]
-    phone_column = next((h for h, n in zip(headers, names, strict=False) if n in PHONE_COLUMNS),
-                        None)
+    names = {h: variable_name(h) for h in headers if h is not None}
+    phone_column = next((h for h, n in names.items() if n in PHONE_COLUMNS), None)
     if phone_column is None:
         raise _file_error("No phone column: the first line must name the columns, one of them "
                           f"{', '.join(PHONE_COLUMNS)}.")
-    if len(names) != len(set(names)):
+    if len(set(names.values())) != len([h for h in headers if h is not None]):
         raise _file_error("Two columns have the same name.")
-    return reader, phone_column
+    name_column = next((h for h, n in names.items() if n == NAME_COLUMN), None)
+    return reader, _Columns(phone=phone_column, name=name_column)
 
 
-def _row(tenant: Tenant, campaign: Campaign, record: dict, phone_column: str, line: int,
+def _row(tenant: Tenant, campaign: Campaign, record: dict, columns: _Columns, line: int,
          seen: dict[int, int]) -> CampaignContact:
     if None in record:  # more cells than headers
         raise ApplicationError("More cells than the header has columns.")
-    phone = (record.get(phone_column) or "").strip()
+    phone = (record.get(columns.phone) or "").strip()
     if not phone:
         raise ApplicationError("No phone number.")
     try:
@@ -231,13 +240,13 @@ def _row(tenant: Tenant, campaign: Campaign, record: dict, phone_column: str, li
         raise ApplicationError("The number is on the do-not-call list.")
     if contact.pk in seen:
         raise ApplicationError(f"The number is already in the campaign (line {seen[contact.pk]}).")
-    name = " ".join((record.get(NAME_COLUMN) or record.get("Name") or "").split())
+    name = " ".join((record.get(columns.name) or "").split()) if columns.name else ""
     if len(name) > MAX_NAME_CHARS:
         raise ApplicationError(f"The name is over {MAX_NAME_CHARS} characters.")
     variables = variables_clean(
         {variable_name(key): value for key, value in record.items()
-         if key not in (phone_column,) and value and value.strip()
-         and variable_name(key) not in ("", NAME_COLUMN)})
+         if key not in (columns.phone, columns.name) and value and value.strip()
+         and variable_name(key)})
     if name:
         variables = {"name": name, **variables}
     return CampaignContact(
@@ -275,7 +284,7 @@ def campaign_attempt_ended(call: Call) -> None:
                .filter(pk=call.campaign_contact_id).first())
         if row is None or row.state != ContactState.CALLING:
             return  # already settled (a repeated callback)
-        if row.calls.exclude(pk=call.pk).filter(pk__gt=call.pk).exists():
+        if row.calls.filter(pk__gt=call.pk).exists():
             return  # an older attempt's late callback
         settled = _settle(row, call)
         if settled is None:

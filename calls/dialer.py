@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from calls.call_variables import variables_open
 from calls.campaign_models import Campaign, CampaignContact, CampaignStatus, ContactState
-from calls.campaigns import campaign_attempt_ended, campaign_finish_if_done
+from calls.campaigns import LIVE_STATUSES, campaign_attempt_ended, campaign_finish_if_done
 from calls.models import TERMINAL_STATUSES, Call, CallStatus, Direction
 from calls.outbound import (
     OutboundTarget,
@@ -119,9 +119,7 @@ def _queue_attempt(campaign: Campaign, row: CampaignContact, now: datetime.datet
 
 
 def _live_calls(*, campaign: Campaign | None = None, tenant=None) -> int:
-    calls = Call.objects.filter(direction=Direction.OUTBOUND,
-                                status__in=(CallStatus.QUEUED, CallStatus.RINGING,
-                                            CallStatus.IN_PROGRESS))
+    calls = Call.objects.filter(direction=Direction.OUTBOUND, status__in=LIVE_STATUSES)
     if campaign is not None:
         return calls.filter(campaign_contact__campaign=campaign).count()
     return calls.filter(tenant=tenant).count()

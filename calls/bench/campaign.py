@@ -20,7 +20,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -151,7 +150,7 @@ async def _drive(options: CampaignBenchOptions, carrier: Carrier, carrier_port: 
 
     say = options.say
     rows = people(options)
-    expected = Counter(kind for kind, _ in (_kind(c) for _, _, c in rows))
+    expected = Counter(_kind(callee) for _, _, callee in rows)
     for number, _, callee in rows:
         carrier.callees[number] = callee
     runner = web.AppRunner(carrier.build_app(), access_log=None)
@@ -192,8 +191,8 @@ async def _drive(options: CampaignBenchOptions, carrier: Carrier, carrier_port: 
     return _result(detail, export, carrier, timeline, wall_s, upload_s, expected)
 
 
-def _kind(callee: Callee | list[Callee]) -> tuple[str, None]:
-    return ("busy" if isinstance(callee, list) else callee.kind), None
+def _kind(callee: Callee | list[Callee]) -> str:
+    return "busy" if isinstance(callee, list) else callee.kind
 
 
 async def _follow(api: httpx.AsyncClient, campaign_id: int, carrier: Carrier, beat, t0: float,
@@ -273,6 +272,3 @@ class _process:
                 self.process.kill()
                 self.process.wait()
 
-
-if __name__ == "__main__":  # pragma: no cover
-    run(CampaignBenchOptions(contacts=int(sys.argv[1]) if len(sys.argv) > 1 else 10_000))

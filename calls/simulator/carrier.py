@@ -80,7 +80,7 @@ class Callee:
     lines: list[str] = field(default_factory=list)
     greeting: str = VOICEMAIL_GREETING
     ring_s: float = 0.3
-    # How long a person stays on the line after their script (the agent may still talk).
+    # How long a person without lines stays on the line after the agent's opening.
     linger_s: float = 1.0
 
 
@@ -361,21 +361,16 @@ class Carrier:
 
     async def _person(self, placed: PlacedCall, request: TwilioRequest,
                       peer: MediaStreamPeer) -> None:
-        if not placed.callee.lines:  # listens to the agent's opening, then hangs up
-            self._spawn(self._detected(placed, request, "human", HUMAN_DETECTED_AFTER_S))
-            await peer.start()
-            await peer.wait_agent_turn(started_after=peer.t0, timeout_s=30)
-            if not peer.closed.is_set():
-                await asyncio.sleep(placed.callee.linger_s)
-                await peer.hang_up()
-            return
-        steps = parse_script(placed.callee.lines)
-        caller = ScriptedCaller(None, to=placed.to, from_=request.value("From") or "",
-                                voice=self.caller_voice, transcriber=self.transcriber,
-                                printer=placed.heard.append)
         self._spawn(self._detected(placed, request, "human", HUMAN_DETECTED_AFTER_S))
-        report = await caller.converse(peer, steps)
-        placed.heard[:] = [f"{turn.who}: {turn.text}" for turn in report.turns]
+        if placed.callee.lines:  # a conversation, which hangs up after its script
+            caller = ScriptedCaller(None, to=placed.to, from_=request.value("From") or "",
+                                    voice=self.caller_voice, transcriber=self.transcriber,
+                                    printer=lambda line: None)
+            report = await caller.converse(peer, parse_script(placed.callee.lines))
+            placed.heard[:] = [f"{turn.who}: {turn.text}" for turn in report.turns]
+            return
+        await peer.start()  # listens to the agent's opening, then hangs up
+        await peer.wait_agent_turn(started_after=peer.t0, timeout_s=30)
         if not peer.closed.is_set():
             await asyncio.sleep(placed.callee.linger_s)
             await peer.hang_up()
