@@ -31,9 +31,10 @@ def owner(db, tenant, django_user_model):
 
 @pytest.fixture
 def api_client_for():
-    """`api_client_for(tenant, scopes=[...])` → an APIClient sending a fresh Bearer key."""
+    """`api_client_for(tenant, scopes=[...])` → an APIClient sending a fresh Bearer key (by
+    default one that may do everything: read, write, recordings)."""
 
-    def make(tenant, scopes=(Scope.READ, Scope.WRITE)) -> APIClient:
+    def make(tenant, scopes=(Scope.READ, Scope.WRITE, Scope.RECORDINGS)) -> APIClient:
         issued = api_key_create(tenant=tenant, name="test", scopes=list(scopes))
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.key}")

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -6,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agents import demo_calendar
 from aybiza.core.views import metrics, readyz
+from calls.recording_views import recording_playback
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -20,15 +20,11 @@ urlpatterns = [
     path("demo/calendar/bookings/", demo_calendar.book, name="demo-calendar-book"),
     path("demo/helpdesk/tickets/", demo_calendar.open_ticket, name="demo-helpdesk-ticket"),
     path("twilio/", include("calls.urls")),
+    # A recording played through a signed, expiring link (calls/recordings.py).
+    path("recordings/<str:token>/", recording_playback, name="recording-playback"),
     path("healthz", include("aybiza.core.urls")),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
     # The site root leads to the portal (its sign-in page for anyone not signed in).
     path("", RedirectView.as_view(pattern_name="portal:home"), name="root"),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    # Static files (CSS, the API docs' assets) come from WhiteNoise, in every mode.
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -13,10 +13,18 @@ from rest_framework.response import Response
 
 from agents.selectors import agent_get, phone_number_get
 from aybiza.core.api import MAX_ID, TenantViewSetMixin
+from aybiza.core.models import ApiKey
+from aybiza.core.tenancy import request_tenant_role
 from calls.models import Call, CallEvent, CallStatus, Turn
 from calls.outbound import outbound_call_queue, outbound_target
+from calls.recordings import (
+    RecordingNotAllowed,
+    may_play_recordings,
+    recording_audio,
+    recording_link,
+)
 from calls.selectors import call_get, call_list
-from calls.services import call_recording_read, call_transcript_accessed
+from calls.services import call_transcript_accessed
 from calls.tasks import dialer_kick
 from learning.selectors import analysis_extracted, analysis_of
 
@@ -79,6 +87,11 @@ class CallSerializer(serializers.ModelSerializer):
         if not call.recording:
             return None
         return reverse("call-recording", kwargs={"pk": call.pk})
+
+
+class RecordingLinkSerializer(serializers.Serializer):
+    url = serializers.URLField()
+    expires_at = serializers.DateTimeField()
 
 
 class CallDetailSerializer(CallSerializer):
@@ -178,9 +191,30 @@ class CallViewSet(TenantViewSetMixin, viewsets.ViewSet):
     @extend_schema(responses={(200, "audio/wav"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
     def recording(self, request, pk=None):
-        """The call's stereo WAV (caller left, agent right), decrypted; each access is audited."""
+        """The call's stereo WAV (caller left, agent right), decrypted; each access is audited.
+        Members in RECORDING_ROLES (owners and admins by default), keys with `recordings`."""
         call = call_get(tenant=self.tenant, pk=pk)
-        audio = call_recording_read(call=call, actor=self.actor())
+        self._require_recording_access()
+        audio = recording_audio(call=call, actor=self.actor())
         response = HttpResponse(audio, content_type="audio/wav")
         response["Content-Disposition"] = f'attachment; filename="{call.call_sid}.wav"'
+        response["Cache-Control"] = "no-store"
         return response
+
+    @extend_schema(responses=RecordingLinkSerializer)
+    @action(detail=True, methods=["get"], url_path="recording-link")
+    def recording_link(self, request, pk=None):
+        """A link that plays the recording without credentials until `expires_at`
+        (RECORDING_URL_TTL_S): an S3 presigned URL, or this server's signed link. Audited."""
+        call = call_get(tenant=self.tenant, pk=pk)
+        self._require_recording_access()
+        link = recording_link(call=call, actor=self.actor())
+        return Response({"url": request.build_absolute_uri(link.url),
+                         "expires_at": link.expires_at})
+
+    def _require_recording_access(self) -> None:
+        _, role = request_tenant_role(self.request)
+        api_key = self.request.auth if isinstance(self.request.auth, ApiKey) else None
+        if not may_play_recordings(role=role, api_key=api_key):
+            raise RecordingNotAllowed("Recordings are for the roles in RECORDING_ROLES "
+                                      "and keys with the `recordings` scope.")

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from aybiza.core.models import Tenant, TenantOwnedModel
+from calls.recording_storage import recording_upload_to, recordings_storage
 
 
 class Direction(models.TextChoices):
@@ -80,7 +81,9 @@ class Call(TenantOwnedModel):
     ended_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)
     outcome = models.CharField(max_length=24, choices=Outcome.choices, blank=True)
-    recording = models.FileField(upload_to="recordings/%Y/%m/%d/", blank=True)
+    # Both directions, caller left and agent right (calls/recordings.py).
+    recording = models.FileField(upload_to=recording_upload_to, storage=recordings_storage,
+                                 blank=True, max_length=200)
     # Outbound calls (calls/outbound.py). Who answered, from Twilio's machine detection:
     # "human", "machine_end_beep", "fax"...
     answered_by = models.CharField(max_length=24, blank=True)

@@ -19,7 +19,6 @@ from django.utils import timezone
 from agents.models import Agent, PhoneNumber
 from agents.versions import version_for_call
 from aybiza.core import metrics as platform_metrics
-from aybiza.core.errors import NotFound
 from aybiza.core.events import EventType, publish_event
 from aybiza.core.models import Tenant
 from aybiza.core.tenancy import ensure_owned
@@ -234,10 +233,6 @@ def turn_context(call: Call, index: int) -> str:
     return f"turn:{call.call_sid}:{index}"
 
 
-def recording_context(call: Call) -> str:
-    return f"recording:{call.call_sid}"
-
-
 def event_record(
     *, call: Call, type: str, payload: dict[str, Any] | None = None, offset_ms: int | None = None
 ) -> CallEvent:
@@ -339,15 +334,16 @@ def call_finish(
         call.cost = cost
         fields.append("cost")
     if recording is not None and not call.recording:
-        from django.core.files.base import ContentFile
+        from calls.recordings import recording_attach
 
-        from compliance.crypto import encrypt_for_tenant
-
-        # Recordings are encrypted at rest with the tenant's data key; the API decrypts them.
-        sealed = encrypt_for_tenant(call.tenant, recording.read(), context=recording_context(call))
-        call.recording.save((recording_name or f"{call.call_sid}.wav") + ".enc",
-                            ContentFile(sealed), save=False)
-        fields.append("recording")
+        try:
+            recording_attach(call=call, audio=recording.read(),
+                             name=recording_name or f"{call.call_sid}.wav")
+        except Exception:  # noqa: BLE001 - the call closes anyway: its record matters more
+            logger.exception("Could not store the recording of call %s", call.pk)
+            event_record(call=call, type="recording.failed", payload={})
+        else:
+            fields.append("recording")
     call.save(update_fields=fields)
     audit_record(action="call.ended", tenant=call.tenant, target=call)
     if first_finish:  # one call.completed per call, however many exit paths close it
@@ -372,17 +368,3 @@ def call_transcript_accessed(*, call: Call, actor=None) -> None:
     """Record in the audit log that someone read this call's transcript."""
     audit_record(action="call.transcript_accessed", tenant=call.tenant, target=call,
                  actor=actor)
-
-
-def call_recording_read(*, call: Call, actor=None) -> bytes:
-    """The decrypted recording of `call`; the access is written to the audit log."""
-    from compliance.crypto import decrypt_for_tenant
-
-    if not call.recording:
-        raise NotFound("This call has no recording.")
-    with call.recording.open("rb") as handle:
-        sealed = handle.read()
-    audio = decrypt_for_tenant(call.tenant, sealed, context=recording_context(call))
-    audit_record(action="call.recording_accessed", tenant=call.tenant, target=call,
-                 actor=actor)
-    return audio

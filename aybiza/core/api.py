@@ -10,8 +10,8 @@ from rest_framework.settings import api_settings
 
 from aybiza.core.models import ApiKey, Scope
 from aybiza.core.selectors import api_key_get, api_key_list
-from aybiza.core.services import api_key_create, api_key_revoke
-from aybiza.core.tenancy import request_tenant
+from aybiza.core.services import api_key_create, api_key_revoke, grantable_scopes
+from aybiza.core.tenancy import request_tenant, request_tenant_role
 
 # The largest id a database row can have (a signed 64-bit integer): larger ones are a 400, not
 # an overflow in the database driver.
@@ -87,7 +87,10 @@ class ApiKeyViewSet(TenantViewSetMixin, viewsets.ViewSet):
     def create(self, request):
         payload = ApiKeyCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
+        _, role = request_tenant_role(request)
+        api_key = request.auth if isinstance(request.auth, ApiKey) else None
         issued = api_key_create(tenant=self.tenant, created_by=self.actor(),
+                                grantable=grantable_scopes(role=role, api_key=api_key),
                                 **payload.validated_data)
         data = {**ApiKeySerializer(issued.api_key).data, "key": issued.key}
         return Response(data, status=status.HTTP_201_CREATED)

@@ -96,6 +96,8 @@ class Invitation(BaseModel):
 class Scope(models.TextChoices):
     READ = "read", "Read"
     WRITE = "write", "Write"
+    # Call recordings (download and playback links); only a role in RECORDING_ROLES may grant it.
+    RECORDINGS = "recordings", "Recordings"
 
 
 class ApiKey(TenantOwnedModel):

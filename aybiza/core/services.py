@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -63,17 +64,36 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def grantable_scopes(*, role: str | None = None, api_key: ApiKey | None = None) -> list[str]:
+    """Scopes a member or a key may put on a new key: a key no more than its own; a member read
+    and write, and recordings only in a role that may play them (RECORDING_ROLES)."""
+    if api_key is not None:
+        return [scope for scope in Scope.values if api_key.has_scope(scope)]
+    return [scope for scope in Scope.values
+            if scope != Scope.RECORDINGS or role in settings.RECORDING_ROLES]
+
+
 def api_key_create(
-    *, tenant: Tenant, name: str, scopes: list[str] | None = None, created_by=None
+    *, tenant: Tenant, name: str, scopes: list[str] | None = None, created_by=None,
+    grantable: list[str] | None = None,
 ) -> IssuedApiKey:
-    """Issue a key for `tenant`. The secret is in the result only; the row keeps its hash."""
+    """Issue a key for `tenant`. The secret is in the result only; the row keeps its hash.
+
+    `grantable` (from `grantable_scopes`) bounds what the creator may hand out: a member or key
+    cannot mint a key that may do more than they may."""
     scopes = list(dict.fromkeys(scopes or [Scope.READ, Scope.WRITE]))
     unknown = [s for s in scopes if s not in Scope.values]
     if unknown or not scopes:
         raise ApplicationError(
-            "Scopes must be a non-empty subset of read, write.",
+            f"Scopes must be a non-empty subset of {', '.join(Scope.values)}.",
             extra={"fields": {"scopes": [f"Unknown scope: {s}" for s in unknown] or ["Empty."]}},
         )
+    refused = [s for s in scopes if grantable is not None and s not in grantable]
+    if refused:
+        raise ApplicationError(
+            f"You may not grant the scope{'s' if len(refused) > 1 else ''} {', '.join(refused)}.",
+            extra={"fields": {"scopes": [f"Not yours to grant: {s}" for s in refused]}},
+            status_code=403, code="permission_denied")
     prefix = secrets.token_hex(4)
     key = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():

@@ -173,7 +173,15 @@ class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Where the key is used, e.g. “CRM sync”.")
     scopes = forms.MultipleChoiceField(
         choices=Scope.choices, initial=[Scope.READ, Scope.WRITE],
-        widget=forms.CheckboxSelectMultiple, help_text="Read-only keys cannot change anything.")
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Read-only keys cannot change anything. Recordings: download and play call "
+                  "recordings.")
+
+    def __init__(self, *args, grantable: list[str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if grantable is not None:  # only what this member may hand out
+            self.fields["scopes"].choices = [(value, label) for value, label in Scope.choices
+                                             if value in grantable]
 
 
 class CallFilterForm(forms.Form):

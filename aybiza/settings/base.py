@@ -123,6 +123,28 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+# Call recordings (calls/recordings.py). Embedded default: files under MEDIA_ROOT/recordings/,
+# each sealed with the tenant's data key, never served as files. With a bucket: S3 objects
+# encrypted by S3 with SSE-KMS under the tenant's own KMS key (compliance/recording_keys.py).
+# Either way they are played through signed links that expire (RECORDING_URL_TTL_S) and that
+# only these member roles (or API keys with the `recordings` scope) are given.
+RECORDINGS_S3_BUCKET: str = env("RECORDINGS_S3_BUCKET", default="")
+RECORDINGS_S3_REGION: str = env("RECORDINGS_S3_REGION",
+                                default=env("AWS_REGION", default="us-east-1"))
+RECORDINGS_S3_ENDPOINT_URL: str = env("RECORDINGS_S3_ENDPOINT_URL", default="")
+RECORDING_URL_TTL_S: int = env.int("RECORDING_URL_TTL_S", default=300)
+RECORDING_ROLES: list[str] = env.list("RECORDING_ROLES", default=["owner", "admin"])
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "recordings": (
+        {"BACKEND": "calls.recording_s3.TenantKeyS3Storage",
+         "OPTIONS": {"bucket_name": RECORDINGS_S3_BUCKET, "region_name": RECORDINGS_S3_REGION,
+                     "endpoint_url": RECORDINGS_S3_ENDPOINT_URL or None}}
+        if RECORDINGS_S3_BUCKET else
+        {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
+}
 LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/api/v1/"  # where /api-auth/login/ sends a member without a `next`
 

@@ -23,6 +23,11 @@ AYBIZA_PREVIOUS_MASTER_KEYS: list[str] = env.list("AYBIZA_PREVIOUS_MASTER_KEYS",
 KMS_KEY_ID: str = env("KMS_KEY_ID", default="")
 KMS_REGION: str = env("KMS_REGION", default=env("AWS_REGION", default="us-east-1"))
 KMS_ENDPOINT_URL: str = env("KMS_ENDPOINT_URL", default="")
+# Call recordings on S3 (RECORDINGS_S3_BUCKET): SSE-KMS under a key per tenant, found by this
+# alias prefix + the tenant id (compliance/recording_keys.py); created on first use unless false.
+RECORDINGS_KMS_ALIAS_PREFIX: str = env("RECORDINGS_KMS_ALIAS_PREFIX",
+                                       default="alias/aybiza-recordings-tenant-")
+RECORDINGS_KMS_CREATE_KEYS: bool = env.bool("RECORDINGS_KMS_CREATE_KEYS", default=True)
 # Unwrapped data keys are cached per process: bounded, and short-lived.
 DATA_KEY_CACHE_SIZE: int = env.int("DATA_KEY_CACHE_SIZE", default=1024)
 DATA_KEY_CACHE_TTL_S: int = env.int("DATA_KEY_CACHE_TTL_S", default=300)

@@ -42,7 +42,7 @@ if not env("EMAIL_URL", default=""):
 # `manage.py collectstatic` (the Procfile's release step) writes hashed, compressed copies to
 # STATIC_ROOT; WhiteNoise serves them with far-future cache headers.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = False

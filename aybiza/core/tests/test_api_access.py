@@ -97,7 +97,10 @@ SHARED: dict[str, Shared] = {
 
 ENDPOINTS = _endpoints()
 DETAIL = [e for e in ENDPOINTS if e.detail and e.owned]
-READS = [e for e in ENDPOINTS if not e.writes]
+# Recordings are for RECORDING_ROLES (owners and admins) and keys with the `recordings` scope.
+RECORDING_ROUTES = {("call", "recording"), ("call", "recording_link")}
+READS = [e for e in ENDPOINTS if not e.writes and (e.basename, e.action) not in RECORDING_ROUTES]
+RECORDINGS = [e for e in ENDPOINTS if (e.basename, e.action) in RECORDING_ROUTES]
 WRITES = [e for e in ENDPOINTS if e.writes]
 LISTS = [e for e in ENDPOINTS if e.action == "list" and e.owned]
 
@@ -286,6 +289,7 @@ OWNED: dict[str, Callable[[Tenant], models.Model]] = {
 OWNED_FOR_ROUTE: dict[tuple[str, str], Callable[[Tenant], models.Model]] = {
     # Without a recording the route answers 404 for the caller's own call.
     ("call", "recording"): _make_recorded_call,
+    ("call", "recording_link"): _make_recorded_call,
     # Routes about an agent's versions need one to exist.
     ("agent", "version"): _make_published_agent,
     ("agent", "rollback"): _make_published_agent,
@@ -565,11 +569,32 @@ def test_viewer_member_cannot_write(endpoint, django_user_model, tenant):
     _assert_refused(client, endpoint, target, 403, "permission_denied")
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e not in RECORDINGS], ids=str)
 def test_member_can_use_every_route_by_session(endpoint, django_user_model, tenant):
     target = _target(endpoint, tenant)
     client = _session_client(django_user_model, tenant, Role.MEMBER, "member")
     _assert_success(endpoint, _call(client, endpoint, target.pk))
+
+
+@pytest.mark.parametrize("endpoint", RECORDINGS, ids=str)
+def test_recordings_are_for_their_roles_and_scope_only(endpoint, django_user_model,
+                                                       api_client_for, tenant):
+    # given a recorded call
+    target = _target(endpoint, tenant)
+    refused = [api_client_for(tenant, scopes=[Scope.READ]),
+               api_client_for(tenant, scopes=[Scope.READ, Scope.WRITE]),
+               _session_client(django_user_model, tenant, Role.VIEWER, "viewer"),
+               _session_client(django_user_model, tenant, Role.MEMBER, "member")]
+    allowed = [api_client_for(tenant, scopes=[Scope.READ, Scope.RECORDINGS]),
+               _session_client(django_user_model, tenant, Role.ADMIN, "admin"),
+               _session_client(django_user_model, tenant, Role.OWNER, "owner")]
+    # then keys without the scope and roles outside RECORDING_ROLES are refused
+    for client in refused:
+        response = _call(client, endpoint, target.pk)
+        assert response.status_code == 403, response.content
+        assert response.json()["error"]["code"] in ("recording_not_allowed", "permission_denied")
+    for client in allowed:
+        _assert_success(endpoint, _call(client, endpoint, target.pk))
 
 
 @pytest.mark.parametrize("endpoint", DETAIL, ids=str)

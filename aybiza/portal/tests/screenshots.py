@@ -94,6 +94,7 @@ def seed_showcase(tenant) -> dict[str, int]:
                     caller_lines=["What are your opening hours?"],
                     checks=[{"type": "reply_contains", "text": "Monday to Friday"}])
     contact_update(tenant=tenant, contact=calls[0].contact, name="Ana Lima")
+    _record(calls[0])
     memory_remember(tenant=tenant, contact=calls[0].contact, key="preferred_dentist",
                     value="Dr. Okafor", source_call=calls[0])
     from agents.documents import document_add
@@ -132,6 +133,28 @@ def seed_showcase(tenant) -> dict[str, int]:
     campaign = seed_campaign(tenant, reception)
     return {"agent": reception.pk, "call": calls[0].pk, "reception": reception,
             "contact": calls[0].contact_id, "campaign": campaign.pk}
+
+
+def _record(call) -> None:
+    """A short stereo recording, stored as a call's end stores it (sealed with the key)."""
+    import io
+    import wave
+
+    import numpy as np
+
+    from calls.recordings import recording_attach
+
+    seconds = np.arange(8000 * 3) / 8000
+    caller = (np.sin(2 * np.pi * 220 * seconds) * 6000).astype(np.int16)
+    agent = (np.sin(2 * np.pi * 330 * seconds) * 6000).astype(np.int16)
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as audio:
+        audio.setnchannels(2)
+        audio.setsampwidth(2)
+        audio.setframerate(8000)
+        audio.writeframes(np.column_stack([caller, agent]).tobytes())
+    recording_attach(call=call, audio=buffer.getvalue(), name=f"{call.call_sid}.wav")
+    call.save(update_fields=["recording"])
 
 
 def seed_campaign(tenant, agent):
@@ -241,5 +264,18 @@ def test_screenshots(asgi_server, tenant, django_user_model, tmp_path):
         WebDriverWait(browser, 30).until(
             lambda d: d.find_elements(By.CSS_SELECTOR, ".try-result"))
         full_page_screenshot(browser, OUT / "tool-try.png", DESKTOP[0])
+        # The call's recording plays in the browser through its signed link, and seeks.
+        browser.get(f"{asgi_server.url}/portal/calls/{ids['call']}/")
+        played = browser.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            const player = document.querySelector("audio.recording__player");
+            player.muted = true;
+            player.addEventListener("seeked", () => done({duration: player.duration,
+                                                          at: player.currentTime}));
+            player.addEventListener("error", () => done({error: player.error.code}));
+            player.addEventListener("loadedmetadata", () => { player.currentTime = 2; });
+            player.load();
+        """)
+        assert played["duration"] == pytest.approx(3, abs=0.05) and played["at"] >= 1.9, played
         assert console_errors(browser) == []
     print(f"screenshots in {OUT}")

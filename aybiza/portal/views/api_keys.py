@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from aybiza.core.errors import ApplicationError
 from aybiza.core.selectors import api_key_get, api_key_list
-from aybiza.core.services import api_key_create, api_key_revoke
+from aybiza.core.services import api_key_create, api_key_revoke, grantable_scopes
 from aybiza.portal.access import portal_view
 from aybiza.portal.forms import ApiKeyForm, add_service_errors
 
@@ -23,11 +23,13 @@ def api_key_index(request):
 @never_cache  # the response carries the only copy of the secret
 @portal_view(write_page=True)
 def api_key_new(request):
-    form = ApiKeyForm(request.POST or None)
+    grantable = grantable_scopes(role=request.member.role)
+    form = ApiKeyForm(request.POST or None, grantable=grantable)
     if request.method == "POST" and form.is_valid():
         try:
             issued = api_key_create(tenant=request.member.tenant, name=form.cleaned_data["name"],
-                                    scopes=form.cleaned_data["scopes"], created_by=request.user)
+                                    scopes=form.cleaned_data["scopes"], created_by=request.user,
+                                    grantable=grantable)
         except ApplicationError as exc:
             add_service_errors(form, exc)
         else:

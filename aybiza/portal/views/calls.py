@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 
 from agents.selectors import agent_list
+from aybiza.core.models import Role as MemberRole
 from aybiza.portal.access import portal_view
 from aybiza.portal.forms import CallFilterForm
 from aybiza.portal.latency import latency_bars
 from calls import live_state
 from calls.models import Role
+from calls.recordings import may_play_recordings, recording_link
 from calls.selectors import call_get, call_list
 from learning.selectors import analysis_extracted, analysis_of
 from tools.selectors import tool_execution_list
@@ -80,7 +83,19 @@ def call_detail(request, pk: int):
         "executions": list(tool_execution_list(tenant=tenant, call_id=call.pk)),
         "cost_rows": _cost_rows(call.cost or {}),
         "cost_total": (call.cost or {}).get("total_usd"),
+        **_recording(request, call),
     })
+
+
+def _recording(request, call) -> dict:
+    """A playback link for members allowed to play recordings (issuing it is audited)."""
+    if not call.recording:
+        return {}
+    if may_play_recordings(role=request.member.role):
+        return {"recording_link": recording_link(call=call, actor=request.user)}
+    roles = [label.lower() + "s" for value, label in MemberRole.choices
+             if value in settings.RECORDING_ROLES]
+    return {"recording_roles": " and ".join(roles) or "nobody"}
 
 
 def _clock(offset_ms: int) -> str:
