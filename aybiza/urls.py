@@ -16,7 +16,6 @@ urlpatterns = [
     path("portal/", include("aybiza.portal.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("twilio/tools/", include("tools.urls")),
     path("demo/calendar/bookings/", demo_calendar.book, name="demo-calendar-book"),
     path("demo/helpdesk/tickets/", demo_calendar.open_ticket, name="demo-helpdesk-ticket"),
     path("twilio/", include("calls.urls")),

@@ -8,6 +8,7 @@ from calls.models import (
     CallRollup,
     Campaign,
     CampaignContact,
+    Transfer,
     Turn,
 )
 
@@ -138,6 +139,22 @@ class CampaignContactAdmin(admin.ModelAdmin):
     list_select_related = ["campaign"]
     readonly_fields = ["tenant", "campaign", "contact", "row_number", "time_zones", "attempts",
                        "result"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Transfer)
+class TransferAdmin(admin.ModelAdmin):
+    """Warm transfers: who was called for which call, and how it went (the conversation kept
+    for the caller's return is sealed, not shown)."""
+
+    list_display = ["call", "destination", "state", "person_status", "created_at"]
+    list_filter = ["state", "tenant"]
+    search_fields = ["destination", "call__call_sid"]
+    list_select_related = ["call"]
+    readonly_fields = ["tenant", "call", "destination", "target", "state", "conference",
+                       "person_call_sid", "person_status", "resumed_stream_sid"]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -270,3 +270,4 @@ class CallRollup(TenantOwnedModel):
 
 
 from calls.campaign_models import Campaign, CampaignContact, CampaignStatus, ContactState  # noqa: E402, F401, I001
+from calls.transfer_models import Transfer, TransferState  # noqa: E402, F401, I001

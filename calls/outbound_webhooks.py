@@ -22,7 +22,7 @@ from calls.outbound import (
     outbound_status,
 )
 from calls.tasks import dialer_kick
-from calls.webhooks import TWIML, parse_duration, parse_timestamp
+from calls.webhooks import TWIML, caller_left_hold, parse_duration, parse_timestamp
 
 logger = logging.getLogger(__name__)
 ENDED_MESSAGE = "Goodbye."
@@ -48,6 +48,7 @@ def status(request: HttpRequest) -> HttpResponse:
             status=request.POST.get("CallStatus", ""),
             duration_seconds=parse_duration(request.POST.get("CallDuration", "")),
             at=parse_timestamp(request.POST.get("Timestamp", "")))
+        caller_left_hold(call)
         if call.status in TERMINAL_STATUSES:
             dialer_kick()  # a line is free: the next row may be called
     return HttpResponse(status=204)

@@ -12,6 +12,8 @@ signed link that decrypts on the fly. Issuing a link and downloading are audited
 
 from __future__ import annotations
 
+import io
+import wave
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,14 +62,34 @@ def may_play_recordings(*, role: str | None = None, api_key: ApiKey | None = Non
 
 
 def recording_attach(*, call: Call, audio: bytes, name: str) -> None:
-    """Store `audio` (a WAV) as the call's recording; the caller saves the row."""
+    """Store `audio` (a WAV) as the call's recording; the caller saves the row. A call that
+    already has one (its part before a warm transfer that came back) gets one file: the
+    earlier audio, then this."""
     from compliance.crypto import encrypt_for_tenant
+    from compliance.services.storage import delete_files_on_commit
 
     storage = call.recording.storage
+    earlier = call.recording.name if call.recording else ""
+    if earlier:
+        audio = _joined(_read(call), audio)
     if is_sealed_by_us(storage):
         audio = encrypt_for_tenant(call.tenant, audio, context=recording_context(call))
         name += SEALED_SUFFIX
     call.recording.save(name, ContentFile(audio), save=False)
+    if earlier:
+        delete_files_on_commit(storage, [earlier])
+
+
+def _joined(first: bytes, second: bytes) -> bytes:
+    """Two WAVs of the same format, one after the other."""
+    with wave.open(io.BytesIO(first)) as a, wave.open(io.BytesIO(second)) as b:
+        params = a.getparams()
+        frames = a.readframes(a.getnframes()) + b.readframes(b.getnframes())
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setparams(params)
+        out.writeframes(frames)
+    return buffer.getvalue()
 
 
 def recording_audio(*, call: Call, actor=None) -> bytes:

@@ -301,6 +301,7 @@ def event_record_once(*, call: Call, type: str, payload: dict[str, Any]) -> Call
 def call_finish(
     *, call: Call, outcome: str, metrics: dict[str, Any] | None = None,
     recording: File | None = None, recording_name: str = "", cost: dict[str, Any] | None = None,
+    append_recording: bool = False,
 ) -> Call:
     """Close the call row with how it ended. Safe to call more than once (first outcome wins).
 
@@ -333,7 +334,7 @@ def call_finish(
     if cost:
         call.cost = cost
         fields.append("cost")
-    if recording is not None and not call.recording:
+    if recording is not None and (not call.recording or append_recording):
         from calls.recordings import recording_attach
 
         try:

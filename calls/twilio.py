@@ -80,17 +80,24 @@ def handshake_signature_valid(headers: dict[bytes, bytes], path: str) -> bool:
 class StreamToken:
     call_id: int
     tenant_id: int
+    # Set when the stream takes a caller back from a warm transfer nobody answered.
+    transfer_id: int | None = None
 
 
-def stream_token_issue(*, call_id: int, tenant_id: int) -> str:
-    return signing.dumps({"c": call_id, "t": tenant_id}, salt=_TOKEN_SALT, compress=False)
+def stream_token_issue(*, call_id: int, tenant_id: int, transfer_id: int | None = None) -> str:
+    claims = {"c": call_id, "t": tenant_id}
+    if transfer_id is not None:
+        claims["x"] = transfer_id
+    return signing.dumps(claims, salt=_TOKEN_SALT, compress=False)
 
 
 def stream_token_verify(token: str) -> StreamToken | None:
     try:
         data = signing.loads(token, salt=_TOKEN_SALT, max_age=settings.STREAM_TOKEN_MAX_AGE_S)
-        return StreamToken(call_id=int(data["c"]), tenant_id=int(data["t"]))
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        transfer = data.get("x")
+        return StreamToken(call_id=int(data["c"]), tenant_id=int(data["t"]),
+                           transfer_id=int(transfer) if transfer is not None else None)
+    except (signing.BadSignature, KeyError, TypeError, ValueError, AttributeError):
         return None
 
 
@@ -100,13 +107,37 @@ def live_call_group(call_id: int) -> str:
     return f"call.{call_id}"
 
 
-def twiml_connect_stream(*, call_id: int, tenant_id: int) -> str:
+def twiml_connect_stream(*, call_id: int, tenant_id: int, transfer_id: int | None = None) -> str:
     response = VoiceResponse()
     stream = response.connect().stream(
         url=media_stream_url(), status_callback=public_url("/twilio/stream-status/")
     )
     stream.parameter(name=STREAM_TOKEN_PARAMETER,
-                     value=stream_token_issue(call_id=call_id, tenant_id=tenant_id))
+                     value=stream_token_issue(call_id=call_id, tenant_id=tenant_id,
+                                              transfer_id=transfer_id))
+    return str(response)
+
+
+def twiml_hold_in_conference(*, conference: str, hold_music_url: str = "") -> str:
+    """The caller waits in a conference (hold music until the person joins); when the caller
+    leaves, the conference ends."""
+    response = VoiceResponse()
+    dial = response.dial()
+    dial.conference(conference, start_conference_on_enter=False, end_conference_on_exit=True,
+                    beep=False, wait_url=hold_music_url or None, wait_method="GET")
+    return str(response)
+
+
+def twiml_brief_and_join(*, summary: str, conference: str, events_url: str) -> str:
+    """What the person hears on answering: the agent's summary of the call, then the caller.
+    Their joining starts the conference (Twilio posts `join` to `events_url`); their leaving
+    ends it."""
+    response = VoiceResponse()
+    response.say(summary)
+    dial = response.dial()
+    dial.conference(conference, start_conference_on_enter=True, end_conference_on_exit=True,
+                    beep=False, status_callback=events_url, status_callback_event="join",
+                    status_callback_method="POST")
     return str(response)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from calls import outbound_webhooks, webhooks
+from calls import outbound_webhooks, transfer_webhooks, webhooks
 
 urlpatterns = [
     path("voice/", webhooks.voice, name="twilio-voice"),
@@ -9,4 +9,8 @@ urlpatterns = [
     path("outbound/status/", outbound_webhooks.status, name="twilio-outbound-status"),
     path("outbound/amd/", outbound_webhooks.answering_machine, name="twilio-outbound-amd"),
     path("stream-status/", webhooks.stream_status, name="twilio-stream-status"),
+    path("transfer/brief/", transfer_webhooks.brief, name="twilio-transfer-brief"),
+    path("transfer/status/", transfer_webhooks.status, name="twilio-transfer-status"),
+    path("transfer/conference/", transfer_webhooks.conference,
+         name="twilio-transfer-conference"),
 ]

@@ -13,7 +13,7 @@ from agents.models import AgentStatus
 from agents.selectors import phone_number_route
 from calls import twilio
 from calls.consumers import draining
-from calls.models import CallStatus, Direction
+from calls.models import TERMINAL_STATUSES, CallStatus, Direction
 from calls.selectors import call_for_twilio_callback
 from calls.services import call_start, call_update_status, event_record_once
 
@@ -76,12 +76,21 @@ def status(request: HttpRequest) -> HttpResponse:
     """Call status callback: status, duration and end time (idempotent)."""
     call = call_for_twilio_callback(call_sid=request.POST.get("CallSid", ""))
     if call is not None:
-        call_update_status(
+        call = call_update_status(
             call=call, status=request.POST.get("CallStatus", ""),
             duration_seconds=parse_duration(request.POST.get("CallDuration", "")),
             at=parse_timestamp(request.POST.get("Timestamp", "")),
         )
+        caller_left_hold(call)
     return HttpResponse(status=204)
+
+
+def caller_left_hold(call) -> None:
+    """A call that ended while its caller waited for a warm transfer (calls/transfers.py)."""
+    if call.status in TERMINAL_STATUSES and not call.outcome and call.transfers.exists():
+        from calls.transfers import transfer_caller_left
+
+        transfer_caller_left(call, client=twilio.rest_client())
 
 
 @twilio.signed_webhook

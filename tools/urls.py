@@ -2,15 +2,11 @@
 
 - API: `register(router)` adds `tools/`, `tool-executions/` and `tool-catalog/` to the `/api/v1/`
   router (aybiza/api_urls.py).
-- Twilio: `urlpatterns` (the warm-transfer whisper), included under `twilio/tools/`.
 """
 
 from __future__ import annotations
 
-from django.urls import path
 from rest_framework.routers import BaseRouter
-
-from tools import views
 
 
 def register(router: BaseRouter) -> None:
@@ -20,7 +16,3 @@ def register(router: BaseRouter) -> None:
     router.register("tool-executions", ToolExecutionViewSet, basename="tool-execution")
     router.register("tool-catalog", ToolCatalogViewSet, basename="tool-catalog")
 
-
-urlpatterns = [
-    path("whisper/", views.whisper, name="tools-whisper"),
-]

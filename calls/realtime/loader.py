@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Max
+
 from aybiza.core.text import sentences
 from calls.call_variables import fill, variables_open
 from calls.models import Call, Direction
@@ -18,6 +20,7 @@ from calls.realtime.providers.tts.base import TTSOptions
 from calls.realtime.slot_phrases import slot_phrases
 from calls.selectors import call_for_stream
 from calls.services import call_stream_started
+from calls.transfers import apology, transfer_conversation, transfer_resume_claim
 from calls.twilio import StreamToken
 from memory.selectors import Remembered, remembered
 from memory.working import working_memory_take
@@ -45,7 +48,13 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         raise StreamRejected("The stream token does not match this call.")
     if call.agent is None:
         raise StreamRejected("The call has no agent.")
-    if not call_stream_started(call=call, stream_sid=stream_sid):
+    transfer = None
+    if token.transfer_id is not None:  # the caller is back from a warm transfer
+        transfer = transfer_resume_claim(call=call, transfer_id=token.transfer_id,
+                                         stream_sid=stream_sid)
+        if transfer is None:
+            raise StreamRejected("This transfer's stream token was already used.")
+    elif not call_stream_started(call=call, stream_sid=stream_sid):
         raise StreamRejected("This call's stream token was already used.")
     agent, knowledge, tools, fillers, document_ids = _what_the_call_runs(call)
     # The caller's memory: per call, never part of the version (memory/).
@@ -68,10 +77,17 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
     if resumed is not None:
         conversation.messages = [message_from_dict(m) for m in resumed.messages]
         greeting_lines = [resume_greeting(conversation.messages[-1].text, known)]
+    opening = opening_lines(agent)
+    recording_mode, first_turn_index = agent.recording_mode, 0
+    if transfer is not None:  # the same conversation goes on, after an apology
+        conversation.messages = [message_from_dict(m) for m in transfer_conversation(transfer)]
+        greeting_lines, opening = [apology(transfer)], []
+        recording_mode = _recording_mode_after_transfer(call, agent.recording_mode)
+        first_turn_index = (call.turns.aggregate(last=Max("index"))["last"] or 0) + 1
     # The opening's prepared audio, fetched with the rest (never on the call's event loop).
     audio_key = (agent.tts_provider, agent.voice, agent.language)
     prepared = cached_opening(provider=audio_key[0], voice=audio_key[1], language=audio_key[2],
-                              lines=[*greeting_lines, *opening_lines(agent)])
+                              lines=[*greeting_lines, *opening])
     config = SessionConfig(
         call_id=call.id, tenant_id=call.tenant_id, agent_id=agent.id,
         conversation=conversation, greeting=" ".join(greeting_lines),
@@ -81,14 +97,17 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         barge_in_min_speech_ms=agent.barge_in_min_speech_ms,
         reprompt_after_s=agent.reprompt_after_s, hangup_after_s=agent.hangup_after_s,
         max_call_seconds=agent.max_call_seconds, reprompt_text=agent.reprompt_text,
-        goodbye_text=agent.goodbye_text, recording_mode=agent.recording_mode,
-        recording_disclosure=agent.recording_disclosure, consent_prompt=agent.consent_prompt,
+        goodbye_text=agent.goodbye_text, recording_mode=recording_mode,
+        # Said once per call: not again when the caller comes back from a transfer.
+        recording_disclosure=agent.recording_disclosure if transfer is None else "",
+        consent_prompt=agent.consent_prompt if transfer is None else "",
+        first_turn_index=first_turn_index,
         stt_options=STTOptions(language=agent.language, vocabulary=vocabulary,
                                endpointing_ms=min(agent.end_of_turn_silence_ms, 500)),
         tts_options=TTSOptions(voice=agent.voice, language=agent.language),
         tool_fillers=fillers, remembers_caller=remembers, document_ids=document_ids,
         opening_audio=prepared, opening_audio_key=audio_key,
-        opening_to_keep=frozenset(clauses_of(opening_lines(agent))) - set(prepared),
+        opening_to_keep=frozenset(clauses_of(opening)) - set(prepared),
         voicemail_message=fill(agent.voicemail_message, variables) if outbound else "",
         answered_by=call.answered_by,
     )
@@ -105,6 +124,15 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
     )
     return LoadedStream(call=call, config=config, stt=stt, llm=llm, tts=tts,
                         vad=build_vad(**options.get("vad", {})), failover=relay)
+
+
+def _recording_mode_after_transfer(call: Call, mode: str) -> str:
+    """The caller already answered the consent question (or never was asked): keep to it."""
+    if mode != "after_consent":
+        return mode
+    from compliance.selectors import consent_granted
+
+    return "on" if consent_granted(tenant=call.tenant, call=call, kind="recording") else "off"
 
 
 def welcome_back(greeting: str, known: Remembered) -> list[str]:

@@ -22,7 +22,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from calls.live_state import call_states_publish
-from calls.models import Call
+from calls.models import Call, Outcome
 from calls.services import call_finish, events_record, turns_save
 
 logger = logging.getLogger(__name__)
@@ -172,6 +172,12 @@ class CallStore:
 
         self._submit("call", {"call": self.call, "messages": messages}, working_memory_keep)
 
+    def keep_for_transfer(self, messages: list[dict[str, Any]]) -> None:
+        from calls.transfers import transfer_conversation_keep
+
+        self._submit("call", {"call": self.call, "messages": messages},
+                     transfer_conversation_keep)
+
     def note_state(self, state: str) -> None:
         self._submit("state", {"tenant_id": self.call.tenant_id, "call_id": self.call.pk,
                                "state": state})
@@ -200,11 +206,24 @@ class CallStore:
 
 def _close_call(call: Call, outcome: str, metrics: dict[str, Any],
                 recording_path: str | None, cost: dict[str, Any] | None) -> None:
+    from calls.transfers import call_park, transfer_waiting
+
+    if outcome == Outcome.TRANSFERRED and transfer_waiting(call) is not None:
+        # The caller is on hold for a warm transfer: the call goes on without us for now.
+        audio = None
+        if recording_path:
+            with open(recording_path, "rb") as handle:
+                audio = handle.read()
+        call_park(call=call, metrics=metrics, recording_audio=audio, cost=cost)
+        return
     if recording_path:
         from django.core.files import File
 
+        # After a warm transfer nobody answered, this part of the call follows the first.
+        resumed = call.transfers.exclude(resumed_stream_sid="").exists()
         with open(recording_path, "rb") as handle:
             call_finish(call=call, outcome=outcome, metrics=metrics, cost=cost,
-                        recording=File(handle), recording_name=f"{call.call_sid}.wav")
+                        recording=File(handle), recording_name=f"{call.call_sid}.wav",
+                        append_recording=resumed)
     else:
         call_finish(call=call, outcome=outcome, metrics=metrics, cost=cost)

@@ -37,6 +37,8 @@ class Store(Protocol):
     def note_state(self, state: str) -> None: ...
     # The conversation of a call that dropped mid-conversation, for a call back ([]: none).
     def keep_for_resume(self, messages: list[dict[str, Any]]) -> None: ...
+    # The conversation when the caller went on hold for a warm transfer (calls/transfers.py).
+    def keep_for_transfer(self, messages: list[dict[str, Any]]) -> None: ...
 
 
 class Tools(Protocol):
@@ -82,6 +84,8 @@ class SessionConfig:
     document_ids: list[int] = field(default_factory=list)
     # This call continues a dropped one (memory/working.py): that call's id.
     resumed_from_call_id: int | None = None
+    # The index of this stream's first turn (after a warm transfer, the call's turns go on).
+    first_turn_index: int = 0
     # Prepared audio of the opening's clauses (calls/realtime/opening_audio.py): clause → µ-law.
     opening_audio: dict[str, bytes] = field(default_factory=dict)
     # Clauses of the agent's own opening lines not prepared yet (never a caller's name): the

@@ -111,7 +111,7 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         self._tasks: set[asyncio.Task] = set()
         self._turn_task: asyncio.Task | None = None
         self._agent_turn: AgentTurn | None = None
-        self._next_index = 0
+        self._next_index = config.first_turn_index
         self._forgotten = False  # the caller asked to be forgotten on this call
         self._log_context = call_log_context.get()  # bound by the consumer, if any
         self._marks: dict[str, tuple[AgentTurn, Segment]] = {}
@@ -244,6 +244,8 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
                     await task
         self._flush_caller_turn_on_exit()
         self.store.keep_for_resume(self._conversation_to_resume())
+        if self.outcome == Outcome.TRANSFERRED:  # a warm transfer may bring the caller back
+            self.store.keep_for_transfer([message_as_dict(m) for m in self.conversation.messages])
         await self._close_providers()
         recording_path = await self._finish_recording()
         self.metrics["frames_out"] = self._outbound.total_sent // FRAME_BYTES

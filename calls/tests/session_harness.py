@@ -114,6 +114,9 @@ class MemoryStore:
     def keep_for_resume(self, messages: list[dict]) -> None:
         self.kept_for_resume = messages
 
+    def keep_for_transfer(self, messages: list[dict]) -> None:
+        self.kept_for_transfer = messages
+
     def ordered_turns(self) -> list[dict[str, Any]]:
         return [self.turns[i] for i in sorted(self.turns)]
 

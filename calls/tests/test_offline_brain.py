@@ -457,6 +457,34 @@ async def test_asking_for_a_human_requests_a_transfer(caller):
     assert turn.done.transfer_to == "human" and not turn.done.end_call
 
 
+TRANSFER_CALL = ToolSpec(
+    name="transfer_call", description="Transfer the caller to a person.",
+    parameters={"type": "object", "properties": {"destination": {"type": "string"},
+                                                  "summary": {"type": "string"}}},
+    trigger_phrases=["speak to a human"])
+
+
+@pytest.mark.asyncio
+async def test_with_a_transfer_tool_the_brain_calls_it_with_a_summary_then_asks_to_hold():
+    # given an agent with the transfer tool, and a caller who said why they call
+    brain, conversation = OfflineBrain(), a_call(BOOK_APPOINTMENT, TRANSFER_CALL)
+    await caller_says(brain, conversation, "I have a question about my invoice")
+    # when they ask for a person
+    turn = await caller_says(brain, conversation, "can I speak to a real person")
+    # then the tool is called, the person briefed with the caller's own words
+    assert turn.text == TRANSFER_LINE and turn.done.transfer_to is None
+    [call] = turn.tool_calls
+    assert call.name == "transfer_call"
+    assert "I have a question about my invoice" in call.arguments["summary"]
+    # and once Twilio is putting them through, the caller is asked to hold
+    held = await tool_returns(brain, conversation, {"transferred": True, "mode": "warm"})
+    assert held.text == "Please hold while I put you through."
+    # a refused transfer is said so, and the call goes on
+    turn = await caller_says(brain, conversation, "operator please")
+    failed = await tool_returns(brain, conversation, "Twilio refused", is_error=True)
+    assert failed.text.startswith("I'm sorry") and not failed.done.end_call
+
+
 @pytest.mark.asyncio
 async def test_two_misunderstandings_offer_a_human_and_yes_transfers():
     # given a call in progress

@@ -152,6 +152,10 @@ async def test_transfer_request_is_recorded_and_ends_the_stream():
 
     assert ("transfer_requested", {"to": "human"}) in store.events
     assert store.closed["outcome"] == Outcome.TRANSFERRED
+    # kept for a warm transfer that brings the caller back (calls/transfers.py)
+    assert [(m["role"], m["text"]) for m in store.kept_for_transfer
+            if m["role"] in ("user", "assistant")][-2:] == [
+        ("user", "a human"), ("assistant", "Transferring you now.")]
 
 
 @pytest.mark.asyncio

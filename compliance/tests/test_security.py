@@ -188,7 +188,8 @@ def test_rejected_twilio_signatures_are_security_events_without_floods(db):
 
 
 @pytest.mark.parametrize("path", ["/twilio/status/", "/twilio/stream-status/",
-                                  "/twilio/tools/whisper/"])
+                                  "/twilio/transfer/brief/", "/twilio/transfer/status/",
+                                  "/twilio/transfer/conference/"])
 def test_every_twilio_webhook_rejects_a_forged_signature_the_same_way(db, path):
     response = Client().post(path, {"CallSid": "CA1"}, HTTP_X_TWILIO_SIGNATURE="forged")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.urls import NoReverseMatch
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.twiml.voice_response import VoiceResponse
 
 from calls.services import event_record
+from calls.transfers import MAX_SUMMARY_CHARS, TransferNotStarted, transfer_warm_start
 from tools.builtins.base import (
     E164_SCHEMA,
     SIP_URI_SCHEMA,
@@ -21,7 +21,6 @@ from tools.builtins.base import (
     tenant_owns_number,
 )
 from tools.builtins.twilio_rest import not_configured, twilio_client
-from tools.builtins.whisper import MAX_SUMMARY_CHARS, whisper_url
 from tools.executor.outcome import ToolOutcome, failed, succeeded
 from tools.models import ExecutionStatus
 
@@ -61,28 +60,41 @@ def transfer_call(ctx: BuiltinContext, arguments: dict[str, Any]) -> ToolOutcome
     client = twilio_client()
     if client is None:
         return not_configured("Call transfer")
-    warm = mode == "warm"
-    response = VoiceResponse()
-    dial = response.dial(caller_id=caller_id,
-                         timeout=config.get("timeout_s", DEFAULT_DIAL_TIMEOUT_S))
     target = destinations[name]
-    # A desk phone or PBX by SIP, a phone by its number; the summary is whispered to either.
-    add_target = dial.sip if target.startswith(("sip:", "sips:")) else dial.number
-    if warm:
-        try:
-            url = whisper_url(summary=arguments.get("summary", ""), call_id=ctx.call.id)
-        except NoReverseMatch:
-            return failed("Warm transfer is not wired (tools.urls is not included).",
-                          status=ExecutionStatus.REJECTED, attempts=0)
-        add_target(target, url=url)
-    else:
-        add_target(target)
+    timeout_s = config.get("timeout_s", DEFAULT_DIAL_TIMEOUT_S)
+    if mode == "warm":
+        return _warm_transfer(ctx, client, name=name, target=target, caller_id=caller_id,
+                              summary=arguments.get("summary", ""), timeout_s=timeout_s,
+                              hold_music_url=config.get("hold_music_url", ""))
+    response = VoiceResponse()
+    dial = response.dial(caller_id=caller_id, timeout=timeout_s)
+    # A desk phone or PBX by SIP, a phone by its number.
+    (dial.sip if target.startswith(("sip:", "sips:")) else dial.number)(target)
     try:
         client.calls(ctx.call.call_sid).update(twiml=str(response))
     except TwilioException as exc:
         return _twilio_error(exc)
     event_record(call=ctx.call, type="tool.transfer", payload={"destination": name, "mode": mode})
     return succeeded({"transferred": True, "destination": name, "mode": mode})
+
+
+def _warm_transfer(ctx: BuiltinContext, client, *, name: str, target: str,
+                   caller_id: str | None, summary: str, timeout_s: int,
+                   hold_music_url: str) -> ToolOutcome:
+    """The caller waits on hold while the person is called and briefed (calls/transfers.py);
+    if nobody answers, the caller comes back to the agent."""
+    try:
+        transfer = transfer_warm_start(
+            call=ctx.call, destination=name, target=target, caller_id=caller_id or "",
+            summary=summary, timeout_s=timeout_s, client=client,
+            hold_music_url=hold_music_url)
+    except TransferNotStarted as exc:
+        return failed(f"Twilio refused the transfer: {exc}", detail=str(exc))
+    event_record(call=ctx.call, type="tool.transfer",
+                 payload={"destination": name, "mode": "warm", "transfer_id": transfer.pk})
+    return succeeded({"transferred": True, "destination": name, "mode": "warm",
+                      "message": "The caller is on hold while the person is called; if they "
+                                 "do not answer, the caller comes back to you."})
 
 
 def end_call(ctx: BuiltinContext, arguments: dict[str, Any]) -> ToolOutcome:
@@ -171,6 +183,9 @@ TRANSFER_CALL = Builtin(
             "mode": {"enum": ["cold", "warm"]},
             "caller_id": E164_SCHEMA,
             "timeout_s": {"type": "integer", "minimum": 5, "maximum": 120},
+            # Warm transfers: what the caller hears on hold (Twilio fetches it; empty = Twilio's
+            # own hold music).
+            "hold_music_url": {"type": "string", "pattern": "^https://", "maxLength": 500},
         },
         "required": ["destinations"],
     },

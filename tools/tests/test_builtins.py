@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
-from twilio.request_validator import RequestValidator
 
 from calls.models import CallEvent, Outcome
 from calls.services import call_finish, call_start
@@ -72,44 +69,6 @@ def test_a_transfer_target_that_is_neither_a_number_nor_a_sip_address_is_refused
         builtin(tenant, "transfer_call", builtin_config={"destinations": {"x": target}})
     [message] = refused.value.extra["fields"]["builtin_config"]
     assert message.startswith("destinations/x: ") and "nor a SIP address" in message
-
-
-def test_warm_transfer_whispers_the_summary_to_the_human(tenant, live_call, fake_twilio_rest,
-                                                         client):
-    # given
-    tool = builtin(tenant, "transfer_call",
-                   builtin_config={"destinations": {"billing": "+15550103333"},
-                                   "mode": "warm"})
-    # when the brain transfers with a summary
-    outcome = execute(tool=tool, call=live_call,
-                      arguments={"summary": "Jane Doe, question about invoice 1042."})
-    # then Twilio dials the human with a whisper URL on <Number>
-    assert outcome.content["mode"] == "warm"
-    twiml = fake_twilio_rest.last("calls.update").value("Twiml")
-    assert "<Number url=" in twiml and ">+15550103333</Number>" in twiml
-    whisper_url = twiml.split('url="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
-    assert whisper_url.startswith(settings.PUBLIC_BASE_URL + "/twilio/tools/whisper/?t=")
-    # and when Twilio fetches it (signed, as Twilio does), the human hears the summary
-    signature = RequestValidator(settings.TWILIO_AUTH_TOKEN).compute_signature(whisper_url, {})
-    parts = urlsplit(whisper_url)
-    response = client.post(f"{parts.path}?{parts.query}", HTTP_X_TWILIO_SIGNATURE=signature)
-    assert response.status_code == 200
-    assert response["Content-Type"] == "text/xml"
-    assert "<Say>Jane Doe, question about invoice 1042.</Say>" in response.content.decode()
-
-
-def test_whisper_refuses_unsigned_or_forged_requests(client, settings):
-    # given
-    validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
-    forged = settings.PUBLIC_BASE_URL + "/twilio/tools/whisper/?t=made-up"
-    # when
-    unsigned = client.post("/twilio/tools/whisper/?t=made-up")
-    bad_token = client.post("/twilio/tools/whisper/?t=made-up",
-                            HTTP_X_TWILIO_SIGNATURE=validator.compute_signature(forged, {}))
-    # then
-    assert unsigned.status_code == 403
-    assert bad_token.status_code == 403
-    assert b"token" in bad_token.content
 
 
 def test_transfer_to_an_unknown_destination_is_an_error_for_the_brain(tenant, live_call,
@@ -208,18 +167,3 @@ def test_builtin_config_is_validated(tenant):
     with pytest.raises(ApplicationError) as refused:
         builtin(tenant, "transfer_call", builtin_config={"destinations": {"x": "0800 FLOWERS"}})
     assert "builtin_config" in refused.value.extra["fields"]
-
-
-def test_whisper_tokens_expire_and_cannot_be_altered(monkeypatch):
-    from django.core import signing
-
-    from tools.builtins import whisper
-
-    # given
-    token = signing.dumps({"s": "Jane, invoice question", "c": 1}, salt="aybiza.tools.whisper",
-                          compress=True)
-    # then
-    assert "Jane, invoice question" in whisper.whisper_twiml(token)
-    assert whisper.whisper_twiml(token[:-2] + "xx") is None
-    monkeypatch.setattr(whisper, "TOKEN_MAX_AGE_S", -1)
-    assert whisper.whisper_twiml(token) is None

@@ -73,6 +73,10 @@ from calls.realtime.providers.llm.offline.tool_kinds import (
 )
 from calls.realtime.providers.llm.offline.when import Clock, clock_of
 
+TRANSFER_CALL = "transfer_call"  # the built-in tool (tools/builtins/telephony.py)
+MAX_SUMMARY = 500
+HOLD_LINE = "Please hold while I put you through."
+
 _QUESTION_WORDS = re.compile(r"\b(?:where|when|how much|how|what|which|who)\b")
 
 # Consecutive misunderstandings after which a human is offered.
@@ -147,7 +151,7 @@ class _Turn:
             return (_Reply(problem_offer(None), intent="problem"),
                     replace(state, offered_human=True, offered_tool=None))
         if is_human_request(norm):
-            return _Reply(TRANSFER_LINE, transfer_to="human", intent="human"), _State()
+            return self._to_a_person()
         if FORGET_ME.search(norm):  # the session forgets them and files an erasure request
             return _Reply(call=(FORGET_CALLER, {}), intent="forget_me"), state
         confirming = state.flow is not None and state.flow.confirming
@@ -166,6 +170,20 @@ class _Turn:
             return self._fill(state, state.flow, text, None)
         return self._idle(state, text, norm)
 
+    def _to_a_person(self) -> tuple[_Reply, _State]:
+        """Through the agent's transfer tool when it has one (Twilio puts the caller through,
+        cold or warm, with a summary for the person); else the session ends the stream as
+        transferred."""
+        if not any(tool.name == TRANSFER_CALL for tool in self.conversation.tools):
+            return _Reply(TRANSFER_LINE, transfer_to="human", intent="human"), _State()
+        said = [m.text.strip() for m in self.conversation.messages
+                if m.role == "user" and m.text.strip() and not DTMF_ENTRY.fullmatch(m.text)]
+        summary = "A caller from the phone assistant."
+        if said:
+            summary += " They said: " + " ... ".join(said[-3:])
+        return (_Reply(TRANSFER_LINE, call=(TRANSFER_CALL, {"summary": summary[:MAX_SUMMARY]}),
+                       intent="human"), _State())
+
     def _answer_to_offer(self, state: _State, norm: str) -> tuple[_Reply, _State] | None:
         """Yes or no to a transfer or a tool the brain offered; None when it is neither."""
         if len(norm.split()) > 6 or not (state.offered_human or state.offered_tool is not None):
@@ -173,7 +191,7 @@ class _Turn:
         answer = yes_no(norm)
         if state.offered_human:
             if answer is True:
-                return _Reply(TRANSFER_LINE, transfer_to="human", intent="human"), _State()
+                return self._to_a_person()
             return self._declined_human(state) if answer is False else None
         offered, state = state.offered_tool, replace(state, offered_tool=None)
         if answer is True:
@@ -370,7 +388,7 @@ class _Turn:
 
     def _dtmf(self, state: _State, digits: str) -> tuple[_Reply, _State]:
         if state.offered_human and digits in ("0", "1"):
-            return _Reply(TRANSFER_LINE, transfer_to="human"), _State()
+            return self._to_a_person()
         if state.offered_human and digits == "2":
             return self._declined_human(state)
         state = replace(state, offered_human=False)
@@ -380,7 +398,7 @@ class _Turn:
             if digits != "0" or kind in ("integer", "number"):
                 return self._fill(state, state.flow, "", digits)
         if digits == "0":
-            return _Reply(TRANSFER_LINE, transfer_to="human"), _State()
+            return self._to_a_person()
         if digits == "*":
             return _Reply(self._repeat_line(state)), state
         return self._not_understood(state)
@@ -422,7 +440,11 @@ def plan(conversation: Conversation) -> _Reply:
     if not messages or messages[-1].role == "assistant":
         return _Reply()
     if messages[-1].role == "tool":
-        return _Reply(speak_results(messages[-1].tool_results))
+        results = messages[-1].tool_results
+        if any(isinstance(r.content, dict) and r.content.get("transferred") and not r.is_error
+               for r in results):  # Twilio is putting the caller through
+            return _Reply(HOLD_LINE)
+        return _Reply(speak_results(results))
     index = index_of(conversation)
     clock = clock_of(conversation)
     state = _State()
