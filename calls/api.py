@@ -15,7 +15,7 @@ from agents.selectors import agent_get, phone_number_get
 from aybiza.core.api import MAX_ID, TenantViewSetMixin
 from aybiza.core.models import ApiKey
 from aybiza.core.tenancy import request_tenant_role
-from calls.models import Call, CallEvent, CallStatus, Turn
+from calls.models import Call, CallEvent, CallStatus, Transfer, Turn
 from calls.outbound import outbound_call_queue, outbound_target
 from calls.recordings import (
     RecordingNotAllowed,
@@ -89,6 +89,12 @@ class CallSerializer(serializers.ModelSerializer):
         return reverse("call-recording", kwargs={"pk": call.pk})
 
 
+class TransferSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Transfer
+        fields = ["destination", "state", "person_status", "created_at", "updated_at"]
+
+
 class RecordingLinkSerializer(serializers.Serializer):
     url = serializers.URLField()
     expires_at = serializers.DateTimeField()
@@ -97,6 +103,8 @@ class RecordingLinkSerializer(serializers.Serializer):
 class CallDetailSerializer(CallSerializer):
     turns = TurnSerializer(many=True, read_only=True)
     events = CallEventSerializer(many=True, read_only=True)
+    # Warm transfers (calls/transfers.py): who was called, and how it went.
+    transfers = TransferSerializer(many=True, read_only=True)
 
     @extend_schema_field(CallAnalysisDetailSerializer(allow_null=True))
     def get_analysis(self, call: Call) -> dict | None:
@@ -104,7 +112,7 @@ class CallDetailSerializer(CallSerializer):
         return CallAnalysisDetailSerializer(analysis).data if analysis else None
 
     class Meta(CallSerializer.Meta):
-        fields = [*CallSerializer.Meta.fields, "turns", "events"]
+        fields = [*CallSerializer.Meta.fields, "turns", "events", "transfers"]
 
 
 class CallFilterSerializer(serializers.Serializer):

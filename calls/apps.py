@@ -21,6 +21,10 @@ class CallsConfig(AppConfig):
         from calls.realtime.pacer import pacer_metric_families
 
         scrape_collectors.append(pacer_metric_families)  # /metrics: tick lag, sessions
+        from calls.campaigns import campaign_rows_retention_enforce
+        from compliance.services.retention import register_retention_enforcer
+
+        register_retention_enforcer("campaign_rows", campaign_rows_retention_enforce)
         if settings.OFFLINE_SPEECH_WARMUP:
             from calls.warmup import start_warmup_thread
 

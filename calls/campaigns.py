@@ -377,3 +377,11 @@ def campaign_export_csv(campaign: Campaign, *, actor=None) -> str:
 def _csv_safe(text: str) -> str:
     """A cell a spreadsheet will not run as a formula (CSV injection: "=HYPERLINK(...)")."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def campaign_rows_retention_enforce(tenant: Tenant, cutoff: datetime.datetime) -> int:
+    """The tenant's `campaign_rows_days`: rows settled before `cutoff` go (their names and
+    variables with them); rows still to be called stay."""
+    rows = CampaignContact.objects.filter(tenant=tenant, updated_at__lt=cutoff,
+                                          state__in=FINAL_CONTACT_STATES)
+    return rows.delete()[1].get(CampaignContact._meta.label, 0)

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from aybiza.core.models import Tenant
 from calls.call_variables import variables_open
 from calls.campaign_models import Campaign, CampaignContact, CampaignStatus, ContactState
 from calls.campaigns import LIVE_STATUSES, campaign_attempt_ended, campaign_finish_if_done
@@ -71,9 +72,11 @@ def _settle_lost_attempts() -> int:
 
 # --- (3) due rows → queued calls ------------------------------------------------------------------
 def _queue_due_rows(campaign: Campaign, now: datetime.datetime) -> int:
-    # One dialer at a time counts a campaign's free lines and fills them (others wait on the
-    # row lock, then count again): concurrent ticks cannot overshoot max_concurrent.
+    # One dialer at a time counts a tenant's free lines and fills them (others wait on the
+    # tenant's row lock, then count again): concurrent ticks, on one campaign or on several of
+    # the tenant's, cannot overshoot max_concurrent nor OUTBOUND_MAX_CONCURRENT_PER_TENANT.
     with transaction.atomic():
+        Tenant.objects.select_for_update().filter(pk=campaign.tenant_id).first()
         Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
         return _fill_free_lines(campaign, now)
 

@@ -56,6 +56,7 @@ def call_get(*, tenant: Tenant, pk) -> Call:
             .prefetch_related(
                 Prefetch("turns", queryset=Turn.objects.order_by("index")),
                 Prefetch("events", queryset=CallEvent.objects.order_by("at", "id")),
+                "transfers",
             ).first()
         )
     if call is None:

@@ -35,3 +35,10 @@ class Transfer(TenantOwnedModel):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    @property
+    def why_not_reached(self) -> str:
+        """The person's final status, in words."""
+        return {"no-answer": "no answer", "busy": "line busy", "failed": "call failed",
+                "canceled": "cancelled", "completed": "hung up before joining"}.get(
+            self.person_status, self.person_status)

@@ -64,7 +64,8 @@ class ConsentRecordAdmin(ReadOnlyAdmin):
 @admin.register(RetentionPolicy)
 class RetentionPolicyAdmin(admin.ModelAdmin):
     list_display = ["tenant", "recordings_days", "transcripts_days", "call_events_days",
-                    "calls_days", "tool_logs_days", "audit_events_days", "memory_days"]
+                    "calls_days", "tool_logs_days", "audit_events_days", "memory_days",
+                    "campaign_rows_days"]
 
 
 @admin.register(ErasureRequest)

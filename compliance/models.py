@@ -186,6 +186,8 @@ class RetentionPolicy(TenantOwnedModel):
     audit_events_days = models.PositiveIntegerField(null=True, blank=True)
     # Callers' memory (contacts not heard from, facts not confirmed, within that many days).
     memory_days = models.PositiveIntegerField(null=True, blank=True)
+    # Campaign rows (name, variables, result), that long after they were settled.
+    campaign_rows_days = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "retention policies"

@@ -388,6 +388,10 @@ class RetentionForm(forms.Form):
     memory_days = forms.IntegerField(label="Callers' memory", required=False,
                                      help_text="Callers not heard from, and remembered facts "
                                                "not confirmed, in that many days are forgotten.")
+    campaign_rows_days = forms.IntegerField(
+        label="Campaign rows", required=False,
+        help_text="Rows of outbound campaigns (names, variables, results), counted from "
+                  "when each was settled; rows still to call are kept.")
 
 
 class SubjectForm(forms.Form):

@@ -178,10 +178,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Agents and calls both have a `status` field; name their enums instead of numbering them.
+    # Several models have a `status` or `state` field; name their enums instead of numbering them.
     "ENUM_NAME_OVERRIDES": {
         "AgentStatusEnum": "agents.models.AgentStatus",
         "CallStatusEnum": "calls.models.CallStatus",
+        "TransferStateEnum": "calls.transfer_models.TransferState",
+        "AlertStateEnum": "calls.models.AlertState",
     },
 }
 

@@ -14,7 +14,13 @@ from calls.realtime.call_control import with_call_control
 from calls.realtime.opening_audio import cached_opening, clauses_of, opening_lines
 from calls.realtime.ports import SessionConfig
 from calls.realtime.providers.failover import build_from_options
-from calls.realtime.providers.llm.base import Conversation, ToolSpec, message_from_dict
+from calls.realtime.providers.llm.base import (
+    Conversation,
+    Message,
+    ToolResult,
+    ToolSpec,
+    message_from_dict,
+)
 from calls.realtime.providers.stt.base import STTOptions
 from calls.realtime.providers.tts.base import TTSOptions
 from calls.realtime.slot_phrases import slot_phrases
@@ -80,7 +86,8 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
     opening = opening_lines(agent)
     recording_mode, first_turn_index = agent.recording_mode, 0
     if transfer is not None:  # the same conversation goes on, after an apology
-        conversation.messages = [message_from_dict(m) for m in transfer_conversation(transfer)]
+        conversation.messages = _tool_calls_answered(
+            [message_from_dict(m) for m in transfer_conversation(transfer)], apology(transfer))
         greeting_lines, opening = [apology(transfer)], []
         recording_mode = _recording_mode_after_transfer(call, agent.recording_mode)
         first_turn_index = (call.turns.aggregate(last=Max("index"))["last"] or 0) + 1
@@ -124,6 +131,19 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
     )
     return LoadedStream(call=call, config=config, stt=stt, llm=llm, tts=tts,
                         vad=build_vad(**options.get("vad", {})), failover=relay)
+
+
+def _tool_calls_answered(messages: list[Message], note: str) -> list[Message]:
+    """The stream may have ended before the transfer tool's result came back: a brain is never
+    handed a tool call without its result (Bedrock and OpenAI refuse such a conversation)."""
+    answered = {r.call_id for m in messages if m.role == "tool" for r in m.tool_results}
+    open_calls = [c for m in messages if m.role == "assistant" for c in (m.tool_calls or [])
+                  if c.id not in answered]
+    if open_calls:
+        messages.append(Message(role="tool", tool_results=[
+            ToolResult(c.id, c.name, f"The transfer did not connect. {note}", True)
+            for c in open_calls]))
+    return messages
 
 
 def _recording_mode_after_transfer(call: Call, mode: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from calls.live_state import call_states_publish
-from calls.models import Call, Outcome
+from calls.models import Call
 from calls.services import call_finish, events_record, turns_save
 
 logger = logging.getLogger(__name__)
@@ -208,8 +208,9 @@ def _close_call(call: Call, outcome: str, metrics: dict[str, Any],
                 recording_path: str | None, cost: dict[str, Any] | None) -> None:
     from calls.transfers import call_park, transfer_waiting
 
-    if outcome == Outcome.TRANSFERRED and transfer_waiting(call) is not None:
-        # The caller is on hold for a warm transfer: the call goes on without us for now.
+    if transfer_waiting(call) is not None:
+        # The caller is on hold for a warm transfer (Twilio may end the stream before the tool
+        # has even answered, so whatever the outcome says): the call goes on without us.
         audio = None
         if recording_path:
             with open(recording_path, "rb") as handle:

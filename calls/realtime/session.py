@@ -113,6 +113,7 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         self._agent_turn: AgentTurn | None = None
         self._next_index = config.first_turn_index
         self._forgotten = False  # the caller asked to be forgotten on this call
+        self._transfer_started = False  # the transfer tool was called (calls/transfers.py)
         self._log_context = call_log_context.get()  # bound by the consumer, if any
         self._marks: dict[str, tuple[AgentTurn, Segment]] = {}
         self._mark_seq = 0
@@ -244,7 +245,8 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
                     await task
         self._flush_caller_turn_on_exit()
         self.store.keep_for_resume(self._conversation_to_resume())
-        if self.outcome == Outcome.TRANSFERRED:  # a warm transfer may bring the caller back
+        if self.outcome == Outcome.TRANSFERRED or self._transfer_started:
+            # A warm transfer may bring the caller back to this conversation.
             self.store.keep_for_transfer([message_as_dict(m) for m in self.conversation.messages])
         await self._close_providers()
         recording_path = await self._finish_recording()

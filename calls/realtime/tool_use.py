@@ -14,6 +14,7 @@ from calls.realtime.call_control import (
     MAX_MEMORY_VALUE,
     RECALL,
     REMEMBER,
+    TRANSFER_CALL,
 )
 from calls.realtime.providers.llm.base import ToolCall, ToolResult
 
@@ -56,6 +57,8 @@ class ToolUse:
                 # A copy: the conversation's ToolCall (what any brain sees) never holds them.
                 call = ToolCall(call.id, call.name,
                                 {**call.arguments, spec.secure_argument: digits})
+            if call.name == TRANSFER_CALL:  # Twilio may end our stream before it answers
+                self._transfer_started = True
             dispatch.append(call)
         ran = ({r.call_id: r for r in await self._tools.run(dispatch)}
                if dispatch and self._tools is not None else {})

@@ -11,8 +11,16 @@ handshake, and — with `AsyncAmd` — the machine detection result posted to it
 
 Who answers is scripted per number (`callees`): a person who speaks lines (the call
 simulator's ScriptedCaller), a voicemail box that plays a greeting and a beep and records what
-follows, a busy line, a phone nobody picks up, or a number that fails. `make demo`'s campaign,
-the bench and the tests drive the same code (tests wrap it as a threaded fake server).
+follows, a busy line, a phone nobody picks up, or a number that fails.
+
+TwiML given to a live call (`calls(sid).update(twiml=...)`) is followed like Twilio follows it:
+`<Dial><Conference>` ends the call's media stream and puts it in the conference (on hold until
+a participant with `startConferenceOnEnter` joins; `join` events posted to the conference's
+`statusCallback`; `endConferenceOnExit` ends it for everyone), and `<Connect><Stream>` opens a
+new media stream on the same call, where the person goes on with `lines_after_return`. A
+person answering a call whose TwiML starts with `<Say>` hears it (kept in `heard`) first.
+`make demo`'s campaign, the bench and the tests drive the same code (tests wrap it as a
+threaded fake server).
 """
 
 from __future__ import annotations
@@ -80,8 +88,12 @@ class Callee:
     lines: list[str] = field(default_factory=list)
     greeting: str = VOICEMAIL_GREETING
     ring_s: float = 0.3
-    # How long a person without lines stays on the line after the agent's opening.
+    # How long a person without lines stays on the line after the agent's opening (or in a
+    # conference after joining it).
     linger_s: float = 1.0
+    # What the person says when a new media stream brings the agent back on their call (after a
+    # transfer nobody answered).
+    lines_after_return: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -100,6 +112,21 @@ class PlacedCall:
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     peer: MediaStreamPeer | None = None
     error: str = ""
+    # TwiML a `calls.update` gave the live call, to follow once its media stream has ended.
+    next_twiml: ET.Element | None = None
+    twiml_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    streams: int = 0  # media streams opened on this call
+
+
+@dataclass
+class Conference:
+    """A TwiML conference room: who is in it, and whether it started (and ended)."""
+
+    name: str
+    members: list[str] = field(default_factory=list)
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    events: list[tuple[str, str]] = field(default_factory=list)  # (event, call sid)
 
 
 class Carrier:
@@ -118,6 +145,7 @@ class Carrier:
         self.callees: dict[str, Callee | list[Callee]] = {}
         self.default_callee = Callee()
         self.placed: dict[str, PlacedCall] = {}
+        self.conferences: dict[str, Conference] = {}
         self.dials: Counter[str] = Counter()  # numbers dialled, for double-dial checks
         self.max_live = 0
         self.transcriber = Transcriber() if transcribe else None
@@ -249,6 +277,9 @@ class Carrier:
                 self._spawn(placed.peer.hang_up())
         if recorded.value("Twiml") is not None:
             call["twiml"] = recorded.value("Twiml")
+            placed = self.placed.get(recorded.sid)
+            if placed is not None and self.place_calls:
+                self._follow(placed, recorded.value("Twiml"))
         call["date_updated"] = formatdate(usegmt=True)
         return web.json_response(call)
 
@@ -305,6 +336,14 @@ class Carrier:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _follow(self, placed: PlacedCall, twiml: str) -> None:
+        """New TwiML for a live call: its media stream ends (Twilio leaves `<Connect>`), and the
+        call goes on with the new instructions."""
+        placed.next_twiml = ET.fromstring(twiml)
+        placed.twiml_changed.set()
+        if placed.peer is not None and not placed.peer.closed.is_set():
+            self._spawn(placed.peer.hang_up())
+
     # -- placing a call ------------------------------------------------------------------------
     async def _place(self, placed: PlacedCall, request: TwilioRequest) -> None:
         try:
@@ -330,21 +369,24 @@ class Carrier:
             return
         placed.answered_at = time.monotonic()
         await self._set_status(placed, request, "in-progress", event="answered")
-        info = await self._fetch_twiml(placed, request)
-        public = _origin(info.url, http=True)
-        phone = TwilioPhone(self.routes.get(public, public), self.auth_token,
-                            account_sid=self.account_sid, public_base_url=public)
-        peer = MediaStreamPeer(await phone.open_stream(info), info)
-        placed.peer = peer
-        if callee.kind == "voicemail":
-            await self._voicemail(placed, request, peer)
+        root = await self._fetch_twiml(placed, request)
+        if root.find("./Connect/Stream") is None:  # e.g. a transfer's brief, then a conference
+            placed.next_twiml = root
         else:
-            await self._person(placed, request, peer)
+            peer = await self._open_stream(placed, root)
+            if callee.kind == "voicemail":
+                await self._voicemail(placed, request, peer)
+            else:
+                await self._person(placed, request, peer, callee.lines)
+        while placed.next_twiml is not None and not placed.ended.is_set():
+            root, placed.next_twiml = placed.next_twiml, None
+            placed.twiml_changed.clear()
+            await self._follow_twiml(placed, request, root)
         duration = str(int(time.monotonic() - placed.answered_at))
         status = "completed" if self.calls[placed.sid]["status"] != "canceled" else "canceled"
         await self._set_status(placed, request, status, event="completed", duration=duration)
 
-    async def _fetch_twiml(self, placed: PlacedCall, request: TwilioRequest) -> StreamInfo:
+    async def _fetch_twiml(self, placed: PlacedCall, request: TwilioRequest) -> ET.Element:
         url = request.value("Url") or ""
         params = {"CallSid": placed.sid, "AccountSid": self.account_sid,
                   "From": request.value("From") or "", "To": placed.to,
@@ -352,22 +394,73 @@ class Carrier:
                   "Direction": "outbound-api"}
         response = await self._post(url, params)
         root = ET.fromstring(response.text)
-        stream = root.find("./Connect/Stream")
-        if stream is None:
+        if root.find("./Connect/Stream") is None and root.find("./Dial/Conference") is None:
             raise RuntimeError(f"no <Connect><Stream> in the answer: {response.text[:200]}")
+        return root
+
+    async def _open_stream(self, placed: PlacedCall, root: ET.Element) -> MediaStreamPeer:
+        stream = root.find("./Connect/Stream")
         parameters = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
-        return StreamInfo(call_sid=placed.sid, account_sid=self.account_sid,
-                          url=stream.get("url", ""), parameters=parameters, twiml=response.text)
+        info = StreamInfo(call_sid=placed.sid, account_sid=self.account_sid,
+                          url=stream.get("url", ""), parameters=parameters,
+                          twiml=ET.tostring(root, encoding="unicode"))
+        public = _origin(info.url, http=True)
+        phone = TwilioPhone(self.routes.get(public, public), self.auth_token,
+                            account_sid=self.account_sid, public_base_url=public)
+        placed.peer = MediaStreamPeer(await phone.open_stream(info), info)
+        placed.streams += 1
+        return placed.peer
+
+    async def _follow_twiml(self, placed: PlacedCall, request: TwilioRequest,
+                            root: ET.Element) -> None:
+        for say in root.findall("./Say"):  # the person hears it first
+            placed.heard.append(f"said: {say.text or ''}")
+            await asyncio.sleep(min(2.0, 0.05 * len((say.text or "").split())))
+        conference = root.find("./Dial/Conference")
+        if conference is not None:
+            await self._conference(placed, conference)
+        elif root.find("./Connect/Stream") is not None:
+            peer = await self._open_stream(placed, root)
+            await self._person(placed, request, peer, placed.callee.lines_after_return)
+
+    async def _conference(self, placed: PlacedCall, noun: ET.Element) -> None:
+        """In the room until it ends, or new TwiML takes the call elsewhere."""
+        room = self.conferences.setdefault(noun.text or "", Conference(noun.text or ""))
+        room.members.append(placed.sid)
+        room.events.append(("join", placed.sid))
+        if noun.get("startConferenceOnEnter", "true") == "true":
+            room.started.set()
+        url, wanted = noun.get("statusCallback"), (noun.get("statusCallbackEvent") or "").split()
+        if url and "join" in wanted:
+            await self._post(url, {"ConferenceSid": "CF" + secrets.token_hex(16),
+                                   "FriendlyName": room.name, "AccountSid": self.account_sid,
+                                   "CallSid": placed.sid, "StatusCallbackEvent":
+                                   "participant-join", "Timestamp": formatdate(usegmt=True)})
+        ends_it = noun.get("endConferenceOnExit") == "true"
+        if placed.callee.kind == "human" and room.started.is_set() and len(room.members) > 1:
+            # The person who joined last talks with the caller a while, then hangs up.
+            await asyncio.sleep(placed.callee.linger_s)
+        else:
+            waiters = [asyncio.ensure_future(room.ended.wait()),
+                       asyncio.ensure_future(placed.twiml_changed.wait())]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+        room.members.remove(placed.sid)
+        room.events.append(("leave", placed.sid))
+        if ends_it and not placed.twiml_changed.is_set():
+            room.ended.set()
 
     async def _person(self, placed: PlacedCall, request: TwilioRequest,
-                      peer: MediaStreamPeer) -> None:
-        self._spawn(self._detected(placed, request, "human", HUMAN_DETECTED_AFTER_S))
-        if placed.callee.lines:  # a conversation, which hangs up after its script
+                      peer: MediaStreamPeer, lines: list[str]) -> None:
+        if placed.streams == 1:
+            self._spawn(self._detected(placed, request, "human", HUMAN_DETECTED_AFTER_S))
+        if lines:  # a conversation, which hangs up after its script
             caller = ScriptedCaller(None, to=placed.to, from_=request.value("From") or "",
                                     voice=self.caller_voice, transcriber=self.transcriber,
                                     printer=lambda line: None)
-            report = await caller.converse(peer, parse_script(placed.callee.lines))
-            placed.heard[:] = [f"{turn.who}: {turn.text}" for turn in report.turns]
+            report = await caller.converse(peer, parse_script(lines))
+            placed.heard.extend(f"{turn.who}: {turn.text}" for turn in report.turns)
             return
         await peer.start()  # listens to the agent's opening, then hangs up
         await peer.wait_agent_turn(started_after=peer.t0, timeout_s=30)

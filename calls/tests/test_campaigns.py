@@ -158,6 +158,18 @@ def test_concurrency_is_capped_and_each_row_is_dialled_once(tenant, line, twilio
     assert max(twilio.dials.values()) == 1
 
 
+def test_the_tenants_cap_holds_across_its_campaigns(tenant, line, twilio, settings):
+    settings.OUTBOUND_MAX_CONCURRENT_PER_TENANT = 3
+    for name, first in (("A", 0), ("B", 10)):
+        campaign = _campaign(tenant, line, name=name, max_concurrent=3, calls_per_second=50)
+        campaign_import_csv(tenant=tenant, campaign=campaign, data=_csv(
+            *[f"+155501004{first + i:02d},P{i}," for i in range(3)]))
+        campaign_start(tenant=tenant, campaign=campaign)
+    dialer_tick(budget_s=1)
+    dialer_tick(budget_s=1)
+    assert sum(twilio.dials.values()) == 3
+
+
 def test_busy_and_unanswered_rows_are_retried_with_backoff_then_given_up(tenant, line, twilio):
     campaign = _campaign(tenant, line, max_attempts=2, retry_delay_s=60, calls_per_second=50)
     campaign_import_csv(tenant=tenant, campaign=campaign, data=_csv("+15550100201,Ana,"))
@@ -280,6 +292,25 @@ def test_erasure_removes_campaign_rows_but_keeps_the_do_not_call_entry(tenant, l
     assert not CampaignContact.objects.exists()
     kept = Contact.objects.get(tenant=tenant)
     assert kept.do_not_call and kept.name_sealed == ""
+
+
+def test_retention_deletes_rows_settled_long_ago_only(tenant, other_tenant, line):
+    from compliance.services import retention_enforce, retention_policy_set
+
+    # given rows settled long ago, one still to call from then, and rows settled recently
+    old, recent = _campaign(tenant, line), _campaign(tenant, line, name="Recent")
+    for campaign in (old, recent):
+        campaign_import_csv(tenant=tenant, campaign=campaign,
+                            data=_csv("+15550100201,Ana,", "+15550100202,Bo,"))
+        campaign.rows.filter(row_number=2).update(state=ContactState.ANSWERED)
+    old.rows.update(updated_at=timezone.now() - timedelta(days=40))
+    # when retention runs with 30 days for campaign rows
+    retention_policy_set(tenant=tenant, campaign_rows_days=30)
+    counts = retention_enforce(tenant=tenant, now=timezone.now())
+    # then only the old campaign's settled row is gone
+    assert counts["campaign_rows"] == 1
+    assert list(old.rows.values_list("row_number", flat=True)) == [3]
+    assert recent.rows.count() == 2
 
 
 def test_rows_may_come_as_a_csv_body_or_json_and_nothing_else(api, tenant, line):

@@ -223,9 +223,12 @@ async def test_back_from_a_transfer_the_agent_apologises_and_the_call_goes_on(li
         turn_save(call=live, index=0, role="agent", text="Hello, you are through to Acme.")
         turn_save(call=live, index=1, role="caller", text="Can I speak to billing?")
         transfer = _start(live)
+        # (the stream ended before the tool's result came back: a dangling tool call)
         transfer_conversation_keep(call=live, messages=[
             {"role": "assistant", "text": "Hello, you are through to Acme."},
-            {"role": "user", "text": "Can I speak to billing?"}])
+            {"role": "user", "text": "Can I speak to billing?"},
+            {"role": "assistant", "text": "Let me transfer you.", "tool_calls": [
+                {"id": "tc1", "name": "transfer_call", "arguments": {"summary": "Billing."}}]}])
         from calls.transfers import call_park
 
         call_park(call=live, metrics={"turns": 2}, recording_audio=_wav(1.0))
@@ -272,3 +275,18 @@ def test_the_summary_rides_in_the_signed_url_only():
 
     query = parse_qs(urlsplit("https://x/?" + _brief_query("Ana Lima")).query)
     assert "Ana" not in query["s"][0]
+
+
+def test_a_tool_call_cut_off_by_the_transfer_gets_its_result_before_the_brain_sees_it():
+    from calls.realtime.loader import _tool_calls_answered
+    from calls.realtime.providers.llm.base import Message, ToolCall, ToolResult
+
+    answered = Message(role="assistant", tool_calls=[ToolCall("a", "lookup", {})])
+    dangling = Message(role="assistant", tool_calls=[ToolCall("b", "transfer_call", {})])
+    messages = _tool_calls_answered([
+        answered, Message(role="tool", tool_results=[ToolResult("a", "lookup", "ok")]),
+        dangling], "Nobody answered.")
+    assert messages[-1].role == "tool"
+    [result] = messages[-1].tool_results
+    assert (result.call_id, result.is_error) == ("b", True)
+    assert "did not connect" in result.content and "Nobody answered." in result.content

@@ -19,7 +19,8 @@ from compliance.services.audit import audit_record, chain_head_lock
 from compliance.services.storage import delete_files_on_commit
 
 POLICY_FIELDS = ("recordings_days", "transcripts_days", "call_events_days", "calls_days",
-                 "tool_logs_days", "audit_events_days", "memory_days")
+                 "tool_logs_days", "audit_events_days", "memory_days",
+                 "campaign_rows_days")
 # Longest accepted retention: 100 years (longer is "keep", i.e. empty).
 MAX_DAYS = 36_500
 

@@ -85,6 +85,6 @@ def test_retention_policy_read_and_replace(api):
     assert api.get(f"{BASE}/retention-policy/").json() == {
         "recordings_days": 30, "transcripts_days": None, "call_events_days": None,
         "calls_days": 365, "tool_logs_days": None, "audit_events_days": None,
-        "memory_days": None}
+        "memory_days": None, "campaign_rows_days": None}
     changed = AuditEvent.objects.get(action="retention.policy_set")
     assert changed.actor.startswith("api-key:")

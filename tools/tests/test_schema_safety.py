@@ -259,3 +259,18 @@ def test_oversized_arguments_from_a_call_are_refused_and_not_stored(tenant, agen
     assert execution.status == ExecutionStatus.REJECTED
     assert "longer than" in execution.result
     assert execution.arguments == {} and execution.sealed_arguments == ""
+
+
+def test_formats_are_checked_the_same_whatever_packages_are_installed():
+    from tools.validation import schema_validator
+
+    # the standard library's formats are checked; the others are annotations (a spoken time is
+    # a fine `date-time` for a tool that reads it), even where rfc3339-validator is installed
+    validator = schema_validator({"type": "object", "properties": {
+        "day": {"type": "string", "format": "date"},
+        "when": {"type": "string", "format": "date-time"},
+        "site": {"type": "string", "format": "uri"}}})
+    assert not list(validator.iter_errors({"day": "2026-12-08", "when": "Tuesday at ten",
+                                           "site": "not a uri"}))
+    assert [e.message for e in validator.iter_errors({"day": "Tuesday"})] == [
+        "'Tuesday' is not a 'date'"]

@@ -95,6 +95,13 @@ def seed_showcase(tenant) -> dict[str, int]:
                     checks=[{"type": "reply_contains", "text": "Monday to Friday"}])
     contact_update(tenant=tenant, contact=calls[0].contact, name="Ana Lima")
     _record(calls[0])
+    from calls.models import Transfer, TransferState
+
+    Transfer.objects.create(tenant=tenant, call=calls[0], destination="the front desk",
+                            target="+15550107000", state=TransferState.RETURNED,
+                            person_status="no-answer")
+    Transfer.objects.create(tenant=tenant, call=calls[4], destination="billing",
+                            target="+15550107001", state=TransferState.BRIDGED)
     memory_remember(tenant=tenant, contact=calls[0].contact, key="preferred_dentist",
                     value="Dr. Okafor", source_call=calls[0])
     from agents.documents import document_add

@@ -14,7 +14,7 @@ def test_shows_the_whole_call_in_bounded_queries(owner_client, tenant, agent,
                                                  django_assert_max_num_queries):
     call = make_call(tenant=tenant, agent=agent)
 
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):  # whatever its size (transfers: one prefetch)
         response = owner_client.get(reverse("portal:call-detail", args=[call.pk]))
 
     body = response.content.decode()
@@ -114,3 +114,14 @@ def test_each_saved_turn_is_announced_to_live_pages_by_ids_only(
         unsubscribe(seen.append)
     assert [(e.tenant_id, e.payload) for e in seen] == [(tenant.pk, {"call_ids": [call.pk]})]
     assert EventType.TURN_COMPLETED not in WEBHOOK_EVENT_TYPES  # one per turn: live pages only
+
+
+def test_shows_how_each_transfer_went(owner_client, tenant, agent):
+    from calls.models import Transfer, TransferState
+
+    call = make_call(tenant=tenant, agent=agent)
+    Transfer.objects.create(tenant=tenant, call=call, destination="the front desk",
+                            target="+15550107000", state=TransferState.RETURNED,
+                            person_status="no-answer")
+    body = owner_client.get(reverse("portal:call-detail", args=[call.pk])).content.decode()
+    assert "<dt>Transfer to the front desk</dt><dd>Back with the agent (no answer)</dd>" in body

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aybiza.core.spoken import YES_WORDS, yes_no
-from calls.realtime.call_control import FORGET_CALLER
+from calls.realtime.call_control import FORGET_CALLER, TRANSFER_CALL
 from calls.realtime.providers.llm.base import Conversation, Message
 from calls.realtime.providers.llm.offline.intents import (
     BARE_NO,
@@ -73,7 +73,6 @@ from calls.realtime.providers.llm.offline.tool_kinds import (
 )
 from calls.realtime.providers.llm.offline.when import Clock, clock_of
 
-TRANSFER_CALL = "transfer_call"  # the built-in tool (tools/builtins/telephony.py)
 MAX_SUMMARY = 500
 HOLD_LINE = "Please hold while I put you through."
 
