@@ -106,7 +106,8 @@ def agent_publish(*, tenant: Tenant, agent: Agent, note: str = "", actor=None,
     returns the published version as it is (no empty versions).
 
     The gates run first (an agent with an evaluation suite publishes only a draft that passes
-    it), before the row lock is taken; an owner may publish anyway with
+    it; an agent already published, only a draft that handles its recent calls no worse:
+    learning/replay.py), before the row lock is taken; an owner may publish anyway with
     `override_evaluation`, which the audit log records."""
     ensure_owned(tenant, agent)
     evaluated = None
@@ -117,7 +118,8 @@ def agent_publish(*, tenant: Tenant, agent: Agent, note: str = "", actor=None,
         evaluated = _checksum(snapshot)
     version = _publish(tenant=tenant, agent=agent, note=note, actor=actor,
                        evaluated_checksum=evaluated)
-    if override_evaluation and agent.eval_scenarios.exists():
+    if override_evaluation and (agent.eval_scenarios.exists()
+                                or agent.published_version_id is not None):  # suite or replay
         audit_record(action="agent.publish_overrode_evaluation", tenant=tenant, target=agent,
                      actor=actor, payload={"version": version.number})
     return version

@@ -17,6 +17,10 @@ class TransferState(models.TextChoices):
 
 class Transfer(TenantOwnedModel):
     call = models.ForeignKey("calls.Call", on_delete=models.CASCADE, related_name="transfers")
+    # Cold: Twilio dials the person straight from the caller's call (<Dial>); warm: the caller
+    # waits in a conference while the person is called and briefed.
+    mode = models.CharField(max_length=8, choices=[("cold", "Cold"), ("warm", "Warm")],
+                            default="warm")
     destination = models.CharField(max_length=100)  # the tool's name for it ("billing")
     target = models.CharField(max_length=255)  # the number or SIP address dialled
     state = models.CharField(max_length=16, choices=TransferState.choices,

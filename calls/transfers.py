@@ -1,5 +1,6 @@
-"""Warm transfers: the caller waits on hold while the agent calls a person, briefs them, and
-connects them; when nobody answers, the caller goes back to the agent.
+"""Transfers to a person. Warm: the caller waits on hold while the agent calls a person,
+briefs them, and connects them. Cold (`transfer_cold_start`): Twilio dials the person from the
+caller's call. Either way, when nobody answers, the caller goes back to the agent.
 
 1. `transfer_warm_start` (the `transfer_call` tool, mode "warm"): the person's leg is placed
    (`calls.create`, its answer TwiML and status callbacks signed per transfer), then the caller's
@@ -38,6 +39,7 @@ _TOKEN_SALT = "aybiza.calls.transfer"
 # Twilio fetches the brief when the person answers and posts their leg's callbacks until it ends.
 TOKEN_MAX_AGE_S = 2 * 60 * 60
 CONVERSATION_CONTEXT = "transfer.conversation"
+BRIEF_CONTEXT = "transfer.brief"  # the summary's audio in the cache: what the caller said
 MAX_SUMMARY_CHARS = 500
 DEFAULT_SUMMARY = "You have a caller transferred from the AYBIZA assistant."
 # The person's leg ended with one of these before joining: the caller goes back to the agent.
@@ -96,7 +98,53 @@ def transfer_warm_start(*, call: Call, destination: str, target: str, caller_id:
         raise TransferNotStarted(_twilio_message(exc)) from exc
     event_record(call=call, type="transfer.dialing",
                  payload={"transfer_id": transfer.pk, "destination": destination})
+    # While the person's phone rings: their brief in the agent's voice (here, in the tool's
+    # worker, not in the webhook Twilio calls when they answer).
+    _brief_audio_keep(transfer, brief)
     return transfer
+
+
+def transfer_cold_start(*, call: Call, destination: str, target: str, caller_id: str,
+                        timeout_s: int, client: Any) -> Transfer:
+    """Twilio dials the person from the caller's call. If they are busy, do not answer or the
+    call fails, Twilio asks `transfer_dial_result` what next: back to the agent."""
+    from twilio.base.exceptions import TwilioException
+
+    transfer = Transfer.objects.create(tenant=call.tenant, call=call, destination=destination,
+                                       target=target, mode="cold")
+    try:
+        client.calls(call.call_sid).update(twiml=twilio.twiml_dial(
+            target=target, caller_id=caller_id or None, timeout_s=timeout_s,
+            action_url=_url(transfer, "twilio-transfer-dial-result")))
+    except TwilioException as exc:
+        _fail(transfer, f"dialling: {exc}")
+        raise TransferNotStarted(_twilio_message(exc)) from exc
+    event_record(call=call, type="transfer.dialing",
+                 payload={"transfer_id": transfer.pk, "destination": destination,
+                          "mode": "cold"})
+    return transfer
+
+
+def transfer_dial_result(transfer: Transfer, *, dial_status: str) -> str:
+    """A cold transfer's <Dial> ended: the TwiML for what the caller's call does next."""
+    if dial_status in ("completed", "answered"):  # they talked; the person's leg has ended
+        if Transfer.objects.filter(pk=transfer.pk, state=TransferState.DIALING).update(
+                state=TransferState.BRIDGED):
+            event_record(call=transfer.call, type="transfer.bridged",
+                         payload={"transfer_id": transfer.pk,
+                                  "destination": transfer.destination})
+            call_finish(call=transfer.call, outcome=Outcome.TRANSFERRED)
+        return twilio.twiml_hangup()
+    claimed = Transfer.objects.filter(pk=transfer.pk, state=TransferState.DIALING).update(
+        state=TransferState.RETURNED, person_status=dial_status[:24])
+    if not claimed:  # the caller hung up meanwhile, or Twilio asks again
+        return twilio.twiml_hangup()
+    call = transfer.call
+    event_record(call=call, type="transfer.returned",
+                 payload={"transfer_id": transfer.pk, "destination": transfer.destination,
+                          "person_status": dial_status[:24]})
+    return twilio.twiml_connect_stream(call_id=call.pk, tenant_id=call.tenant_id,
+                                       transfer_id=transfer.pk)
 
 
 def _brief_query(summary: str) -> str:
@@ -106,13 +154,82 @@ def _brief_query(summary: str) -> str:
 
 
 def brief_twiml(transfer: Transfer, summary_token: str) -> str:
+    """What the person hears on answering: the summary in the agent's own voice (synthesised
+    when the transfer started, played from a signed link), or Twilio's voice reading it."""
     try:
         summary = str(signing.loads(summary_token, salt=_TOKEN_SALT + ".brief",
                                     max_age=TOKEN_MAX_AGE_S))
     except signing.BadSignature:
         summary = DEFAULT_SUMMARY
-    return twilio.twiml_brief_and_join(summary=summary, conference=transfer.conference,
+    from django.core.cache import cache
+
+    audio_url = ""
+    if cache.get(_brief_audio_key(transfer)) is not None:
+        audio_url = _url(transfer, "twilio-transfer-brief-audio")
+    return twilio.twiml_brief_and_join(summary=summary, audio_url=audio_url,
+                                       conference=transfer.conference,
                                        events_url=_url(transfer, "twilio-transfer-conference"))
+
+
+def _brief_audio_key(transfer: Transfer) -> str:
+    return f"aybiza:transfer-brief:{transfer.pk}"
+
+
+def _brief_audio_keep(transfer: Transfer, summary: str) -> bool:
+    """Synthesise the summary with the agent's voice into the cache (a few seconds of audio,
+    kept while the person may still be answering); False when the voice failed."""
+    import asyncio
+
+    from django.core.cache import cache
+
+    from calls.realtime.agent_providers import tts_for_agent
+    from calls.realtime.providers.tts.base import TTSOptions
+
+    agent = transfer.call.agent
+    if agent is None:
+        return False
+
+    async def speak(tts, options: TTSOptions) -> bytes:
+        try:
+            return b"".join([chunk async for chunk in tts.synthesize(summary, options)])
+        finally:
+            await tts.aclose()
+
+    try:  # the provider is built here: it reads the tenant's credentials from the database
+        audio = asyncio.run(speak(tts_for_agent(agent),
+                                  TTSOptions(voice=agent.voice, language=agent.language)))
+    except Exception:  # noqa: BLE001 - Twilio's own voice reads it instead
+        logger.warning("Could not synthesise the brief of transfer %s", transfer.pk,
+                       exc_info=True)
+        return False
+    if not audio:
+        return False
+    sealed = encrypt_text_for_tenant(transfer.call.tenant, audio.hex(), context=BRIEF_CONTEXT)
+    cache.set(_brief_audio_key(transfer), sealed, TOKEN_MAX_AGE_S)
+    return True
+
+
+def brief_audio_wav(transfer: Transfer) -> bytes | None:
+    """The agent's spoken summary as a WAV (16-bit, 8 kHz) for Twilio's <Play>, once."""
+    import io
+    import wave
+
+    from django.core.cache import cache
+
+    from calls.realtime.audio import ulaw_to_pcm16
+
+    sealed = cache.get(_brief_audio_key(transfer))
+    if sealed is None:
+        return None
+    ulaw = bytes.fromhex(decrypt_text_for_tenant(transfer.call.tenant, sealed,
+                                                  context=BRIEF_CONTEXT))
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(ulaw_to_pcm16(ulaw).tobytes())
+    return buffer.getvalue()
 
 
 def _twilio_message(exc: Exception) -> str:

@@ -118,6 +118,23 @@ def twiml_connect_stream(*, call_id: int, tenant_id: int, transfer_id: int | Non
     return str(response)
 
 
+def twiml_dial(*, target: str, caller_id: str | None, timeout_s: int, action_url: str) -> str:
+    """A cold transfer: Twilio dials the number or SIP address from the caller's call and, when
+    that leg ends, asks `action_url` what next (DialCallStatus)."""
+    response = VoiceResponse()
+    dial = response.dial(caller_id=caller_id, timeout=timeout_s, action=action_url,
+                         method="POST")
+    # A desk phone or PBX by SIP, a phone by its number.
+    (dial.sip if target.startswith(("sip:", "sips:")) else dial.number)(target)
+    return str(response)
+
+
+def twiml_hangup() -> str:
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)
+
+
 def twiml_hold_in_conference(*, conference: str, hold_music_url: str = "") -> str:
     """The caller waits in a conference (hold music until the person joins); when the caller
     leaves, the conference ends."""
@@ -128,12 +145,16 @@ def twiml_hold_in_conference(*, conference: str, hold_music_url: str = "") -> st
     return str(response)
 
 
-def twiml_brief_and_join(*, summary: str, conference: str, events_url: str) -> str:
-    """What the person hears on answering: the agent's summary of the call, then the caller.
-    Their joining starts the conference (Twilio posts `join` to `events_url`); their leaving
-    ends it."""
+def twiml_brief_and_join(*, summary: str, conference: str, events_url: str,
+                         audio_url: str = "") -> str:
+    """What the person hears on answering: the agent's summary of the call (its voice from
+    `audio_url`, else Twilio's reading `summary`), then the caller. Their joining starts the
+    conference (Twilio posts `join` to `events_url`); their leaving ends it."""
     response = VoiceResponse()
-    response.say(summary)
+    if audio_url:
+        response.play(audio_url)
+    else:
+        response.say(summary)
     dial = response.dial()
     dial.conference(conference, start_conference_on_enter=True, end_conference_on_exit=True,
                     beep=False, status_callback=events_url, status_callback_event="join",

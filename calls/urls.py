@@ -10,7 +10,11 @@ urlpatterns = [
     path("outbound/amd/", outbound_webhooks.answering_machine, name="twilio-outbound-amd"),
     path("stream-status/", webhooks.stream_status, name="twilio-stream-status"),
     path("transfer/brief/", transfer_webhooks.brief, name="twilio-transfer-brief"),
+    path("transfer/brief/audio/", transfer_webhooks.brief_audio,
+         name="twilio-transfer-brief-audio"),
     path("transfer/status/", transfer_webhooks.status, name="twilio-transfer-status"),
+    path("transfer/dial-result/", transfer_webhooks.dial_result,
+         name="twilio-transfer-dial-result"),
     path("transfer/conference/", transfer_webhooks.conference,
          name="twilio-transfer-conference"),
 ]

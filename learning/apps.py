@@ -9,9 +9,11 @@ class LearningConfig(AppConfig):
         import learning.tasks  # noqa: F401 - subscribes post-call analysis to call.completed
         from agents.versions import publish_gates
         from learning.evaluation import evaluation_gate
+        from learning.replay import replay_gate
 
-        if evaluation_gate not in publish_gates:
-            publish_gates.append(evaluation_gate)
+        for gate in (evaluation_gate, replay_gate):  # the suite first: it is the cheaper
+            if gate not in publish_gates:
+                publish_gates.append(gate)
         from compliance.services import register_subject_data
         from learning import subjects
 

@@ -97,3 +97,41 @@ def _differences(original: Behaviour, replayed: Behaviour) -> list[str]:
         found.append(f"longer answers: {replayed.answer_chars} characters instead of "
                      f"{original.answer_chars}")
     return found
+
+
+def replay_gate(agent, snapshot: dict[str, Any]) -> None:
+    """agents.versions' publish gate: the draft replays the agent's recent calls; if it acts
+    differently from what happened on more of them than the published version does, by more
+    than REPLAY_GATE_MAX_REGRESSION_PCT, it is not published. Measured against the published
+    version's own replay of the same calls, so what text mode cannot reproduce (a recogniser's
+    slip, a caller's redacted name) does not count against the draft."""
+    from django.conf import settings
+
+    from agents.models import AgentVersion
+    from agents.versions import EvaluationFailed
+
+    if agent.published_version_id is None or settings.REPLAY_GATE_CALLS <= 0:
+        return  # nothing to compare with: the first version is judged by its suite
+    calls = list(Call.objects.filter(tenant_id=agent.tenant_id, agent=agent)
+                 .exclude(outcome="").order_by("-started_at", "-id")[:settings.REPLAY_GATE_CALLS])
+    if len(calls) < settings.REPLAY_GATE_MIN_CALLS:
+        return
+    draft = {r.call_id: r for r in replay_calls(
+        agent=agent, version=AgentVersion(snapshot=snapshot), calls=calls)}
+    published = {r.call_id: r for r in replay_calls(
+        agent=agent, version=agent.published_version, calls=calls)}
+    worse = [call_id for call_id, replay in draft.items()
+             if replay.differences and not published[call_id].differences]
+    better = [call_id for call_id, replay in draft.items()
+              if published[call_id].differences and not replay.differences]
+    regression_pct = 100.0 * (len(worse) - len(better)) / len(calls)
+    if regression_pct > settings.REPLAY_GATE_MAX_REGRESSION_PCT:
+        examples = "; ".join(f"call {call_id}: {', '.join(draft[call_id].differences)}"
+                             for call_id in worse[:3])
+        raise EvaluationFailed(
+            f"Replayed on the agent's last {len(calls)} calls, the draft acts differently from "
+            f"what happened on {len(worse)} the published version handles as it happened "
+            f"({regression_pct:.0f} % net, more than "
+            f"{settings.REPLAY_GATE_MAX_REGRESSION_PCT:g} %): {examples}. Fix the draft, or an "
+            "owner may publish anyway.",
+            extra={"replay_regressions": worse, "replay_improvements": better})

@@ -1,8 +1,8 @@
-"""Warm transfers end to end: daphne, the offline agent with a warm `transfer_call` tool, and
+"""Transfers end to end: daphne, the offline agent with a `transfer_call` tool, and
 Twilio's REST API and network simulated at the wire (the twilio SDK calls it; it follows the
 TwiML we hand it — a conference with hold music, a brief, a new media stream — and posts signed
 callbacks). A person who does not pick up sends the caller back to the agent; one who does is
-briefed and bridged, and the agent leaves."""
+briefed and bridged, and the agent leaves; a cold transfer to a busy line comes back too."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from tools.services import tool_create
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 TOKEN = "e2e-twilio-token"
 FRONT_DESK = "+15550107000"
-NO_ANSWER_CUSTOMER, ANSWERED_CUSTOMER = "+15550107001", "+15550107002"
+NO_ANSWER_CUSTOMER, ANSWERED_CUSTOMER, COLD_CUSTOMER = (
+    "+15550107001", "+15550107002", "+15550107003")
 # "0" is the offline agent's key for a person (deterministic, whatever the recogniser hears).
 ASKS_FOR_A_PERSON = ["I have a question about my bill", "dtmf: 0", "wait: 6"]
 
@@ -47,28 +48,38 @@ def _wait_until(predicate, timeout_s: float = 90.0) -> None:
 
 def test_a_warm_transfer_brings_the_caller_back_then_connects_a_person(settings):
     settings.TWILIO_AUTH_TOKEN = TOKEN
-    with FakeTwilioRest(auth_token=TOKEN) as carrier, daphne_server({
+    with FakeTwilioRest(auth_token=TOKEN, transcribe=True) as carrier, daphne_server({
             "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": carrier.account_sid,
             "TWILIO_API_BASE_URL": carrier.base_url, "DIALER_EMBEDDED_CLOCK": "true"}) as url:
         seed = demo_seed(number="+15550100000", base_url=url)
         agent = Agent.objects.get(pk=seed.agent_id)
-        tool_create(tenant=agent.tenant, kind="builtin", builtin_name="transfer_call",
-                    agent_ids=[agent.pk],
-                    builtin_config={"destinations": {"the front desk": FRONT_DESK},
-                                    "mode": "warm", "timeout_s": 5})
+        tool = tool_create(tenant=agent.tenant, kind="builtin", builtin_name="transfer_call",
+                           agent_ids=[agent.pk],
+                           builtin_config={"destinations": {"the front desk": FRONT_DESK},
+                                           "mode": "warm", "timeout_s": 5})
         agent_publish(tenant=agent.tenant, agent=agent, note="warm transfers")
-        # the front desk misses the first transfer and takes the second
+        # the front desk misses the first transfer, takes the second, is busy for the third
         carrier.callees[FRONT_DESK] = [Callee(kind="no-answer", ring_s=1.0),
-                                       Callee(kind="human", linger_s=1.0)]
+                                       Callee(kind="human", linger_s=1.0),
+                                       Callee(kind="busy", ring_s=0.5)]
         carrier.callees[NO_ANSWER_CUSTOMER] = Callee(
-            kind="human", lines=ASKS_FOR_A_PERSON, lines_after_return=["wait: 4", "goodbye"])
+            kind="human", lines=ASKS_FOR_A_PERSON, lines_after_return=["goodbye"])
         carrier.callees[ANSWERED_CUSTOMER] = Callee(kind="human", lines=ASKS_FOR_A_PERSON)
+        carrier.callees[COLD_CUSTOMER] = Callee(
+            kind="human", lines=ASKS_FOR_A_PERSON, lines_after_return=["goodbye"])
 
         first = _place(url, seed.api_key, agent.pk, NO_ANSWER_CUSTOMER)
         _wait_until(lambda: Call.objects.get(pk=first).outcome != "")
         asyncio.run(carrier.wait_idle(timeout_s=30))
         second = _place(url, seed.api_key, agent.pk, ANSWERED_CUSTOMER)
         _wait_until(lambda: Call.objects.get(pk=second).outcome != "")
+        asyncio.run(carrier.wait_idle(timeout_s=30))
+        # and a cold transfer (Twilio dials from the caller's call) to a busy line
+        tool.builtin_config = {**tool.builtin_config, "mode": "cold"}
+        tool.save(update_fields=["builtin_config"])
+        agent_publish(tenant=agent.tenant, agent=agent, note="cold transfers")
+        third = _place(url, seed.api_key, agent.pk, COLD_CUSTOMER)
+        _wait_until(lambda: Call.objects.get(pk=third).outcome != "")
         asyncio.run(carrier.wait_idle(timeout_s=30))
 
     # nobody answered: the caller waited in a conference, then came back to the agent
@@ -94,11 +105,20 @@ def test_a_warm_transfer_brings_the_caller_back_then_connects_a_person(settings)
     transfer = Transfer.objects.get(call=call)
     assert transfer.state == TransferState.BRIDGED and call.outcome == Outcome.TRANSFERRED
     person = carrier.placed[transfer.person_call_sid]
-    briefed = [line for line in person.heard if line.startswith("said: ")]
-    # (in the words the offline recogniser heard)
-    assert briefed and "i have a question about" in briefed[0].lower(), person.heard
+    # in the agent's voice, with the caller's words (as the offline recogniser heard them)
+    briefed = [line for line in person.heard if line.startswith("played ")]
+    assert briefed and "question about" in briefed[0].lower(), person.heard
     room = carrier.conferences[transfer.conference]
     assert ("join", call.call_sid) in room.events and ("join", person.sid) in room.events
     assert room.ended.is_set()
     assert carrier.placed[call.call_sid].streams == 1  # the agent never came back
-    assert dict(carrier.dials)[FRONT_DESK] == 2
+
+    # cold to a busy line: Twilio asked what next, and the agent came back with an apology
+    call = Call.objects.get(pk=third)
+    transfer = Transfer.objects.get(call=call)
+    assert (transfer.mode, transfer.state, transfer.person_status) == (
+        "cold", TransferState.RETURNED, "busy")
+    assert carrier.placed[call.call_sid].streams == 2
+    assert call.turns.filter(role="agent", text__startswith="I'm sorry, the front desk is on "
+                                                            "another call").exists()
+    assert dict(carrier.dials)[FRONT_DESK] == 3

@@ -187,6 +187,14 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Publishing replays the agent's last REPLAY_GATE_CALLS finished calls (text mode) against the
+# draft and the published version (learning/replay.py); the draft is refused when it departs from
+# what happened on more calls than the published one does, by more than this share (in %). Fewer
+# than REPLAY_GATE_MIN_CALLS calls: no replay. 0 calls: off.
+REPLAY_GATE_CALLS: int = env.int("REPLAY_GATE_CALLS", default=10)
+REPLAY_GATE_MIN_CALLS: int = env.int("REPLAY_GATE_MIN_CALLS", default=5)
+REPLAY_GATE_MAX_REGRESSION_PCT: float = env.float("REPLAY_GATE_MAX_REGRESSION_PCT", default=10.0)
+
 # Live-call limits that protect the server from a misbehaving peer.
 MEDIA_STREAM_MAX_MESSAGE_BYTES: int = env.int("MEDIA_STREAM_MAX_MESSAGE_BYTES", default=64 * 1024)
 MEDIA_STREAM_MAX_BAD_MESSAGES: int = env.int("MEDIA_STREAM_MAX_BAD_MESSAGES", default=50)

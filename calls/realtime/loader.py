@@ -90,7 +90,8 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
             [message_from_dict(m) for m in transfer_conversation(transfer)], apology(transfer))
         greeting_lines, opening = [apology(transfer)], []
         recording_mode = _recording_mode_after_transfer(call, agent.recording_mode)
-        first_turn_index = (call.turns.aggregate(last=Max("index"))["last"] or 0) + 1
+        last = call.turns.aggregate(last=Max("index"))["last"]
+        first_turn_index = last + 1 if last is not None else 0
     # The opening's prepared audio, fetched with the rest (never on the call's event loop).
     audio_key = (agent.tts_provider, agent.voice, agent.language)
     prepared = cached_opening(provider=audio_key[0], voice=audio_key[1], language=audio_key[2],

@@ -16,7 +16,9 @@ follows, a busy line, a phone nobody picks up, or a number that fails.
 TwiML given to a live call (`calls(sid).update(twiml=...)`) is followed like Twilio follows it:
 `<Dial><Conference>` ends the call's media stream and puts it in the conference (on hold until
 a participant with `startConferenceOnEnter` joins; `join` events posted to the conference's
-`statusCallback`; `endConferenceOnExit` ends it for everyone), and `<Connect><Stream>` opens a
+`statusCallback`; `endConferenceOnExit` ends it for everyone), `<Dial><Number>` rings that
+number's callee and posts `DialCallStatus` to the dial's `action` (following the TwiML it
+answers), and `<Connect><Stream>` opens a
 new media stream on the same call, where the person goes on with `lines_after_return`. A
 person answering a call whose TwiML starts with `<Say>` hears it (kept in `heard`) first.
 `make demo`'s campaign, the bench and the tests drive the same code (tests wrap it as a
@@ -28,8 +30,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
 import secrets
 import time
+import wave
 import xml.etree.ElementTree as ET
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -413,15 +417,57 @@ class Carrier:
 
     async def _follow_twiml(self, placed: PlacedCall, request: TwilioRequest,
                             root: ET.Element) -> None:
-        for say in root.findall("./Say"):  # the person hears it first
-            placed.heard.append(f"said: {say.text or ''}")
-            await asyncio.sleep(min(2.0, 0.05 * len((say.text or "").split())))
+        for verb in root:  # what the person hears first: Twilio's voice, or audio it fetches
+            if verb.tag == "Say":
+                placed.heard.append(f"said: {verb.text or ''}")
+                await asyncio.sleep(min(2.0, 0.05 * len((verb.text or "").split())))
+            elif verb.tag == "Play":
+                placed.heard.append(await self._play(verb.text or ""))
         conference = root.find("./Dial/Conference")
+        dialled = root.find("./Dial/Number")
+        if dialled is None:
+            dialled = root.find("./Dial/Sip")
         if conference is not None:
             await self._conference(placed, conference)
+        elif dialled is not None:
+            await self._dial(placed, root.find("./Dial"), dialled.text or "")
         elif root.find("./Connect/Stream") is not None:
             peer = await self._open_stream(placed, root)
             await self._person(placed, request, peer, placed.callee.lines_after_return)
+
+    async def _dial(self, placed: PlacedCall, dial: ET.Element, target: str) -> None:
+        """<Dial><Number|Sip>: the caller's call rings the target; when that leg ends, Twilio
+        asks the `action` URL what next (and follows its TwiML) or hangs up."""
+        self.dials[target] += 1
+        callee = self._callee(target)
+        await asyncio.sleep(callee.ring_s)
+        status = callee.kind if callee.kind in ("busy", "no-answer", "failed") else "completed"
+        if status == "completed":
+            await asyncio.sleep(callee.linger_s)  # they talk, then hang up
+        action = dial.get("action")
+        if not action:
+            return
+        response = await self._post(action, {
+            "CallSid": placed.sid, "AccountSid": self.account_sid, "DialCallStatus": status,
+            "DialCallSid": "CA" + secrets.token_hex(16), "DialCallDuration": "0"})
+        placed.next_twiml = ET.fromstring(response.text)
+
+    async def _play(self, url: str) -> str:
+        """Fetch a <Play> URL as Twilio does (a GET, no signature) and 'play' it."""
+        origin = _origin(url)
+        fetch = self.routes[origin] + url[len(origin):] if origin in self.routes else url
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.get(fetch)
+        if response.status_code != 200 or not response.headers.get(
+                "content-type", "").startswith("audio/"):
+            return f"play failed: HTTP {response.status_code}"
+        with wave.open(io.BytesIO(response.content)) as audio:
+            seconds = audio.getnframes() / audio.getframerate()
+            pcm = np.frombuffer(audio.readframes(audio.getnframes()), dtype=np.int16)
+        text = ""
+        if self.transcriber is not None:
+            text = await self.transcriber.transcribe(pcm16_to_ulaw(pcm))
+        return f"played {seconds:.1f} s: {text}".rstrip(": ")
 
     async def _conference(self, placed: PlacedCall, noun: ET.Element) -> None:
         """In the room until it ends, or new TwiML takes the call elsewhere."""

@@ -113,11 +113,18 @@ def test_the_person_is_called_first_then_the_caller_waits_on_hold(live, twilio, 
     assert conference.get("endConferenceOnExit") == "true"
     assert transfer.state == TransferState.DIALING and transfer.person_call_sid
     assert CallEvent.objects.filter(call=live, type="transfer.dialing").exists()
-    # when the person answers, Twilio fetches what they hear: the summary, then the caller
+    # when the person answers, Twilio fetches what they hear: the summary in the agent's own
+    # voice (synthesised while their phone rang), then the caller
     brief = _post(client, dial.value("Url"), {"CallSid": transfer.person_call_sid})
     assert brief.status_code == 200 and brief["Content-Type"] == "text/xml"
     root = ET.fromstring(brief.content)
-    assert root.find("./Say").text == "Ana Lima, a question about invoice 1042."
+    play = root.find("./Play").text
+    assert play.startswith(f"{PUBLIC}/twilio/transfer/brief/audio/?t=")
+    audio = client.get(play.removeprefix(PUBLIC))
+    assert audio.status_code == 200 and audio["Content-Type"] == "audio/wav"
+    with wave.open(io.BytesIO(audio.content)) as spoken:
+        assert spoken.getframerate() == 8000 and spoken.getnframes() > 0
+    assert client.get("/twilio/transfer/brief/audio/?t=made-up").status_code == 404
     joined = root.find("./Dial/Conference")
     assert joined.text == transfer.conference
     assert joined.get("startConferenceOnEnter") == "true"
@@ -126,9 +133,15 @@ def test_the_person_is_called_first_then_the_caller_waits_on_hold(live, twilio, 
 
 
 @pytest.mark.django_db
-def test_a_forged_or_altered_brief_says_nothing_of_the_call(live, twilio, client):
+def test_without_the_agents_voice_twilio_reads_the_brief(live, twilio, client):
+    from django.core.cache import cache
+
     transfer = _start(live)
+    cache.clear()  # the agent's voice failed (or its audio is gone)
     url = twilio.last("calls.create").value("Url")
+    root = ET.fromstring(_post(client, url, {"CallSid": transfer.person_call_sid}).content)
+    assert root.find("./Play") is None
+    assert root.find("./Say").text == "Ana Lima, a question about invoice 1042."
     # an unsigned request is refused; a changed summary token falls back to a neutral line
     assert client.post(url.removeprefix(PUBLIC), {}).status_code == 403
     altered = url[:-3] + "xyz"
@@ -290,3 +303,45 @@ def test_a_tool_call_cut_off_by_the_transfer_gets_its_result_before_the_brain_se
     [result] = messages[-1].tool_results
     assert (result.call_id, result.is_error) == ("b", True)
     assert "did not connect" in result.content and "Nobody answered." in result.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("dial_status", ["busy", "no-answer", "failed"])
+def test_a_cold_transfer_nobody_answers_brings_the_caller_back(live, twilio, client,
+                                                               dial_status):
+    tool = tool_create(tenant=live.tenant, kind="builtin", builtin_name="transfer_call",
+                       builtin_config={"destinations": {"billing": PERSON}})
+    assert execute(tool=tool, call=live, arguments={}).status == ExecutionStatus.SUCCEEDED
+    dial = ET.fromstring(twilio.last("calls.update").value("Twiml")).find("./Dial")
+    assert dial.find("Number").text == PERSON
+    _close_call(live, Outcome.TRANSFERRED, {}, None, None)  # the stream ended: parked
+    live.refresh_from_db()
+    assert not live.outcome
+    # when Twilio asks what next after the <Dial>
+    answer = _post(client, dial.get("action"), {"CallSid": live.call_sid,
+                                                "DialCallStatus": dial_status})
+    # then the answer is a new media stream back to the agent
+    stream = ET.fromstring(answer.content).find("./Connect/Stream")
+    assert stream is not None and stream.find("Parameter").get("value")
+    transfer = Transfer.objects.get(call=live)
+    assert (transfer.mode, transfer.state, transfer.person_status) == (
+        "cold", TransferState.RETURNED, dial_status)
+
+
+@pytest.mark.django_db
+def test_a_cold_transfer_that_connected_closes_the_call_when_it_ends(live, twilio, client):
+    tool = tool_create(tenant=live.tenant, kind="builtin", builtin_name="transfer_call",
+                       builtin_config={"destinations": {"billing": PERSON}})
+    execute(tool=tool, call=live, arguments={})
+    action = ET.fromstring(twilio.last("calls.update").value("Twiml")).find("./Dial").get(
+        "action")
+    _close_call(live, Outcome.TRANSFERRED, {}, None, None)
+    answer = _post(client, action, {"CallSid": live.call_sid, "DialCallStatus": "completed",
+                                    "DialCallDuration": "95"})
+    assert ET.fromstring(answer.content).find("./Hangup") is not None
+    live.refresh_from_db()
+    assert live.outcome == Outcome.TRANSFERRED
+    assert Transfer.objects.get(call=live).state == TransferState.BRIDGED
+    # a repeated callback changes nothing
+    again = _post(client, action, {"CallSid": live.call_sid, "DialCallStatus": "completed"})
+    assert ET.fromstring(again.content).find("./Hangup") is not None

@@ -115,3 +115,42 @@ def test_the_command_prints_each_call_and_fails_when_one_would_differ(demo, caps
         call_command("replay", "--agent", str(demo.pk))
     assert failed.value.code == 1
     assert "tools: book_appointment → none" in capsys.readouterr().out
+
+
+def test_publishing_a_draft_that_would_handle_recent_calls_worse_is_refused(demo, settings):
+    from agents.services import agent_update
+    from agents.versions import EvaluationFailed, agent_publish
+    from compliance.models import AuditEvent
+
+    settings.REPLAY_GATE_MIN_CALLS = 5
+    demo.eval_scenarios.all().delete()  # the suite's own gate is tested elsewhere
+    assert demo.published_version is not None
+    booked = [played_call(demo, BOOKING) for _ in range(3)]
+    for _ in range(3):
+        played_call(demo, HOURS)
+    # a draft that changes nothing these callers needed publishes
+    agent_update(tenant=demo.tenant, agent=demo, greeting="Hi, Acme Dental here!")
+    assert agent_publish(tenant=demo.tenant, agent=demo).number == 2
+    # one that lost the booking tool would no longer book for 3 of 6 callers: refused
+    demo.tools.clear()
+    with pytest.raises(EvaluationFailed) as refused:
+        agent_publish(tenant=demo.tenant, agent=demo)
+    assert "on 3 the published version handles as it happened (50 % net" in refused.value.message
+    assert "tools: book_appointment → none" in refused.value.message
+    assert sorted(refused.value.extra["replay_regressions"]) == sorted(c.pk for c in booked)
+    demo.refresh_from_db()
+    assert demo.published_version.number == 2
+    # an owner may publish anyway, and the log says so
+    assert agent_publish(tenant=demo.tenant, agent=demo, override_evaluation=True).number == 3
+    assert AuditEvent.objects.filter(action="agent.publish_overrode_evaluation").exists()
+
+
+def test_the_replay_gate_waits_for_enough_calls(demo, settings):
+    from agents.versions import agent_publish
+
+    settings.REPLAY_GATE_MIN_CALLS = 5
+    demo.eval_scenarios.all().delete()
+    for _ in range(4):
+        played_call(demo, BOOKING)
+    demo.tools.clear()
+    assert agent_publish(tenant=demo.tenant, agent=demo).number == 2  # 4 calls: no verdict

@@ -6,10 +6,14 @@ import re
 from typing import Any
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.twiml.voice_response import VoiceResponse
 
 from calls.services import event_record
-from calls.transfers import MAX_SUMMARY_CHARS, TransferNotStarted, transfer_warm_start
+from calls.transfers import (
+    MAX_SUMMARY_CHARS,
+    TransferNotStarted,
+    transfer_cold_start,
+    transfer_warm_start,
+)
 from tools.builtins.base import (
     E164_SCHEMA,
     SIP_URI_SCHEMA,
@@ -66,15 +70,14 @@ def transfer_call(ctx: BuiltinContext, arguments: dict[str, Any]) -> ToolOutcome
         return _warm_transfer(ctx, client, name=name, target=target, caller_id=caller_id,
                               summary=arguments.get("summary", ""), timeout_s=timeout_s,
                               hold_music_url=config.get("hold_music_url", ""))
-    response = VoiceResponse()
-    dial = response.dial(caller_id=caller_id, timeout=timeout_s)
-    # A desk phone or PBX by SIP, a phone by its number.
-    (dial.sip if target.startswith(("sip:", "sips:")) else dial.number)(target)
     try:
-        client.calls(ctx.call.call_sid).update(twiml=str(response))
-    except TwilioException as exc:
-        return _twilio_error(exc)
-    event_record(call=ctx.call, type="tool.transfer", payload={"destination": name, "mode": mode})
+        transfer = transfer_cold_start(call=ctx.call, destination=name, target=target,
+                                       caller_id=caller_id or "", timeout_s=timeout_s,
+                                       client=client)
+    except TransferNotStarted as exc:
+        return failed(f"Twilio refused the transfer: {exc}", detail=str(exc))
+    event_record(call=ctx.call, type="tool.transfer",
+                 payload={"destination": name, "mode": mode, "transfer_id": transfer.pk})
     return succeeded({"transferred": True, "destination": name, "mode": mode})
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from calls.models import CallEvent, Outcome
@@ -44,10 +46,14 @@ def test_cold_transfer_dials_the_destination(tenant, live_call, fake_twilio_rest
     assert outcome.status == ExecutionStatus.SUCCEEDED
     assert outcome.content == {"transferred": True, "destination": "front_desk", "mode": "cold"}
     twiml = fake_twilio_rest.last("calls.update").value("Twiml")
-    assert '<Dial callerId="+15550100000" timeout="20"><Number>+15550102222</Number></Dial>' \
-        in twiml
+    dial = ET.fromstring(twiml).find("./Dial")
+    assert (dial.get("callerId"), dial.get("timeout"), dial.find("Number").text) == (
+        "+15550100000", "20", "+15550102222")
+    # and Twilio asks us what next when that leg ends (calls/transfers.py: back to the agent)
+    assert dial.get("action").startswith(settings.PUBLIC_BASE_URL
+                                         + "/twilio/transfer/dial-result/?t=")
     event = CallEvent.objects.get(call=live_call, type="tool.transfer")
-    assert event.payload == {"destination": "front_desk", "mode": "cold"}
+    assert event.payload["destination"] == "front_desk" and event.payload["mode"] == "cold"
 
 
 def test_a_transfer_to_a_sip_address_dials_it(tenant, live_call, fake_twilio_rest):
