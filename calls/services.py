@@ -328,23 +328,10 @@ def call_finish(
         start = call.stream_started_at or call.started_at
         call.duration_seconds = max(0, round((call.ended_at - start).total_seconds()))
         fields.append("duration_seconds")
-    if metrics:
-        call.metrics = {**call.metrics, **metrics}
-        fields.append("metrics")
-    if cost:
-        call.cost = cost
-        fields.append("cost")
-    if recording is not None and (not call.recording or append_recording):
-        from calls.recordings import recording_attach
-
-        try:
-            recording_attach(call=call, audio=recording.read(),
-                             name=recording_name or f"{call.call_sid}.wav")
-        except Exception:  # noqa: BLE001 - the call closes anyway: its record matters more
-            logger.exception("Could not store the recording of call %s", call.pk)
-            event_record(call=call, type="recording.failed", payload={})
-        else:
-            fields.append("recording")
+    keep_audio = recording is not None and (not call.recording or append_recording)
+    fields += call_results_keep(call=call, metrics=metrics, cost=cost,
+                                audio=recording.read() if keep_audio else None,
+                                name=recording_name or f"{call.call_sid}.wav")
     call.save(update_fields=fields)
     audit_record(action="call.ended", tenant=call.tenant, target=call)
     if first_finish:  # one call.completed per call, however many exit paths close it
@@ -358,6 +345,31 @@ def call_finish(
 
             transaction.on_commit(lambda: campaign_attempt_ended(call))
     return call
+
+
+def call_results_keep(*, call: Call, metrics: dict[str, Any] | None, cost: dict[str, Any] | None,
+                      audio: bytes | None, name: str) -> list[str]:
+    """What a media stream produced — metrics, cost, its recording (after any earlier part's) —
+    set on `call`, unsaved; the fields changed. A recording that cannot be stored is an event,
+    never an error: the call's record matters more."""
+    fields = []
+    if metrics:
+        call.metrics = {**call.metrics, **metrics}
+        fields.append("metrics")
+    if cost:
+        call.cost = cost
+        fields.append("cost")
+    if audio:
+        from calls.recordings import recording_attach
+
+        try:
+            recording_attach(call=call, audio=audio, name=name)
+        except Exception:  # noqa: BLE001
+            logger.exception("Could not store the recording of call %s", call.pk)
+            event_record(call=call, type="recording.failed", payload={})
+        else:
+            fields.append("recording")
+    return fields
 
 
 def _call_payload(call: Call) -> dict[str, Any]:

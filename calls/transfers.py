@@ -30,7 +30,7 @@ from django.urls import reverse
 
 from calls import twilio
 from calls.models import Call, Outcome, Transfer, TransferState
-from calls.services import call_finish, event_record
+from calls.services import call_finish, call_results_keep, event_record
 from compliance.crypto import decrypt_text_for_tenant, encrypt_text_for_tenant
 
 logger = logging.getLogger(__name__)
@@ -282,23 +282,10 @@ def call_park(*, call: Call, metrics: dict[str, Any] | None = None,
               recording_audio: bytes | None = None, cost: dict[str, Any] | None = None) -> None:
     """The stream ended because the caller went on hold: keep what the call has so far, and
     leave it open (the person's answer, or the caller's return, decides how it ends)."""
-    from calls.recordings import recording_attach
-
     call.refresh_from_db()
-    fields = ["updated_at"]
-    if metrics:
-        call.metrics = {**call.metrics, **metrics}
-        fields.append("metrics")
-    if cost:
-        call.cost = cost
-        fields.append("cost")
-    if recording_audio:
-        try:
-            recording_attach(call=call, audio=recording_audio, name=f"{call.call_sid}.wav")
-            fields.append("recording")
-        except Exception:  # noqa: BLE001 - as in call_finish: the call's record matters more
-            logger.exception("Could not store the recording of call %s", call.pk)
-            event_record(call=call, type="recording.failed", payload={})
+    fields = ["updated_at", *call_results_keep(call=call, metrics=metrics, cost=cost,
+                                               audio=recording_audio,
+                                               name=f"{call.call_sid}.wav")]
     call.save(update_fields=fields)
     event_record(call=call, type="transfer.on_hold", payload={})
 
