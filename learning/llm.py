@@ -1,8 +1,11 @@
-"""Post-call analysis by the agent's own language model (Bedrock, OpenAI-compatible).
+"""Work for the agent's own language model (Bedrock, OpenAI-compatible) after calls.
 
-One request: the fixed instructions first (a cacheable prefix), then the call. The reply must be
-one JSON object; extracted fields are checked against the agent's schema, and a reply that does
-not match gets one more try with the reason, then is stored as a failed extraction.
+- Post-call analysis: one request, the fixed instructions first (a cacheable prefix), then the
+  call. The reply must be one JSON object; extracted fields are checked against the agent's
+  schema, and a reply that does not match gets one more try with the reason, then is stored as a
+  failed extraction.
+- The answer a learning suggestion proposes for a question callers asked (`draft_answer`): from
+  the agent's knowledge and documents only, or nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +28,13 @@ Answer with exactly one JSON object and nothing else, with these keys:
 - "topics": a list of at most five short topics.
 - "extracted": an object matching the extraction schema (leave out what the call did not say).
 The transcript is redacted: never guess what a [REDACTED] marker hides."""
+ANSWER_INSTRUCTIONS = """You write one entry of a phone voice agent's knowledge base.
+You get the agent's instructions, its knowledge entries, a passage of its documents, and a
+question callers asked that it could not answer. Write the answer the agent should say: one or
+two short spoken sentences, using only the facts given. If they do not contain the answer, reply
+with exactly UNKNOWN. Never invent prices, hours, names or policies."""
+UNKNOWN = "UNKNOWN"
+CLOUD_MODELS = ("bedrock", "openai")  # the agents whose own model does this work
 FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 SENTIMENTS = ("positive", "neutral", "negative")
 
@@ -93,8 +103,29 @@ async def _ask_json(llm: LLMProvider, prompt: str) -> dict[str, Any]:
     return data
 
 
-async def _ask(llm: LLMProvider, prompt: str) -> str:
-    conversation = Conversation(system_prompt=INSTRUCTIONS,
+def draft_answer(llm: LLMProvider, *, instructions: str, knowledge: list[tuple[str, str]],
+                 passage: str, question: str) -> str:
+    """The model's proposed answer to `question` from the facts given, or "" when they do not
+    hold it (sync: the learning job runs in a Celery worker)."""
+    facts = "\n".join(f"- Q: {q}\n  A: {a}" for q, a in knowledge) or "(none)"
+    prompt = (f"Agent instructions:\n{instructions or '(none)'}\n\nKnowledge entries:\n{facts}"
+              f"\n\nDocument passage:\n{passage or '(none)'}\n\nQuestion callers asked: "
+              f"{question}")
+
+    async def ask() -> str:
+        try:
+            return await _ask(llm, prompt, system=ANSWER_INSTRUCTIONS)
+        finally:
+            close = getattr(llm, "aclose", None)
+            if close is not None:
+                await close()
+
+    answer = FENCE.sub("", asyncio.run(ask()).strip()).strip().strip('"')
+    return "" if not answer or answer.upper().startswith(UNKNOWN) else answer[:1000]
+
+
+async def _ask(llm: LLMProvider, prompt: str, *, system: str = INSTRUCTIONS) -> str:
+    conversation = Conversation(system_prompt=system,
                                 messages=[Message(role="user", text=prompt)])
     parts = [event.text async for event in llm.respond(conversation)
              if isinstance(event, TextDelta)]

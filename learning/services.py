@@ -16,7 +16,7 @@ from calls.realtime.providers.failover import ProviderError
 from compliance.crypto import encrypt_text_for_tenant
 from compliance.redaction import redact
 from compliance.services import audit_record
-from learning.llm import AnalysisFailed, analyse_with_llm
+from learning.llm import CLOUD_MODELS, AnalysisFailed, analyse_with_llm
 from learning.models import AnalysisStatus, CallAnalysis
 from learning.offline import analyse_offline
 from learning.record import Analysis, CallRecord, call_record
@@ -25,7 +25,6 @@ from memory.services import memory_remember
 
 logger = logging.getLogger(__name__)
 
-CLOUD_MODELS = ("bedrock", "openai")
 
 
 def call_analyze(*, call_id: int) -> CallAnalysis | None:

@@ -10,13 +10,16 @@ Read since the agent's last run (at first, the last LEARN_DAYS days):
 Each suggestion keeps its evidence: the calls, how often, and up to MAX_EXAMPLES redacted
 quotes. The same finding again updates its open suggestion; a dismissed or accepted one is not
 raised again. Nothing reaches callers by itself: accepting a knowledge entry adds it to the
-draft, which is published through the evaluation gate like any edit. Deterministic, offline for
-every agent (cloud models are not asked yet).
+draft, which is published through the evaluation gate like any edit. The grouping is
+deterministic for every agent; an agent with a cloud model has it draft each proposed answer
+from the agent's knowledge and documents (or say it cannot), offline agents get the documents'
+best passage.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,6 +34,7 @@ from calls.realtime.providers.llm.base import Conversation, ToolSpec
 from calls.realtime.providers.llm.offline.matching import STRONG_MATCH, best_match, index_of
 from calls.realtime.providers.llm.offline.text import analyse, normalise
 from calls.realtime.providers.llm.routing import ACTION
+from learning.llm import CLOUD_MODELS, draft_answer
 from learning.models import (
     CallAnalysis,
     LearningRun,
@@ -38,6 +42,8 @@ from learning.models import (
     SuggestionKind,
     SuggestionStatus,
 )
+
+logger = logging.getLogger(__name__)
 
 LEARN_DAYS = 30
 MIN_CALLS = 2
@@ -116,7 +122,7 @@ def _unanswered(tenant, agent, call_ids: list[int]) -> int:
             tenant, agent, SuggestionKind.KNOWLEDGE_ENTRY,
             fingerprint=group.fingerprint or _fingerprint(" ".join(sorted(group.terms))),
             title=f"Callers ask: “{question}”",
-            proposal={"question": question, "answer": _answer_from_documents(agent, question)},
+            proposal={"question": question, **_proposed_answer(agent, question)},
             quotes=group.quotes,
             effect=f"{len(group.calls)} calls asked this and the agent had no answer; with an "
                    "entry, it answers instead of saying it did not understand.")
@@ -179,16 +185,37 @@ def _upsert(tenant, agent, kind: str, *, fingerprint: str, title: str, proposal:
     return 1
 
 
-def _answer_from_documents(agent, question: str) -> str:
-    from agents.knowledge_search import knowledge_search
+def _proposed_answer(agent, question: str) -> dict[str, str]:
+    """The answer a suggestion proposes, and who wrote it: the agent's own cloud model from its
+    knowledge and the best passage of its documents (nothing when they do not hold it), or the
+    offline passage picker; "" leaves it to the member."""
     from calls.realtime.providers.llm.offline.passages import passage_answer
+
+    passage = _best_passage(agent, question)
+    if agent.llm_provider in CLOUD_MODELS:
+        from calls.realtime.agent_providers import llm_for_agent
+
+        try:
+            answer = draft_answer(
+                llm_for_agent(agent), instructions=agent.system_prompt, passage=passage,
+                knowledge=[(k.question, k.answer) for k in agent.knowledge.all()],
+                question=question)
+            return {"answer": answer, "answer_by": agent.llm_provider}
+        except Exception as exc:  # noqa: BLE001 - a suggestion without a model's draft still helps
+            logger.warning("The %s model could not draft an answer for agent %s (%r); the "
+                           "offline one is used", agent.llm_provider, agent.pk, exc)
+    return {"answer": passage_answer([passage]) if passage else "", "answer_by": "offline"}
+
+
+def _best_passage(agent, question: str) -> str:
+    from agents.knowledge_search import knowledge_search
 
     ids = list(agent.documents.values_list("id", flat=True))
     if not ids:
         return ""
     found = knowledge_search(tenant_id=agent.tenant_id, document_ids=ids, query=question,
                              limit=1)
-    return passage_answer([found[0].text]) if found else ""
+    return found[0].text if found else ""
 
 
 def _question_in(said: str) -> str:

@@ -152,3 +152,46 @@ def test_twenty_unanswered_calls_to_a_published_version_that_answers(demo):
     version = agent_publish(tenant=demo.tenant, agent=Agent.objects.get(pk=demo.pk))
     played = play_lines(demo, runnable(version, demo), ["Do you offer whitening?"])
     assert played.replies == ["Yes, teeth whitening is 300 dollars a session."]
+
+
+def _with_openai(agent, fake_openai) -> None:
+    agent.llm_provider = "openai"
+    agent.provider_options = {"llm": fake_openai.provider_options()}
+    agent.save(update_fields=["llm_provider", "provider_options"])
+
+
+def test_an_agent_with_a_cloud_model_has_it_draft_the_answer(demo, fake_openai):
+    from agents.documents import document_add
+    from tests.fakes.openai import text_answer
+
+    document_add(tenant=demo.tenant, agent=demo, filename="Prices.md",
+                 data=b"# Whitening\n\nTeeth whitening: 300 dollars a session, on Fridays.")
+    for question in WHITENING[:2]:
+        asked(demo, question)  # analysed offline, before the agent moves to the cloud model
+    _with_openai(demo, fake_openai)
+    fake_openai.queue(text_answer("Yes, we whiten teeth on Fridays, ", "300 dollars a session."))
+    learning_run(tenant=demo.tenant, agent=demo)
+    proposal = Suggestion.objects.get().proposal
+    assert proposal["answer"] == "Yes, we whiten teeth on Fridays, 300 dollars a session."
+    assert proposal["answer_by"] == "openai"
+    # the model was given the facts and told to invent nothing
+    [request] = fake_openai.requests
+    system, user = request["messages"][0]["content"], request["messages"][-1]["content"]
+    assert "Never invent" in system and "UNKNOWN" in system
+    assert "300 dollars a session, on Fridays" in user and "opening hours" in user.lower()
+    assert proposal["question"] in user
+
+
+@pytest.mark.parametrize("reply", ["UNKNOWN", "fails"])
+def test_a_model_that_cannot_answer_leaves_the_answer_to_the_member(demo, fake_openai, reply):
+    from tests.fakes.openai import http_error, text_answer
+
+    for question in WHITENING[:2]:
+        asked(demo, question)
+    _with_openai(demo, fake_openai)
+    fake_openai.queue(*([text_answer("UNKNOWN")] if reply == "UNKNOWN" else
+                        [http_error(500)] * 4))
+    learning_run(tenant=demo.tenant, agent=demo)
+    proposal = Suggestion.objects.get().proposal
+    assert proposal["answer"] == ""  # no documents: nothing to propose offline either
+    assert proposal["answer_by"] == ("openai" if reply == "UNKNOWN" else "offline")

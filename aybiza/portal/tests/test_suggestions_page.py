@@ -39,3 +39,22 @@ def test_look_accept_and_dismiss_from_the_page(db, client):
     page = client.post(reverse("portal:suggestion-decide", args=[demo.pk, bikes.pk]),
                              {"decision": "dismiss"}, follow=True).content.decode()
     assert "Dismissed" in page and "Decided" in page
+
+
+def test_the_page_says_who_drafted_the_proposed_answer(db, client):
+    from agents.demo import demo_seed
+    from agents.models import Agent
+
+    seed = demo_seed(number="+15550100000", base_url="http://127.0.0.1:9")
+    demo = Agent.objects.get(pk=seed.agent_id)
+    assert client.login(username=seed.username, password=seed.password)
+    for question in WHITENING[:2]:
+        asked(demo, question)
+    client.post(reverse("portal:agent-learn", args=[demo.pk]))
+    url = reverse("portal:agent-suggestions", args=[demo.pk])
+    suggestion = Suggestion.objects.get()
+    for by, said in (("offline", "Proposed from the agent's documents"),
+                     ("bedrock", "Drafted by the agent's model (bedrock)")):
+        suggestion.proposal = {**suggestion.proposal, "answer": "Yes.", "answer_by": by}
+        suggestion.save(update_fields=["proposal"])
+        assert said in client.get(url).content.decode()
