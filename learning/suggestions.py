@@ -78,13 +78,18 @@ def learning_run(*, tenant, agent, now=None) -> LearningRun:
     call_ids = list(CallAnalysis.objects.filter(
         tenant=tenant, call__agent=agent, created_at__gt=since, created_at__lte=now)
         .values_list("call_id", flat=True))
+    # Read and drafted (a cloud model may take seconds) before the transaction that writes.
+    unanswered = _unanswered(tenant, agent, call_ids)
     with transaction.atomic():
-        touched = _unanswered(tenant, agent, call_ids) + _failing_tools(tenant, agent, call_ids)
+        touched = sum(_upsert(tenant, agent, SuggestionKind.KNOWLEDGE_ENTRY, **finding)
+                      for finding in unanswered) + _failing_tools(tenant, agent, call_ids)
         return LearningRun.objects.create(tenant=tenant, agent=agent, calls_until=now,
                                           calls_read=len(call_ids), suggestions=touched)
 
 
-def _unanswered(tenant, agent, call_ids: list[int]) -> int:
+def _unanswered(tenant, agent, call_ids: list[int]) -> list[dict]:
+    """Questions callers asked that the agent had nothing for, grouped: each an `_upsert`'s
+    arguments, its answer proposed."""
     from tools.selectors import tools_for_agent
 
     conversation = Conversation(
@@ -113,20 +118,19 @@ def _unanswered(tenant, agent, call_ids: list[int]) -> int:
             groups.append(_Group(terms=set(terms), quotes=[(call_id, text)]))
         else:
             group.quotes.append((call_id, text))
-    touched = 0
+    findings = []
     for group in groups:
         if not group.quotes or (not group.fingerprint and len(group.calls) < MIN_CALLS):
             continue
         question = Counter(quote for _, quote in group.quotes).most_common(1)[0][0]
-        touched += _upsert(
-            tenant, agent, SuggestionKind.KNOWLEDGE_ENTRY,
-            fingerprint=group.fingerprint or _fingerprint(" ".join(sorted(group.terms))),
-            title=f"Callers ask: “{question}”",
-            proposal={"question": question, **_proposed_answer(agent, question)},
-            quotes=group.quotes,
-            effect=f"{len(group.calls)} calls asked this and the agent had no answer; with an "
-                   "entry, it answers instead of saying it did not understand.")
-    return touched
+        findings.append({
+            "fingerprint": group.fingerprint or _fingerprint(" ".join(sorted(group.terms))),
+            "title": f"Callers ask: “{question}”",
+            "proposal": {"question": question, **_proposed_answer(agent, question)},
+            "quotes": group.quotes,
+            "effect": f"{len(group.calls)} calls asked this and the agent had no answer; with "
+                      "an entry, it answers instead of saying it did not understand."})
+    return findings
 
 
 def _failing_tools(tenant, agent, call_ids: list[int]) -> int:
