@@ -24,14 +24,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from aybiza.core.errors import ApplicationError, NotFound
-from aybiza.core.models import ApiKey
+from aybiza.core.models import ApiKey, Scope
 from calls.models import Call
 from calls.recording_storage import is_sealed_by_us
+from compliance.crypto import decrypt_for_tenant, encrypt_for_tenant
 from compliance.services import audit_record
+from compliance.services.storage import delete_files_on_commit
 
 SEALED_SUFFIX = ".enc"
-RECORDINGS_SCOPE = "recordings"
 _LINK_SALT = "aybiza.calls.recording-link"
+# Expired, altered and stale links alike: a link says nothing about why it stopped working.
+LINK_INVALID = "This recording link is invalid or has expired."
 
 
 class RecordingNotAllowed(ApplicationError):
@@ -57,7 +60,7 @@ def recording_context(call: Call) -> str:
 def may_play_recordings(*, role: str | None = None, api_key: ApiKey | None = None) -> bool:
     """Members by role (RECORDING_ROLES), API keys by the `recordings` scope."""
     if api_key is not None:
-        return api_key.has_scope(RECORDINGS_SCOPE)
+        return api_key.has_scope(Scope.RECORDINGS)
     return role is not None and role in settings.RECORDING_ROLES
 
 
@@ -65,9 +68,6 @@ def recording_attach(*, call: Call, audio: bytes, name: str) -> None:
     """Store `audio` (a WAV) as the call's recording; the caller saves the row. A call that
     already has one (its part before a warm transfer that came back) gets one file: the
     earlier audio, then this."""
-    from compliance.crypto import encrypt_for_tenant
-    from compliance.services.storage import delete_files_on_commit
-
     storage = call.recording.storage
     earlier = call.recording.name if call.recording else ""
     if earlier:
@@ -102,8 +102,6 @@ def recording_audio(*, call: Call, actor=None) -> bytes:
 
 
 def _read(call: Call) -> bytes:
-    from compliance.crypto import decrypt_for_tenant
-
     with call.recording.open("rb") as handle:
         data = handle.read()
     if call.recording.name.endswith(SEALED_SUFFIX):
@@ -138,11 +136,11 @@ def recording_from_link(token: str) -> tuple[Call, bytes]:
     try:
         claims = signing.loads(token, salt=_LINK_SALT)
     except signing.BadSignature:
-        raise RecordingLinkInvalid("This recording link is invalid or has expired.") from None
+        raise RecordingLinkInvalid(LINK_INVALID) from None
     if not isinstance(claims, dict) or claims.get("exp", 0) < timezone.now().timestamp():
-        raise RecordingLinkInvalid("This recording link is invalid or has expired.")
+        raise RecordingLinkInvalid(LINK_INVALID)
     call = (Call.objects.select_related("tenant")
             .filter(pk=claims.get("call"), tenant_id=claims.get("tenant")).first())
     if call is None or not call.recording or call.recording.name != claims.get("name"):
-        raise RecordingLinkInvalid("This recording link is invalid or has expired.")
+        raise RecordingLinkInvalid(LINK_INVALID)
     return call, _read(call)

@@ -13,7 +13,7 @@ caller's call. Either way, when nobody answers, the caller goes back to the agen
    `transferred` (`transfer_bridged`). The agent was never in the conference: it has left.
 4. The person's leg ends without joining (busy, no answer, failed, or they hung up during the
    summary): the caller's call is given a new media stream whose token names the transfer
-   (`transfer_return`); the agent goes on with the same conversation, apologising
+   (`transfer_person_leg_status`); the agent goes on with the same conversation, apologising
    (calls/realtime/loader.py). The caller hanging up on hold ends the call and cancels the
    person's leg (`transfer_caller_left`).
 """
@@ -25,13 +25,20 @@ import logging
 from typing import Any
 
 from django.core import signing
+from django.core.cache import cache
 from django.db import transaction
 from django.urls import reverse
 
 from calls import twilio
 from calls.models import Call, Outcome, Transfer, TransferState
+from calls.realtime.call_control import TRANSFER_SUMMARY_MAX_CHARS
 from calls.services import call_finish, call_results_keep, event_record
-from compliance.crypto import decrypt_text_for_tenant, encrypt_text_for_tenant
+from compliance.crypto import (
+    decrypt_for_tenant,
+    decrypt_text_for_tenant,
+    encrypt_for_tenant,
+    encrypt_text_for_tenant,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +47,6 @@ _TOKEN_SALT = "aybiza.calls.transfer"
 TOKEN_MAX_AGE_S = 2 * 60 * 60
 CONVERSATION_CONTEXT = "transfer.conversation"
 BRIEF_CONTEXT = "transfer.brief"  # the summary's audio in the cache: what the caller said
-MAX_SUMMARY_CHARS = 500
 DEFAULT_SUMMARY = "You have a caller transferred from the AYBIZA assistant."
 # The person's leg ended with one of these before joining: the caller goes back to the agent.
 PERSON_LEG_FINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
@@ -76,7 +82,7 @@ def transfer_warm_start(*, call: Call, destination: str, target: str, caller_id:
     transfer = Transfer.objects.create(tenant=call.tenant, call=call, destination=destination,
                                        target=target)
     transfer.conference = f"aybiza-transfer-{transfer.pk}"
-    brief = (summary or "").strip()[:MAX_SUMMARY_CHARS] or DEFAULT_SUMMARY
+    brief = (summary or "").strip()[:TRANSFER_SUMMARY_MAX_CHARS] or DEFAULT_SUMMARY
     try:
         person = client.calls.create(
             to=target, from_=caller_id or (call.to_number if call.direction == "inbound"
@@ -128,21 +134,39 @@ def transfer_cold_start(*, call: Call, destination: str, target: str, caller_id:
 def transfer_dial_result(transfer: Transfer, *, dial_status: str) -> str:
     """A cold transfer's <Dial> ended: the TwiML for what the caller's call does next."""
     if dial_status in ("completed", "answered"):  # they talked; the person's leg has ended
-        if Transfer.objects.filter(pk=transfer.pk, state=TransferState.DIALING).update(
-                state=TransferState.BRIDGED):
-            event_record(call=transfer.call, type="transfer.bridged",
-                         payload={"transfer_id": transfer.pk,
-                                  "destination": transfer.destination})
-            call_finish(call=transfer.call, outcome=Outcome.TRANSFERRED)
+        _bridge(transfer)
         return twilio.twiml_hangup()
-    claimed = Transfer.objects.filter(pk=transfer.pk, state=TransferState.DIALING).update(
-        state=TransferState.RETURNED, person_status=dial_status[:24])
-    if not claimed:  # the caller hung up meanwhile, or Twilio asks again
-        return twilio.twiml_hangup()
-    call = transfer.call
-    event_record(call=call, type="transfer.returned",
+    if not _leave_dialing(transfer, TransferState.RETURNED, person_status=dial_status[:24]):
+        return twilio.twiml_hangup()  # the caller hung up meanwhile, or Twilio asks again
+    _returned(transfer, dial_status[:24])
+    return _back_to_the_agent(transfer)
+
+
+def _leave_dialing(transfer: Transfer, state: str, **fields: Any) -> bool:
+    """The transfer's one way out of `dialing`: Twilio repeats callbacks and they race, and
+    only the first one that moves it acts."""
+    return bool(Transfer.objects.filter(pk=transfer.pk, state=TransferState.DIALING)
+                .update(state=state, **fields))
+
+
+def _bridge(transfer: Transfer) -> bool:
+    if not _leave_dialing(transfer, TransferState.BRIDGED):
+        return False
+    event_record(call=transfer.call, type="transfer.bridged",
+                 payload={"transfer_id": transfer.pk, "destination": transfer.destination})
+    call_finish(call=transfer.call, outcome=Outcome.TRANSFERRED)
+    return True
+
+
+def _returned(transfer: Transfer, person_status: str) -> None:
+    event_record(call=transfer.call, type="transfer.returned",
                  payload={"transfer_id": transfer.pk, "destination": transfer.destination,
-                          "person_status": dial_status[:24]})
+                          "person_status": person_status})
+
+
+def _back_to_the_agent(transfer: Transfer) -> str:
+    """TwiML for the caller's call: a new media stream, its token naming the transfer."""
+    call = transfer.call
     return twilio.twiml_connect_stream(call_id=call.pk, tenant_id=call.tenant_id,
                                        transfer_id=transfer.pk)
 
@@ -161,8 +185,6 @@ def brief_twiml(transfer: Transfer, summary_token: str) -> str:
                                     max_age=TOKEN_MAX_AGE_S))
     except signing.BadSignature:
         summary = DEFAULT_SUMMARY
-    from django.core.cache import cache
-
     audio_url = ""
     if cache.get(_brief_audio_key(transfer)) is not None:
         audio_url = _url(transfer, "twilio-transfer-brief-audio")
@@ -179,8 +201,6 @@ def _brief_audio_keep(transfer: Transfer, summary: str) -> bool:
     """Synthesise the summary with the agent's voice into the cache (a few seconds of audio,
     kept while the person may still be answering); False when the voice failed."""
     import asyncio
-
-    from django.core.cache import cache
 
     from calls.realtime.agent_providers import tts_for_agent
     from calls.realtime.providers.tts.base import TTSOptions
@@ -204,7 +224,7 @@ def _brief_audio_keep(transfer: Transfer, summary: str) -> bool:
         return False
     if not audio:
         return False
-    sealed = encrypt_text_for_tenant(transfer.call.tenant, audio.hex(), context=BRIEF_CONTEXT)
+    sealed = encrypt_for_tenant(transfer.call.tenant, audio, context=BRIEF_CONTEXT)
     cache.set(_brief_audio_key(transfer), sealed, TOKEN_MAX_AGE_S)
     return True
 
@@ -214,15 +234,12 @@ def brief_audio_wav(transfer: Transfer) -> bytes | None:
     import io
     import wave
 
-    from django.core.cache import cache
-
     from calls.realtime.audio import ulaw_to_pcm16
 
     sealed = cache.get(_brief_audio_key(transfer))
     if sealed is None:
         return None
-    ulaw = bytes.fromhex(decrypt_text_for_tenant(transfer.call.tenant, sealed,
-                                                  context=BRIEF_CONTEXT))
+    ulaw = decrypt_for_tenant(transfer.call.tenant, sealed, context=BRIEF_CONTEXT)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)
@@ -292,39 +309,25 @@ def call_park(*, call: Call, metrics: dict[str, Any] | None = None,
 
 def transfer_bridged(transfer: Transfer, *, joined_call_sid: str) -> bool:
     """Twilio's `join` for the conference: the person's leg joining bridges the transfer."""
-    if joined_call_sid != transfer.person_call_sid:
-        return False
-    claimed = Transfer.objects.filter(pk=transfer.pk, state=TransferState.DIALING).update(
-        state=TransferState.BRIDGED)
-    if claimed:
-        event_record(call=transfer.call, type="transfer.bridged",
-                     payload={"transfer_id": transfer.pk, "destination": transfer.destination})
-        call_finish(call=transfer.call, outcome=Outcome.TRANSFERRED)
-    return bool(claimed)
+    return joined_call_sid == transfer.person_call_sid and _bridge(transfer)
 
 
 def transfer_person_leg_status(transfer: Transfer, *, status: str, client: Any) -> None:
     """The person's leg ended: before joining, the caller goes back to the agent."""
     if status not in PERSON_LEG_FINAL:
         return
-    claimed = Transfer.objects.filter(pk=transfer.pk, state=TransferState.DIALING).update(
-        state=TransferState.RETURNED, person_status=status)
-    if not claimed:
+    if not _leave_dialing(transfer, TransferState.RETURNED, person_status=status):
         return
-    call = transfer.call
     from twilio.base.exceptions import TwilioException
 
     try:
-        client.calls(call.call_sid).update(twiml=twilio.twiml_connect_stream(
-            call_id=call.pk, tenant_id=call.tenant_id, transfer_id=transfer.pk))
+        client.calls(transfer.call.call_sid).update(twiml=_back_to_the_agent(transfer))
     except TwilioException as exc:  # the caller left meanwhile
         logger.info("Caller of transfer %s is gone: %s", transfer.pk, exc)
         Transfer.objects.filter(pk=transfer.pk).update(state=TransferState.ABANDONED)
-        call_finish(call=call, outcome=Outcome.CALLER_HUNG_UP)
+        call_finish(call=transfer.call, outcome=Outcome.CALLER_HUNG_UP)
         return
-    event_record(call=call, type="transfer.returned",
-                 payload={"transfer_id": transfer.pk, "destination": transfer.destination,
-                          "person_status": status})
+    _returned(transfer, status)
 
 
 def transfer_caller_left(call: Call, *, client: Any) -> None:
@@ -332,8 +335,7 @@ def transfer_caller_left(call: Call, *, client: Any) -> None:
     transfer = transfer_waiting(call)
     if transfer is None:
         return
-    if Transfer.objects.filter(pk=transfer.pk, state=TransferState.DIALING).update(
-            state=TransferState.ABANDONED):
+    if _leave_dialing(transfer, TransferState.ABANDONED):
         _cancel_person(transfer, client)
         event_record(call=call, type="transfer.abandoned", payload={"transfer_id": transfer.pk})
         call_finish(call=call, outcome=Outcome.CALLER_HUNG_UP)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.models import Agent, AgentVersion
-from calls.realtime.call_control import END_CALL, with_call_control
+from calls.realtime.call_control import END_CALL, TRANSFER_CALL, with_call_control
 from calls.realtime.providers.llm.base import (
     Conversation,
     Done,
@@ -29,7 +29,6 @@ from calls.realtime.providers.llm.base import (
     ToolCall,
     ToolResult,
 )
-from calls.realtime.recovery import TRANSFER_TOOL
 
 CHECK_TYPES = {"reply_contains": ("text",), "tool_called": ("name",), "ends_call": (),
                "transfers": (), "max_turns": ("turns",)}
@@ -103,7 +102,7 @@ async def play(llm: LLMProvider, conversation: Conversation, caller_lines: list[
             played.tool_calls += calls
             played.ended |= done.end_call or any(c.name == END_CALL for c in calls)
             played.transferred |= bool(done.transfer_to) or any(
-                c.name == TRANSFER_TOOL for c in calls)
+                c.name == TRANSFER_CALL for c in calls)
             if not calls or played.ended or played.transferred:
                 break
             conversation.messages.append(Message(role="tool", tool_results=[

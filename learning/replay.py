@@ -14,15 +14,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from calls.models import Call, CallEvent, Outcome, Role
-from calls.realtime.call_control import BUILT_IN_TOOLS
-from calls.realtime.recovery import TRANSFER_TOOL
+from calls.realtime.call_control import BUILT_IN_TOOLS, TRANSFER_CALL
 
 MAX_CALLS = 50
 RECENT_CALLS = 10
 LONGER = 1.5  # answers this many times as long as the originals count as longer
 # Call control compared by its effect (ended, transferred) — an offline brain hangs up without a
 # tool call — or not at all (memory): the comparison is of the agent's own tools.
-CALL_CONTROL = BUILT_IN_TOOLS | {TRANSFER_TOOL}
+CALL_CONTROL = BUILT_IN_TOOLS | {TRANSFER_CALL}
 
 
 @dataclass(frozen=True)

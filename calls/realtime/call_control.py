@@ -15,6 +15,7 @@ from calls.realtime.providers.llm.base import ToolSpec
 END_CALL = "end_call"
 # The built-in transfer tool (tools/builtins/telephony.py): bound by the tenant, not added here.
 TRANSFER_CALL = "transfer_call"
+TRANSFER_SUMMARY_MAX_CHARS = 500  # what the person is told (the tool's `summary` argument)
 END_CALL_SPEC = ToolSpec(
     name=END_CALL,
     description="Hang up the phone call. Use it once the conversation is over and you have "

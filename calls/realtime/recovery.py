@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from calls.models import Outcome
+from calls.realtime.call_control import TRANSFER_CALL
 from calls.realtime.providers.failover import auth_error_of
 from calls.realtime.providers.llm.base import Message, ToolCall
 
@@ -17,7 +18,6 @@ CANNOT_HEAR = "I'm sorry, we're having a technical problem and I can't hear you 
 CANNOT_ANSWER = "I'm sorry, we're having a technical problem on our side."
 HANDING_OVER = "Let me put you through to a colleague."
 CALL_BACK = "Please call back in a few minutes. Goodbye."
-TRANSFER_TOOL = "transfer_call"
 
 
 class Recovery:
@@ -54,10 +54,10 @@ class Recovery:
         """Say what went wrong; transfer to a person when the agent has the tool, else ask the
         caller to call back and end the call (outcome `error`: it did not go as it should)."""
         self._pending_outcome = self._pending_outcome or Outcome.ERROR
-        if TRANSFER_TOOL in self._tool_specs and self._tools is not None:
+        if TRANSFER_CALL in self._tool_specs and self._tools is not None:
             await self._speak_lines([apology, HANDING_OVER], kind="recovery")
             [result] = await self._run_tools([ToolCall(
-                id="recovery-transfer", name=TRANSFER_TOOL,
+                id="recovery-transfer", name=TRANSFER_CALL,
                 arguments={"summary": "The assistant had a technical problem during this call."})])
             content = result.content if isinstance(result.content, dict) else {}
             if not result.is_error and content.get("transferred"):

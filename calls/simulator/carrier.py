@@ -454,10 +454,9 @@ class Carrier:
 
     async def _play(self, url: str) -> str:
         """Fetch a <Play> URL as Twilio does (a GET, no signature) and 'play' it."""
-        origin = _origin(url)
-        fetch = self.routes[origin] + url[len(origin):] if origin in self.routes else url
+        fetch, headers = self._routed(url)
         async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.get(fetch)
+            response = await client.get(fetch, headers=headers)
         if response.status_code != 200 or not response.headers.get(
                 "content-type", "").startswith("audio/"):
             return f"play failed: HTTP {response.status_code}"
@@ -573,12 +572,19 @@ class Carrier:
         placed.callbacks.append((event, params))
         await self._post(url, params)
 
-    async def _post(self, url: str, params: dict[str, str]) -> httpx.Response:
-        headers = {"X-Twilio-Signature": self.validator.compute_signature(url, params)}
+    def _routed(self, url: str) -> tuple[str, dict[str, str]]:
+        """Where a public URL is served here, and the headers a TLS-terminating load balancer
+        would add (`routes`); other URLs as they are."""
         origin = _origin(url)
-        if origin in self.routes:
-            url = self.routes[origin] + url[len(origin):]
-            headers.update({"X-Forwarded-Proto": "https", "Host": urlsplit(origin).netloc})
+        if origin not in self.routes:
+            return url, {}
+        return (self.routes[origin] + url[len(origin):],
+                {"X-Forwarded-Proto": "https", "Host": urlsplit(origin).netloc})
+
+    async def _post(self, url: str, params: dict[str, str]) -> httpx.Response:
+        signature = self.validator.compute_signature(url, params)
+        url, headers = self._routed(url)
+        headers["X-Twilio-Signature"] = signature
         async with httpx.AsyncClient(timeout=30) as client:
             response = await client.post(url, data=params, headers=headers)
         if response.status_code >= 400:

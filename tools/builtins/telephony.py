@@ -7,9 +7,9 @@ from typing import Any
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
+from calls.realtime.call_control import TRANSFER_CALL, TRANSFER_SUMMARY_MAX_CHARS
 from calls.services import event_record
 from calls.transfers import (
-    MAX_SUMMARY_CHARS,
     TransferNotStarted,
     transfer_cold_start,
     transfer_warm_start,
@@ -163,7 +163,7 @@ def _owned_numbers_only(tenant, config: dict[str, Any], key: str) -> dict[str, s
 
 
 TRANSFER_CALL = Builtin(
-    name="transfer_call",
+    name=TRANSFER_CALL,
     description="Transfer the caller to a person. Use when the caller asks for a human or the "
                 "request is beyond what you can do.",
     parameters={
@@ -171,7 +171,7 @@ TRANSFER_CALL = Builtin(
         "properties": {
             "destination": {"type": "string",
                             "description": "Which team or person to transfer to."},
-            "summary": {"type": "string", "maxLength": MAX_SUMMARY_CHARS,
+            "summary": {"type": "string", "maxLength": TRANSFER_SUMMARY_MAX_CHARS,
                         "description": "One or two sentences for the person who answers: "
                                        "who is calling and why."},
         },

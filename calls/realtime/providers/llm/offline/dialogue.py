@@ -9,7 +9,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aybiza.core.spoken import YES_WORDS, yes_no
-from calls.realtime.call_control import FORGET_CALLER, TRANSFER_CALL
+from calls.realtime.call_control import (
+    FORGET_CALLER,
+    TRANSFER_CALL,
+    TRANSFER_SUMMARY_MAX_CHARS,
+)
 from calls.realtime.providers.llm.base import Conversation, Message
 from calls.realtime.providers.llm.offline.intents import (
     BARE_NO,
@@ -73,7 +77,6 @@ from calls.realtime.providers.llm.offline.tool_kinds import (
 )
 from calls.realtime.providers.llm.offline.when import Clock, clock_of
 
-MAX_SUMMARY = 500
 HOLD_LINE = "Please hold while I put you through."
 
 _QUESTION_WORDS = re.compile(r"\b(?:where|when|how much|how|what|which|who)\b")
@@ -180,8 +183,8 @@ class _Turn:
         summary = "A caller from the phone assistant."
         if said:
             summary += " They said: " + " ... ".join(said[-3:])
-        return (_Reply(TRANSFER_LINE, call=(TRANSFER_CALL, {"summary": summary[:MAX_SUMMARY]}),
-                       intent="human"), _State())
+        arguments = {"summary": summary[:TRANSFER_SUMMARY_MAX_CHARS]}
+        return _Reply(TRANSFER_LINE, call=(TRANSFER_CALL, arguments), intent="human"), _State()
 
     def _answer_to_offer(self, state: _State, norm: str) -> tuple[_Reply, _State] | None:
         """Yes or no to a transfer or a tool the brain offered; None when it is neither."""
