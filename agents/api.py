@@ -103,6 +103,9 @@ class AgentSerializer(serializers.ModelSerializer):
 class RolloutStartSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     percent = serializers.ChoiceField(choices=[1, 10, 50], default=1)
+    override_evaluation = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Roll out although the version fails its gates: owners only, audited.")
 
 
 class RolloutSerializer(serializers.Serializer):
@@ -194,6 +197,10 @@ class PublishSerializer(serializers.Serializer):
     override_evaluation = serializers.BooleanField(
         required=False, default=False,
         help_text="Publish although the evaluation suite fails: owners only, audited.")
+    rollout_percent = serializers.ChoiceField(
+        choices=[1, 10, 50], required=False, allow_null=True, default=None,
+        help_text="Reach this share of new calls first (a staged rollout that advances by "
+                  "itself); without it, every new call at once.")
 
 
 class RollbackSerializer(serializers.Serializer):
@@ -269,7 +276,8 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
         """Freeze the draft into a new version that new calls run (an unchanged draft returns
-        the published version)."""
+        the published version), through its gates: the evaluation suite and replay. With
+        `rollout_percent` it reaches that share of new calls first (GET …/rollout/)."""
         agent = agent_get(tenant=self.tenant, pk=pk)
         payload = PublishSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -278,7 +286,8 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
             raise PermissionDenied("Only an owner may publish past a failing evaluation.")
         version = agent_publish(tenant=self.tenant, agent=agent, actor=self.actor(),
                                 note=payload.validated_data.get("note", ""),
-                                override_evaluation=override)
+                                override_evaluation=override,
+                                rollout_percent=payload.validated_data["rollout_percent"])
         return Response(AgentVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RollbackSerializer, responses=AgentVersionSerializer)
@@ -317,7 +326,8 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
     def rollout(self, request, pk=None):
         """A staged rollout: POST `{"version": 3, "percent": 1}` sends that share of new calls
         to the version (1 → 10 → 50 → 100 %, advanced by the calls' outcomes, rolled back
-        automatically); GET shows the latest (`{"rollout": null}` when none); DELETE stops the
+        automatically) once it passes the publish gates (409 `evaluation_failed` otherwise);
+        GET shows the latest (`{"rollout": null}` when none); DELETE stops the
         running one."""
         from agents.rollouts import rollout_active, rollout_roll_back, rollout_start
 
@@ -333,10 +343,14 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
             return Response(status=status.HTTP_204_NO_CONTENT)
         payload = RolloutStartSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
+        override = payload.validated_data["override_evaluation"]
+        if override and request_tenant_role(request)[1] != Role.OWNER:
+            raise PermissionDenied("Only an owner may roll out past a failing evaluation.")
         version = version_get(tenant=self.tenant, agent=agent,
                               number=payload.validated_data["version"])
         rollout = rollout_start(tenant=self.tenant, agent=agent, version=version,
-                                percent=payload.validated_data["percent"], actor=self.actor())
+                                percent=payload.validated_data["percent"], actor=self.actor(),
+                                override_evaluation=override)
         return Response(RolloutSerializer(rollout).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(methods=["GET"], responses=EvalScenarioSerializer(many=True))

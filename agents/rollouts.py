@@ -13,6 +13,7 @@ import hashlib
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agents.gates import gates_check
 from agents.models import Agent, AgentVersion, Rollout, RolloutStatus, VersionOrigin
 from aybiza.core.errors import ApplicationError
 from aybiza.core.models import Tenant
@@ -43,8 +44,11 @@ def rollout_version_for(agent: Agent, call_sid: str) -> AgentVersion | None:
 
 
 def rollout_start(*, tenant: Tenant, agent: Agent, version: AgentVersion, percent: int = 1,
-                  actor=None) -> Rollout:
-    """Send `percent` % of new calls to `version` (the rest keep the published one)."""
+                  actor=None, override_evaluation: bool = False,
+                  gates_passed: bool = False) -> Rollout:
+    """Send `percent` % of new calls to `version` (the rest keep the published one). The
+    version must pass the gates a publish does (its agent's evaluation suite, replay of recent
+    calls) unless an owner overrides them, which is audited; `gates_passed`: they just ran."""
     ensure_owned(tenant, agent)
     if version.agent_id != agent.id:
         raise ApplicationError("That version belongs to another agent.",
@@ -59,6 +63,8 @@ def rollout_start(*, tenant: Tenant, agent: Agent, version: AgentVersion, percen
     if stable is not None and stable.pk == version.pk:
         raise ApplicationError("Callers already hear that version.",
                                extra={"fields": {"version": ["Already published."]}})
+    if not (gates_passed or override_evaluation):
+        gates_check(agent, version.snapshot)  # before any lock or row: a suite takes seconds
     try:
         with transaction.atomic():
             rollout = Rollout.objects.create(
@@ -66,6 +72,9 @@ def rollout_start(*, tenant: Tenant, agent: Agent, version: AgentVersion, percen
                 history=[_entry(percent, "started")])
             audit_record(action="agent.rollout_started", tenant=tenant, target=agent,
                          actor=actor, payload={"version": version.number, "percent": percent})
+            if override_evaluation:
+                audit_record(action="agent.rollout_overrode_evaluation", tenant=tenant,
+                             target=agent, actor=actor, payload={"version": version.number})
     except IntegrityError as exc:
         raise ApplicationError("A rollout of this agent is already running.",
                                status_code=409, code="rollout_running") from exc

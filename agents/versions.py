@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from agents.gates import gates_check
 from agents.models import Agent, AgentVersion, KnowledgeDocument, KnowledgeEntry, VersionOrigin
 from aybiza.core.errors import ApplicationError, NotFound
 from aybiza.core.models import Tenant
@@ -89,21 +89,13 @@ def draft_has_changes(agent: Agent) -> bool:
     return published is None or published.checksum != _checksum(agent_snapshot(agent))
 
 
-class EvaluationFailed(ApplicationError):
-    status_code = 409
-    code = "evaluation_failed"
-
-
-# Checks a draft must pass before it is published: `gate(agent, snapshot)` raises to refuse.
-# Registered at start by the apps that own them (learning: the evaluation suite), so versions
-# need not import them.
-publish_gates: list[Callable[[Agent, dict[str, Any]], None]] = []
-
-
 def agent_publish(*, tenant: Tenant, agent: Agent, note: str = "", actor=None,
-                  override_evaluation: bool = False) -> AgentVersion:
+                  override_evaluation: bool = False,
+                  rollout_percent: int | None = None) -> AgentVersion:
     """Freeze the draft into a version that new calls run. Publishing an unchanged draft
-    returns the published version as it is (no empty versions).
+    returns the published version as it is (no empty versions). With `rollout_percent` (1, 10
+    or 50) the version reaches that share of new calls first, in a staged rollout
+    (agents/rollouts.py), and the published one keeps the rest.
 
     The gates run first (an agent with an evaluation suite publishes only a draft that passes
     it; an agent already published, only a draft that handles its recent calls no worse:
@@ -113,11 +105,14 @@ def agent_publish(*, tenant: Tenant, agent: Agent, note: str = "", actor=None,
     evaluated = None
     if not override_evaluation:
         snapshot = agent_snapshot(agent)
-        for gate in publish_gates:
-            gate(agent, snapshot)
+        gates_check(agent, snapshot)
         evaluated = _checksum(snapshot)
-    version = _publish(tenant=tenant, agent=agent, note=note, actor=actor,
-                       evaluated_checksum=evaluated)
+    if rollout_percent is not None:
+        version = _roll_out(tenant=tenant, agent=agent, note=note, actor=actor,
+                            evaluated_checksum=evaluated, percent=rollout_percent)
+    else:
+        version = _publish(tenant=tenant, agent=agent, note=note, actor=actor,
+                           evaluated_checksum=evaluated)
     if override_evaluation and (agent.eval_scenarios.exists()
                                 or agent.published_version_id is not None):  # suite or replay
         audit_record(action="agent.publish_overrode_evaluation", tenant=tenant, target=agent,
@@ -147,6 +142,26 @@ def _publish(*, tenant: Tenant, agent: Agent, note: str, actor,
 
 
 @transaction.atomic
+@transaction.atomic
+def _roll_out(*, tenant: Tenant, agent: Agent, note: str, actor, evaluated_checksum: str | None,
+              percent: int) -> AgentVersion:
+    """The draft as a candidate version, sent to `percent` % of new calls (gates passed)."""
+    from agents.rollouts import rollout_start
+
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)  # one publish at a time
+    snapshot = agent_snapshot(agent)
+    checksum = _checksum(snapshot)
+    if evaluated_checksum is not None and evaluated_checksum != checksum:
+        raise ApplicationError("The draft changed while it was being evaluated; publish again.",
+                               status_code=409, code="draft_changed")
+    version = agent.versions.filter(checksum=checksum).order_by("-number").first() \
+        or _version_create(agent=agent, snapshot=snapshot, origin=VersionOrigin.DRAFT,
+                           note=note, actor=actor)
+    rollout_start(tenant=tenant, agent=agent, version=version, percent=percent, actor=actor,
+                  gates_passed=True)
+    return version
+
+
 def agent_rollback(*, tenant: Tenant, agent: Agent, version: AgentVersion,
                    actor=None) -> AgentVersion:
     """Publish an older version again and make the draft equal to it."""

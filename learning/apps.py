@@ -7,7 +7,7 @@ class LearningConfig(AppConfig):
 
     def ready(self) -> None:
         import learning.tasks  # noqa: F401 - subscribes post-call analysis to call.completed
-        from agents.versions import publish_gates
+        from agents.gates import publish_gates
         from learning.evaluation import evaluation_gate
         from learning.replay import replay_gate
 

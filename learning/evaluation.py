@@ -198,7 +198,7 @@ def _offline() -> LLMProvider:
 
 def evaluation_gate(agent: Agent, snapshot: dict[str, Any]) -> None:
     """agents.versions' publish gate: a draft that fails its agent's suite is not published."""
-    from agents.versions import EvaluationFailed
+    from agents.gates import EvaluationFailed
 
     if not agent.eval_scenarios.exists():
         return

@@ -106,8 +106,8 @@ def replay_gate(agent, snapshot: dict[str, Any]) -> None:
     slip, a caller's redacted name) does not count against the draft."""
     from django.conf import settings
 
+    from agents.gates import EvaluationFailed
     from agents.models import AgentVersion
-    from agents.versions import EvaluationFailed
 
     if agent.published_version_id is None or settings.REPLAY_GATE_CALLS <= 0:
         return  # nothing to compare with: the first version is judged by its suite

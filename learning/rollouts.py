@@ -3,8 +3,10 @@ active rollout's candidate is compared with the stable version over the calls ea
 the current step began.
 
 - Roll back when the candidate's error rate passes 1 % (the seed's threshold) over at least
-  `MIN_CALLS_TO_JUDGE_ERRORS` calls, or when its task success (post-call analysis) falls more
-  than `SUCCESS_MARGIN` below stable's.
+  `MIN_CALLS_TO_JUDGE_ERRORS` calls and stable's rate (an outage both sides meet, a booking API
+  down, is not the candidate's doing), or when its task success (post-call analysis) falls more
+  than `SUCCESS_MARGIN` below stable's. An error is a call that ended in error, or one where a
+  tool failed, timed out or was refused (a broken tool binding errs without ending the call).
 - Advance (1 → 10 → 50 → 100 %, then published) once the step has `MIN_CALLS_PER_STEP`
   finished calls on the candidate and neither happened.
 """
@@ -17,13 +19,15 @@ from django.db.models import Count, Q
 
 from agents.models import Rollout, RolloutStatus
 from agents.rollouts import rollout_advance, rollout_roll_back
-from calls.models import Call, Outcome
+from calls.models import Call, Direction, Outcome
+from tools.models import ExecutionStatus
 
 MIN_CALLS_PER_STEP = 20
 MIN_CALLS_TO_JUDGE_ERRORS = 5
 MAX_ERROR_RATE = 0.01
 SUCCESS_MARGIN = 0.10
 ERROR_OUTCOMES = (Outcome.ERROR, Outcome.PROTOCOL_VIOLATION)
+TOOL_ERRORS = (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT, ExecutionStatus.REJECTED)
 
 
 @dataclass(frozen=True)
@@ -48,18 +52,24 @@ def side(rollout: Rollout, version_id: int | None) -> Side:
     counts = (Call.objects.filter(tenant_id=rollout.tenant_id, agent_id=rollout.agent_id,
                                   agent_version_id=version_id,
                                   started_at__gte=rollout.step_started_at)
-              .exclude(outcome="")
-              .aggregate(calls=Count("id"),
-                         errors=Count("id", filter=Q(outcome__in=ERROR_OUTCOMES)),
-                         judged=Count("id", filter=Q(analysis__success__isnull=False)),
-                         successful=Count("id", filter=Q(analysis__success=True))))
+              .exclude(outcome="").exclude(direction=Direction.BROWSER)  # members' tests
+              # Distinct: the tools' join repeats a call once per run.
+              .aggregate(calls=Count("id", distinct=True),
+                         errors=Count("id", distinct=True, filter=Q(
+                             outcome__in=ERROR_OUTCOMES)
+                             | Q(tool_executions__status__in=TOOL_ERRORS)),
+                         judged=Count("id", distinct=True,
+                                      filter=Q(analysis__success__isnull=False)),
+                         successful=Count("id", distinct=True,
+                                          filter=Q(analysis__success=True))))
     return Side(**counts)
 
 
 def decide(rollout: Rollout) -> tuple[str, str]:
     """("advance" | "roll_back" | "wait", why)."""
     candidate, stable = side(rollout, rollout.candidate_id), side(rollout, rollout.stable_id)
-    if candidate.calls >= MIN_CALLS_TO_JUDGE_ERRORS and candidate.error_rate > MAX_ERROR_RATE:
+    if (candidate.calls >= MIN_CALLS_TO_JUDGE_ERRORS and candidate.error_rate > MAX_ERROR_RATE
+            and candidate.error_rate > stable.error_rate):
         return "roll_back", (f"error rate {candidate.error_rate:.1%} over {candidate.calls} calls "
                              f"(stable {stable.error_rate:.1%}), above {MAX_ERROR_RATE:.0%}")
     if candidate.calls < MIN_CALLS_PER_STEP:

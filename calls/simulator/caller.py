@@ -131,8 +131,9 @@ class ScriptedCaller:
             audio += chunk
         return LEAD_SILENCE + bytes(audio)
 
-    async def run(self, steps: list[Step], *, wav_path: str | None = None) -> CallReport:
-        info = await self.phone.dial(to=self.to, from_=self.from_)
+    async def run(self, steps: list[Step], *, wav_path: str | None = None,
+                  call_sid: str | None = None) -> CallReport:
+        info = await self.phone.dial(to=self.to, from_=self.from_, call_sid=call_sid)
         ws = await self.phone.open_stream(info)
         self.print(f"📞 {self.from_} → {self.to}  (CallSid {info.call_sid})")
         return await self.converse(MediaStreamPeer(ws, info), steps, wav_path=wav_path)

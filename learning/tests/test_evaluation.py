@@ -93,7 +93,8 @@ def test_a_cloud_model_is_evaluated_through_the_same_loop(demo, fake_openai):
 
 
 def test_publishing_needs_the_suite_to_pass_unless_an_owner_overrides(demo, django_user_model):
-    from agents.versions import EvaluationFailed, agent_publish
+    from agents.gates import EvaluationFailed
+    from agents.versions import agent_publish
     from compliance.models import AuditEvent
 
     knowledge = [{"question": k.question, "answer": k.answer} for k in demo.knowledge.all()

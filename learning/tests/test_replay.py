@@ -118,8 +118,9 @@ def test_the_command_prints_each_call_and_fails_when_one_would_differ(demo, caps
 
 
 def test_publishing_a_draft_that_would_handle_recent_calls_worse_is_refused(demo, settings):
+    from agents.gates import EvaluationFailed
     from agents.services import agent_update
-    from agents.versions import EvaluationFailed, agent_publish
+    from agents.versions import agent_publish
     from compliance.models import AuditEvent
 
     settings.REPLAY_GATE_MIN_CALLS = 5

@@ -112,3 +112,71 @@ def test_the_api_starts_shows_and_stops_a_rollout(tenant, canary, api):
     assert api.delete(url).status_code == 204
     assert api.get(url).json()["rollout"]["status"] == "aborted"
     assert not Rollout.objects.filter(status=RolloutStatus.ACTIVE).exists()
+
+
+def test_publishing_to_a_share_of_calls_starts_a_rollout_instead(tenant, canary, api):
+    agent, stable, candidate, number = canary
+    agent_update(tenant=tenant, agent=agent, greeting="Good morning, the desk.")
+    published = api.post(f"/api/v1/agents/{agent.pk}/publish/",
+                         {"rollout_percent": 10, "note": "warmer greeting"}, format="json")
+    assert published.status_code == 201, published.json()
+    agent.refresh_from_db()
+    rollout = Rollout.objects.get(status=RolloutStatus.ACTIVE)
+    # callers still hear the stable version; a tenth of new calls get the new one
+    assert agent.published_version == stable and rollout.stable == stable
+    assert rollout.candidate.number == published.json()["number"] and rollout.percent == 10
+    assert rollout.candidate.snapshot["agent"]["greeting"] == "Good morning, the desk."
+    # publishing the same draft again asks for the running rollout, not a second one
+    again = api.post(f"/api/v1/agents/{agent.pk}/publish/", {"rollout_percent": 10},
+                     format="json")
+    assert again.status_code == 201 and Rollout.objects.count() == 1
+    assert api.post(f"/api/v1/agents/{agent.pk}/publish/", {"rollout_percent": 5},
+                    format="json").status_code == 400
+
+
+def test_a_version_that_fails_its_suite_is_not_rolled_out(tenant, canary, api):
+    from learning.services import scenario_create
+
+    agent, stable, candidate, number = canary
+    scenario_create(tenant=tenant, agent=agent, name="Greets warmly", caller_lines=["Hello?"],
+                    checks=[{"type": "reply_contains", "text": "new greeting"}])
+    url = f"/api/v1/agents/{agent.pk}/rollout/"
+    refused = api.post(url, {"version": candidate.number, "percent": 10}, format="json")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "evaluation_failed"
+    assert "Greets warmly" in refused.json()["error"]["message"]
+    refused = api.post(f"/api/v1/agents/{agent.pk}/publish/", {"rollout_percent": 10},
+                       format="json")
+    assert refused.status_code == 409
+    # nothing half-done: no rollout, no new version, the stable one still published
+    assert not Rollout.objects.exists()
+    assert agent.versions.count() == 2 and agent.versions.order_by("-number")[0] == candidate
+    # a key cannot override; an owner can, and the audit log says so
+    assert api.post(url, {"version": candidate.number, "percent": 10,
+                          "override_evaluation": True}, format="json").status_code == 403
+    rollout = rollout_start(tenant=tenant, agent=agent, version=candidate, percent=10,
+                            override_evaluation=True)
+    assert rollout.status == RolloutStatus.ACTIVE
+    assert AuditEvent.objects.filter(action="agent.rollout_overrode_evaluation").exists()
+
+
+def test_a_canary_whose_tool_fails_is_rolled_back_but_not_for_an_outage_on_both_sides(
+        tenant, canary):
+    from tools.models import ExecutionStatus, ToolExecution
+
+    agent, stable, candidate, number = canary
+
+    def tool_failed(calls):
+        for call in calls:
+            ToolExecution.objects.create(tenant=tenant, tool_name="book_appointment", call=call,
+                                         status=ExecutionStatus.FAILED)
+
+    rollout = rollout_start(tenant=tenant, agent=agent, version=candidate, percent=50)
+    # an outage the stable version meets as much does not count against the candidate
+    tool_failed(place(tenant, number, 5, only=candidate))
+    tool_failed(place(tenant, number, 5, only=stable))
+    assert decide(rollout)[0] == "wait"
+    # the candidate's tool failing where stable's does not: rolled back
+    place(tenant, number, 5, only=stable)
+    assert rollouts_advance() == [(rollout.pk, "roll_back")]
+    rollout.refresh_from_db()
+    assert "error rate 100.0% over 5 calls (stable 50.0%)" in rollout.history[-1]["why"]
