@@ -49,6 +49,8 @@ urlpatterns = [
          name="agent-document-delete"),
     path("agents/<int:pk>/versions/", versions.agent_versions, name="agent-versions"),
     path("agents/<int:pk>/publish/", versions.agent_publish_view, name="agent-publish"),
+    path("agents/<int:pk>/rollout/stop/", versions.agent_rollout_stop_view,
+         name="agent-rollout-stop"),
     path("agents/<int:pk>/versions/<int:number>/rollback/", versions.agent_rollback_view,
          name="agent-rollback"),
     path("calls/", calls.call_index, name="calls"),

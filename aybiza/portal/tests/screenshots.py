@@ -59,6 +59,8 @@ def seed_showcase(tenant) -> dict[str, int]:
     asks = agent_publish(tenant=tenant, agent=reception,
                          note="Greeting asks what the caller needs")
     agent_update(tenant=tenant, agent=reception, end_of_turn_silence_ms=600)
+    agent_publish(tenant=tenant, agent=reception, note="Answers sooner after the caller stops",
+                  rollout_percent=10)  # a staged rollout under way: v3 for 10 % of calls
     phone_number_create(tenant=tenant, e164="+15550100000", label="Main line",
                         agent_id=reception.pk)
     phone_number_create(tenant=tenant, e164="+15550100001", label="Billing",

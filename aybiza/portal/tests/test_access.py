@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db
 PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", None),
          ("portal:agent-edit", "agent"), ("portal:agent-sample", "agent"),
          ("portal:agent-versions", "agent"), ("portal:agent-publish", "agent"),
+         ("portal:agent-rollout-stop", "agent"),
          ("portal:agent-talk", "agent"), ("portal:agent-documents", "agent"),
          ("portal:agent-document-delete", "document"),
          ("portal:agent-suggestions", "agent"), ("portal:agent-learn", "agent"),
@@ -39,7 +40,8 @@ PAGES = [("portal:home", None), ("portal:agents", None), ("portal:agent-new", No
          ("portal:invitation-revoke", "invitation"), ("portal:compliance", None),
          ("portal:retention-update", None), ("portal:subject-request", None),
          ("portal:erasure-request-decide", "erasure_request")]
-POST_ONLY = {"portal:agent-publish", "portal:campaign-control", "portal:campaign-rows",
+POST_ONLY = {"portal:agent-publish", "portal:agent-rollout-stop", "portal:campaign-control",
+             "portal:campaign-rows",
              "portal:do-not-call-remove",
              "portal:agent-document-delete", "portal:agent-learn", "portal:suggestion-decide",
              "portal:alert-delete", "portal:contact-forget",

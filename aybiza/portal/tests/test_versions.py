@@ -94,3 +94,30 @@ def test_a_viewer_sees_history_without_buttons(viewer_client, agent):
     assert "v1" in page
     assert ">Publish<" not in page
     assert viewer_client.post(reverse("portal:agent-publish", args=[agent.pk])).status_code == 403
+
+
+def test_publishing_to_a_share_of_calls_shows_the_rollout_until_it_is_stopped(owner_client,
+                                                                              agent):
+    from agents.models import Rollout, RolloutStatus
+
+    agent_publish(tenant=agent.tenant, agent=agent)
+    agent_update(tenant=agent.tenant, agent=agent, greeting="Hello from the canary.")
+    # when the owner publishes the draft to a tenth of new calls
+    response = owner_client.post(reverse("portal:agent-publish", args=[agent.pk]),
+                                 {"note": "canary", "rollout_percent": "10"}, follow=True)
+    page = response.content.decode()
+    # then callers still hear v1, and the page shows v2 reaching 10 % of them
+    agent.refresh_from_db()
+    assert agent.published_version.number == 1
+    assert "v2 now reaches 10 % of new calls" in page
+    assert "<strong>v2</strong> reaches <strong>10 %</strong> of new calls, v1 the rest" in page
+    # a share that is not a step is refused with a message, and nothing changes
+    refused = owner_client.post(reverse("portal:agent-publish", args=[agent.pk]),
+                                {"rollout_percent": "33"}, follow=True)
+    assert "1, 10 or 50 %" in refused.content.decode() and Rollout.objects.count() == 1
+    # stopping it puts every new call back on v1
+    stopped = owner_client.post(reverse("portal:agent-rollout-stop", args=[agent.pk]),
+                                follow=True)
+    assert "Stopped the rollout of v2" in stopped.content.decode()
+    assert Rollout.objects.get().status == RolloutStatus.ABORTED
+    assert "reaches <strong>" not in stopped.content.decode()

@@ -9,6 +9,7 @@ from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
+from agents.rollouts import rollout_active
 from agents.selectors import agent_get, agent_list
 from agents.services import agent_create, agent_update
 from agents.versions import draft_has_changes
@@ -68,7 +69,8 @@ def _agent_form_page(request, *, agent):
     tools = list(agent.tools.order_by("name")) if agent else []
     return render(request, "portal/agents/form.html",
                   {"form": form, "knowledge": knowledge, "agent": agent, "tools": tools,
-                   "draft_changed": agent is not None and draft_has_changes(agent)})
+                   "draft_changed": agent is not None and draft_has_changes(agent),
+                   "rollout": rollout_active(agent) if agent is not None else None})
 
 
 @portal_view()

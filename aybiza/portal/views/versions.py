@@ -6,6 +6,8 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from agents.models import RolloutStatus
+from agents.rollouts import rollout_active, rollout_roll_back
 from agents.selectors import agent_get
 from agents.versions import (
     agent_publish,
@@ -34,7 +36,7 @@ def agent_versions(request, pk: int):
         diff = version_diff(older, newer)
     return render(request, "portal/agents/versions.html", {
         "agent": agent, "draft_changed": draft_has_changes(agent),
-        "improvement": improvement,
+        "rollout": rollout_active(agent), "improvement": improvement,
         "improvement_tables": [("Version", improvement.by_version),
                                ("Month", improvement.by_month)],
         "diff": diff, "older": older, "newer": newer,
@@ -50,16 +52,24 @@ def agent_publish_view(request, pk: int):
     tenant = request.member.tenant
     agent = agent_get(tenant=tenant, pk=pk)
     before = agent.published_version_id
+    share = request.POST.get("rollout_percent", "")
+    percent = int(share) if share in ("1", "10", "50") else None
     try:
+        if share and percent is None:
+            raise ApplicationError("Choose every new call, or 1, 10 or 50 % of them first.")
         override = (request.POST.get("override_evaluation") == "1"
                     and request.member.role == Role.OWNER)
         version = agent_publish(tenant=tenant, agent=agent, actor=request.user,
                                 note=request.POST.get("note", "")[:300],
-                                override_evaluation=override)
+                                override_evaluation=override, rollout_percent=percent)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        if version.pk == before:
+        if percent is not None:
+            messages.success(request, f"v{version.number} now reaches {percent} % of new calls; "
+                                      "it advances by itself while its calls go well, and goes "
+                                      "back to the published version if they don't.")
+        elif version.pk == before:
             messages.info(request, f"Nothing to publish: callers already hear v{version.number}.")
         else:
             messages.success(request, f"Published v{version.number}: new calls run it now.")
@@ -77,4 +87,19 @@ def agent_rollback_view(request, pk: int, number: int):
     agent_rollback(tenant=tenant, agent=agent, version=version, actor=request.user)
     messages.success(request, f"Rolled back: new calls run v{version.number} again, and the "
                               "draft is a copy of it.")
+    return redirect("portal:agent-versions", pk=agent.pk)
+
+
+@require_POST
+@portal_view()
+def agent_rollout_stop_view(request, pk: int):
+    """Stop the running staged rollout: every new call runs the published version again."""
+    tenant = request.member.tenant
+    agent = agent_get(tenant=tenant, pk=pk)
+    running = rollout_active(agent)
+    if running is not None:
+        rollout_roll_back(rollout=running, why="stopped from the portal", actor=request.user,
+                          status=RolloutStatus.ABORTED)
+        messages.success(request, f"Stopped the rollout of v{running.candidate.number}: every "
+                                  "new call runs the published version.")
     return redirect("portal:agent-versions", pk=agent.pk)
