@@ -135,6 +135,11 @@ class EvalScenarioSerializer(serializers.Serializer):
 class EvaluateSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False,
                                        help_text="Version number; the draft when left out.")
+    mode = serializers.ChoiceField(
+        choices=["text", "audio"], default="text",
+        help_text="text: the brain turn by turn, answered now; audio: each scenario as a phone "
+                  "call through the media pipeline, played by a worker (202, then poll "
+                  "…/evaluations/ or subscribe to `evaluation.finished`).")
 
 
 class ReplaySerializer(serializers.Serializer):
@@ -163,6 +168,10 @@ class CallReplaySerializer(serializers.Serializer):
 class EvalRunSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     version = serializers.SerializerMethodField()
+    mode = serializers.CharField()
+    status = serializers.CharField(help_text="running (audio runs, until played), done, failed "
+                                             "(the run could not finish: see error)")
+    error = serializers.CharField()
     passed = serializers.IntegerField()
     failed = serializers.IntegerField()
     duration_ms = serializers.IntegerField()
@@ -372,19 +381,24 @@ class AgentViewSet(TenantViewSetMixin, viewsets.ViewSet):
                                    **payload.validated_data)
         return Response(EvalScenarioSerializer(scenario).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=EvaluateSerializer, responses=EvalRunSerializer)
+    @extend_schema(request=EvaluateSerializer,
+                   responses={200: EvalRunSerializer, 202: EvalRunSerializer})
     @action(detail=True, methods=["post"])
     def evaluate(self, request, pk=None):
-        """Run the suite now (text mode: the agent's brain, no audio, tools not executed)
-        against a version (`{"version": 2}`) or the draft as it is."""
+        """Run the suite against a version (`{"version": 2}`) or the draft as it is: text mode
+        now (the agent's brain, no audio), or `{"mode": "audio"}` as phone calls through the
+        media pipeline, played by a worker (202; the run is `running` until then). Tools are
+        recorded, never executed."""
         from learning.services import evaluation_run
 
         agent = agent_get(tenant=self.tenant, pk=pk)
         payload = EvaluateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         run = evaluation_run(tenant=self.tenant, agent=agent, actor=self.actor(),
-                             version_number=payload.validated_data.get("version"))
-        return Response(EvalRunSerializer(run).data)
+                             version_number=payload.validated_data.get("version"),
+                             mode=payload.validated_data["mode"])
+        return Response(EvalRunSerializer(run).data, status=status.HTTP_202_ACCEPTED
+                        if run.status == "running" else status.HTTP_200_OK)
 
     @extend_schema(request=ReplaySerializer, responses=CallReplaySerializer(many=True))
     @action(detail=True, methods=["post"])

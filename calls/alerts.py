@@ -32,12 +32,12 @@ from aybiza.core.webhooks import url_problem
 from calls.dashboard import percentile
 from calls.models import (
     ERROR_OUTCOMES,
+    TEST_DIRECTIONS,
     AlertMetric,
     AlertRule,
     AlertState,
     AlertTransition,
     Call,
-    Direction,
     Role,
     Turn,
 )
@@ -174,7 +174,7 @@ def alert_reading(rule: AlertRule, *, now: datetime) -> Reading:
         values = list(Turn.objects.filter(
             tenant_id=rule.tenant_id, role=Role.AGENT, first_frame_ms__isnull=False,
             created_at__gt=since, created_at__lte=now,
-        ).exclude(call__direction=Direction.BROWSER).order_by("-id")
+        ).exclude(call__direction__in=TEST_DIRECTIONS).order_by("-id")
             .values_list("first_frame_ms", flat=True)[:LATENCY_SAMPLE_LIMIT])
         p95 = percentile(values, 0.95)
         return Reading(None if p95 is None else float(p95), len(values))
@@ -187,7 +187,7 @@ def alert_reading(rule: AlertRule, *, now: datetime) -> Reading:
             "id", filter=~Q(status=ExecutionStatus.SUCCEEDED)))
         return _share(counts["failed"], counts["runs"])
     ended = Call.objects.filter(tenant_id=rule.tenant_id, ended_at__gt=since,
-                                ended_at__lte=now).exclude(direction=Direction.BROWSER)
+                                ended_at__lte=now).exclude(direction__in=TEST_DIRECTIONS)
     if rule.metric == AlertMetric.ERROR_RATE_PCT:
         counts = ended.aggregate(calls=Count("id"),
                                  errors=Count("id", filter=Q(outcome__in=ERROR_OUTCOMES)))

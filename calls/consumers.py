@@ -260,6 +260,12 @@ class MediaStreamConsumer(LeanLoopConsumer):
         """Where the session saves the call (a browser call also shows it live)."""
         return CallStore(loaded.call)
 
+    def _tools_for(self, loaded) -> ToolRunner:
+        """Who runs the call's tools: Celery workers, results back over the channel layer."""
+        return ToolRunner(tenant_id=loaded.call.tenant_id, call_id=loaded.call.id,
+                          agent_id=loaded.config.agent_id,
+                          reply_channel=getattr(self, "channel_name", "") or "")
+
     async def _run_session(self, loaded, *, call_sid: str, stream_sid: str) -> None:
         """The stream is bound to its call: build the call's session and start it."""
         self.call_sid = call_sid
@@ -276,9 +282,7 @@ class MediaStreamConsumer(LeanLoopConsumer):
             encoder, self.outbox.send, tap=recorder.add_outbound if recorder else None,
             frames_per_message=settings.MEDIA_OUTBOUND_MESSAGE_MS // 20)
         store = self._store_for(loaded)
-        tools = ToolRunner(tenant_id=loaded.call.tenant_id, call_id=loaded.call.id,
-                           agent_id=loaded.config.agent_id,
-                           reply_channel=getattr(self, "channel_name", "") or "")
+        tools = self._tools_for(loaded)
         tools.traceparent = tracing.traceparent(self.call_span)
         self.session = CallSession(
             config=loaded.config, stt=loaded.stt, llm=loaded.llm, tts=loaded.tts,

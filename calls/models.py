@@ -15,6 +15,13 @@ class Direction(models.TextChoices):
     # A member talking to an agent from the portal (microphone over a WebSocket): the same
     # session as a phone call, with no phone number and no Twilio.
     BROWSER = "browser", "Browser test"
+    # An evaluation scenario played as a call in audio mode (learning/audio_eval.py).
+    EVAL = "eval", "Evaluation"
+
+
+# Calls that are members trying their agents, not callers: left out of dashboards, alerts,
+# rollouts, learning and the improvement metric.
+TEST_DIRECTIONS = (Direction.BROWSER, Direction.EVAL)
 
 
 class CallStatus(models.TextChoices):

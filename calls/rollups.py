@@ -20,7 +20,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from aybiza.core.models import Tenant
-from calls.models import ERROR_OUTCOMES, Call, CallEvent, CallRollup, Direction, Role, Turn
+from calls.models import (
+    ERROR_OUTCOMES,
+    TEST_DIRECTIONS,
+    Call,
+    CallEvent,
+    CallRollup,
+    Role,
+    Turn,
+)
 
 LATENCY_BUCKETS_MS = (100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1250, 1500, 2000,
                       3000, 5000)  # and one more: above the last
@@ -72,7 +80,7 @@ def rollups_compute(*, hour: datetime) -> int:
 
     start, end = hour_of(hour), hour_of(hour) + timedelta(hours=1)
     sums: dict[tuple[int, int | None], _Sums] = defaultdict(_Sums)
-    calls = Call.objects.exclude(direction=Direction.BROWSER)
+    calls = Call.objects.exclude(direction__in=TEST_DIRECTIONS)
     for tenant_id, agent_id in calls.filter(started_at__gte=start, started_at__lt=end) \
             .values_list("tenant_id", "agent_id"):
         sums[(tenant_id, agent_id)].calls += 1
@@ -88,7 +96,7 @@ def rollups_compute(*, hour: datetime) -> int:
         if isinstance(total, int | float) and not isinstance(total, bool):
             row.cost_usd += float(total)
     turns = Turn.objects.filter(role=Role.AGENT, created_at__gte=start, created_at__lt=end) \
-        .exclude(call__direction=Direction.BROWSER)
+        .exclude(call__direction__in=TEST_DIRECTIONS)
     for tenant_id, agent_id, usage, *stages in turns.values_list(
             "tenant_id", "call__agent_id", "usage", *(f"{s}_ms" for s in STAGES)).iterator():
         row = sums[(tenant_id, agent_id)]

@@ -91,6 +91,21 @@ def call_start_browser(*, tenant: Tenant, agent: Agent, actor=None) -> Call:
     return call
 
 
+EVAL_CALL_PREFIX = "EV"  # call_sid of an evaluation call: never a Twilio CallSid (CA...)
+
+
+def call_start_eval(*, tenant: Tenant, agent: Agent, version) -> Call:
+    """A call playing one evaluation scenario in audio mode against `version`: stored like a
+    phone call (its transcript can be read), marked `direction=eval`."""
+    ensure_owned(tenant, agent)
+    call = Call.objects.create(
+        tenant=tenant, agent=agent, agent_version=version, phone_number=None,
+        call_sid=EVAL_CALL_PREFIX + uuid.uuid4().hex, from_number="", to_number="",
+        direction=Direction.EVAL, status=CallStatus.RINGING)
+    publish_event(tenant=tenant, type=EventType.CALL_STARTED, payload=_call_payload(call))
+    return call
+
+
 # Where each status sits in a call's life; callbacks may arrive out of order or twice.
 _STATUS_RANK = {CallStatus.QUEUED: 0, CallStatus.RINGING: 1, CallStatus.IN_PROGRESS: 2,
                 **{terminal: 3 for terminal in TERMINAL_STATUSES}}

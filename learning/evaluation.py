@@ -8,7 +8,10 @@ Checks (a list of objects on each scenario):
 - ``{"type": "tool_called", "name": "book_appointment", "arguments": {"when": "T10:00"}}``:
   the tool was called, each given argument containing the given text (arguments optional);
 - ``{"type": "ends_call"}`` / ``{"type": "transfers"}``: the agent hung up / handed over;
-- ``{"type": "max_turns", "turns": 3}``: it needed at most that many caller turns.
+- ``{"type": "max_turns", "turns": 3}``: it needed at most that many caller turns;
+- ``{"type": "max_latency_ms", "ms": 1500}``: every answer came within that time — in text
+  mode the brain's, in audio mode (learning/audio_eval.py) what the caller waited from the end
+  of their words to the agent's first audio.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from calls.realtime.providers.llm.base import (
 )
 
 CHECK_TYPES = {"reply_contains": ("text",), "tool_called": ("name",), "ends_call": (),
-               "transfers": (), "max_turns": ("turns",)}
+               "transfers": (), "max_turns": ("turns",), "max_latency_ms": ("ms",)}
 MAX_TOOL_ROUNDS = 4
 MAX_LINES = 20
 MAX_CHECKS = 20
@@ -58,6 +61,10 @@ def checks_problem(caller_lines: Any, checks: Any) -> dict[str, list[str]]:
         if kind == "max_turns" and not (isinstance(check["turns"], int) and check["turns"] > 0):
             errors["checks"] = [f"Check {position}: turns is a positive whole number."]
             break
+        if kind == "max_latency_ms" and not (isinstance(check["ms"], int)
+                                             and 0 < check["ms"] <= 60_000):
+            errors["checks"] = [f"Check {position}: ms is a whole number from 1 to 60000."]
+            break
         if kind == "tool_called" and not isinstance(check.get("arguments", {}), dict):
             errors["checks"] = [f"Check {position}: arguments is an object."]
             break
@@ -73,6 +80,7 @@ class Played:
     ended: bool = False
     transferred: bool = False
     caller_turns: int = 0
+    latencies_ms: list[int] = field(default_factory=list)  # one per answered caller turn
 
 
 async def play(llm: LLMProvider, conversation: Conversation, caller_lines: list[str],
@@ -86,10 +94,13 @@ async def play(llm: LLMProvider, conversation: Conversation, caller_lines: list[
         played.caller_turns += 1
         conversation.messages.append(Message(role="user", text=line,
                                              passages=(passages or {}).get(line, [])))
+        asked = time.monotonic()
         for _round in range(MAX_TOOL_ROUNDS + 1):
             said, calls, done = [], [], Done()
             async for event in llm.respond(conversation):
                 if isinstance(event, TextDelta):
+                    if not said and len(played.latencies_ms) < played.caller_turns:
+                        played.latencies_ms.append(round((time.monotonic() - asked) * 1000))
                     said.append(event.text)
                 elif isinstance(event, ToolCall):
                     calls.append(event)
@@ -128,6 +139,10 @@ def judge(check: dict[str, Any], played: Played) -> tuple[bool, str]:
         return played.ended, "" if played.ended else "the agent did not end the call"
     if kind == "transfers":
         return played.transferred, "" if played.transferred else "the agent did not transfer"
+    if kind == "max_latency_ms":
+        slowest = max(played.latencies_ms, default=0)
+        ok = slowest <= check["ms"]
+        return ok, "" if ok else f"an answer took {slowest} ms, more than {check['ms']} ms"
     ok = played.caller_turns <= check["turns"]
     return ok, "" if ok else f"{played.caller_turns} caller turns, more than {check['turns']}"
 
@@ -142,16 +157,22 @@ def suite_run(*, agent: Agent, version: AgentVersion) -> dict[str, Any]:
     for scenario in agent.eval_scenarios.order_by("id"):
         scenario_started = time.monotonic()
         played = play_lines(agent, frozen, list(scenario.caller_lines))
-        checks = [{"check": check, "passed": ok, "detail": detail}
-                  for check in scenario.checks for ok, detail in [judge(check, played)]]
-        results.append({
-            "scenario": scenario.name, "scenario_id": scenario.pk,
+        results.append(scenario_result(
+            scenario, played, latency_ms=round((time.monotonic() - scenario_started) * 1000)))
+    return {"results": results, "duration_ms": round((time.monotonic() - started) * 1000)}
+
+
+def scenario_result(scenario, played: Played, **measured: Any) -> dict[str, Any]:
+    """One scenario's entry in an EvalRun's results: each check judged, what the agent said
+    and did, and `measured` (its time; in audio mode the call and the greeting's delay)."""
+    checks = [{"check": check, "passed": ok, "detail": detail}
+              for check in scenario.checks for ok, detail in [judge(check, played)]]
+    return {"scenario": scenario.name, "scenario_id": scenario.pk,
             "passed": all(c["passed"] for c in checks), "checks": checks,
             "replies": played.replies,
             "tool_calls": [{"name": c.name, "arguments": c.arguments}
                            for c in played.tool_calls],
-            "latency_ms": round((time.monotonic() - scenario_started) * 1000)})
-    return {"results": results, "duration_ms": round((time.monotonic() - started) * 1000)}
+            "answer_ms": played.latencies_ms, **measured}
 
 
 def play_lines(agent: Agent, frozen, lines: list[str]) -> Played:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.db.models import Avg, Count, Q
 from django.db.models.functions import TruncMonth
 
-from calls.models import Call
+from calls.models import TEST_DIRECTIONS, Call
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def agent_improvement(*, tenant, agent, months: int = 12) -> Improvement:
     from learning.models import EvalRun
 
     calls = Call.objects.filter(tenant=tenant, agent=agent).exclude(outcome="").exclude(
-        direction="browser")
+        direction__in=TEST_DIRECTIONS)
     by_version = []
     for version in agent.versions.order_by("number"):
         totals = calls.filter(agent_version=version).aggregate(**_measures())

@@ -62,13 +62,29 @@ class EvalScenario(TenantOwnedModel):
         return self.name
 
 
+class EvalMode(models.TextChoices):
+    TEXT = "text", "Text"  # the brain, turn by turn, no audio (learning/evaluation.py)
+    AUDIO = "audio", "Audio"  # phone calls through the media pipeline (learning/audio_eval.py)
+
+
+class EvalRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"  # the run itself could not finish (not a failing scenario)
+
+
 class EvalRun(TenantOwnedModel):
     """A suite run against one version (or the draft's snapshot): each scenario's checks with
-    what the agent said and did, and the time it took."""
+    what the agent said and did, and the time it took. Text runs finish in the request; audio
+    runs take real time (a worker plays each scenario as a call) and are `running` until then."""
 
     agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="eval_runs")
     version = models.ForeignKey("agents.AgentVersion", null=True, on_delete=models.SET_NULL,
                                 related_name="+")
+    mode = models.CharField(max_length=8, choices=EvalMode.choices, default=EvalMode.TEXT)
+    status = models.CharField(max_length=8, choices=EvalRunStatus.choices,
+                              default=EvalRunStatus.DONE)
+    error = models.CharField(max_length=500, blank=True)
     passed = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     results = models.JSONField(default=list)
@@ -76,7 +92,7 @@ class EvalRun(TenantOwnedModel):
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        return self.status == EvalRunStatus.DONE and self.failed == 0
 
     def __str__(self) -> str:
         return f"Evaluation of {self.agent_id}: {self.passed} passed, {self.failed} failed"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from calls.models import Call, CallEvent, Outcome, Role
+from calls.models import TEST_DIRECTIONS, Call, CallEvent, Outcome, Role
 from calls.realtime.call_control import BUILT_IN_TOOLS, TRANSFER_CALL
 
 MAX_CALLS = 50
@@ -112,7 +112,8 @@ def replay_gate(agent, snapshot: dict[str, Any]) -> None:
     if agent.published_version_id is None or settings.REPLAY_GATE_CALLS <= 0:
         return  # nothing to compare with: the first version is judged by its suite
     calls = list(Call.objects.filter(tenant_id=agent.tenant_id, agent=agent)
-                 .exclude(outcome="").order_by("-started_at", "-id")[:settings.REPLAY_GATE_CALLS])
+                 .exclude(outcome="").exclude(direction__in=TEST_DIRECTIONS)
+                 .order_by("-started_at", "-id")[:settings.REPLAY_GATE_CALLS])
     if len(calls) < settings.REPLAY_GATE_MIN_CALLS:
         return
     draft = {r.call_id: r for r in replay_calls(

@@ -19,7 +19,7 @@ from django.db.models import Count, Q
 
 from agents.models import Rollout, RolloutStatus
 from agents.rollouts import rollout_advance, rollout_roll_back
-from calls.models import Call, Direction, Outcome
+from calls.models import TEST_DIRECTIONS, Call, Outcome
 from tools.models import ExecutionStatus
 
 MIN_CALLS_PER_STEP = 20
@@ -52,7 +52,7 @@ def side(rollout: Rollout, version_id: int | None) -> Side:
     counts = (Call.objects.filter(tenant_id=rollout.tenant_id, agent_id=rollout.agent_id,
                                   agent_version_id=version_id,
                                   started_at__gte=rollout.step_started_at)
-              .exclude(outcome="").exclude(direction=Direction.BROWSER)  # members' tests
+              .exclude(outcome="").exclude(direction__in=TEST_DIRECTIONS)  # members' tests
               # Distinct: the tools' join repeats a call once per run.
               .aggregate(calls=Count("id", distinct=True),
                          errors=Count("id", distinct=True, filter=Q(

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from aybiza.core.errors import ApplicationError
 from aybiza.core.events import EventType, publish_event
-from calls.models import Call
+from calls.models import TEST_DIRECTIONS, Call
 from calls.realtime.providers.failover import ProviderError
 from compliance.crypto import encrypt_text_for_tenant
 from compliance.redaction import redact
@@ -128,25 +128,86 @@ def scenario_delete(*, tenant, scenario, actor=None) -> None:
     scenario.delete()
 
 
-def evaluation_run(*, tenant, agent, version_number: int | None = None, actor=None):
+def evaluation_run(*, tenant, agent, version_number: int | None = None, actor=None,
+                   mode: str = "text", wait: bool = False):
     """Run the agent's suite against a published version (by number), or the draft as it is
-    now (a draft snapshot, as a test call records). Stored, audited, returned."""
+    now (a draft snapshot, as a test call records). Stored, audited, returned. Text mode runs
+    here; an audio run (its scenarios as calls, in real time) is returned `running` and played
+    by a worker (`learning.run_evaluation`; a thread of this process in the embedded default),
+    or here with `wait` (a command)."""
     from agents.versions import version_for_call, version_get
     from aybiza.core.tenancy import ensure_owned
     from learning.evaluation import suite_run
-    from learning.models import EvalRun
+    from learning.models import EvalMode, EvalRun, EvalRunStatus
 
     ensure_owned(tenant, agent)
+    if mode not in EvalMode.values:
+        raise ApplicationError(f"Mode is one of {', '.join(EvalMode.values)}.",
+                               extra={"fields": {"mode": ["Not a mode."]}})
+    if not agent.eval_scenarios.exists():
+        raise ApplicationError(f"{agent.name} has no evaluation scenarios yet.",
+                               extra={"fields": {"scenarios": ["Add one first."]}})
     version = (version_get(tenant=tenant, agent=agent, number=version_number)
                if version_number is not None else version_for_call(agent, draft=True))
+    if mode == EvalMode.AUDIO:
+        run = EvalRun.objects.create(tenant=tenant, agent=agent, version=version,
+                                     mode=EvalMode.AUDIO, status=EvalRunStatus.RUNNING)
+        audit_record(action="eval.started", tenant=tenant, target=run, actor=actor,
+                     payload={"version": version.number, "mode": EvalMode.AUDIO})
+        if wait:
+            return evaluation_play(run_id=run.pk)
+        # learning.tasks hands it to a worker (or a thread of this process).
+        publish_event(tenant=tenant, type=EventType.EVALUATION_STARTED, payload=_run_payload(run))
+        return run
     outcome = suite_run(agent=agent, version=version)
-    passed = sum(1 for r in outcome["results"] if r["passed"])
-    run = EvalRun.objects.create(tenant=tenant, agent=agent, version=version, passed=passed,
-                                 failed=len(outcome["results"]) - passed,
-                                 results=outcome["results"], duration_ms=outcome["duration_ms"])
-    audit_record(action="eval.run", tenant=tenant, target=run, actor=actor,
-                 payload={"version": version.number, "passed": run.passed, "failed": run.failed})
+    return _evaluation_store(EvalRun(tenant=tenant, agent=agent, version=version), outcome,
+                             actor=actor)
+
+
+def evaluation_play(*, run_id: int):
+    """Play an audio run's scenarios as calls and store the verdicts (a worker's task; a run
+    that already finished is left as it is, so a redelivered task does nothing)."""
+    from learning.audio_eval import suite_run_audio
+    from learning.models import EvalRun, EvalRunStatus
+
+    run = EvalRun.objects.select_related("tenant", "agent", "version").filter(
+        pk=run_id, status=EvalRunStatus.RUNNING).first()
+    if run is None:
+        return None
+    try:
+        if run.version is None:
+            raise ApplicationError("The version under test was deleted.")
+        outcome = suite_run_audio(agent=run.agent, version=run.version)
+    except Exception as exc:
+        logger.exception("Audio evaluation %s failed", run_id)
+        run.status, run.error = EvalRunStatus.FAILED, str(exc)[:500]
+        run.save(update_fields=["status", "error", "updated_at"])
+        publish_event(tenant=run.tenant, type=EventType.EVALUATION_FINISHED,
+                      payload=_run_payload(run))
+        return run
+    return _evaluation_store(run, outcome, actor=None)
+
+
+def _evaluation_store(run, outcome: dict, *, actor):
+    from learning.models import EvalRunStatus
+
+    run.passed = sum(1 for r in outcome["results"] if r["passed"])
+    run.failed = len(outcome["results"]) - run.passed
+    run.results, run.duration_ms = outcome["results"], outcome["duration_ms"]
+    run.status = EvalRunStatus.DONE
+    run.save()
+    audit_record(action="eval.run", tenant=run.tenant, target=run, actor=actor,
+                 payload={"version": run.version.number if run.version else None,
+                          "mode": run.mode, "passed": run.passed, "failed": run.failed})
+    publish_event(tenant=run.tenant, type=EventType.EVALUATION_FINISHED,
+                  payload=_run_payload(run))
     return run
+
+
+def _run_payload(run) -> dict:
+    return {"run_id": run.pk, "agent_id": run.agent_id,
+            "version": run.version.number if run.version else None, "mode": run.mode,
+            "status": run.status, "passed": run.passed, "failed": run.failed}
 
 
 def replay_run(*, tenant, agent, call_ids: list[int] | None = None,
@@ -162,7 +223,8 @@ def replay_run(*, tenant, agent, call_ids: list[int] | None = None,
                if version_number is not None else version_for_call(agent, draft=True))
     finished = Call.objects.filter(tenant=tenant, agent=agent).exclude(outcome="")
     if call_ids is None:
-        calls = list(finished.order_by("-started_at", "-id")[:RECENT_CALLS])
+        calls = list(finished.exclude(direction__in=TEST_DIRECTIONS)
+                     .order_by("-started_at", "-id")[:RECENT_CALLS])
     else:
         if len(call_ids) > MAX_CALLS:
             raise ApplicationError(f"Replay at most {MAX_CALLS} calls at a time.",

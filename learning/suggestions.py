@@ -29,7 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from aybiza.core.text import sentences
-from calls.models import Role, Turn
+from calls.models import TEST_DIRECTIONS, Role, Turn
 from calls.realtime.providers.llm.base import Conversation, ToolSpec
 from calls.realtime.providers.llm.offline.matching import STRONG_MATCH, best_match, index_of
 from calls.realtime.providers.llm.offline.text import analyse, normalise
@@ -77,6 +77,7 @@ def learning_run(*, tenant, agent, now=None) -> LearningRun:
     since = last.calls_until if last else now - timedelta(days=LEARN_DAYS)
     call_ids = list(CallAnalysis.objects.filter(
         tenant=tenant, call__agent=agent, created_at__gt=since, created_at__lte=now)
+        .exclude(call__direction__in=TEST_DIRECTIONS)  # members' tests teach nothing
         .values_list("call_id", flat=True))
     # Read and drafted (a cloud model may take seconds) before the transaction that writes.
     unanswered = _unanswered(tenant, agent, call_ids)

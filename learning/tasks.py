@@ -23,6 +23,49 @@ def analyze_call(call_id: int) -> None:
     call_analyze(call_id=call_id)
 
 
+# Audio evaluations take real time (their conversations): in the embedded default they get a
+# thread of their own, never the request that started them.
+_in_process_evaluations = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evaluation")
+
+
+@shared_task(name="learning.run_evaluation", ignore_result=True, acks_late=True)
+def run_evaluation(run_id: int) -> None:
+    """Play an audio evaluation run's scenarios as calls (learning/audio_eval.py)."""
+    from learning.services import evaluation_play
+
+    evaluation_play(run_id=run_id)
+
+
+@subscribe(EventType.EVALUATION_STARTED)
+def play_started_evaluation(event: Event) -> None:
+    """An audio run was started: a worker plays it (this process's evaluation thread when
+    tasks run in-process)."""
+    run_id = event.payload.get("run_id")
+    if not run_id or event.payload.get("mode") != "audio":
+        return
+    if current_app.conf.task_always_eager:
+        _in_process_evaluations.submit(_evaluate_in_process, run_id)
+    else:
+        run_evaluation.delay(run_id)
+
+
+def wait_for_in_process_evaluations(timeout_s: float = 600.0) -> None:
+    """Block until the evaluations queued in this process so far have run (tests, commands)."""
+    _in_process_evaluations.submit(lambda: None).result(timeout=timeout_s)
+
+
+def _evaluate_in_process(run_id: int) -> None:
+    from django.db import close_old_connections
+
+    close_old_connections()
+    try:
+        run_evaluation.apply(args=(run_id,), throw=True)
+    except Exception:
+        logger.exception("Evaluation %s failed", run_id)
+    finally:
+        close_old_connections()
+
+
 @shared_task(name="learning.advance_rollouts", ignore_result=True)
 def advance_rollouts() -> int:
     """Beat, every 5 minutes (migration 0003): staged rollouts advance or roll back."""

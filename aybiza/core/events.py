@@ -38,6 +38,10 @@ class EventType(StrEnum):
     ALERT_RESOLVED = "alert.resolved"
     # A campaign's row was called (or given up): counts per state (calls/campaigns.py).
     CAMPAIGN_PROGRESS = "campaign.progress"
+    # An agent's evaluation suite run (learning/): an audio run is played by a worker on
+    # `evaluation.started`; `evaluation.finished` carries its verdict (a CI can wait for it).
+    EVALUATION_STARTED = "evaluation.started"
+    EVALUATION_FINISHED = "evaluation.finished"
 
 
 # What event webhooks carry (and may subscribe to). `turn.completed` and `call.state` (many per

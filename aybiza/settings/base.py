@@ -184,6 +184,7 @@ SPECTACULAR_SETTINGS = {
         "CallStatusEnum": "calls.models.CallStatus",
         "TransferStateEnum": "calls.transfer_models.TransferState",
         "AlertStateEnum": "calls.models.AlertState",
+        "RolloutStepEnum": [(1, 1), (10, 10), (50, 50)],  # a rollout's first share: publish and rollout
     },
 }
 

@@ -123,6 +123,15 @@ def _make_published_agent(tenant: Tenant):
     return agent
 
 
+def _make_agent_with_suite(tenant: Tenant):
+    from learning.services import scenario_create
+
+    agent = _make_agent(tenant)
+    scenario_create(tenant=tenant, agent=agent, name="Hours", caller_lines=["Hours?"],
+                    checks=[{"type": "reply_contains", "text": "Nine"}])
+    return agent
+
+
 def _make_agent_with_candidate(tenant: Tenant):
     from agents.services import agent_update
     from agents.versions import version_for_call
@@ -296,6 +305,8 @@ OWNED_FOR_ROUTE: dict[tuple[str, str], Callable[[Tenant], models.Model]] = {
     ("agent", "versions_diff"): _make_published_agent,
     # A rollout needs a version beyond the published one: v1 published, v2 a draft snapshot.
     ("agent", "rollout"): lambda tenant: _make_agent_with_candidate(tenant),
+    # An evaluation needs a suite to run.
+    ("agent", "evaluate"): _make_agent_with_suite,
     # Outbound calls and campaigns need a live agent with a number (the bodies name it).
     ("call", "create"): _make_live_line,
     ("campaign", "create"): _make_live_line,

@@ -1,0 +1,73 @@
+"""Evaluation suites in audio mode: scenarios as phone calls through the media pipeline in this
+process — the caller's lines spoken, the agent's recogniser, brain and voice — judged by the
+same checks as text mode; started over the API and played by the evaluation thread (a worker's
+task in production)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.demo import demo_seed
+from agents.models import Agent
+from calls.models import Call, Direction
+from learning.models import EvalScenario
+from learning.tasks import wait_for_in_process_evaluations
+from tools.models import ToolExecution
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+KEPT = ("Answers the opening hours", "Books an appointment", "Ends the call on goodbye")
+
+
+@pytest.fixture
+def demo():
+    seed = demo_seed(number="+15550100000")
+    agent = Agent.objects.get(pk=seed.agent_id)
+    agent.eval_scenarios.exclude(name__in=KEPT).delete()  # a few calls keep the test short
+    booking = agent.eval_scenarios.get(name="Books an appointment")
+    booking.checks = [*booking.checks, {"type": "max_latency_ms", "ms": 3000}]
+    booking.save()
+    EvalScenario.objects.create(
+        tenant=agent.tenant, agent=agent, name="Claims Sunday opening",
+        caller_lines=["What are your opening hours?"],
+        checks=[{"type": "reply_contains", "text": "open on Sundays"}])
+    return agent
+
+
+def test_an_audio_run_plays_each_scenario_as_a_call_and_judges_it(demo, api_client_for):
+    api = api_client_for(demo.tenant)
+    url = f"/api/v1/agents/{demo.pk}/evaluate/"
+    # when an audio run is started over the API
+    started = api.post(url, {"mode": "audio"}, format="json")
+    assert started.status_code == 202, started.json()
+    assert started.json()["status"] == "running" and started.json()["mode"] == "audio"
+    wait_for_in_process_evaluations()
+    # then it was played, and each scenario judged on what its call did
+    [run] = api.get(f"/api/v1/agents/{demo.pk}/evaluations/").json()["results"]
+    assert run["status"] == "done" and (run["passed"], run["failed"]) == (3, 1), run
+    results = {r["scenario"]: r for r in run["results"]}
+    claims = results["Claims Sunday opening"]
+    assert not claims["passed"]
+    assert claims["checks"][0]["detail"] == "no reply mentions “open on Sundays”"
+    assert any("Monday to Friday" in reply for reply in claims["replies"])
+    booking = results["Books an appointment"]
+    assert booking["tool_calls"][0]["name"] == "book_appointment"
+    assert "T10:00" in booking["tool_calls"][0]["arguments"]["when"]
+    assert len(booking["answer_ms"]) == 3 and max(booking["answer_ms"]) <= 3000
+    assert all(r["greeting_ms"] is not None for r in run["results"])
+    # each scenario was a stored call of its own, kept apart from callers' calls
+    calls = Call.objects.filter(pk__in=[r["call_id"] for r in run["results"]])
+    assert {c.direction for c in calls} == {Direction.EVAL} and calls.count() == 4
+    assert calls.get(pk=results["Ends the call on goodbye"]["call_id"]).outcome == "agent_ended"
+    assert {c.agent_version.number for c in calls} == {run["version"]}  # the version tested
+    # the booking tool was recorded, never run: a test books nothing
+    assert not ToolExecution.objects.exists()
+
+
+def test_a_run_in_an_unknown_mode_or_without_scenarios_is_refused(demo, api_client_for):
+    api = api_client_for(demo.tenant)
+    url = f"/api/v1/agents/{demo.pk}/evaluate/"
+    assert api.post(url, {"mode": "video"}, format="json").status_code == 400
+    demo.eval_scenarios.all().delete()
+    refused = api.post(url, {"mode": "audio"}, format="json")
+    assert refused.status_code == 400 and "no evaluation scenarios" in \
+        refused.json()["error"]["message"]
