@@ -184,7 +184,8 @@ SPECTACULAR_SETTINGS = {
         "CallStatusEnum": "calls.models.CallStatus",
         "TransferStateEnum": "calls.transfer_models.TransferState",
         "AlertStateEnum": "calls.models.AlertState",
-        "RolloutStepEnum": [(1, 1), (10, 10), (50, 50)],  # a rollout's first share: publish and rollout
+        # A rollout's first share, taken by both publish and rollout.
+        "RolloutStepEnum": [(1, 1), (10, 10), (50, 50)],
     },
 }
 
