@@ -50,13 +50,26 @@ async def _all(agent: Agent, version: AgentVersion, scenarios: list) -> list[dic
 
 async def play_scenario(agent: Agent, version: AgentVersion, scenario) -> dict[str, Any]:
     """One scenario as a call; its result entry (scenario_result) with the call's id."""
+    from calls.simulator.caller import parse_script
+
+    started = time.monotonic()
+    call_id, report, played = await play_call(agent, version, parse_script(
+        list(scenario.caller_lines)))
+    return scenario_result(scenario, played, call_id=call_id, greeting_ms=report.greeting_ms,
+                           latency_ms=round((time.monotonic() - started) * 1000))
+
+
+async def play_call(agent: Agent, version: AgentVersion, steps: list, *,
+                    caller=None) -> tuple[int, Any, Played]:
+    """`steps` (calls.simulator.caller) said by `caller` (a ScriptedCaller speaking them with
+    the hibari voice by default) on a new evaluation call to `version`: the call's id, the
+    caller's report and what the call did."""
     from calls.eval_calls import EvalStreamConsumer, InProcessSocket, eval_scope
     from calls.services import call_start_eval
-    from calls.simulator.caller import ScriptedCaller, parse_script
+    from calls.simulator.caller import ScriptedCaller
     from calls.simulator.phone import MediaStreamPeer, StreamInfo, new_sid
     from calls.twilio import STREAM_TOKEN_PARAMETER, stream_token_issue
 
-    started = time.monotonic()
     call = await database_sync_to_async(call_start_eval)(tenant=agent.tenant, agent=agent,
                                                          version=version)
     tool_calls: list[ToolCall] = []
@@ -64,18 +77,17 @@ async def play_scenario(agent: Agent, version: AgentVersion, scenario) -> dict[s
     info = StreamInfo(call_sid=call.call_sid, account_sid=ACCOUNT_SID, url="", twiml="",
                       parameters={STREAM_TOKEN_PARAMETER: stream_token_issue(
                           call_id=call.pk, tenant_id=call.tenant_id)})
-    caller = ScriptedCaller(None, to="", from_="", transcriber=None,
-                            turn_timeout_s=TURN_TIMEOUT_S, printer=lambda line: None)
+    caller = caller or ScriptedCaller(None, to="", from_="", transcriber=None,
+                                      turn_timeout_s=TURN_TIMEOUT_S, printer=lambda line: None)
     try:
         await socket.open()
         report = await caller.converse(MediaStreamPeer(socket, info, stream_sid=new_sid("MZ")),
-                                       parse_script(list(scenario.caller_lines)))
+                                       steps)
     finally:
         await socket.finished()
     played = await database_sync_to_async(_played)(call.pk, tool_calls)
     played.latencies_ms = list(report.latencies_ms)
-    return scenario_result(scenario, played, call_id=call.pk, greeting_ms=report.greeting_ms,
-                           latency_ms=round((time.monotonic() - started) * 1000))
+    return call.pk, report, played
 
 
 def _played(call_id: int, tool_calls: list[ToolCall]) -> Played:

@@ -5,7 +5,8 @@ Text mode (`learning.evaluation.play_lines`): the caller's words as stored (reda
 number reads as `[NAME]`, `[PHONE]`), the version's own brain, knowledge, documents, tools and
 call control; tools are recorded, not run. What happened comes from the call's record: the
 tools its agent called (the `tool_calls` events, built-ins included), its outcome and its
-answers. Audio replay through the media pipeline is not built.
+answers. Audio mode, with the caller's recorded voice through the media pipeline, is
+learning/audio_replay.py.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class CallReplay:
     original: Behaviour
     replayed: Behaviour
     differences: list[str] = field(default_factory=list)
+    mode: str = "text"  # "audio": the call's recorded caller audio (learning/audio_replay.py)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,7 +56,7 @@ def replay_calls(*, agent, version, calls: list[Call]) -> list[CallReplay]:
     for call in calls[:MAX_CALLS]:
         turns = list(call.turns.order_by("index").values_list("role", "text"))
         lines = [text for role, text in turns if role == Role.CALLER and text.strip()]
-        original = _what_happened(call, turns)
+        original = what_happened(call, turns)
         played = play_lines(agent, frozen, lines) if lines else None
         replayed = Behaviour(
             tools=[c.name for c in played.tool_calls if c.name not in CALL_CONTROL]
@@ -64,11 +66,11 @@ def replay_calls(*, agent, version, calls: list[Call]) -> list[CallReplay]:
             answer_chars=sum(len(reply) for reply in played.replies) if played else 0)
         replays.append(CallReplay(call_id=call.pk, caller_turns=len(lines), original=original,
                                   replayed=replayed,
-                                  differences=_differences(original, replayed)))
+                                  differences=behaviour_differences(original, replayed)))
     return replays
 
 
-def _what_happened(call: Call, turns: list[tuple[str, str]]) -> Behaviour:
+def what_happened(call: Call, turns: list[tuple[str, str]]) -> Behaviour:
     tools = [entry.get("name", "") for payload in CallEvent.objects.filter(
         tenant_id=call.tenant_id, call=call, type="tool_calls").order_by("id")
         .values_list("payload", flat=True) for entry in (payload or {}).get("calls", [])
@@ -83,7 +85,7 @@ def _what_happened(call: Call, turns: list[tuple[str, str]]) -> Behaviour:
                      transferred=call.outcome == Outcome.TRANSFERRED, answer_chars=answers)
 
 
-def _differences(original: Behaviour, replayed: Behaviour) -> list[str]:
+def behaviour_differences(original: Behaviour, replayed: Behaviour) -> list[str]:
     found = []
     if original.tools != replayed.tools:
         found.append(f"tools: {', '.join(original.tools) or 'none'} → "

@@ -211,9 +211,10 @@ def _run_payload(run) -> dict:
 
 
 def replay_run(*, tenant, agent, call_ids: list[int] | None = None,
-               version_number: int | None = None, actor=None) -> list:
+               version_number: int | None = None, actor=None, audio: bool = False) -> list:
     """Replay the agent's chosen calls (default: its RECENT_CALLS latest finished ones) against
-    a version by number or the draft as it is now; audited, not stored."""
+    a version by number or the draft as it is now; audited, not stored. `audio`: recorded calls
+    with their caller's own voice through the media pipeline (real time: a command's)."""
     from agents.versions import version_for_call, version_get
     from aybiza.core.tenancy import ensure_owned
     from learning.replay import MAX_CALLS, RECENT_CALLS, replay_calls
@@ -235,9 +236,15 @@ def replay_run(*, tenant, agent, call_ids: list[int] | None = None,
             raise ApplicationError("Calls not found among this agent's finished calls: "
                                    f"{', '.join(map(str, sorted(missing)))}.",
                                    extra={"field": "calls"})
-    replays = replay_calls(agent=agent, version=version, calls=calls)
+    if audio:
+        from learning.audio_replay import replay_calls_audio
+
+        replays = replay_calls_audio(agent=agent, version=version, calls=calls, actor=actor)
+    else:
+        replays = replay_calls(agent=agent, version=version, calls=calls)
     audit_record(action="replay.run", tenant=tenant, target=agent, actor=actor,
                  payload={"version": version.number, "calls": [c.pk for c in calls],
+                          "audio": [r.call_id for r in replays if r.mode == "audio"],
                           "differing": sum(1 for r in replays if r.differences)})
     return replays
 

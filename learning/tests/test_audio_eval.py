@@ -71,3 +71,41 @@ def test_a_run_in_an_unknown_mode_or_without_scenarios_is_refused(demo, api_clie
     refused = api.post(url, {"mode": "audio"}, format="json")
     assert refused.status_code == 400 and "no evaluation scenarios" in \
         refused.json()["error"]["message"]
+
+
+def test_audio_replay_says_a_recorded_calls_own_audio_to_a_version(demo):
+    import asyncio
+
+    from agents.versions import version_for_call
+    from calls.simulator.caller import parse_script
+    from compliance.models import AuditEvent
+    from learning.audio_eval import play_call
+    from learning.services import replay_run
+
+    # given a recorded call: a caller asks the hours and says goodbye
+    published = demo.published_version
+    demo.tenant  # noqa: B018 - loaded before the event loop
+    call_id, _, played = asyncio.run(play_call(demo, published, parse_script(
+        ["What are your opening hours?", "Thank you, goodbye."])))
+    call = Call.objects.get(pk=call_id)
+    assert call.recording and played.ended
+    # when it is replayed in audio against the same version, and against a draft that forgot
+    # the hours
+    same = replay_run(tenant=demo.tenant, agent=demo, call_ids=[call_id],
+                      version_number=published.number, audio=True)
+    knowledge = [{"question": k.question, "answer": k.answer} for k in demo.knowledge.all()
+                 if "hours" not in k.question.lower()]
+    from agents.services import agent_update
+
+    agent_update(tenant=demo.tenant, agent=demo, knowledge=knowledge)
+    forgetful = version_for_call(demo, draft=True)
+    changed = replay_run(tenant=demo.tenant, agent=demo, call_ids=[call_id],
+                         version_number=forgetful.number, audio=True)
+    # then the recording was heard again (and its reading audited): the same version acts as
+    # it did, the forgetful one answers otherwise
+    assert same[0].mode == "audio" and same[0].caller_turns == 2
+    assert same[0].differences == [], same[0]
+    assert changed[0].mode == "audio" and changed[0].differences, changed[0]
+    assert AuditEvent.objects.filter(action="call.recording_accessed").count() == 2
+    replays = Call.objects.filter(direction=Direction.EVAL).exclude(pk=call_id)
+    assert replays.count() == 2
