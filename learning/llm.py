@@ -6,6 +6,8 @@
   failed extraction.
 - The answer a learning suggestion proposes for a question callers asked (`draft_answer`): from
   the agent's knowledge and documents only, or nothing.
+- The grouping of the questions the agent could not answer (`group_questions`): the same
+  information asked in other words goes together.
 """
 
 from __future__ import annotations
@@ -33,6 +35,14 @@ You get the agent's instructions, its knowledge entries, a passage of its docume
 question callers asked that it could not answer. Write the answer the agent should say: one or
 two short spoken sentences, using only the facts given. If they do not contain the answer, reply
 with exactly UNKNOWN. Never invent prices, hours, names or policies."""
+GROUP_INSTRUCTIONS = """You group questions callers asked a phone voice agent that it could not
+answer. Questions asking for the same information belong together, whatever their wording
+("Do you whiten teeth?", "How much is whitening?"). Answer with exactly one JSON object and
+nothing else: {"groups": [{"question": "the group's question in its clearest wording",
+"members": [the numbers of its questions]}]}. Use each number at most once; leave out what is
+not a question for information. Never add facts: the questions are redacted, keep markers such
+as [NAME] as they are."""
+MAX_GROUPED = 200  # questions in one grouping request; more are grouped offline
 UNKNOWN = "UNKNOWN"
 CLOUD_MODELS = ("bedrock", "openai")  # the agents whose own model does this work
 FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
@@ -92,8 +102,9 @@ def _call_description(record: CallRecord) -> str:
     return "\n".join(lines)
 
 
-async def _ask_json(llm: LLMProvider, prompt: str) -> dict[str, Any]:
-    text = await _ask(llm, prompt)
+async def _ask_json(llm: LLMProvider, prompt: str, *,
+                    system: str = INSTRUCTIONS) -> dict[str, Any]:
+    text = await _ask(llm, prompt, system=system)
     try:
         data = json.loads(FENCE.sub("", text.strip()))
     except json.JSONDecodeError as exc:
@@ -122,6 +133,39 @@ def draft_answer(llm: LLMProvider, *, instructions: str, knowledge: list[tuple[s
 
     answer = FENCE.sub("", asyncio.run(ask()).strip()).strip().strip('"')
     return "" if not answer or answer.upper().startswith(UNKNOWN) else answer[:1000]
+
+
+def group_questions(llm: LLMProvider, questions: list[str]) -> list[tuple[str, list[int]]]:
+    """The model's grouping of `questions`: (the group's question, indexes into `questions`),
+    each index in one group at most. Raises AnalysisFailed on a reply that is not such a
+    grouping (sync: the learning job runs in a Celery worker)."""
+    if len(questions) > MAX_GROUPED:
+        raise AnalysisFailed(f"{len(questions)} questions: more than {MAX_GROUPED} to group.")
+    prompt = "Questions:\n" + "\n".join(f"{n}. {q}" for n, q in enumerate(questions, start=1))
+
+    async def ask() -> dict[str, Any]:
+        try:
+            return await _ask_json(llm, prompt, system=GROUP_INSTRUCTIONS)
+        finally:
+            close = getattr(llm, "aclose", None)
+            if close is not None:
+                await close()
+
+    groups, seen = [], set()
+    raw = asyncio.run(ask()).get("groups")
+    if not isinstance(raw, list):
+        raise AnalysisFailed("The model's grouping has no \"groups\" list.")
+    for group in raw:
+        question = group.get("question") if isinstance(group, dict) else None
+        members = group.get("members") if isinstance(group, dict) else None
+        if not (isinstance(question, str) and question.strip() and isinstance(members, list)):
+            raise AnalysisFailed(f"A group is not {{\"question\", \"members\"}}: {group!r:.200}")
+        indexes = [m - 1 for m in members if isinstance(m, int) and not isinstance(m, bool)
+                   and 0 < m <= len(questions) and m - 1 not in seen]
+        seen.update(indexes)
+        if indexes:
+            groups.append((question.strip()[:300], indexes))
+    return groups
 
 
 async def _ask(llm: LLMProvider, prompt: str, *, system: str = INSTRUCTIONS) -> str:

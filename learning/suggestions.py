@@ -10,10 +10,10 @@ Read since the agent's last run (at first, the last LEARN_DAYS days):
 Each suggestion keeps its evidence: the calls, how often, and up to MAX_EXAMPLES redacted
 quotes. The same finding again updates its open suggestion; a dismissed or accepted one is not
 raised again. Nothing reaches callers by itself: accepting a knowledge entry adds it to the
-draft, which is published through the evaluation gate like any edit. The grouping is
-deterministic for every agent; an agent with a cloud model has it draft each proposed answer
-from the agent's knowledge and documents (or say it cannot), offline agents get the documents'
-best passage.
+draft, which is published through the evaluation gate like any edit. Offline agents get the
+deterministic grouping and the documents' best passage as the answer; an agent with a cloud
+model has it group the new questions by meaning (the offline grouping if it fails) and draft
+each proposed answer from the agent's knowledge and documents (or say it cannot).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from calls.realtime.providers.llm.base import Conversation, ToolSpec
 from calls.realtime.providers.llm.offline.matching import STRONG_MATCH, best_match, index_of
 from calls.realtime.providers.llm.offline.text import analyse, normalise
 from calls.realtime.providers.llm.routing import ACTION
-from learning.llm import CLOUD_MODELS, draft_answer
+from learning.llm import CLOUD_MODELS, draft_answer, group_questions
 from learning.models import (
     CallAnalysis,
     LearningRun,
@@ -64,6 +64,7 @@ class _Group:
     terms: set[str]
     quotes: list[tuple[int, str]] = field(default_factory=list)  # (call id, redacted quote)
     fingerprint: str = ""  # set for an open suggestion raised by an earlier run
+    question: str = ""  # the group's question as a cloud model worded it
 
     @property
     def calls(self) -> list[int]:
@@ -119,11 +120,15 @@ def _unanswered(tenant, agent, call_ids: list[int]) -> list[dict]:
             groups.append(_Group(terms=set(terms), quotes=[(call_id, text)]))
         else:
             group.quotes.append((call_id, text))
+    if agent.llm_provider in CLOUD_MODELS:
+        groups = [g for g in groups if g.fingerprint] + _grouped_by_model(
+            agent, [g for g in groups if not g.fingerprint])
     findings = []
     for group in groups:
         if not group.quotes or (not group.fingerprint and len(group.calls) < MIN_CALLS):
             continue
-        question = Counter(quote for _, quote in group.quotes).most_common(1)[0][0]
+        question = group.question or Counter(
+            quote for _, quote in group.quotes).most_common(1)[0][0]
         findings.append({
             "fingerprint": group.fingerprint or _fingerprint(" ".join(sorted(group.terms))),
             "title": f"Callers ask: “{question}”",
@@ -132,6 +137,25 @@ def _unanswered(tenant, agent, call_ids: list[int]) -> list[dict]:
             "effect": f"{len(group.calls)} calls asked this and the agent had no answer; with "
                       "an entry, it answers instead of saying it did not understand."})
     return findings
+
+
+def _grouped_by_model(agent, groups: list[_Group]) -> list[_Group]:
+    """The new questions (not joined to an open suggestion) grouped again by the agent's cloud
+    model, which sees that "how much is whitening" and "do you bleach teeth" ask the same; the
+    offline groups when it fails or answers something else."""
+    from calls.realtime.agent_providers import llm_for_agent
+
+    quotes = [quote for group in groups for quote in group.quotes]
+    if len(quotes) < MIN_CALLS:
+        return groups  # nothing to bring together
+    try:
+        grouped = group_questions(llm_for_agent(agent), [text for _, text in quotes])
+    except Exception as exc:  # noqa: BLE001 - the offline grouping still finds the questions
+        logger.warning("The %s model could not group agent %s's questions (%r); the offline "
+                       "grouping is used", agent.llm_provider, agent.pk, exc)
+        return groups
+    return [_Group(terms=_topic(question), quotes=[quotes[i] for i in members],
+                   question=question) for question, members in grouped]
 
 
 def _failing_tools(tenant, agent, call_ids: list[int]) -> int:

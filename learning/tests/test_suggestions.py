@@ -154,6 +154,13 @@ def test_twenty_unanswered_calls_to_a_published_version_that_answers(demo):
     assert played.replies == ["Yes, teeth whitening is 300 dollars a session."]
 
 
+def grouped(*groups: tuple[str, list[int]]) -> str:
+    """A model's grouping reply."""
+    import json
+
+    return json.dumps({"groups": [{"question": q, "members": m} for q, m in groups]})
+
+
 def _with_openai(agent, fake_openai) -> None:
     agent.llm_provider = "openai"
     agent.provider_options = {"llm": fake_openai.provider_options()}
@@ -169,13 +176,14 @@ def test_an_agent_with_a_cloud_model_has_it_draft_the_answer(demo, fake_openai):
     for question in WHITENING[:2]:
         asked(demo, question)  # analysed offline, before the agent moves to the cloud model
     _with_openai(demo, fake_openai)
-    fake_openai.queue(text_answer("Yes, we whiten teeth on Fridays, ", "300 dollars a session."))
+    fake_openai.queue(text_answer(grouped(("Do you whiten teeth?", [1, 2]))),
+                      text_answer("Yes, we whiten teeth on Fridays, ", "300 dollars a session."))
     learning_run(tenant=demo.tenant, agent=demo)
     proposal = Suggestion.objects.get().proposal
     assert proposal["answer"] == "Yes, we whiten teeth on Fridays, 300 dollars a session."
     assert proposal["answer_by"] == "openai"
     # the model was given the facts and told to invent nothing
-    [request] = fake_openai.requests
+    [_grouping, request] = fake_openai.requests
     system, user = request["messages"][0]["content"], request["messages"][-1]["content"]
     assert "Never invent" in system and "UNKNOWN" in system
     assert "300 dollars a session, on Fridays" in user and "opening hours" in user.lower()
@@ -189,9 +197,50 @@ def test_a_model_that_cannot_answer_leaves_the_answer_to_the_member(demo, fake_o
     for question in WHITENING[:2]:
         asked(demo, question)
     _with_openai(demo, fake_openai)
-    fake_openai.queue(*([text_answer("UNKNOWN")] if reply == "UNKNOWN" else
-                        [http_error(500)] * 4))
+    fake_openai.queue(*([text_answer(grouped(("Do you whiten teeth?", [1, 2]))),
+                         text_answer("UNKNOWN")] if reply == "UNKNOWN" else
+                        [http_error(500)] * 8))  # the grouping and the draft both fail
     learning_run(tenant=demo.tenant, agent=demo)
     proposal = Suggestion.objects.get().proposal
     assert proposal["answer"] == ""  # no documents: nothing to propose offline either
     assert proposal["answer_by"] == ("openai" if reply == "UNKNOWN" else "offline")
+
+
+def test_a_cloud_model_groups_questions_by_meaning_and_a_bad_grouping_falls_back(
+        demo, fake_openai):
+    from tests.fakes.openai import text_answer
+
+    # given callers asking one thing in words the offline grouping cannot bring together
+    bleach = asked(demo, "What does bleaching cost?")
+    whiten = asked(demo, "Do you do teeth whitening?")
+    kids = asked(demo, "Do you see children?")
+    _with_openai(demo, fake_openai)
+    fake_openai.queue(
+        text_answer(grouped(("Do you offer teeth whitening, and what does it cost?", [1, 2]),
+                            ("Do you treat children?", [3]))),
+        text_answer("UNKNOWN"))
+    # when the learning job runs
+    learning_run(tenant=demo.tenant, agent=demo)
+    # then the model's group of two calls is one suggestion, in its wording; one call is not
+    suggestion = Suggestion.objects.get()
+    assert suggestion.proposal["question"] == ("Do you offer teeth whitening, and what does it "
+                                               "cost?")
+    assert suggestion.evidence["calls"] == sorted([bleach.pk, whiten.pk])
+    grouping = fake_openai.requests[0]
+    assert "same information" in grouping["messages"][0]["content"]
+    assert "1. What does bleaching cost?" in grouping["messages"][-1]["content"]
+    assert kids.pk not in suggestion.evidence["calls"]
+
+
+@pytest.mark.parametrize("reply", ['{"groups": "all of them"}', "Sure! Here are the groups.",
+                                   '{"groups": [{"question": "", "members": [1]}]}'])
+def test_a_grouping_that_is_not_one_leaves_the_offline_grouping(demo, fake_openai, reply):
+    from tests.fakes.openai import text_answer
+
+    for question in WHITENING:
+        asked(demo, question)
+    _with_openai(demo, fake_openai)
+    fake_openai.queue(text_answer(reply), text_answer("UNKNOWN"))
+    learning_run(tenant=demo.tenant, agent=demo)
+    suggestion = Suggestion.objects.get()
+    assert suggestion.proposal["question"] in WHITENING and suggestion.evidence["count"] == 3
