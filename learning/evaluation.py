@@ -6,7 +6,9 @@ answered `{"ok": true}`, so the agent goes on as after a success.
 Checks (a list of objects on each scenario):
 - ``{"type": "reply_contains", "text": "nine"}``: an agent reply contains the text (any case);
 - ``{"type": "tool_called", "name": "book_appointment", "arguments": {"when": "T10:00"}}``:
-  the tool was called, each given argument containing the given text (arguments optional);
+  the tool was called, each given argument containing the given text (arguments optional), and
+  its arguments matching ``"schema"`` when one is given (a JSON Schema, checked like a tool's:
+  ``{"required": ["when"], "properties": {"when": {"pattern": "T1[0-2]:"}}}``);
 - ``{"type": "ends_call"}`` / ``{"type": "transfers"}``: the agent hung up / handed over;
 - ``{"type": "max_turns", "turns": 3}``: it needed at most that many caller turns;
 - ``{"type": "max_latency_ms", "ms": 1500}``: every answer came within that time — in text
@@ -68,7 +70,24 @@ def checks_problem(caller_lines: Any, checks: Any) -> dict[str, list[str]]:
         if kind == "tool_called" and not isinstance(check.get("arguments", {}), dict):
             errors["checks"] = [f"Check {position}: arguments is an object."]
             break
+        if kind == "tool_called" and "schema" in check:
+            problem = _schema_problem(check["schema"])
+            if problem:
+                errors["checks"] = [f"Check {position}: schema: {problem}"]
+                break
     return errors
+
+
+def _schema_problem(schema: Any) -> str | None:
+    from django.core.exceptions import ValidationError
+
+    from tools.validation import validate_parameters_schema
+
+    try:
+        validate_parameters_schema(schema)
+    except ValidationError as exc:
+        return exc.messages[0]
+    return None
 
 
 @dataclass
@@ -128,13 +147,20 @@ def judge(check: dict[str, Any], played: Played) -> tuple[bool, str]:
         ok = any(wanted in reply.lower() for reply in played.replies)
         return ok, f"no reply mentions “{check['text']}”" if not ok else ""
     if kind == "tool_called":
+        from tools.validation import json_mismatch
+
+        mismatch = ""
         for call in played.tool_calls:
             if call.name == check["name"] and all(
                     str(value).lower() in str(call.arguments.get(key, "")).lower()
                     for key, value in (check.get("arguments") or {}).items()):
-                return True, ""
+                problem = json_mismatch(check["schema"], call.arguments) \
+                    if "schema" in check else None
+                if problem is None:
+                    return True, ""
+                mismatch = f"; its arguments do not match the schema: {problem}"
         seen = ", ".join(f"{c.name}({c.arguments})" for c in played.tool_calls) or "none"
-        return False, f"{check['name']} was not called as expected (calls: {seen})"
+        return False, f"{check['name']} was not called as expected (calls: {seen}){mismatch}"
     if kind == "ends_call":
         return played.ended, "" if played.ended else "the agent did not end the call"
     if kind == "transfers":

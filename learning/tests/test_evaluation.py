@@ -57,6 +57,9 @@ def test_a_draft_that_forgot_the_hours_fails_where_it_matters(demo, capsys):
     (["hi"], [{"type": "sings"}], "checks"),
     (["hi"], [{"type": "reply_contains"}], "checks"),
     (["hi"], [{"type": "max_turns", "turns": -1}], "checks"),
+    (["hi"], [{"type": "max_latency_ms", "ms": 0}], "checks"),
+    (["hi"], [{"type": "tool_called", "name": "x", "schema": {"type": "strin"}}], "checks"),
+    (["hi"], [{"type": "tool_called", "name": "x", "schema": {"$ref": "http://x/s"}}], "checks"),
 ])
 def test_a_scenario_that_cannot_run_is_refused_at_its_field(demo, lines, checks, field):
     with pytest.raises(ApplicationError) as refused:
@@ -131,3 +134,24 @@ def test_publishing_needs_the_suite_to_pass_unless_an_owner_overrides(demo, djan
     demo.refresh_from_db()
     assert demo.published_version.number == 2
     assert AuditEvent.objects.filter(action="agent.publish_overrode_evaluation").exists()
+
+
+def test_a_tool_check_with_a_schema_judges_the_arguments_against_it(demo):
+    booking = ["I would like to book an appointment.", "Next Tuesday at ten in the morning.",
+               "Yes, please."]
+    scenario_create(tenant=demo.tenant, agent=demo, name="Books in the morning",
+                    caller_lines=booking, checks=[{
+                        "type": "tool_called", "name": "book_appointment",
+                        "schema": {"type": "object", "required": ["when"],
+                                   "properties": {"when": {"pattern": "T(0[89]|1[01]):"}}}}])
+    scenario_create(tenant=demo.tenant, agent=demo, name="Books in the afternoon",
+                    caller_lines=booking, checks=[{
+                        "type": "tool_called", "name": "book_appointment",
+                        "schema": {"type": "object",
+                                   "properties": {"when": {"pattern": "T1[3-7]:"}}}}])
+    run = evaluation_run(tenant=demo.tenant, agent=demo)
+    results = {r["scenario"]: r for r in run.results}
+    assert results["Books in the morning"]["passed"]
+    afternoon = results["Books in the afternoon"]
+    assert not afternoon["passed"]
+    assert "do not match the schema: when: " in afternoon["checks"][0]["detail"]
