@@ -94,7 +94,9 @@ def _played(call_id: int, tool_calls: list[ToolCall]) -> Played:
     """What the call stored, as the checks read it."""
     call = Call.objects.get(pk=call_id)
     turns = list(call.turns.order_by("index").values_list("role", "text"))
+    total = (call.cost or {}).get("total_usd")
     return Played(
+        cost_usd=float(total) if isinstance(total, int | float) else 0.0,
         replies=[text for role, text in turns if role == Role.AGENT],
         tool_calls=list(tool_calls),
         ended=call.outcome == Outcome.AGENT_ENDED or any(c.name == END_CALL for c in tool_calls),

@@ -100,12 +100,16 @@ class Played:
     transferred: bool = False
     caller_turns: int = 0
     latencies_ms: list[int] = field(default_factory=list)  # one per answered caller turn
+    cost_usd: float = 0.0  # the model's rounds at the configured prices (audio: the call's)
 
 
 async def play(llm: LLMProvider, conversation: Conversation, caller_lines: list[str],
-               passages: dict[str, list[str]] | None = None) -> Played:
+               passages: dict[str, list[str]] | None = None, *, priced_as: str = "") -> Played:
     """The caller's lines through the brain; `passages` are the agent's document passages per
-    line, found beforehand (a call searches them as each line is said)."""
+    line, found beforehand (a call searches them as each line is said). `priced_as`: the
+    provider whose prices cost its rounds (calls/realtime/costs.py)."""
+    from calls.realtime.costs import llm_usd
+
     played = Played()
     for line in caller_lines:
         if played.ended or played.transferred:
@@ -125,6 +129,9 @@ async def play(llm: LLMProvider, conversation: Conversation, caller_lines: list[
                     calls.append(event)
                 elif isinstance(event, Done):
                     done = event
+            if priced_as:
+                played.cost_usd += llm_usd(
+                    f"{priced_as}_fast" if done.tier == "fast" else priced_as, done.usage)
             text = "".join(said).strip()
             if text:
                 played.replies.append(text)
@@ -198,7 +205,8 @@ def scenario_result(scenario, played: Played, **measured: Any) -> dict[str, Any]
             "replies": played.replies,
             "tool_calls": [{"name": c.name, "arguments": c.arguments}
                            for c in played.tool_calls],
-            "answer_ms": played.latencies_ms, **measured}
+            "answer_ms": played.latencies_ms, "cost_usd": round(played.cost_usd, 6),
+            **measured}
 
 
 def play_lines(agent: Agent, frozen, lines: list[str]) -> Played:
@@ -213,13 +221,15 @@ def play_lines(agent: Agent, frozen, lines: list[str]) -> Played:
         timezone=frozen.agent.timezone)
     brain = _offline() if frozen.agent.llm_provider == "offline" else llm_for_agent(frozen.agent)
     return asyncio.run(_play_and_close(brain, conversation, lines,
-                                       _passages(agent, frozen.document_ids, lines)))
+                                       _passages(agent, frozen.document_ids, lines),
+                                       frozen.agent.llm_provider))
 
 
 async def _play_and_close(llm: LLMProvider, conversation: Conversation,
-                          caller_lines: list[str], passages: dict[str, list[str]]) -> Played:
+                          caller_lines: list[str], passages: dict[str, list[str]],
+                          priced_as: str) -> Played:
     try:
-        return await play(llm, conversation, caller_lines, passages)
+        return await play(llm, conversation, caller_lines, passages, priced_as=priced_as)
     finally:
         close = getattr(llm, "aclose", None)
         if close is not None:

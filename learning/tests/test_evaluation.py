@@ -80,7 +80,9 @@ def test_the_api_runs_the_suite_and_lists_the_runs(demo, api_client_for):
     assert api.get(base + "evaluations/").json()["results"][0]["id"] == run["id"]
 
 
-def test_a_cloud_model_is_evaluated_through_the_same_loop(demo, fake_openai):
+def test_a_cloud_model_is_evaluated_through_the_same_loop(demo, fake_openai, settings):
+    settings.PRICE_OPENAI_LLM_INPUT_PER_MTOK = 1000.0  # per million tokens: 20 in = $0.02
+    settings.PRICE_OPENAI_LLM_OUTPUT_PER_MTOK = 0.0
     demo.llm_provider = "openai"  # provider options are not a portal/API field: set directly
     demo.provider_options = {"llm": fake_openai.provider_options()}
     demo.save()
@@ -93,6 +95,8 @@ def test_a_cloud_model_is_evaluated_through_the_same_loop(demo, fake_openai):
     run = evaluation_run(tenant=demo.tenant, agent=demo)
     assert run.passed == 1, run.results
     assert run.results[0]["replies"][-1] == "You're booked for Tuesday at ten."
+    # each of the model's four rounds read 20 tokens: priced as the calls price them
+    assert run.results[0]["cost_usd"] == pytest.approx(4 * 20 * 1000.0 / 1e6)
 
 
 def test_publishing_needs_the_suite_to_pass_unless_an_owner_overrides(demo, django_user_model):
