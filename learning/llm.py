@@ -123,16 +123,22 @@ def draft_answer(llm: LLMProvider, *, instructions: str, knowledge: list[tuple[s
               f"\n\nDocument passage:\n{passage or '(none)'}\n\nQuestion callers asked: "
               f"{question}")
 
+    answer = draft_with(llm, system=ANSWER_INSTRUCTIONS, prompt=prompt).strip('"')
+    return "" if not answer or answer.upper().startswith(UNKNOWN) else answer[:1000]
+
+
+def draft_with(llm: LLMProvider, *, system: str, prompt: str) -> str:
+    """One request's text, stripped of code fences (sync: a Celery worker's learning job)."""
+
     async def ask() -> str:
         try:
-            return await _ask(llm, prompt, system=ANSWER_INSTRUCTIONS)
+            return await _ask(llm, prompt, system=system)
         finally:
             close = getattr(llm, "aclose", None)
             if close is not None:
                 await close()
 
-    answer = FENCE.sub("", asyncio.run(ask()).strip()).strip().strip('"')
-    return "" if not answer or answer.upper().startswith(UNKNOWN) else answer[:1000]
+    return FENCE.sub("", asyncio.run(ask()).strip()).strip()
 
 
 def group_questions(llm: LLMProvider, questions: list[str]) -> list[tuple[str, list[int]]]:

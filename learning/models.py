@@ -101,6 +101,8 @@ class EvalRun(TenantOwnedModel):
 class SuggestionKind(models.TextChoices):
     KNOWLEDGE_ENTRY = "knowledge_entry", "Knowledge entry"
     TOOL_FAILURES = "tool_failures", "Failing tool"
+    PROMPT_ADDITION = "prompt_addition", "Prompt addition"  # a task failing at one step
+    TURN_TAKING = "turn_taking", "Slow answers"  # and the turn-taking change, when it is that
 
 
 class SuggestionStatus(models.TextChoices):

@@ -251,9 +251,11 @@ def replay_run(*, tenant, agent, call_ids: list[int] | None = None,
 
 def suggestion_accept(*, tenant, suggestion, answer: str | None = None, actor=None):
     """Accept a suggestion: a knowledge entry joins the agent's draft (with `answer`, or the
-    proposed one); a failing tool is acknowledged. Callers hear it once the draft is published
-    (through its evaluation gate)."""
-    from agents.services import knowledge_add
+    proposed one); a prompt addition (`answer`, or the drafted one) is appended to the draft's
+    instructions; a turn-taking change is applied to the draft; a failing tool or a slow stage
+    without a change is acknowledged. Callers hear it once the draft is published (through its
+    gates)."""
+    from agents.services import agent_update, knowledge_add
     from learning.models import SuggestionKind, SuggestionStatus
 
     with transaction.atomic():
@@ -267,6 +269,20 @@ def suggestion_accept(*, tenant, suggestion, answer: str | None = None, actor=No
             knowledge_add(tenant=tenant, agent=suggestion.agent,
                           question=suggestion.proposal["question"], answer=text)
             suggestion.proposal = {**suggestion.proposal, "answer": text}
+        elif suggestion.kind == SuggestionKind.PROMPT_ADDITION:
+            text = (answer if answer is not None
+                    else suggestion.proposal.get("prompt_addition", "")).strip()
+            if not text:
+                raise ApplicationError("Write what to add to the agent's instructions.",
+                                       extra={"field": "answer"})
+            agent = suggestion.agent
+            prompt = f"{agent.system_prompt.rstrip()}\n\n{text}".strip()
+            agent_update(tenant=tenant, agent=agent, actor=actor, system_prompt=prompt)
+            suggestion.proposal = {**suggestion.proposal, "prompt_addition": text}
+        elif (suggestion.kind == SuggestionKind.TURN_TAKING
+              and suggestion.proposal.get("end_of_turn_silence_ms")):
+            agent_update(tenant=tenant, agent=suggestion.agent, actor=actor,
+                         end_of_turn_silence_ms=suggestion.proposal["end_of_turn_silence_ms"])
         return _decide(tenant, suggestion, SuggestionStatus.ACCEPTED, actor)
 
 

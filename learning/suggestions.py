@@ -7,6 +7,8 @@ Read since the agent's last run (at first, the last LEARN_DAYS days):
   knowledge entry, its answer proposed from the agent's documents when a passage fits (else
   left for the member to write).
 - **Failing tools**: a tool that failed MIN_FAILURES times or more.
+- **Tasks failing at one step**, and **slow answers** with the stage that took the time
+  (learning/findings.py): a prompt addition, a turn-taking change.
 Each suggestion keeps its evidence: the calls, how often, and up to MAX_EXAMPLES redacted
 quotes. The same finding again updates its open suggestion; a dismissed or accepted one is not
 raised again. Nothing reaches callers by itself: accepting a knowledge entry adds it to the
@@ -34,6 +36,7 @@ from calls.realtime.providers.llm.base import Conversation, ToolSpec
 from calls.realtime.providers.llm.offline.matching import STRONG_MATCH, best_match, index_of
 from calls.realtime.providers.llm.offline.text import analyse, normalise
 from calls.realtime.providers.llm.routing import ACTION
+from learning.findings import failed_tasks, slow_answers
 from learning.llm import CLOUD_MODELS, draft_answer, group_questions
 from learning.models import (
     CallAnalysis,
@@ -82,9 +85,16 @@ def learning_run(*, tenant, agent, now=None) -> LearningRun:
         .values_list("call_id", flat=True))
     # Read and drafted (a cloud model may take seconds) before the transaction that writes.
     unanswered = _unanswered(tenant, agent, call_ids)
+    failed = failed_tasks(tenant, agent, call_ids, explained={
+        call for finding in unanswered for call, _ in finding["quotes"]})
+    slow = slow_answers(tenant, agent, call_ids)
     with transaction.atomic():
         touched = sum(_upsert(tenant, agent, SuggestionKind.KNOWLEDGE_ENTRY, **finding)
                       for finding in unanswered) + _failing_tools(tenant, agent, call_ids)
+        touched += sum(_upsert(tenant, agent, SuggestionKind.PROMPT_ADDITION, **finding)
+                       for finding in failed)
+        touched += sum(_upsert(tenant, agent, SuggestionKind.TURN_TAKING, **finding)
+                       for finding in slow)
         return LearningRun.objects.create(tenant=tenant, agent=agent, calls_until=now,
                                           calls_read=len(call_ids), suggestions=touched)
 

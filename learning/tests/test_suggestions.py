@@ -244,3 +244,71 @@ def test_a_grouping_that_is_not_one_leaves_the_offline_grouping(demo, fake_opena
     learning_run(tenant=demo.tenant, agent=demo)
     suggestion = Suggestion.objects.get()
     assert suggestion.proposal["question"] in WHITENING and suggestion.evidence["count"] == 3
+
+
+def _left_at_the_time_question(agent):
+    call = past_call(agent, [(Role.AGENT, "Hello, how can I help?"),
+                             (Role.CALLER, "I would like to book an appointment."),
+                             (Role.AGENT, "Sure. What day and time would you like?"),
+                             (Role.CALLER, "Hmm, I'll check my diary.")],
+                     tools=[], outcome=Outcome.CALLER_HUNG_UP)
+    call_analyze(call_id=call.pk)
+    return call
+
+
+def test_a_task_failing_at_one_step_proposes_a_prompt_addition(demo):
+    from agents.services import agent_update
+
+    agent_update(tenant=demo.tenant, agent=demo, success_criteria="An appointment is booked.")
+    calls = [_left_at_the_time_question(demo) for _ in range(3)]
+    learning_run(tenant=demo.tenant, agent=demo)
+    suggestion = Suggestion.objects.get(kind="prompt_addition")
+    assert suggestion.title == ("3 calls failed after the agent asked “Sure. What day and time "
+                                "would you like?”: Book appointment never ran.")
+    assert suggestion.evidence["calls"] == sorted(c.pk for c in calls)
+    assert suggestion.evidence["examples"][0]["quote"] == "Hmm, I'll check my diary."
+    assert suggestion.proposal["prompt_addition"] == ""  # offline: the member writes it
+    # accepting needs the text, and appends it to the draft's instructions
+    with pytest.raises(ApplicationError):
+        suggestion_accept(tenant=demo.tenant, suggestion=suggestion)
+    addition = "If the caller needs to check their diary, offer to call them back."
+    suggestion_accept(tenant=demo.tenant, suggestion=suggestion, answer=addition)
+    demo.refresh_from_db()
+    assert demo.system_prompt.endswith("\n\n" + addition)
+
+
+def test_a_cloud_model_drafts_the_prompt_addition(demo, fake_openai):
+    from agents.services import agent_update
+    from tests.fakes.openai import text_answer
+
+    agent_update(tenant=demo.tenant, agent=demo, success_criteria="An appointment is booked.")
+    for _ in range(2):
+        _left_at_the_time_question(demo)
+    _with_openai(demo, fake_openai)
+    fake_openai.queue(text_answer("When a caller needs time to decide, offer a callback."))
+    learning_run(tenant=demo.tenant, agent=demo)
+    proposal = Suggestion.objects.get(kind="prompt_addition").proposal
+    assert proposal["prompt_addition"] == "When a caller needs time to decide, offer a callback."
+    assert proposal["drafted_by"] == "openai"
+    [request] = fake_openai.requests
+    assert "Never invent" in request["messages"][0]["content"]
+    assert "Hmm, I'll check my diary." in request["messages"][-1]["content"]
+
+
+def test_slow_answers_from_the_end_of_turn_wait_propose_a_shorter_one(demo):
+    from calls.models import Turn
+
+    calls = [asked(demo, "What are your opening hours?") for _ in range(2)]
+    for call in calls:
+        Turn.objects.create(tenant=demo.tenant, call=call, index=9, role=Role.AGENT,
+                            text="We open at nine.", stt_final_ms=1400, llm_first_token_ms=1550,
+                            tts_first_audio_ms=1700, first_frame_ms=1760)
+    learning_run(tenant=demo.tenant, agent=demo)
+    suggestion = Suggestion.objects.get(kind="turn_taking")
+    assert suggestion.title == "Slow answers on 2 calls: typically 1760 ms after the caller stopped"
+    assert suggestion.proposal["stage"] == "waiting for the caller to finish"
+    assert suggestion.proposal["end_of_turn_silence_ms"] == demo.end_of_turn_silence_ms - 200
+    suggestion_accept(tenant=demo.tenant, suggestion=suggestion)
+    before = demo.end_of_turn_silence_ms
+    demo.refresh_from_db()
+    assert demo.end_of_turn_silence_ms == before - 200

@@ -127,6 +127,19 @@ def seed_showcase(tenant) -> dict[str, int]:
                           conversation=[(TurnRole.AGENT, "Hello, Acme Dental.", None),
                                         (TurnRole.CALLER, question, None)])
         call_analyze(call_id=asked.pk)
+    for n in range(3):  # callers who gave up at the time question, after a slow answer
+        gave_up = make_call(
+            tenant=tenant, agent=reception, started_at=now - timedelta(minutes=30 + n),
+            outcome=Outcome.CALLER_HUNG_UP, with_extras=False,
+            conversation=[(TurnRole.AGENT, "Hello, Acme Dental.", None),
+                          (TurnRole.CALLER, "I'd like to book a cleaning.", None),
+                          (TurnRole.AGENT, "Sure. What day and time would you like?",
+                           (1450 + 40 * n, 1600 + 40 * n, 1750 + 40 * n, 1820 + 40 * n)),
+                          (TurnRole.CALLER, "I'm not sure yet, I'll call back.", None)])
+        call_analyze(call_id=gave_up.pk)
+        # Judged as a cloud model would (the offline analyser cannot: the agent has no tool).
+        gave_up.analysis.__class__.objects.filter(call=gave_up).update(
+            success=False, success_reason="No appointment was booked.")
     learning_run(tenant=tenant, agent=reception)
     api_key_create(tenant=tenant, name="CRM sync", scopes=["read"])
     api_key_create(tenant=tenant, name="Booking website")

@@ -48,10 +48,14 @@ def suggestion_decide(request, pk: int, suggestion_pk: int):
     suggestion = suggestion_get(tenant=tenant, pk=suggestion_pk, agent=agent)
     try:
         if request.POST.get("decision") == "accept":
+            changes_draft = suggestion.kind in ("knowledge_entry", "prompt_addition") or bool(
+                suggestion.kind == "turn_taking"
+                and suggestion.proposal.get("end_of_turn_silence_ms"))
             suggestion_accept(tenant=tenant, suggestion=suggestion, actor=request.user,
-                              answer=request.POST.get("answer", "")[:4000])
+                              answer=request.POST.get("answer", "")[:4000]
+                              if "answer" in request.POST else None)
             messages.success(request, "Added to the draft. Publish the agent for callers to "
-                                      "hear it.")
+                                      "hear it." if changes_draft else "Acknowledged.")
         else:
             suggestion_dismiss(tenant=tenant, suggestion=suggestion, actor=request.user)
             messages.info(request, "Dismissed: it will not be suggested again.")
