@@ -128,7 +128,21 @@ class EvalScenarioSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(max_length=120)
     caller_lines = serializers.ListField(child=serializers.CharField(max_length=500),
-                                         max_length=20)
+                                         max_length=20, required=False, default=list,
+                                         help_text="What the caller says, turn by turn; or "
+                                                   "none, and a simulated caller's goal.")
+    persona = serializers.CharField(max_length=500, required=False, default="", allow_blank=True,
+                                    help_text="Who the simulated caller is.")
+    goal = serializers.CharField(max_length=500, required=False, default="", allow_blank=True,
+                                 help_text="What the simulated caller wants; played by the "
+                                           "agent's cloud model, or by `branches` offline.")
+    branches = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField(max_length=500,
+                                                                allow_blank=True)),
+        max_length=20, required=False, default=list,
+        help_text='Offline script: [{"say": "opening line"}, {"when": "day and time", '
+                  '"say": "Tuesday at ten."}]: after each agent turn, the first unused branch '
+                  "whose `when` the agent said.")
     checks = serializers.ListField(child=serializers.DictField(), max_length=20)
 
 

@@ -18,10 +18,13 @@ from asgiref.testing import ApplicationCommunicator
 from websockets.exceptions import ConnectionClosedOK
 
 from calls.consumers import MediaStreamConsumer
+from calls.models import Role
+from calls.realtime.persistence import CallStore
 from calls.realtime.providers.llm.base import ToolCall, ToolResult
 from calls.realtime.tooling import ToolRunner
 
 TOOL_CALLS_KEY = "aybiza.eval_tool_calls"  # in the scope: where the consumer records tool calls
+AGENT_SAID_KEY = "aybiza.eval_agent_said"  # and what the agent said, turn by turn, as it said it
 OPEN_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 30.0  # the session's last writes (turns, metrics, the call row)
 
@@ -51,16 +54,39 @@ class EvalStreamConsumer(MediaStreamConsumer):
                                    call_id=loaded.call.id, agent_id=loaded.config.agent_id,
                                    reply_channel="")
 
+    def _store_for(self, loaded) -> CallStore:
+        return SaidRecordingStore(super()._store_for(loaded), self.scope[AGENT_SAID_KEY])
+
     async def _hang_up(self) -> None:
         """The agent ended the call: no phone line, the stream is the call."""
         await self.close()
 
 
-def eval_scope(recorded_tools: list[ToolCall]) -> dict[str, Any]:
+class SaidRecordingStore:
+    """The call's store, plus each agent turn's words appended to `said` when the turn is saved
+    (a simulated caller reads them instead of recognising the agent's voice: the offline
+    recogniser would take the CPU the agent's own pipeline is measured on)."""
+
+    def __init__(self, store: CallStore, said: list[str]) -> None:
+        self._store = store
+        self._said = said
+
+    def save_turn(self, *, index: int, role: str, text: str, **fields: Any) -> None:
+        self._store.save_turn(index=index, role=role, text=text, **fields)
+        if role == Role.AGENT:
+            self._said.append(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def eval_scope(recorded_tools: list[ToolCall], agent_said: list[str] | None = None
+               ) -> dict[str, Any]:
     return {"type": "websocket", "path": "/eval/stream/", "raw_path": b"/eval/stream/",
             "query_string": b"", "headers": [], "subprotocols": [],
             "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 0),
-            TOOL_CALLS_KEY: recorded_tools}
+            TOOL_CALLS_KEY: recorded_tools,
+            AGENT_SAID_KEY: agent_said if agent_said is not None else []}
 
 
 class InProcessSocket:

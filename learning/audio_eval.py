@@ -22,10 +22,13 @@ from agents.models import Agent, AgentVersion
 from calls.models import Call, Outcome, Role
 from calls.realtime.call_control import END_CALL, TRANSFER_CALL
 from calls.realtime.providers.llm.base import ToolCall
+from calls.simulator.caller import ScriptedCaller, Step
 from learning.evaluation import Played, scenario_result
+from learning.simulated_caller import MAX_CALLER_TURNS, CallerDriver, driver_for
 
 SCENARIOS_AT_ONCE = 3
 TURN_TIMEOUT_S = 20.0
+SAVED_TURN_WAIT_S = 0.2
 ACCOUNT_SID = "AC" + "0" * 32  # no Twilio account: the call never leaves this process
 
 
@@ -33,30 +36,85 @@ def suite_run_audio(*, agent: Agent, version: AgentVersion) -> dict[str, Any]:
     """Every scenario of the agent's suite as a call to `version` (sync: a task or a command)."""
     scenarios = list(agent.eval_scenarios.order_by("id"))
     agent.tenant  # noqa: B018 - read here, in sync code: the calls start from the event loop
+    # Simulated callers are built here too: their model's credentials are read from the database.
+    as_versioned = version_agent(version, agent)
+    callers = {scenario.pk: SimulatedPhoneCaller(driver_for(scenario, as_versioned))
+               for scenario in scenarios if not scenario.caller_lines}
     started = time.monotonic()
-    results = asyncio.run(_all(agent, version, scenarios))
+    results = asyncio.run(_all(agent, version, scenarios, callers))
     return {"results": results, "duration_ms": round((time.monotonic() - started) * 1000)}
 
 
-async def _all(agent: Agent, version: AgentVersion, scenarios: list) -> list[dict[str, Any]]:
+async def _all(agent: Agent, version: AgentVersion, scenarios: list,
+               callers: dict[int, SimulatedPhoneCaller]) -> list[dict[str, Any]]:
     at_once = asyncio.Semaphore(SCENARIOS_AT_ONCE)
 
     async def one(scenario) -> dict[str, Any]:
         async with at_once:
-            return await play_scenario(agent, version, scenario)
+            return await play_scenario(agent, version, scenario,
+                                       simulated=callers.get(scenario.pk))
 
     return list(await asyncio.gather(*(one(scenario) for scenario in scenarios)))
 
 
-async def play_scenario(agent: Agent, version: AgentVersion, scenario) -> dict[str, Any]:
-    """One scenario as a call; its result entry (scenario_result) with the call's id."""
+async def play_scenario(agent: Agent, version: AgentVersion, scenario,
+                        simulated: SimulatedPhoneCaller | None = None) -> dict[str, Any]:
+    """One scenario as a call — its lines, or `simulated` answering what it hears; its result
+    entry (scenario_result) with the call's id."""
     from calls.simulator.caller import parse_script
 
     started = time.monotonic()
-    call_id, report, played = await play_call(agent, version, parse_script(
-        list(scenario.caller_lines)))
+    if scenario.caller_lines:
+        call_id, report, played = await play_call(agent, version, parse_script(
+            list(scenario.caller_lines)))
+        played.caller_lines = list(scenario.caller_lines)
+    else:
+        assert simulated is not None, "a scenario without lines has a simulated caller"
+        try:
+            call_id, report, played = await play_call(agent, version, [], caller=simulated)
+        finally:
+            await simulated.driver.aclose()
+        played.caller_lines = simulated.said
     return scenario_result(scenario, played, call_id=call_id, greeting_ms=report.greeting_ms,
                            latency_ms=round((time.monotonic() - started) * 1000))
+
+
+class SimulatedPhoneCaller(ScriptedCaller):
+    """A simulated caller on a phone call: it hears the agent's words (as the call saves each
+    agent turn: calls/eval_calls.py) and says what its driver answers, until it is done."""
+
+    def __init__(self, driver: CallerDriver) -> None:
+        super().__init__(None, to="", from_="", transcriber=None,
+                         turn_timeout_s=TURN_TIMEOUT_S, printer=lambda line: None)
+        self.driver = driver
+        self.said: list[str] = []
+        self.agent_said: list[str] = []  # filled by the call
+        self._heard = 0
+
+    async def _talk(self, peer, report, steps) -> None:
+        for _turn in range(MAX_CALLER_TURNS):
+            if peer.closed.is_set():
+                return
+            line = await self.driver.next_line(await self._heard_since_caller(report))
+            if line is None:
+                return
+            self.said.append(line)
+            await self._step(peer, report, Step("say", text=line), barge_next=False)
+
+    async def _heard_since_caller(self, report) -> str:
+        """The agent's words since the caller last spoke."""
+        await asyncio.sleep(SAVED_TURN_WAIT_S)  # the turn is saved as its last mark returns
+        heard, self._heard = self.agent_said[self._heard:], len(self.agent_said)
+        return " ".join(heard)
+
+
+def version_agent(version: AgentVersion, agent: Agent):
+    """The agent as `version` has it (its provider decides who plays a simulated caller)."""
+    from agents.versions import runnable
+
+    return runnable(version, agent).agent
+
+
 
 
 async def play_call(agent: Agent, version: AgentVersion, steps: list, *,
@@ -73,7 +131,8 @@ async def play_call(agent: Agent, version: AgentVersion, steps: list, *,
     call = await database_sync_to_async(call_start_eval)(tenant=agent.tenant, agent=agent,
                                                          version=version)
     tool_calls: list[ToolCall] = []
-    socket = InProcessSocket(EvalStreamConsumer.as_asgi(), eval_scope(tool_calls))
+    agent_said = caller.agent_said if isinstance(caller, SimulatedPhoneCaller) else []
+    socket = InProcessSocket(EvalStreamConsumer.as_asgi(), eval_scope(tool_calls, agent_said))
     info = StreamInfo(call_sid=call.call_sid, account_sid=ACCOUNT_SID, url="", twiml="",
                       parameters={STREAM_TOKEN_PARAMETER: stream_token_issue(
                           call_id=call.pk, tenant_id=call.tenant_id)})

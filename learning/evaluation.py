@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ from calls.realtime.providers.llm.base import (
     ToolCall,
     ToolResult,
 )
+from learning.simulated_caller import MAX_CALLER_TURNS, CallerDriver, FixedLines, driver_for
 
 CHECK_TYPES = {"reply_contains": ("text",), "tool_called": ("name",), "ends_call": (),
                "transfers": (), "max_turns": ("turns",), "max_latency_ms": ("ms",)}
@@ -42,12 +44,17 @@ MAX_LINES = 20
 MAX_CHECKS = 20
 
 
-def checks_problem(caller_lines: Any, checks: Any) -> dict[str, list[str]]:
-    """Why a scenario cannot be run (per field), or {}."""
+def checks_problem(caller_lines: Any, checks: Any, *, simulated: bool = False
+                   ) -> dict[str, list[str]]:
+    """Why a scenario cannot be run (per field), or {}. `simulated`: the caller has a goal
+    instead of lines (learning/simulated_caller.py checks those fields)."""
     errors: dict[str, list[str]] = {}
-    if (not isinstance(caller_lines, list) or not caller_lines or len(caller_lines) > MAX_LINES
+    if simulated and caller_lines == []:
+        pass
+    elif (not isinstance(caller_lines, list) or not caller_lines or len(caller_lines) > MAX_LINES
             or not all(isinstance(x, str) and 0 < len(x.strip()) <= 500 for x in caller_lines)):
-        errors["caller_lines"] = [f"1 to {MAX_LINES} caller lines, each 1–500 characters."]
+        errors["caller_lines"] = [f"1 to {MAX_LINES} caller lines, each 1–500 characters"
+                                  + (", or none and a goal." if not caller_lines else ".")]
     if not isinstance(checks, list) or not checks or len(checks) > MAX_CHECKS:
         errors["checks"] = [f"1 to {MAX_CHECKS} checks."]
         return errors
@@ -100,51 +107,71 @@ class Played:
     transferred: bool = False
     caller_turns: int = 0
     latencies_ms: list[int] = field(default_factory=list)  # one per answered caller turn
+    caller_lines: list[str] = field(default_factory=list)  # what the caller said (simulated)
     cost_usd: float = 0.0  # the model's rounds at the configured prices (audio: the call's)
 
 
-async def play(llm: LLMProvider, conversation: Conversation, caller_lines: list[str],
-               passages: dict[str, list[str]] | None = None, *, priced_as: str = "") -> Played:
-    """The caller's lines through the brain; `passages` are the agent's document passages per
-    line, found beforehand (a call searches them as each line is said). `priced_as`: the
-    provider whose prices cost its rounds (calls/realtime/costs.py)."""
-    from calls.realtime.costs import llm_usd
-
+async def play(llm: LLMProvider, conversation: Conversation,
+               caller: list[str] | CallerDriver, passages: dict[str, list[str]] | None = None,
+               *, priced_as: str = "", greeting: str = "",
+               passages_for: Callable[[str], Awaitable[list[str]]] | None = None) -> Played:
+    """The caller's lines — fixed, or a simulated caller's answers to what the agent says
+    (learning/simulated_caller.py) — through the brain. `passages` are the agent's document
+    passages per fixed line, found beforehand; `passages_for` finds them for a simulated line
+    (a call searches them as each line is said). `priced_as`: the provider whose prices cost
+    its rounds (calls/realtime/costs.py)."""
+    driver = caller if isinstance(caller, CallerDriver) else FixedLines(caller)
     played = Played()
-    for line in caller_lines:
+    agent_said = greeting
+    for _turn in range(max(MAX_LINES, MAX_CALLER_TURNS)):
         if played.ended or played.transferred:
             break
+        line = await driver.next_line(agent_said)
+        if line is None:
+            break
         played.caller_turns += 1
-        conversation.messages.append(Message(role="user", text=line,
-                                             passages=(passages or {}).get(line, [])))
-        asked = time.monotonic()
-        for _round in range(MAX_TOOL_ROUNDS + 1):
-            said, calls, done = [], [], Done()
-            async for event in llm.respond(conversation):
-                if isinstance(event, TextDelta):
-                    if not said and len(played.latencies_ms) < played.caller_turns:
-                        played.latencies_ms.append(round((time.monotonic() - asked) * 1000))
-                    said.append(event.text)
-                elif isinstance(event, ToolCall):
-                    calls.append(event)
-                elif isinstance(event, Done):
-                    done = event
-            if priced_as:
-                played.cost_usd += llm_usd(
-                    f"{priced_as}_fast" if done.tier == "fast" else priced_as, done.usage)
-            text = "".join(said).strip()
-            if text:
-                played.replies.append(text)
-            conversation.messages.append(Message(role="assistant", text=text, tool_calls=calls))
-            played.tool_calls += calls
-            played.ended |= done.end_call or any(c.name == END_CALL for c in calls)
-            played.transferred |= bool(done.transfer_to) or any(
-                c.name == TRANSFER_CALL for c in calls)
-            if not calls or played.ended or played.transferred:
-                break
-            conversation.messages.append(Message(role="tool", tool_results=[
-                ToolResult(c.id, c.name, {"ok": True}) for c in calls]))
+        played.caller_lines.append(line)
+        found = (passages or {}).get(line, []) if passages_for is None \
+            else await passages_for(line)
+        conversation.messages.append(Message(role="user", text=line, passages=found))
+        replies_before = len(played.replies)
+        await _answer(llm, conversation, played, priced_as)
+        agent_said = " ".join(played.replies[replies_before:])
     return played
+
+
+async def _answer(llm: LLMProvider, conversation: Conversation, played: Played,
+                  priced_as: str) -> None:
+    """The agent's answer to the caller's last line: its model rounds, tools answered ok."""
+    from calls.realtime.costs import llm_usd
+
+    asked = time.monotonic()
+    for _round in range(MAX_TOOL_ROUNDS + 1):
+        said, calls, done = [], [], Done()
+        async for event in llm.respond(conversation):
+            if isinstance(event, TextDelta):
+                if not said and len(played.latencies_ms) < played.caller_turns:
+                    played.latencies_ms.append(round((time.monotonic() - asked) * 1000))
+                said.append(event.text)
+            elif isinstance(event, ToolCall):
+                calls.append(event)
+            elif isinstance(event, Done):
+                done = event
+        if priced_as:
+            played.cost_usd += llm_usd(
+                f"{priced_as}_fast" if done.tier == "fast" else priced_as, done.usage)
+        text = "".join(said).strip()
+        if text:
+            played.replies.append(text)
+        conversation.messages.append(Message(role="assistant", text=text, tool_calls=calls))
+        played.tool_calls += calls
+        played.ended |= done.end_call or any(c.name == END_CALL for c in calls)
+        played.transferred |= bool(done.transfer_to) or any(
+            c.name == TRANSFER_CALL for c in calls)
+        if not calls or played.ended or played.transferred:
+            return
+        conversation.messages.append(Message(role="tool", tool_results=[
+            ToolResult(c.id, c.name, {"ok": True}) for c in calls]))
 
 
 def judge(check: dict[str, Any], played: Played) -> tuple[bool, str]:
@@ -189,7 +216,8 @@ def suite_run(*, agent: Agent, version: AgentVersion) -> dict[str, Any]:
     started = time.monotonic()
     for scenario in agent.eval_scenarios.order_by("id"):
         scenario_started = time.monotonic()
-        played = play_lines(agent, frozen, list(scenario.caller_lines))
+        played = play_lines(agent, frozen, list(scenario.caller_lines)
+                            or driver_for(scenario, frozen.agent))
         results.append(scenario_result(
             scenario, played, latency_ms=round((time.monotonic() - scenario_started) * 1000)))
     return {"results": results, "duration_ms": round((time.monotonic() - started) * 1000)}
@@ -202,16 +230,19 @@ def scenario_result(scenario, played: Played, **measured: Any) -> dict[str, Any]
               for check in scenario.checks for ok, detail in [judge(check, played)]]
     return {"scenario": scenario.name, "scenario_id": scenario.pk,
             "passed": all(c["passed"] for c in checks), "checks": checks,
-            "replies": played.replies,
+            "caller_lines": played.caller_lines, "replies": played.replies,
             "tool_calls": [{"name": c.name, "arguments": c.arguments}
                            for c in played.tool_calls],
             "answer_ms": played.latencies_ms, "cost_usd": round(played.cost_usd, 6),
             **measured}
 
 
-def play_lines(agent: Agent, frozen, lines: list[str]) -> Played:
-    """`lines` said to a fresh call of the version `frozen` (agents.versions.runnable) runs:
-    its brain, knowledge, documents, tools and call control (sync; one event loop each)."""
+def play_lines(agent: Agent, frozen, lines: list[str] | CallerDriver) -> Played:
+    """`lines` (or a simulated caller) said to a fresh call of the version `frozen`
+    (agents.versions.runnable) runs: its brain, knowledge, documents, tools and call control
+    (sync; one event loop each)."""
+    from asgiref.sync import sync_to_async
+
     from calls.realtime.agent_providers import llm_for_agent
 
     conversation = Conversation(
@@ -220,20 +251,28 @@ def play_lines(agent: Agent, frozen, lines: list[str]) -> Played:
         language=frozen.agent.language, business_hours=frozen.agent.business_hours,
         timezone=frozen.agent.timezone)
     brain = _offline() if frozen.agent.llm_provider == "offline" else llm_for_agent(frozen.agent)
-    return asyncio.run(_play_and_close(brain, conversation, lines,
-                                       _passages(agent, frozen.document_ids, lines),
-                                       frozen.agent.llm_provider))
+    if isinstance(lines, CallerDriver):  # its lines are known as it says them
+        async def passages_for(line: str) -> list[str]:
+            found = await sync_to_async(_passages)(agent, frozen.document_ids, [line])
+            return found.get(line, [])
+
+        return asyncio.run(_play_and_close(
+            brain, conversation, lines, priced_as=frozen.agent.llm_provider,
+            greeting=frozen.agent.greeting, passages_for=passages_for))
+    return asyncio.run(_play_and_close(
+        brain, conversation, lines, priced_as=frozen.agent.llm_provider,
+        passages=_passages(agent, frozen.document_ids, lines)))
 
 
 async def _play_and_close(llm: LLMProvider, conversation: Conversation,
-                          caller_lines: list[str], passages: dict[str, list[str]],
-                          priced_as: str) -> Played:
+                          caller: list[str] | CallerDriver, **options: Any) -> Played:
     try:
-        return await play(llm, conversation, caller_lines, passages, priced_as=priced_as)
+        return await play(llm, conversation, caller, **options)
     finally:
-        close = getattr(llm, "aclose", None)
-        if close is not None:
-            await close()
+        for closing in (llm, caller):
+            close = getattr(closing, "aclose", None)
+            if close is not None:
+                await close()
 
 
 def _passages(agent: Agent, document_ids: list[int], lines: list[str]) -> dict[str, list[str]]:

@@ -46,13 +46,20 @@ class CallAnalysis(TenantOwnedModel):
 
 
 class EvalScenario(TenantOwnedModel):
-    """One scripted conversation an agent must handle: the caller's lines, and the checks its
-    answers must pass (learning/evaluation.py). An agent's scenarios are its evaluation suite."""
+    """One conversation an agent must handle, and the checks its answers must pass
+    (learning/evaluation.py). The caller either says fixed `caller_lines`, or is simulated
+    (learning/simulated_caller.py): a `persona` with a `goal`, played by the agent's cloud model
+    when it has one, else by `branches` — what to say when the agent's words contain a text.
+    An agent's scenarios are its evaluation suite."""
 
     agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE,
                               related_name="eval_scenarios")
     name = models.CharField(max_length=120)
-    caller_lines = models.JSONField(default=list)
+    caller_lines = models.JSONField(default=list, blank=True)
+    persona = models.CharField(max_length=500, blank=True)
+    goal = models.CharField(max_length=500, blank=True)
+    # [{"when": "day and time", "say": "Tuesday at ten."}]; the one without "when" opens.
+    branches = models.JSONField(default=list, blank=True)
     checks = models.JSONField(default=list)
 
     class Meta:

@@ -99,14 +99,21 @@ def _remember(call: Call, record: CallRecord, analysis: Analysis, row: CallAnaly
 MAX_SCENARIOS_PER_AGENT = 50
 
 
-def scenario_create(*, tenant, agent, name: str, caller_lines, checks, actor=None):
-    """Add a scenario to the agent's evaluation suite (validated: a clear 400 otherwise)."""
+def scenario_create(*, tenant, agent, name: str, checks, caller_lines=(), persona: str = "",
+                    goal: str = "", branches=(), actor=None):
+    """Add a scenario to the agent's evaluation suite (validated: a clear 400 otherwise): fixed
+    caller lines, or a simulated caller's persona and goal (with scripted branches for offline
+    runs)."""
     from aybiza.core.tenancy import ensure_owned
     from learning.evaluation import checks_problem
     from learning.models import EvalScenario
+    from learning.simulated_caller import simulated_problem
 
     ensure_owned(tenant, agent)
-    errors = checks_problem(caller_lines, checks)
+    caller_lines, branches = list(caller_lines or []), list(branches or [])
+    simulated = not caller_lines and isinstance(goal, str) and bool(goal.strip())
+    errors = {**checks_problem(caller_lines, checks, simulated=simulated),
+              **simulated_problem(caller_lines, persona, goal, branches)}
     if not isinstance(name, str) or not 0 < len(name.strip()) <= 120:
         errors["name"] = ["1 to 120 characters."]
     if errors:
@@ -114,8 +121,10 @@ def scenario_create(*, tenant, agent, name: str, caller_lines, checks, actor=Non
     if EvalScenario.objects.filter(tenant=tenant, agent=agent).count() >= \
             MAX_SCENARIOS_PER_AGENT:
         raise ApplicationError(f"At most {MAX_SCENARIOS_PER_AGENT} scenarios per agent.")
-    scenario = EvalScenario.objects.create(tenant=tenant, agent=agent, name=name.strip(),
-                                           caller_lines=caller_lines, checks=checks)
+    scenario = EvalScenario.objects.create(
+        tenant=tenant, agent=agent, name=name.strip(), caller_lines=caller_lines, checks=checks,
+        persona=persona.strip() if simulated else "", goal=goal.strip() if simulated else "",
+        branches=branches if simulated else [])
     audit_record(action="eval.scenario_created", tenant=tenant, target=scenario, actor=actor)
     return scenario
 

@@ -150,11 +150,7 @@ class ScriptedCaller:
                                barge_next=bool(steps) and steps[0].kind == "barge")
             if peer.utterances:
                 report.greeting_ms = int((peer.utterances[0].started_at - peer.t0) * 1000)
-            for position, step in enumerate(steps):
-                if peer.closed.is_set():
-                    break
-                barge_next = position + 1 < len(steps) and steps[position + 1].kind == "barge"
-                await self._step(peer, report, step, barge_next=barge_next)
+            await self._talk(peer, report, steps)
             if not peer.closed.is_set():
                 await peer.hang_up()
         finally:
@@ -168,6 +164,14 @@ class ScriptedCaller:
             write_stereo_wav(wav_path, peer.caller_track, peer.agent_track)
             report.wav_path = wav_path
         return report
+
+    async def _talk(self, peer: MediaStreamPeer, report: CallReport, steps: list[Step]) -> None:
+        """The caller's part after the greeting: the steps in order."""
+        for position, step in enumerate(steps):
+            if peer.closed.is_set():
+                break
+            barge_next = position + 1 < len(steps) and steps[position + 1].kind == "barge"
+            await self._step(peer, report, step, barge_next=barge_next)
 
     async def _step(self, peer: MediaStreamPeer, report: CallReport, step: Step, *,
                     barge_next: bool) -> None:

@@ -159,3 +159,61 @@ def test_a_tool_check_with_a_schema_judges_the_arguments_against_it(demo):
     afternoon = results["Books in the afternoon"]
     assert not afternoon["passed"]
     assert "do not match the schema: when: " in afternoon["checks"][0]["detail"]
+
+
+BUSY_PARENT = {
+    "name": "A busy parent books a check-up",
+    "persona": "A busy parent calling between meetings.",
+    "goal": "Book a check-up next Tuesday morning.",
+    "branches": [{"say": "I'd like to book a check-up."},
+                 {"when": "day and time", "say": "Next Tuesday at ten in the morning."},
+                 {"when": "go ahead", "say": "Yes, please."},
+                 {"when": "anything else", "say": "No, thank you. Goodbye."}],
+    "checks": [{"type": "tool_called", "name": "book_appointment",
+                "arguments": {"when": "T10:00"}}, {"type": "ends_call"}]}
+
+
+def test_a_simulated_caller_follows_its_branches_offline(demo):
+    scenario_create(tenant=demo.tenant, agent=demo, **BUSY_PARENT)
+    demo.eval_scenarios.exclude(name=BUSY_PARENT["name"]).delete()
+    run = evaluation_run(tenant=demo.tenant, agent=demo)
+    [result] = run.results
+    assert result["passed"], (result["caller_lines"], result["replies"])
+    # the caller answered what the agent asked, in the order it asked
+    assert result["caller_lines"] == [b["say"] for b in BUSY_PARENT["branches"]]
+
+
+def test_a_simulated_caller_is_played_by_the_agents_cloud_model(demo, fake_openai):
+    demo.llm_provider = "openai"
+    demo.provider_options = {"llm": fake_openai.provider_options()}
+    demo.save()
+    scenario_create(tenant=demo.tenant, agent=demo, **{**BUSY_PARENT, "branches": []})
+    demo.eval_scenarios.exclude(name=BUSY_PARENT["name"]).delete()
+    fake_openai.queue(
+        text_answer("Hi, I need a check-up for next Tuesday morning."),  # the caller
+        text_answer("Sure, what time on Tuesday?"),  # the agent
+        text_answer("Ten would be great."),
+        tool_answer("", [("call_1", "book_appointment", '{"when": "2026-12-08T10:00:00"}')]),
+        text_answer("You're booked for Tuesday at ten."),
+        text_answer("[DONE]"))
+    run = evaluation_run(tenant=demo.tenant, agent=demo)
+    [result] = run.results
+    assert result["caller_lines"] == ["Hi, I need a check-up for next Tuesday morning.",
+                                      "Ten would be great."]
+    assert result["checks"][0]["passed"] and not result["checks"][1]["passed"]  # no goodbye
+    # the model played the caller from its persona and goal, hearing the agent's words
+    caller_request = fake_openai.requests[2]
+    assert "Persona: A busy parent" in caller_request["messages"][0]["content"]
+    assert caller_request["messages"][-1]["content"] == "Sure, what time on Tuesday?"
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"goal": ""}, "goal"),
+    ({"branches": [{"when": "x", "say": "y"}]}, "branches"),
+    ({"branches": [{"say": "a"}, {"say": "b"}]}, "branches"),
+    ({"branches": [{"say": ""}]}, "branches"),
+])
+def test_a_simulated_caller_that_cannot_be_played_is_refused(demo, fields, field):
+    with pytest.raises(ApplicationError) as refused:
+        scenario_create(tenant=demo.tenant, agent=demo, **{**BUSY_PARENT, **fields})
+    assert field in refused.value.extra["fields"]
