@@ -23,7 +23,7 @@ from calls.models import Call, Outcome, Role
 from calls.realtime.call_control import END_CALL, TRANSFER_CALL
 from calls.realtime.providers.llm.base import ToolCall
 from calls.simulator.caller import ScriptedCaller, Step
-from learning.evaluation import Played, scenario_result
+from learning.evaluation import ANALYSED, Played, scenario_result
 from learning.simulated_caller import MAX_CALLER_TURNS, CallerDriver, driver_for
 
 SCENARIOS_AT_ONCE = 3
@@ -75,8 +75,19 @@ async def play_scenario(agent: Agent, version: AgentVersion, scenario,
         finally:
             await simulated.driver.aclose()
         played.caller_lines = simulated.said
+    played = await database_sync_to_async(_with_analysis)(scenario, played, call_id, agent)
     return scenario_result(scenario, played, call_id=call_id, greeting_ms=report.greeting_ms,
                            latency_ms=round((time.monotonic() - started) * 1000))
+
+
+def _with_analysis(scenario, played: Played, call_id: int, agent: Agent) -> Played:
+    """The call's post-call analysis, when a check reads it (as the agent's calls are)."""
+    from learning.evaluation import analysed
+    from learning.record import call_record
+
+    if not any(check["type"] in ANALYSED for check in scenario.checks):
+        return played
+    return analysed(scenario, played, agent, record=call_record(Call.objects.get(pk=call_id)))
 
 
 class SimulatedPhoneCaller(ScriptedCaller):

@@ -11,6 +11,11 @@ Checks (a list of objects on each scenario):
   ``{"required": ["when"], "properties": {"when": {"pattern": "T1[0-2]:"}}}``);
 - ``{"type": "ends_call"}`` / ``{"type": "transfers"}``: the agent hung up / handed over;
 - ``{"type": "max_turns", "turns": 3}``: it needed at most that many caller turns;
+- ``{"type": "extracted", "fields": {"when": "Tuesday"}}``: the post-call analysis of the
+  conversation (the agent's extraction schema, by its cloud model or offline) extracted each
+  field, containing the given text;
+- ``{"type": "succeeds"}``: the analysis judged the call successful against the agent's success
+  criteria;
 - ``{"type": "max_latency_ms", "ms": 1500}``: every answer came within that time — in text
   mode the brain's, in audio mode (learning/audio_eval.py) what the caller waited from the end
   of their words to the agent's first audio.
@@ -38,7 +43,9 @@ from calls.realtime.providers.llm.base import (
 from learning.simulated_caller import MAX_CALLER_TURNS, CallerDriver, FixedLines, driver_for
 
 CHECK_TYPES = {"reply_contains": ("text",), "tool_called": ("name",), "ends_call": (),
-               "transfers": (), "max_turns": ("turns",), "max_latency_ms": ("ms",)}
+               "transfers": (), "max_turns": ("turns",), "max_latency_ms": ("ms",),
+               "extracted": ("fields",), "succeeds": ()}
+ANALYSED = ("extracted", "succeeds")  # checks on the post-call analysis of the conversation
 MAX_TOOL_ROUNDS = 4
 MAX_LINES = 20
 MAX_CHECKS = 20
@@ -59,30 +66,35 @@ def checks_problem(caller_lines: Any, checks: Any, *, simulated: bool = False
         errors["checks"] = [f"1 to {MAX_CHECKS} checks."]
         return errors
     for position, check in enumerate(checks, start=1):
-        kind = check.get("type") if isinstance(check, dict) else None
-        if kind not in CHECK_TYPES:
-            errors["checks"] = [f"Check {position}: type is one of {', '.join(CHECK_TYPES)}."]
+        problem = _check_problem(check)
+        if problem:
+            errors["checks"] = [f"Check {position}{problem}"]
             break
-        missing = [key for key in CHECK_TYPES[kind] if key not in check]
-        if missing:
-            errors["checks"] = [f"Check {position} ({kind}) needs {', '.join(missing)}."]
-            break
-        if kind == "max_turns" and not (isinstance(check["turns"], int) and check["turns"] > 0):
-            errors["checks"] = [f"Check {position}: turns is a positive whole number."]
-            break
-        if kind == "max_latency_ms" and not (isinstance(check["ms"], int)
-                                             and 0 < check["ms"] <= 60_000):
-            errors["checks"] = [f"Check {position}: ms is a whole number from 1 to 60000."]
-            break
-        if kind == "tool_called" and not isinstance(check.get("arguments", {}), dict):
-            errors["checks"] = [f"Check {position}: arguments is an object."]
-            break
-        if kind == "tool_called" and "schema" in check:
-            problem = _schema_problem(check["schema"])
-            if problem:
-                errors["checks"] = [f"Check {position}: schema: {problem}"]
-                break
     return errors
+
+
+def _check_problem(check: Any) -> str | None:  # noqa: C901 - one branch per check type
+    """Why one check cannot be judged (": …" to follow "Check n"), or None."""
+    kind = check.get("type") if isinstance(check, dict) else None
+    if kind not in CHECK_TYPES:
+        return f": type is one of {', '.join(CHECK_TYPES)}."
+    missing = [key for key in CHECK_TYPES[kind] if key not in check]
+    if missing:
+        return f" ({kind}) needs {', '.join(missing)}."
+    if kind == "max_turns" and not (isinstance(check["turns"], int) and check["turns"] > 0):
+        return ": turns is a positive whole number."
+    if kind == "max_latency_ms" and not (isinstance(check["ms"], int)
+                                         and 0 < check["ms"] <= 60_000):
+        return ": ms is a whole number from 1 to 60000."
+    if kind == "extracted" and not (isinstance(check["fields"], dict) and check["fields"]):
+        return ": fields is an object of field: text."
+    if kind == "tool_called" and not isinstance(check.get("arguments", {}), dict):
+        return ": arguments is an object."
+    if kind == "tool_called" and "schema" in check:
+        problem = _schema_problem(check["schema"])
+        if problem:
+            return f": schema: {problem}"
+    return None
 
 
 def _schema_problem(schema: Any) -> str | None:
@@ -108,6 +120,8 @@ class Played:
     caller_turns: int = 0
     latencies_ms: list[int] = field(default_factory=list)  # one per answered caller turn
     caller_lines: list[str] = field(default_factory=list)  # what the caller said (simulated)
+    transcript: list[tuple[str, str]] = field(default_factory=list)  # (role, text), in order
+    analysis: Any = None  # learning.record.Analysis, for the checks on it (ANALYSED)
     cost_usd: float = 0.0  # the model's rounds at the configured prices (audio: the call's)
 
 
@@ -131,6 +145,7 @@ async def play(llm: LLMProvider, conversation: Conversation,
             break
         played.caller_turns += 1
         played.caller_lines.append(line)
+        played.transcript.append(("caller", line))
         found = (passages or {}).get(line, []) if passages_for is None \
             else await passages_for(line)
         conversation.messages.append(Message(role="user", text=line, passages=found))
@@ -163,6 +178,7 @@ async def _answer(llm: LLMProvider, conversation: Conversation, played: Played,
         text = "".join(said).strip()
         if text:
             played.replies.append(text)
+            played.transcript.append(("agent", text))
         conversation.messages.append(Message(role="assistant", text=text, tool_calls=calls))
         played.tool_calls += calls
         played.ended |= done.end_call or any(c.name == END_CALL for c in calls)
@@ -199,12 +215,47 @@ def judge(check: dict[str, Any], played: Played) -> tuple[bool, str]:
         return played.ended, "" if played.ended else "the agent did not end the call"
     if kind == "transfers":
         return played.transferred, "" if played.transferred else "the agent did not transfer"
+    if kind in ANALYSED:
+        return _judge_analysis(check, played.analysis)
     if kind == "max_latency_ms":
         slowest = max(played.latencies_ms, default=0)
         ok = slowest <= check["ms"]
         return ok, "" if ok else f"an answer took {slowest} ms, more than {check['ms']} ms"
     ok = played.caller_turns <= check["turns"]
     return ok, "" if ok else f"{played.caller_turns} caller turns, more than {check['turns']}"
+
+
+def _judge_analysis(check: dict[str, Any], analysis) -> tuple[bool, str]:
+    if analysis is None:
+        return False, "the conversation was not analysed"
+    if check["type"] == "succeeds":
+        ok = analysis.success is True
+        return ok, "" if ok else f"not a success: {analysis.success_reason or 'no verdict'}"
+    missing = [f"{name} ({analysis.extracted.get(name, 'not extracted')})"
+               for name, wanted in check["fields"].items()
+               if str(wanted).lower() not in str(analysis.extracted.get(name, "")).lower()]
+    problem = f" ({analysis.extraction_error})" if analysis.extraction_error else ""
+    return not missing, "" if not missing else f"extracted otherwise: {', '.join(missing)}{problem}"
+
+
+def analysed(scenario, played: Played, agent, *, record=None) -> Played:
+    """`played` with the post-call analysis of its conversation when a check needs it: of
+    `record` (a stored call's), else of the played transcript. `agent`'s analysis settings and
+    analyser, as its calls are analysed (they are not part of a version: they read calls)."""
+    from learning.analysers import analyse
+    from learning.record import CallRecord, ToolRun
+
+    if not any(check["type"] in ANALYSED for check in scenario.checks):
+        return played
+    record = record or CallRecord(
+        call_id=0, agent_name=agent.name,
+        outcome="agent_ended" if played.ended else "caller_hung_up", duration_seconds=None,
+        turns=list(played.transcript),
+        tools=[ToolRun(name=c.name, arguments=c.arguments, succeeded=True)
+               for c in played.tool_calls],
+        success_criteria=agent.success_criteria, extraction_schema=agent.extraction_schema)
+    played.analysis, _ = analyse(agent, record)
+    return played
 
 
 def suite_run(*, agent: Agent, version: AgentVersion) -> dict[str, Any]:
@@ -216,8 +267,8 @@ def suite_run(*, agent: Agent, version: AgentVersion) -> dict[str, Any]:
     started = time.monotonic()
     for scenario in agent.eval_scenarios.order_by("id"):
         scenario_started = time.monotonic()
-        played = play_lines(agent, frozen, list(scenario.caller_lines)
-                            or driver_for(scenario, frozen.agent))
+        played = analysed(scenario, play_lines(agent, frozen, list(scenario.caller_lines)
+                                               or driver_for(scenario, frozen.agent)), agent)
         results.append(scenario_result(
             scenario, played, latency_ms=round((time.monotonic() - scenario_started) * 1000)))
     return {"results": results, "duration_ms": round((time.monotonic() - started) * 1000)}

@@ -12,13 +12,11 @@ from django.utils import timezone
 from aybiza.core.errors import ApplicationError
 from aybiza.core.events import EventType, publish_event
 from calls.models import TEST_DIRECTIONS, Call
-from calls.realtime.providers.failover import ProviderError
 from compliance.crypto import encrypt_text_for_tenant
 from compliance.redaction import redact
 from compliance.services import audit_record
-from learning.llm import CLOUD_MODELS, AnalysisFailed, analyse_with_llm
+from learning.analysers import analyse
 from learning.models import AnalysisStatus, CallAnalysis
-from learning.offline import analyse_offline
 from learning.record import Analysis, CallRecord, call_record
 from learning.selectors import EXTRACTED_CONTEXT
 from memory.services import memory_remember
@@ -37,7 +35,7 @@ def call_analyze(*, call_id: int) -> CallAnalysis | None:
     if existing is not None:
         return existing
     record = call_record(call)
-    analysis, error = _analyse(call, record)
+    analysis, error = analyse(call.agent, record)
     try:
         with transaction.atomic():
             row = CallAnalysis.objects.create(
@@ -56,23 +54,6 @@ def call_analyze(*, call_id: int) -> CallAnalysis | None:
     except IntegrityError:  # a concurrent delivery of the same task stored it first
         return CallAnalysis.objects.get(call=call)
     return row
-
-
-def _analyse(call: Call, record: CallRecord) -> tuple[Analysis, str]:
-    """The agent's cloud model when it has one, else (or when that fails) the offline one."""
-    agent = call.agent
-    if agent is not None and agent.llm_provider in CLOUD_MODELS:
-        from calls.realtime.agent_providers import llm_for_agent
-
-        try:
-            return analyse_with_llm(record, llm_for_agent(agent), name=agent.llm_provider), ""
-        except Exception as exc:  # noqa: BLE001 - every call gets an analysis; the cause is kept
-            level = logging.WARNING if isinstance(exc, AnalysisFailed | ProviderError | OSError) \
-                else logging.ERROR
-            logger.log(level, "LLM analysis of call %s failed (%r); offline analysis used",
-                       call.pk, exc)
-            return analyse_offline(record), f"{agent.llm_provider}: {exc}"
-    return analyse_offline(record), ""
 
 
 def _remember(call: Call, record: CallRecord, analysis: Analysis, row: CallAnalysis) -> None:

@@ -217,3 +217,23 @@ def test_a_simulated_caller_that_cannot_be_played_is_refused(demo, fields, field
     with pytest.raises(ApplicationError) as refused:
         scenario_create(tenant=demo.tenant, agent=demo, **{**BUSY_PARENT, **fields})
     assert field in refused.value.extra["fields"]
+
+
+def test_checks_on_the_post_call_analysis_of_the_conversation(demo):
+    agent_update(tenant=demo.tenant, agent=demo, success_criteria="An appointment is booked.",
+                 extraction_schema={"type": "object", "properties": {
+                     "when": {"type": "string", "description": "the appointment's time"}}})
+    booking = ["I would like to book an appointment.", "Next Tuesday at ten in the morning.",
+               "Yes, please."]
+    scenario_create(tenant=demo.tenant, agent=demo, name="Booked, and it shows",
+                    caller_lines=booking, checks=[{"type": "succeeds"}])
+    scenario_create(tenant=demo.tenant, agent=demo, name="Only asks the hours",
+                    caller_lines=["What are your opening hours?"],
+                    checks=[{"type": "succeeds"}, {"type": "extracted", "fields": {"when": "10"}}])
+    run = evaluation_run(tenant=demo.tenant, agent=demo)
+    results = {r["scenario"]: r for r in run.results}
+    assert results["Booked, and it shows"]["passed"], results["Booked, and it shows"]["checks"]
+    hours = results["Only asks the hours"]
+    assert [c["passed"] for c in hours["checks"]] == [False, False], hours["checks"]
+    assert hours["checks"][0]["detail"].startswith("not a success: ")
+    assert hours["checks"][1]["detail"].startswith("extracted otherwise: when (")
