@@ -7,6 +7,8 @@ finding as a suggestion with its evidence):
   reached on MIN_CALLS calls or more proposes a *prompt addition* — the agent's cloud model
   drafts it from the evidence; offline the member writes it — which accepting appends to the
   draft's instructions.
+- **Actions the agent lacks**: what callers ask it to do ("cancel my appointment") that none
+  of its tools does, per action: add a tool.
 - **Slow answers**: agent turns whose first audio came more than SLOW_ANSWER_MS after the caller
   stopped, on MIN_CALLS calls or more, with the stage that took the time (waiting for the end of
   the caller's turn, the model's first words, the voice's first audio). When it is the wait, the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections import defaultdict
 from statistics import median
 
@@ -117,6 +120,54 @@ def slow_answers(tenant, agent, call_ids: list[int]) -> list[dict]:
         "quotes": [(call_id, f"{first_frame} ms to the first audio")
                    for call_id, first_frame, *_ in slow[:MAX_QUOTES]],
         "effect": effect}]
+
+
+# What callers ask the agent to do, by the verb that names it (nouns alone say nothing new:
+# "appointment" is a booking); call control (transfer) is every agent's.
+ACTION_VERBS = re.compile(r"\b(book|schedule|reserve|cancel|reschedul\w*|change|move|order|buy|"
+                          r"pay|refund|reset|send|update|sign\s?up|register)\b")
+
+
+def missing_actions(tenant, agent, call_ids: list[int]) -> list[dict]:
+    """Findings for things callers ask the agent to do that none of its tools does — no tool
+    names the action in its name, description or trigger phrases — per action, on MIN_CALLS
+    calls."""
+    from tools.selectors import tools_for_agent
+
+    tools_say = " ".join(
+        f"{t.name.replace('_', ' ')} {t.description} {' '.join(t.trigger_phrases or [])}"
+        for t in tools_for_agent(tenant_id=tenant.pk, agent_id=agent.pk)).lower()
+    done_by_tools = {_action(match) for match in ACTION_VERBS.findall(tools_say)}
+    asked: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for call_id, said in Turn.objects.filter(tenant=tenant, call_id__in=call_ids,
+                                             role=Role.CALLER).values_list("call_id", "text"):
+        verb = ACTION_VERBS.search(said.lower())
+        action = _action(verb.group(1)) if verb else ""
+        if action and action not in done_by_tools and len(asked[action]) < MAX_QUOTES:
+            asked[action].append((call_id, said))
+    findings = []
+    for action, quotes in asked.items():
+        calls = {call for call, _ in quotes}
+        if len(calls) < MIN_CALLS:
+            continue
+        findings.append({
+            "fingerprint": _fingerprint(f"action|{action}"),
+            "title": f"Callers ask to {action} on {len(calls)} calls, and no tool does it",
+            "proposal": {"action": action},
+            "quotes": quotes,
+            "effect": f"Add a tool that can {action} (Tools page: your own API, or one from the "
+                      "catalogue) and bind it to the agent; until then it can only offer a "
+                      "person."})
+    return findings
+
+
+def _action(verb: str) -> str:
+    """One name per action: "rescheduling" → reschedule, "sign up" → signup; booking words
+    (book, schedule, reserve) are one action."""
+    verb = verb.replace(" ", "")
+    if verb.startswith("reschedul"):
+        return "reschedule"
+    return "book" if verb in ("schedule", "reserve") else verb
 
 
 def _prompt_addition(agent, reason: str, step: str,

@@ -110,6 +110,7 @@ class SuggestionKind(models.TextChoices):
     TOOL_FAILURES = "tool_failures", "Failing tool"
     PROMPT_ADDITION = "prompt_addition", "Prompt addition"  # a task failing at one step
     TURN_TAKING = "turn_taking", "Slow answers"  # and the turn-taking change, when it is that
+    MISSING_ACTION = "missing_action", "Missing action"  # callers ask for what no tool does
 
 
 class SuggestionStatus(models.TextChoices):

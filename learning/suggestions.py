@@ -36,7 +36,7 @@ from calls.realtime.providers.llm.base import Conversation, ToolSpec
 from calls.realtime.providers.llm.offline.matching import STRONG_MATCH, best_match, index_of
 from calls.realtime.providers.llm.offline.text import analyse, normalise
 from calls.realtime.providers.llm.routing import ACTION
-from learning.findings import failed_tasks, slow_answers
+from learning.findings import failed_tasks, missing_actions, slow_answers
 from learning.llm import CLOUD_MODELS, draft_answer, group_questions
 from learning.models import (
     CallAnalysis,
@@ -88,6 +88,7 @@ def learning_run(*, tenant, agent, now=None) -> LearningRun:
     failed = failed_tasks(tenant, agent, call_ids, explained={
         call for finding in unanswered for call, _ in finding["quotes"]})
     slow = slow_answers(tenant, agent, call_ids)
+    lacking = missing_actions(tenant, agent, call_ids)
     with transaction.atomic():
         touched = sum(_upsert(tenant, agent, SuggestionKind.KNOWLEDGE_ENTRY, **finding)
                       for finding in unanswered) + _failing_tools(tenant, agent, call_ids)
@@ -95,6 +96,8 @@ def learning_run(*, tenant, agent, now=None) -> LearningRun:
                        for finding in failed)
         touched += sum(_upsert(tenant, agent, SuggestionKind.TURN_TAKING, **finding)
                        for finding in slow)
+        touched += sum(_upsert(tenant, agent, SuggestionKind.MISSING_ACTION, **finding)
+                       for finding in lacking)
         return LearningRun.objects.create(tenant=tenant, agent=agent, calls_until=now,
                                           calls_read=len(call_ids), suggestions=touched)
 

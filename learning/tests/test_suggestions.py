@@ -312,3 +312,17 @@ def test_slow_answers_from_the_end_of_turn_wait_propose_a_shorter_one(demo):
     before = demo.end_of_turn_silence_ms
     demo.refresh_from_db()
     assert demo.end_of_turn_silence_ms == before - 200
+
+
+def test_an_action_callers_ask_for_that_no_tool_does_is_suggested(demo):
+    cancels = [asked(demo, line) for line in ("I need to cancel my appointment.",
+                                              "Can you cancel my visit on Friday?")]
+    asked(demo, "I would like to book an appointment.")  # the booking tool does that
+    asked(demo, "Please refund me.")  # once: not yet a pattern
+    learning_run(tenant=demo.tenant, agent=demo)
+    [suggestion] = Suggestion.objects.filter(kind="missing_action")
+    assert suggestion.title == "Callers ask to cancel on 2 calls, and no tool does it"
+    assert suggestion.evidence["calls"] == sorted(c.pk for c in cancels)
+    suggestion_accept(tenant=demo.tenant, suggestion=suggestion)  # acknowledged
+    suggestion.refresh_from_db()
+    assert suggestion.status == SuggestionStatus.ACCEPTED
