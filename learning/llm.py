@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Awaitable
 from typing import Any
 
 from calls.realtime.providers.llm.base import Conversation, LLMProvider, Message, TextDelta
@@ -55,16 +56,7 @@ class AnalysisFailed(RuntimeError):
 
 def analyse_with_llm(record: CallRecord, llm: LLMProvider, *, name: str) -> Analysis:
     """Sync (a Celery worker): one event loop for the request and its retry, then closed."""
-    return asyncio.run(_analyse(record, llm, name))
-
-
-async def _analyse(record: CallRecord, llm: LLMProvider, name: str) -> Analysis:
-    try:
-        return await _analysis(record, llm, name)
-    finally:
-        close = getattr(llm, "aclose", None)
-        if close is not None:
-            await close()
+    return _run_once(llm, _analysis(record, llm, name))
 
 
 async def _analysis(record: CallRecord, llm: LLMProvider, name: str) -> Analysis:
@@ -129,16 +121,21 @@ def draft_answer(llm: LLMProvider, *, instructions: str, knowledge: list[tuple[s
 
 def draft_with(llm: LLMProvider, *, system: str, prompt: str) -> str:
     """One request's text, stripped of code fences (sync: a Celery worker's learning job)."""
+    return FENCE.sub("", _run_once(llm, _ask(llm, prompt, system=system)).strip()).strip()
 
-    async def ask() -> str:
+
+def _run_once(llm: LLMProvider, request: Awaitable[Any]) -> Any:
+    """`request` on an event loop of its own, the provider closed after it (sync callers)."""
+
+    async def run() -> Any:
         try:
-            return await _ask(llm, prompt, system=system)
+            return await request
         finally:
             close = getattr(llm, "aclose", None)
             if close is not None:
                 await close()
 
-    return FENCE.sub("", asyncio.run(ask()).strip()).strip()
+    return asyncio.run(run())
 
 
 def group_questions(llm: LLMProvider, questions: list[str]) -> list[tuple[str, list[int]]]:
@@ -149,16 +146,8 @@ def group_questions(llm: LLMProvider, questions: list[str]) -> list[tuple[str, l
         raise AnalysisFailed(f"{len(questions)} questions: more than {MAX_GROUPED} to group.")
     prompt = "Questions:\n" + "\n".join(f"{n}. {q}" for n, q in enumerate(questions, start=1))
 
-    async def ask() -> dict[str, Any]:
-        try:
-            return await _ask_json(llm, prompt, system=GROUP_INSTRUCTIONS)
-        finally:
-            close = getattr(llm, "aclose", None)
-            if close is not None:
-                await close()
-
     groups, seen = [], set()
-    raw = asyncio.run(ask()).get("groups")
+    raw = _run_once(llm, _ask_json(llm, prompt, system=GROUP_INSTRUCTIONS)).get("groups")
     if not isinstance(raw, list):
         raise AnalysisFailed("The model's grouping has no \"groups\" list.")
     for group in raw:
