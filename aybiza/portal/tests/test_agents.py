@@ -106,9 +106,9 @@ def test_unicode_is_kept(owner_client, tenant):
 def test_edit_shows_the_knowledge_and_saves_changes(owner_client, agent,
                                                     django_assert_max_num_queries):
     url = reverse("portal:agent-edit", args=[agent.pk])
-    # given the edit page, in bounded queries (one of them: whether the agent has an
-    # evaluation suite, for the owner's publish override)
-    with django_assert_max_num_queries(8):
+    # given the edit page, in bounded queries (two of them: whether the agent has an
+    # evaluation suite, for the owner's publish override; its running rollout, if any)
+    with django_assert_max_num_queries(9):
         page = owner_client.get(url)
     assert b"What are your opening hours?" in page.content
 
