@@ -26,9 +26,12 @@ from calls.simulator.caller import ScriptedCaller, Step
 from learning.evaluation import ANALYSED, Played, scenario_result
 from learning.simulated_caller import MAX_CALLER_TURNS, CallerDriver, driver_for
 
-SCENARIOS_AT_ONCE = 3
+# One call at a time: the run measures the agent's latency and hearing, which calls sharing a
+# worker's cores would distort (and a recogniser fed late frames hears worse).
+SCENARIOS_AT_ONCE = 1
 TURN_TIMEOUT_S = 20.0
-SAVED_TURN_WAIT_S = 0.2
+POLL_S = 0.05
+SETTLE_S = 0.8  # the agent silent this long after its saved turn: its answer is over
 ACCOUNT_SID = "AC" + "0" * 32  # no Twilio account: the call never leaves this process
 
 
@@ -106,15 +109,26 @@ class SimulatedPhoneCaller(ScriptedCaller):
         for _turn in range(MAX_CALLER_TURNS):
             if peer.closed.is_set():
                 return
-            line = await self.driver.next_line(await self._heard_since_caller(report))
+            line = await self.driver.next_line(await self._heard_since_caller(peer))
             if line is None:
                 return
             self.said.append(line)
             await self._step(peer, report, Step("say", text=line), barge_next=False)
 
-    async def _heard_since_caller(self, report) -> str:
-        """The agent's words since the caller last spoke."""
-        await asyncio.sleep(SAVED_TURN_WAIT_S)  # the turn is saved as its last mark returns
+    async def _heard_since_caller(self, peer) -> str:
+        """The agent's words since the caller last spoke: once its turn is saved (as its last
+        audio plays), and once it has stopped — an answer may come as a filler, then the
+        result, and a busy machine leaves gaps between clauses."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TURN_TIMEOUT_S
+        while (len(self.agent_said) <= self._heard and not peer.closed.is_set()
+               and loop.time() < deadline):
+            await asyncio.sleep(POLL_S)
+        seen, quiet_since = len(self.agent_said), loop.time()
+        while loop.time() - quiet_since < SETTLE_S and loop.time() < deadline:
+            await asyncio.sleep(POLL_S)
+            if peer.agent_speaking or len(self.agent_said) != seen:
+                seen, quiet_since = len(self.agent_said), loop.time()
         heard, self._heard = self.agent_said[self._heard:], len(self.agent_said)
         return " ".join(heard)
 
