@@ -135,7 +135,8 @@ def test_unanswered_calls_become_a_canary_that_is_rolled_back_when_its_tool_fail
         assert suggestion.proposal["question"].lower().startswith("what about teeth whitening")
         assert len(evidence) >= ASKERS - 3 and suggestion.evidence["count"] == len(evidence), \
             heard
-        assert all("teeth whitening" in heard[pk] for pk in evidence)
+        # grouped by topic words: a misheard "teeth whiting" still asks the same
+        assert all("teeth" in heard[pk] or "whiten" in heard[pk] for pk in evidence), heard
 
         # a member accepts it with an answer and, in the same draft, binds a broken tool
         accepted = api.post(f"/suggestions/{suggestion.pk}/accept/", json={"answer": ANSWER})
