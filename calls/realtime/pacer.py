@@ -41,7 +41,8 @@ class OutboundAudio:
     __slots__ = (
         "_buffer", "_encoder", "_marks", "_pacer", "_read", "_run_frames",
         "_run_sent_base", "clock_start", "closed", "first_frame_at", "frames_per_message",
-        "lead_frames", "send", "tap", "total_enqueued", "total_sent", "waiting_first_frame",
+        "lead_frames", "paused", "send", "tap", "total_enqueued", "total_sent",
+        "waiting_first_frame",
     )
 
     def __init__(self, encoder: OutboundEncoder, send: Callable[[str], None],
@@ -67,6 +68,7 @@ class OutboundAudio:
         self.first_frame_at: float | None = None
         self.waiting_first_frame = False
         self.closed = False
+        self.paused = False
 
     # --- producer side (the session) ---------------------------------------------------------
     def enqueue(self, ulaw: bytes) -> None:
@@ -93,8 +95,21 @@ class OutboundAudio:
         self.first_frame_at = None
         self.waiting_first_frame = True
 
+    def pause(self) -> None:
+        """Send nothing more until `resume`: the caller hears the lead already sent, then
+        silence. Nothing queued is dropped, and no `clear` goes to Twilio."""
+        self.paused = True
+
+    def resume(self) -> None:
+        """Carry on from the first byte not sent (a new run: Twilio played everything sent)."""
+        if self.paused:
+            self.paused = False
+            if self.pending_bytes or self._marks:
+                self._pacer.activate(self)
+
     def clear(self) -> list[str]:
         """Drop everything queued; returns the names of marks that will never be sent."""
+        self.paused = False
         dropped = [name for _, name in self._marks]
         self._marks.clear()
         self._buffer.clear()
@@ -135,8 +150,8 @@ class OutboundAudio:
         every speaking call is one plain loop, with no coroutine per frame. `send` never calls
         back into the pacer, so a pump cannot re-enter itself.
         """
-        if self.closed:
-            return False
+        if self.closed or self.paused:
+            return False  # a paused call leaves the pacer's list; `resume` puts it back
         if anchor is None:
             anchor = now
         if self.starts_run(now):  # the first audio, or Twilio has played all we sent

@@ -126,6 +126,14 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         self._caller_end_t = 0.0
         self._last_voice_t = 0.0
         self._barged_this_run = False
+        # Overlap (turn_taking.py): the agent held by caller speech, and the words heard over
+        # it (None: this caller turn did not overlap the agent).
+        self._holding = False
+        self._hold_t = 0.0
+        self._hold_speech_start_t = 0.0
+        self._hold_speech_frames = 0
+        self._hold_reaction_ms = 0
+        self._overlap_words: str | None = None
         self._caller_parts: list[str] = []
         self._caller_confidences: list[float] = []
         self._last_activity_t = self.t0
@@ -150,6 +158,7 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         self._shown_state = ""  # the live state last handed to the store (dashboards)
         self.metrics: dict[str, Any] = {
             "frames_in": 0, "frames_out": 0, "speech_frames": 0, "barge_ins": 0,
+            "holds": 0, "resumes": 0, "backchannels": 0,
             "barge_in_reaction_ms": [], "turn_latency_ms": [], "dtmf_digits": 0,
             "provider_errors": 0, "reprompts": 0, "provider_failovers": 0,
             # Frames streamed to the recogniser (speech-gated: what a cloud STT bills).

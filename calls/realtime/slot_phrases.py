@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from aybiza.core.hours import DAY_NAMES, MONTH_NAMES
 from aybiza.core.spoken import ONES, ORDINAL_DAY_WORDS
+from calls.realtime.backchannel import RECOGNISER_PHRASES
 from calls.realtime.providers.llm.base import ToolSpec
 from calls.realtime.providers.llm.offline.when import DATE_FORMATS
 
@@ -72,7 +73,7 @@ def _intent_phrases(thing: str) -> list[str]:
 def slot_phrases(tools: Iterable[ToolSpec]) -> list[str]:
     """Phrases for every argument the offline brain asks callers for, and for the requests
     around what the tools book ("when is my appointment", "cancel my table")."""
-    phrases: list[str] = list(INTENT_PHRASES)
+    phrases: list[str] = [*INTENT_PHRASES, *RECOGNISER_PHRASES]
     dates_added = False
     for tool in tools:
         words = tool.name.lower().replace("-", "_").split("_")

@@ -84,11 +84,13 @@ class Speaking:
     async def _finish_turn(self, turn: AgentTurn) -> None:
         """Wait until the caller heard the whole turn, persist it, then act on its ending."""
         turn.generated_all = True
-        if turn.segments and not turn.segments[-1].played:
+        while turn.segments and not turn.segments[-1].played:
             expected = max(0, turn.segments[-1].end - self._outbound.played_bytes(self._now()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(turn.playback_done.wait(),
                                        expected / BYTES_PER_S + PLAYBACK_GRACE_S)
+            if not self._outbound.paused:  # held by caller speech: the rest is still to play
+                break
         self._close_agent_turn(turn, interrupted=False)
         self._last_activity_t = self._now()
         if turn.transfer_to:

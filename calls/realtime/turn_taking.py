@@ -3,6 +3,12 @@ speech opens the recogniser (with a short pre-roll), enough of it while the agen
 barge-in, and a long enough silence ends the caller's turn, which the recogniser's final words
 then complete. Keypad digits form a turn of their own.
 
+Overlap: when the recogniser reports words while the caller speaks, speech over the agent first
+*holds* it (its audio pauses, nothing is dropped, no `clear`), and the words decide. Words that
+only acknowledge ("uh-huh", "okay") or none at all (a cough, noise) let the agent resume where it
+stopped once the caller is quiet again; any other words, or speech going on too long to be a
+backchannel, make it a barge-in. A recogniser without interim words barges in at once.
+
 `on_audio` is the hot path: synchronous, O(1), no I/O, no logging.
 """
 
@@ -12,6 +18,7 @@ import asyncio
 import logging
 
 from calls.models import Role
+from calls.realtime.backchannel import interrupts, is_backchannel
 from calls.realtime.recovery import CANNOT_HEAR
 
 logger = logging.getLogger("calls.realtime.session")
@@ -19,6 +26,12 @@ logger = logging.getLogger("calls.realtime.session")
 SPEECH_START_MS = 60  # voiced audio needed before we call it the caller speaking
 STT_PREROLL_FRAMES = 20  # 400 ms of audio before speech was detected goes to the recogniser
 DTMF_GAP_S = 1.5  # digits pressed closer than this form one input ("1 2 3 #")
+# A held agent resumes after this much quiet with no interrupting words: enough for the
+# recogniser's last interim to arrive, short enough to feel like a breath, not a stop.
+HOLD_RESUME_SILENCE_MS = 360
+# Speech over a held agent longer than this is an interruption whatever the words: backchannels
+# are short ("mm-hmm" is about half a second).
+HOLD_COMMIT_SPEECH_MS = 800
 
 
 class TurnTaking:
@@ -50,25 +63,35 @@ class TurnTaking:
                 self._caller_speaking = True
                 self._caller_start_t = now - speech_ms / 1000
                 self._barged_this_run = False
+                # Speech that starts over the agent is judged by its words (turn-end included).
+                self._overlap_words = "" if self._agent_is_audible_or_pending() else None
                 if self._secure is None:  # spoken card digits must not reach a transcript
                     self._open_stt()
-            if (not self._barged_this_run and speech_ms >= self.config.barge_in_min_speech_ms
+            if self._holding:
+                self._held_speech(now)
+            elif (not self._barged_this_run and speech_ms >= self.config.barge_in_min_speech_ms
                     and self._secure is None and self._agent_is_audible_or_pending()):
                 self._barged_this_run = True
-                self._barge_in(now, speech_start_t=now - speech_ms / 1000)
+                self._speech_over_agent(now, speech_start_t=now - speech_ms / 1000)
         else:
             self._silence_frames += 1
             if self._silence_frames >= 2:  # a lone unvoiced frame doesn't end a speech run
                 self._speech_frames = 0
+            if self._holding and self._silence_frames * 20 >= HOLD_RESUME_SILENCE_MS:
+                self._resume_agent()
             if (self._caller_speaking
                     and self._silence_frames * 20 >= self.config.end_of_turn_silence_ms):
-                self._caller_speaking = False
-                self._caller_end_t = self._last_voice_t
-                self._last_activity_t = self._now()
-                if self._stt_open:
-                    self._stt_open = False
-                    self._awaiting_final = True  # the next final result ends the turn
-                    self._stt.finalize()
+                self._caller_stopped()
+
+    def _caller_stopped(self) -> None:
+        """Silence long enough to end the caller's turn: the recogniser's next final ends it."""
+        self._caller_speaking = False
+        self._caller_end_t = self._last_voice_t
+        self._last_activity_t = self._now()
+        if self._stt_open:
+            self._stt_open = False
+            self._awaiting_final = True
+            self._stt.finalize()
 
     def _open_stt(self) -> None:
         """Caller speech began: hand the recogniser the pre-roll, then every frame."""
@@ -102,6 +125,8 @@ class TurnTaking:
         assert self._stt is not None
         try:
             async for result in self._stt.transcripts():
+                if self._overlap_words is not None and result.text.strip():
+                    self._judge_overlap(result.text.strip())
                 if result.is_final and result.text.strip():
                     self._caller_parts.append(result.text.strip())
                     if result.confidence is not None:
@@ -131,6 +156,15 @@ class TurnTaking:
                       if self._caller_confidences else None)
         self._caller_parts.clear()
         self._caller_confidences.clear()
+        overlapped, self._overlap_words = self._overlap_words is not None, None
+        if overlapped and not interrupts(text) and self._agent_is_audible_or_pending():
+            # "Uh-huh" (or a cough heard as a word) while the agent talks: it keeps the floor,
+            # and there is no turn to answer. The words stay in the call's events.
+            self._resume_agent()
+            self.metrics["backchannels"] += 1
+            self.store.record_event("backchannel" if is_backchannel(text) else "overlap_ignored",
+                                    {"text": text}, self._offset_ms(now))
+            return
         end_t = self._caller_end_t if self._caller_end_t >= self._caller_start_t else now
         self._save_caller_turn(text, self._caller_start_t, end_t, confidence)
         self._last_activity_t = now
@@ -161,13 +195,72 @@ class TurnTaking:
             self._save_caller_turn(" ".join(self._caller_parts), self._caller_start_t, now, None)
             self._caller_parts.clear()
 
+    def _speech_over_agent(self, now: float, *, speech_start_t: float) -> None:
+        """Enough caller speech while the agent is audible: hold it if words will come to
+        judge by, else it is a barge-in now."""
+        if self._stt is not None and self._stt.hears_words_while_speaking:
+            self._hold_agent(now, speech_start_t=speech_start_t)
+        else:
+            self._barge_in(now, speech_start_t=speech_start_t)
+
+    def _held_speech(self, now: float) -> None:
+        """One more voiced frame over the held agent: past a backchannel's length it interrupts."""
+        self._hold_speech_frames += 1
+        if self._hold_speech_frames * 20 >= HOLD_COMMIT_SPEECH_MS:
+            self._barge_in(now, speech_start_t=self._hold_speech_start_t)
+
+    def _hold_agent(self, now: float, *, speech_start_t: float) -> None:
+        """Caller speech over the agent: pause its audio until their words say what it was."""
+        if self._leaving_voicemail:
+            return
+        self._outbound.pause()
+        self._holding = True
+        self._hold_t = now
+        self._hold_speech_start_t = speech_start_t
+        self._hold_speech_frames = 0
+        self._overlap_words = ""
+        self.metrics["holds"] += 1
+        # The agent falls silent now (after the ≤ 80 ms already at Twilio): that is the
+        # reaction the caller hears, whether it turns out a barge-in or not.
+        self._hold_reaction_ms = int((self._now() - speech_start_t) * 1000)
+
+    def _judge_overlap(self, words: str) -> None:
+        """Words heard over the agent: interrupting ones cut it, the rest wait for more."""
+        if not interrupts(words):
+            self._overlap_words = words
+        elif self._holding or self._agent_is_audible_or_pending():
+            # Late words after a resume still interrupt what the agent is saying.
+            self._barge_in(self._now(), speech_start_t=self._hold_speech_start_t)
+
+    def _resume_agent(self) -> None:
+        """No interruption after all: the agent carries on from where its audio paused."""
+        if not self._holding:
+            return
+        self._holding = False
+        self._barged_this_run = False  # a second burst over the agent is judged afresh
+        if not self._outbound.paused:
+            return  # the held turn was replaced meanwhile (its audio already dropped)
+        self._outbound.resume()
+        now = self._now()
+        self.metrics["resumes"] += 1
+        turn = self._agent_turn
+        self.store.record_event("agent_resumed", {
+            "turn": turn.index if turn is not None else None,
+            "paused_ms": int((now - self._hold_t) * 1000), "heard": self._overlap_words or ""},
+            self._offset_ms(now))
+
     def _barge_in(self, now: float, *, speech_start_t: float) -> None:
         if self._leaving_voicemail:
             return  # a machine does not interrupt the message it records
         turn = self._agent_turn
         self._outbound.clear()
         self._send_control(self._clear_message)
-        reaction_ms = int((self._now() - speech_start_t) * 1000)
+        self._overlap_words = None  # what follows is a caller turn like any other
+        if self._holding:  # the agent went quiet when the hold began
+            self._holding = False
+            reaction_ms = self._hold_reaction_ms
+        else:
+            reaction_ms = int((self._now() - speech_start_t) * 1000)
         self.metrics["barge_ins"] += 1
         self.metrics["barge_in_reaction_ms"].append(reaction_ms)
         if turn is not None:

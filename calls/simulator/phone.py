@@ -199,6 +199,11 @@ class MediaStreamPeer:
             self._current is not None
             and time.monotonic() - self._last_agent_frame_t < self.agent_gap_s)
 
+    @property
+    def last_agent_frame_at(self) -> float:
+        """When the caller last heard a frame of agent audio (0.0: never)."""
+        return self._last_agent_frame_t
+
     async def wait_agent_turn(self, *, started_after: float, timeout_s: float = 30.0,
                               idle_s: float = 0.8) -> AgentUtterance | None:
         """Wait for the agent to speak after `started_after` and then fall silent."""

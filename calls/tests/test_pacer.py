@@ -187,3 +187,36 @@ def test_frames_per_message_must_fit_the_lead():
     with pytest.raises(ValueError):
         pacer.outbound(OutboundEncoder("MZ1"), print, lead_frames=2, frames_per_message=4)
     loop.close()
+
+
+def test_pause_sends_nothing_more_and_resume_carries_on_from_the_next_byte():
+    wire, clock, outbound = clocked()
+    audio = bytes(range(256)) * 25  # 6,400 bytes: 0.8 s, every frame different
+    outbound.enqueue(audio)
+    outbound.enqueue_mark("end")
+    clock.advance(0.2)
+    outbound.pause()
+    sent = len(wire.media())
+    clock.advance(0.5)
+    assert len(wire.media()) == sent  # held: Twilio plays its lead, then silence
+    assert outbound.played_bytes(clock.time()) == outbound.total_sent  # the lead has played
+    assert not outbound.is_idle  # still the agent's turn: nothing was dropped
+
+    outbound.resume()
+    clock.advance(1.0)
+    frames = b"".join(chunk for _, chunk in wire.media())
+    assert frames == audio  # every byte, in order, none twice
+    assert [m["event"] for _, m in wire.messages][-1] == "mark"
+    resumed_at = wire.media()[sent][0]
+    assert resumed_at == pytest.approx(0.7)  # straight after resume, as a new run
+
+
+def test_clear_ends_a_pause():
+    wire, clock, outbound = clocked()
+    outbound.enqueue(b"\x22" * 1600)
+    outbound.pause()
+    outbound.clear()
+    assert not outbound.paused
+    outbound.enqueue(b"\x33" * 160)
+    clock.advance(0.02)
+    assert wire.media()[-1][1] == b"\x33" * 160

@@ -17,6 +17,7 @@ from calls.realtime.providers.llm.offline import OfflineBrain
 from calls.realtime.turn_model import available as turn_model_available
 from learning.evaluation import judge, play
 from learning.quality.dataset import load
+from learning.quality.overlap import summarise as summarise_overlap
 from learning.quality.speech import NOISE_LEVELS, VOICES, evaluate_speech, sample
 from learning.quality.text import conversation_for, evaluate_text
 from learning.quality.turns import evaluate_turns
@@ -43,7 +44,10 @@ class QualityRun:
                 "answer_accuracy": pooled("answer_accuracy"),
                 "heldout_intent_accuracy": pooled("intent_accuracy", "heldout"),
                 "suite_pass_rate": pooled("pass_rate", "suite"),
-                "call_task_completion": pooled("pass_rate", "calls")}
+                "call_task_completion": pooled("pass_rate", "calls"),
+                "backchannel_false_interrupts": pooled("backchannel_false_interrupts",
+                                                       "overlap"),
+                "interruptions_cut": pooled("interruptions_cut", "overlap")}
 
     def failures(self) -> list[str]:
         """Targets missed on the main sets (CI fails on any)."""
@@ -75,9 +79,11 @@ def suite_in_text(demo: DemoAgent) -> dict[str, Any]:
 def run_quality(*, speech_per_agent: int | None = 24, voices: tuple[str, ...] = VOICES,
                 noise_levels: tuple[float | None, ...] = NOISE_LEVELS,
                 calls: dict[str, list] | None = None,
+                overlap: dict[str, list] | None = None,
                 agents: tuple[DemoAgent, ...] = DEMO_AGENTS) -> QualityRun:
     """`speech_per_agent`: utterances spoken per agent and condition (0: no speech, None: all);
-    `calls`: results of `learning.quality.calls.call_scenarios` per agent key, when run."""
+    `calls`: results of `learning.quality.calls.call_scenarios` per agent key, when run;
+    `overlap`: `learning.quality.overlap.overlap_trials` per agent key, when run."""
     run = QualityRun()
     for demo in agents:
         main = evaluate_text(demo, load(demo.key))
@@ -101,6 +107,8 @@ def run_quality(*, speech_per_agent: int | None = 24, voices: tuple[str, ...] = 
                 "greeting_ms_p50": percentile(greetings, 0.5),
                 "answer_ms_p50": percentile(answers, 0.5),
                 "answer_ms_p95": percentile(answers, 0.95)}
+        if overlap and demo.key in overlap:
+            entry["overlap"] = summarise_overlap(overlap[demo.key])
         run.agents[demo.key] = entry
     return run
 
@@ -149,6 +157,25 @@ def table(run: QualityRun) -> list[str]:
                 lines.append(f"  {key:<11}{done:>3}/{c['scenarios']:<3}"
                              f"{_ms(c['greeting_ms_p50']):>14}{_ms(c['answer_ms_p50']):>12}"
                              f"{_ms(c['answer_ms_p95']):>12}")
+    return lines + _overlap_table(run, pct)
+
+
+def _overlap_table(run: QualityRun, pct) -> list[str]:
+    if not any("overlap" in agent for agent in run.agents.values()):
+        return []
+    lines = ["", "Speech over the agent's greeting (real calls; false interrupt = a clear)",
+             f"  {'agent':<11}{'backchannels':>13}{'false int.':>11}{'noises':>8}"
+             f"{'false int.':>11}{'resumed':>9}{'interruptions':>15}{'cut':>8}"
+             f"{'silent after p50/p95':>22}"]
+    for key, agent in run.agents.items():
+        o = agent.get("overlap")
+        if o:
+            lines.append(
+                f"  {key:<11}{o['backchannels']:>13}"
+                f"{pct(o['backchannel_false_interrupts']):>11}{o['noises']:>8}"
+                f"{pct(o['noise_false_interrupts']):>11}{pct(o['resumed']):>9}"
+                f"{o['interruptions']:>15}{pct(o['interruptions_cut']):>8}"
+                f"{_ms(o['silent_after_ms_p50']) + ' / ' + _ms(o['silent_after_ms_p95']):>22}")
     return lines
 
 

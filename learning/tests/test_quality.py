@@ -107,3 +107,37 @@ def test_a_scenario_is_judged_on_what_a_real_call_stored(settings):
     assert [r.passed for r in results] == [True, True], [r.failures for r in results]
     assert all(r.greeting_ms and r.greeting_ms > 0 for r in results)
     assert results[1].answer_ms and all(ms > 0 for ms in results[1].answer_ms)
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_backchannels_and_noise_over_the_agent_resume_it_and_interruptions_cut_it(settings):
+    from agents.demo import demo_seed
+    from calls.models import Call, Role
+    from learning.quality.overlap import overlap_trials, summarise
+    from tests.daphne_server import daphne_server
+
+    token = "quality-token"
+    settings.TWILIO_AUTH_TOKEN = token
+    with daphne_server({"TWILIO_AUTH_TOKEN": token}) as base_url:
+        seed = demo_seed(number=DENTAL.number, base_url=base_url)
+        trials = asyncio.run(overlap_trials(base_url, token, DENTAL.key, seed.number,
+                                            ("hibari",), limit=2))
+    by_text = {t.text: t for t in trials}
+    assert not any(t.error for t in trials), trials
+    for text in ("uh-huh", "okay", "cough", "knock"):
+        assert not by_text[text].cleared, by_text[text]  # no clear: the agent kept the floor
+    for text in ("uh-huh", "okay", "cough"):
+        assert by_text[text].paused and by_text[text].resumed, by_text[text]
+    for text in ("Wait, I have a question.", "Sorry, can I book for Tuesday?"):
+        cut = by_text[text]
+        # Cut, and silent within the barge-in minimum (250 ms) plus the audio already at
+        # Twilio (80 ms) and a frame or two of clocks.
+        assert cut.cleared and cut.silent_after_ms is not None and cut.silent_after_ms < 400, cut
+    summary = summarise(trials)
+    assert summary["backchannel_false_interrupts"] == 0.0
+    assert summary["interruptions_cut"] == 1.0
+    # Neither the backchannels nor the noises became turns the agent answered.
+    calls = Call.objects.order_by("id")
+    quiet = [call for call, t in zip(calls, trials, strict=True) if t.kind != "interruption"]
+    assert all(not call.turns.filter(role=Role.CALLER).exists() for call in quiet)

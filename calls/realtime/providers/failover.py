@@ -314,6 +314,10 @@ class FailoverSTTStream(STTStream):
         self._held: deque[bytes] = deque(maxlen=MAX_SWITCH_FRAMES)
         self._closed = False
 
+    @property
+    def hears_words_while_speaking(self) -> bool:  # type: ignore[override]
+        return self._stream.hears_words_while_speaking
+
     def feed(self, ulaw: bytes) -> None:
         if self._switching:
             self._held.append(ulaw)

@@ -8,6 +8,7 @@ import json
 from io import StringIO
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -35,9 +36,9 @@ class Command(BaseCommand):
                             help="Exit 1 when a text target is missed or a scenario fails.")
 
     def handle(self, *args, **options) -> None:
-        calls = self._calls() if options["calls"] else None
+        calls, overlap = self._calls() if options["calls"] else (None, None)
         run = run_quality(speech_per_agent=None if options["speech_all"] else options["speech"],
-                          calls=calls)
+                          calls=calls, overlap=overlap)
         for line in table(run):
             self.stdout.write(line)
         overall = run.overall()
@@ -58,11 +59,14 @@ class Command(BaseCommand):
             if options["check"]:
                 raise SystemExit(1)
 
-    def _calls(self) -> dict[str, list]:
-        """Seed the demo against a local daphne and call every scenario of every agent."""
+    def _calls(self) -> tuple[dict[str, list], dict[str, list]]:
+        """Seed the demo against a local daphne, call every scenario of every agent, then
+        speak over each agent's greeting (backchannels, noises, interruptions)."""
         from calls.simulator.local_server import ServerFailed, local_server
         from calls.simulator.net import free_port
         from learning.quality.calls import call_scenarios
+        from learning.quality.overlap import overlap_trials
+        from learning.quality.speech import VOICES
 
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
@@ -75,7 +79,12 @@ class Command(BaseCommand):
         self.stdout.write(f"Calling every scenario through daphne on {base_url} …")
         try:
             with local_server(port):
-                return {demo.key: asyncio.run(call_scenarios(base_url, demo, numbers[demo.key]))
-                        for demo in DEMO_AGENTS}
+                calls = {demo.key: asyncio.run(call_scenarios(base_url, demo, numbers[demo.key]))
+                         for demo in DEMO_AGENTS}
+                self.stdout.write("Speaking over each agent's greeting …")
+                overlap = {demo.key: asyncio.run(overlap_trials(
+                    base_url, settings.TWILIO_AUTH_TOKEN, demo.key, numbers[demo.key], VOICES))
+                    for demo in DEMO_AGENTS}
+                return calls, overlap
         except ServerFailed as exc:
             raise CommandError(str(exc)) from exc

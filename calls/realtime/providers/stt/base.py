@@ -46,6 +46,10 @@ class STTOptions:
 class STTStream(ABC):
     """One call's recognition stream."""
 
+    # Words arrive while the caller is still speaking (interim results): the session can then
+    # tell an "uh-huh" from an interruption before pausing the agent for good.
+    hears_words_while_speaking: bool = False
+
     @abstractmethod
     def feed(self, ulaw: bytes) -> None:
         """Queue one frame of 8 kHz µ-law audio. Called per frame: O(1), never blocks."""

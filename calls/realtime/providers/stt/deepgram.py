@@ -197,6 +197,8 @@ class DeepgramSTT(STTProvider):
 class DeepgramSTTStream(STTStream):
     """One call's Deepgram socket. `feed` must be called from the event loop's thread."""
 
+    hears_words_while_speaking = True  # interim_results=true
+
     def __init__(self, provider: DeepgramSTT, params: dict[str, Any], *,
                  sample_rate: int) -> None:
         self._provider = provider

@@ -178,7 +178,7 @@ class _Recognizer:
         self._vad = webrtcvad.Vad(vad_aggressiveness)
         self._preroll: deque[np.ndarray] = deque(maxlen=max(1, preroll_ms // 20))
         self._max_utterance_samples = max_utterance_ms * SAMPLE_RATE // 1000
-        self._interim_results = interim_results
+        self.interim_results = interim_results
         self._resampler = StreamingResampler(SAMPLE_RATE, DECODER_RATE)
         self._in_utterance = False
         self._stream_samples = 0  # 8 kHz samples received since the stream opened
@@ -223,7 +223,7 @@ class _Recognizer:
         self._feed_decoders(pcm)
         if self._utterance_samples >= self._max_utterance_samples:
             out.append(self._end_utterance(speech_final=False))
-        elif self._interim_results:
+        elif self.interim_results:
             text, _, _ = self._best()
             if text and text != self._last_interim:
                 self._last_interim = text
@@ -311,6 +311,7 @@ class PocketsphinxStream(STTStream):
     def __init__(self, recognizer: _Recognizer, chunk_bytes: int) -> None:
         self._recognizer = recognizer
         self._chunk_bytes = chunk_bytes
+        self.hears_words_while_speaking = recognizer.interim_results
         self._pending = bytearray()
         self._jobs: deque[Any] = deque()  # bytes chunks and _FINALIZE, in arrival order
         self._wake = asyncio.Event()
