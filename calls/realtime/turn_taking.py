@@ -228,9 +228,11 @@ class TurnTaking:
         """Words heard over the agent: interrupting ones cut it, the rest wait for more."""
         if not interrupts(words):
             self._overlap_words = words
-        elif self._holding or self._agent_is_audible_or_pending():
-            # Late words after a resume still interrupt what the agent is saying.
+        elif self._holding:
             self._barge_in(self._now(), speech_start_t=self._hold_speech_start_t)
+        elif self._agent_is_audible_or_pending():
+            # Late words after a resume, or a short "no!" never held, still interrupt.
+            self._barge_in(self._now(), speech_start_t=self._caller_start_t)
 
     def _resume_agent(self) -> None:
         """No interruption after all: the agent carries on from where its audio paused."""

@@ -166,3 +166,16 @@ def test_backchannel_words(text, expected):
 ])
 def test_which_words_take_the_floor(text, expected):
     assert interrupts(text) is expected
+
+
+@pytest.mark.asyncio
+async def test_a_short_no_over_the_agent_interrupts_it_by_its_word():
+    session, wire, store, stt, llm = await _talking_agent("no")
+    await feed(session, SPEECH, 0.1)  # under the barge-in minimum: never held
+    stt.interim("no")
+    await asyncio.sleep(0.01)
+    assert wire.events()[-1] == "clear"
+    await feed(session, SILENCE, 1.5)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+    assert store.ordered_turns()[1]["interrupted"] is True
+    assert 0 <= session.metrics["barge_in_reaction_ms"][0] < 500
