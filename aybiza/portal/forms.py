@@ -80,7 +80,7 @@ class AgentForm(SectionedForm, forms.ModelForm):
             "tts_provider": "Text to speech",
             "llm_model": "Model id",
             "end_of_turn_silence_ms": "End of turn after silence (ms)",
-            "barge_in_min_speech_ms": "Caller may interrupt after speaking (ms)",
+            "barge_in_min_speech_ms": "Agent pauses when the caller speaks for (ms)",
             "reprompt_after_s": "Ask “are you still there?” after (s)",
             "hangup_after_s": "Hang up after silence (s)",
             "max_call_seconds": "Longest call (s)",
@@ -102,6 +102,8 @@ class AgentForm(SectionedForm, forms.ModelForm):
                                          "the original words are also kept, encrypted.",
             "greeting": "The first thing callers hear.",
             "status": "Only live agents answer calls.",
+            "barge_in_min_speech_ms": "Then their words decide: “uh-huh” or a cough lets the "
+                                      "agent carry on where it paused; real words interrupt it.",
         }
 
     # Grouped on the page in this order.

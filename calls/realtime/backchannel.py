@@ -27,7 +27,7 @@ _WORD = re.compile(r"[a-z]+(?:['-][a-z]+)*")
 # agent, a cough or a door comes out of the recogniser as one or two stray words ("at",
 # "i'm", "can i"), and a short "sure" as "to a".
 INTERRUPTION_CUES = frozenset({
-    "stop", "wait", "no", "nope", "sorry", "hold", "hang", "actually", "excuse", "pardon",
+    "stop", "wait", "no", "sorry", "hold", "hang", "actually", "excuse", "pardon",
     "hello", "hey",
 })
 MIN_INTERRUPTING_WORDS = 3
