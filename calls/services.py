@@ -235,12 +235,20 @@ def _turn_row(*, call: Call, index: int, role: str, text: str,
 
 
 def _public_names(call: Call) -> tuple[str, ...]:
-    """The business's and its agent's names: what an agent says them in is not personal data.
-    Both are cached on the call the live session holds, so no query per turn."""
+    """The business's and its agent's names, and the words of the lines the agent was given to
+    say (its greetings, its voicemail message: "this is Demo Dental calling"), without their
+    `{{variables}}` — those are the callee's data. Not personal data where an agent says them.
+    All cached on the call the live session holds, so no query per turn."""
     names = [call.tenant.name]
-    if call.agent is not None:
-        names.append(call.agent.name)
+    agent = call.agent
+    if agent is not None:
+        names.append(agent.name)
+        names += [_TEMPLATE_VARIABLE.sub(" ", line) for line in (
+            agent.greeting, agent.outbound_greeting, agent.voicemail_message) if line]
     return tuple(names)
+
+
+_TEMPLATE_VARIABLE = re.compile(r"\{\{.*?\}\}")
 
 
 def turn_context(call: Call, index: int) -> str:
@@ -316,9 +324,11 @@ def event_record_once(*, call: Call, type: str, payload: dict[str, Any]) -> Call
 def call_finish(
     *, call: Call, outcome: str, metrics: dict[str, Any] | None = None,
     recording: File | None = None, recording_name: str = "", cost: dict[str, Any] | None = None,
-    append_recording: bool = False,
+    append_recording: bool = False, later_part: bool = False,
 ) -> Call:
     """Close the call row with how it ended. Safe to call more than once (first outcome wins).
+    `later_part`: this stream followed an earlier one of the call (a warm transfer came back):
+    its cost adds to the earlier part's.
 
     The row and its `call.ended` audit event are written in one transaction: an auditor never
     sees a call that ended without the event, nor the event of a call still open.
@@ -346,7 +356,8 @@ def call_finish(
     keep_audio = recording is not None and (not call.recording or append_recording)
     fields += call_results_keep(call=call, metrics=metrics, cost=cost,
                                 audio=recording.read() if keep_audio else None,
-                                name=recording_name or f"{call.call_sid}.wav")
+                                name=recording_name or f"{call.call_sid}.wav",
+                                add_cost=later_part)
     call.save(update_fields=fields)
     audit_record(action="call.ended", tenant=call.tenant, target=call)
     if first_finish:  # one call.completed per call, however many exit paths close it
@@ -363,7 +374,7 @@ def call_finish(
 
 
 def call_results_keep(*, call: Call, metrics: dict[str, Any] | None, cost: dict[str, Any] | None,
-                      audio: bytes | None, name: str) -> list[str]:
+                      audio: bytes | None, name: str, add_cost: bool = False) -> list[str]:
     """What a media stream produced — metrics, cost, its recording (after any earlier part's) —
     set on `call`, unsaved; the fields changed. A recording that cannot be stored is an event,
     never an error: the call's record matters more."""
@@ -372,6 +383,10 @@ def call_results_keep(*, call: Call, metrics: dict[str, Any] | None, cost: dict[
         call.metrics = {**call.metrics, **metrics}
         fields.append("metrics")
     if cost:
+        if add_cost and call.cost:
+            from calls.realtime.costs import combined_estimates
+
+            cost = combined_estimates(call.cost, cost)
         call.cost = cost
         fields.append("cost")
     if audio:

@@ -115,3 +115,25 @@ def _cache_hit_ratio(tokens: Mapping[str, int]) -> dict[str, float]:
     read = tokens.get("cache_read", 0)
     prompt = tokens.get("input", 0) + read + tokens.get("cache_write", 0)
     return {"cache_hit_ratio": round(read / prompt, 3)} if prompt else {}
+
+
+def combined_estimates(earlier: Mapping[str, Any], later: Mapping[str, Any]) -> dict[str, Any]:
+    """Two estimates of one call's parts (before and after a warm transfer came back) as one:
+    every quantity and price added per section and provider, the cache hit ratio recomputed."""
+    combined: dict[str, Any] = {"currency": later.get("currency", "USD"), "estimate": True}
+    for section in ("stt", "tts", "llm"):
+        merged: dict[str, dict[str, Any]] = {}
+        for part in (earlier.get(section) or {}, later.get(section) or {}):
+            for provider, entry in part.items():
+                into = merged.setdefault(provider, {})
+                for key, value in entry.items():
+                    if key != "cache_hit_ratio" and isinstance(value, int | float):
+                        into[key] = round(into.get(key, 0) + value, 6)
+        for entry in merged.values():
+            if section == "llm":
+                entry.update(_cache_hit_ratio({kind: int(entry.get(f"{kind}_tokens", 0))
+                                               for kind in TOKEN_KINDS}))
+        combined[section] = merged
+    combined["total_usd"] = round(float(earlier.get("total_usd") or 0)
+                                  + float(later.get("total_usd") or 0), 6)
+    return combined

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Max
+from django.utils import timezone
 
 from aybiza.core.text import sentences
 from calls.call_variables import fill, variables_open
@@ -84,7 +85,7 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         conversation.messages = [message_from_dict(m) for m in resumed.messages]
         greeting_lines = [resume_greeting(conversation.messages[-1].text, known)]
     opening = opening_lines(agent)
-    recording_mode, first_turn_index = agent.recording_mode, 0
+    recording_mode, first_turn_index, first_offset_ms = agent.recording_mode, 0, 0
     if transfer is not None:  # the same conversation goes on, after an apology
         conversation.messages = _tool_calls_answered(
             [message_from_dict(m) for m in transfer_conversation(transfer)], apology(transfer))
@@ -92,6 +93,8 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         recording_mode = _recording_mode_after_transfer(call, agent.recording_mode)
         last = call.turns.aggregate(last=Max("index"))["last"]
         first_turn_index = last + 1 if last is not None else 0
+        began = call.stream_started_at or call.started_at
+        first_offset_ms = max(0, int((timezone.now() - began).total_seconds() * 1000))
     # The opening's prepared audio, fetched with the rest (never on the call's event loop).
     audio_key = (agent.tts_provider, agent.voice, agent.language)
     prepared = cached_opening(provider=audio_key[0], voice=audio_key[1], language=audio_key[2],
@@ -110,6 +113,7 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         recording_disclosure=agent.recording_disclosure if transfer is None else "",
         consent_prompt=agent.consent_prompt if transfer is None else "",
         first_turn_index=first_turn_index,
+        first_offset_ms=first_offset_ms,
         stt_options=STTOptions(language=agent.language, vocabulary=vocabulary,
                                endpointing_ms=min(agent.end_of_turn_silence_ms, 500)),
         tts_options=TTSOptions(voice=agent.voice, language=agent.language),

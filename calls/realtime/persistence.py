@@ -217,14 +217,15 @@ def _close_call(call: Call, outcome: str, metrics: dict[str, Any],
                 audio = handle.read()
         call_park(call=call, metrics=metrics, recording_audio=audio, cost=cost)
         return
+    # After a warm transfer nobody answered, this part of the call follows the first: its
+    # recording is appended and its cost added.
+    resumed = call.transfers.exclude(resumed_stream_sid="").exists()
     if recording_path:
         from django.core.files import File
 
-        # After a warm transfer nobody answered, this part of the call follows the first.
-        resumed = call.transfers.exclude(resumed_stream_sid="").exists()
         with open(recording_path, "rb") as handle:
             call_finish(call=call, outcome=outcome, metrics=metrics, cost=cost,
                         recording=File(handle), recording_name=f"{call.call_sid}.wav",
-                        append_recording=resumed)
+                        append_recording=resumed, later_part=resumed)
     else:
-        call_finish(call=call, outcome=outcome, metrics=metrics, cost=cost)
+        call_finish(call=call, outcome=outcome, metrics=metrics, cost=cost, later_part=resumed)

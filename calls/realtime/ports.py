@@ -86,6 +86,9 @@ class SessionConfig:
     resumed_from_call_id: int | None = None
     # The index of this stream's first turn (after a warm transfer, the call's turns go on).
     first_turn_index: int = 0
+    # Where this stream starts on the call's timeline (ms): after a warm transfer, the time
+    # since the call's first stream began, so the turns' and events' offsets go on too.
+    first_offset_ms: int = 0
     # Prepared audio of the opening's clauses (calls/realtime/opening_audio.py): clause → µ-law.
     opening_audio: dict[str, bytes] = field(default_factory=dict)
     # Clauses of the agent's own opening lines not prepared yet (never a caller's name): the

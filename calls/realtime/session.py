@@ -503,7 +503,7 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         return index
 
     def _offset_ms(self, t: float) -> int:
-        return max(0, int((t - self.t0) * 1000))
+        return self.config.first_offset_ms + max(0, int((t - self.t0) * 1000))
 
     def _spawn(self, coro, name: str) -> asyncio.Task:
         task = self._loop.create_task(coro, name=f"call-{self.config.call_id}-{name}")

@@ -177,3 +177,18 @@ def test_turn_save_is_one_row_per_index_and_a_retry_overwrites(history):
     assert (row.text, row.interrupted, row.first_frame_ms, row.end_ms) == ("Hello", True, 320, 900)
     assert row.created_at == created_at and row.updated_at >= created_at
     assert row.tenant_id == call.tenant_id
+
+
+def test_the_business_name_in_the_agents_own_lines_is_not_redacted(history):
+    # given an agent whose outbound lines name the practice as callers know it (not as the
+    # tenant is called)
+    agent = history["agent"]
+    agent.outbound_greeting = "Hi {{name}}, this is Bright Smile calling about your check-up."
+    agent.save()
+    call = Call.objects.select_related("agent", "tenant").get(pk=history["calls"]["a"].pk)
+    # when the agent says it to a callee named Jane Porter
+    turn_save(call=call, index=0, role="agent",
+              text="Hi Jane Porter, this is Bright Smile calling about your check-up.")
+    # then the callee's name is redacted and the practice's is not
+    assert call.turns.get(index=0).text == (
+        "Hi [NAME], this is Bright Smile calling about your check-up.")

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from calls.models import Call, CallEvent, Outcome, Transfer, TransferState
@@ -244,15 +245,23 @@ async def test_back_from_a_transfer_the_agent_apologises_and_the_call_goes_on(li
                 {"id": "tc1", "name": "transfer_call", "arguments": {"summary": "Billing."}}]}])
         from calls.transfers import call_park
 
-        call_park(call=live, metrics={"turns": 2}, recording_audio=_wav(1.0))
+        call_park(call=live, metrics={"turns": 2}, recording_audio=_wav(1.0), cost={
+            "currency": "USD", "estimate": True, "tts": {},
+            "stt": {"first-part-stt": {"seconds": 1.0, "usd": 0.01}},
+            "llm": {"first-part-llm": {"input_tokens": 300, "output_tokens": 20,
+                                       "cache_read_tokens": 0, "cache_write_tokens": 0,
+                                       "usd": 0.002}},
+            "total_usd": 0.012})
         # when nobody answers
         _post(client, twilio.last("calls.create").value("StatusCallback"),
               {"CallSid": transfer.person_call_sid, "CallStatus": "no-answer"})
 
     await database_sync_to_async(first_part)()
+    began = live.stream_started_at or live.started_at
     back = twilio.last("calls.update").value("Twiml")
     token = ET.fromstring(back).find("./Connect/Stream/Parameter").get("value")
     # then the new stream opens on the same call
+    reopened = timezone.now()
     phone, connected = await connect(live, headers=_handshake())
     assert connected
     await phone.start(token=token)
@@ -269,6 +278,14 @@ async def test_back_from_a_transfer_the_agent_apologises_and_the_call_goes_on(li
         "I'm sorry, billing didn't pick up")
     assert any(t.text == "We open at nine and close at five." for t in turns[3:])
     assert stored.outcome == Outcome.CALLER_HUNG_UP
+    # on the call's timeline: this part's offsets start where the call had got to, not at 0
+    assert turns[2].start_ms >= (reopened - began).total_seconds() * 1000 - 50
+    assert [t.start_ms for t in turns[2:]] == sorted(t.start_ms for t in turns[2:])
+    # the call's cost is both parts'
+    assert stored.cost["stt"]["first-part-stt"] == {"seconds": 1.0, "usd": 0.01}
+    assert stored.cost["llm"]["first-part-llm"]["input_tokens"] == 300
+    assert set(stored.cost["tts"])  # the apology and the answer were spoken in this part
+    assert stored.cost["total_usd"] >= 0.012
     # one recording: the first part, then this one
     from calls.recordings import recording_audio
 
