@@ -219,7 +219,7 @@ def _turn_row(*, call: Call, index: int, role: str, text: str,
     from compliance.redaction import redact
 
     text = storable(text)  # a recogniser's odd character must not make the call unreadable
-    redacted = redact(text, public_names=_public_names(call))
+    redacted = redact(text, public_names=_public_names(call, role))
     original = ""
     if redacted.findings and call.agent is not None and call.agent.keep_original_transcripts:
         original = encrypt_text_for_tenant(call.tenant, text, context=turn_context(call, index))
@@ -234,17 +234,19 @@ def _turn_row(*, call: Call, index: int, role: str, text: str,
             tuple(sorted(values)), introduced)
 
 
-def _public_names(call: Call) -> tuple[str, ...]:
-    """The business's and its agent's names, and the words of the lines the agent was given to
-    say (its greetings, its voicemail message: "this is Demo Dental calling"), without their
-    `{{variables}}` — those are the callee's data. Not personal data where an agent says them.
-    All cached on the call the live session holds, so no query per turn."""
+def _public_names(call: Call, role: str) -> tuple[str, ...]:
+    """The business's and its agent's names; in the agent's own turns also the words of the
+    lines it was given to say (its greetings, its voicemail message: "this is Demo Dental
+    calling"), without their `{{variables}}` — those are the callee's data. Not personal data
+    where the agent says them; a caller who shares a name with the agent's persona still has it
+    redacted. All cached on the call the live session holds, so no query per turn."""
     names = [call.tenant.name]
     agent = call.agent
     if agent is not None:
         names.append(agent.name)
-        names += [_TEMPLATE_VARIABLE.sub(" ", line) for line in (
-            agent.greeting, agent.outbound_greeting, agent.voicemail_message) if line]
+        if role == Role.AGENT:
+            names += [_TEMPLATE_VARIABLE.sub(" ", line) for line in (
+                agent.greeting, agent.outbound_greeting, agent.voicemail_message) if line]
     return tuple(names)
 
 

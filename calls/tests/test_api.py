@@ -192,3 +192,6 @@ def test_the_business_name_in_the_agents_own_lines_is_not_redacted(history):
     # then the callee's name is redacted and the practice's is not
     assert call.turns.get(index=0).text == (
         "Hi [NAME], this is Bright Smile calling about your check-up.")
+    # while a caller's words are redacted as ever, whatever the agent's lines say
+    turn_save(call=call, index=1, role="caller", text="This is Bright Smile speaking.")
+    assert call.turns.get(index=1).text == "This is [NAME] speaking."
