@@ -64,6 +64,11 @@ class Agent(TenantOwnedModel):
     # Turn-taking, per agent.
     end_of_turn_silence_ms = models.PositiveIntegerField(
         default=700, validators=[MinValueValidator(100), MaxValueValidator(5000)])
+    # The caller's words set the end of a turn: finished ones are answered after a short pause,
+    # unfinished ones wait longer (calls/realtime/turn_words.py). Off by default: it is only as
+    # good as the recogniser's words at a pause, and with the offline recogniser answers come
+    # ~400 ms sooner but no fewer pausing callers are cut off (docs/quality.md).
+    smart_end_of_turn = models.BooleanField(default=False)
     barge_in_min_speech_ms = models.PositiveIntegerField(
         default=250, validators=[MinValueValidator(60), MaxValueValidator(3000)])
     reprompt_after_s = models.PositiveIntegerField(

@@ -105,6 +105,7 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         greeting_lines=greeting_lines,
         resumed_from_call_id=resumed.from_call_id if resumed is not None else None,
         end_of_turn_silence_ms=agent.end_of_turn_silence_ms,
+        smart_end_of_turn=agent.smart_end_of_turn,
         barge_in_min_speech_ms=agent.barge_in_min_speech_ms,
         reprompt_after_s=agent.reprompt_after_s, hangup_after_s=agent.hangup_after_s,
         max_call_seconds=agent.max_call_seconds, reprompt_text=agent.reprompt_text,

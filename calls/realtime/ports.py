@@ -65,6 +65,9 @@ class SessionConfig:
     # empty: the greeting in one line.
     greeting_lines: list[str] = field(default_factory=list)
     end_of_turn_silence_ms: int = 700
+    # End the turn sooner when the caller's words sound finished, later when they plainly go on
+    # (turn_taking.py); off: silence alone ends turns.
+    smart_end_of_turn: bool = False
     barge_in_min_speech_ms: int = 250
     reprompt_after_s: float = 8.0
     hangup_after_s: float = 25.0

@@ -124,8 +124,13 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         self._caller_speaking = False
         self._caller_start_t = 0.0
         self._caller_end_t = 0.0
+        self._stopped_span: tuple[float, float] | None = None
         self._last_voice_t = 0.0
         self._barged_this_run = False
+        # Words-aware end of turn: the quiet that ends this turn, and the recogniser's position
+        # (frames fed) at the caller's last sound, which interim words must reach to judge it.
+        self._end_of_turn_ms = config.end_of_turn_silence_ms
+        self._voice_stt_frame = 0
         # Overlap (turn_taking.py): the agent held by caller speech, and the words heard over
         # it (None: this caller turn did not overlap the agent).
         self._holding = False
@@ -159,6 +164,8 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         self.metrics: dict[str, Any] = {
             "frames_in": 0, "frames_out": 0, "speech_frames": 0, "barge_ins": 0,
             "holds": 0, "resumes": 0, "backchannels": 0,
+            # Turns whose end the recogniser's words set (turn_taking.py).
+            "turn_ends_finished_words": 0, "turn_ends_unfinished_words": 0,
             "barge_in_reaction_ms": [], "turn_latency_ms": [], "dtmf_digits": 0,
             "provider_errors": 0, "reprompts": 0, "provider_failovers": 0,
             # Frames streamed to the recogniser (speech-gated: what a cloud STT bills).

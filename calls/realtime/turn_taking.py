@@ -3,6 +3,11 @@ speech opens the recogniser (with a short pre-roll), enough of it while the agen
 barge-in, and a long enough silence ends the caller's turn, which the recogniser's final words
 then complete. Keypad digits form a turn of their own.
 
+Words-aware end of turn (the agent's `smart_end_of_turn`): once the recogniser's interim words
+cover the caller's last sound, a sentence that sounds finished ends the turn after a short pause
+and one that plainly goes on ("my number is five five five") waits longer than the agent's
+silence (`turn_words.py`). With no words to judge by, the agent's silence ends the turn.
+
 Overlap: when the recogniser reports words while the caller speaks, speech over the agent first
 *holds* it (its audio pauses, nothing is dropped, no `clear`), and the words decide. Words that
 only acknowledge ("uh-huh", "okay") or none at all (a cough, noise) let the agent resume where it
@@ -19,7 +24,9 @@ import logging
 
 from calls.models import Role
 from calls.realtime.backchannel import interrupts, is_backchannel
+from calls.realtime.providers.stt.base import Transcript
 from calls.realtime.recovery import CANNOT_HEAR
+from calls.realtime.turn_words import sounds_finished
 
 logger = logging.getLogger("calls.realtime.session")
 
@@ -32,6 +39,11 @@ HOLD_RESUME_SILENCE_MS = 360
 # Speech over a held agent longer than this is an interruption whatever the words: backchannels
 # are short ("mm-hmm" is about half a second).
 HOLD_COMMIT_SPEECH_MS = 800
+# Words-aware end of turn: finished-sounding words are answered after this much quiet (the
+# recogniser's words for the last 200 ms chunk arrive in about this time); unfinished ones wait
+# this many times the agent's end-of-turn silence.
+FINISHED_WORDS_SILENCE_MS = 300
+UNFINISHED_WORDS_SILENCE_FACTOR = 2
 
 
 class TurnTaking:
@@ -58,6 +70,9 @@ class TurnTaking:
             self._silence_frames = 0
             now = self._now()
             self._last_voice_t = now
+            # A verdict on the words before this sound no longer holds.
+            self._voice_stt_frame = metrics["stt_frames"]
+            self._end_of_turn_ms = self.config.end_of_turn_silence_ms
             speech_ms = self._speech_frames * 20
             if not self._caller_speaking and speech_ms >= SPEECH_START_MS:
                 self._caller_speaking = True
@@ -79,14 +94,20 @@ class TurnTaking:
                 self._speech_frames = 0
             if self._holding and self._silence_frames * 20 >= HOLD_RESUME_SILENCE_MS:
                 self._resume_agent()
-            if (self._caller_speaking
-                    and self._silence_frames * 20 >= self.config.end_of_turn_silence_ms):
+            if self._caller_speaking and self._silence_frames * 20 >= self._end_of_turn_ms:
                 self._caller_stopped()
 
     def _caller_stopped(self) -> None:
         """Silence long enough to end the caller's turn: the recogniser's next final ends it."""
         self._caller_speaking = False
         self._caller_end_t = self._last_voice_t
+        # The turn's span as it ended: its words may arrive after the caller speaks again.
+        self._stopped_span = (self._caller_start_t, self._last_voice_t)
+        if self._end_of_turn_ms != self.config.end_of_turn_silence_ms:
+            finished = self._end_of_turn_ms < self.config.end_of_turn_silence_ms
+            self.metrics["turn_ends_finished_words" if finished
+                         else "turn_ends_unfinished_words"] += 1
+            self._end_of_turn_ms = self.config.end_of_turn_silence_ms
         self._last_activity_t = self._now()
         if self._stt_open:
             self._stt_open = False
@@ -127,6 +148,8 @@ class TurnTaking:
             async for result in self._stt.transcripts():
                 if self._overlap_words is not None and result.text.strip():
                     self._judge_overlap(result.text.strip())
+                elif not result.is_final and self.config.smart_end_of_turn:
+                    self._judge_turn_end(result)
                 if result.is_final and result.text.strip():
                     self._caller_parts.append(result.text.strip())
                     if result.confidence is not None:
@@ -137,6 +160,8 @@ class TurnTaking:
                     self._awaiting_final = False
                     if self._caller_parts:
                         self._caller_turn_complete()
+                    else:
+                        self._stopped_span = None  # nothing was said: no turn to time
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -145,7 +170,30 @@ class TurnTaking:
             self._stt_open = False
             self._start_turn(self._give_up_politely(CANNOT_HEAR))
 
+    def _judge_turn_end(self, result: Transcript) -> None:
+        """Interim words: when they cover the caller's last sound, they set how much quiet ends
+        the turn (and end it now if that much has passed). The best reading decides; when it
+        sounds finished but another reading of the audio plainly goes on, the words are not
+        sure and the agent's silence decides, as without them."""
+        covered_ms = result.end_ms
+        if (not self._caller_speaking or covered_ms is None
+                or covered_ms < self._voice_stt_frame * 20):
+            return
+        finished = sounds_finished(result.text)
+        if finished is None:
+            return
+        silence_ms = self.config.end_of_turn_silence_ms
+        if not finished:
+            self._end_of_turn_ms = silence_ms * UNFINISHED_WORDS_SILENCE_FACTOR
+        elif any(sounds_finished(other) is False for other in result.alternatives):
+            self._end_of_turn_ms = silence_ms
+        else:
+            self._end_of_turn_ms = min(FINISHED_WORDS_SILENCE_MS, silence_ms)
+        if self._silence_frames * 20 >= self._end_of_turn_ms:
+            self._caller_stopped()
+
     def _caller_turn_complete(self) -> None:
+        span, self._stopped_span = self._stopped_span, None
         if self._secure is not None:  # words said during keypad entry are never kept
             self._caller_parts.clear()
             self._caller_confidences.clear()
@@ -165,8 +213,12 @@ class TurnTaking:
             self.store.record_event("backchannel" if is_backchannel(text) else "overlap_ignored",
                                     {"text": text}, self._offset_ms(now))
             return
-        end_t = self._caller_end_t if self._caller_end_t >= self._caller_start_t else now
-        self._save_caller_turn(text, self._caller_start_t, end_t, confidence)
+        if span is not None:
+            start_t, end_t = span
+        else:  # the recogniser ended the turn itself (Deepgram's endpointing)
+            start_t = self._caller_start_t
+            end_t = self._caller_end_t if self._caller_end_t >= start_t else now
+        self._save_caller_turn(text, start_t, end_t, confidence)
         self._last_activity_t = now
         self._reprompted = False
         self._reply(text, caller_end_t=end_t, stt_final_t=now)

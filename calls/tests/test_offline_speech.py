@@ -169,6 +169,11 @@ async def test_pocketsphinx_gives_interim_results_then_one_final(caller_turns):
     # then partial hypotheses came first and exactly one speech_final closed the turn
     interims = [r for r in results if not r.is_final]
     assert interims and all(r.text for r in interims)
+    # each says how much of the audio its words cover: more each time (a 200 ms chunk, or
+    # what queued meanwhile), the last reaching the end of the audio fed
+    covered = [r.end_ms for r in interims]
+    assert covered == sorted(set(covered)), covered
+    assert covered[-1] >= len(frames) * 20 - 200
     assert [r.speech_final for r in results].count(True) == 1
     final = results[-1]
     assert final.is_final and final.speech_final

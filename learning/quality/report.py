@@ -18,6 +18,8 @@ from calls.realtime.turn_model import available as turn_model_available
 from learning.evaluation import judge, play
 from learning.quality.dataset import load
 from learning.quality.overlap import summarise as summarise_overlap
+from learning.quality.pauses import PAUSES_MS, POLICIES, rule_on_true_words
+from learning.quality.pauses import summarise as summarise_pauses
 from learning.quality.speech import NOISE_LEVELS, VOICES, evaluate_speech, sample
 from learning.quality.text import conversation_for, evaluate_text
 from learning.quality.turns import evaluate_turns
@@ -80,16 +82,19 @@ def run_quality(*, speech_per_agent: int | None = 24, voices: tuple[str, ...] = 
                 noise_levels: tuple[float | None, ...] = NOISE_LEVELS,
                 calls: dict[str, list] | None = None,
                 overlap: dict[str, list] | None = None,
+                pauses: dict[str, list] | None = None,
                 agents: tuple[DemoAgent, ...] = DEMO_AGENTS) -> QualityRun:
     """`speech_per_agent`: utterances spoken per agent and condition (0: no speech, None: all);
     `calls`: results of `learning.quality.calls.call_scenarios` per agent key, when run;
-    `overlap`: `learning.quality.overlap.overlap_trials` per agent key, when run."""
+    `overlap`: `learning.quality.overlap.overlap_trials` per agent key, when run;
+    `pauses`: `learning.quality.pauses.pause_trials` (both policies) per agent key, when run."""
     run = QualityRun()
     for demo in agents:
         main = evaluate_text(demo, load(demo.key))
         heldout = evaluate_text(demo, load(demo.key, "heldout"))
         entry: dict[str, Any] = {"text": main.as_dict(), "heldout": heldout.as_dict(),
-                                 "suite": suite_in_text(demo)}
+                                 "suite": suite_in_text(demo),
+                                 "turn_words": rule_on_true_words(demo.key)}
         if speech_per_agent != 0:
             spoken = sample(load(demo.key), speech_per_agent)
             conditions = asyncio.run(evaluate_speech(demo, spoken, voices, noise_levels))
@@ -109,6 +114,8 @@ def run_quality(*, speech_per_agent: int | None = 24, voices: tuple[str, ...] = 
                 "answer_ms_p95": percentile(answers, 0.95)}
         if overlap and demo.key in overlap:
             entry["overlap"] = summarise_overlap(overlap[demo.key])
+        if pauses and demo.key in pauses:
+            entry["pauses"] = summarise_pauses(pauses[demo.key])
         run.agents[demo.key] = entry
     return run
 
@@ -157,7 +164,7 @@ def table(run: QualityRun) -> list[str]:
                 lines.append(f"  {key:<11}{done:>3}/{c['scenarios']:<3}"
                              f"{_ms(c['greeting_ms_p50']):>14}{_ms(c['answer_ms_p50']):>12}"
                              f"{_ms(c['answer_ms_p95']):>12}")
-    return lines + _overlap_table(run, pct)
+    return lines + _overlap_table(run, pct) + _pauses_table(run, pct)
 
 
 def _overlap_table(run: QualityRun, pct) -> list[str]:
@@ -176,6 +183,30 @@ def _overlap_table(run: QualityRun, pct) -> list[str]:
                 f"{pct(o['noise_false_interrupts']):>11}{pct(o['resumed']):>9}"
                 f"{o['interruptions']:>15}{pct(o['interruptions_cut']):>8}"
                 f"{_ms(o['silent_after_ms_p50']) + ' / ' + _ms(o['silent_after_ms_p95']):>22}")
+    return lines
+
+
+def _pauses_table(run: QualityRun, pct) -> list[str]:
+    if not any("pauses" in agent for agent in run.agents.values()):
+        return []
+    lines = ["", "Turn ends on real calls: words-aware vs the fixed silence (hibari voice)",
+             "  (the words rule on the words actually said: "
+             + ", ".join(f"{key} holds {pct(agent['turn_words']['pauses_held']).strip()} of "
+                         f"pauses, answers {pct(agent['turn_words']['turns_finished']).strip()}"
+                         " of whole turns soon" for key, agent in run.agents.items()) + ")",
+             f"  {'agent':<11}{'policy':<9}{'paused':>7}{'cut off':>9}"
+             + "".join(f"{f'@{ms} ms':>10}" for ms in PAUSES_MS)
+             + f"{'complete':>10}{'answer p50':>12}{'answer p95':>12}"]
+    for key, agent in run.agents.items():
+        p = agent.get("pauses") or {}
+        for policy in POLICIES:
+            row = p.get(policy)
+            if row:
+                lines.append(
+                    f"  {key:<11}{policy:<9}{row['paused']:>7}{pct(row['false_cut_offs']):>9}"
+                    + "".join(f"{pct(row['by_pause'][str(ms)]):>10}" for ms in PAUSES_MS)
+                    + f"{row['complete']:>10}{_ms(row['answer_ms_p50']):>12}"
+                    f"{_ms(row['answer_ms_p95']):>12}")
     return lines
 
 

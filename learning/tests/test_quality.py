@@ -141,3 +141,30 @@ def test_backchannels_and_noise_over_the_agent_resume_it_and_interruptions_cut_i
     calls = Call.objects.order_by("id")
     quiet = [call for call, t in zip(calls, trials, strict=True) if t.kind != "interruption"]
     assert all(not call.turns.filter(role=Role.CALLER).exists() for call in quiet)
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_words_keep_a_paused_sentence_whole_and_answer_a_finished_one_sooner(settings):
+    from agents.demo import demo_seed
+    from learning.quality.pauses import PauseSample, measure_pauses, summarise
+    from tests.daphne_server import daphne_server
+
+    token = "quality-token"
+    settings.TWILIO_AUTH_TOKEN = token
+    samples = [PauseSample(DENTAL.key, "I have a really bad toothache and my gum is swollen.",
+                           "I have a really bad toothache and", "my gum is swollen.", 1200),
+               PauseSample(DENTAL.key, "Tuesday at ten.")]
+    with daphne_server({"TWILIO_AUTH_TOKEN": token}) as base_url:
+        seed = demo_seed(number=DENTAL.number, base_url=base_url)
+        trials = measure_pauses(base_url, token, DENTAL.key, seed.number, samples)
+    assert not any(t.error for t in trials), trials
+    by = {(t.policy, t.pause_ms): t for t in trials}
+    # "…toothache and" plainly goes on: the words wait through the 1.2 s pause, the fixed
+    # 700 ms silence cuts the caller off
+    assert by["words", 1200].cut_off is False and by["silence", 1200].cut_off is True
+    # "Tuesday at ten." is finished: answered at a short pause, not after 700 ms of silence
+    assert by["words", 0].answer_ms <= by["silence", 0].answer_ms - 250, trials
+    summary = summarise(trials)
+    assert summary["words"]["false_cut_offs"] == 0.0
+    assert summary["silence"]["false_cut_offs"] == 1.0

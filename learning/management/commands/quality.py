@@ -36,9 +36,9 @@ class Command(BaseCommand):
                             help="Exit 1 when a text target is missed or a scenario fails.")
 
     def handle(self, *args, **options) -> None:
-        calls, overlap = self._calls() if options["calls"] else (None, None)
+        calls, overlap, pauses = self._calls() if options["calls"] else (None, None, None)
         run = run_quality(speech_per_agent=None if options["speech_all"] else options["speech"],
-                          calls=calls, overlap=overlap)
+                          calls=calls, overlap=overlap, pauses=pauses)
         for line in table(run):
             self.stdout.write(line)
         overall = run.overall()
@@ -59,13 +59,15 @@ class Command(BaseCommand):
             if options["check"]:
                 raise SystemExit(1)
 
-    def _calls(self) -> tuple[dict[str, list], dict[str, list]]:
-        """Seed the demo against a local daphne, call every scenario of every agent, then
-        speak over each agent's greeting (backchannels, noises, interruptions)."""
+    def _calls(self) -> tuple[dict[str, list], dict[str, list], dict[str, list]]:
+        """Seed the demo against a local daphne, call every scenario of every agent, speak
+        over each agent's greeting (backchannels, noises, interruptions), then pause
+        mid-sentence with the words-aware end of turn on and off."""
         from calls.simulator.local_server import ServerFailed, local_server
         from calls.simulator.net import free_port
         from learning.quality.calls import call_scenarios
         from learning.quality.overlap import overlap_trials
+        from learning.quality.pauses import measure_pauses
         from learning.quality.speech import VOICES
 
         port = free_port()
@@ -85,6 +87,10 @@ class Command(BaseCommand):
                 overlap = {demo.key: asyncio.run(overlap_trials(
                     base_url, settings.TWILIO_AUTH_TOKEN, demo.key, numbers[demo.key], VOICES))
                     for demo in DEMO_AGENTS}
-                return calls, overlap
+                self.stdout.write("Pausing mid-sentence, end of turn on words and on silence …")
+                pauses = {demo.key: measure_pauses(base_url, settings.TWILIO_AUTH_TOKEN,
+                                                   demo.key, numbers[demo.key])
+                          for demo in DEMO_AGENTS}
+                return calls, overlap, pauses
         except ServerFailed as exc:
             raise CommandError(str(exc)) from exc

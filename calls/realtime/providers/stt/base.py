@@ -29,6 +29,9 @@ class Transcript:
     confidence: float | None = None
     start_ms: int | None = None
     end_ms: int | None = None
+    # Other readings of the same audio (pocketsphinx's second decoder): a judgement of the
+    # words that must hold whatever was said checks these too.
+    alternatives: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
 

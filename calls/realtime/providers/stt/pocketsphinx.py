@@ -9,7 +9,8 @@ How a stream works
 - `finalize()` (the session decided the caller's turn ended) ends the utterance and yields exactly
   one `Transcript(is_final=True, speech_final=True)`. **If nothing was recognised its text is
   ""** so the session always gets an answer to a finalize.
-- Interim hypotheses (`is_final=False`) come after each chunk when the text changed.
+- Interim hypotheses (`is_final=False`) come after each chunk once there are words, with `end_ms`
+  the audio they cover.
 - An utterance longer than `max_utterance_ms` is cut: its text comes as `is_final=True,
   speech_final=False` (Deepgram's convention: the session concatenates finals until speech_final).
 
@@ -184,7 +185,6 @@ class _Recognizer:
         self._stream_samples = 0  # 8 kHz samples received since the stream opened
         self._utterance_start = 0
         self._utterance_samples = 0
-        self._last_interim = ""
         self.reusable = True
         self.decode_seconds = 0.0  # wall time of this stream's jobs (for measurements)
 
@@ -225,10 +225,14 @@ class _Recognizer:
             out.append(self._end_utterance(speech_final=False))
         elif self.interim_results:
             text, _, _ = self._best()
-            if text and text != self._last_interim:
-                self._last_interim = text
-                start_ms = self._ms(self._utterance_start)
-                out.append(Transcript(text, is_final=False, start_ms=start_ms))
+            if text:
+                # After every chunk, changed or not: `end_ms` says how much of the caller's
+                # audio the words cover (the session's words-aware end of turn judges only
+                # words that cover the caller's last sound).
+                out.append(Transcript(text, is_final=False,
+                                      start_ms=self._ms(self._utterance_start),
+                                      end_ms=self._ms(self._stream_samples),
+                                      alternatives=self._readings(text)))
         return out
 
     def _first_speech(self, pcm: np.ndarray) -> int | None:
@@ -244,7 +248,6 @@ class _Recognizer:
         preroll_samples = sum(frame.size for frame in self._preroll)
         self._utterance_start = max(0, speech_start - preroll_samples)
         self._utterance_samples = 0
-        self._last_interim = ""
         self._resampler = StreamingResampler(SAMPLE_RATE, DECODER_RATE)
         for decoder in self._decoders:
             decoder.start_utt()
@@ -288,6 +291,17 @@ class _Recognizer:
         if chosen is None:
             return "", model, None
         return chosen.hypstr.strip(), model, float(chosen.prob)
+
+    def _readings(self, best: str) -> tuple[str, ...]:
+        """What each decoder hears now, other than `best` (the two models often disagree
+        about the last words before a pause)."""
+        readings = []
+        for decoder in self._decoders:
+            hypothesis = decoder.hyp()
+            text = hypothesis.hypstr.strip() if hypothesis is not None else ""
+            if text and text != best and text not in readings:
+                readings.append(text)
+        return tuple(readings)
 
     @staticmethod
     def _ms(samples: int) -> int:
