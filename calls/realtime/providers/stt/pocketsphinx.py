@@ -224,7 +224,7 @@ class _Recognizer:
         if self._utterance_samples >= self._max_utterance_samples:
             out.append(self._end_utterance(speech_final=False))
         elif self.interim_results:
-            text, _, _ = self._best()
+            text, _, _, readings = self._best()
             if text:
                 # After every chunk, changed or not: `end_ms` says how much of the caller's
                 # audio the words cover (the session's words-aware end of turn judges only
@@ -232,7 +232,7 @@ class _Recognizer:
                 out.append(Transcript(text, is_final=False,
                                       start_ms=self._ms(self._utterance_start),
                                       end_ms=self._ms(self._stream_samples),
-                                      alternatives=self._readings(text)))
+                                      alternatives=readings))
         return out
 
     def _first_speech(self, pcm: np.ndarray) -> int | None:
@@ -267,7 +267,7 @@ class _Recognizer:
                 decoder.process_raw(tail)
             decoder.end_utt()
         self._in_utterance = False
-        text, model, confidence = self._best()
+        text, model, confidence, _ = self._best()
         start = self._utterance_start
         end = start + self._utterance_samples
         return Transcript(
@@ -280,28 +280,22 @@ class _Recognizer:
             extra={"model": model},
         )
 
-    def _best(self) -> tuple[str, str, float | None]:
-        """(text, "general"|"domain", posterior) of the better-scoring decoder."""
+    def _best(self) -> tuple[str, str, float | None, tuple[str, ...]]:
+        """(text, "general"|"domain", posterior, the other decoder's reading if it differs)
+        of the better-scoring decoder. The two models often disagree about the last words
+        before a pause: the other reading lets the session's end-of-turn check see both."""
         general = self.general.hyp() if self.general is not None else None
         domain = self.domain.hyp() if self.domain is not None else None
         use_domain = domain is not None and (
             general is None or _log_score(domain) + self._domain_bias >= _log_score(general)
         )
-        chosen, model = (domain, "domain") if use_domain else (general, "general")
+        chosen, model, other = ((domain, "domain", general) if use_domain
+                                else (general, "general", domain))
         if chosen is None:
-            return "", model, None
-        return chosen.hypstr.strip(), model, float(chosen.prob)
-
-    def _readings(self, best: str) -> tuple[str, ...]:
-        """What each decoder hears now, other than `best` (the two models often disagree
-        about the last words before a pause)."""
-        readings = []
-        for decoder in self._decoders:
-            hypothesis = decoder.hyp()
-            text = hypothesis.hypstr.strip() if hypothesis is not None else ""
-            if text and text != best and text not in readings:
-                readings.append(text)
-        return tuple(readings)
+            return "", model, None, ()
+        text = chosen.hypstr.strip()
+        reading = other.hypstr.strip() if other is not None else ""
+        return text, model, float(chosen.prob), (reading,) if reading and reading != text else ()
 
     @staticmethod
     def _ms(samples: int) -> int:
