@@ -74,8 +74,12 @@ def end_live_calls(timeout_s: float = SHUTDOWN_GRACE_S) -> Awaitable[int]:
 
 async def _drain(consumers: list[MediaStreamConsumer], timeout_s: float) -> int:
     if consumers:
-        await asyncio.wait([asyncio.ensure_future(_shut_down(c)) for c in consumers],
-                           timeout=timeout_s)
+        # Each in a context of its own: the hook may be called from inside a database call
+        # (a signal arrives at any moment), and asgiref takes a copy of that context for one
+        # more nested call that would deadlock, and refuses it.
+        loop = asyncio.get_running_loop()
+        await asyncio.wait([loop.create_task(_shut_down(c), context=contextvars.Context())
+                            for c in consumers], timeout=timeout_s)
     return len(consumers)
 
 
