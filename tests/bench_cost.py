@@ -4,11 +4,14 @@ prompt-cache reads and writes by its cache points), Deepgram speech-gated STT an
 priced with the configured `PRICE_*` settings. Run with prompt caching off and on.
 
 The calls are written to be typical of the seed's use: a returning caller booking with a dental
-clinic (4 minutes, a lookup and a booking tool), a restaurant reservation (3 minutes, one tool)
-and an IT help-desk ticket (5 minutes, two tools), each agent with a realistic prompt, its
-knowledge and its tools' schemas. Agent replies are the scripted model output (billed as output
-tokens); the caller's audio streamed to the recogniser is their speech at 2.5 words a second
-plus half a second per turn (what the speech gate sends).
+clinic (a lookup and a booking tool, memory), a restaurant reservation (two table lookups and a
+booking) and an IT help-desk ticket (an employee lookup, a ticket, a status check), each agent
+with a realistic prompt, its knowledge, its tools' schemas and the built-in call control (the
+calls end with `end_call`). Each takes 3-5 minutes to say (`TypicalCall.minutes`: both sides'
+words at their pace, the wait for each answer, each tool's run), and the per-minute price is
+over that length. Agent replies are the scripted model output (billed as output tokens); the
+caller's audio streamed to the recogniser is their speech at 2.5 words a second plus half a
+second per turn (what the speech gate sends).
 
 It lives with the tests because it runs on a test fake (product code never imports test code).
 Run it with `make bench-cost` (`BENCH_COST_ARGS="--json"`, `--model`, `--fast-model`).
@@ -20,6 +23,7 @@ import asyncio
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from calls.realtime.call_control import with_call_control
 from calls.realtime.costs import CostMeter
 from calls.realtime.providers.llm.base import (
     Conversation,
@@ -31,8 +35,13 @@ from calls.realtime.providers.llm.base import (
     ToolSpec,
 )
 
-WORDS_PER_SECOND = 2.5
+WORDS_PER_SECOND = 2.5  # the caller: 150 words a minute, a usual pace on the phone
+AGENT_WORDS_PER_SECOND = 2.6  # the agent's voice (Deepgram Aura speaks about 155 a minute)
 GATE_PADDING_S = 0.5
+ANSWER_WAIT_S = 1.0  # from the caller's last word to the agent's first (end of turn + answer)
+TOOL_RUN_S = 1.5  # a tool's round trip, while the caller waits
+CALLER_GAP_S = 0.5  # from the agent's last word to the caller's first
+GREETING = "Hello, how can I help?"
 
 
 @dataclass(frozen=True)
@@ -45,12 +54,24 @@ class Step:
 @dataclass(frozen=True)
 class TypicalCall:
     name: str
-    minutes: float
     prompt: str
     knowledge: list[tuple[str, str]]
     tools: list[ToolSpec]
     steps: list[Step]
-    memory: dict[str, str] = field(default_factory=dict)
+    memory: dict[str, str] = field(default_factory=dict)  # what is remembered of this caller
+    remembers: bool = False  # the agent remembers callers (its memory tools are offered)
+
+    @property
+    def minutes(self) -> float:
+        """How long the script takes to say: both sides' words at their pace, the wait for
+        each answer and each tool's run (the per-minute price is over this, not a label)."""
+        caller = sum(len(step.caller.split()) for step in self.steps)
+        agent = sum(len(line.split()) for line in (GREETING, *(s.reply for s in self.steps)))
+        seconds = (caller / WORDS_PER_SECOND + agent / AGENT_WORDS_PER_SECOND
+                   + (ANSWER_WAIT_S + CALLER_GAP_S) * sum(1 for step in self.steps
+                                                          if step.caller)
+                   + TOOL_RUN_S * sum(1 for step in self.steps if step.tool))
+        return seconds / 60
 
 
 def _prompt(business: str, duties: str) -> str:
@@ -83,60 +104,142 @@ def _tool(name: str, description: str, properties: dict[str, str]) -> ToolSpec:
 
 CALLS = [
     TypicalCall(
-        name="Dental booking (returning caller)", minutes=4.0,
+        name="Dental booking (returning caller)",
         prompt=_prompt("Acme Dental", "You book, move and cancel appointments and answer "
                        "questions about treatments, prices, insurance and the practice."),
         knowledge=_qa("dental", 14), memory={"preferred_dentist": "Dr. Okafor",
                                              "last_book_appointment": "Tuesday at ten"},
+        remembers=True,
         tools=[_tool("find_slots", "Free appointment slots on a day.",
                      {"day": "the day", "dentist": "the dentist's name"}),
                _tool("book_appointment", "Book an appointment.",
                      {"when": "day and time", "name": "the patient's name",
                       "reason": "why they come"})],
         steps=[
-            Step("Hi, it's Ana Lima, I need to see Dr. Okafor about a toothache.",
-                 "Hi Ana, sorry to hear that. What day suits you best?"),
-            Step("Is there anything on Thursday?", "Let me look at Thursday.",
+            Step("Hi, yes, this is Ana Lima. I've had a toothache since the weekend and I was "
+                 "hoping Dr. Okafor could see me sometime this week.",
+                 "Hi Ana, I'm sorry to hear that. Is the pain constant, or does it come and go?"),
+            Step("It comes and goes, mostly when I drink something cold, and it's on the lower "
+                 "left side.",
+                 "Thank you. Do you have any swelling or a fever?"),
+            Step("No, no swelling and no fever, it's just quite sore when I chew.",
+                 "Good, then a regular appointment is fine. Which days this week work for you?"),
+            Step("Thursday would be best, or Friday morning if Thursday is full.",
+                 "Let me check Thursday with Dr. Okafor.",
                  ("find_slots", {"day": "Thursday", "dentist": "Dr. Okafor"},
                   {"slots": ["09:30", "14:00", "16:30"]})),
-            Step("", "Dr. Okafor is free Thursday at half past nine, two, or half past four. "
-                     "Which would you like?"),
-            Step("Two o'clock, please.", "Thursday at two with Dr. Okafor. Shall I book it?"),
-            Step("Yes, please.", "Booking that now.",
+            Step("", "Dr. Okafor is free on Thursday at half past nine, at two, or at half past "
+                     "four. Which suits you?"),
+            Step("Half past nine is too early, I drop my kids at school. Two o'clock could "
+                 "work, let me just check my calendar... yes, two is fine.",
+                 "Thursday at two with Dr. Okafor. Can you confirm your date of birth for me?"),
+            Step("It's the twelfth of March, nineteen eighty-seven.",
+                 "Thank you, Ana. Is the mobile number ending in four four one still the best "
+                 "way to reach you?"),
+            Step("Yes, that's still my number.",
+                 "Great. Shall I book Thursday at two for the toothache?"),
+            Step("Yes, please go ahead.", "Booking that now.",
                  ("book_appointment", {"when": "Thursday 14:00", "name": "Ana Lima",
-                                       "reason": "toothache"}, {"reference": "BA72"})),
-            Step("", "You're booked for Thursday at two, reference B A seven two."),
-            Step("Do I need to bring anything?", "Just your insurance card and a list of any "
-                 "medicines you take."),
-            Step("Does my insurance cover it?", "We accept most plans; the front desk checks "
-                 "your cover before the visit and texts you."),
-            Step("Okay. Can I park there?", "Yes, free parking is behind the clinic."),
-            Step("Great, thanks a lot.", "You're welcome, Ana. Anything else?"),
-            Step("No, that's all, bye.", "Goodbye, see you Thursday!"),
+                                       "reason": "toothache, lower left"},
+                  {"reference": "BA72"})),
+            Step("", "You're booked for Thursday at two with Dr. Okafor. Your reference is B A "
+                     "seven two, and we'll text you a reminder the day before."),
+            Step("Lovely. Do I need to bring anything with me?",
+                 "Just your insurance card and a list of any medicines you take."),
+            Step("About the insurance, I changed my plan in January. Will the new one be "
+                 "covered?",
+                 "We accept most plans. The front desk checks your cover before the visit and "
+                 "texts you if anything isn't included."),
+            Step("And if it isn't covered, roughly how much is a check-up with an x-ray?",
+                 "A check-up with x-rays is eighty-five dollars without insurance, and any "
+                 "treatment is quoted before it starts."),
+            Step("Okay, that's reasonable. Is there parking near the clinic? Last time I "
+                 "couldn't find anything.",
+                 "Yes, there's free parking behind the clinic; the entrance is on Mill Street."),
+            Step("Oh good, I didn't know that. What if something comes up and I can't make it "
+                 "on Thursday?",
+                 "Just call us or reply to the reminder text a day ahead and we'll move it, "
+                 "free of charge."),
+            Step("And if the pain gets worse before Thursday, what should I do?",
+                 "If it gets much worse, or you get swelling or a fever, call us and we'll fit "
+                 "you in the same day. Out of hours, please go to urgent care."),
+            Step("Can I take ibuprofen in the meantime?",
+                 "I can't give medical advice, but our nurse line can. Would you like me to "
+                 "transfer you to the nurse?"),
+            Step("No, that's fine, I'll ask my pharmacist.",
+                 "Good idea. Is there anything else I can help you with?"),
+            Step("No, I think that's everything. Thanks so much for your help.",
+                 "You're welcome, Ana. See you on Thursday at two. Goodbye!",
+                 ("end_call", {}, {"ok": True})),
         ]),
     TypicalCall(
-        name="Restaurant reservation", minutes=3.0,
+        name="Restaurant reservation",
         prompt=_prompt("Trattoria Luca", "You take table reservations and answer questions "
                        "about the menu, allergies, opening times and private events."),
         knowledge=_qa("menu", 12),
-        tools=[_tool("reserve_table", "Reserve a table.",
-                     {"when": "date and time", "party": "number of guests", "name": "name"})],
+        tools=[_tool("find_tables", "Free tables at a date and time.",
+                     {"when": "date and time", "party": "number of guests"}),
+               _tool("reserve_table", "Reserve a table.",
+                     {"when": "date and time", "party": "number of guests", "name": "name",
+                      "phone": "phone number"})],
         steps=[
-            Step("Hello, I'd like a table for four on Saturday evening.",
-                 "Happy to help. What time on Saturday?"),
-            Step("Around eight?", "And the name for the booking?"),
-            Step("Marco Rossi.", "Reserving a table for four, Saturday at eight, for Marco.",
-                 ("reserve_table", {"when": "Saturday 20:00", "party": "4",
-                                    "name": "Marco Rossi"}, {"confirmed": True})),
-            Step("", "You're all set: Saturday at eight, four guests."),
-            Step("One of us is gluten free, is that okay?", "Yes, most of our pasta comes "
-                 "gluten free, just tell your waiter."),
-            Step("Do you have parking?", "There's a public car park two minutes away."),
-            Step("Perfect, thank you.", "Thank you, Marco. Anything else?"),
-            Step("No, bye.", "Goodbye, see you Saturday!"),
+            Step("Hello, I'd like to book a table for this Saturday evening, for four people "
+                 "if possible.",
+                 "Happy to help. What time would you like on Saturday?"),
+            Step("Around eight o'clock, or a little earlier if eight is busy.",
+                 "Let me check Saturday at eight for four.",
+                 ("find_tables", {"when": "Saturday 20:00", "party": "4"},
+                  {"free": ["19:30", "20:45"]})),
+            Step("", "Eight is full, I'm afraid. I have half past seven or a quarter to nine. "
+                     "Would either work?"),
+            Step("Half past seven is fine, we can make that.",
+                 "Lovely. Could I have a name for the booking?"),
+            Step("Marco Rossi. That's R O S S I.",
+                 "Thank you, Marco. And a phone number in case we need to reach you?"),
+            Step("Sure, it's five five five, zero one nine, two four six eight.",
+                 "Five five five, zero one nine, two four six eight. Is that right?"),
+            Step("Yes, that's right.",
+                 "Reserving a table for four on Saturday at half past seven for Marco Rossi.",
+                 ("reserve_table", {"when": "Saturday 19:30", "party": "4",
+                                    "name": "Marco Rossi", "phone": "5550192468"},
+                  {"confirmed": True})),
+            Step("", "You're all set: Saturday at half past seven, four guests. We'll send a "
+                     "confirmation by text."),
+            Step("One of us is gluten free, is that a problem?",
+                 "Not at all. Most of our pasta comes gluten free, just tell your waiter."),
+            Step("And my daughter is allergic to nuts. Is the pesto made with nuts?",
+                 "Our pesto does contain pine nuts, so the kitchen will make her dish without "
+                 "it. I'll add a note to your booking."),
+            Step("Thank you. Do you have parking nearby?",
+                 "There's a public car park two minutes away on Station Road."),
+            Step("Perfect. And if we're running a bit late?",
+                 "We hold the table for fifteen minutes; just give us a call if you need "
+                 "longer."),
+            Step("Actually, it's my wife's birthday. Could we bring our own cake?",
+                 "Of course. There's a small cake fee of two euros a person, and we're happy "
+                 "to bring it out with candles."),
+            Step("That's lovely. Do we need to order the cake through you, or just bring it "
+                 "on the night?",
+                 "Just bring it on the night and hand it to the host; I'll note the birthday "
+                 "on your booking."),
+            Step("Great. And what's the dress code, is it formal?",
+                 "No dress code at all, smart casual is perfect."),
+            Step("Oh, and we might be five people instead of four, my brother may join. Is "
+                 "that okay?",
+                 "Let me check a table for five at half past seven.",
+                 ("find_tables", {"when": "Saturday 19:30", "party": "5"},
+                  {"free": ["19:30"]})),
+            Step("", "Yes, we can seat five at half past seven. Shall I change the booking to "
+                     "five?"),
+            Step("Not yet, he'll confirm tomorrow. Can I just call back then?",
+                 "Of course, just call and we'll change it; the table for five stays "
+                 "possible until Friday."),
+            Step("Great, thanks a lot, that's everything.",
+                 "Thank you, Marco. See you on Saturday. Goodbye!",
+                 ("end_call", {}, {"ok": True})),
         ]),
     TypicalCall(
-        name="IT help desk ticket", minutes=5.0,
+        name="IT help desk ticket",
         prompt=_prompt("Globex IT support", "You help employees with passwords, VPN, email "
                        "and laptops, open tickets and check their status."),
         knowledge=_qa("IT", 18),
@@ -144,31 +247,69 @@ CALLS = [
                      {"employee_id": "the employee ID"}),
                _tool("open_ticket", "Open a support ticket.",
                      {"employee_id": "the employee ID", "summary": "what is wrong",
-                      "priority": "low, normal or high"})],
+                      "priority": "low, normal or high"}),
+               _tool("ticket_status", "The status of an employee's open tickets.",
+                     {"employee_id": "the employee ID"})],
         steps=[
-            Step("Hi, my VPN stopped working this morning.", "Sorry about that. What's your "
-                 "employee ID?"),
+            Step("Hi, my VPN stopped working this morning and I can't get to any of the "
+                 "shared drives.",
+                 "Sorry about that. Can I have your employee ID?"),
             Step("It's four seven one two.", "Thanks, one moment.",
                  ("lookup_employee", {"employee_id": "4712"},
-                  {"name": "Priya Shah", "laptop": "LT-2231"})),
-            Step("", "Thanks Priya. Does the VPN app show an error?"),
-            Step("It says authentication failed.", "Have you changed your password in the "
-                 "last day?"),
-            Step("Yes, yesterday.", "The VPN may still have the old one. Sign out of the app "
-                 "and sign in with the new password."),
-            Step("Okay, doing it now... it still fails.", "Then I'll open a ticket for the "
-                 "network team."),
-            Step("Please.", "Opening it now.",
-                 ("open_ticket", {"employee_id": "4712", "summary": "VPN auth fails after "
-                                  "password change", "priority": "high"},
+                  {"name": "Priya Shah", "laptop": "LT-2231", "office": "Leeds"})),
+            Step("", "Thanks, Priya. Are you working from home today?"),
+            Step("Yes, I'm at home, on my work laptop.",
+                 "Okay. When you try to connect, does the VPN app show an error message?"),
+            Step("It says authentication failed, please check your credentials.",
+                 "Have you changed your password in the last day or so?"),
+            Step("Yes, yesterday afternoon, it asked me to.",
+                 "The VPN may still have your old password saved. Please sign out of the VPN "
+                 "app and sign back in with the new one."),
+            Step("Okay, hold on... I've signed out. Now it's asking for the password again.",
+                 "Good. Type the new password, then approve the prompt on your phone."),
+            Step("Right, I approved it on my phone... and it still says authentication "
+                 "failed.",
+                 "Thanks for trying. Can you sign in to your email in the browser with the "
+                 "new password?"),
+            Step("Yes, email works fine with the new password.",
+                 "Then your account is fine and the VPN profile is the problem. I'll open a "
+                 "ticket for the network team."),
+            Step("Please do, I have a deadline this afternoon.", "Opening it now.",
+                 ("open_ticket", {"employee_id": "4712", "summary": "VPN authentication "
+                                  "fails after password change; email sign-in works",
+                                  "priority": "high"},
                   {"ticket": "INC-88412"})),
-            Step("", "Your ticket is I N C eight eight four one two, high priority."),
-            Step("How long will it take?", "High priority tickets are picked up within an "
-                 "hour."),
-            Step("Can I work from the office meanwhile?", "Yes, the office network doesn't "
-                 "need the VPN."),
-            Step("Great, thanks.", "You're welcome, Priya. Anything else?"),
-            Step("No, that's it.", "Goodbye!"),
+            Step("", "Your ticket is I N C eight eight four one two, at high priority because "
+                     "of your deadline."),
+            Step("How long will it take, roughly?",
+                 "High priority tickets are picked up within an hour, and the team will call "
+                 "you on your mobile."),
+            Step("Okay. Can I work from the office meanwhile?",
+                 "Yes, the office network doesn't need the VPN, so the shared drives will "
+                 "work there."),
+            Step("It's a forty-minute drive though. Is there anything else I can try from "
+                 "home?",
+                 "You can restart the laptop while connected to your home network; that "
+                 "sometimes refreshes the profile. If it still fails, the team will fix it "
+                 "remotely."),
+            Step("I'll try the restart. Oh, and I opened a ticket last week about my "
+                 "laptop's battery, is there any news?",
+                 "Let me check your tickets.",
+                 ("ticket_status", {"employee_id": "4712"},
+                  {"tickets": [{"ticket": "INC-87950", "summary": "battery drains fast",
+                                "status": "replacement ordered, arrives Friday"}]})),
+            Step("", "The battery ticket, I N C eight seven nine five zero: a replacement is "
+                     "ordered and arrives on Friday."),
+            Step("Great, will someone come to install it?",
+                 "Yes, the desk team will contact you to arrange a time, or you can drop the "
+                 "laptop at the Leeds office."),
+            Step("Okay, the office is easier. Can I just come in any time?",
+                 "The IT desk in Leeds is open from eight to five on weekdays; bring the "
+                 "laptop and its charger."),
+            Step("Perfect. I think that's all for now.",
+                 "You're welcome, Priya. The network team will call you within the hour. "
+                 "Goodbye!",
+                 ("end_call", {}, {"ok": True})),
         ]),
 ]
 
@@ -177,10 +318,11 @@ def run_call(llm, fake, call: TypicalCall, meter: CostMeter) -> None:
     """Play `call` through `llm` (BedrockLLM pointed at `fake`), adding its usage to `meter`."""
     from tests.fakes.bedrock import billed, text_turn, tool_turn
 
+    tools = with_call_control(list(call.tools), llm_provider="bedrock", memory=call.remembers)
     conversation = Conversation(system_prompt=call.prompt, knowledge=list(call.knowledge),
-                                tools=list(call.tools), memory=dict(call.memory),
+                                tools=tools, memory=dict(call.memory),
                                 caller_name="Ana Lima" if call.memory else "")
-    conversation.messages.append(Message(role="assistant", text="Hello, how can I help?"))
+    conversation.messages.append(Message(role="assistant", text=GREETING))
     for number, step in enumerate(call.steps):
         if step.caller:
             conversation.messages.append(Message(role="user", text=step.caller))
@@ -235,7 +377,7 @@ def cost_per_call(*, prompt_cache: bool, model: str, warm: bool = False,
                   for kind in ("input", "output", "cache_read", "cache_write")}
         prompt = tokens["input"] + tokens["cache_read"] + tokens["cache_write"]
         rows.append({
-            "call": call.name, "minutes": call.minutes, "prompt_cache": prompt_cache,
+            "call": call.name, "minutes": round(call.minutes, 2), "prompt_cache": prompt_cache,
             "warm": warm, "routed": fast_model is not None,
             "stt_usd": round(sum(e["usd"] for e in estimate["stt"].values()), 5),
             "tts_usd": round(sum(e["usd"] for e in estimate["tts"].values()), 5),

@@ -411,6 +411,10 @@ async def test_a_long_call_reads_its_growing_prefix_from_the_cache_as_bedrock_bi
     assert usage[0]["cacheReadInputTokens"] == usage[0]["cacheWriteInputTokens"] == 0
     assert usage[-1]["cacheReadInputTokens"] >= 1024
     assert usage[-1]["cacheReadInputTokens"] > 5 * usage[-1]["inputTokens"]
+    # and output is billed on what the model wrote (four characters a token), not on the
+    # stream's framing
+    answer = len("Answer 15: " + "we can help with that " * 24)
+    assert usage[-1]["outputTokens"] == answer // 4
 
 
 def test_more_than_four_cache_points_are_refused_like_bedrock_does(fake_bedrock):

@@ -95,7 +95,21 @@ def billed(answer: BedrockResponse) -> BedrockResponse:
     ends = (_header(":event-type", "messageStop"), _header(":event-type", "metadata"))
     content = [f for f in answer.frames if not any(end in f for end in ends)]
     return BedrockResponse(build=lambda usage: [*content, *_usage_frames(stop, usage, 321)],
-                           output_chars=len(text) // 3)
+                           output_chars=_written_chars(content))
+
+
+def _written_chars(frames: list[bytes]) -> int:
+    """What the model wrote in `frames`: its text, and each tool use as a name and JSON input
+    (what output tokens are billed on; the stream's framing is not)."""
+    written = 0
+    for message in frames:
+        headers_length = struct.unpack(">I", message[4:8])[0]
+        payload = json.loads(message[12 + headers_length:-4])
+        delta = payload.get("delta", {})
+        start = payload.get("start", {}).get("toolUse")
+        written += len(delta.get("text", "")) + len(delta.get("toolUse", {}).get("input", ""))
+        written += len(json.dumps(start)) if start else 0
+    return written
 
 
 def tool_turn(text: str, tools: list[tuple[str, str, dict[str, Any]]], *,
