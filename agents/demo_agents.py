@@ -10,8 +10,9 @@ from typing import Any
 from agents.models import AgentStatus
 
 # Offline providers: the demo answers calls with no account or network access.
+# The end of turn is the default one, stated: a re-seed puts back what an experiment changed.
 _OFFLINE = {"stt_provider": "pocketsphinx", "llm_provider": "offline", "tts_provider": "hibari",
-            "language": "en-US", "status": AgentStatus.LIVE}
+            "language": "en-US", "status": AgentStatus.LIVE, "smart_end_of_turn": False}
 _HTTP_TOOL = {"kind": "http", "method": "POST", "auth_type": "hmac_sha256", "timeout_ms": 5000}
 
 

@@ -471,6 +471,8 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
             Message(role="assistant", text=text, tool_calls=tool_calls))
         turn.end_call = turn.end_call or done.end_call
         turn.transfer_to = turn.transfer_to or done.transfer_to
+        if self._stt is not None:  # the answers the reply's question expects (or none)
+            self._stt.expect(done.expects)
         return text, tool_calls
 
     def _bill_stt(self, provider: str) -> None:

@@ -39,9 +39,13 @@ class ScriptedSTTStream(STTStream):
         self.frames = 0
         self.queue: asyncio.Queue[Transcript | None] = asyncio.Queue()
         self.closed = False
+        self.expected: list[tuple[str, ...]] = []  # each `expect` the session made
 
     def feed(self, ulaw: bytes) -> None:
         self.frames += 1
+
+    def expect(self, phrases) -> None:
+        self.expected.append(tuple(phrases))
 
     def finalize(self) -> None:
         if self.fail:

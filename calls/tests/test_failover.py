@@ -337,3 +337,40 @@ async def test_a_lone_vendor_that_hangs_is_a_provider_error_within_its_budget(fa
         [event async for event in llm.respond(CONVERSATION)]
     assert asyncio.get_running_loop().time() - started < 2
     await llm.aclose()
+
+
+@pytest.mark.asyncio
+async def test_stt_backup_stream_is_told_what_the_agent_expects_to_hear():
+    from calls.tests.session_harness import ScriptedSTT, ScriptedSTTStream
+
+    class CutStream(ScriptedSTTStream):
+        async def transcripts(self):
+            await self.queue.get()
+            raise OSError("connection reset")  # the socket dies: a failover error
+            yield  # an async generator
+
+    primary, backup = ScriptedSTT([]), ScriptedSTT(["no"])
+    primary.stream = CutStream([])
+    stream = await FailoverSTT([primary, backup]).open_stream(STTOptions())
+
+    # given the agent asked a yes-or-no question on the primary
+    stream.expect(("yes", "no"))
+    # when the primary dies and the backup takes over
+    async def first_words() -> str:
+        async for transcript in stream.transcripts():
+            return transcript.text
+        return ""
+
+    reader = asyncio.create_task(first_words())
+    stream.finalize()
+    for _ in range(100):
+        if stream.provider_index == 1:
+            break
+        await asyncio.sleep(0.01)
+    stream.finalize()
+    assert await asyncio.wait_for(reader, 5) == "no"
+    await stream.aclose()
+
+    # then the backup heard the same expectation before any audio
+    assert primary.stream.expected == [("yes", "no")]
+    assert stream.provider_index == 1 and backup.stream.expected == [("yes", "no")]

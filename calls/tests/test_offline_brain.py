@@ -825,3 +825,45 @@ async def test_a_fault_opens_a_ticket_in_the_callers_words():
     assert 'summary "My laptop won\'t turn on"' in confirm.text
     assert done.tool_calls[0].arguments == {"summary": "My laptop won't turn on",
                                             "urgency": "low"}
+
+
+# -- what the next turn is expected to be (the offline recogniser leans toward it) ------------
+
+
+@pytest.mark.asyncio
+async def test_each_question_hands_the_recogniser_the_answers_it_expects():
+    from calls.realtime.providers.llm.offline.answers import YES_NO_PHRASES
+
+    brain, conversation = OfflineBrain(), a_call(ORDER_STATUS)
+
+    # a choice: its options; a number with no foreseeable words: nothing; a yes-or-no: yes/no
+    asked_shipping = await caller_says(brain, conversation, "order status please")
+    asked_number = await caller_says(brain, conversation, "express")
+    asked_updates = await caller_says(brain, conversation, "four two seven")
+    working = await caller_says(brain, conversation, "yes")
+    assert asked_shipping.done.expects == ("standard", "express")
+    assert asked_number.done.expects == ()
+    assert asked_updates.done.expects == YES_NO_PHRASES
+    assert working.done.expects == ()  # a tool call: nothing asked
+
+
+@pytest.mark.asyncio
+async def test_a_read_back_expects_a_yes_a_no_or_a_correction_and_an_answer_expects_nothing():
+    from calls.realtime.providers.llm.offline.answers import YES_NO_PHRASES
+
+    confirmed_tool = ToolSpec(
+        name="book_visit", description="Book a visit.",
+        parameters={"type": "object", "required": ["when"], "properties": {
+            "when": {"type": "string", "format": "date-time", "description": "When"}}},
+        trigger_phrases=["book a visit"], confirm=True)
+    brain, conversation = OfflineBrain(), a_call(confirmed_tool)
+
+    asked_when = await caller_says(brain, conversation, "I'd like to book a visit")
+    read_back = await caller_says(brain, conversation, "Thursday at two")
+    assert "tuesday at ten" in asked_when.done.expects  # days and times
+    assert read_back.text.endswith("?") and read_back.done.expects[:len(YES_NO_PHRASES)] \
+        == YES_NO_PHRASES and "friday at two" not in YES_NO_PHRASES
+    assert "on friday" in read_back.done.expects  # "no, make it Friday"
+
+    answered = await caller_says(OfflineBrain(), a_call(), "what time do you open")
+    assert answered.done.expects == ()

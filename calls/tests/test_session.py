@@ -47,6 +47,30 @@ async def test_caller_turn_gets_a_reply_with_a_latency_breakdown():
 
 
 @pytest.mark.asyncio
+async def test_the_recogniser_is_told_what_the_agents_question_expects():
+    from calls.realtime.providers.llm.base import ToolSpec
+    from calls.realtime.providers.llm.offline import OfflineBrain
+
+    # given the offline brain with a tool whose argument is a choice
+    tool = ToolSpec(name="open_ticket", description="Open a ticket.", trigger_phrases=[
+        "open a ticket"], parameters={"type": "object", "required": ["urgency"], "properties": {
+            "urgency": {"type": "string", "enum": ["low", "urgent"]}}})
+    stt = ScriptedSTT(["I want to open a ticket", "never mind"])
+    session, _, _, _ = await make_session(llm=OfflineBrain(), stt=stt, tool_specs=[tool],
+                                          greeting="")
+
+    # when the caller asks for the tool, then drops it
+    for _ in range(2):
+        await feed(session, SPEECH, 0.4)
+        await feed(session, SILENCE, 1.0)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+    # then after the question about urgency the recogniser expected its options, and after
+    # the reply that asks nothing in particular, nothing (the options are not kept)
+    assert stt.stream.expected == [("low", "urgent"), ()], stt.stream.expected
+
+
+@pytest.mark.asyncio
 async def test_barge_in_clears_twilio_and_stores_only_what_was_heard():
     long_reply = " ".join(["Our full price list is long."] * 6)
     session, wire, store, _ = await make_session(llm=InstantLLM(long_reply),

@@ -313,6 +313,7 @@ class FailoverSTTStream(STTStream):
         self._switching = False
         self._held: deque[bytes] = deque(maxlen=MAX_SWITCH_FRAMES)
         self._closed = False
+        self._expected: tuple[str, ...] = ()  # handed on to a backup stream too
 
     @property
     def hears_words_while_speaking(self) -> bool:  # type: ignore[override]
@@ -326,6 +327,10 @@ class FailoverSTTStream(STTStream):
 
     def finalize(self) -> None:
         self._stream.finalize()
+
+    def expect(self, phrases: Sequence[str]) -> None:
+        self._expected = tuple(phrases)
+        self._stream.expect(self._expected)
 
     async def transcripts(self) -> AsyncIterator[Transcript]:
         while True:
@@ -356,6 +361,8 @@ class FailoverSTTStream(STTStream):
         finally:
             self._switching = False
         held, self._held = list(self._held), deque(maxlen=MAX_SWITCH_FRAMES)
+        if self._expected:
+            self._stream.expect(self._expected)
         for frame in held:
             self._stream.feed(frame)
 

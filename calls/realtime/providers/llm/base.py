@@ -132,6 +132,10 @@ class Done:
     model: str = ""
     tier: str = ""
     route_reason: str = ""
+    # What the question just asked expects the caller to answer ("yes", "no"; the options of a
+    # choice; days and times): an offline recogniser leans toward them for the caller's next
+    # turn. The offline brain fills it; language models leave it empty.
+    expects: tuple[str, ...] = ()
 
 
 BrainEvent = TextDelta | ToolCall | Done

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 
@@ -59,6 +59,10 @@ class STTStream(ABC):
 
     def finalize(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """The call decided the caller's turn ended: flush what is pending as a final result."""
+
+    def expect(self, phrases: Sequence[str]) -> None:  # noqa: B027 - optional hook
+        """The agent just asked a question whose answers are likely `phrases` (() for none):
+        a recogniser that can lean toward them does so from the caller's next turn on."""
 
     @abstractmethod
     def transcripts(self) -> AsyncIterator[Transcript]:

@@ -23,6 +23,14 @@ path score, the domain one getting `domain_bias` log-units of advantage: a sente
 of the two models. In-vocabulary speech gets the domain model's accuracy, speech outside it still
 decodes with the general model. `python -m calls.realtime.wer` measures it.
 
+Expected answers
+When the agent's question expects particular answers (`expect`: a yes or a no, the options of a
+choice, days and times; the offline brain says which), the domain decoder switches, from the
+next utterance on, to a search whose model is the vocabulary's with those phrases weighted up to
+about half of its sentences ("No." is then heard as "no", not "now"). The model is built once
+per process and set of phrases; each stream adds it to its own decoder as another search (no new
+decoder, no new acoustic model). `expect(())` goes back to the vocabulary's own model.
+
 Cost: the general decoder is the expensive part (about 0.4x real time of one core while the
 caller speaks, the domain decoder about 0.15x); silence is not decoded. A stream holds one general
 decoder for the call's life.
@@ -70,11 +78,19 @@ PHONE_BAND_CMN_INIT = (
 # measurable WER change on phone-band speech.
 GENERAL_MAX_HMM_PER_FRAME = 3000
 BACKGROUND_WORDS = 2000  # most frequent general-model words mixed into every domain model
+MAX_EXPECTATION_SEARCHES = 6  # per stream: a call asks few different questions
 MAX_IDLE_GENERAL_DECODERS = 4
 
 # Bounded pool: decoding is CPU-bound C code, more threads than cores would only queue.
 _EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="sphinx")
 _FINALIZE = object()
+
+
+class _Expectation:
+    """A stream job: the answers the agent's question expects (`PocketsphinxStream.expect`)."""
+
+    def __init__(self, phrases: tuple[str, ...]) -> None:
+        self.phrases = phrases
 
 
 def _log_score(hypothesis: Any) -> float:
@@ -132,7 +148,16 @@ class _Models:
 
     def domain_decoder(self, vocabulary: Sequence[str]) -> tuple[Decoder, DomainModel]:
         """A fresh decoder on the vocabulary's domain model (files cached per vocabulary)."""
-        from pocketsphinx import Decoder, get_model_path
+        from pocketsphinx import Decoder
+
+        model = self.domain_model(vocabulary)
+        decoder = Decoder(loglevel="ERROR", lm=model.arpa_path, dict=model.dict_path)
+        decoder.set_cmn(PHONE_BAND_CMN_INIT)
+        return decoder, model
+
+    def domain_model(self, vocabulary: Sequence[str]) -> DomainModel:
+        """The vocabulary's domain model files, built once per process and vocabulary."""
+        from pocketsphinx import get_model_path
 
         key = hashlib.sha1("\n".join(vocabulary).encode()).hexdigest()[:16]
         with self._lock:
@@ -148,9 +173,7 @@ class _Models:
             model = write_domain_model(vocabulary, lexicon, background, directory, key)
             with self._lock:
                 self._domain_models[key] = model
-        decoder = Decoder(loglevel="ERROR", lm=model.arpa_path, dict=model.dict_path)
-        decoder.set_cmn(PHONE_BAND_CMN_INIT)
-        return decoder, model
+        return model
 
 
 _MODELS = _Models()
@@ -164,6 +187,7 @@ class _Recognizer:
         general: Decoder | None,
         domain: Decoder | None,
         *,
+        vocabulary: Sequence[str] = (),
         domain_bias: float,
         vad_aggressiveness: int,
         preroll_ms: int,
@@ -187,6 +211,13 @@ class _Recognizer:
         self._utterance_samples = 0
         self.reusable = True
         self.decode_seconds = 0.0  # wall time of this stream's jobs (for measurements)
+        # Expected answers (`expect`): a search of the domain decoder per set of phrases, the
+        # vocabulary's model with those phrases weighted up; activated between utterances.
+        self._vocabulary = list(vocabulary)
+        self._expected: tuple[str, ...] = ()
+        self._searches: dict[tuple[str, ...], str] = {}
+        self._wanted_search: str | None = None  # None: the vocabulary's own model
+        self._active_search: str | None = None
 
     # -- jobs -------------------------------------------------------------------------------
     def process(self, ulaw: bytes) -> list[Transcript]:
@@ -195,6 +226,36 @@ class _Recognizer:
             return self._process(ulaw)
         finally:
             self.decode_seconds += time.perf_counter() - started
+
+    def expect(self, phrases: tuple[str, ...]) -> None:
+        """Lean the domain model toward `phrases` from the next utterance on (() = back to the
+        vocabulary's own model). Building a new expectation's model costs tens of milliseconds,
+        once per process; each stream adds it as a search of its own decoder (no new decoder)."""
+        if self.domain is None or phrases == self._expected:
+            return
+        self._expected = phrases
+        self._wanted_search = self._search_for(phrases) if phrases else None
+        if not self._in_utterance:
+            self._activate_search()
+
+    def _search_for(self, phrases: tuple[str, ...]) -> str:
+        name = self._searches.get(phrases)
+        if name is None:
+            if len(self._searches) >= MAX_EXPECTATION_SEARCHES:  # drop the oldest unused one
+                oldest = next(p for p, n in self._searches.items() if n != self._active_search)
+                self.domain.remove_search(self._searches.pop(oldest))
+            # Weighted so the expected answers make about half of the model's sentences.
+            weight = max(1, len(self._vocabulary) // len(phrases))
+            model = _MODELS.domain_model([*self._vocabulary, *(list(phrases) * weight)])
+            name = f"expect-{model.arpa_path.rsplit('/', 1)[-1].removesuffix('.arpa')}"
+            self.domain.add_lm_file(name, model.arpa_path)
+            self._searches[phrases] = name
+        return name
+
+    def _activate_search(self) -> None:
+        if self.domain is not None and self._wanted_search != self._active_search:
+            self.domain.activate_search(self._wanted_search)
+            self._active_search = self._wanted_search
 
     def finish(self) -> Transcript:
         started = time.perf_counter()
@@ -249,6 +310,7 @@ class _Recognizer:
         self._utterance_start = max(0, speech_start - preroll_samples)
         self._utterance_samples = 0
         self._resampler = StreamingResampler(SAMPLE_RATE, DECODER_RATE)
+        self._activate_search()
         for decoder in self._decoders:
             decoder.start_utt()
         self._in_utterance = True
@@ -352,6 +414,12 @@ class PocketsphinxStream(STTStream):
         self._jobs.append(_FINALIZE)
         self._wake.set()
 
+    def expect(self, phrases: Sequence[str]) -> None:
+        if not self._closing:
+            # In order with the audio: it applies from the next utterance that starts.
+            self._jobs.append(_Expectation(tuple(p for p in phrases if p.strip())))
+            self._wake.set()
+
     def transcripts(self) -> AsyncIterator[Transcript]:
         """Results until the stream closes; a decoding failure is raised here."""
         return drain_results(self._results)
@@ -383,8 +451,11 @@ class PocketsphinxStream(STTStream):
                     if job is _FINALIZE:
                         self._results.put_nowait(await self._call(recognizer.finish))
                         continue
-                    # Behind schedule: decode everything queued up to the next finalize at once.
-                    while self._jobs and self._jobs[0] is not _FINALIZE:
+                    if isinstance(job, _Expectation):
+                        await self._call(recognizer.expect, job.phrases)
+                        continue
+                    # Behind schedule: decode all the audio queued up to the next other job.
+                    while self._jobs and isinstance(self._jobs[0], bytes):
                         job += self._jobs.popleft()
                     for transcript in await self._call(recognizer.process, job):
                         self._results.put_nowait(transcript)
@@ -449,6 +520,7 @@ class PocketsphinxSTT(STTProvider):
         return _Recognizer(
             general,
             domain,
+            vocabulary=vocabulary,
             domain_bias=self.domain_bias,
             vad_aggressiveness=self.vad_aggressiveness,
             preroll_ms=self.preroll_ms,

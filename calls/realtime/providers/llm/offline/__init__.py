@@ -82,7 +82,8 @@ class OfflineBrain(LLMProvider):
             yield ToolCall(id=reply.call_id, name=tool_name, arguments=arguments)
             yield Done(stop_reason="tool_use")
             return
-        yield Done(stop_reason="end_turn", end_call=reply.end_call, transfer_to=reply.transfer_to)
+        yield Done(stop_reason="end_turn", end_call=reply.end_call, transfer_to=reply.transfer_to,
+                   expects=reply.expects)
 
 
 __all__ = ["TRANSFER_LINE", "OfflineBrain", "word_chunks"]

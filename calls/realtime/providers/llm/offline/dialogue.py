@@ -15,6 +15,7 @@ from calls.realtime.call_control import (
     TRANSFER_SUMMARY_MAX_CHARS,
 )
 from calls.realtime.providers.llm.base import Conversation, Message
+from calls.realtime.providers.llm.offline.answers import YES_NO_PHRASES, answer_phrases
 from calls.realtime.providers.llm.offline.intents import (
     BARE_NO,
     BOOK,
@@ -118,6 +119,8 @@ class _Reply:
     intent: str = ""
     # The arguments collected so far for the tool being filled (evaluations read them).
     slots: dict[str, Any] = field(default_factory=dict)
+    # What the reply's question expects the caller to answer (`Done.expects`).
+    expects: tuple[str, ...] = ()
 
 
 class _Turn:
@@ -467,4 +470,24 @@ def plan(conversation: Conversation) -> _Reply:
             state = _State()
     # Numbered by the calls actually made in this conversation: deterministic and unique.
     reply.call_id = f"offline-{calls_made + 1}"
+    if reply.call is None and not (reply.end_call or reply.transfer_to):
+        reply.expects = expected_answers(conversation, state)
     return reply
+
+
+def expected_answers(conversation: Conversation, state: _State) -> tuple[str, ...]:
+    """What the caller's next turn is likely to be, from the question the reply leaves open: a
+    yes or no to an offer, a read-back's yes, no or correction, the answers of the argument
+    asked for. () when nothing in particular is expected."""
+    if state.offered_human or state.offered_tool is not None:
+        return YES_NO_PHRASES
+    flow = state.flow
+    if flow is None:
+        return ()
+    tool = conversation.tools[flow.tool]
+    if flow.confirming:  # "yes", or "no, make it Friday at two"
+        corrections = [phrase for name in required_arguments(tool)
+                       for phrase in answer_phrases(name, schema_of(tool, name))]
+        return tuple(dict.fromkeys([*YES_NO_PHRASES, *corrections]))
+    slot = missing_arguments(tool, flow.args)[0]
+    return tuple(answer_phrases(slot, schema_of(tool, slot)))

@@ -1,0 +1,71 @@
+"""What callers answer to the offline brain's questions, as phrases: the days and times of a
+date, the options of a choice, a count of people, a yes or a no. The recogniser's per-agent
+language model is trained on them (`calls/realtime/slot_phrases.py`), and the brain hands the
+ones its question expects to the recogniser for the caller's next turn (`Done.expects`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aybiza.core.hours import DAY_NAMES, MONTH_NAMES
+from aybiza.core.spoken import NO_WORDS, ONES, ORDINAL_DAY_WORDS, YES_WORDS
+from calls.realtime.providers.llm.offline.when import DATE_FORMATS
+
+_HOURS = ONES[1:13]
+
+
+def _date_phrases() -> list[str]:
+    # Few phrases per pattern: the trigram model generalises "at ten" from them, and a long list
+    # would outweigh the agent's own questions in its model ("when is my appointment" heard as
+    # "when at nine appointment").
+    days = [day.lower() for day in DAY_NAMES]
+    phrases = ["tomorrow", "the day after tomorrow", "in the morning", "in the afternoon",
+               "next week", "at noon"]
+    phrases += [f"on {day}" for day in days] + [f"next {day}" for day in days[:5]]
+    phrases += [f"{day} at {hour}" for day, hour in zip(days, _HOURS[8:] + _HOURS[:4],
+                                                         strict=False)]
+    phrases += [f"the {day}" for day in _ORDINAL_DAYS[::2]] + [
+        f"{month} {day}" for month, day in zip(_MONTHS, _ORDINAL_DAYS[1::3], strict=False)]
+    phrases += [f"at {hour}" for hour in _HOURS] + [
+        f"{hour} thirty" for hour in _HOURS[::3]] + ["half past two", "quarter past three"]
+    return phrases
+
+
+# The days of a month in order ("first" .. "thirty first").
+_ORDINAL_DAYS = tuple(word for word, day in sorted(ORDINAL_DAY_WORDS.items(), key=lambda i: i[1])
+                      if day <= 31)
+_MONTHS = tuple(month.lower() for month in MONTH_NAMES)
+
+
+def _count_phrases(maximum: int) -> list[str]:
+    phrases = []
+    for n in range(1, min(maximum, 20) + 1):
+        word = ONES[n]
+        phrases += [f"{word} people", f"for {word}"]
+    return phrases
+
+
+# Answers to a yes-or-no question (a read-back, an offer): the words `yes_no` reads as either.
+YES_NO_PHRASES: tuple[str, ...] = (
+    *sorted((YES_WORDS | NO_WORDS) - {"not", "don't", "dont", "rather", "please", "refuse"}),
+    "yes please", "no thank you", "no thanks", "that's right", "that's correct", "go ahead",
+    "i'd rather not", "i don't mind", "not really")
+
+
+def answer_phrases(name: str, schema: dict[str, Any]) -> list[str]:
+    """What callers say to the brain's question for one tool argument: the days and times of a
+    date, the options of a choice, a yes or a no, a count of people ([] when it cannot be
+    foreseen: a name, a description)."""
+    if not isinstance(schema, dict):
+        return []
+    if schema.get("format") in DATE_FORMATS:
+        return _date_phrases()
+    if "enum" in schema:
+        return [str(option).replace("_", " ") for option in schema["enum"]]
+    if schema.get("type") == "boolean":
+        return list(YES_NO_PHRASES)
+    if schema.get("type") == "integer" and any(
+            word in name.lower() for word in ("party", "guests", "people", "size")):
+        return _count_phrases(int(schema.get("maximum", 12)))
+    return []
+
