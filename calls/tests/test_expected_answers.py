@@ -76,3 +76,21 @@ def test_a_stream_keeps_a_few_expectations_and_the_one_in_use():
         assert recognizer.domain.current_search() == recognizer._searches[asked[0]]
     finally:
         recognizer.release()
+
+
+def test_an_expectation_that_cannot_be_built_leaves_recognition_as_it_was(monkeypatch):
+    from calls.realtime.providers.stt import pocketsphinx
+
+    recognizer = PocketsphinxSTT(use_general_model=False)._recognizer(["book an appointment"])
+    try:
+        # given the model files cannot be written (a full disk, a removed temp directory)
+        def cannot_write(vocabulary):
+            raise OSError("No space left on device")
+
+        monkeypatch.setattr(pocketsphinx._MODELS, "domain_model", cannot_write)
+        # when the agent's question expects an answer, then the vocabulary's own model goes on
+        recognizer.expect(("yes", "no"))
+        assert recognizer._active_search is None
+        assert recognizer.domain.current_search() == "_default"
+    finally:
+        recognizer.release()

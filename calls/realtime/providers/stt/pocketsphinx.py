@@ -42,6 +42,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import hashlib
+import logging
 import math
 import shutil
 import tempfile
@@ -65,6 +66,8 @@ from calls.realtime.providers.stt.sphinx_lm import DomainModel, shared_lexicon, 
 
 if TYPE_CHECKING:
     from pocketsphinx import Decoder
+
+logger = logging.getLogger(__name__)
 
 DECODER_RATE = 16000
 # Cepstral mean of phone-band speech upsampled to 16 kHz, measured on held-out phrases (hibari
@@ -234,7 +237,13 @@ class _Recognizer:
         if self.domain is None or phrases == self._expected:
             return
         self._expected = phrases
-        self._wanted_search = self._search_for(phrases) if phrases else None
+        try:
+            self._wanted_search = self._search_for(phrases) if phrases else None
+        except (RuntimeError, OSError, KeyError):
+            # A hint that cannot be built must not stop recognition: the vocabulary's own
+            # model goes on (a model file gone, the decoder refusing the search).
+            logger.warning("pocketsphinx: expected answers not applied", exc_info=True)
+            self._wanted_search = None
         if not self._in_utterance:
             self._activate_search()
 

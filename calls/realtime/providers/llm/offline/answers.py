@@ -68,4 +68,3 @@ def answer_phrases(name: str, schema: dict[str, Any]) -> list[str]:
             word in name.lower() for word in ("party", "guests", "people", "size")):
         return _count_phrases(int(schema.get("maximum", 12)))
     return []
-
