@@ -39,6 +39,11 @@ DENTAL = DemoAgent(
             "offer to take a message. Never give medical advice."),
         "timezone": "America/New_York",
         "business_hours": "Mon-Fri 09:00-17:00; Sat 09:00-13:00",
+        # What the clinic's callers talk about, as the clinic would list it.
+        "recognition_keywords": [
+            "tooth", "teeth", "toothache", "gums", "check-up", "cleaning", "filling", "crown",
+            "root canal", "whitening", "braces", "x-ray", "dentist", "hygienist", "insurance",
+            "emergency", "appointment", "Demo Dental"],
         # Reminder campaigns (`manage.py campaign_demo`): {{name}} is the row's name.
         "outbound_greeting": "Hi {{name}}, this is Demo Dental calling. You are due for a "
                              "check-up. Would you like to book an appointment?",
@@ -138,6 +143,11 @@ RESTAURANT = DemoAgent(
             "and private events go to the manager."),
         "timezone": "America/New_York",
         "business_hours": "Tue-Sun 12:00-15:00 17:30-22:00",
+        # What the restaurant's callers talk about, as the restaurant would list it.
+        "recognition_keywords": [
+            "table", "reservation", "menu", "lunch", "dinner", "vegan", "vegetarian",
+            "gluten free", "allergy", "birthday", "terrace", "private room", "high chair",
+            "parking", "wine", "dessert", "seafood", "marina"],
         "success_criteria": "A table is reserved.",
         "extraction_schema": {"type": "object", "properties": {
             "when": {"type": "string", "description": "When the table is booked for."},
@@ -191,7 +201,7 @@ RESTAURANT = DemoAgent(
         {"name": "Refuses a Monday", "caller_lines": ["Can I reserve a table on Monday at 8 pm?"],
          "checks": [{"type": "reply_contains", "text": "closed on Mondays"}]},
         {"name": "Answers about vegan food", "caller_lines": ["Do you have anything vegan?"],
-         "checks": [{"type": "reply_contains", "text": "vegan"}]},
+         "checks": [{"type": "reply_contains", "text": "three vegan"}]},
         {"name": "Puts a complaint through to a person",
          "caller_lines": ["I want to complain about my meal last night.", "Yes please."],
          "checks": [{"type": "transfers"}]},
@@ -230,6 +240,11 @@ HELP_DESK = DemoAgent(
             "the knowledge, open a ticket for anything broken, and never ask for a password."),
         "timezone": "America/New_York",
         "business_hours": "Mon-Fri 08:00-18:00",
+        # The equipment and systems the help desk supports, as it would list them.
+        "recognition_keywords": [
+            "laptop", "desktop", "monitor", "screen", "keyboard", "mouse", "printer", "headset",
+            "docking station", "VPN", "wifi", "network", "internet", "Outlook", "Teams", "email",
+            "password", "account", "Software Center", "Demo Connect"],
         "success_criteria": "A ticket is opened or the question is answered.",
         "extraction_schema": {"type": "object", "properties": {
             "problem": {"type": "string", "description": "What is broken, in a few words."}}},

@@ -16,6 +16,10 @@ from calls.realtime.providers.registry import choices
 from tools.validation import schema_problem
 
 MAX_PROMPT_CHARS = 20_000
+# Recognition keywords: Deepgram takes at most 50 keyterms of 60 characters; the offline
+# recogniser's model grows with each (eight sentences a keyword), so the list stays short.
+MAX_KEYWORDS = 50
+MAX_KEYWORD_CHARS = 60
 
 
 class AgentStatus(models.TextChoices):
@@ -35,6 +39,17 @@ def validate_timezone(value: str) -> None:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValidationError(f"{value!r} is not a time zone; use an IANA name such as "
                               "America/New_York or Europe/London.") from exc
+
+
+def validate_recognition_keywords(value: object) -> None:
+    if not isinstance(value, list) or not all(isinstance(k, str) and k.strip() for k in value):
+        raise ValidationError("A list of words or short phrases, none of them empty.")
+    if len(value) > MAX_KEYWORDS:
+        raise ValidationError(f"At most {MAX_KEYWORDS} keywords.")
+    too_long = [k for k in value if len(k) > MAX_KEYWORD_CHARS]
+    if too_long:
+        raise ValidationError(f"Keywords are at most {MAX_KEYWORD_CHARS} characters: "
+                              f"“{too_long[0][:80]}” is longer.")
 
 
 def validate_business_hours(value: str) -> None:
@@ -58,6 +73,13 @@ class Agent(TenantOwnedModel):
     # Constructor options per provider kind, e.g. {"llm": {"first_token_ms": 400}} for the instant
     # fakes, {"stt": {"fallbacks": ["deepgram"]}}; secrets never go here.
     provider_options = models.JSONField(default=dict, blank=True)
+    # Words callers say that no dictionary ranks high: products, places, jargon. The speech
+    # recogniser listens for them (calls.realtime.loader.stt_vocabulary).
+    recognition_keywords = models.JSONField(
+        default=list, blank=True, validators=[validate_recognition_keywords],
+        help_text="Words and names your callers say that a recogniser may not expect — "
+                  "products, places, jargon (“VPN”, “Invisalign”). Listened for by the speech "
+                  "recogniser.")
     status = models.CharField(max_length=8, choices=AgentStatus.choices,
                               default=AgentStatus.DRAFT)
 

@@ -28,7 +28,8 @@ from tools.secrets import merge_secrets, seal_secrets, unseal_secrets
 NUMBER_TAKEN = "This number is already registered."
 AGENT_FIELDS = (
     "name", "system_prompt", "greeting", "language", "voice", "stt_provider", "llm_provider",
-    "tts_provider", "llm_model", "status", "end_of_turn_silence_ms", "smart_end_of_turn",
+    "tts_provider", "llm_model", "recognition_keywords", "status", "end_of_turn_silence_ms",
+    "smart_end_of_turn",
     "barge_in_min_speech_ms", "reprompt_after_s", "hangup_after_s", "max_call_seconds",
     "timezone", "business_hours",
     "reprompt_text", "goodbye_text", "outbound_greeting", "voicemail_message",

@@ -30,7 +30,8 @@ from compliance.services import audit_record
 # agent's label and `status` follows publishing, so neither makes a new version.
 SNAPSHOT_FIELDS = (
     "system_prompt", "greeting", "language", "voice", "stt_provider", "llm_provider",
-    "tts_provider", "llm_model", "provider_options", "end_of_turn_silence_ms",
+    "tts_provider", "llm_model", "recognition_keywords", "provider_options",
+    "end_of_turn_silence_ms",
     "smart_end_of_turn", "barge_in_min_speech_ms", "reprompt_after_s", "hangup_after_s",
     "max_call_seconds",
     "timezone", "business_hours", "reprompt_text", "goodbye_text", "outbound_greeting",

@@ -106,12 +106,24 @@ def _assert_field_error(response, *fields: str) -> None:
         ({"name": "X", "knowledge": "not a list"}, "knowledge"),
         ({"name": ""}, "name"),
         ({}, "name"),
+        ({"name": "X", "recognition_keywords": "VPN"}, "recognition_keywords"),
+        ({"name": "X", "recognition_keywords": ["VPN", " "]}, "recognition_keywords"),
+        ({"name": "X", "recognition_keywords": ["k"] * 51}, "recognition_keywords"),
+        ({"name": "X", "recognition_keywords": ["k" * 61]}, "recognition_keywords"),
     ],
 )
 def test_invalid_agent_is_400_naming_the_field(api, body, field):
     response = api.post("/api/v1/agents/", body, format="json")
     _assert_field_error(response, field)
     assert not Agent.objects.exists()
+
+
+def test_recognition_keywords_are_stored_as_given(api):
+    body = {"name": "Help desk", "recognition_keywords": ["VPN", "Demo Connect", "laptop"]}
+    created = api.post("/api/v1/agents/", body, format="json")
+    assert created.status_code == 201
+    read = api.get(f"/api/v1/agents/{created.json()['id']}/").json()
+    assert read["recognition_keywords"] == ["VPN", "Demo Connect", "laptop"]
 
 
 def test_prompt_of_exactly_the_limit_is_accepted(api):

@@ -142,4 +142,5 @@ def test_a_rerun_puts_back_the_end_of_turn_an_experiment_changed():
     # then it answers with the demo's own end of turn again, in its published version too
     agent = Agent.objects.get(pk=first["agent_id"])
     assert agent.smart_end_of_turn is False
-    assert agent.versions.order_by("-number").first().snapshot["agent"]["smart_end_of_turn"] is False
+    latest = agent.versions.order_by("-number").first()
+    assert latest.snapshot["agent"]["smart_end_of_turn"] is False

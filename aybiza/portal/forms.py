@@ -58,7 +58,25 @@ class SectionedForm:
                 for title, names in self.sections]
 
 
+class LinesField(forms.CharField):
+    """A list of short texts (trigger phrases, keywords) as a textarea, one per line."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value) -> list[str]:
+        text = super().to_python(value)
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 class AgentForm(SectionedForm, forms.ModelForm):
+    recognition_keywords = LinesField(
+        required=False, label="Words your callers say",
+        help_text=Agent._meta.get_field("recognition_keywords").help_text + " One per line.",
+        widget=forms.Textarea(attrs={"rows": 3}))
+
     class Meta:
         model = Agent
         fields = list(AGENT_FIELDS)
@@ -119,8 +137,8 @@ class AgentForm(SectionedForm, forms.ModelForm):
         ("Basics", ("name", "status", "greeting", "system_prompt", "language")),
         ("Business", ("timezone", "business_hours")),
         ("Outbound calls", ("outbound_greeting", "voicemail_message")),
-        ("Voice and providers", ("voice", "stt_provider", "llm_provider", "tts_provider",
-                                 "llm_model")),
+        ("Voice and providers", ("voice", "stt_provider", "recognition_keywords",
+                                 "llm_provider", "tts_provider", "llm_model")),
         ("Turn-taking", ("end_of_turn_silence_ms", "smart_end_of_turn", "barge_in_min_speech_ms",
                          "reprompt_after_s", "hangup_after_s", "max_call_seconds",
                          "reprompt_text", "goodbye_text")),
@@ -243,23 +261,10 @@ class PrettyJSONField(forms.JSONField):
 JSON_WIDGET = forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "code"})
 
 
-class TriggerPhrasesField(forms.CharField):
-    """The tool's trigger phrases as a textarea, one phrase per line."""
-
-    widget = forms.Textarea(attrs={"rows": 3})
-
-    def prepare_value(self, value):
-        return "\n".join(value) if isinstance(value, list) else value
-
-    def to_python(self, value) -> list[str]:
-        text = super().to_python(value)
-        return [line.strip() for line in text.splitlines() if line.strip()]
-
-
 class ToolForm(SectionedForm, forms.ModelForm):
     """A tool's common settings; built-in tools are edited with this form alone."""
 
-    trigger_phrases = TriggerPhrasesField(
+    trigger_phrases = LinesField(
         required=False, help_text="Phrases that make the offline brain pick this tool, one per "
                                   "line (cloud LLMs decide from the description).")
     agents = forms.ModelMultipleChoiceField(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db.models import Max
@@ -24,7 +25,7 @@ from calls.realtime.providers.llm.base import (
 )
 from calls.realtime.providers.stt.base import STTOptions
 from calls.realtime.providers.tts.base import TTSOptions
-from calls.realtime.slot_phrases import slot_phrases
+from calls.realtime.slot_phrases import keyword_phrases, slot_phrases
 from calls.selectors import call_for_stream
 from calls.services import call_stream_started
 from calls.transfers import apology, transfer_conversation, transfer_resume_claim
@@ -69,7 +70,7 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
                      and not call.contact.do_not_remember)
     known = remembered(call.contact) if call.agent.remember_callers else Remembered()
     tools = with_call_control(tools, llm_provider=agent.llm_provider, memory=remembers)
-    vocabulary = stt_vocabulary(knowledge, tools)
+    vocabulary = stt_vocabulary(knowledge, tools, agent.recognition_keywords)
     # A call that dropped mid-conversation within the agent's window goes on (memory/working).
     resumed = working_memory_take(call=call) if remembers else None
     outbound = call.direction == Direction.OUTBOUND
@@ -200,11 +201,15 @@ def build_vad(**options):
     return VoiceActivityDetector(**options)
 
 
-def stt_vocabulary(knowledge: list[tuple[str, str]], tools: list[ToolSpec]) -> list[str]:
-    """What callers of this agent are likely to say: its questions, its tools' triggers, and
-    the answers its tools' arguments take (days and times, counts, options)."""
-    return [question for question, _ in knowledge] + [
-        phrase for tool in tools for phrase in tool.trigger_phrases] + slot_phrases(tools)
+def stt_vocabulary(knowledge: list[tuple[str, str]], tools: list[ToolSpec],
+                   keywords: Sequence[str] = ()) -> list[str]:
+    """What callers of this agent are likely to say: the words the business listed (first:
+    Deepgram takes the first 50 as keyterms), its questions, its tools' triggers, the answers
+    its tools' arguments take (days and times, counts, options), and the keywords in the
+    sentences callers put them in."""
+    return [*keywords, *(question for question, _ in knowledge),
+            *(phrase for tool in tools for phrase in tool.trigger_phrases),
+            *slot_phrases(tools), *keyword_phrases(keywords)]
 
 
 def agent_stt_vocabulary(agent) -> list[str]:
@@ -212,7 +217,8 @@ def agent_stt_vocabulary(agent) -> list[str]:
     from tools.selectors import tool_specs_for_agent
 
     knowledge = [(k.question, k.answer) for k in agent.knowledge.order_by("id")]
-    return stt_vocabulary(knowledge, tool_specs_for_agent(tenant=agent.tenant, agent=agent))
+    return stt_vocabulary(knowledge, tool_specs_for_agent(tenant=agent.tenant, agent=agent),
+                          agent.recognition_keywords)
 
 
 def _what_the_call_runs(call: Call):

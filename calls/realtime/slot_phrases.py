@@ -21,6 +21,7 @@ INTENT_PHRASES: tuple[str, ...] = (
     "transfer me please", "can i talk to the manager", "let me speak to someone",
     "i'd like to speak to a member of staff", "is there someone i can talk to",
     "that's all thank you", "thanks bye", "goodbye", "have a nice day", "that's everything",
+    "thanks that's it", "that's it bye",
     "i need to cancel", "i can't make it", "i won't be able to make it", "cancel my booking",
     "i need to change my booking", "can i move it to another day", "a different time",
     "i want to make a complaint", "i'm not happy with", "it was terrible", "i'd like a refund",
@@ -29,6 +30,17 @@ INTENT_PHRASES: tuple[str, ...] = (
     "yes please", "no thank you", "that's right", "that's correct", "go ahead", "i don't mind",
     "i'd rather not", "sorry can you repeat that", "what did you say",
 )
+
+
+# How callers put a word of their own business in a sentence: neutral frames (no claim that the
+# thing is broken or wanted), so a keyword is expected after "my" and "the" and before "is".
+KEYWORD_FRAMES: tuple[str, ...] = ("{}", "my {}", "about the {}")
+
+
+def keyword_phrases(keywords: Iterable[str]) -> list[str]:
+    """The agent's recognition keywords in the frames callers put them in."""
+    return [frame.format(keyword.strip()) for keyword in keywords for frame in KEYWORD_FRAMES
+            if keyword.strip()]
 
 
 def _intent_phrases(thing: str) -> list[str]:

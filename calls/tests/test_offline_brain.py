@@ -289,12 +289,14 @@ async def test_question_mid_booking_is_answered_and_the_slot_asked_again():
 
 
 @pytest.mark.asyncio
-async def test_caller_can_cancel_a_booking_in_progress():
+@pytest.mark.parametrize("words", ["never mind", "Never mind, cancel that.", "Oh, forget it.",
+                                   "No, no, stop."])
+async def test_caller_can_cancel_a_booking_in_progress(words):
     # given a booking waiting for the time
     brain, conversation = await a_call_after(BOOK_APPOINTMENT, "book an appointment", "Thursday")
 
     # when the caller changes their mind, then asks a question
-    cancelled = await caller_says(brain, conversation, "never mind")
+    cancelled = await caller_says(brain, conversation, words)
     answer = await caller_says(brain, conversation, "do you have parking")
 
     # then the flow is dropped and the next utterance is a normal question
@@ -437,6 +439,19 @@ async def test_goodbye_ends_the_call(caller):
     # then a polite goodbye is spoken and the call is to end
     assert turn.text == "Thank you for calling. Goodbye!"
     assert turn.done.end_call and turn.done.transfer_to is None
+
+
+@pytest.mark.asyncio
+async def test_a_question_ending_in_bye_is_answered_not_hung_up_on():
+    # given a call in progress
+    conversation = a_call(BOOK_APPOINTMENT)
+
+    # when the recogniser hears "nearby" as "near bye" in a question
+    turn = await caller_says(OfflineBrain(), conversation, "is there parking near bye")
+
+    # then the question is answered and the call goes on
+    assert turn.text == KNOWLEDGE[3][1]
+    assert not turn.done.end_call
 
 
 @pytest.mark.asyncio

@@ -86,7 +86,8 @@ async def evaluate_speech(demo: DemoAgent, utterances: list[Utterance],
     from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
 
     base = conversation_for(demo)
-    vocabulary = stt_vocabulary(base.knowledge, base.tools)
+    vocabulary = stt_vocabulary(base.knowledge, base.tools,
+                                demo.fields.get("recognition_keywords", ()))
     clock = clock_of(base)
     recogniser = PocketsphinxSTT()
     conditions = []

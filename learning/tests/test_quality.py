@@ -27,6 +27,17 @@ def test_each_demo_agent_ships_200_labelled_utterances_over_every_intent(demo):
 
 
 @pytest.mark.parametrize("demo", DEMO_AGENTS, ids=lambda demo: demo.key)
+def test_a_scenario_cannot_pass_on_the_replies_that_list_the_agents_questions(demo):
+    # "Sorry, I don't have an answer to that. You can ask me things like: <questions>" holds
+    # every knowledge question: a check on a question's words would pass on a miss.
+    questions = " ".join(entry["question"] for entry in demo.knowledge).lower()
+    for scenario in demo.scenarios:
+        for check in scenario["checks"]:
+            if check["type"] == "reply_contains":
+                assert check["text"].lower() not in questions, (scenario["name"], check)
+
+
+@pytest.mark.parametrize("demo", DEMO_AGENTS, ids=lambda demo: demo.key)
 def test_the_offline_brain_meets_the_text_targets(demo):
     report = evaluate_text(demo, load(demo.key)).as_dict()
     assert report["intent_accuracy"] >= TARGETS["intent_accuracy"], report["misses"]

@@ -97,6 +97,25 @@ def test_half_a_knowledge_entry_is_an_error_at_its_field(owner_client, tenant):
     assert b'id="id_knowledge-0-answer_errors"' in response.content
 
 
+def test_words_callers_say_are_one_per_line_and_errors_stay_at_the_field(owner_client, tenant):
+    # given keywords typed one per line, with blank lines and spaces
+    owner_client.post(reverse("portal:agent-new"), agent_post(
+        name="Help desk", recognition_keywords="VPN\n\n  Demo Connect \nlaptop\n"))
+    agent = Agent.objects.get(tenant=tenant, name="Help desk")
+    assert agent.recognition_keywords == ["VPN", "Demo Connect", "laptop"]
+    # and shown back one per line on the edit page
+    page = owner_client.get(reverse("portal:agent-edit", args=[agent.pk]))
+    assert "VPN\nDemo Connect\nlaptop</textarea>" in page.content.decode()
+
+    # when one is too long, the error is at the field and nothing changes
+    response = owner_client.post(reverse("portal:agent-edit", args=[agent.pk]), agent_post(
+        name="Help desk", recognition_keywords="k" * 61))
+    assert response.status_code == 200
+    assert "at most 60 characters" in response.context["form"].errors["recognition_keywords"][0]
+    agent.refresh_from_db()
+    assert agent.recognition_keywords == ["VPN", "Demo Connect", "laptop"]
+
+
 def test_unicode_is_kept(owner_client, tenant):
     owner_client.post(reverse("portal:agent-new"), agent_post(name="Zoë 🦷 受付"))
 

@@ -62,7 +62,12 @@ from calls.realtime.providers.stt.base import (
     Transcript,
     drain_results,
 )
-from calls.realtime.providers.stt.sphinx_lm import DomainModel, shared_lexicon, write_domain_model
+from calls.realtime.providers.stt.sphinx_lm import (
+    DomainModel,
+    Lexicon,
+    shared_lexicon,
+    write_domain_model,
+)
 
 if TYPE_CHECKING:
     from pocketsphinx import Decoder
@@ -136,10 +141,8 @@ class _Models:
                 self._idle.append(decoder)
 
     def _background_unigrams(self) -> dict[str, float]:
-        from pocketsphinx import get_model_path
-
         if self._background is None:
-            lexicon = shared_lexicon(get_model_path("en-us/cmudict-en-us.dict"))
+            lexicon = self.lexicon()
             decoder = self.acquire_general()  # exclusive: the LM's lookup cache is not shared
             try:
                 lm = decoder.get_lm()
@@ -148,6 +151,12 @@ class _Models:
                 self.release_general(decoder)
             self._background = {w: 1.0001**score for score, w in ranked[:BACKGROUND_WORDS]}
         return self._background
+
+    @staticmethod
+    def lexicon() -> Lexicon:
+        from pocketsphinx import get_model_path
+
+        return shared_lexicon(get_model_path("en-us/cmudict-en-us.dict"))
 
     def domain_decoder(self, vocabulary: Sequence[str]) -> tuple[Decoder, DomainModel]:
         """A fresh decoder on the vocabulary's domain model (files cached per vocabulary)."""
@@ -160,8 +169,6 @@ class _Models:
 
     def domain_model(self, vocabulary: Sequence[str]) -> DomainModel:
         """The vocabulary's domain model files, built once per process and vocabulary."""
-        from pocketsphinx import get_model_path
-
         key = hashlib.sha1("\n".join(vocabulary).encode()).hexdigest()[:16]
         with self._lock:
             model = self._domain_models.get(key)
@@ -172,8 +179,7 @@ class _Models:
                     self._directory = tempfile.mkdtemp(prefix="aybiza-sphinx-")
                     atexit.register(shutil.rmtree, self._directory, ignore_errors=True)
                 directory = self._directory
-            lexicon = shared_lexicon(get_model_path("en-us/cmudict-en-us.dict"))
-            model = write_domain_model(vocabulary, lexicon, background, directory, key)
+            model = write_domain_model(vocabulary, self.lexicon(), background, directory, key)
             with self._lock:
                 self._domain_models[key] = model
         return model

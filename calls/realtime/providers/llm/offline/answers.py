@@ -21,7 +21,7 @@ def _date_phrases() -> list[str]:
     days = [day.lower() for day in DAY_NAMES]
     phrases = ["tomorrow", "the day after tomorrow", "in the morning", "in the afternoon",
                "next week", "at noon"]
-    phrases += [f"on {day}" for day in days] + [f"next {day}" for day in days[:5]]
+    phrases += [f"on {day}" for day in days] + [f"next {day}" for day in days]
     phrases += [f"{day} at {hour}" for day, hour in zip(days, _HOURS[8:] + _HOURS[:4],
                                                          strict=False)]
     phrases += [f"the {day}" for day in _ORDINAL_DAYS[::2]] + [

@@ -160,8 +160,10 @@ class _Turn:
         if FORGET_ME.search(norm):  # the session forgets them and files an erasure request
             return _Reply(call=(FORGET_CALLER, {}), intent="forget_me"), state
         confirming = state.flow is not None and state.flow.confirming
-        # "Yes, that's it" confirms a booking; it does not hang up.
-        if GOODBYE.search(norm) and not (confirming and yes_no(norm) is not None):
+        # "Yes, that's it" confirms a booking; it does not hang up. Nor does a question that
+        # ends in a word like "bye" ("is there parking near bye": "nearby" misheard).
+        if GOODBYE.search(norm) and not QUESTION_START.match(norm) and not (
+                confirming and yes_no(norm) is not None):
             return _Reply(GOODBYE_LINE, end_call=True, intent="goodbye"), _State()
         answered = self._answer_to_offer(state, norm)
         if answered is not None:

@@ -50,9 +50,11 @@ GOODBYE = _any([
 ])
 
 
+_CANCEL_PHRASE = r"(?:cancel(?: (?:that|it|this))?|never ?mind|forget (?:it|about it)|stop)"
+# The whole utterance is dropping what is in progress, said once or twice over ("never mind,
+# cancel that"), after an "oh", "no" or "actually" at most.
 CANCEL = re.compile(
-    r"^(?:no )?(?:cancel(?: (?:that|it|this))?|never ?mind|forget (?:it|about it)|stop)"
-    r"(?: please)?$"
+    rf"^(?:(?:no|oh|actually|okay|ok) )*{_CANCEL_PHRASE}(?: {_CANCEL_PHRASE})*(?: please)?$"
 )
 
 
