@@ -17,7 +17,7 @@ from tools.validation import schema_problem
 
 MAX_PROMPT_CHARS = 20_000
 # Recognition keywords: Deepgram takes at most 50 keyterms of 60 characters; the offline
-# recogniser's model grows with each (eight sentences a keyword), so the list stays short.
+# recogniser's model grows with each (four sentences a keyword), so the list stays short.
 MAX_KEYWORDS = 50
 MAX_KEYWORD_CHARS = 60
 

@@ -33,7 +33,9 @@ INTENT_PHRASES: tuple[str, ...] = (
 
 
 # How callers put a word of their own business in a sentence: neutral frames (no claim that the
-# thing is broken or wanted), so a keyword is expected after "my" and "the" and before "is".
+# thing is broken or wanted), so a keyword is expected alone, after "my" and after "about the".
+# With nine frames (also "the {}", "my {} is", "my {} won't"...) the keywords outweighed the
+# agent's own sentences (the restaurant's WER went from 30.8 to 35.4 %); three keep the gain.
 KEYWORD_FRAMES: tuple[str, ...] = ("{}", "my {}", "about the {}")
 
 
