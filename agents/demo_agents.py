@@ -42,7 +42,7 @@ DENTAL = DemoAgent(
         # What the clinic's callers talk about, as the clinic would list it.
         "recognition_keywords": [
             "tooth", "teeth", "toothache", "gums", "check-up", "cleaning", "filling", "crown",
-            "root canal", "whitening", "braces", "x-ray", "dentist", "hygienist", "insurance",
+            "root canal", "teeth whitening", "braces", "x-ray", "dentist", "hygienist", "insurance",
             "emergency", "appointment", "Demo Dental"],
         # Reminder campaigns (`manage.py campaign_demo`): {{name}} is the row's name.
         "outbound_greeting": "Hi {{name}}, this is Demo Dental calling. You are due for a "
