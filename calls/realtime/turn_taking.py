@@ -179,13 +179,16 @@ class TurnTaking:
         if (not self._caller_speaking or covered_ms is None
                 or covered_ms < self._voice_stt_frame * 20):
             return
-        finished = sounds_finished(result.text)
+        # The words of the turn so far: interims after a final (Deepgram's is_final at a pause)
+        # cover only what came after it, and the sentence can span both.
+        before = " ".join(self._caller_parts)
+        finished = sounds_finished(f"{before} {result.text}")
         if finished is None:
             return
         silence_ms = self.config.end_of_turn_silence_ms
         if not finished:
             self._end_of_turn_ms = silence_ms * UNFINISHED_WORDS_SILENCE_FACTOR
-        elif any(sounds_finished(other) is False for other in result.alternatives):
+        elif any(sounds_finished(f"{before} {other}") is False for other in result.alternatives):
             self._end_of_turn_ms = silence_ms
         else:
             self._end_of_turn_ms = min(FINISHED_WORDS_SILENCE_MS, silence_ms)

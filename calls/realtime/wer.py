@@ -159,9 +159,12 @@ async def transcribe_turns(
             for frame in frames(silence + audio + silence):
                 stream.feed(frame)
             stream.finalize()
+            parts = []  # a recogniser may end utterances at pauses: finals until speech_final
             async for transcript in results:
+                if transcript.is_final and transcript.text.strip():
+                    parts.append(transcript.text.strip())
                 if transcript.speech_final:
-                    texts.append(transcript.text)
+                    texts.append(" ".join(parts))
                     break
         decode_seconds = getattr(stream, "decode_seconds", 0.0)
     finally:

@@ -181,6 +181,70 @@ async def test_pocketsphinx_gives_interim_results_then_one_final(caller_turns):
     assert final.start_ms is not None and final.end_ms > final.start_ms
 
 
+async def _stream_through(provider, chunks: list[bytes]) -> list[Transcript]:
+    """Feed `chunks` in real time-sized steps, finalize, and return every result to the final."""
+    stream = await provider.open_stream(STTOptions(vocabulary=list(BUSINESS_VOCABULARY)))
+    results: list[Transcript] = []
+
+    async def read() -> None:
+        async for transcript in stream.transcripts():
+            results.append(transcript)
+            if transcript.speech_final:
+                return
+
+    reader = asyncio.create_task(read())
+    for index, frame in enumerate(audio.frames(b"".join(chunks))):
+        stream.feed(frame)
+        if index % 10 == 9:
+            await asyncio.sleep(0.03)
+    stream.finalize()
+    await asyncio.wait_for(reader, 20)
+    await stream.aclose()
+    return results
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("endpoint_ms", [200, 0])
+async def test_pocketsphinx_ends_the_utterance_at_the_callers_pause(caller_turns, endpoint_ms):
+    from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
+
+    # given a caller's sentence, then 800 ms of silence before the session ends the turn
+    sentence = "hi what time do you open tomorrow morning"
+    fed_ms = len(caller_turns[sentence]) // 8 + 800
+    provider = PocketsphinxSTT(use_general_model=False, endpoint_silence_ms=endpoint_ms)
+    # when it is recognised and finalized
+    results = await _stream_through(provider, [caller_turns[sentence], SILENCE * 40])
+    final = results[-1]
+    assert final.speech_final and word_error_rate(sentence, final.text) <= 0.25
+    if endpoint_ms:
+        # then the utterance ended at the pause (the silence after it was never decoded), and
+        # its words came as an interim before the finalize asked for them
+        assert final.end_ms < fed_ms - 500, (final.end_ms, fed_ms)
+        assert [r.text for r in results[:-1] if not r.is_final][-1] == final.text
+    else:  # without an endpoint the utterance runs to the finalize, as it used to
+        assert final.end_ms >= fed_ms - 200
+
+
+@pytest.mark.asyncio
+async def test_pocketsphinx_speech_after_a_pause_joins_the_words_before_it():
+    from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
+
+    # given a caller who pauses for 600 ms mid-sentence
+    first, second = await phone_band("what time do you open", "hibari"), await phone_band(
+        "tomorrow morning", "hibari", seed=1)
+    provider = PocketsphinxSTT(use_general_model=False)
+    # when the turn is recognised and finalized
+    results = await _stream_through(provider, [first, SILENCE * 30, second, SILENCE * 30])
+    # then one final holds both parts in order, timed from the first
+    final = results[-1]
+    assert [r.speech_final for r in results].count(True) == 1
+    assert word_error_rate("what time do you open tomorrow morning", final.text) <= 0.25
+    assert final.start_ms < len(first) // 8
+    # and the words reported while the caller went on already held what came before the pause
+    after_pause = [r for r in results if not r.is_final and r.end_ms > len(first) // 8 + 600]
+    assert after_pause and all(r.text.startswith("what time do you open") for r in after_pause)
+
+
 @pytest.mark.asyncio
 async def test_pocketsphinx_finalize_without_speech_gives_an_empty_final():
     from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT

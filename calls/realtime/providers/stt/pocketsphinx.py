@@ -11,6 +11,10 @@ How a stream works
   ""** so the session always gets an answer to a finalize.
 - Interim hypotheses (`is_final=False`) come after each chunk once there are words, with `end_ms`
   the audio they cover.
+- After `endpoint_silence_ms` of the caller's silence the recogniser ends the utterance itself
+  and keeps its words (reported as an interim) for the finalize, which is then instant: the
+  decoders' last pass (~200 ms) ran during the session's own end-of-turn wait, and the rest of
+  the silence is not decoded. Speech before the finalize joins those words.
 - An utterance longer than `max_utterance_ms` is cut: its text comes as `is_final=True,
   speech_final=False` (Deepgram's convention: the session concatenates finals until speech_final).
 
@@ -50,6 +54,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -88,6 +93,12 @@ GENERAL_MAX_HMM_PER_FRAME = 3000
 BACKGROUND_WORDS = 2000  # most frequent general-model words mixed into every domain model
 MAX_EXPECTATION_SEARCHES = 6  # per stream: a call asks few different questions
 MAX_IDLE_GENERAL_DECODERS = 4
+# The recogniser ends an utterance itself after this much of the caller's silence: the ~200 ms
+# its decoders take to finish then overlap the session's end-of-turn wait, and the silence after
+# it is not decoded (decoding the session's 700 ms of it made the words worse, stray words after
+# the caller's last). Speech after the pause is a new utterance of the same turn, whose words
+# follow. 0 = only the session's finalize ends an utterance.
+ENDPOINT_SILENCE_MS = 200
 
 # Bounded pool: decoding is CPU-bound C code, more threads than cores would only queue.
 _EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="sphinx")
@@ -201,6 +212,7 @@ class _Recognizer:
         vad_aggressiveness: int,
         preroll_ms: int,
         max_utterance_ms: int,
+        endpoint_silence_ms: int,
         interim_results: bool,
     ) -> None:
         import webrtcvad
@@ -212,6 +224,11 @@ class _Recognizer:
         self._vad = webrtcvad.Vad(vad_aggressiveness)
         self._preroll: deque[np.ndarray] = deque(maxlen=max(1, preroll_ms // 20))
         self._max_utterance_samples = max_utterance_ms * SAMPLE_RATE // 1000
+        self._endpoint_samples = endpoint_silence_ms * SAMPLE_RATE // 1000
+        self._silent_samples = 0  # the caller's silence so far at the end of the utterance
+        # The utterance ended at the caller's pause (`endpoint_silence_ms`), kept for the
+        # session's finalize; speech before that joins it.
+        self._paused: Transcript | None = None
         self.interim_results = interim_results
         self._resampler = StreamingResampler(SAMPLE_RATE, DECODER_RATE)
         self._in_utterance = False
@@ -275,41 +292,87 @@ class _Recognizer:
     def finish(self) -> Transcript:
         started = time.perf_counter()
         try:
-            if not self._in_utterance:
-                self._preroll.clear()
-                at = self._stream_samples * 1000 // SAMPLE_RATE
-                return Transcript("", is_final=True, speech_final=True, start_ms=at, end_ms=at)
-            return self._end_utterance(speech_final=True)
+            if self._in_utterance:
+                return self._end_utterance(speech_final=True)
+            self._preroll.clear()
+            paused, self._paused = self._paused, None
+            if paused is not None:  # ended at the caller's pause: its words are ready
+                return replace(paused, speech_final=True)
+            at = self._stream_samples * 1000 // SAMPLE_RATE
+            return Transcript("", is_final=True, speech_final=True, start_ms=at, end_ms=at)
         finally:
             self.decode_seconds += time.perf_counter() - started
 
     # -- internals --------------------------------------------------------------------------
     def _process(self, ulaw: bytes) -> list[Transcript]:
         pcm = ulaw_to_pcm16(ulaw)
-        chunk_start = self._stream_samples
+        position = self._stream_samples  # stream position of pcm[0]
         self._stream_samples += pcm.size
         out: list[Transcript] = []
-        if not self._in_utterance:
-            speech_at = self._first_speech(pcm)
-            if speech_at is None:
-                return out
-            self._start_utterance(chunk_start + speech_at)
-            pcm = np.concatenate([*self._preroll, pcm[speech_at:]])
-            self._preroll.clear()
-        self._feed_decoders(pcm)
-        if self._utterance_samples >= self._max_utterance_samples:
-            out.append(self._end_utterance(speech_final=False))
-        elif self.interim_results:
-            text, _, _, readings = self._best()
-            if text:
-                # After every chunk, changed or not: `end_ms` says how much of the caller's
-                # audio the words cover (the session's words-aware end of turn judges only
-                # words that cover the caller's last sound).
-                out.append(Transcript(text, is_final=False,
-                                      start_ms=self._ms(self._utterance_start),
-                                      end_ms=self._ms(self._stream_samples),
-                                      alternatives=readings))
+        while pcm.size:
+            if not self._in_utterance:
+                speech_at = self._first_speech(pcm)
+                if speech_at is None:
+                    return out
+                self._start_utterance(position + speech_at)
+                position += speech_at
+                pcm = pcm[speech_at:]
+                preroll = list(self._preroll)
+                self._preroll.clear()
+                if preroll:
+                    self._feed_decoders(np.concatenate(preroll))
+            end = self._endpoint(pcm)
+            if end is not None:
+                # The caller has been quiet long enough: end the utterance now, while the session
+                # still waits out its end-of-turn silence, so that the words are ready when it
+                # finalizes (ending an utterance is the recogniser's slowest step). They are kept
+                # for that finalize; more speech first joins them.
+                self._feed_decoders(pcm[:end])
+                self._paused = self._end_utterance(speech_final=False)
+                if self._paused.text and self.interim_results:
+                    out.append(replace(self._paused, is_final=False, extra={}))
+                pcm = pcm[end:]
+                position += end
+                continue
+            self._feed_decoders(pcm)
+            if self._utterance_samples >= self._max_utterance_samples:
+                out.append(self._end_utterance(speech_final=False))
+            elif self.interim_results:
+                text, _, _, readings = self._joined(*self._best())
+                if text:
+                    # After every chunk, changed or not: `end_ms` says how much of the caller's
+                    # audio the words cover (the session's words-aware end of turn judges only
+                    # words that cover the caller's last sound).
+                    out.append(Transcript(text, is_final=False,
+                                          start_ms=self._ms(self._utterance_start),
+                                          end_ms=self._ms(self._stream_samples),
+                                          alternatives=readings))
+            break
         return out
+
+    def _joined(self, text: str, model: str, confidence: float | None,
+                readings: tuple[str, ...]) -> tuple[str, str, float | None, tuple[str, ...]]:
+        """The words of an utterance after those of the one ended at the caller's pause."""
+        paused = self._paused
+        if paused is None or not paused.text:
+            return text, model, confidence, readings
+        if confidence is not None and paused.confidence is not None:
+            confidence = min(confidence, paused.confidence)
+        return (f"{paused.text} {text}".strip(), model, confidence,
+                tuple(f"{paused.text} {reading}" for reading in readings))
+
+    def _endpoint(self, pcm: np.ndarray) -> int | None:
+        """Index in `pcm` where the caller's silence reaches `endpoint_samples`, else None."""
+        if not self._endpoint_samples:
+            return None
+        for offset in range(0, pcm.size - 159, 160):
+            if self._vad.is_speech(pcm[offset : offset + 160].tobytes(), SAMPLE_RATE):
+                self._silent_samples = 0
+            else:
+                self._silent_samples += 160
+                if self._silent_samples >= self._endpoint_samples:
+                    return offset + 160
+        return None
 
     def _first_speech(self, pcm: np.ndarray) -> int | None:
         """Index of the first 20 ms speech frame in `pcm`; keep the frames before as preroll."""
@@ -324,6 +387,7 @@ class _Recognizer:
         preroll_samples = sum(frame.size for frame in self._preroll)
         self._utterance_start = max(0, speech_start - preroll_samples)
         self._utterance_samples = 0
+        self._silent_samples = 0
         self._resampler = StreamingResampler(SAMPLE_RATE, DECODER_RATE)
         self._activate_search()
         for decoder in self._decoders:
@@ -344,16 +408,20 @@ class _Recognizer:
                 decoder.process_raw(tail)
             decoder.end_utt()
         self._in_utterance = False
-        text, model, confidence, _ = self._best()
-        start = self._utterance_start
-        end = start + self._utterance_samples
+        text, model, confidence, readings = self._joined(*self._best())
+        start_ms = self._ms(self._utterance_start)
+        if self._paused is not None:
+            if self._paused.text:
+                start_ms = self._paused.start_ms
+            self._paused = None
         return Transcript(
             text,
             is_final=True,
             speech_final=speech_final,
             confidence=confidence,
-            start_ms=self._ms(start),
-            end_ms=self._ms(end),
+            start_ms=start_ms,
+            end_ms=self._ms(self._utterance_start + self._utterance_samples),
+            alternatives=readings,
             extra={"model": model},
         )
 
@@ -510,6 +578,7 @@ class PocketsphinxSTT(STTProvider):
         vad_aggressiveness: int = 2,
         preroll_ms: int = 300,
         max_utterance_ms: int = 30_000,
+        endpoint_silence_ms: int = ENDPOINT_SILENCE_MS,
     ) -> None:
         if chunk_ms < 20:
             raise ValueError("chunk_ms must be at least one 20 ms frame")
@@ -520,6 +589,7 @@ class PocketsphinxSTT(STTProvider):
         self.vad_aggressiveness = vad_aggressiveness
         self.preroll_ms = preroll_ms
         self.max_utterance_ms = max_utterance_ms
+        self.endpoint_silence_ms = endpoint_silence_ms
 
     async def warmup(self, vocabulary: Sequence[str] = ()) -> None:
         """Load a general decoder (and the domain model of `vocabulary`) before the first call."""
@@ -540,6 +610,7 @@ class PocketsphinxSTT(STTProvider):
             vad_aggressiveness=self.vad_aggressiveness,
             preroll_ms=self.preroll_ms,
             max_utterance_ms=self.max_utterance_ms,
+            endpoint_silence_ms=self.endpoint_silence_ms,
             interim_results=self.interim_results,
         )
 
