@@ -820,6 +820,25 @@ async def test_cancelling_without_a_tool_for_it_is_said_honestly_and_a_person_of
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("words", ["I need to cancel my appointment",
+                                   "Can I move my appointment to Friday?"])
+async def test_a_returning_caller_who_wants_a_booking_changed_is_not_told_about_the_last_call(
+        words):
+    # given a caller the agent remembers, with a booking from their last call
+    brain, conversation = OfflineBrain(), a_clinic_call(CLINIC_BOOKING)
+    conversation.memory = {"last_book_appointment": "when 2026-12-07T10:00:00-05:00",
+                           "last_call": "The caller booked an appointment."}
+    # when they ask for it to change, then what it is
+    change = await caller_says(brain, conversation, words)
+    recall = await caller_says(OfflineBrain(), conversation, "When is my appointment?")
+    # then the change is dealt with (no tool for it here: said honestly, a person offered),
+    # and the question is still answered from memory
+    assert "last call" not in change.text
+    assert change.text.startswith("I'm not able to")
+    assert recall.text.startswith("From your last call: book appointment, when Monday, December 7")
+
+
+@pytest.mark.asyncio
 async def test_a_question_without_an_answer_is_never_given_a_random_entry():
     [turn] = await clinic_turns("Do you do teeth whitening?")
     assert turn.text.startswith("Sorry, I don't have an answer to that.")

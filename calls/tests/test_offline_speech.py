@@ -322,6 +322,8 @@ async def test_pocketsphinx_refuses_what_it_cannot_recognise():
         await PocketsphinxSTT().open_stream(STTOptions(language="fr-FR"))
     with pytest.raises(ValueError, match="8 kHz"):
         await PocketsphinxSTT().open_stream(STTOptions(sample_rate=16000))
+    with pytest.raises(ValueError, match="endpoint_silence_ms"):
+        PocketsphinxSTT(endpoint_silence_ms=-1)
 
 
 # --- hibari ---------------------------------------------------------------------------------------

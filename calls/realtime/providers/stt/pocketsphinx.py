@@ -343,8 +343,10 @@ class _Recognizer:
                     # After every chunk, changed or not: `end_ms` says how much of the caller's
                     # audio the words cover (the session's words-aware end of turn judges only
                     # words that cover the caller's last sound).
+                    paused = self._paused
                     out.append(Transcript(text, is_final=False,
-                                          start_ms=self._ms(self._utterance_start),
+                                          start_ms=paused.start_ms if paused and paused.text
+                                          else self._ms(self._utterance_start),
                                           end_ms=self._ms(self._stream_samples),
                                           alternatives=readings))
             break
@@ -564,6 +566,8 @@ class PocketsphinxSTT(STTProvider):
     domain_bias: log-score advantage (base 1.0001) of the vocabulary model over the general one.
     use_general_model: False decodes with the vocabulary model alone (about 4x cheaper; speech
         outside the vocabulary then comes out as the nearest in-vocabulary words).
+    endpoint_silence_ms: the caller's silence after which the recogniser ends the utterance
+        itself and keeps its words for the finalize (0: only the finalize ends it).
     """
 
     name = "pocketsphinx"
@@ -582,6 +586,8 @@ class PocketsphinxSTT(STTProvider):
     ) -> None:
         if chunk_ms < 20:
             raise ValueError("chunk_ms must be at least one 20 ms frame")
+        if endpoint_silence_ms < 0:
+            raise ValueError("endpoint_silence_ms must be 0 (off) or a silence in milliseconds")
         self.chunk_ms = chunk_ms
         self.domain_bias = domain_bias
         self.use_general_model = use_general_model

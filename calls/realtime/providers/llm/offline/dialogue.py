@@ -84,6 +84,8 @@ _QUESTION_WORDS = re.compile(r"\b(?:where|when|how much|how|what|which|who)\b")
 
 # Consecutive misunderstandings after which a human is offered.
 MISSES_BEFORE_HUMAN = 2
+# What a caller may want done to a booking they already have (`_wanted`).
+CHANGES = frozenset({"cancel", "reschedule"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,10 +224,12 @@ class _Turn:
             return _Reply("Okay. What else can I help you with?", intent="no"), understood
         if norm in YES_WORDS:
             return _Reply("Sure, what can I help you with?", intent="yes"), understood
-        recalled = recall_line(self.conversation, norm)
+        wanted = self._wanted(norm)
+        # "I need to cancel my appointment" names the caller's booking too, but asks for it to
+        # change: a returning caller is helped with that, not told about their last call.
+        recalled = "" if wanted in CHANGES else recall_line(self.conversation, norm)
         if recalled:
             return _Reply(f"{recalled} {ANYTHING_ELSE}", intent="question"), understood
-        wanted = self._wanted(norm)
         if wanted is not None:
             return self._act_on(understood, wanted, text)
         match = best_match(text, self.index)
