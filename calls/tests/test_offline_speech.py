@@ -141,46 +141,6 @@ async def test_pocketsphinx_transcribes_phone_band_speech_better_with_vocabulary
     assert wer(biased) < wer(general), (general, biased)
 
 
-@pytest.mark.asyncio
-async def test_pocketsphinx_gives_interim_results_then_one_final(caller_turns):
-    from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
-
-    # given a stream fed in real-time-sized chunks, as a call would
-    provider = PocketsphinxSTT(use_general_model=False, chunk_ms=200)
-    stream = await provider.open_stream(STTOptions(vocabulary=list(BUSINESS_VOCABULARY)))
-    results: list[Transcript] = []
-
-    async def read() -> None:
-        async for transcript in stream.transcripts():
-            results.append(transcript)
-            if transcript.speech_final:
-                return
-
-    reader = asyncio.create_task(read())
-    frames = audio.frames(caller_turns["hi what time do you open tomorrow morning"])
-    for index, frame in enumerate(frames):
-        stream.feed(frame)
-        if index % 10 == 9:
-            await asyncio.sleep(0.03)  # let the decoding job of each 200 ms chunk run
-    # when the session decides the turn ended
-    stream.finalize()
-    await asyncio.wait_for(reader, 20)
-    await stream.aclose()
-    # then partial hypotheses came first and exactly one speech_final closed the turn
-    interims = [r for r in results if not r.is_final]
-    assert interims and all(r.text for r in interims)
-    # each says how much of the audio its words cover: more each time (a 200 ms chunk, or
-    # what queued meanwhile), the last reaching the end of the audio fed
-    covered = [r.end_ms for r in interims]
-    assert covered == sorted(set(covered)), covered
-    assert covered[-1] >= len(frames) * 20 - 200
-    assert [r.speech_final for r in results].count(True) == 1
-    final = results[-1]
-    assert final.is_final and final.speech_final
-    assert word_error_rate("hi what time do you open tomorrow morning", final.text) <= 0.25
-    assert final.start_ms is not None and final.end_ms > final.start_ms
-
-
 async def _stream_through(provider, chunks: list[bytes]) -> list[Transcript]:
     """Feed `chunks` in real time-sized steps, finalize, and return every result to the final."""
     stream = await provider.open_stream(STTOptions(vocabulary=list(BUSINESS_VOCABULARY)))
@@ -196,11 +156,36 @@ async def _stream_through(provider, chunks: list[bytes]) -> list[Transcript]:
     for index, frame in enumerate(audio.frames(b"".join(chunks))):
         stream.feed(frame)
         if index % 10 == 9:
-            await asyncio.sleep(0.03)
+            await asyncio.sleep(0.03)  # let the decoding job of each 200 ms chunk run
     stream.finalize()
     await asyncio.wait_for(reader, 20)
     await stream.aclose()
     return results
+
+
+@pytest.mark.asyncio
+async def test_pocketsphinx_gives_interim_results_then_one_final(caller_turns):
+    from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
+
+    # given a stream fed in real-time-sized chunks, as a call would, until the session decides
+    # the turn ended
+    provider = PocketsphinxSTT(use_general_model=False, chunk_ms=200)
+    said = caller_turns["hi what time do you open tomorrow morning"]
+    frames = audio.frames(said)
+    results = await _stream_through(provider, [said])
+    # then partial hypotheses came first and exactly one speech_final closed the turn
+    interims = [r for r in results if not r.is_final]
+    assert interims and all(r.text for r in interims)
+    # each says how much of the audio its words cover: more each time (a 200 ms chunk, or
+    # what queued meanwhile), the last reaching the end of the audio fed
+    covered = [r.end_ms for r in interims]
+    assert covered == sorted(set(covered)), covered
+    assert covered[-1] >= len(frames) * 20 - 200
+    assert [r.speech_final for r in results].count(True) == 1
+    final = results[-1]
+    assert final.is_final and final.speech_final
+    assert word_error_rate("hi what time do you open tomorrow morning", final.text) <= 0.25
+    assert final.start_ms is not None and final.end_ms > final.start_ms
 
 
 @pytest.mark.asyncio
