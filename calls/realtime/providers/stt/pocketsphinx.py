@@ -53,7 +53,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -338,49 +338,49 @@ class _Recognizer:
             if self._utterance_samples >= self._max_utterance_samples:
                 out.append(self._end_utterance(speech_final=False))
             elif self.interim_results:
-                text, _, _, readings = self._joined(*self._best())
+                text, _, _, readings, start_ms = self._words()
                 if text:
                     # After every chunk, changed or not: `end_ms` says how much of the caller's
                     # audio the words cover (the session's words-aware end of turn judges only
                     # words that cover the caller's last sound).
-                    paused = self._paused
-                    out.append(Transcript(text, is_final=False,
-                                          start_ms=paused.start_ms if paused and paused.text
-                                          else self._ms(self._utterance_start),
+                    out.append(Transcript(text, is_final=False, start_ms=start_ms,
                                           end_ms=self._ms(self._stream_samples),
                                           alternatives=readings))
             break
         return out
 
-    def _joined(self, text: str, model: str, confidence: float | None,
-                readings: tuple[str, ...]) -> tuple[str, str, float | None, tuple[str, ...]]:
-        """The words of an utterance after those of the one ended at the caller's pause."""
+    def _words(self) -> tuple[str, str, float | None, tuple[str, ...], int]:
+        """`_best()` of the utterance so far, after the words of the one ended at the caller's
+        pause (if any), and the start of the first of them in ms."""
+        text, model, confidence, readings = self._best()
         paused = self._paused
         if paused is None or not paused.text:
-            return text, model, confidence, readings
+            return text, model, confidence, readings, self._ms(self._utterance_start)
         if confidence is not None and paused.confidence is not None:
             confidence = min(confidence, paused.confidence)
         return (f"{paused.text} {text}".strip(), model, confidence,
-                tuple(f"{paused.text} {reading}" for reading in readings))
+                tuple(f"{paused.text} {reading}" for reading in readings), paused.start_ms)
+
+    def _voiced(self, pcm: np.ndarray) -> Iterator[tuple[int, np.ndarray, bool]]:
+        """(offset, frame, is speech) for each whole 20 ms frame of `pcm`."""
+        for offset in range(0, pcm.size - 159, 160):
+            frame = pcm[offset : offset + 160]
+            yield offset, frame, self._vad.is_speech(frame.tobytes(), SAMPLE_RATE)
 
     def _endpoint(self, pcm: np.ndarray) -> int | None:
         """Index in `pcm` where the caller's silence reaches `endpoint_samples`, else None."""
         if not self._endpoint_samples:
             return None
-        for offset in range(0, pcm.size - 159, 160):
-            if self._vad.is_speech(pcm[offset : offset + 160].tobytes(), SAMPLE_RATE):
-                self._silent_samples = 0
-            else:
-                self._silent_samples += 160
-                if self._silent_samples >= self._endpoint_samples:
-                    return offset + 160
+        for offset, frame, speech in self._voiced(pcm):
+            self._silent_samples = 0 if speech else self._silent_samples + frame.size
+            if self._silent_samples >= self._endpoint_samples:
+                return offset + frame.size
         return None
 
     def _first_speech(self, pcm: np.ndarray) -> int | None:
         """Index of the first 20 ms speech frame in `pcm`; keep the frames before as preroll."""
-        for offset in range(0, pcm.size - 159, 160):
-            frame = pcm[offset : offset + 160]
-            if self._vad.is_speech(frame.tobytes(), SAMPLE_RATE):
+        for offset, frame, speech in self._voiced(pcm):
+            if speech:
                 return offset
             self._preroll.append(frame)
         return None
@@ -410,12 +410,8 @@ class _Recognizer:
                 decoder.process_raw(tail)
             decoder.end_utt()
         self._in_utterance = False
-        text, model, confidence, readings = self._joined(*self._best())
-        start_ms = self._ms(self._utterance_start)
-        if self._paused is not None:
-            if self._paused.text:
-                start_ms = self._paused.start_ms
-            self._paused = None
+        text, model, confidence, readings, start_ms = self._words()
+        self._paused = None
         return Transcript(
             text,
             is_final=True,
