@@ -211,6 +211,42 @@ async def test_pocketsphinx_ends_the_utterance_at_the_callers_pause(caller_turns
 
 
 @pytest.mark.asyncio
+async def test_pocketsphinx_decodes_in_small_jobs_while_the_caller_is_quiet(caller_turns):
+    from calls.realtime.providers.stt.pocketsphinx import QUIET_CHUNK_MS, PocketsphinxSTT
+
+    # given a stream whose decoding jobs are recorded, fed a sentence and 800 ms of silence at
+    # the pace of a call
+    stream = await PocketsphinxSTT(use_general_model=False).open_stream(
+        STTOptions(vocabulary=list(BUSINESS_VOCABULARY)))
+    recognizer, jobs = stream._recognizer, []
+    decode = recognizer.process
+
+    def recorded(ulaw: bytes):
+        jobs.append((len(ulaw), recognizer.awaiting_endpoint))
+        return decode(ulaw)
+
+    recognizer.process = recorded
+    said = caller_turns["hi what time do you open tomorrow morning"]
+    for frame in audio.frames(said + SILENCE * 40):
+        stream.feed(frame)
+        await asyncio.sleep(0.005)
+    stream.finalize()
+    final = await next_transcript(stream)
+    while not final.speech_final:
+        final = await next_transcript(stream)
+    assert final.text
+    await stream.aclose()
+    # then the caller's speech went in 200 ms jobs, the quiet before the utterance's end in
+    # 40 ms ones (its end is found within 40 ms, not 200), and the silence after in 200 ms again
+    quiet = QUIET_CHUNK_MS * 8
+    sizes = [size for size, _ in jobs]
+    assert sizes[0] == 1600 and quiet in sizes, sizes
+    assert all(waiting for size, waiting in jobs if size == quiet), jobs
+    after = sizes[len(sizes) - sizes[::-1].index(quiet):]
+    assert after and all(size >= 1600 for size in after[:-1]), sizes
+
+
+@pytest.mark.asyncio
 async def test_pocketsphinx_speech_after_a_pause_joins_the_words_before_it():
     from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
 

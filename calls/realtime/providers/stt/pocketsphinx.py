@@ -1,8 +1,9 @@
 """Offline speech-to-text with pocketsphinx 5 (CMU Sphinx): the embedded default, no network.
 
 How a stream works
-- `feed(ulaw)` only appends bytes (O(1) per frame). Every `chunk_ms` of audio the stream's worker
-  coroutine hands the pending bytes to a bounded, process-wide thread pool; the decoding job
+- `feed(ulaw)` only appends bytes (O(1) per frame). Every `chunk_ms` of audio (every
+  `QUIET_CHUNK_MS` while the caller is quiet mid-utterance) the stream's worker coroutine hands
+  the pending bytes to a bounded, process-wide thread pool; the decoding job
   decodes µ-law, gates on WebRTC VAD (nothing is decoded until the caller speaks; `preroll_ms` of
   audio before the first speech frame is kept), upsamples 8 -> 16 kHz with a streaming soxr
   resampler and runs `process_raw`. The event loop never decodes.
@@ -99,6 +100,11 @@ MAX_IDLE_GENERAL_DECODERS = 4
 # the caller's last). Speech after the pause is a new utterance of the same turn, whose words
 # follow. 0 = only the session's finalize ends an utterance.
 ENDPOINT_SILENCE_MS = 200
+# Audio per decoding job once the caller has gone quiet mid-utterance: the endpoint above is
+# found within this much of being reached, not within a whole `chunk_ms` (200 ms: on average
+# 100 ms later, and the words-aware end of turn waits for those words). Jobs return to
+# `chunk_ms` as soon as the caller speaks again; a pause costs at most a few extra small jobs.
+QUIET_CHUNK_MS = 40
 
 # Bounded pool: decoding is CPU-bound C code, more threads than cores would only queue.
 _EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="sphinx")
@@ -244,6 +250,11 @@ class _Recognizer:
         self._searches: dict[tuple[str, ...], str] = {}
         self._wanted_search: str | None = None  # None: the vocabulary's own model
         self._active_search: str | None = None
+
+    @property
+    def awaiting_endpoint(self) -> bool:
+        """In an utterance and the caller has gone quiet: its end may come with the next audio."""
+        return self._in_utterance and self._silent_samples > 0
 
     # -- jobs -------------------------------------------------------------------------------
     def process(self, ulaw: bytes) -> list[Transcript]:
@@ -462,6 +473,8 @@ class PocketsphinxStream(STTStream):
     def __init__(self, recognizer: _Recognizer, chunk_bytes: int) -> None:
         self._recognizer = recognizer
         self._chunk_bytes = chunk_bytes
+        self._quiet_chunk_bytes = min(chunk_bytes, QUIET_CHUNK_MS * SAMPLE_RATE // 1000)
+        self._awaiting_endpoint = False  # the last job left the caller quiet mid-utterance
         self.hears_words_while_speaking = recognizer.interim_results
         self._pending = bytearray()
         self._jobs: deque[Any] = deque()  # bytes chunks and _FINALIZE, in arrival order
@@ -481,7 +494,8 @@ class PocketsphinxStream(STTStream):
         if self._closing:
             return
         self._pending += ulaw
-        if len(self._pending) >= self._chunk_bytes:
+        chunk = self._quiet_chunk_bytes if self._awaiting_endpoint else self._chunk_bytes
+        if len(self._pending) >= chunk:
             self._jobs.append(bytes(self._pending))
             self._pending.clear()
             self._wake.set()
@@ -540,6 +554,8 @@ class PocketsphinxStream(STTStream):
                         job += self._jobs.popleft()
                     for transcript in await self._call(recognizer.process, job):
                         self._results.put_nowait(transcript)
+                    # Read between jobs (none in flight): smaller jobs while the caller is quiet.
+                    self._awaiting_endpoint = recognizer.awaiting_endpoint
                 if self._closing:
                     return
         except Exception as exc:  # surfaced to the reader instead of dying silently
