@@ -137,12 +137,13 @@ def table(run: QualityRun) -> list[str]:
     if any("speech" in agent for agent in run.agents.values()):
         lines += ["", "Speech (offline recogniser, the agent's language model)",
                   f"  {'agent':<11}{'voice':<8}{'noise':<10}{'utts':>5}{'WER':>8}"
-                  f"{'intent':>9}{'slots':>8}"]
+                  f"{'in domain':>11}{'intent':>9}{'slots':>8}"]
         for key, agent in run.agents.items():
             for c in agent.get("speech", []):
                 noise = "clean" if c["snr_db"] is None else f"{c['snr_db']:g} dB"
                 lines.append(f"  {key:<11}{c['voice']:<8}{noise:<10}{c['utterances']:>5}"
-                             f"{c['wer']:>7.1f}%{pct(c['intent_accuracy']):>9}"
+                             f"{c['wer']:>7.1f}%{_wer(c.get('wer_in_domain')):>11}"
+                             f"{pct(c['intent_accuracy']):>9}"
                              f"{pct(c['slot_accuracy']):>8}")
     if any("turns" in agent for agent in run.agents.values()):
         lines += ["", "End of turn: the Smart Turn model at a 200 ms pause (8 kHz, resampled)",
@@ -208,6 +209,10 @@ def _pauses_table(run: QualityRun, pct) -> list[str]:
                     + f"{row['complete']:>10}{_ms(row['answer_ms_p50']):>12}"
                     f"{_ms(row['answer_ms_p95']):>12}")
     return lines
+
+
+def _wer(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}%"
 
 
 def _ms(value: int | None) -> str:

@@ -35,6 +35,9 @@ class Condition:
     voice: str
     snr_db: float | None
     words: Score = field(default_factory=Score)
+    # The WER target is for speech within the agent's domain: the words of utterances
+    # the agent could act on (every intent but `unknown`: "banana", "how far is the moon").
+    in_domain: Score = field(default_factory=Score)
     intents: Tally = field(default_factory=Tally)
     slots: Tally = field(default_factory=Tally)
 
@@ -44,6 +47,7 @@ class Condition:
 
     def as_dict(self) -> dict[str, Any]:
         return {"voice": self.voice, "snr_db": self.snr_db, "wer": round(self.words.wer, 1),
+                "wer_in_domain": round(self.in_domain.wer, 1),
                 "intent_accuracy": self.intents.rate, "slot_accuracy": self.slots.rate,
                 "utterances": len(self.words.lines)}
 
@@ -99,6 +103,8 @@ async def evaluate_speech(demo: DemoAgent, utterances: list[Utterance],
             heard, _ = await transcribe_turns(recogniser, audio, vocabulary)
             for utterance, text in zip(utterances, heard, strict=True):
                 condition.words.add(utterance.text, text)
+                if utterance.intent != "unknown":
+                    condition.in_domain.add(utterance.text, text)
                 _judge(demo, utterance, text, condition, clock)
             conditions.append(condition)
     return conditions

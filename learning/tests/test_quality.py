@@ -88,9 +88,14 @@ def test_noise_is_added_at_the_asked_level():
 @pytest.mark.integration
 def test_spoken_utterances_are_recognised_and_understood():
     # a small spoken subset (CI): the hibari voice on a clean line, the agent's own model
-    [clean] = asyncio.run(evaluate_speech(DENTAL, sample(load(DENTAL.key), 12),
+    utterances = sample(load(DENTAL.key), 12)
+    [clean] = asyncio.run(evaluate_speech(DENTAL, utterances,
                                           voices=("hibari",), noise_levels=(None,)))
     assert clean.words.wer <= 35.0, "\n".join(clean.words.lines)
+    # the in-domain WER counts every utterance the agent could act on, and only those
+    in_domain = [u.text for u in utterances if u.intent != "unknown"]
+    assert 0 < len(in_domain) < len(utterances)
+    assert [line.split(" | ", 1)[1].split(" => ")[0] for line in clean.in_domain.lines] == in_domain
     assert clean.intents.rate >= 0.6, "\n".join(clean.words.lines)
 
 
