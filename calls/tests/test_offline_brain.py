@@ -812,6 +812,18 @@ async def test_a_change_at_the_read_back_is_taken_and_read_back_again():
 
 
 @pytest.mark.asyncio
+async def test_a_new_day_at_the_read_back_keeps_that_day_and_asks_its_time():
+    asked, day, time_, done = await clinic_turns(
+        "Can I book an appointment for tomorrow at 10 am?", "No, make it Friday", "At two",
+        "Yes")
+    assert "Thursday, December 3 at 10 AM" in asked.text
+    # the day is taken, not forgotten with the rest ("What is the day and time...")
+    assert day.text == "Okay. What time on Friday, December 4?" and not day.tool_calls
+    assert "Friday, December 4 at 2 PM" in time_.text and not time_.tool_calls
+    assert done.tool_calls[0].arguments == {"when": "2026-12-04T14:00:00-05:00"}
+
+
+@pytest.mark.asyncio
 async def test_cancelling_without_a_tool_for_it_is_said_honestly_and_a_person_offered():
     honest, agreed = await clinic_turns("I need to cancel my appointment", "I don't mind")
     assert honest.text.startswith("I'm not able to cancel bookings myself")

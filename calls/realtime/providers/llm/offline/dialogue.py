@@ -76,7 +76,7 @@ from calls.realtime.providers.llm.offline.tool_kinds import (
     kind_of,
     tool_of_kind,
 )
-from calls.realtime.providers.llm.offline.when import Clock, clock_of
+from calls.realtime.providers.llm.offline.when import DATE_FORMATS, Clock, clock_of
 
 HOLD_LINE = "Please hold while I put you through."
 
@@ -317,15 +317,24 @@ class _Turn:
     def _confirm(self, state: _State, flow: _Flow, text: str,
                  norm: str) -> tuple[_Reply, _State]:
         """The caller's answer to "Shall I go ahead?": yes runs the tool, a changed value is
-        taken and read back, no asks again from the start, cancel drops it."""
+        taken and read back (a new day without its time: that day's time is asked for), no asks
+        again from the start, cancel drops it."""
         tool = self.conversation.tools[flow.tool]
         if CANCEL.match(norm):
             return _Reply(f"Okay, I've cancelled that. {ANYTHING_ELSE}", intent="cancel"), _State()
-        changed = {name: value for name, value in prefilled(tool, text, {}, self.clock).args.items()
+        correction = prefilled(tool, text, {}, self.clock)
+        changed = {name: value for name, value in correction.args.items()
                    if flow.args.get(name) != value}
         if changed:
             flow = replace(flow, args={**flow.args, **changed}, confirming=False)
             reply, state = self._advance(state, flow, "Okay.")
+            reply.intent = "fill"
+            return reply, state
+        if correction.partial:  # "No, make it Friday": keep the rest, ask Friday's time
+            kept = {name: value for name, value in flow.args.items()
+                    if schema_of(tool, name).get("format") not in DATE_FORMATS}
+            reply, state = self._advance(state, _Flow(flow.tool, kept, partial=correction.partial),
+                                         "Okay.")
             reply.intent = "fill"
             return reply, state
         answer = yes_no(norm)
