@@ -812,6 +812,21 @@ async def test_a_change_at_the_read_back_is_taken_and_read_back_again():
 
 
 @pytest.mark.asyncio
+async def test_a_misheard_request_that_names_a_day_is_taken_as_a_booking():
+    # "Can I come in on Monday at ten?" as the recogniser heard it: no trigger, no entry
+    [misheard] = await clinic_turns("can i common on monday at ten")
+    assert misheard.text == ("Just to confirm, I'll book an appointment for Monday, December 7 at "
+                             "10 AM. Shall I go ahead?") and not misheard.tool_calls
+    [closed] = await clinic_turns("can i common on sunday at ten")
+    assert "closed on Sundays" in closed.text  # checked against the hours as any booking
+    # without a booking tool a day is nothing to act on, and words with no day stay unplaced
+    [no_tool] = await clinic_turns("can i common on monday at ten", tools=())
+    [no_day] = await clinic_turns("you tell contact hundred")
+    assert no_tool.text.startswith("Sorry, I don't have an answer to that.")
+    assert no_day.text.startswith("Sorry, I didn't understand that.")
+
+
+@pytest.mark.asyncio
 async def test_a_new_day_at_the_read_back_keeps_that_day_and_asks_its_time():
     asked, day, time_, done = await clinic_turns(
         "Can I book an appointment for tomorrow at 10 am?", "No, make it Friday", "At two",

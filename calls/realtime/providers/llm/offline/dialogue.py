@@ -76,7 +76,12 @@ from calls.realtime.providers.llm.offline.tool_kinds import (
     kind_of,
     tool_of_kind,
 )
-from calls.realtime.providers.llm.offline.when import DATE_FORMATS, Clock, clock_of
+from calls.realtime.providers.llm.offline.when import (
+    DATE_FORMATS,
+    Clock,
+    clock_of,
+    parse_when,
+)
 
 HOLD_LINE = "Please hold while I put you through."
 
@@ -242,6 +247,16 @@ class _Turn:
             return self._start_flow(understood, match.index, text)
         if from_documents:  # a passage shares the caller's words: better than a loose entry
             return _Reply(from_documents, intent="question"), understood
+        return self._unplaced(state, text, norm)
+
+    def _unplaced(self, state: _State, text: str, norm: str) -> tuple[_Reply, _State]:
+        """What no intent, entry or tool took."""
+        booking = tool_of_kind(self.conversation.tools, "book")
+        if booking is not None and self._names_a_day(text):
+            # It names a day ("can i common on monday at ten", the recogniser's "Can I come in
+            # on Monday at ten?"): a caller asking for a day wants a booking. The day and time
+            # are taken and checked against the hours as usual.
+            return self._start_flow(replace(state, misses=0), booking, text, intent="book")
         if QUESTION_LIKE.match(norm.lower()):
             return self._not_understood(state, intent="question")
         return self._not_understood(state)
@@ -286,6 +301,12 @@ class _Turn:
         # cancel / reschedule with no tool for it: say so, and offer someone who can.
         return (_Reply(not_on_this_line(wanted), intent=wanted),
                 replace(state, offered_human=True))
+
+    def _names_a_day(self, text: str) -> bool:
+        if self.clock is None:
+            return False
+        when = parse_when(text, self.clock.now, self.clock.hours)
+        return when is not None and when.has_date
 
     def _entry_covers(self, entry: int, text: str) -> bool:
         """Whether a knowledge entry speaks of every topic word the caller said ("where can I
