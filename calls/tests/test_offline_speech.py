@@ -141,9 +141,14 @@ async def test_pocketsphinx_transcribes_phone_band_speech_better_with_vocabulary
     assert wer(biased) < wer(general), (general, biased)
 
 
-async def _stream_through(provider, chunks: list[bytes]) -> list[Transcript]:
-    """Feed `chunks` in real time-sized steps, finalize, and return every result to the final."""
+async def _stream_through(provider, chunks: list[bytes], *, frames_per_step: int = 10,
+                          step_s: float = 0.03, opened=None) -> list[Transcript]:
+    """Feed `chunks` in real time-sized steps (`frames_per_step` 20 ms frames, then `step_s` for
+    the decoding job to run), finalize, and return every result to the final. `opened(stream)`
+    runs before the first frame."""
     stream = await provider.open_stream(STTOptions(vocabulary=list(BUSINESS_VOCABULARY)))
+    if opened is not None:
+        opened(stream)
     results: list[Transcript] = []
 
     async def read() -> None:
@@ -155,8 +160,8 @@ async def _stream_through(provider, chunks: list[bytes]) -> list[Transcript]:
     reader = asyncio.create_task(read())
     for index, frame in enumerate(audio.frames(b"".join(chunks))):
         stream.feed(frame)
-        if index % 10 == 9:
-            await asyncio.sleep(0.03)  # let the decoding job of each 200 ms chunk run
+        if index % frames_per_step == frames_per_step - 1:
+            await asyncio.sleep(step_s)  # let the decoding job of each chunk run
     stream.finalize()
     await asyncio.wait_for(reader, 20)
     await stream.aclose()
@@ -215,27 +220,24 @@ async def test_pocketsphinx_decodes_in_small_jobs_while_the_caller_is_quiet(call
     from calls.realtime.providers.stt.pocketsphinx import QUIET_CHUNK_MS, PocketsphinxSTT
 
     # given a stream whose decoding jobs are recorded, fed a sentence and 800 ms of silence at
-    # the pace of a call
-    stream = await PocketsphinxSTT(use_general_model=False).open_stream(
-        STTOptions(vocabulary=list(BUSINESS_VOCABULARY)))
-    recognizer, jobs = stream._recognizer, []
-    decode = recognizer.process
+    # the pace of a call, frame by frame
+    jobs: list[tuple[int, bool]] = []
 
-    def recorded(ulaw: bytes):
-        jobs.append((len(ulaw), recognizer.awaiting_endpoint))
-        return decode(ulaw)
+    def record_jobs(stream) -> None:
+        recognizer = stream._recognizer
+        decode = recognizer.process
 
-    recognizer.process = recorded
+        def recorded(ulaw: bytes):
+            jobs.append((len(ulaw), recognizer.awaiting_endpoint))
+            return decode(ulaw)
+
+        recognizer.process = recorded
+
     said = caller_turns["hi what time do you open tomorrow morning"]
-    for frame in audio.frames(said + SILENCE * 40):
-        stream.feed(frame)
-        await asyncio.sleep(0.005)
-    stream.finalize()
-    final = await next_transcript(stream)
-    while not final.speech_final:
-        final = await next_transcript(stream)
-    assert final.text
-    await stream.aclose()
+    results = await _stream_through(PocketsphinxSTT(use_general_model=False),
+                                    [said, SILENCE * 40], frames_per_step=1, step_s=0.005,
+                                    opened=record_jobs)
+    assert results[-1].speech_final and results[-1].text
     # then the caller's speech went in 200 ms jobs, the quiet before the utterance's end in
     # 40 ms ones (its end is found within 40 ms, not 200), and the silence after in 200 ms again
     quiet = QUIET_CHUNK_MS * 8
