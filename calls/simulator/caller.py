@@ -197,8 +197,12 @@ class ScriptedCaller:
             self._show(report, TurnRecord("caller", step.text + suffix))
         else:
             self._show(report, TurnRecord("caller", step.text))
+        queued_at = time.monotonic()
         peer.say(audio)
-        caller_end = await peer.wait_caller_done()
+        sent_at = await peer.wait_caller_done()
+        # Answers are timed from the caller's last sound, not from the end of the clip's
+        # trailing silence (hibari pads 300-500 ms), as the server times them.
+        caller_end = peer.caller_voice_end if peer.caller_voice_end > queued_at else sent_at
         if step.kind == "barge":
             await self._report_interrupted(peer, report, before=caller_end)
         await self._listen(peer, report, since=caller_end, caller_end=caller_end,

@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
+import numpy as np
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from calls.realtime.audio import ulaw_to_pcm16
 from calls.realtime.frames import FRAME_BYTES, FRAME_S
 from calls.realtime.serializers.twilio import (
     parse_server_message,
@@ -36,6 +38,9 @@ from calls.realtime.serializers.twilio import (
 )
 
 SILENCE_FRAME = b"\xff" * FRAME_BYTES
+# A caller frame this loud (peak, 16-bit PCM) is voice; quieter is the line's hiss or a
+# synthesised clip's padding. Latencies count from the end of the caller's last voiced frame.
+VOICE_PEAK = 500
 
 
 class DialError(RuntimeError):
@@ -121,7 +126,8 @@ class MediaStreamPeer:
         self.on_agent_utterance = on_agent_utterance
         self._seq = 0
         self._chunk = 0
-        self._caller_audio: deque[bytes] = deque()
+        self._caller_audio: deque[tuple[bytes, bool]] = deque()  # (frame, is voice)
+        self._caller_voice_end = 0.0
         self._playout: deque[bytes | str] = deque()
         self.caller_track = bytearray()
         self.agent_track = bytearray()
@@ -171,8 +177,9 @@ class MediaStreamPeer:
     def say(self, ulaw: bytes) -> None:
         """Queue caller audio; it goes out in real time, 20 ms per frame."""
         for start in range(0, len(ulaw), FRAME_BYTES):
-            frame = ulaw[start:start + FRAME_BYTES]
-            self._caller_audio.append(frame.ljust(FRAME_BYTES, b"\xff"))
+            frame = ulaw[start:start + FRAME_BYTES].ljust(FRAME_BYTES, b"\xff")
+            voice = int(np.abs(ulaw_to_pcm16(frame)).max()) >= VOICE_PEAK
+            self._caller_audio.append((frame, voice))
 
     @property
     def caller_speaking(self) -> bool:
@@ -191,6 +198,12 @@ class MediaStreamPeer:
         while self._caller_audio and not self.closed.is_set():
             await asyncio.sleep(FRAME_S)
         return time.monotonic()
+
+    @property
+    def caller_voice_end(self) -> float:
+        """When the caller's last voiced frame ended (0.0: no voice yet): the moment "the
+        caller stopped" for latencies, before the clip's own trailing silence."""
+        return self._caller_voice_end
 
     # --- agent side ---------------------------------------------------------------------------
     @property
@@ -242,7 +255,10 @@ class MediaStreamPeer:
         next_tick = time.monotonic()
         while True:
             now = time.monotonic()
-            frame = self._caller_audio.popleft() if self._caller_audio else SILENCE_FRAME
+            frame, voice = self._caller_audio.popleft() if self._caller_audio \
+                else (SILENCE_FRAME, False)
+            if voice:
+                self._caller_voice_end = now + FRAME_S
             self.caller_track += frame
             self._chunk += 1
             try:
