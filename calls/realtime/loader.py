@@ -25,7 +25,8 @@ from calls.realtime.providers.llm.base import (
 )
 from calls.realtime.providers.stt.base import STTOptions
 from calls.realtime.providers.tts.base import TTSOptions
-from calls.realtime.slot_phrases import keyword_phrases, slot_phrases
+from calls.realtime.question_phrases import question_phrases
+from calls.realtime.slot_phrases import keyword_phrases, problem_phrases, slot_phrases
 from calls.selectors import call_for_stream
 from calls.services import call_stream_started
 from calls.transfers import apology, transfer_conversation, transfer_resume_claim
@@ -205,11 +206,13 @@ def stt_vocabulary(knowledge: list[tuple[str, str]], tools: list[ToolSpec],
                    keywords: Sequence[str] = ()) -> list[str]:
     """What callers of this agent are likely to say: the words the business listed (first:
     Deepgram takes the first 50 as keyterms), its questions, its tools' triggers, the answers
-    its tools' arguments take (days and times, counts, options), and the keywords in the
-    sentences callers put them in."""
-    return [*keywords, *(question for question, _ in knowledge),
+    its tools' arguments take (days and times, counts, options), the keywords in the
+    sentences callers put them in, and the other ways callers ask its questions."""
+    questions = [question for question, _ in knowledge]
+    return [*keywords, *questions,
             *(phrase for tool in tools for phrase in tool.trigger_phrases),
-            *slot_phrases(tools), *keyword_phrases(keywords)]
+            *slot_phrases(tools), *question_phrases(questions), *keyword_phrases(keywords),
+            *problem_phrases(tools, keywords)]
 
 
 def agent_stt_vocabulary(agent) -> list[str]:

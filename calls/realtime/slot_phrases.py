@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from calls.realtime.backchannel import RECOGNISER_PHRASES
 from calls.realtime.providers.llm.base import ToolSpec
 from calls.realtime.providers.llm.offline.answers import YES_NO_PHRASES, answer_phrases
+from calls.realtime.providers.llm.offline.tool_kinds import kind_of
 from calls.realtime.providers.llm.offline.when import DATE_FORMATS
 
 # How callers ask for what the offline brain does in any business (its intents): written once,
@@ -42,6 +43,20 @@ KEYWORD_FRAMES: tuple[str, ...] = ("{}", "my {}", "about the {}")
 def keyword_phrases(keywords: Iterable[str]) -> list[str]:
     """The agent's recognition keywords in the frames callers put them in."""
     return [frame.format(keyword.strip()) for keyword in keywords for frame in KEYWORD_FRAMES
+            if keyword.strip()]
+
+
+# How callers report a fault with one of the things the business lists, for agents with a tool
+# that opens a ticket or reports a problem; few frames, for the reason above.
+PROBLEM_FRAMES: tuple[str, ...] = ("my {} is not working", "the {} isn't working",
+                                   "there's a problem with my {}")
+
+
+def problem_phrases(tools: Iterable[ToolSpec], keywords: Iterable[str]) -> list[str]:
+    """The agent's keywords in fault reports, if one of its tools takes problems."""
+    if not any(kind_of(tool) == "problem" for tool in tools):
+        return []
+    return [frame.format(keyword.strip()) for keyword in keywords for frame in PROBLEM_FRAMES
             if keyword.strip()]
 
 

@@ -10,7 +10,7 @@ import itertools
 import pytest
 from pocketsphinx import get_model_path
 
-from agents.demo_agents import HELP_DESK
+from agents.demo_agents import DENTAL, HELP_DESK
 from agents.services import agent_update
 from agents.versions import agent_publish
 from calls.realtime.audio import FRAME_BYTES, ULAW_SILENCE, frames
@@ -18,7 +18,7 @@ from calls.realtime.loader import load_stream, stt_vocabulary
 from calls.realtime.providers.stt.base import STTOptions
 from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
 from calls.realtime.providers.stt.sphinx_lm import shared_lexicon
-from calls.realtime.slot_phrases import KEYWORD_FRAMES
+from calls.realtime.slot_phrases import KEYWORD_FRAMES, PROBLEM_FRAMES, problem_phrases
 from calls.realtime.wer import phone_band
 from calls.services import call_start
 from calls.twilio import StreamToken
@@ -53,9 +53,19 @@ def test_keywords_come_first_and_in_the_sentences_callers_say():
     assert vocabulary[:2] == ["laptop", "Demo Connect"]
     for frame in KEYWORD_FRAMES:
         assert frame.format("laptop") in vocabulary
+    # then, after what the agent's knowledge and tools give, in callers' sentences: alone, after
+    # "my", after "about the"; and, as the help desk opens tickets, in fault reports
     assert vocabulary[2:] == [
-        *stt_vocabulary(base.knowledge, base.tools)[:len(vocabulary) - 2 - 2 * len(KEYWORD_FRAMES)],
-        *(frame.format(k) for k in ("laptop", "Demo Connect") for frame in KEYWORD_FRAMES)]
+        *stt_vocabulary(base.knowledge, base.tools),
+        *(frame.format(k) for k in ("laptop", "Demo Connect") for frame in KEYWORD_FRAMES),
+        *(frame.format(k) for k in ("laptop", "Demo Connect") for frame in PROBLEM_FRAMES)]
+
+
+def test_fault_reports_only_for_agents_that_take_problems():
+    dental, desk = conversation_for(DENTAL), conversation_for(HELP_DESK)
+    assert problem_phrases(dental.tools, ["crown"]) == []
+    assert problem_phrases(desk.tools, ["printer"]) == [
+        frame.format("printer") for frame in PROBLEM_FRAMES]
 
 
 async def _heard(text: str, vocabulary: list[str]) -> str:
