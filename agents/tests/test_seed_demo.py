@@ -132,15 +132,15 @@ def test_without_json_flag_output_is_for_people_only():
 
 @pytest.mark.django_db
 def test_a_rerun_puts_back_the_end_of_turn_an_experiment_changed():
-    # given a demo agent left with the words-aware end of turn on (an interrupted make eval)
+    # given a demo agent left with the silence-only end of turn (an interrupted make eval)
     _, first = _seed()
-    Agent.objects.filter(pk=first["agent_id"]).update(smart_end_of_turn=True)
+    Agent.objects.filter(pk=first["agent_id"]).update(smart_end_of_turn=False)
 
     # when the demo is seeded again
     _seed()
 
     # then it answers with the demo's own end of turn again, in its published version too
     agent = Agent.objects.get(pk=first["agent_id"])
-    assert agent.smart_end_of_turn is False
+    assert agent.smart_end_of_turn is True
     latest = agent.versions.order_by("-number").first()
-    assert latest.snapshot["agent"]["smart_end_of_turn"] is False
+    assert latest.snapshot["agent"]["smart_end_of_turn"] is True
