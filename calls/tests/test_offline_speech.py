@@ -422,6 +422,21 @@ async def test_espeak_unknown_voice_and_missing_binary_are_clear_errors():
         EspeakTTS(executable="espeak-ng-not-here")
 
 
+@pytest.mark.asyncio
+async def test_espeak_exiting_before_it_reads_the_text_is_the_same_clear_error(tmp_path):
+    from calls.realtime.providers.tts.espeak import EspeakTTS
+
+    # given an espeak-ng that refuses the voice at once, without reading its input (the pipe
+    # breaks under the writer: this used to surface as BrokenPipeError, now and then)
+    refusing = tmp_path / "espeak-ng"
+    refusing.write_text("#!/bin/sh\necho 'Error: voice does not exist' >&2\nexit 1\n")
+    refusing.chmod(0o755)
+    # when it is given more text than a pipe holds
+    with pytest.raises(ValueError, match="voice"):
+        await collect(EspeakTTS(executable=str(refusing)).synthesize(
+            "A long sentence. " * 20_000, TTSOptions(voice="xx-nope")))
+
+
 @needs_espeak
 @pytest.mark.asyncio
 async def test_espeak_stops_its_process_when_the_consumer_stops():

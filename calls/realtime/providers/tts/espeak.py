@@ -78,9 +78,12 @@ class EspeakTTS(TTSProvider):
         )
         try:
             # Text on stdin, never argv: a leading "-" must not read as an option.
-            process.stdin.write(text.encode("utf-8"))
-            await process.stdin.drain()
-            process.stdin.close()
+            try:
+                process.stdin.write(text.encode("utf-8"))
+                await process.stdin.drain()
+                process.stdin.close()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # it exited without reading (an unknown voice): the header read says why
             try:
                 rate = await _read_wav_header(process.stdout)
             except asyncio.IncompleteReadError:
