@@ -40,26 +40,25 @@ def _clip(voiced_frames: int, silent_frames: int) -> bytes:
     return pcm16_to_ulaw(np.concatenate([tone, quiet]).astype(np.int16))
 
 
-@pytest.mark.asyncio
-async def test_the_caller_stopped_when_the_voice_ended_not_when_the_clip_did():
+async def _say(clip: bytes) -> tuple[MediaStreamPeer, float]:
+    """The peer after it sent `clip` in real time, and when its last frame left."""
     peer = MediaStreamPeer(_Socket(), StreamInfo("CA1", "AC1", "wss://x/", {}, ""))
     await peer.start()
     try:
-        peer.say(_clip(voiced_frames=10, silent_frames=20))
-        sent_at = await peer.wait_caller_done()
+        peer.say(clip)
+        return peer, await peer.wait_caller_done()
     finally:
         await peer.stop()
+
+
+@pytest.mark.asyncio
+async def test_the_caller_stopped_when_the_voice_ended_not_when_the_clip_did():
+    peer, sent_at = await _say(_clip(voiced_frames=10, silent_frames=20))
     # The clip's 400 ms of trailing hiss went out after the voice ended.
     assert 0.30 <= sent_at - peer.caller_voice_end <= 0.50
 
 
 @pytest.mark.asyncio
 async def test_a_clip_without_voice_leaves_the_last_voice_end_alone():
-    peer = MediaStreamPeer(_Socket(), StreamInfo("CA1", "AC1", "wss://x/", {}, ""))
-    await peer.start()
-    try:
-        peer.say(_clip(voiced_frames=0, silent_frames=5))
-        await peer.wait_caller_done()
-    finally:
-        await peer.stop()
+    peer, _ = await _say(_clip(voiced_frames=0, silent_frames=5))
     assert peer.caller_voice_end == 0.0
