@@ -132,6 +132,20 @@ def rms_dbfs(pcm: np.ndarray) -> float:
     return max(-120.0, 20.0 * math.log10(rms / 32768.0))
 
 
+# A 20 ms frame whose peak reaches this (16-bit PCM) holds voice; quieter is a line's hiss or a
+# synthesised clip's padding. How the simulator and `make eval` find a clip's voice.
+VOICE_PEAK = 500
+
+
+def loud_frames(ulaw: bytes, peak: int = VOICE_PEAK) -> np.ndarray:
+    """Whether each whole 20 ms frame of `ulaw` peaks at `peak` or above (a partial tail frame
+    is left out)."""
+    whole = len(ulaw) // FRAME_BYTES * FRAME_BYTES
+    pcm = ulaw_to_pcm16(ulaw[:whole])
+    return np.abs(pcm.reshape(-1, FRAME_BYTES)).max(axis=1) >= peak if whole \
+        else np.zeros(0, dtype=bool)
+
+
 def read_wav(source: str | Path | bytes | BinaryIO, rate: int = SAMPLE_RATE) -> np.ndarray:
     """Read a 16-bit PCM WAV (path, bytes or file object) as mono int16 at `rate`.
 

@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
-import numpy as np
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from calls.realtime.audio import ulaw_to_pcm16
+from calls.realtime.audio import frames, loud_frames
 from calls.realtime.frames import FRAME_BYTES, FRAME_S
 from calls.realtime.serializers.twilio import (
     parse_server_message,
@@ -38,9 +37,6 @@ from calls.realtime.serializers.twilio import (
 )
 
 SILENCE_FRAME = b"\xff" * FRAME_BYTES
-# A caller frame this loud (peak, 16-bit PCM) is voice; quieter is the line's hiss or a
-# synthesised clip's padding. Latencies count from the end of the caller's last voiced frame.
-VOICE_PEAK = 500
 
 
 class DialError(RuntimeError):
@@ -176,10 +172,10 @@ class MediaStreamPeer:
     # --- caller side ------------------------------------------------------------------------
     def say(self, ulaw: bytes) -> None:
         """Queue caller audio; it goes out in real time, 20 ms per frame."""
-        for start in range(0, len(ulaw), FRAME_BYTES):
-            frame = ulaw[start:start + FRAME_BYTES].ljust(FRAME_BYTES, b"\xff")
-            voice = int(np.abs(ulaw_to_pcm16(frame)).max()) >= VOICE_PEAK
-            self._caller_audio.append((frame, voice))
+        # Each frame says whether it holds voice: latencies count from the caller's last one.
+        queued = frames(bytes(ulaw))
+        for frame, voice in zip(queued, loud_frames(b"".join(queued)), strict=True):
+            self._caller_audio.append((frame, bool(voice)))
 
     @property
     def caller_speaking(self) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from calls.realtime.audio import pcm16_to_ulaw, ulaw_to_pcm16
+from calls.realtime.audio import VOICE_PEAK, loud_frames, pcm16_to_ulaw
 from calls.realtime.frames import FRAME_BYTES, FRAME_S
 from calls.realtime.wer import phone_band
 from calls.simulator.phone import MediaStreamPeer, TwilioPhone
@@ -79,13 +79,10 @@ def noise_clip(name: str, seed: int = 0) -> bytes:
     return pcm16_to_ulaw(np.clip(pcm, -32768, 32767).astype(np.int16))
 
 
-def trim_leading_quiet(ulaw: bytes, threshold: int = 500) -> bytes:
+def trim_leading_quiet(ulaw: bytes, threshold: int = VOICE_PEAK) -> bytes:
     """The clip from its first loud frame on: its time zero is the caller's first sound."""
-    pcm = ulaw_to_pcm16(ulaw)
-    for start in range(0, len(ulaw) - FRAME_BYTES + 1, FRAME_BYTES):
-        if np.abs(pcm[start:start + FRAME_BYTES]).max() >= threshold:
-            return ulaw[start:]
-    return ulaw
+    loud = np.flatnonzero(loud_frames(ulaw, threshold))
+    return ulaw[loud[0] * FRAME_BYTES:] if loud.size else ulaw
 
 
 async def play_trial(phone: TwilioPhone, number: str, clip: bytes, *, agent: str, kind: str,

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from calls.realtime.audio import ulaw_to_pcm16
+from calls.realtime.audio import VOICE_PEAK, loud_frames
 from calls.realtime.frames import FRAME_BYTES, FRAME_S
 from calls.realtime.wer import phone_band
 from calls.simulator.phone import DialError, MediaStreamPeer, TwilioPhone
@@ -87,10 +87,9 @@ def load_samples(agent_key: str) -> list[PauseSample]:
     return samples
 
 
-def voiced(ulaw: bytes, threshold: int = 500) -> bytes:
+def voiced(ulaw: bytes, threshold: int = VOICE_PEAK) -> bytes:
     """The clip from its first to its last loud 20 ms frame (synthesis pads both ends)."""
-    pcm = ulaw_to_pcm16(ulaw[: len(ulaw) // FRAME_BYTES * FRAME_BYTES])
-    loud = np.flatnonzero(np.abs(pcm.reshape(-1, FRAME_BYTES)).max(axis=1) >= threshold)
+    loud = np.flatnonzero(loud_frames(ulaw, threshold))
     if loud.size == 0:
         return ulaw
     return ulaw[loud[0] * FRAME_BYTES:(loud[-1] + 1) * FRAME_BYTES]
