@@ -83,9 +83,15 @@ def click_and_wait(driver, element, timeout_s: float = 15) -> None:
 
 def viewport(driver, size: tuple[int, int]) -> None:
     """Render as a device of `size` CSS pixels (the window size alone is not exact headless)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
     width, height = size
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
         "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+    # The override reaches the renderer asynchronously: a page loaded before it lands is laid out
+    # at the old width (on a loaded machine that page was measured as overflowing).
+    WebDriverWait(driver, 10).until(
+        lambda d: d.execute_script("return screen.width;") == width)
 
 
 def console_errors(driver) -> list[str]:
@@ -98,6 +104,28 @@ def horizontal_overflow_px(driver) -> int:
     """How far the page is wider than the viewport (0 when nothing needs sideways scrolling)."""
     return driver.execute_script(
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+
+
+def wider_than_viewport(driver) -> list[str]:
+    """What reaches past the viewport's right edge outside any scrolling box (what to fix when a
+    page needs sideways scrolling): tag#id.class and the right edge in px, innermost last."""
+    return driver.execute_script("""
+        const limit = document.documentElement.clientWidth + 0.5;
+        const scrolls = (el) => ["auto", "scroll", "hidden", "clip"].includes(
+          getComputedStyle(el).overflowX);
+        const contained = (el) => {
+          for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+            if (scrolls(up)) return true;
+          }
+          return false;
+        };
+        const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+          + (typeof el.className === "string" && el.className.trim()
+             ? "." + el.className.trim().split(/\\s+/).join(".") : "");
+        return Array.from(document.body.querySelectorAll("*"))
+          .filter((el) => el.getBoundingClientRect().right > limit && !contained(el))
+          .map((el) => `${name(el)} right=${Math.round(el.getBoundingClientRect().right)}`)
+          .slice(-8);""")
 
 
 def full_page_screenshot(driver, path: Path, width: int) -> None:

@@ -15,6 +15,7 @@ from aybiza.portal.tests.browser import (
     console_errors,
     horizontal_overflow_px,
     viewport,
+    wider_than_viewport,
 )
 from aybiza.portal.tests.factories import make_call
 
@@ -96,7 +97,7 @@ def test_sign_in_create_an_agent_add_knowledge_and_open_the_calls(
                  f"/portal/calls/{call.pk}/", "/portal/numbers/", "/portal/api-keys/",
                  "/portal/api-keys/new/", "/portal/numbers/new/"):
         browser.get(f"{asgi_server.url}{path}")
-        assert horizontal_overflow_px(browser) <= 0, path
+        assert horizontal_overflow_px(browser) <= 0, (path, wider_than_viewport(browser))
 
 
 def test_keyboard_users_see_where_the_focus_is(browser, asgi_server):
