@@ -17,7 +17,7 @@ import pytest
 from calls.realtime import audio
 from calls.realtime.providers.stt.base import STTOptions, Transcript
 from calls.realtime.providers.stt.instant import InstantSTT
-from calls.realtime.providers.stt.sphinx_lm import build_arpa, normalize_words
+from calls.realtime.providers.stt.sphinx_lm import Lexicon, build_arpa, normalize_words
 from calls.realtime.providers.tts.base import TTSOptions
 from calls.realtime.providers.tts.instant import InstantTTS
 from calls.realtime.wer import (
@@ -139,6 +139,32 @@ async def test_pocketsphinx_transcribes_phone_band_speech_better_with_vocabulary
     # then the biased transcript is nearly exact, and better than the general model's
     assert wer(biased) <= 0.15, biased
     assert wer(biased) < wer(general), (general, biased)
+
+
+def test_the_lexicon_adds_the_pronunciations_cmudict_lacks(tmp_path):
+    cmudict = tmp_path / "cmudict.dict"
+    cmudict.write_text("vegan V EH G AH N\nsunday S AH N D EY\nsunday(2) S AH N D IY\n")
+    lexicon = Lexicon(str(cmudict), extra={"vegan": ("V IY G AH N",), "sunday": ("S AH N D IY",)})
+    assert lexicon.pronunciations("vegan") == ["V EH G AH N", "V IY G AH N"]
+    assert lexicon.pronunciations("sunday") == ["S AH N D EY", "S AH N D IY"]  # no duplicate
+    assert "vegan(2) V IY G AH N\n" in lexicon.dictionary_text(["vegan"])
+
+
+@pytest.mark.asyncio
+async def test_pocketsphinx_hears_sunday_and_vegan_over_the_phone():
+    """Over the 8 kHz band "Sunday" loses its /s/ and was heard as "monday"; "vegan" said the
+    usual way was "began"."""
+    from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
+
+    vocabulary = ["monday", "sunday", "we are closed on mondays", "open tuesday to sunday",
+                  "do you have vegan dishes", "anything vegan", "a table for one"]
+    lines = ["Sunday.", "A table for one on Sunday at one.", "Monday.",
+             "Do you have anything vegan?"]
+    turns = [await phone_band(line, "hibari") for line in lines]
+    heard, _ = await transcribe_turns(PocketsphinxSTT(), turns, vocabulary)
+    assert heard[0] == "sunday" and "on sunday" in heard[1], heard
+    assert heard[2] == "monday", heard
+    assert heard[3].endswith("vegan"), heard
 
 
 async def _stream_through(provider, chunks: list[bytes], *, frames_per_step: int = 10,

@@ -28,6 +28,10 @@ CLINIC = parse_hours("Mon-Fri 09:00-17:00; Sat 09:00-13:00")
     ("tomorrow at half eleven", "2026-12-03T11:30"),
     ("in two days at 2 pm", "2026-12-04T14:00"),
     ("saturday at noon", "2026-12-05T12:00"),
+    # hours as a recogniser may write them: by their sound
+    ("friday at for", "2026-12-04T16:00"),
+    ("tomorrow at to", "2026-12-03T14:00"),
+    ("monday at ate in the morning", "2026-12-07T08:00"),
 ])
 def test_spoken_moments(said, moment):
     heard = parse_when(said, NOW, CLINIC)
@@ -38,6 +42,12 @@ def test_spoken_moments(said, moment):
 def test_a_weekday_said_on_that_day_after_its_time_is_next_week():
     assert parse_when("Wednesday at nine", NOW, CLINIC).moment.day == 9
     assert parse_when("Wednesday at eleven", NOW, CLINIC).moment.day == 2
+
+
+def test_words_that_sound_like_hours_are_hours_only_after_at():
+    assert parse_when("friday at for me", NOW).moment.hour == 16
+    assert parse_when("I'm about to leave on friday", NOW).has_time is False
+    assert parse_when("a table for two on friday", NOW).has_time is False
 
 
 def test_counts_are_not_times():

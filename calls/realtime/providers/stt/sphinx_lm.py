@@ -40,6 +40,17 @@ CARRIER_PHRASES: tuple[str, ...] = (
     "can you tell me", "i don't know", "one moment", "hold on", "sorry", "please",
 )
 
+# Pronunciations CMUdict lacks for words callers say to the agents, added to its own: how most
+# people say the word, or how it arrives over a phone line. The 8 kHz band keeps little of an
+# /s/ (its energy lies mostly above 4 kHz): "Sunday" reached the recogniser as a weak fricative
+# and "unday", which the acoustic model scored closer to "Monday" than to S AH N D EY. A variant
+# with the weak /th/ matches it; one with no first sound at all was tried and rejected: it
+# also matched the end of "Tuesday" and "somebody".
+EXTRA_PRONUNCIATIONS: Mapping[str, tuple[str, ...]] = {
+    "vegan": ("V IY G AH N",),  # CMUdict has only "VEG-an"
+    "sunday": ("TH AH N D EY", "TH AH N D IY"),
+}
+
 MAX_INITIALISM = 5
 VOWELS = frozenset("aeiou")
 
@@ -66,17 +77,23 @@ def normalize_words(text: str) -> list[str]:
 class Lexicon:
     """CMUdict pronunciations: word -> list of phone strings (alternates included)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str,
+                 extra: Mapping[str, tuple[str, ...]] = EXTRA_PRONUNCIATIONS) -> None:
         self.path = path
         self._entries: dict[str, str] = {}
         with open(path, encoding="utf-8") as lines:
             for line in lines:
                 word, _, phones = line.partition(" ")
-                base = word.split("(", 1)[0]
-                phones = phones.strip()
-                previous = self._entries.get(base)
-                # Joined strings keep the 126k-word table at ~20 MB.
-                self._entries[base] = f"{previous}|{phones}" if previous else phones
+                self._add(word.split("(", 1)[0], phones.strip())
+        for word, variants in extra.items():
+            for phones in variants:
+                if phones not in self.pronunciations(word):
+                    self._add(word, phones)
+
+    def _add(self, word: str, phones: str) -> None:
+        previous = self._entries.get(word)
+        # Joined strings keep the 126k-word table at ~20 MB.
+        self._entries[word] = f"{previous}|{phones}" if previous else phones
 
     def __contains__(self, word: str) -> bool:
         return word in self._entries

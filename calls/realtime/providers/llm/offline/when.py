@@ -65,8 +65,17 @@ def _clean(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+# A recogniser writes an hour by its sound: "at for", "at to", "at ate". No English goes on
+# from "at" with these words, so after "at" they are the hours ("around to" and "by for" are
+# English: left alone).
+_HOUR_HOMOPHONES = {"for": "four", "fore": "four", "to": "two", "too": "two", "ate": "eight",
+                    "won": "one"}
+_HOMOPHONE_HOUR = re.compile(rf"\bat ({'|'.join(_HOUR_HOMOPHONES)})\b")
+
+
 def _clock_words(text: str) -> str:
     """Spoken clock times as digits: "half past three" → "3:30", "ten thirty" → "10:30"."""
+    text = _HOMOPHONE_HOUR.sub(lambda m: f"at {_HOUR_HOMOPHONES[m[1]]}", text)
     text = re.sub(r"\b(?:noon|midday)\b", "12:00 pm", text)
     text = re.sub(r"\bmidnight\b", "12:00 am", text)
 
