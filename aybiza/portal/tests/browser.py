@@ -88,8 +88,8 @@ def viewport(driver, size: tuple[int, int]) -> None:
     width, height = size
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
         "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
-    # The override reaches the renderer asynchronously: a page loaded before it lands is laid out
-    # at the old width (on a loaded machine that page was measured as overflowing).
+    # The override reaches the renderer asynchronously: a page loaded before it lands would be
+    # laid out, and measured, at the old width.
     WebDriverWait(driver, 10).until(
         lambda d: d.execute_script("return screen.width;") == width)
 
