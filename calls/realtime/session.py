@@ -36,6 +36,7 @@ from calls.realtime.audio import FRAME_BYTES
 from calls.realtime.call_control import END_CALL, GOODBYE_LINE
 from calls.realtime.chunker import ClauseChunker
 from calls.realtime.consent import Consent
+from calls.realtime.continuation import AnsweredTurn, TurnContinuation
 from calls.realtime.costs import CostMeter, llm_usd
 from calls.realtime.pacer import FRAME_S, OutboundAudio, Pacer
 from calls.realtime.ports import (
@@ -72,8 +73,8 @@ RESUMABLE_OUTCOMES = frozenset({Outcome.CALLER_HUNG_UP, Outcome.DISCONNECTED, Ou
 ANYTHING_ELSE = re.compile(r"\banything else\b", re.IGNORECASE)  # a question that closes a task
 
 
-class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery,
-                  AnsweringMachine):
+class CallSession(TurnTaking, TurnContinuation, Speaking, ToolUse, SecureKeypad, Consent,
+                  Recovery, AnsweringMachine):
     """One call's state; the mixins above hold the behaviour of each concept."""
 
     call_span = None  # the call's OpenTelemetry span, set by the consumer when tracing is on
@@ -139,6 +140,11 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         self._hold_speech_frames = 0
         self._hold_reaction_ms = 0
         self._overlap_words: str | None = None
+        # Continuation (continuation.py): the caller turn being answered, while its answer can
+        # be taken back; whether this caller speech goes on with it; how much of it was heard.
+        self._answered: AnsweredTurn | None = None
+        self._continuing = False
+        self._continue_heard_s = 0.0
         self._caller_parts: list[str] = []
         self._caller_confidences: list[float] = []
         self._last_activity_t = self.t0
@@ -164,6 +170,8 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
         self.metrics: dict[str, Any] = {
             "frames_in": 0, "frames_out": 0, "speech_frames": 0, "barge_ins": 0,
             "holds": 0, "resumes": 0, "backchannels": 0,
+            # Answers taken back because the caller went on with their sentence.
+            "turns_continued": 0,
             # Turns whose end the recogniser's words set (turn_taking.py).
             "turn_ends_finished_words": 0, "turn_ends_unfinished_words": 0,
             "barge_in_reaction_ms": [], "turn_latency_ms": [], "dtmf_digits": 0,
@@ -370,15 +378,19 @@ class CallSession(TurnTaking, Speaking, ToolUse, SecureKeypad, Consent, Recovery
             self._start_turn(self._speak_lines([self.config.reprompt_text], kind="reprompt"))
 
     # --- agent turns ----------------------------------------------------------------------------
-    def _reply(self, caller_text: str, *, caller_end_t: float, stt_final_t: float) -> None:
+    def _reply(self, caller_text: str, *, caller_end_t: float,
+               stt_final_t: float) -> Message | None:
+        """Answer the caller's words; the message they became (None: not a question to the
+        agent's brain — a consent answer, or a machine's words)."""
         if self._leaving_voicemail:
-            return  # a machine's words: the message plays on
+            return None  # a machine's words: the message plays on
         if self._awaiting_consent:
             self._answer_consent(caller_text)
-            return
+            return None
         message = Message(role="user", text=caller_text)
         self.conversation.messages.append(message)
         self._start_turn(self._generate_reply(caller_end_t, stt_final_t, message))
+        return message
 
     def _start_turn(self, coro) -> None:
         """Run one agent turn at a time: a new one replaces (cancels) the running one."""

@@ -6,7 +6,9 @@ then complete. Keypad digits form a turn of their own.
 Words-aware end of turn (the agent's `smart_end_of_turn`): once the recogniser's interim words
 cover the caller's last sound, a sentence that sounds finished ends the turn after a short pause
 and one that plainly goes on ("my number is five five five") waits longer than the agent's
-silence (`turn_words.py`). With no words to judge by, the agent's silence ends the turn.
+silence (`turn_words.py`). With no words to judge by, the agent's silence ends the turn. A
+caller who goes on moments after such an early answer began is finishing their sentence: the
+answer is taken back and the whole sentence answered (`continuation.py`).
 
 Overlap: when the recogniser reports words while the caller speaks, speech over the agent first
 *holds* it (its audio pauses, nothing is dropped, no `clear`), and the words decide. Words that
@@ -80,6 +82,8 @@ class TurnTaking:
                 self._barged_this_run = False
                 # Speech that starts over the agent is judged by its words (turn-end included).
                 self._overlap_words = "" if self._agent_is_audible_or_pending() else None
+                # Or it goes on with the sentence the agent began to answer (continuation.py).
+                self._continuing = self._resumes_answered_turn(self._caller_start_t)
                 if self._secure is None:  # spoken card digits must not reach a transcript
                     self._open_stt()
             if self._holding:
@@ -201,6 +205,11 @@ class TurnTaking:
             self._caller_parts.clear()
             self._caller_confidences.clear()
             return
+        if span is not None and self._caller_speaking and self.config.smart_end_of_turn:
+            # The caller went on before this turn's words arrived: nothing has been answered,
+            # so they begin the turn still being spoken (one sentence, one answer).
+            self._caller_start_t = span[0]
+            return
         now = self._now()
         text = " ".join(self._caller_parts)
         confidence = (sum(self._caller_confidences) / len(self._caller_confidences)
@@ -208,6 +217,15 @@ class TurnTaking:
         self._caller_parts.clear()
         self._caller_confidences.clear()
         overlapped, self._overlap_words = self._overlap_words is not None, None
+        continuing, self._continuing = self._continuing, False
+        if span is not None:
+            start_t, end_t = span
+        else:  # the recogniser ended the turn itself (Deepgram's endpointing)
+            start_t = self._caller_start_t
+            end_t = self._caller_end_t if self._caller_end_t >= start_t else now
+        if continuing and self._continue_answered_turn(text, end_t, confidence, now):
+            self._last_activity_t = now
+            return
         if overlapped and not interrupts(text) and self._agent_is_audible_or_pending():
             # "Uh-huh" (or a cough heard as a word) while the agent talks: it keeps the floor,
             # and there is no turn to answer. The words stay in the call's events.
@@ -216,15 +234,11 @@ class TurnTaking:
             self.store.record_event("backchannel" if is_backchannel(text) else "overlap_ignored",
                                     {"text": text}, self._offset_ms(now))
             return
-        if span is not None:
-            start_t, end_t = span
-        else:  # the recogniser ended the turn itself (Deepgram's endpointing)
-            start_t = self._caller_start_t
-            end_t = self._caller_end_t if self._caller_end_t >= start_t else now
-        self._save_caller_turn(text, start_t, end_t, confidence)
+        index = self._save_caller_turn(text, start_t, end_t, confidence)
         self._last_activity_t = now
         self._reprompted = False
-        self._reply(text, caller_end_t=end_t, stt_final_t=now)
+        message = self._reply(text, caller_end_t=end_t, stt_final_t=now)
+        self._note_answered(index, message, start_t, end_t, confidence)
 
     def _flush_dtmf(self) -> None:
         digits = "".join(self._dtmf)
@@ -233,15 +247,17 @@ class TurnTaking:
             return
         now = self._now()
         text = f"[DTMF {digits}]"
+        self._answered = None  # keys are not a sentence going on
         self._save_caller_turn(text, now, now, None)
         self._reply(text, caller_end_t=now, stt_final_t=now)
 
     def _save_caller_turn(self, text: str, start_t: float, end_t: float,
-                          confidence: float | None) -> None:
+                          confidence: float | None) -> int:
         index = self._take_index()
         self.store.save_turn(index=index, role=Role.CALLER, text=text,
                               start_ms=self._offset_ms(start_t), end_ms=self._offset_ms(end_t),
                               confidence=confidence)
+        return index
 
     def _flush_caller_turn_on_exit(self) -> None:
         # Words recognised but not yet answered when the call ended are still the caller's turn.
@@ -281,7 +297,7 @@ class TurnTaking:
 
     def _judge_overlap(self, words: str) -> None:
         """Words heard over the agent: interrupting ones cut it, the rest wait for more."""
-        if not interrupts(words):
+        if not interrupts(words) and not self._continuing:
             self._overlap_words = words
         elif self._holding:
             self._barge_in(self._now(), speech_start_t=self._hold_speech_start_t)

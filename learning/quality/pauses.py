@@ -10,7 +10,10 @@ where the caller hesitates (" … "). Judged from what the server stored and the
 - a *false cut-off* is a caller turn that ended in the pause (the agent answered half a
   sentence; the rest became a turn of its own, or was taken for a backchannel);
 - the *answer* is the time from the caller's last sound to the agent's first audio, for turns
-  that were not cut off.
+  that were not cut off;
+- an answer *taken back* is one the agent began in the pause and stopped when the caller went
+  on (`calls/realtime/continuation.py`: the turn is stored whole, so it is no cut-off), with how
+  much of it the caller heard before they went on.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ POLICIES = ("words", "silence")  # smart_end_of_turn on, off
 ANSWER_TIMEOUT_S = 10.0
 QUIET_S = 0.8  # the agent has finished answering after this much silence
 STORED_WAIT_S = 15.0
+# A taken-back answer is recorded once the rest of the sentence is heard: within this of resuming.
+CONTINUED_WITHIN_MS = 5000
 _CALLERS = (f"+1555040{n:04d}" for n in itertools.count())
 
 
@@ -60,6 +65,8 @@ class PauseTrial:
     pause_ms: int
     cut_off: bool | None = None  # None: not judged (an error, or a complete turn)
     answer_ms: int | None = None
+    taken_back: bool | None = None  # the agent began answering in the pause and stopped
+    heard_ms: int | None = None  # how long the caller heard that beginning
     error: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -179,6 +186,8 @@ def _judge(call_sid: str, said: list[_Said]) -> None:
         call = Call.objects.filter(call_sid=call_sid).first()
     turns = [] if call is None else list(
         call.turns.filter(role=Role.CALLER).values_list("start_ms", "end_ms"))
+    taken_back = [] if call is None else list(
+        call.events.filter(type="turn_continued").values_list("offset_ms", "payload"))
     for entry in said:
         trial = entry.trial
         if not trial.pause_ms:
@@ -191,6 +200,10 @@ def _judge(call_sid: str, said: list[_Said]) -> None:
             continue
         # A turn of the words before the pause ends before the caller resumes.
         trial.cut_off = any(end < resume - 100 for _, end in mine)
+        heard = [payload.get("heard_ms", 0) for at, payload in taken_back
+                 if at is not None and start <= at <= resume + CONTINUED_WITHIN_MS]
+        trial.taken_back = bool(heard)
+        trial.heard_ms = max(heard) if heard else None
         if trial.cut_off:
             trial.answer_ms = None  # an answer to half a sentence is no answer latency
 
@@ -251,12 +264,16 @@ def summarise(trials: list[PauseTrial]) -> dict[str, Any]:
             continue
         paused = [t for t in mine if t.pause_ms]
         answers = [t.answer_ms for t in mine if t.answer_ms is not None]
+        heard = [t.heard_ms for t in paused if t.heard_ms is not None]
         out[policy] = {
             "paused": len(paused), "complete": len(mine) - len(paused),
             "errors": sum(1 for t in trials if t.policy == policy and t.error),
             "false_cut_offs": _rate([t.cut_off for t in paused]),
             "by_pause": {str(ms): _rate([t.cut_off for t in paused if t.pause_ms == ms])
                          for ms in PAUSES_MS},
+            "taken_back": sum(1 for t in paused if t.taken_back),
+            "heard_ms_p50": percentile(heard, 0.5),
+            "heard_ms_max": max(heard) if heard else None,
             "answer_ms_p50": percentile(answers, 0.5),
             "answer_ms_p95": percentile(answers, 0.95),
             "answer_ms_mean": round(sum(answers) / len(answers)) if answers else None,

@@ -197,7 +197,8 @@ def _pauses_table(run: QualityRun, pct) -> list[str]:
                          " of whole turns soon" for key, agent in run.agents.items()) + ")",
              f"  {'agent':<11}{'policy':<9}{'paused':>7}{'cut off':>9}"
              + "".join(f"{f'@{ms} ms':>10}" for ms in PAUSES_MS)
-             + f"{'complete':>10}{'answer p50':>12}{'answer p95':>12}"]
+             + f"{'complete':>10}{'answer p50':>12}{'answer p95':>12}"
+             + f"{'taken back':>12}{'heard p50':>11}"]
     for key, agent in run.agents.items():
         p = agent.get("pauses") or {}
         for policy in POLICIES:
@@ -207,7 +208,8 @@ def _pauses_table(run: QualityRun, pct) -> list[str]:
                     f"  {key:<11}{policy:<9}{row['paused']:>7}{pct(row['false_cut_offs']):>9}"
                     + "".join(f"{pct(row['by_pause'][str(ms)]):>10}" for ms in PAUSES_MS)
                     + f"{row['complete']:>10}{_ms(row['answer_ms_p50']):>12}"
-                    f"{_ms(row['answer_ms_p95']):>12}")
+                    f"{_ms(row['answer_ms_p95']):>12}{row.get('taken_back', 0):>12}"
+                    f"{_ms(row.get('heard_ms_p50')):>11}")
     return lines
 
 
