@@ -87,9 +87,10 @@ class Agent(TenantOwnedModel):
     end_of_turn_silence_ms = models.PositiveIntegerField(
         default=700, validators=[MinValueValidator(100), MaxValueValidator(5000)])
     # The caller's words set the end of a turn: finished ones are answered after a short pause,
-    # unfinished ones wait longer (calls/realtime/turn_words.py). Off by default: it is only as
-    # good as the recogniser's words at a pause, and with the offline recogniser answers come
-    # ~400 ms sooner but no fewer pausing callers are cut off (docs/quality.md).
+    # unfinished ones wait longer (calls/realtime/turn_words.py), and a caller who goes on just
+    # after the answer began gets it taken back (calls/realtime/continuation.py). Off by
+    # default: on a paused sentence the caller may hear the agent start, up to ~0.7 s, before
+    # it stops (docs/quality.md).
     smart_end_of_turn = models.BooleanField(default=False)
     barge_in_min_speech_ms = models.PositiveIntegerField(
         default=250, validators=[MinValueValidator(60), MaxValueValidator(3000)])

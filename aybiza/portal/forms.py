@@ -125,9 +125,9 @@ class AgentForm(SectionedForm, forms.ModelForm):
                                       "answers, when their words cannot tell.",
             "smart_end_of_turn": "A finished sentence is answered after 300 ms of quiet; one "
                                  "that plainly goes on (“my number is five five five…”) "
-                                 "gets twice the silence above. It needs accurate words at a "
-                                 "pause: with the offline recogniser answers come about 400 ms "
-                                 "sooner, but as many pausing callers are cut off.",
+                                 "gets twice the silence above. A caller who goes on just "
+                                 "after the agent began is heard out: it stops and answers the "
+                                 "whole sentence. Answers come about 300 ms sooner.",
             "barge_in_min_speech_ms": "Then their words decide: “uh-huh” or a cough lets the "
                                       "agent carry on where it paused; real words interrupt it.",
         }

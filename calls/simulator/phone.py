@@ -323,6 +323,9 @@ class MediaStreamPeer:
                     self.clears += 1
                     pending = [item for item in self._playout if isinstance(item, str)]
                     self._playout.clear()
+                    # The agent was stopped: whatever it says next is a new utterance, however
+                    # soon it comes.
+                    self._finish_utterance(time.monotonic())
                     for name in pending:  # Twilio echoes every pending mark on clear
                         await self._echo_mark(name)
         except ConnectionClosed:
