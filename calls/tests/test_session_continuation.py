@@ -31,6 +31,15 @@ async def _say(session, stt, words: str, seconds: float = 0.6) -> None:
     stt.interim(words)
 
 
+async def _two_parts(session, stt, first: str, gap_s: float, second: str) -> None:
+    """The caller says `first`, is quiet for `gap_s`, says `second`; then the call ends."""
+    await _say(session, stt, first)
+    await feed(session, SILENCE, gap_s)
+    await _say(session, stt, second)
+    await feed(session, SILENCE, 1.2)
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+
 def _callers(store) -> list[str]:
     return [t["text"] for t in store.ordered_turns() if t["role"] == "caller"]
 
@@ -73,11 +82,8 @@ async def test_a_one_word_rest_of_the_sentence_is_not_taken_for_a_backchannel():
 @pytest.mark.asyncio
 async def test_speech_after_the_caller_heard_the_answer_is_a_turn_of_its_own():
     session, store, stt, tts = await _call("what time do you open", "and on sunday")
-    await _say(session, stt, "what time do you open")
-    await feed(session, SILENCE, 1.6)  # past the window: they heard the answer
-    await _say(session, stt, "and on sunday")
-    await feed(session, SILENCE, 1.2)
-    await session.finish(Outcome.CALLER_HUNG_UP)
+    # 1.6 s: past the window, they heard the answer
+    await _two_parts(session, stt, "what time do you open", 1.6, "and on sunday")
 
     assert _callers(store) == ["what time do you open", "and on sunday"]
     assert session.metrics["turns_continued"] == 0
@@ -87,11 +93,7 @@ async def test_speech_after_the_caller_heard_the_answer_is_a_turn_of_its_own():
 async def test_with_the_fixed_silence_turns_end_where_they_always_did():
     session, store, stt, tts = await _call("i want to book an appointment", "for my daughter",
                                            smart=False)
-    await _say(session, stt, "i want to book an appointment")
-    await feed(session, SILENCE, 0.75)
-    await _say(session, stt, "for my daughter")
-    await feed(session, SILENCE, 1.2)
-    await session.finish(Outcome.CALLER_HUNG_UP)
+    await _two_parts(session, stt, "i want to book an appointment", 0.75, "for my daughter")
 
     assert _callers(store) == ["i want to book an appointment", "for my daughter"]
     assert session.metrics["turns_continued"] == 0
@@ -110,11 +112,7 @@ async def test_an_answer_that_ran_a_tool_is_not_taken_back():
     tools = Tools()
     llm = InstantLLM("Booked.", tool_calls=[ToolCall("a", "book", {})])
     session, store, stt, tts = await _call("yes book it", "for tuesday", llm=llm, tools=tools)
-    await _say(session, stt, "yes book it")
-    await feed(session, SILENCE, 0.45)
-    await _say(session, stt, "for tuesday")
-    await feed(session, SILENCE, 1.2)
-    await session.finish(Outcome.CALLER_HUNG_UP)
+    await _two_parts(session, stt, "yes book it", 0.45, "for tuesday")
 
     assert _callers(store) == ["yes book it", "for tuesday"]
     assert tools.ran == ["book", "book"]  # once per caller turn: the booking stands
