@@ -94,3 +94,50 @@ def test_an_expectation_that_cannot_be_built_leaves_recognition_as_it_was(monkey
         assert recognizer.domain.current_search() == "_default"
     finally:
         recognizer.release()
+
+
+@pytest.mark.asyncio
+async def test_a_date_question_expects_the_clock_s_words():
+    from calls.realtime.providers.llm.offline.answers import answer_phrases
+
+    # given the brain asking for a day and time, and a caller answering with the clock's words
+    expected = tuple(answer_phrases("when", {"type": "string", "format": "date-time"}))
+    turns = [await phone_band(line, "hibari") for line in ("Two o'clock.", "Friday at two pm.")]
+
+    # then they are heard as said ("what on day" and "friday at two p am" without them)
+    assert await heard(turns, [expected, None]) == ["two o'clock", "friday at two pm"]
+
+
+def test_a_read_back_expects_corrections_after_a_no():
+    from calls.realtime.providers.llm.offline.dialogue import _Flow, _State, expected_answers
+
+    # given the brain reading a booking back to the caller
+    conversation = conversation_for(DENTAL)
+    state = _State(flow=_Flow(tool=0, args={"when": "2026-12-10T11:00:00"}, confirming=True))
+
+    # then a yes, a no, a new time and a new time after "no, make it" are all expected
+    expected = expected_answers(conversation, state)
+    assert {"yes", "no", "friday at one", "no make it friday at one",
+            "actually two o'clock"} <= set(expected)
+
+
+@pytest.mark.asyncio
+async def test_a_closed_choice_is_heard_as_one_of_its_options():
+    # given the help desk asking how urgent a fault is, and a caller answering "Low."
+    from agents.demo_agents import HELP_DESK
+
+    base = conversation_for(HELP_DESK)
+    stream = await PocketsphinxSTT().open_stream(STTOptions(vocabulary=stt_vocabulary(
+        base.knowledge, base.tools, HELP_DESK.fields["recognition_keywords"])))
+    try:
+        stream.expect(("low", "normal", "urgent"))
+        for frame in frames(SILENCE + await phone_band("Low.", "hibari") + SILENCE):
+            stream.feed(frame)
+        stream.finalize()
+        async for transcript in stream.transcripts():
+            if transcript.speech_final:
+                break
+    finally:
+        await stream.aclose()
+    # then it is heard as the option ("my" when the options weighed no more than the others)
+    assert transcript.text == "low"

@@ -928,3 +928,33 @@ async def test_a_read_back_expects_a_yes_a_no_or_a_correction_and_an_answer_expe
 
     answered = await caller_says(OfflineBrain(), a_call(), "what time do you open")
     assert answered.done.expects == ()
+
+
+# -- what the recogniser leaves of a sentence --------------------------------------------------
+
+
+def test_a_question_matched_only_on_its_verb_is_not_answered():
+    from agents.demo_agents import HELP_DESK
+    from learning.quality.text import first_reply
+
+    printer_answer = HELP_DESK.knowledge[4]["answer"]
+    # given the help desk, which knows "How do I add a printer?"
+    # when misheard nonsense shares only the question's verb, then no entry is read out
+    # (an honest "no answer", which counts as a miss), while the question itself still is
+    assert first_reply(HELP_DESK, "when are need to add").text != printer_answer
+    assert first_reply(HELP_DESK, "when are need to add").intent == "question"
+    assert first_reply(HELP_DESK, "how do i add a printer").text == printer_answer
+
+
+@pytest.mark.parametrize(("agent", "heard", "intent"), [
+    ("dental", "my tooth really her", "problem"),  # "my tooth really hurts"
+    ("helpdesk", "the printer on my floor even working", "problem"),  # "isn't working"
+    ("dental", "my teeth need a cleaning", "book"),
+    ("dental", "my tooth whitening appointment is on monday", "book"),
+])
+def test_a_report_whose_last_word_was_misheard_is_still_a_problem(agent, heard, intent):
+    from agents.demo_agents import DEMO_AGENTS
+    from learning.quality.text import first_reply
+
+    demo = next(demo for demo in DEMO_AGENTS if demo.key == agent)
+    assert first_reply(demo, heard).intent == intent

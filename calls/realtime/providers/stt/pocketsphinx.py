@@ -32,7 +32,8 @@ Expected answers
 When the agent's question expects particular answers (`expect`: a yes or a no, the options of a
 choice, days and times; the offline brain says which), the domain decoder switches, from the
 next utterance on, to a search whose model is the vocabulary's with those phrases weighted up to
-about half of its sentences ("No." is then heard as "no", not "now"). The model is built once
+about half of its sentences ("No." is then heard as "no", not "now"; a closed choice of a few
+options to four fifths). The model is built once
 per process and set of phrases; each stream adds it to its own decoder as another search (no new
 decoder, no new acoustic model). `expect(())` goes back to the vocabulary's own model.
 
@@ -93,6 +94,11 @@ PHONE_BAND_CMN_INIT = (
 GENERAL_MAX_HMM_PER_FRAME = 3000
 BACKGROUND_WORDS = 2000  # most frequent general-model words mixed into every domain model
 MAX_EXPECTATION_SEARCHES = 6  # per stream: a call asks few different questions
+# Expected answers this few are a closed choice ("low, normal or urgent?"): the caller almost
+# always says one, so they weigh this many times the vocabulary ("Low." was heard as "my" at
+# an even share, "low" at four times).
+CLOSED_CHOICE_MAX = 6
+CLOSED_CHOICE_SHARE = 4
 MAX_IDLE_GENERAL_DECODERS = 4
 # The recogniser ends an utterance itself after this much of the caller's silence: the ~200 ms
 # its decoders take to finish then overlap the session's end-of-turn wait, and the silence after
@@ -287,8 +293,10 @@ class _Recognizer:
             if len(self._searches) >= MAX_EXPECTATION_SEARCHES:  # drop the oldest unused one
                 oldest = next(p for p, n in self._searches.items() if n != self._active_search)
                 self.domain.remove_search(self._searches.pop(oldest))
-            # Weighted so the expected answers make about half of the model's sentences.
-            weight = max(1, len(self._vocabulary) // len(phrases))
+            # Weighted so the expected answers make about half of the model's sentences, four
+            # fifths for a closed choice (the question named its few options).
+            share = CLOSED_CHOICE_SHARE if len(phrases) <= CLOSED_CHOICE_MAX else 1
+            weight = max(1, share * len(self._vocabulary) // len(phrases))
             model = _MODELS.domain_model([*self._vocabulary, *(list(phrases) * weight)])
             name = f"expect-{model.arpa_path.rsplit('/', 1)[-1].removesuffix('.arpa')}"
             self.domain.add_lm_file(name, model.arpa_path)

@@ -28,6 +28,9 @@ def _date_phrases() -> list[str]:
         f"{month} {day}" for month, day in zip(_MONTHS, _ORDINAL_DAYS[1::3], strict=False)]
     phrases += [f"at {hour}" for hour in _HOURS] + [
         f"{hour} thirty" for hour in _HOURS[::3]] + ["half past two", "quarter past three"]
+    # The clock's words ("two o'clock" was heard as "what on day", "two pm" as "two p am").
+    phrases += [f"{hour} o'clock" for hour in _HOURS[1::3]] + [
+        f"at {hour} pm" for hour in _HOURS[::4]] + [f"{hour} am" for hour in _HOURS[2::4]]
     return phrases
 
 
@@ -50,6 +53,17 @@ YES_NO_PHRASES: tuple[str, ...] = (
     *sorted((YES_WORDS | NO_WORDS) - {"not", "don't", "dont", "rather", "please", "refuse"}),
     "yes please", "no thank you", "no thanks", "that's right", "that's correct", "go ahead",
     "i'd rather not", "i don't mind", "not really")
+
+
+# How callers correct a read-back: "No, make it Friday at two", "Actually, four people". With the
+# answers alone in the expected model, the words after the "no" were decoded as the end of a
+# yes/no ("no make it friday at two" heard as "no make it friday it you").
+CORRECTION_LEADS = ("no make it", "no", "actually")
+
+
+def correction_phrases(answers: list[str]) -> list[str]:
+    """A read-back's corrections: each answer on its own and after a lead-in."""
+    return [*answers, *(f"{lead} {answer}" for lead in CORRECTION_LEADS for answer in answers)]
 
 
 def answer_phrases(name: str, schema: dict[str, Any]) -> list[str]:

@@ -15,7 +15,11 @@ from calls.realtime.call_control import (
     TRANSFER_SUMMARY_MAX_CHARS,
 )
 from calls.realtime.providers.llm.base import Conversation, Message
-from calls.realtime.providers.llm.offline.answers import YES_NO_PHRASES, answer_phrases
+from calls.realtime.providers.llm.offline.answers import (
+    YES_NO_PHRASES,
+    answer_phrases,
+    correction_phrases,
+)
 from calls.realtime.providers.llm.offline.intents import (
     BARE_NO,
     BOOK,
@@ -524,6 +528,6 @@ def expected_answers(conversation: Conversation, state: _State) -> tuple[str, ..
     if flow.confirming:  # "yes", or "no, make it Friday at two"
         corrections = [phrase for name in required_arguments(tool)
                        for phrase in answer_phrases(name, schema_of(tool, name))]
-        return tuple(dict.fromkeys([*YES_NO_PHRASES, *corrections]))
+        return tuple(dict.fromkeys([*YES_NO_PHRASES, *correction_phrases(corrections)]))
     slot = missing_arguments(tool, flow.args)[0]
     return tuple(answer_phrases(slot, schema_of(tool, slot)))

@@ -135,6 +135,12 @@ PROBLEM = _any([
     r"(?:is|are|went|has gone|have gone) down", r"outage", r"problem with", r"issue with",
     r"something wrong", r"went wrong",
     r"(?:have|got|having) (?:a|an|some) (?:problem|issue)",
+    # What the recogniser leaves of a report when it mishears its last word ("my tooth really
+    # her[ts]") or the negation ("the printer on my floor even [isn't] working"): a statement
+    # about the caller's tooth or thing is one.
+    r"^my (?:tooth|teeth|gums?|jaw|filling|crown)(?!.*\b(?:clean\w*|whiten\w*|check ?up|book\w*|"
+    r"appointment|cost|price)\b)",
+    r"^(?:the|my|our) \w+(?: \w+){0,5} working$",
 ])
 # A complaint about the service: a person handles it, a booking would not help.
 COMPLAINT = _any([

@@ -15,6 +15,7 @@ from calls.realtime.providers.llm.offline.text import (
     contains_phrase,
     coverage,
     humanise,
+    shares_topic,
     similarity,
     token_overlap_score,
 )
@@ -85,10 +86,12 @@ def best_match(text: str, index: Index) -> _Match:
     shortlist = set(heapq.nlargest(_SHORTLIST, range(len(token_scores)), token_scores.__getitem__))
     best_knowledge = _Match("none")
     for i, (question, answer) in enumerate(zip(index.questions, index.answers, strict=True)):
-        question_score = (
-            similarity(said, question, token_scores[i]) if i in shortlist
-            else 0.8 * token_scores[i]
-        )
+        if not shares_topic(said, question):
+            question_score = 0.0
+        elif i in shortlist:
+            question_score = similarity(said, question, token_scores[i])
+        else:
+            question_score = 0.8 * token_scores[i]
         score = max(question_score, 0.6 * coverage(said, answer))
         if score > best_knowledge.score:
             best_knowledge = _Match("knowledge", i, score)

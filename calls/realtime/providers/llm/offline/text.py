@@ -198,6 +198,19 @@ def _overlap(utterance: Analysis, reference: Analysis) -> tuple[float, float]:
     return matched / len(reference.terms), min(1.0, matched / len(utterance.terms))
 
 
+# Verbs that ask how to do something to a thing but do not say which thing: a question matched
+# on one of them alone is a different question ("when are need to add", misheard nonsense, is
+# not "How do I add a printer?").
+GENERIC_VERBS = frozenset({"add", "set", "use", "put", "take", "find", "give", "see", "try",
+                           "fix", "change", "check", "send", "show", "come", "keep"})
+
+
+def shares_topic(utterance: Analysis, reference: Analysis) -> bool:
+    """Whether the utterance has one of the reference's terms other than a generic verb."""
+    return any(_term_match(ref, said) > 0 for ref in reference.terms if ref not in GENERIC_VERBS
+               for said in utterance.terms)
+
+
 def token_overlap_score(utterance: Analysis, reference: Analysis) -> float:
     recall, precision = _overlap(utterance, reference)
     return 0.65 * recall + 0.35 * precision
