@@ -55,9 +55,9 @@ YES_NO_PHRASES: tuple[str, ...] = (
     "i'd rather not", "i don't mind", "not really")
 
 
-# How callers correct a read-back: "No, make it Friday at two", "Actually, four people". With the
-# answers alone in the expected model, the words after the "no" were decoded as the end of a
-# yes/no ("no make it friday at two" heard as "no make it friday it you").
+# How callers correct a read-back: "No, make it Friday at two", "Actually, four people". The
+# expected model holds the new answer after its lead-in as well as alone, so the words after a
+# "no" or an "actually" are expected too ("actually make it thursday at ten").
 CORRECTION_LEADS = ("no make it", "no", "actually")
 
 
