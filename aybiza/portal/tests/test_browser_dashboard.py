@@ -22,9 +22,43 @@ TOKEN = "e2e-twilio-token"
 
 
 def stat(browser, name: str) -> str:
+    """The figure's text; the live page swaps the element as an update lands, so a read that
+    races a swap reads the new element."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
-    return browser.find_element(By.CSS_SELECTOR, f"[data-stat='{name}']").text
+    for _ in range(20):
+        try:
+            return browser.find_element(By.CSS_SELECTOR, f"[data-stat='{name}']").text
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(f"the {name} figure kept being replaced")
+
+
+def active_calls_text(browser) -> str:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    for _ in range(20):
+        try:
+            return browser.find_element(By.ID, "active-title").find_element(By.XPATH, "..").text
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError("the active calls kept being replaced")
+
+
+def open_first_active_call(browser) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    for _ in range(20):
+        try:
+            link = browser.find_element(By.CSS_SELECTOR, "[aria-labelledby=active-title] li a")
+            click_and_wait(browser, link)
+            return
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError("the active calls kept being replaced")
 
 
 def test_a_call_appears_live_on_the_overview_and_is_counted_when_it_ends(settings, tmp_path):
@@ -54,20 +88,20 @@ def test_a_call_appears_live_on_the_overview_and_is_counted_when_it_ends(setting
             call.start()
             try:
                 # then the open page shows it active, then counted and no longer active
-                WebDriverWait(browser, 20).until(lambda d: stat(d, "active") == "1")
+                WebDriverWait(browser, 20, ignored_exceptions=[StaleElementReferenceException]
+                              ).until(lambda d: stat(d, "active") == "1")
                 assert stat(browser, "calls") == "1"
-                active = browser.find_element(By.ID, "active-title").find_element(By.XPATH, "..")
-                assert "•••• 4321" in active.text
+                assert "•••• 4321" in active_calls_text(browser)
                 # with what it is doing now, pushed as it changes (the agent talks first)
                 WebDriverWait(browser, 20, ignored_exceptions=[StaleElementReferenceException]
                               ).until(lambda d: d.find_element(
                                   By.CSS_SELECTOR, "[data-call-state]").text == "Speaking")
-                active = browser.find_element(By.ID, "active-title").find_element(By.XPATH, "..")
                 # and opening it shows its transcript as it is said, then how it ended
-                click_and_wait(browser, active.find_element(By.TAG_NAME, "a"))
+                open_first_active_call(browser)
                 assert browser.find_element(By.ID, "call-live").is_displayed()
-                WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "call-state")
-                                                 .text in ("Listening", "Thinking", "Speaking"))
+                WebDriverWait(browser, 20, ignored_exceptions=[StaleElementReferenceException]
+                              ).until(lambda d: d.find_element(By.ID, "call-state").text
+                                      in ("Listening", "Thinking", "Speaking"))
                 WebDriverWait(browser, 60, ignored_exceptions=[StaleElementReferenceException]
                               ).until(lambda d: "monday to friday" in d.find_element(
                                   By.ID, "transcript").text.lower())
