@@ -21,44 +21,36 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True),
 TOKEN = "e2e-twilio-token"
 
 
-def stat(browser, name: str) -> str:
-    """The figure's text; the live page swaps the element as an update lands, so a read that
-    races a swap reads the new element."""
+def read_fresh(read):
+    """`read()`, again if the live page swapped an element it touched as an update landed."""
     from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.common.by import By
 
     for _ in range(20):
         try:
-            return browser.find_element(By.CSS_SELECTOR, f"[data-stat='{name}']").text
+            return read()
         except StaleElementReferenceException:
             continue
-    raise AssertionError(f"the {name} figure kept being replaced")
+    raise AssertionError("the live page kept replacing what the test reads")
+
+
+def stat(browser, name: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return read_fresh(lambda: browser.find_element(By.CSS_SELECTOR, f"[data-stat='{name}']").text)
 
 
 def active_calls_text(browser) -> str:
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
-    for _ in range(20):
-        try:
-            return browser.find_element(By.ID, "active-title").find_element(By.XPATH, "..").text
-        except StaleElementReferenceException:
-            continue
-    raise AssertionError("the active calls kept being replaced")
+    return read_fresh(lambda: browser.find_element(By.ID, "active-title")
+                      .find_element(By.XPATH, "..").text)
 
 
 def open_first_active_call(browser) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
-    for _ in range(20):
-        try:
-            link = browser.find_element(By.CSS_SELECTOR, "[aria-labelledby=active-title] li a")
-            click_and_wait(browser, link)
-            return
-        except StaleElementReferenceException:
-            continue
-    raise AssertionError("the active calls kept being replaced")
+    read_fresh(lambda: click_and_wait(browser, browser.find_element(
+        By.CSS_SELECTOR, "[aria-labelledby=active-title] li a")))
 
 
 def test_a_call_appears_live_on_the_overview_and_is_counted_when_it_ends(settings, tmp_path):
