@@ -80,8 +80,7 @@ def test_a_call_appears_live_on_the_overview_and_is_counted_when_it_ends(setting
             call.start()
             try:
                 # then the open page shows it active, then counted and no longer active
-                WebDriverWait(browser, 20, ignored_exceptions=[StaleElementReferenceException]
-                              ).until(lambda d: stat(d, "active") == "1")
+                WebDriverWait(browser, 20).until(lambda d: stat(d, "active") == "1")
                 assert stat(browser, "calls") == "1"
                 assert "•••• 4321" in active_calls_text(browser)
                 # with what it is doing now, pushed as it changes (the agent talks first)
