@@ -141,9 +141,11 @@ async def phone_band(text: str, voice: str, seed: int = 0) -> bytes:
 
 
 async def transcribe_turns(
-    provider: STTProvider, turns: Sequence[bytes], vocabulary: Sequence[str] = ()
+    provider: STTProvider, turns: Sequence[bytes], vocabulary: Sequence[str] = (),
+    expected: Sequence[str] = (),
 ) -> tuple[list[str], float]:
-    """Stream each µ-law turn (with 300 ms of silence around it) through one STT stream.
+    """Stream each µ-law turn (with 300 ms of silence around it) through one STT stream, with
+    `expected` answers (`STTStream.expect`, as after the offline brain's question) if any.
 
     Returns the final text per turn and the decoding wall time in seconds.
     """
@@ -155,6 +157,8 @@ async def transcribe_turns(
     results = stream.transcripts()
     texts = []
     try:
+        if expected:
+            stream.expect(expected)
         for audio in turns:
             for frame in frames(silence + audio + silence):
                 stream.feed(frame)

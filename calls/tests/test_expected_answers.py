@@ -141,3 +141,42 @@ async def test_a_closed_choice_is_heard_as_one_of_its_options():
         await stream.aclose()
     # then it is heard as the option ("my" when the options weighed no more than the others)
     assert transcript.text == "low"
+
+
+@pytest.mark.asyncio
+async def test_a_name_question_expects_names_the_agent_s_own_words_lack():
+    from calls.realtime.providers.llm.offline.answers import name_phrases
+
+    # given callers answering the brain's question for a name with names in no agent's words
+    turns = [await phone_band(line, "hibari") for line in ("Anthony Floyd.", "Valerie Norman.")]
+
+    # then with the names expected they are heard as said: the expectation's words join the
+    # recogniser's dictionary (without that, an expected word it lacks could never be heard)
+    plain = await heard(turns, [None, None])
+    assert await heard(turns, [name_phrases(), None]) == ["anthony floyd", "valerie norman"]
+    assert plain != ["anthony floyd", "valerie norman"], plain
+
+
+def test_only_the_question_for_a_person_s_name_expects_names():
+    from agents.demo_agents import RESTAURANT
+    from calls.realtime.providers.llm.offline.answers import is_person_name, name_phrases
+    from calls.realtime.providers.llm.offline.dialogue import _Flow, _State, expected_answers
+
+    # given the restaurant's booking with the day and the party size, its name still missing
+    conversation = conversation_for(RESTAURANT)
+    args = {"when": "2026-12-11T19:00:00", "party_size": 4}
+    asking = expected_answers(conversation, _State(flow=_Flow(tool=0, args=args)))
+    reading_back = expected_answers(
+        conversation, _State(flow=_Flow(tool=0, args={**args, "name": "Sam Lee"},
+                                        confirming=True)))
+
+    # then the question for the name expects names, alone and with a surname; the read-back
+    # does not (thousands of names would drown its yes and no), nor does the agent's own model
+    assert {"james smith", "mary", "alex"} <= set(asking) == set(name_phrases())
+    assert "james smith" not in reading_back and "yes" in reading_back
+    assert "james smith" not in stt_vocabulary(conversation.knowledge, conversation.tools)
+    # and only a person's name is one: not a company's, a login's or a file's
+    text = {"type": "string"}
+    assert [is_person_name(n, text) for n in ("name", "guest_name", "full_name")] == [True] * 3
+    assert not any(is_person_name(n, text) for n in ("company_name", "user_name", "filename"))
+    assert not is_person_name("name", {"type": "string", "enum": ["a", "b"]})

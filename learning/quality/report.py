@@ -17,6 +17,7 @@ from calls.realtime.providers.llm.offline import OfflineBrain
 from calls.realtime.turn_model import available as turn_model_available
 from learning.evaluation import judge, play
 from learning.quality.dataset import load
+from learning.quality.names import evaluate_names, takes_a_name
 from learning.quality.overlap import summarise as summarise_overlap
 from learning.quality.pauses import PAUSES_MS, POLICIES, rule_on_true_words
 from learning.quality.pauses import summarise as summarise_pauses
@@ -99,6 +100,8 @@ def run_quality(*, speech_per_agent: int | None = 24, voices: tuple[str, ...] = 
             spoken = sample(load(demo.key), speech_per_agent)
             conditions = asyncio.run(evaluate_speech(demo, spoken, voices, noise_levels))
             entry["speech"] = [c.as_dict() for c in conditions]
+            if takes_a_name(demo):
+                entry["names"] = asyncio.run(evaluate_names(demo, voices))
             if turn_model_available():
                 entry["turns"] = [r.as_dict() for r in evaluate_turns(spoken, voices)]
         if calls and demo.key in calls:
@@ -165,7 +168,22 @@ def table(run: QualityRun) -> list[str]:
                 lines.append(f"  {key:<11}{done:>3}/{c['scenarios']:<3}"
                              f"{_ms(c['greeting_ms_p50']):>14}{_ms(c['answer_ms_p50']):>12}"
                              f"{_ms(c['answer_ms_p95']):>12}")
-    return lines + _overlap_table(run, pct) + _pauses_table(run, pct)
+    return lines + _names_table(run, pct) + _overlap_table(run, pct) + _pauses_table(run, pct)
+
+
+def _names_table(run: QualityRun, pct) -> list[str]:
+    if not any("names" in agent for agent in run.agents.values()):
+        return []
+    lines = ["", "Names after the question for one (sets/names.txt; whole name / given name)",
+             f"  {'agent':<11}{'voice':<8}{'names':>6}{'names expected':>18}"
+             f"{'not expected':>18}"]
+    for key, agent in run.agents.items():
+        for row in agent.get("names", []):
+            cells = [f"{pct(row[label]['whole']).strip()} / {pct(row[label]['given']).strip()}"
+                     for label in ("expected", "unexpected")]
+            lines.append(f"  {key:<11}{row['voice']:<8}{row['names']:>6}{cells[0]:>18}"
+                         f"{cells[1]:>18}")
+    return lines
 
 
 def _overlap_table(run: QualityRun, pct) -> list[str]:

@@ -184,3 +184,22 @@ def test_words_keep_a_paused_sentence_whole_and_answer_a_finished_one_sooner(set
     summary = summarise(trials)
     assert summary["words"]["false_cut_offs"] == 0.0
     assert summary["silence"]["false_cut_offs"] == 1.0
+
+
+@pytest.mark.integration
+def test_names_are_heard_against_the_question_for_one():
+    from agents.demo_agents import RESTAURANT
+    from learning.quality.names import evaluate_names, load_names, takes_a_name
+
+    # given the names set and the agents whose tools take a person's name
+    assert len(load_names()) >= 20 and "Sam Lee" in load_names()
+    assert takes_a_name(RESTAURANT) and not takes_a_name(DENTAL)
+
+    # when three of them are spoken (hibari) to the restaurant's recogniser
+    [row] = asyncio.run(evaluate_names(RESTAURANT, ("hibari",),
+                                       ["Tom Baker", "Noah Miller", "Lydia Brown"]))
+
+    # then with the names expected they are heard as said, and without, not
+    assert row["expected"]["heard"] == ["tom baker", "noah miller", "lydia brown"]
+    assert row["expected"]["whole"] == 1.0 and row["expected"]["given"] == 1.0
+    assert row["unexpected"]["whole"] < 1.0, row["unexpected"]["heard"]

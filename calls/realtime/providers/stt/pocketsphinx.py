@@ -55,7 +55,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -220,6 +220,7 @@ class _Recognizer:
         domain: Decoder | None,
         *,
         vocabulary: Sequence[str] = (),
+        known_words: frozenset[str] = frozenset(),
         domain_bias: float,
         vad_aggressiveness: int,
         preroll_ms: int,
@@ -252,6 +253,9 @@ class _Recognizer:
         # Expected answers (`expect`): a search of the domain decoder per set of phrases, the
         # vocabulary's model with those phrases weighted up; activated between utterances.
         self._vocabulary = list(vocabulary)
+        # Words in the domain decoder's dictionary: an expectation's own words (the names
+        # after "What name ...?") are added to it, or its model could never yield them.
+        self._known_words = set(known_words)
         self._expected: tuple[str, ...] = ()
         self._searches: dict[tuple[str, ...], str] = {}
         self._wanted_search: str | None = None  # None: the vocabulary's own model
@@ -298,10 +302,20 @@ class _Recognizer:
             share = CLOSED_CHOICE_SHARE if len(phrases) <= CLOSED_CHOICE_MAX else 1
             weight = max(1, share * len(self._vocabulary) // len(phrases))
             model = _MODELS.domain_model([*self._vocabulary, *(list(phrases) * weight)])
+            self._add_words(model.words - self._known_words)
             name = f"expect-{model.arpa_path.rsplit('/', 1)[-1].removesuffix('.arpa')}"
             self.domain.add_lm_file(name, model.arpa_path)
             self._searches[phrases] = name
         return name
+
+    def _add_words(self, words: Iterable[str]) -> None:
+        lexicon = _MODELS.lexicon()
+        added = [(word, phones) for word in sorted(words)
+                 for phones in lexicon.pronunciations(word)[:1]]
+        for index, (word, phones) in enumerate(added):
+            # One rebuild of the decoder's search for the whole batch, after its last word.
+            self.domain.add_word(word, phones, update=index == len(added) - 1)
+        self._known_words.update(word for word, _ in added)
 
     def _activate_search(self) -> None:
         if self.domain is not None and self._wanted_search != self._active_search:
@@ -626,12 +640,13 @@ class PocketsphinxSTT(STTProvider):
             await loop.run_in_executor(_EXECUTOR, _MODELS.domain_decoder, list(vocabulary))
 
     def _recognizer(self, vocabulary: list[str]) -> _Recognizer:
-        domain = _MODELS.domain_decoder(vocabulary)[0] if vocabulary else None
+        domain, model = _MODELS.domain_decoder(vocabulary) if vocabulary else (None, None)
         general = _MODELS.acquire_general() if self.use_general_model or domain is None else None
         return _Recognizer(
             general,
             domain,
             vocabulary=vocabulary,
+            known_words=model.words if model is not None else frozenset(),
             domain_bias=self.domain_bias,
             vad_aggressiveness=self.vad_aggressiveness,
             preroll_ms=self.preroll_ms,

@@ -5,6 +5,8 @@ ones its question expects to the recogniser for the caller's next turn (`Done.ex
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
 
 from aybiza.core.hours import DAY_NAMES, MONTH_NAMES
@@ -82,3 +84,56 @@ def answer_phrases(name: str, schema: dict[str, Any]) -> list[str]:
             word in name.lower() for word in ("party", "guests", "people", "size")):
         return _count_phrases(int(schema.get("maximum", 12)))
     return []
+
+
+# Arguments named "..._name" that are not a person's ("company_name", "user_name": a login).
+_NOT_A_PERSON = frozenset({
+    "company", "business", "product", "file", "user", "host", "server", "device", "account",
+    "pet", "street", "city", "domain", "app", "project", "team", "item", "service", "display",
+    "brand", "model", "network", "event", "venue", "shop", "store", "organisation",
+    "organization"})
+_NAMES_FILE = Path(__file__).with_name("person_names.txt")
+# Each given name is paired with this many surnames in the expected model, so a surname is
+# likely after any given name (a trigram model learns pairs, and backs off to single names).
+_SURNAMES_PER_GIVEN_NAME = 3
+
+
+def is_person_name(name: str, schema: dict[str, Any]) -> bool:
+    """The argument is a person's name ("name", "guest_name", "full_name"): free text with no
+    options or format, whose name ends in "name" and is not a company's, a login's, a file's."""
+    if not isinstance(schema, dict) or "enum" in schema or schema.get("format"):
+        return False
+    if schema.get("type", "string") != "string":
+        return False
+    words = name.lower().replace("-", "_").split("_")
+    return words[-1] == "name" and not set(words[:-1]) & _NOT_A_PERSON
+
+
+@functools.cache
+def name_phrases() -> tuple[str, ...]:
+    """What callers say when asked for a name: common given names, alone and with a surname
+    (`person_names.txt`). Expected only after the brain's question for a name: in the agent's
+    own model some 1,800 names would outweigh its sentences."""
+    given: list[str] = []
+    surnames: list[str] = []
+    section = given
+    for line in _NAMES_FILE.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            section = given if line == "[given]" else surnames
+            continue
+        section.append(line)
+    count = len(given) * _SURNAMES_PER_GIVEN_NAME  # every surname about as often
+    pairs = [f"{given[k // _SURNAMES_PER_GIVEN_NAME]} {surnames[k % len(surnames)]}"
+             for k in range(count)]
+    return (*pairs, *given)
+
+
+def question_phrases(name: str, schema: dict[str, Any]) -> list[str]:
+    """What the caller's answer to the brain's question for `name` is expected to be: a name
+    for a person's name, else `answer_phrases`."""
+    if is_person_name(name, schema):
+        return list(name_phrases())
+    return answer_phrases(name, schema)

@@ -19,6 +19,7 @@ from calls.realtime.providers.llm.offline.answers import (
     YES_NO_PHRASES,
     answer_phrases,
     correction_phrases,
+    question_phrases,
 )
 from calls.realtime.providers.llm.offline.intents import (
     BARE_NO,
@@ -530,4 +531,4 @@ def expected_answers(conversation: Conversation, state: _State) -> tuple[str, ..
                        for phrase in answer_phrases(name, schema_of(tool, name))]
         return tuple(dict.fromkeys([*YES_NO_PHRASES, *correction_phrases(corrections)]))
     slot = missing_arguments(tool, flow.args)[0]
-    return tuple(answer_phrases(slot, schema_of(tool, slot)))
+    return tuple(question_phrases(slot, schema_of(tool, slot)))
