@@ -172,11 +172,13 @@ def test_only_the_question_for_a_person_s_name_expects_names():
 
     # then the question for the name expects names, alone and with a surname; the read-back
     # does not (thousands of names would drown its yes and no), nor does the agent's own model
-    assert {"james smith", "mary", "alex"} <= set(asking) == set(name_phrases())
-    assert "james smith" not in reading_back and "yes" in reading_back
-    assert "james smith" not in stt_vocabulary(conversation.knowledge, conversation.tools)
+    a_pair = next(phrase for phrase in asking if phrase.startswith("mary "))
+    assert {"mary", "alex", "sam"} <= set(asking) == set(name_phrases())
+    assert a_pair not in reading_back and "yes" in reading_back
+    assert a_pair not in stt_vocabulary(conversation.knowledge, conversation.tools)
     # and only a person's name is one: not a company's, a login's or a file's
     text = {"type": "string"}
     assert [is_person_name(n, text) for n in ("name", "guest_name", "full_name")] == [True] * 3
     assert not any(is_person_name(n, text) for n in ("company_name", "user_name", "filename"))
     assert not is_person_name("name", {"type": "string", "enum": ["a", "b"]})
+

@@ -17,6 +17,7 @@ from calls.realtime.providers.llm.offline import OfflineBrain
 from calls.realtime.turn_model import available as turn_model_available
 from learning.evaluation import judge, play
 from learning.quality.dataset import load
+from learning.quality.fills import evaluate_fills
 from learning.quality.names import evaluate_names, takes_a_name
 from learning.quality.overlap import summarise as summarise_overlap
 from learning.quality.pauses import PAUSES_MS, POLICIES, rule_on_true_words
@@ -100,6 +101,7 @@ def run_quality(*, speech_per_agent: int | None = 24, voices: tuple[str, ...] = 
             spoken = sample(load(demo.key), speech_per_agent)
             conditions = asyncio.run(evaluate_speech(demo, spoken, voices, noise_levels))
             entry["speech"] = [c.as_dict() for c in conditions]
+            entry["fills"] = asyncio.run(evaluate_fills(demo, voices))
             if takes_a_name(demo):
                 entry["names"] = asyncio.run(evaluate_names(demo, voices))
             if turn_model_available():
@@ -168,7 +170,22 @@ def table(run: QualityRun) -> list[str]:
                 lines.append(f"  {key:<11}{done:>3}/{c['scenarios']:<3}"
                              f"{_ms(c['greeting_ms_p50']):>14}{_ms(c['answer_ms_p50']):>12}"
                              f"{_ms(c['answer_ms_p95']):>12}")
-    return lines + _names_table(run, pct) + _overlap_table(run, pct) + _pauses_table(run, pct)
+    return (lines + _fills_table(run, pct) + _names_table(run, pct) + _overlap_table(run, pct)
+            + _pauses_table(run, pct))
+
+
+def _fills_table(run: QualityRun, pct) -> list[str]:
+    if not any("fills" in agent for agent in run.agents.values()):
+        return []
+    lines = ["", "Answers to the brain's questions (fill utterances; slots right)",
+             f"  {'agent':<11}{'voice':<8}{'answers':>8}{'answer expected':>17}"
+             f"{'not expected':>14}"]
+    for key, agent in run.agents.items():
+        for row in agent.get("fills", []):
+            lines.append(f"  {key:<11}{row['voice']:<8}{row['answers']:>8}"
+                         f"{pct(row['expected']['slot_accuracy']):>17}"
+                         f"{pct(row['unexpected']['slot_accuracy']):>14}")
+    return lines
 
 
 def _names_table(run: QualityRun, pct) -> list[str]:

@@ -203,3 +203,17 @@ def test_names_are_heard_against_the_question_for_one():
     assert row["expected"]["heard"] == ["tom baker", "noah miller", "lydia brown"]
     assert row["expected"]["whole"] == 1.0 and row["expected"]["given"] == 1.0
     assert row["unexpected"]["whole"] < 1.0, row["unexpected"]["heard"]
+
+
+@pytest.mark.integration
+def test_answers_to_the_brain_s_questions_are_heard_against_what_it_expects():
+    from agents.demo_agents import HELP_DESK
+    from learning.quality.fills import evaluate_fills
+
+    # the help desk's answers (urgencies, descriptions) spoken by hibari
+    [row] = asyncio.run(evaluate_fills(HELP_DESK, ("hibari",)))
+
+    assert row["answers"] >= 25
+    assert row["expected"]["slot_accuracy"] >= 0.7, row["expected"]["misses"]
+    assert len(row["expected"]["misses"]) == round(
+        row["answers"] * (1 - row["expected"]["slot_accuracy"]))
