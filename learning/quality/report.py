@@ -174,33 +174,33 @@ def table(run: QualityRun) -> list[str]:
             + _pauses_table(run, pct))
 
 
-def _fills_table(run: QualityRun, pct) -> list[str]:
-    if not any("fills" in agent for agent in run.agents.values()):
+def _per_voice(run: QualityRun, part: str, heading: list[str], cells) -> list[str]:
+    """A table of one row per agent and voice of `part` (`cells(row)`: the row's figures)."""
+    if not any(part in agent for agent in run.agents.values()):
         return []
-    lines = ["", "Answers to the brain's questions (fill utterances; slots right)",
-             f"  {'agent':<11}{'voice':<8}{'answers':>8}{'answer expected':>17}"
-             f"{'not expected':>14}"]
-    for key, agent in run.agents.items():
-        for row in agent.get("fills", []):
-            lines.append(f"  {key:<11}{row['voice']:<8}{row['answers']:>8}"
-                         f"{pct(row['expected']['slot_accuracy']):>17}"
-                         f"{pct(row['unexpected']['slot_accuracy']):>14}")
-    return lines
+    return ["", *heading] + [f"  {key:<11}{row['voice']:<8}{cells(row)}"
+                             for key, agent in run.agents.items()
+                             for row in agent.get(part, [])]
+
+
+def _fills_table(run: QualityRun, pct) -> list[str]:
+    return _per_voice(
+        run, "fills",
+        ["Answers to the brain's questions (fill utterances; slots right)",
+         f"  {'agent':<11}{'voice':<8}{'answers':>8}{'answer expected':>17}{'not expected':>14}"],
+        lambda row: (f"{row['answers']:>8}{pct(row['expected']['slot_accuracy']):>17}"
+                     f"{pct(row['unexpected']['slot_accuracy']):>14}"))
 
 
 def _names_table(run: QualityRun, pct) -> list[str]:
-    if not any("names" in agent for agent in run.agents.values()):
-        return []
-    lines = ["", "Names after the question for one (sets/names.txt; whole name / given name)",
-             f"  {'agent':<11}{'voice':<8}{'names':>6}{'names expected':>18}"
-             f"{'not expected':>18}"]
-    for key, agent in run.agents.items():
-        for row in agent.get("names", []):
-            cells = [f"{pct(row[label]['whole']).strip()} / {pct(row[label]['given']).strip()}"
-                     for label in ("expected", "unexpected")]
-            lines.append(f"  {key:<11}{row['voice']:<8}{row['names']:>6}{cells[0]:>18}"
-                         f"{cells[1]:>18}")
-    return lines
+    def both(result: dict[str, Any]) -> str:
+        return f"{pct(result['whole']).strip()} / {pct(result['given']).strip()}"
+
+    return _per_voice(
+        run, "names",
+        ["Names after the question for one (sets/names.txt; whole name / given name)",
+         f"  {'agent':<11}{'voice':<8}{'names':>6}{'names expected':>18}{'not expected':>18}"],
+        lambda row: f"{row['names']:>6}{both(row['expected']):>18}{both(row['unexpected']):>18}")
 
 
 def _overlap_table(run: QualityRun, pct) -> list[str]:
