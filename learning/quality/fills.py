@@ -9,19 +9,22 @@ from __future__ import annotations
 from typing import Any
 
 from agents.demo_agents import DemoAgent
-from calls.realtime.loader import stt_vocabulary
 from calls.realtime.providers.llm.offline.answers import question_phrases
 from calls.realtime.providers.llm.offline.when import clock_of
 from calls.realtime.wer import phone_band, transcribe_turns
 from learning.quality.dataset import Utterance, load
-from learning.quality.text import conversation_for, fill_value, filled_as
+from learning.quality.text import (
+    argument_schema,
+    conversation_for,
+    fill_value,
+    filled_as,
+    recogniser_vocabulary,
+)
 
 
 def _question_phrases(demo: DemoAgent, utterance: Utterance) -> tuple[str, ...]:
     name = next(iter(utterance.slots))
-    schema = next(tool["parameters"]["properties"][name] for tool in demo.tools
-                  if name in tool["parameters"].get("properties", {}))
-    return tuple(question_phrases(name, schema))
+    return tuple(question_phrases(name, argument_schema(demo, name) or {}))
 
 
 async def evaluate_fills(demo: DemoAgent, voices: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -31,8 +34,7 @@ async def evaluate_fills(demo: DemoAgent, voices: tuple[str, ...]) -> list[dict[
 
     base = conversation_for(demo)
     clock = clock_of(base)
-    vocabulary = stt_vocabulary(base.knowledge, base.tools,
-                                demo.fields.get("recognition_keywords", ()))
+    vocabulary = recogniser_vocabulary(demo)
     fills = [u for u in load(demo.key) if u.intent == "fill" and u.slots]
     by_question: dict[tuple[str, ...], list[Utterance]] = {}
     for utterance in fills:

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from agents.demo_agents import DemoAgent
-from calls.realtime.loader import stt_vocabulary
 from calls.realtime.providers.llm.offline.answers import is_person_name, name_phrases
 from calls.realtime.wer import phone_band, transcribe_turns
-from learning.quality.text import conversation_for
+from learning.quality.text import conversation_for, recogniser_vocabulary
 
 NAMES_FILE = Path(__file__).with_name("sets") / "names.txt"
 
@@ -40,9 +39,7 @@ async def evaluate_names(demo: DemoAgent, voices: tuple[str, ...],
     from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
 
     names = load_names() if names is None else names
-    base = conversation_for(demo)
-    vocabulary = stt_vocabulary(base.knowledge, base.tools,
-                                demo.fields.get("recognition_keywords", ()))
+    vocabulary = recogniser_vocabulary(demo)
     recogniser = PocketsphinxSTT()
     results = []
     for voice in voices:

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from agents.demo_agents import DemoAgent
-from calls.realtime.loader import stt_vocabulary
 from calls.realtime.providers.llm.offline.when import clock_of
 from calls.realtime.wer import Score, phone_band, transcribe_turns
 from learning.quality.dataset import Utterance
@@ -22,6 +21,7 @@ from learning.quality.text import (
     fill_value,
     filled_as,
     first_reply,
+    recogniser_vocabulary,
     same_value,
 )
 
@@ -90,8 +90,7 @@ async def evaluate_speech(demo: DemoAgent, utterances: list[Utterance],
     from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
 
     base = conversation_for(demo)
-    vocabulary = stt_vocabulary(base.knowledge, base.tools,
-                                demo.fields.get("recognition_keywords", ()))
+    vocabulary = recogniser_vocabulary(demo)
     clock = clock_of(base)
     recogniser = PocketsphinxSTT()
     conditions = []

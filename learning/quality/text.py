@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.demo_agents import DemoAgent
+from calls.realtime.loader import stt_vocabulary
 from calls.realtime.providers.llm.base import Conversation, Message, ToolSpec
 from calls.realtime.providers.llm.offline.dialogue import plan
 from calls.realtime.providers.llm.offline.slots import Invalid, coerce
@@ -64,11 +65,23 @@ def same_value(expected: str, actual: Any) -> bool:
         len(expected) > 12 and expected.lower() in actual_text.lower())
 
 
+def argument_schema(demo: DemoAgent, name: str) -> dict[str, Any] | None:
+    """The JSON Schema of the argument `name` of the first of the agent's tools that takes it."""
+    return next((tool["parameters"]["properties"][name] for tool in demo.tools
+                 if name in tool["parameters"].get("properties", {})), None)
+
+
+def recogniser_vocabulary(demo: DemoAgent) -> list[str]:
+    """The phrases of the agent's own language model, as a call of it builds them."""
+    base = conversation_for(demo)
+    return stt_vocabulary(base.knowledge, base.tools,
+                          demo.fields.get("recognition_keywords", ()))
+
+
 def fill_value(demo: DemoAgent, name: str, said: str, clock: Clock) -> Any:
     """What the brain makes of `said` as the answer to its question for the argument `name`:
     the value, an `Invalid`, or None when none of the agent's tools takes that argument."""
-    schema = next((tool["parameters"]["properties"][name] for tool in demo.tools
-                   if name in tool["parameters"].get("properties", {})), None)
+    schema = argument_schema(demo, name)
     return coerce(schema, said, None, clock) if schema else None
 
 
