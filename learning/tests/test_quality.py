@@ -197,10 +197,10 @@ def test_names_are_heard_against_the_question_for_one():
 
     # when three of them are spoken (hibari) to the restaurant's recogniser
     [row] = asyncio.run(evaluate_names(RESTAURANT, ("hibari",),
-                                       ["Tom Baker", "Noah Miller", "Lydia Brown"]))
+                                       ["Grace Walker", "Lydia Brown", "Olivia Parker"]))
 
     # then with the names expected they are heard as said, and without, not
-    assert row["expected"]["heard"] == ["tom baker", "noah miller", "lydia brown"]
+    assert row["expected"]["heard"] == ["grace walker", "lydia brown", "olivia parker"]
     assert row["expected"]["whole"] == 1.0 and row["expected"]["given"] == 1.0
     assert row["unexpected"]["whole"] < 1.0, row["unexpected"]["heard"]
 
