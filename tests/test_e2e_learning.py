@@ -41,14 +41,15 @@ pytestmark = [
                        reason="needs Redis (REDIS_URL): run through `make test`"),
 ]
 TOKEN = "e2e-twilio-token"
-# What the offline recogniser hears right, with words the agent's knowledge does not cover.
-QUESTION = "What about teeth whitening?"
+# What the offline recogniser hears right, with words the agent's knowledge does not cover
+# (since its phone-line adaptation it hears "What about teeth whitening?" as "where that …").
+QUESTION = "Can I get teeth whitening?"
 ANSWER = "Yes, teeth whitening is three hundred dollars a session."
 ASKERS = 20
 AT_ONCE = 5
 # Each caller cuts the agent short (as callers do): the calls last seconds, not half a minute.
 ASKER_SCRIPT = [f"barge 600: {QUESTION}", "barge 600: Thank you, goodbye."]
-LATER_SCRIPT = [f"barge 600: {QUESTION}", "Can you check my coverage?",
+LATER_SCRIPT = [f"barge 600: {QUESTION}", "I want to check my coverage.",
                 "barge 600: Thank you, goodbye."]
 WAIT_S = 90.0
 _numbers = (f"+1555030{n:04d}" for n in itertools.count())
@@ -132,7 +133,7 @@ def test_unanswered_calls_become_a_canary_that_is_rolled_back_when_its_tool_fail
         heard = {call.pk: " ".join(call.turns.filter(role=Role.CALLER).values_list(
             "text", flat=True)) for call in askers}
         evidence = suggestion.evidence["calls"]
-        assert suggestion.proposal["question"].lower().startswith("what about teeth whitening")
+        assert suggestion.proposal["question"].lower().startswith("can i get teeth whitening")
         assert len(evidence) >= ASKERS - 3 and suggestion.evidence["count"] == len(evidence), \
             heard
         # grouped by topic words: a misheard "teeth whiting" still asks the same
