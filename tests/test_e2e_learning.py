@@ -88,6 +88,13 @@ def place_calls(base_url: str, number: str, lines: list[str], sids: list[str]) -
     return list(Call.objects.filter(call_sid__in=placed).order_by("id"))
 
 
+def _unheard(calls: list[Call], evidence: list[int]) -> dict[int, object]:
+    """What the calls left out of the evidence recorded: to tell a mishearing from a deaf call."""
+    return {call.pk: (call.outcome, list(call.turns.values_list("role", "text", "start_ms")),
+                      list(call.events.values_list("type", "offset_ms", "payload")))
+            for call in calls if call.pk not in evidence}
+
+
 def sids_in(share: Callable[[int], bool], n: int) -> list[str]:
     """`n` fresh call sids whose rollout bucket satisfies `share`."""
     found: list[str] = []
@@ -135,7 +142,7 @@ def test_unanswered_calls_become_a_canary_that_is_rolled_back_when_its_tool_fail
         evidence = suggestion.evidence["calls"]
         assert suggestion.proposal["question"].lower().startswith("can i get teeth whitening")
         assert len(evidence) >= ASKERS - 3 and suggestion.evidence["count"] == len(evidence), \
-            heard
+            (heard, _unheard(askers, evidence))
         # grouped by topic words: a misheard "teeth whiting" still asks the same
         assert all("teeth" in heard[pk] or "whiten" in heard[pk] for pk in evidence), heard
 

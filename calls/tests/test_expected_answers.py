@@ -4,6 +4,10 @@ decoders on hibari's phone-band speech, the dental demo agent's vocabulary)."""
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from agents.demo_agents import DENTAL
@@ -97,6 +101,37 @@ def test_an_expectation_that_cannot_be_built_leaves_recognition_as_it_was(monkey
         assert recognizer.domain.current_search() == "_default"
     finally:
         recognizer.release()
+
+
+def test_calls_opening_together_share_one_domain_model_written_once(monkeypatch):
+    from calls.realtime.providers.stt import pocketsphinx
+
+    models = pocketsphinx._Models()
+    real_write = pocketsphinx.write_domain_model
+    builds = []
+
+    def slow_write(*args, **kwargs):  # a build long enough for the others to arrive meanwhile
+        builds.append(args)
+        time.sleep(0.2)
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(pocketsphinx, "write_domain_model", slow_write)
+    together = threading.Barrier(4)
+
+    def open_a_call(_: int) -> pocketsphinx.DomainModel:
+        together.wait()
+        return models.domain_model(["book an appointment", "can i get teeth whitening"])
+
+    # when four calls of one agent open at the same moment
+    with ThreadPoolExecutor(4) as pool:
+        opened = list(pool.map(open_a_call, range(4)))
+
+    # then the model's files are written once (never rewritten under another call's decoder)
+    # and every call gets that one model, whole
+    assert len(builds) == 1
+    assert all(model is opened[0] for model in opened)
+    with open(opened[0].dict_path, encoding="utf-8") as words:
+        assert "whitening" in words.read()
 
 
 @pytest.mark.asyncio

@@ -149,6 +149,10 @@ class _Models:
         self._idle: list[Decoder] = []
         self._background: dict[str, float] | None = None
         self._domain_models: dict[str, DomainModel] = {}
+        # One build at a time: calls that open together (five callers of one agent, one
+        # question asked on each) would otherwise rewrite the same files while another's
+        # decoder reads them, and that decoder hears nothing for the whole call.
+        self._build_lock = threading.Lock()
         self._directory: str | None = None
 
     @staticmethod
@@ -206,16 +210,20 @@ class _Models:
         key = hashlib.sha1("\n".join(vocabulary).encode()).hexdigest()[:16]
         with self._lock:
             model = self._domain_models.get(key)
-        if model is None:
-            background = self._background_unigrams()
-            with self._lock:
+        if model is not None:
+            return model
+        background = self._background_unigrams()
+        with self._build_lock:
+            with self._lock:  # built while this thread waited for the build lock?
+                model = self._domain_models.get(key)
+            if model is None:
                 if self._directory is None:
                     self._directory = tempfile.mkdtemp(prefix="aybiza-sphinx-")
                     atexit.register(shutil.rmtree, self._directory, ignore_errors=True)
-                directory = self._directory
-            model = write_domain_model(vocabulary, self.lexicon(), background, directory, key)
-            with self._lock:
-                self._domain_models[key] = model
+                model = write_domain_model(vocabulary, self.lexicon(), background,
+                                           self._directory, key)
+                with self._lock:
+                    self._domain_models[key] = model
         return model
 
 
