@@ -134,6 +134,15 @@ def test_calls_opening_together_share_one_domain_model_written_once(monkeypatch)
         assert "whitening" in words.read()
 
 
+def test_a_date_s_answers_name_every_month():
+    from aybiza.core.hours import MONTH_NAMES
+    from calls.realtime.providers.llm.offline.answers import answer_phrases
+
+    words = " ".join(answer_phrases("when", {"type": "string", "format": "date-time"})).split()
+    # a read-back's "December 7" is corrected with a month: every one can be heard
+    assert [month for month in MONTH_NAMES if month.lower() not in words] == []
+
+
 @pytest.mark.asyncio
 async def test_a_date_question_expects_the_clock_s_words():
     from calls.realtime.providers.llm.offline.answers import answer_phrases

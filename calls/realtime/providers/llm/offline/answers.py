@@ -6,6 +6,7 @@ ones its question expects to the recogniser for the caller's next turn (`Done.ex
 from __future__ import annotations
 
 import functools
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,10 @@ def _date_phrases() -> list[str]:
     phrases += [f"on {day}" for day in days] + [f"next {day}" for day in days]
     phrases += [f"{day} at {hour}" for day, hour in zip(days, _HOURS[8:] + _HOURS[:4],
                                                          strict=False)]
+    # Every month: the brain reads a date back with its month ("Monday, December 7"), and the
+    # caller's correction names it (ten ordinals once left November and December out).
     phrases += [f"the {day}" for day in _ORDINAL_DAYS[::2]] + [
-        f"{month} {day}" for month, day in zip(_MONTHS, _ORDINAL_DAYS[1::3], strict=False)]
+        f"{month} {day}" for month, day in zip(_MONTHS, itertools.cycle(_ORDINAL_DAYS[1::3]))]
     phrases += [f"at {hour}" for hour in _HOURS] + [
         f"{hour} thirty" for hour in _HOURS[::3]] + ["half past two", "quarter past three"]
     # The clock's words ("two o'clock" was heard as "what on day", "two pm" as "two p am").
