@@ -212,7 +212,6 @@ class _Models:
             model = self._domain_models.get(key)
         if model is not None:
             return model
-        background = self._background_unigrams()
         with self._build_lock:
             with self._lock:  # built while this thread waited for the build lock?
                 model = self._domain_models.get(key)
@@ -220,7 +219,7 @@ class _Models:
                 if self._directory is None:
                     self._directory = tempfile.mkdtemp(prefix="aybiza-sphinx-")
                     atexit.register(shutil.rmtree, self._directory, ignore_errors=True)
-                model = write_domain_model(vocabulary, self.lexicon(), background,
+                model = write_domain_model(vocabulary, self.lexicon(), self._background_unigrams(),
                                            self._directory, key)
                 with self._lock:
                     self._domain_models[key] = model

@@ -232,17 +232,11 @@ def write_domain_model(
     words = {w for s in sentences for w in s} | set(usable_background)
     arpa_path = os.path.join(directory, f"{name}.arpa")
     dict_path = os.path.join(directory, f"{name}.dict")
-    _write_whole(arpa_path, arpa)
-    _write_whole(dict_path, lexicon.dictionary_text(words))
+    with open(arpa_path, "w", encoding="utf-8") as out:
+        out.write(arpa)
+    with open(dict_path, "w", encoding="utf-8") as out:
+        out.write(lexicon.dictionary_text(words))
     return DomainModel(arpa_path, dict_path, frozenset(words), tuple(sorted(dropped)))
-
-
-def _write_whole(path: str, text: str) -> None:
-    """Write `path` so that a decoder opening it never reads it half written."""
-    partial = f"{path}.{os.getpid()}.{threading.get_ident()}.partial"
-    with open(partial, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(partial, path)
 
 
 _LEXICON_LOCK = threading.Lock()
