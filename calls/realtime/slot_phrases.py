@@ -6,7 +6,7 @@ hands the recogniser for the caller's next turn (`offline/answers.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from calls.realtime.backchannel import RECOGNISER_PHRASES
 from calls.realtime.providers.llm.base import ToolSpec
@@ -32,6 +32,46 @@ INTENT_PHRASES: tuple[str, ...] = (
     "i'd rather not", "sorry can you repeat that", "what did you say",
 )
 
+
+# The words the brain's intents listen for (`offline/intents.py`: `_HUMAN`, `COMPLAINT`,
+# `PROBLEM`) in sentences callers say them in: a word the brain acts on that the recogniser's
+# model lacks can never be heard ("operator", "rude", "frozen" were in no demo agent's model).
+HUMAN_PHRASES: tuple[str, ...] = (
+    "can i speak to an operator", "i'd like to talk to a representative", "a real person please",
+    "is there an actual human", "can i talk to a live agent", "customer service please",
+    "connect me to somebody from support", "can you transfer me to the front desk",
+    "patch me through to the office", "put me through to reception",
+    "is there anybody i can chat with", "can anyone on your team help",
+    "can i speak to a technician", "i need an engineer", "let me talk to the receptionist",
+    "can i speak to the dentist", "i'd like a word with the doctor",
+)
+COMPLAINT_PHRASES: tuple[str, ...] = (
+    "i want to complain", "i'm very unhappy with the service", "i'm really disappointed",
+    "that was awful", "it was horrible", "the staff were rude", "i was overcharged",
+    "i'm not happy at all", "i'm never coming back", "the worst service ever",
+    "the food was cold", "my order was wrong", "i got sick", "we fell ill",
+    "the steak was raw", "it was undercooked", "the fish was overcooked", "the toast was burnt",
+    "i think it was food poisoning",
+)
+# Faults, for an agent whose tool takes problem reports (the brain opens a ticket for them).
+FAULT_PHRASES: tuple[str, ...] = (
+    "i'm getting an error", "the screen is frozen", "it keeps freezing", "it's really slow",
+    "i'm locked out", "i got a blue screen", "i think i have a virus", "i've been hacked",
+    "i clicked a phishing link", "there's no internet", "it keeps dropping",
+    "it keeps disconnecting", "it keeps restarting", "the system is down", "is there an outage",
+    "it stopped working", "it won't connect", "it won't print", "it won't sync",
+    "my laptop won't boot", "the page won't load", "my phone won't charge", "i can't sign in",
+    "i can't access", "i can't send or receive", "i can't hear anything", "i'm unable to log in",
+    "i have an issue with", "something went wrong",
+)
+# Symptoms, for an agent with no such tool (the brain offers a visit, `offline/responses.py`).
+SYMPTOM_PHRASES: tuple[str, ...] = (
+    "it's hurting", "i have a toothache", "my tooth aches", "it's aching", "it's sore",
+    "my jaw hurts", "my gums are bleeding", "it's swollen", "there's some swelling",
+    "i broke a tooth", "i chipped my tooth", "my tooth is cracked", "it's an emergency",
+    "my teeth are sensitive", "i think it's an abscess", "i'm in agony", "it's throbbing",
+    "the pain is killing me", "i lost a filling", "my crown fell out",
+)
 
 # How callers put a word of their own business in a sentence: neutral frames (no claim that the
 # thing is broken or wanted), so a keyword is expected alone, after "my" and after "about the".
@@ -67,10 +107,14 @@ def _intent_phrases(thing: str) -> list[str]:
             f"i need to cancel my {thing}"]
 
 
-def slot_phrases(tools: Iterable[ToolSpec]) -> list[str]:
-    """Phrases for every argument the offline brain asks callers for, and for the requests
-    around what the tools book ("when is my appointment", "cancel my table")."""
-    phrases: list[str] = [*INTENT_PHRASES, *RECOGNISER_PHRASES, *YES_NO_PHRASES]
+def slot_phrases(tools: Sequence[ToolSpec]) -> list[str]:
+    """Phrases for every argument the offline brain asks callers for, for the requests around
+    what the tools book ("when is my appointment", "cancel my table"), and for what the brain's
+    intents listen for (a person, a complaint, a fault or a symptom)."""
+    takes_problems = any(kind_of(tool) == "problem" for tool in tools)
+    phrases: list[str] = [*INTENT_PHRASES, *HUMAN_PHRASES, *COMPLAINT_PHRASES,
+                          *(FAULT_PHRASES if takes_problems else SYMPTOM_PHRASES),
+                          *RECOGNISER_PHRASES, *YES_NO_PHRASES]
     dates_added = False
     for tool in tools:
         words = tool.name.lower().replace("-", "_").split("_")

@@ -49,6 +49,7 @@ CARRIER_PHRASES: tuple[str, ...] = (
 EXTRA_PRONUNCIATIONS: Mapping[str, tuple[str, ...]] = {
     "vegan": ("V IY G AH N",),  # CMUdict has only "VEG-an"
     "sunday": ("TH AH N D EY", "TH AH N D IY"),
+    "toothache": ("T UW TH EY K",),  # "tooth" + "ache"; CMUdict lacks it, the brain acts on it
 }
 
 MAX_INITIALISM = 5

@@ -1,0 +1,82 @@
+"""The words the offline brain's intents act on — asking for a person, a complaint, a fault or a
+symptom — are words the offline recogniser can hear: each is in the agent's language model
+(the brain understood "can I speak to an operator", but "operator" was in no demo agent's
+model, so no caller could be heard saying it). Real decoders on hibari's phone-band speech."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agents.demo_agents import DEMO_AGENTS, DENTAL, HELP_DESK, RESTAURANT
+from calls.realtime.audio import FRAME_BYTES, ULAW_SILENCE, frames
+from calls.realtime.providers.llm.offline.intents import _HUMAN, COMPLAINT, PROBLEM
+from calls.realtime.providers.stt.base import STTOptions
+from calls.realtime.providers.stt.pocketsphinx import _MODELS, PocketsphinxSTT
+from calls.realtime.slot_phrases import FAULT_PHRASES, SYMPTOM_PHRASES
+from calls.realtime.wer import phone_band
+from learning.quality.text import recogniser_vocabulary
+
+SILENCE = bytes([ULAW_SILENCE]) * FRAME_BYTES * 15
+
+
+def _pattern_words(pattern: re.Pattern[str]) -> set[str]:
+    """The literal words of an intent's pattern ("operators?" is "operator"); a stem before
+    `\\w*` ("bleed", "freez") stands for the words it begins."""
+    source = re.sub(r"\\[wbs][*+]?", " ", pattern.pattern).replace("s?", "")
+    return set(re.findall(r"[a-z][a-z']+", source))
+
+
+def _heard_by(words: frozenset[str], pattern_word: str) -> bool:
+    return pattern_word in words or any(word.startswith(pattern_word) for word in words)
+
+
+def _model_words(demo) -> frozenset[str]:
+    return _MODELS.domain_model(recogniser_vocabulary(demo)).words
+
+
+def test_every_agent_can_hear_what_the_brain_takes_for_a_person_or_a_complaint():
+    for demo in DEMO_AGENTS:
+        words = _model_words(demo)
+        for intent in (_HUMAN, COMPLAINT):
+            unheard = sorted(w for w in _pattern_words(intent) if not _heard_by(words, w))
+            assert unheard == [], (demo.key, unheard)
+
+
+def test_faults_go_to_agents_that_take_problems_and_symptoms_to_the_others():
+    desk, clinic = recogniser_vocabulary(HELP_DESK), recogniser_vocabulary(DENTAL)
+    assert set(FAULT_PHRASES) <= set(desk) and not set(SYMPTOM_PHRASES) & set(desk)
+    assert set(SYMPTOM_PHRASES) <= set(clinic) and not set(FAULT_PHRASES) & set(clinic)
+    assert set(SYMPTOM_PHRASES) <= set(recogniser_vocabulary(RESTAURANT))
+    # Between them, every word of a problem the brain acts on can be heard.
+    words = _model_words(HELP_DESK) | _model_words(DENTAL)
+    unheard = sorted(w for w in _pattern_words(PROBLEM) if not _heard_by(words, w))
+    assert unheard == []
+
+
+async def _heard(text: str, demo) -> str:
+    stream = await PocketsphinxSTT().open_stream(
+        STTOptions(vocabulary=recogniser_vocabulary(demo)))
+    try:
+        for frame in frames(SILENCE + await phone_band(text, "hibari") + SILENCE):
+            stream.feed(frame)
+        stream.finalize()
+        async for transcript in stream.transcripts():
+            if transcript.speech_final:
+                return transcript.text
+    finally:
+        await stream.aclose()
+    return ""
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("demo", "said", "word"), [
+    (HELP_DESK, "Operator.", "operator"),  # was "printer"
+    (DENTAL, "Can I talk to a representative?", "representative"),  # "…record than today"
+    (RESTAURANT, "I was overcharged.", "overcharged"),  # "i went over charged"
+    (DENTAL, "My gums are swollen.", "swollen"),  # "my dentist will in"
+    (HELP_DESK, "My screen is frozen.", "frozen"),  # "my screen it's broken"
+])
+async def test_a_word_the_brain_acts_on_is_heard_in_a_call(demo, said, word):
+    assert word in (await _heard(said, demo)).split()
