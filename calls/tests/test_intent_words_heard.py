@@ -10,15 +10,11 @@ import re
 import pytest
 
 from agents.demo_agents import DEMO_AGENTS, DENTAL, HELP_DESK, RESTAURANT
-from calls.realtime.audio import FRAME_BYTES, ULAW_SILENCE, frames
 from calls.realtime.providers.llm.offline.intents import _HUMAN, COMPLAINT, PROBLEM
-from calls.realtime.providers.stt.base import STTOptions
 from calls.realtime.providers.stt.pocketsphinx import _MODELS, PocketsphinxSTT
 from calls.realtime.slot_phrases import FAULT_PHRASES, SYMPTOM_PHRASES
-from calls.realtime.wer import phone_band
+from calls.realtime.wer import phone_band, transcribe_turns
 from learning.quality.text import recogniser_vocabulary
-
-SILENCE = bytes([ULAW_SILENCE]) * FRAME_BYTES * 15
 
 
 def _pattern_words(pattern: re.Pattern[str]) -> set[str]:
@@ -55,21 +51,6 @@ def test_faults_go_to_agents_that_take_problems_and_symptoms_to_the_others():
     assert unheard == []
 
 
-async def _heard(text: str, demo) -> str:
-    stream = await PocketsphinxSTT().open_stream(
-        STTOptions(vocabulary=recogniser_vocabulary(demo)))
-    try:
-        for frame in frames(SILENCE + await phone_band(text, "hibari") + SILENCE):
-            stream.feed(frame)
-        stream.finalize()
-        async for transcript in stream.transcripts():
-            if transcript.speech_final:
-                return transcript.text
-    finally:
-        await stream.aclose()
-    return ""
-
-
 @pytest.mark.asyncio
 @pytest.mark.parametrize(("demo", "said", "word"), [
     (HELP_DESK, "Operator.", "operator"),  # was "printer"
@@ -79,4 +60,6 @@ async def _heard(text: str, demo) -> str:
     (HELP_DESK, "My screen is frozen.", "frozen"),  # "my screen it's broken"
 ])
 async def test_a_word_the_brain_acts_on_is_heard_in_a_call(demo, said, word):
-    assert word in (await _heard(said, demo)).split()
+    audio = await phone_band(said, "hibari")
+    (heard,), _ = await transcribe_turns(PocketsphinxSTT(), [audio], recogniser_vocabulary(demo))
+    assert word in heard.split()
