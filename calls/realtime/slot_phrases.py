@@ -92,9 +92,13 @@ PROBLEM_FRAMES: tuple[str, ...] = ("my {} is not working", "the {} isn't working
                                    "there's a problem with my {}")
 
 
+def _takes_problems(tools: Iterable[ToolSpec]) -> bool:
+    return any(kind_of(tool) == "problem" for tool in tools)
+
+
 def problem_phrases(tools: Iterable[ToolSpec], keywords: Iterable[str]) -> list[str]:
     """The agent's keywords in fault reports, if one of its tools takes problems."""
-    if not any(kind_of(tool) == "problem" for tool in tools):
+    if not _takes_problems(tools):
         return []
     return [frame.format(keyword.strip()) for keyword in keywords for frame in PROBLEM_FRAMES
             if keyword.strip()]
@@ -111,9 +115,8 @@ def slot_phrases(tools: Sequence[ToolSpec]) -> list[str]:
     """Phrases for every argument the offline brain asks callers for, for the requests around
     what the tools book ("when is my appointment", "cancel my table"), and for what the brain's
     intents listen for (a person, a complaint, a fault or a symptom)."""
-    takes_problems = any(kind_of(tool) == "problem" for tool in tools)
     phrases: list[str] = [*INTENT_PHRASES, *HUMAN_PHRASES, *COMPLAINT_PHRASES,
-                          *(FAULT_PHRASES if takes_problems else SYMPTOM_PHRASES),
+                          *(FAULT_PHRASES if _takes_problems(tools) else SYMPTOM_PHRASES),
                           *RECOGNISER_PHRASES, *YES_NO_PHRASES]
     dates_added = False
     for tool in tools:
