@@ -64,6 +64,12 @@ def test_word_error_rate_normalises_case_punctuation_and_numbers():
     assert word_error_rate("", "noise") == 1.0
 
 
+def test_word_error_rate_scores_two_spellings_of_one_word_as_the_same():
+    assert word_error_rate("ok, talk to you later", "okay talk to you later") == 0.0
+    assert word_error_rate("how much is a checkup", "how much is a check up") == 0.0
+    assert word_error_rate("ok", "oak") == 1.0
+
+
 def test_normalize_words_spells_numbers_as_callers_say_them():
     assert normalize_words("10am & 1,250 people") == (
         ["ten", "am", "and", "one", "thousand", "two", "hundred", "fifty", "people"]
