@@ -53,6 +53,22 @@ COMPLAINT_PHRASES: tuple[str, ...] = (
     "the steak was raw", "it was undercooked", "the fish was overcooked", "the toast was burnt",
     "i think it was food poisoning",
 )
+# Ending the call, thanking, greeting, dropping a request, asking to hear it again: each way the
+# brain's `GOODBYE`, `THANKS`, `GREETING`, `CANCEL` and `REPEAT` take them, in the few words
+# callers say them in ("bye for now", "cheers, see you" were heard as "my screen ill", "care and
+# email": the agents' models knew the words but hardly any sentence ending a call).
+CONVERSATION_PHRASES: tuple[str, ...] = (
+    "bye", "bye bye", "bye now", "okay bye", "that's all", "that's it",
+    "that's all thanks", "that's it thanks", "nothing else",
+    "no nothing else thanks", "i'm done", "i'm all done", "i'll hang up", "you can hang up now",
+    "have a good day", "have a nice one", "have a great weekend", "have a lovely evening",
+    "have a good night", "see you", "see you soon", "see you later", "talk to you later",
+    "thank you", "thanks", "thank you very much", "thanks so much", "thanks a lot", "cheers",
+    "okay thanks", "great thank you", "perfect thanks",
+    "hello", "hi there", "good morning", "good afternoon", "hey",
+    "never mind", "forget it", "cancel that", "stop", "no forget about it",
+    "pardon", "say that again", "come again", "can you repeat that please", "excuse me",
+)
 # Faults, for an agent whose tool takes problem reports (the brain opens a ticket for them).
 FAULT_PHRASES: tuple[str, ...] = (
     "i'm getting an error", "the screen is frozen", "it keeps freezing", "it's really slow",
@@ -71,6 +87,12 @@ SYMPTOM_PHRASES: tuple[str, ...] = (
     "i broke a tooth", "i chipped my tooth", "my tooth is cracked", "it's an emergency",
     "my teeth are sensitive", "i think it's an abscess", "i'm in agony", "it's throbbing",
     "the pain is killing me", "i lost a filling", "my crown fell out",
+)
+
+# A choice picked by its place in the question ("low, normal or urgent?" - "the middle one"), as
+# the brain's `_pick_enum` reads it (`offline/slots.py`), for agents whose tools have options.
+CHOICE_PHRASES: tuple[str, ...] = (
+    "the first one", "the second one", "the third one", "the last one", "the middle one",
 )
 
 # How callers put a word of their own business in a sentence: neutral frames (no claim that the
@@ -113,12 +135,14 @@ def _intent_phrases(thing: str) -> list[str]:
 
 def slot_phrases(tools: Sequence[ToolSpec]) -> list[str]:
     """Phrases for every argument the offline brain asks callers for, for the requests around
-    what the tools book ("when is my appointment", "cancel my table"), and for what the brain's
-    intents listen for (a person, a complaint, a fault or a symptom)."""
+    what the tools book ("when is my appointment", "cancel my table"), for what the brain's
+    intents listen for (a person, a complaint, a fault or a symptom, a goodbye, thanks), and
+    for a choice picked by its place ("the middle one")."""
     phrases: list[str] = [*INTENT_PHRASES, *HUMAN_PHRASES, *COMPLAINT_PHRASES,
+                          *CONVERSATION_PHRASES,
                           *(FAULT_PHRASES if _takes_problems(tools) else SYMPTOM_PHRASES),
                           *RECOGNISER_PHRASES, *YES_NO_PHRASES]
-    dates_added = False
+    dates_added = choices_added = False
     for tool in tools:
         words = tool.name.lower().replace("-", "_").split("_")
         if len(words) >= 2 and words[0] in ("book", "create", "reserve", "schedule", "open"):
@@ -131,4 +155,7 @@ def slot_phrases(tools: Sequence[ToolSpec]) -> list[str]:
                 continue
             dates_added = dates_added or is_date
             phrases += answer_phrases(name, schema)
+            if len(schema.get("enum") or ()) >= 2 and not choices_added:
+                phrases += CHOICE_PHRASES
+                choices_added = True
     return phrases
