@@ -25,7 +25,7 @@ from calls.realtime.providers.llm.base import (
 )
 from calls.realtime.providers.stt.base import STTOptions
 from calls.realtime.providers.tts.base import TTSOptions
-from calls.realtime.question_phrases import question_phrases
+from calls.realtime.question_phrases import could_phrases, question_phrases
 from calls.realtime.slot_phrases import keyword_phrases, problem_phrases, slot_phrases
 from calls.selectors import call_for_stream
 from calls.services import call_stream_started
@@ -207,12 +207,14 @@ def stt_vocabulary(knowledge: list[tuple[str, str]], tools: list[ToolSpec],
     """What callers of this agent are likely to say: the words the business listed (first:
     Deepgram takes the first 50 as keyterms), its questions, its tools' triggers, the answers
     its tools' arguments take (days and times, counts, options), the keywords in the
-    sentences callers put them in, and the other ways callers ask its questions."""
+    sentences callers put them in, the other ways callers ask its questions, and the polite
+    "could" of its "can I" requests."""
     questions = [question for question, _ in knowledge]
-    return [*keywords, *questions,
-            *(phrase for tool in tools for phrase in tool.trigger_phrases),
-            *slot_phrases(tools), *question_phrases(questions), *keyword_phrases(keywords),
-            *problem_phrases(tools, keywords)]
+    phrases = [*keywords, *questions,
+               *(phrase for tool in tools for phrase in tool.trigger_phrases),
+               *slot_phrases(tools), *question_phrases(questions), *keyword_phrases(keywords),
+               *problem_phrases(tools, keywords)]
+    return [*phrases, *could_phrases(phrases)]
 
 
 def agent_stt_vocabulary(agent) -> list[str]:

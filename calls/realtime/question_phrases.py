@@ -110,3 +110,13 @@ def question_phrases(questions: Iterable[str]) -> list[str]:
                     phrases += [p for p in rewrite(*match.groups()) if p != clause]
                     break
     return list(dict.fromkeys(phrases))
+
+
+_CAN = re.compile(r"^can (i|you|we) ", re.IGNORECASE)
+
+
+def could_phrases(phrases: Iterable[str]) -> list[str]:
+    """The polite "could" of every "can I / can you / can we" request ("could I move it to
+    another day", "could you transfer me"): callers say both, and the models held no "could"."""
+    return list(dict.fromkeys(_CAN.sub(lambda m: f"could {m.group(1).lower()} ", p)
+                              for p in phrases if _CAN.match(p)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agents.demo_agents import HELP_DESK
 from calls.realtime.loader import stt_vocabulary
-from calls.realtime.question_phrases import question_phrases
+from calls.realtime.question_phrases import could_phrases, question_phrases
 from learning.quality.text import conversation_for
 
 
@@ -50,3 +50,12 @@ def test_the_agents_vocabulary_holds_the_rewrites_of_its_questions():
     vocabulary = stt_vocabulary(base.knowledge, base.tools)
     assert "i need to reset my password" in vocabulary
     assert "is there a guest wifi" in vocabulary
+
+
+def test_a_can_i_request_is_also_asked_with_could():
+    assert could_phrases(["Can I speak to a person", "can you transfer me", "can we sit outside",
+                          "can i speak to a person", "where are you", "scan it"]) == [
+        "could i speak to a person", "could you transfer me", "could we sit outside"]
+    base = conversation_for(HELP_DESK)
+    vocabulary = stt_vocabulary(base.knowledge, base.tools)
+    assert "could i speak to a person" in vocabulary and "can i speak to a person" in vocabulary
