@@ -66,8 +66,8 @@ def test_faults_go_to_agents_that_take_problems_and_symptoms_to_the_others():
     (HELP_DESK, "Operator.", "operator"),  # was "printer"
     (DENTAL, "Can I talk to a representative?", "representative"),  # "…record than today"
     (RESTAURANT, "I was overcharged.", "overcharged"),  # "i went over charged"
-    # "My gums are swollen." was "my dentist will in"; on some machines' renditions of hibari
-    # (its neural network's arithmetic differs by CPU) it still is: this one has a margin.
+    # "My gums are swollen." was "my dentist will in", and still is on some machines' rendition
+    # of hibari (its neural network's arithmetic differs a little by CPU), where this is heard.
     (DENTAL, "My gum is swollen.", "swollen"),
     (HELP_DESK, "My screen is frozen.", "frozen"),  # "my screen it's broken"
 ])

@@ -55,10 +55,14 @@ def test_keywords_come_first_and_in_the_sentences_callers_say():
         assert frame.format("laptop") in vocabulary
     # then, after what the agent's knowledge and tools give, in callers' sentences: alone, after
     # "my", after "about the"; and, as the help desk opens tickets, in fault reports
+    # (the "could" of every "can I" request comes last)
+    plain = stt_vocabulary(base.knowledge, base.tools)
+    could = [phrase for phrase in plain if phrase.startswith("could ")]
     assert vocabulary[2:] == [
-        *stt_vocabulary(base.knowledge, base.tools),
+        *plain[:len(plain) - len(could)],
         *(frame.format(k) for k in ("laptop", "Demo Connect") for frame in KEYWORD_FRAMES),
-        *(frame.format(k) for k in ("laptop", "Demo Connect") for frame in PROBLEM_FRAMES)]
+        *(frame.format(k) for k in ("laptop", "Demo Connect") for frame in PROBLEM_FRAMES),
+        *could]
 
 
 def test_fault_reports_only_for_agents_that_take_problems():
@@ -86,12 +90,14 @@ async def _heard(text: str, vocabulary: list[str]) -> str:
 async def test_a_keyword_is_heard_that_the_agents_content_never_mentions():
     base = conversation_for(HELP_DESK)
     keywords = HELP_DESK.fields["recognition_keywords"]
-    assert "keyboard" in keywords
-    without = await _heard("My keyboard is broken.", stt_vocabulary(base.knowledge, base.tools))
-    with_keywords = await _heard("My keyboard is broken.",
+    # ("My keyboard is broken.", used here before, is heard with "keyboard" even without the
+    # keywords on some machines' rendition of hibari, whose arithmetic differs a little by CPU)
+    assert "headset" in keywords
+    without = await _heard("My headset is broken.", stt_vocabulary(base.knowledge, base.tools))
+    with_keywords = await _heard("My headset is broken.",
                                  stt_vocabulary(base.knowledge, base.tools, keywords))
-    assert "keyboard" not in without.split()
-    assert "keyboard" in with_keywords.split()
+    assert "headset" not in without.split()
+    assert "headset" in with_keywords.split()
 
 
 @pytest.mark.asyncio
