@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentStatus, PhoneNumber
 from agents.services import normalize_e164
+from agents.tasks import prepare_call_after_commit
 from aybiza.core.errors import ApplicationError
 from aybiza.core.models import Tenant
 from aybiza.core.tenancy import ensure_owned
@@ -113,6 +114,8 @@ def outbound_call_queue(*, tenant: Tenant, agent: Agent, target: OutboundTarget,
         if campaign_contact is None:  # a campaign row's attempts are audited with the campaign
             event_record(call=call, type="outbound.queued",
                          payload={"by": getattr(actor, "pk", None)})
+        # The callee hears the opening the moment they answer: made while the call is dialled.
+        prepare_call_after_commit(call)
     return call
 
 

@@ -26,7 +26,8 @@ def test_a_campaign_books_leaves_a_voicemail_and_retries_a_busy_line(settings):
     settings.TWILIO_AUTH_TOKEN = TOKEN
     with FakeTwilioRest(auth_token=TOKEN) as carrier, daphne_server({
             "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": carrier.account_sid,
-            "TWILIO_API_BASE_URL": carrier.base_url, "DIALER_EMBEDDED_CLOCK": "true"}) as url:
+            "TWILIO_API_BASE_URL": carrier.base_url, "DIALER_EMBEDDED_CLOCK": "true",
+            "OPENING_AUDIO_PREPARE": "true"}) as url:
         seed = demo_seed(number="+15550100000", base_url=url)  # its tools call this server
         result = asyncio.run(run_campaign(
             base_url=url, api_key=seed.api_key, agent_id=seed.agent_id, from_e164=seed.number,
@@ -56,6 +57,8 @@ def test_a_campaign_books_leaves_a_voicemail_and_retries_a_busy_line(settings):
     assert machine.answered_by == "machine_end_beep" and machine.outcome == Outcome.VOICEMAIL
     assert machine.turns.filter(role="agent", text__contains="please call us back").exists()
     assert CallEvent.objects.filter(call=machine, type="answering_machine").exists()
+    # everything said to it (opening, "Hi Sam", the message) was made while it rang
+    assert not machine.cost.get("tts"), machine.cost
     placed = next(c for c in carrier.placed.values() if c.to == VOICEMAIL)
     assert len(placed.message_audio) > 8000 * 3  # seconds of message recorded after the beep
     # the busy line: busy first, answered on the retry

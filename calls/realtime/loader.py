@@ -80,8 +80,8 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
                                 knowledge=knowledge, language=agent.language,
                                 caller_name=known.name, memory=known.facts,
                                 business_hours=agent.business_hours, timezone=agent.timezone)
-    greeting = fill(agent.outbound_greeting or agent.greeting, variables) if outbound \
-        else agent.greeting
+    greeting, voicemail_message = outbound_opening(agent, variables) if outbound \
+        else (agent.greeting, "")
     greeting_lines = welcome_back(greeting, known)
     if resumed is not None:
         conversation.messages = [message_from_dict(m) for m in resumed.messages]
@@ -100,7 +100,7 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
     # The opening's prepared audio, fetched with the rest (never on the call's event loop).
     audio_key = (agent.tts_provider, agent.voice, agent.language)
     prepared = cached_opening(provider=audio_key[0], voice=audio_key[1], language=audio_key[2],
-                              lines=[*greeting_lines, *opening])
+                              lines=[*greeting_lines, *opening, voicemail_message])
     config = SessionConfig(
         call_id=call.id, tenant_id=call.tenant_id, agent_id=agent.id,
         conversation=conversation, greeting=" ".join(greeting_lines),
@@ -123,7 +123,7 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         tool_fillers=fillers, remembers_caller=remembers, document_ids=document_ids,
         opening_audio=prepared, opening_audio_key=audio_key,
         opening_to_keep=frozenset(clauses_of(opening)) - set(prepared),
-        voicemail_message=fill(agent.voicemail_message, variables) if outbound else "",
+        voicemail_message=voicemail_message,
         answered_by=call.answered_by,
     )
     options = agent.provider_options or {}
@@ -161,6 +161,13 @@ def _recording_mode_after_transfer(call: Call, mode: str) -> str:
     from compliance.selectors import consent_granted
 
     return "on" if consent_granted(tenant=call.tenant, call=call, kind="recording") else "off"
+
+
+def outbound_opening(agent, variables: dict[str, str]) -> tuple[str, str]:
+    """An outbound call's greeting and voicemail message, filled with the call's variables (the
+    loader, and the preparation of their audio before the call is answered)."""
+    return (fill(agent.outbound_greeting or agent.greeting, variables),
+            fill(agent.voicemail_message, variables))
 
 
 def welcome_back(greeting: str, known: Remembered) -> list[str]:
@@ -229,15 +236,28 @@ def agent_stt_vocabulary(agent) -> list[str]:
 def _what_the_call_runs(call: Call):
     """The agent's fields, knowledge, tools, fillers and document ids of the version the call
     records; calls from before versions existed (no version) run the agent as it is now."""
-    from agents.versions import runnable
     from tools.selectors import tool_fillers_for_agent, tool_specs_for_agent
 
     agent = call.agent
-    if call.agent_version is not None and call.agent_version.agent_id == agent.id:
-        version = runnable(call.agent_version, agent)
+    version = _runnable_version(call)
+    if version is not None:
         return (version.agent, version.knowledge, version.tools, version.fillers,
                 version.document_ids)
     knowledge = [(k.question, k.answer) for k in agent.knowledge.order_by("id")]
     return (agent, knowledge, tool_specs_for_agent(tenant=call.tenant, agent=agent),
             tool_fillers_for_agent(tenant=call.tenant, agent=agent),
             list(agent.documents.order_by("id").values_list("id", flat=True)))
+
+
+def agent_of_call(call: Call):
+    """The agent's fields as the call runs them: its version's, or the agent's as it is now."""
+    version = _runnable_version(call)
+    return version.agent if version is not None else call.agent
+
+
+def _runnable_version(call: Call):
+    from agents.versions import runnable
+
+    if call.agent_version is not None and call.agent_version.agent_id == call.agent_id:
+        return runnable(call.agent_version, call.agent)
+    return None

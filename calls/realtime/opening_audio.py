@@ -19,6 +19,9 @@ from calls.realtime.chunker import ClauseChunker
 
 KEY_PREFIX = "opening-audio:"
 TTL_S = 30 * 24 * 3600
+# One outbound call's own lines ("Hi Ana, this is…"), made before it is answered: kept only as
+# long as a call rings and runs, so a campaign does not leave its callees' names in the cache.
+CALL_TTL_S = 30 * 60
 # A clause this long is not an opening line (and would hold a lot of audio): not cached.
 MAX_CLAUSE_CHARS = 300
 
@@ -58,14 +61,15 @@ def cached_opening(*, provider: str, voice: str, language: str,
     return {wanted[key]: audio for key, audio in found.items() if isinstance(audio, bytes)}
 
 
-def keep_clause(*, provider: str, voice: str, language: str, clause: str, audio: bytes) -> None:
+def keep_clause(*, provider: str, voice: str, language: str, clause: str, audio: bytes,
+                ttl_s: int = TTL_S) -> None:
     """Keep audio a call synthesised for an opening clause (sync: run it off the event loop)."""
     if audio and len(clause) <= MAX_CLAUSE_CHARS:
-        cache.set(audio_key(provider, voice, language, clause), bytes(audio), TTL_S)
+        cache.set(audio_key(provider, voice, language, clause), bytes(audio), ttl_s)
 
 
 async def prepare_opening(tts, *, provider: str, voice: str, language: str,
-                          lines: Iterable[str]) -> int:
+                          lines: Iterable[str], ttl_s: int = TTL_S) -> int:
     """Synthesise the clauses of `lines` not prepared yet with `tts`; how many were made."""
     from asgiref.sync import sync_to_async
 
@@ -81,7 +85,8 @@ async def prepare_opening(tts, *, provider: str, voice: str, language: str,
             continue
         audio = b"".join([chunk async for chunk in tts.synthesize(clause, options)])
         await sync_to_async(keep_clause, thread_sensitive=False)(
-            provider=provider, voice=voice, language=language, clause=clause, audio=audio)
+            provider=provider, voice=voice, language=language, clause=clause, audio=audio,
+            ttl_s=ttl_s)
         made += 1
     return made
 

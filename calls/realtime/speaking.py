@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 PLAYBACK_GRACE_S = 1.5  # how long past the expected end of audio to wait for the last mark
 # Turns whose clauses may come prepared (calls/realtime/opening_audio.py).
-OPENING_KINDS = frozenset({"greeting", "consent"})
+OPENING_KINDS = frozenset({"greeting", "consent", "voicemail"})
 
 
 @dataclass

@@ -241,3 +241,54 @@ def test_a_machine_result_reaches_the_live_call(api, client, line, twilio, setti
     message = async_to_sync(layer.receive)(channel)
     assert message == {"type": "call.answered_by", "answered_by": "machine_end_beep"}
     assert Call.objects.get().answered_by == "machine_end_beep"
+
+
+def test_a_queued_call_has_its_own_opening_made_before_it_is_answered(
+        api, line, twilio, settings, django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    from calls.realtime.loader import load_stream
+    from calls.realtime.opening_audio import cached_opening, clauses_of
+    from calls.twilio import StreamToken
+
+    settings.OPENING_AUDIO_PREPARE = True
+    cache.clear()
+    # given a call queued for Ana
+    with django_capture_on_commit_callbacks(execute=True):
+        call = Call.objects.get(pk=_place(api, line, variables={"name": "Ana"}).json()["id"])
+    # then her greeting and voicemail message are synthesised before anyone answers
+    agent = line.agent
+    key = {"provider": agent.tts_provider, "voice": agent.voice, "language": agent.language}
+    own = ["Hi Ana, this is Acme Dental.", "Hi Ana, please call us back."]
+    assert set(cached_opening(**key, lines=own)) == set(clauses_of(own))
+    # and when she answers, the call opens with that audio
+    dialer_tick(budget_s=1)
+    call.refresh_from_db()
+    stream = load_stream(token=StreamToken(call_id=call.id, tenant_id=call.tenant_id),
+                         call_sid=call.call_sid, stream_sid=f"MZ{call.id:032d}")
+    assert set(clauses_of(own)) <= set(stream.config.opening_audio)
+    assert stream.config.voicemail_message == "Hi Ana, please call us back."
+    cache.clear()
+
+
+def test_a_paid_voice_makes_the_greeting_ahead_but_not_a_message_few_calls_leave(
+        api, line, twilio, settings, django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    from agents.services import agent_update
+    from calls.realtime.opening_audio import cached_opening
+    from calls.tests.session_harness import WordTTS
+
+    settings.OPENING_AUDIO_PREPARE = True
+    cache.clear()
+    agent_update(tenant=line.tenant, agent=line.agent, tts_provider="deepgram")
+    agent_publish(tenant=line.tenant, agent=line.agent, actor=None, note="paid voice")
+    tts = WordTTS()
+    with mock.patch("calls.realtime.agent_providers.tts_for_agent", return_value=tts), \
+            django_capture_on_commit_callbacks(execute=True):
+        _place(api, line, variables={"name": "Ana"})
+    key = {"provider": "deepgram", "voice": line.agent.voice, "language": line.agent.language}
+    assert cached_opening(**key, lines=["Hi Ana, this is Acme Dental."])
+    assert not cached_opening(**key, lines=["Hi Ana, please call us back."])
+    assert tts.spoken and not any("call us back" in clause for clause in tts.spoken)
+    cache.clear()

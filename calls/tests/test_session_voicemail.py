@@ -48,6 +48,20 @@ async def test_at_the_beep_the_agent_leaves_its_message_and_hangs_up():
 
 
 @pytest.mark.asyncio
+async def test_a_message_made_while_the_call_rang_plays_without_the_voice():
+    from calls.realtime.opening_audio import clauses_of
+
+    prepared = {clause: bytes([0x20 + i]) * 1600 for i, clause in enumerate(clauses_of([MESSAGE]))}
+    session, wire, store, tts, hung_up = await _hung_up_session(
+        voicemail_message=MESSAGE, answered_by="machine_end_silence", opening_audio=prepared)
+    await feed(session, SILENCE, 0.6)
+    await asyncio.wait_for(session.wait_closed(), 3)
+    assert tts.spoken == []
+    assert b"".join(prepared.values()) in b"".join(wire.media_frames())
+    assert store.closed["outcome"] == Outcome.VOICEMAIL
+
+
+@pytest.mark.asyncio
 async def test_a_machine_known_before_the_stream_gets_only_the_message():
     session, wire, store, tts, hung_up = await _hung_up_session(
         voicemail_message=MESSAGE, answered_by="machine_end_silence")
