@@ -50,6 +50,22 @@ EXTRA_PRONUNCIATIONS: Mapping[str, tuple[str, ...]] = {
     "vegan": ("V IY G AH N",),  # CMUdict has only "VEG-an"
     "sunday": ("TH AH N D EY", "TH AH N D IY"),
     "toothache": ("T UW TH EY K",),  # "tooth" + "ache"; CMUdict lacks it, the brain acts on it
+    # The same weak first /s/ in the numbers and the day callers book with: "Friday at seven"
+    # was heard "friday at ten", "Saturday at six" "saturday at eight".
+    "six": ("TH IH K S",),
+    "seven": ("TH EH V AH N",),
+    "seventh": ("TH EH V AH N TH",),
+    "sixth": ("TH IH K S TH",),
+    "sixteen": ("TH IH K S T IY N",),
+    "seventeen": ("TH EH V AH N T IY N",),
+    "sixty": ("TH IH K S T IY",),
+    "seventy": ("TH EH V AH N T IY",),
+    "saturday": ("TH AE T ER D IY", "TH AE T IH D EY"),
+    # A contraction's final /s/ is often lost outright: "it's urgent" was heard "it urgent",
+    # "thanks, that's all" "thank middle". ("is" without its /z/ changed no reading.)
+    "what's": ("W AH T",),
+    "it's": ("IH T",),
+    "that's": ("DH AE T",),
 }
 
 MAX_INITIALISM = 5
