@@ -62,10 +62,11 @@ EXTRA_PRONUNCIATIONS: Mapping[str, tuple[str, ...]] = {
     "seventy": ("TH EH V AH N T IY",),
     "saturday": ("TH AE T ER D IY", "TH AE T IH D EY"),
     # A contraction's final /s/ is often lost outright: "it's urgent" was heard "it urgent",
-    # "thanks, that's all" "thank middle". ("is" without its /z/ changed no reading.)
+    # "what's the address" "what the address". Not "that's": it also made misheard requests
+    # end in "that's it", which the brain takes for a goodbye. ("is" without its /z/ changed
+    # no reading.)
     "what's": ("W AH T",),
     "it's": ("IH T",),
-    "that's": ("DH AE T",),
 }
 
 MAX_INITIALISM = 5
