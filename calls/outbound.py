@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentStatus, PhoneNumber
 from agents.services import normalize_e164
-from agents.tasks import prepare_call_after_commit
 from aybiza.core.errors import ApplicationError
 from aybiza.core.models import Tenant
 from aybiza.core.tenancy import ensure_owned
@@ -30,6 +29,7 @@ from calls import twilio
 from calls.call_variables import variables_clean, variables_seal
 from calls.campaigns import campaign_attempt_ended
 from calls.models import TERMINAL_STATUSES, Call, CallStatus, Direction
+from calls.opening import prepare_call_after_commit
 from calls.realtime.voicemail import MACHINE_RESULTS
 from calls.services import call_start, call_update_status, event_record
 from memory.models import Contact

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
+from calls.opening import prepare_call_opening_audio  # noqa: F401 (registered with the worker)
 from calls.services import calls_reconcile
 
 

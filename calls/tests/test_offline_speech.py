@@ -193,9 +193,14 @@ async def test_the_acoustic_model_is_adapted_to_the_phone_line():
 def test_the_lexicon_adds_the_pronunciations_cmudict_lacks(tmp_path):
     cmudict = tmp_path / "cmudict.dict"
     cmudict.write_text("vegan V EH G AH N\nsunday S AH N D EY\nsunday(2) S AH N D IY\n")
-    lexicon = Lexicon(str(cmudict), extra={"vegan": ("V IY G AH N",), "sunday": ("S AH N D IY",)})
+    lexicon = Lexicon(str(cmudict), extra={"vegan": ("V IY G AH N",), "sunday": ("S AH N D IY",)},
+                      weak_first_s=())
     assert lexicon.pronunciations("vegan") == ["V EH G AH N", "V IY G AH N"]
     assert lexicon.pronunciations("sunday") == ["S AH N D EY", "S AH N D IY"]  # no duplicate
+    weak = Lexicon(str(cmudict), extra={}, weak_first_s=["sunday", "vegan"])
+    assert weak.pronunciations("sunday") == ["S AH N D EY", "S AH N D IY", "TH AH N D EY",
+                                             "TH AH N D IY"]
+    assert weak.pronunciations("vegan") == ["V EH G AH N"]  # no /s/ to weaken
     assert "vegan(2) V IY G AH N\n" in lexicon.dictionary_text(["vegan"])
 
 

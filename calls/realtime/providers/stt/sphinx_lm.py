@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from aybiza.core.spoken import number_words
+from aybiza.core.spoken import ONES, ORDINAL_DAY_WORDS, TENS, number_words
 
 CARRIER_PHRASES: tuple[str, ...] = (
     "hello", "hi", "hi there", "good morning", "good afternoon", "yes", "yes please", "yeah",
@@ -41,26 +41,10 @@ CARRIER_PHRASES: tuple[str, ...] = (
 )
 
 # Pronunciations CMUdict lacks for words callers say to the agents, added to its own: how most
-# people say the word, or how it arrives over a phone line. The 8 kHz band keeps little of an
-# /s/ (its energy lies mostly above 4 kHz): "Sunday" reached the recogniser as a weak fricative
-# and "unday", which the acoustic model scored closer to "Monday" than to S AH N D EY. A variant
-# with the weak /th/ matches it; one with no first sound at all was tried and rejected: it
-# also matched the end of "Tuesday" and "somebody".
+# people say the word, or how it arrives over a phone line.
 EXTRA_PRONUNCIATIONS: Mapping[str, tuple[str, ...]] = {
     "vegan": ("V IY G AH N",),  # CMUdict has only "VEG-an"
-    "sunday": ("TH AH N D EY", "TH AH N D IY"),
     "toothache": ("T UW TH EY K",),  # "tooth" + "ache"; CMUdict lacks it, the brain acts on it
-    # The same weak first /s/ in the numbers and the day callers book with: "Friday at seven"
-    # was heard "friday at ten", "Saturday at six" "saturday at eight".
-    "six": ("TH IH K S",),
-    "seven": ("TH EH V AH N",),
-    "seventh": ("TH EH V AH N TH",),
-    "sixth": ("TH IH K S TH",),
-    "sixteen": ("TH IH K S T IY N",),
-    "seventeen": ("TH EH V AH N T IY N",),
-    "sixty": ("TH IH K S T IY",),
-    "seventy": ("TH EH V AH N T IY",),
-    "saturday": ("TH AE T ER D IY", "TH AE T IH D EY"),
     # A contraction's final /s/ is often lost outright: "it's urgent" was heard "it urgent",
     # "what's the address" "what the address". Not "that's": it also made misheard requests
     # end in "that's it", which the brain takes for a goodbye. ("is" without its /z/ changed
@@ -68,6 +52,16 @@ EXTRA_PRONUNCIATIONS: Mapping[str, tuple[str, ...]] = {
     "what's": ("W AH T",),
     "it's": ("IH T",),
 }
+# The 8 kHz band keeps little of an /s/ (its energy lies mostly above 4 kHz): "Sunday" reached
+# the recogniser as a weak fricative and "unday", which the acoustic model scored closer to
+# "Monday" than to S AH N D EY; "Friday at seven" was heard "friday at ten", "Saturday at six"
+# "saturday at eight". The days and the numbers callers book with that begin with an /s/ get
+# each pronunciation again with the weak /th/ in its place, which matches what arrives; one with
+# no first sound at all was tried and rejected: it also matched the end of "Tuesday" and
+# "somebody".
+WEAK_FIRST_S_WORDS = frozenset(
+    {"saturday", "sunday"}
+    | {word for word in (*ONES, *TENS, *ORDINAL_DAY_WORDS) if word.startswith(("six", "seven"))})
 
 MAX_INITIALISM = 5
 VOWELS = frozenset("aeiou")
@@ -96,7 +90,8 @@ class Lexicon:
     """CMUdict pronunciations: word -> list of phone strings (alternates included)."""
 
     def __init__(self, path: str,
-                 extra: Mapping[str, tuple[str, ...]] = EXTRA_PRONUNCIATIONS) -> None:
+                 extra: Mapping[str, tuple[str, ...]] = EXTRA_PRONUNCIATIONS,
+                 weak_first_s: Iterable[str] = WEAK_FIRST_S_WORDS) -> None:
         self.path = path
         self._entries: dict[str, str] = {}
         with open(path, encoding="utf-8") as lines:
@@ -107,6 +102,11 @@ class Lexicon:
             for phones in variants:
                 if phones not in self.pronunciations(word):
                     self._add(word, phones)
+        for word in weak_first_s:
+            for phones in self.pronunciations(word):
+                weak = "TH" + phones[1:] if phones.startswith("S ") else ""
+                if weak and weak not in self.pronunciations(word):
+                    self._add(word, weak)
 
     def _add(self, word: str, phones: str) -> None:
         previous = self._entries.get(word)
