@@ -455,6 +455,37 @@ async def test_a_question_ending_in_bye_is_answered_not_hung_up_on():
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("caller", [
+    "can I book an appointment for Tuesday, that's it",  # a request, then a closing
+    "I need to book a cleaning, that's all",
+])
+async def test_a_request_that_ends_in_a_closing_is_served_not_hung_up_on(caller):
+    # given a call in progress
+    conversation = a_call(BOOK_APPOINTMENT)
+
+    # when the caller asks for something and closes in the same breath
+    turn = await caller_says(OfflineBrain(), conversation, caller)
+
+    # then the request is taken up and the call goes on
+    assert not turn.done.end_call
+    assert turn.tool_calls or "?" in turn.text
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("caller", ["could you hang up", "please hang up now",
+                                    "alright I'll hang up now"])
+async def test_asking_to_be_hung_up_on_ends_the_call(caller):
+    # given a call in progress
+    conversation = a_call(BOOK_APPOINTMENT)
+
+    # when the caller asks the agent to hang up
+    turn = await caller_says(OfflineBrain(), conversation, caller)
+
+    # then it does
+    assert turn.done.end_call
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize(
     "caller",
     ["can I speak to a real person", "human", "operator please", "agent please",

@@ -46,11 +46,12 @@ EXTRA_PRONUNCIATIONS: Mapping[str, tuple[str, ...]] = {
     "vegan": ("V IY G AH N",),  # CMUdict has only "VEG-an"
     "toothache": ("T UW TH EY K",),  # "tooth" + "ache"; CMUdict lacks it, the brain acts on it
     # A contraction's final /s/ is often lost outright: "it's urgent" was heard "it urgent",
-    # "what's the address" "what the address". Not "that's": it also made misheard requests
-    # end in "that's it", which the brain takes for a goodbye. ("is" without its /z/ changed
-    # no reading.)
+    # "what's the address" "what the address". "That's" makes some misheard requests end in
+    # "that's it", which the brain answers as the request, not as a goodbye (`says_goodbye`).
+    # ("is" without its /z/ changed no reading.)
     "what's": ("W AH T",),
     "it's": ("IH T",),
+    "that's": ("DH AE T",),
 }
 # The 8 kHz band keeps little of an /s/ (its energy lies mostly above 4 kHz): "Sunday" reached
 # the recogniser as a weak fricative and "unday", which the acoustic model scored closer to

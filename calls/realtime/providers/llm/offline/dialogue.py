@@ -29,7 +29,6 @@ from calls.realtime.providers.llm.offline.intents import (
     COMPLAINT,
     DTMF_ENTRY,
     FORGET_ME,
-    GOODBYE,
     GREETING,
     PROBLEM,
     REPEAT,
@@ -44,6 +43,7 @@ from calls.realtime.providers.llm.offline.matching import (
     Index,
     best_match,
     index_of,
+    says_goodbye,
 )
 from calls.realtime.providers.llm.offline.memory import recall_line
 from calls.realtime.providers.llm.offline.passages import passage_answer
@@ -172,10 +172,8 @@ class _Turn:
         if FORGET_ME.search(norm):  # the session forgets them and files an erasure request
             return _Reply(call=(FORGET_CALLER, {}), intent="forget_me"), state
         confirming = state.flow is not None and state.flow.confirming
-        # "Yes, that's it" confirms a booking; it does not hang up. Nor does a question that
-        # ends in a word like "bye" ("is there parking near bye": "nearby" misheard).
-        if GOODBYE.search(norm) and not QUESTION_START.match(norm) and not (
-                confirming and yes_no(norm) is not None):
+        # "Yes, that's it" confirms a booking; it does not hang up.
+        if says_goodbye(norm) and not (confirming and yes_no(norm) is not None):
             return _Reply(GOODBYE_LINE, end_call=True, intent="goodbye"), _State()
         answered = self._answer_to_offer(state, norm)
         if answered is not None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from calls.realtime.providers.llm.base import Conversation
+from calls.realtime.providers.llm.offline.intents import GOODBYE
 from calls.realtime.providers.llm.offline.text import (
     Analysis,
     analyse,
@@ -40,6 +41,27 @@ QUESTION_LIKE = re.compile(r"^(?:(?:so|and|but|um|uh|hi|hello|sorry|excuse me|al
 _REQUEST = re.compile(
     r"\b(?:want|would like|need|can i|could i|let me|help me|i would|please|i am looking)\b"
 )
+
+# A question inside the sentence ("my daughter has an allergy, can you cater for that").
+_ASKING = re.compile(r"\b(?:can|could|would|will) (?:you|we|i)\b")
+
+
+def says_goodbye(norm: str) -> bool:
+    """A closing ("that's it", "bye") that is not part of a question or a request.
+
+    "Is there parking near bye" is "nearby" misheard, and "can I switch my booking to a
+    different day, that's it" asks for something before it closes: answering the request is
+    right, hanging up on it is the worst mistake the brain can make. Asking to be hung up on
+    ("could you hang up") is a goodbye all the same.
+    """
+    closing = GOODBYE.search(norm)
+    if closing is None or QUESTION_START.match(norm):
+        return False
+    if closing.group(0).startswith("hang up"):
+        return True
+    before = norm[:closing.start()]
+    return not (QUESTION_LIKE.match(before) or _REQUEST.search(before)
+                or _ASKING.search(before))
 
 
 @dataclass(frozen=True, eq=False)
