@@ -94,16 +94,14 @@ def through_the_line(wav: bytes) -> np.ndarray:
     """16 kHz samples as the recogniser gets them: 8 kHz µ-law, then its own resampler."""
     from calls.realtime.audio import (
         SAMPLE_RATE,
-        StreamingResampler,
+        Upsampler2x,
         pcm16_to_ulaw,
         read_wav,
         ulaw_to_pcm16,
     )
-    from calls.realtime.providers.stt.pocketsphinx import DECODER_RATE
-
     line = ulaw_to_pcm16(pcm16_to_ulaw(read_wav(wav)))
     pause = np.zeros(SAMPLE_RATE // 4, np.int16)
-    resampler = StreamingResampler(SAMPLE_RATE, DECODER_RATE)
+    resampler = Upsampler2x()  # the recogniser's own
     upsampled = resampler.process(np.concatenate([pause, line, pause]))
     return np.concatenate([upsampled, resampler.flush()]).astype("<i2")
 

@@ -8,6 +8,7 @@ one numpy fancy-index (a few microseconds), never a Python loop.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import warnings
@@ -185,3 +186,64 @@ def frames(ulaw: bytes, frame_bytes: int = FRAME_BYTES) -> list[bytes]:
     if remainder:
         ulaw = ulaw + bytes([ULAW_SILENCE]) * (frame_bytes - remainder)
     return [ulaw[i : i + frame_bytes] for i in range(0, len(ulaw), frame_bytes)]
+
+
+class Upsampler2x:
+    """8 -> 16 kHz for the recogniser: soxr's own HQ filter (its impulse response), applied as
+    a polyphase FIR in exact integer arithmetic, so the same audio gives the same samples
+    however it is split.
+
+    soxr's streaming output differed by up to 2 LSB from run to run with how the chunks fell
+    (and even with the same chunks: its SIMD paths follow the buffers' memory alignment), and
+    some sentences sit so near a tie in the recogniser that such a difference changed their
+    words ("at four, please" read "at four free" in one call, "at for three" in the next). The
+    response is soxr's, which the acoustic model's phone-line adaptation was estimated with.
+    Not thread-safe; one per stream.
+    """
+
+    SHIFT = 24  # coefficients in Q24: the filter's tails (1e-6) are kept; int64 cannot overflow
+
+    def __init__(self) -> None:
+        self._even, self._odd, self._delay = _soxr_upsampling_phases(self.SHIFT)
+        self._history = np.zeros(self._even.size - 1, dtype=np.int64)
+        self._skip = self._delay  # the filter's delay is dropped, as soxr does
+
+    def process(self, pcm: np.ndarray) -> np.ndarray:
+        """Feed int16 samples; return the upsampled ones available so far (twice as many,
+        less the filter's delay at the start of the stream)."""
+        if pcm.size == 0:
+            return np.zeros(0, dtype=np.int16)
+        signal = np.concatenate((self._history, pcm.astype(np.int64)))
+        self._history = signal[signal.size - self._history.size:]
+        out = np.empty(2 * pcm.size, dtype=np.int64)
+        out[0::2] = np.convolve(signal, self._even, mode="valid")
+        out[1::2] = np.convolve(signal, self._odd, mode="valid")
+        if self._skip:
+            skipped = min(self._skip, out.size)
+            out, self._skip = out[skipped:], self._skip - skipped
+        rounded = (out + (1 << (self.SHIFT - 1))) >> self.SHIFT
+        return np.clip(rounded, -32768, 32767).astype(np.int16)
+
+    def flush(self) -> np.ndarray:
+        """End of the stream: the last samples (twice the input in all), and a fresh start."""
+        pending = self._delay - self._skip
+        tail = self.process(np.zeros(self._history.size, dtype=np.int16))[:pending]
+        self._history[:] = 0
+        self._skip = self._delay
+        return tail
+
+
+@functools.lru_cache(maxsize=2)
+def _soxr_upsampling_phases(shift: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The even and odd phases (int64, Q`shift`) of soxr HQ's 8 -> 16 kHz filter — its response
+    to one impulse, in double precision, down to 1e-7 of the peak — and its delay in samples."""
+    impulse = np.zeros(1024)
+    impulse[512] = 1.0
+    response = soxr.resample(impulse, 8000, 16000, quality="HQ")
+    kept = np.flatnonzero(np.abs(response) > 1e-7)
+    taps = response[kept.min() : kept.max() + 1]
+    if taps.size % 2:
+        taps = np.append(taps, 0.0)
+    quantised = np.round(taps * (1 << shift)).astype(np.int64)
+    delay = 2 * 512 - int(kept.min())  # where the impulse's output centre lies in `taps`
+    return quantised[0::2].copy(), quantised[1::2].copy(), delay
