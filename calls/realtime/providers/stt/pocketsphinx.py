@@ -95,9 +95,9 @@ PHONE_BAND_CMN_INIT = (
     "49.518,25.852,-36.2877,42.9555,-28.8221,0.167873,10.222,-27.6434,14.1038,-17.82,3.0705,"
     "3.27138,-17.9167"
 )
-# The acoustic model's means adapted to the phone line (8 kHz µ-law heard through an 8 -> 16 kHz
-# resampler: soxr's when it was estimated, which `Upsampler2x` matches within 0.1 dB across the
-# band): one MLLR transform estimated from seven voices `make eval` never uses, built by
+# The acoustic model's means adapted to the phone line (8 kHz µ-law heard through soxr's 8 -> 16
+# kHz filter, whose samples `Upsampler2x` reproduces within one LSB): one MLLR transform
+# estimated from seven voices `make eval` never uses, built by
 # `python -m devtools.phone_band_adaptation`. Applied once when a decoder loads (no per-frame
 # cost); in-domain WER of both evaluation voices (held out from it) fell 10-33 % (docs/quality.md).
 PHONE_BAND_MLLR = str(Path(__file__).with_name("phone_band.mllr"))
