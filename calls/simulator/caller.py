@@ -111,13 +111,19 @@ class Transcriber:
 
 
 class ScriptedCaller:
+    """`tts_seed` fixes the voice's noise (hibari draws fresh noise for every sentence): each
+    line is then spoken the same way on every run, so a measure of the agent changes only when
+    the agent does. None: a caller who never says a line quite the same way twice."""
+
     def __init__(self, phone: TwilioPhone | None, *, to: str, from_: str, voice: str = "",
                  tts_provider: str = "hibari", transcriber: Transcriber | None = None,
-                 printer: Callable[[str], None] = print, turn_timeout_s: float = 30.0) -> None:
+                 printer: Callable[[str], None] = print, turn_timeout_s: float = 30.0,
+                 tts_seed: int | None = None) -> None:
         self.phone = phone
         self.to = to
         self.from_ = from_
-        self.tts = build_provider("tts", tts_provider)
+        self.tts = build_provider("tts", tts_provider,
+                                  **({} if tts_seed is None else {"seed": tts_seed}))
         self.tts_options = TTSOptions(voice=voice)
         self.transcriber = transcriber
         self.print = printer

@@ -62,3 +62,20 @@ async def test_the_caller_stopped_when_the_voice_ended_not_when_the_clip_did():
 async def test_a_clip_without_voice_leaves_the_last_voice_end_alone():
     peer, _ = await _say(_clip(voiced_frames=0, silent_frames=5))
     assert peer.caller_voice_end == 0.0
+
+
+@pytest.mark.asyncio
+async def test_a_seeded_caller_says_a_line_the_same_way_every_time():
+    from calls.simulator.caller import ScriptedCaller
+
+    # given two callers with the same voice seed, and one without
+    def caller(seed):
+        return ScriptedCaller(None, to="", from_="", tts_seed=seed)
+
+    line = "What's the wifi for visitors?"
+    # when each says the same line
+    first, again = await caller(0).speech(line), await caller(0).speech(line)
+    unseeded = [await caller(None).speech(line) for _ in range(2)]
+    # then the seeded ones are identical and the unseeded voice varies (hibari's noise)
+    assert first == again
+    assert unseeded[0] != unseeded[1]
