@@ -125,6 +125,8 @@ def load_stream(*, token: StreamToken, call_sid: str, stream_sid: str) -> Loaded
         opening_to_keep=frozenset(clauses_of(opening)) - set(prepared),
         voicemail_message=voicemail_message,
         answered_by=call.answered_by,
+        # Every call the dialer places asks for async machine detection (calls/outbound.py).
+        awaiting_machine_verdict=outbound and transfer is None and not call.answered_by,
     )
     options = agent.provider_options or {}
     chains = {"stt": (agent.stt_provider, options.get("stt")),

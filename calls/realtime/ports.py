@@ -102,4 +102,7 @@ class SessionConfig:
     # result if Twilio reported it before the stream started.
     voicemail_message: str = ""
     answered_by: str = ""
+    # Twilio was asked whether a person or a machine answered and has not said yet: the agent
+    # holds its replies (calls/realtime/voicemail.py) rather than answer a machine's greeting.
+    awaiting_machine_verdict: bool = False
 

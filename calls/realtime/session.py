@@ -166,6 +166,7 @@ class CallSession(TurnTaking, TurnContinuation, Speaking, ToolUse, SecureKeypad,
         self._auth_alerts: set[tuple[str, str]] = set()
         self._speaker: Speaker | None = None
         self._running_tools = False
+        self._awaiting_verdict = self.config.awaiting_machine_verdict  # voicemail.py
         self._shown_state = ""  # the live state last handed to the store (dashboards)
         self.metrics: dict[str, Any] = {
             "frames_in": 0, "frames_out": 0, "speech_frames": 0, "barge_ins": 0,
@@ -178,6 +179,8 @@ class CallSession(TurnTaking, TurnContinuation, Speaking, ToolUse, SecureKeypad,
             "provider_errors": 0, "reprompts": 0, "provider_failovers": 0,
             # Frames streamed to the recogniser (speech-gated: what a cloud STT bills).
             "stt_frames": 0,
+            # Time replies waited for machine detection's verdict (voicemail.py).
+            "machine_verdict_wait_ms": 0,
         }
         self._stt_frames_billed = 0
 
@@ -410,6 +413,7 @@ class CallSession(TurnTaking, TurnContinuation, Speaking, ToolUse, SecureKeypad,
         """Model rounds until the agent has answered: say its words clause by clause, run the
         tools it calls (a filler covers the wait), feed their results back, at most
         MAX_TOOL_ROUNDS times. The agent's documents are searched first (within a budget)."""
+        await self._machine_verdict(caller_end_t)
         turn = self._new_agent_turn("reply", caller_end_t)
         turn.stt_final_t = stt_final_t
         speaker = Speaker(self, turn)

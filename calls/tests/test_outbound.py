@@ -268,6 +268,7 @@ def test_a_queued_call_has_its_own_opening_made_before_it_is_answered(
                          call_sid=call.call_sid, stream_sid=f"MZ{call.id:032d}")
     assert set(clauses_of(own)) <= set(stream.config.opening_audio)
     assert stream.config.voicemail_message == "Hi Ana, please call us back."
+    assert stream.config.awaiting_machine_verdict  # its replies wait for detection's verdict
     cache.clear()
 
 

@@ -92,3 +92,61 @@ async def test_a_person_is_talked_to_as_usual():
     assert MESSAGE not in tts.spoken
     assert not session.finished
     await session.finish(Outcome.CALLER_HUNG_UP)
+
+
+REPLY = "Sure, what day suits you?"
+
+
+@pytest.mark.asyncio
+async def test_a_machine_greeting_that_pauses_is_not_answered_while_detection_listens():
+    # given an outbound call whose verdict is still to come, answered by a box whose greeting
+    # pauses between its sentences like a person ending a turn
+    session, wire, store, tts, hung_up = await _hung_up_session(
+        voicemail_message=MESSAGE, awaiting_machine_verdict=True)
+    await feed(session, SPEECH, 0.4)  # "Hi, you have reached Sam."
+    await feed(session, SILENCE, 0.6)  # the turn ended and its words came: the reply waits
+    assert REPLY not in tts.spoken
+    await feed(session, SPEECH, 0.4)  # "Please leave a message after the tone."
+    # when detection reports the beep
+    session.on_answered_by("machine_end_beep")
+    await feed(session, SILENCE, 1.0)
+    await asyncio.wait_for(session.wait_closed(), 3)
+    # then the box was never answered, only given the message
+    assert REPLY not in tts.spoken
+    assert store.closed["outcome"] == Outcome.VOICEMAIL
+    assert [t["text"] for t in store.ordered_turns() if t["role"] == "agent"][-1] == MESSAGE
+
+
+@pytest.mark.asyncio
+async def test_a_person_is_answered_as_soon_as_detection_says_human():
+    session, wire, store, tts, hung_up = await _hung_up_session(
+        voicemail_message=MESSAGE, awaiting_machine_verdict=True)
+    await feed(session, SILENCE, 1.5)  # the greeting plays
+    await feed(session, SPEECH, 0.3)  # "Hello?"
+    await feed(session, SILENCE, 0.5)
+    assert REPLY not in tts.spoken
+    session.on_answered_by("human")
+    await feed(session, SILENCE, 0.3)
+    assert REPLY in tts.spoken and MESSAGE not in tts.spoken
+    assert 300 <= session.metrics["machine_verdict_wait_ms"] <= 600
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+
+@pytest.mark.asyncio
+async def test_without_a_verdict_the_caller_waits_once_and_not_again():
+    # given detection that never reports (lost callback)
+    session, wire, store, tts = await make_session(
+        llm=InstantLLM(REPLY), stt_lines=["hello", "is anyone there"],
+        voicemail_message=MESSAGE, awaiting_machine_verdict=True)
+    await feed(session, SILENCE, 1.5)
+    await feed(session, SPEECH, 0.3)
+    await feed(session, SILENCE, 0.8)
+    assert tts.spoken.count(REPLY) == 0  # still waiting for the verdict
+    await feed(session, SILENCE, 0.8)  # VERDICT_WAIT_S after the words: answered
+    assert tts.spoken.count(REPLY) == 1
+    await feed(session, SILENCE, 1.0)
+    # then the next turn is answered at once
+    await feed(session, SPEECH, 0.3)
+    await feed(session, SILENCE, 0.4)
+    assert tts.spoken.count(REPLY) == 2
+    await session.finish(Outcome.CALLER_HUNG_UP)
