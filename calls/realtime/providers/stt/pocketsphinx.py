@@ -15,8 +15,11 @@ How a stream works
   the audio they cover.
 - After `endpoint_silence_ms` of the caller's silence the recogniser ends the utterance itself
   and keeps its words (reported as an interim) for the finalize, which is then instant: the
-  decoders' last pass (~200 ms) ran during the session's own end-of-turn wait, and the rest of
-  the silence is not decoded. Speech before the finalize joins those words.
+  decoders' end of utterance (~10 ms, `FLAT_SECOND_PASS` off) ran during the session's own
+  end-of-turn wait, and the rest of the silence is not decoded. Speech before the finalize joins
+  those words.
+- The decoders take the audio in 40 ms slices (`DECODE_SLICE_SAMPLES`): pocketsphinx holds the
+  GIL while it decodes, so the event loop waits at most one slice for it.
 - An utterance longer than `max_utterance_ms` is cut: its text comes as `is_final=True,
   speech_final=False` (Deepgram's convention: the session concatenates finals until speech_final).
 
@@ -87,7 +90,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DECODER_RATE = 16000
 # Cepstral mean of phone-band speech upsampled to 16 kHz, measured on held-out phrases (hibari
 # and espeak-ng voices, not the WER sentences). The stock init (40,3,-1) is for wideband
 # microphones; starting from this one makes the first utterance of a call as good as the rest.
@@ -104,6 +106,13 @@ PHONE_BAND_MLLR = str(Path(__file__).with_name("phone_band.mllr"))
 # Active HMMs per frame in the general decoder: 3000 halves its CPU (30000 is the default) with no
 # measurable WER change on phone-band speech.
 GENERAL_MAX_HMM_PER_FRAME = 3000
+# pocketsphinx's second, flat-lexicon search over the whole utterance when it ends: off. It was
+# ~145 ms of the ~155 ms an utterance's end costs (both decoders), in one call that holds the GIL,
+# so every answer waited for it after the caller's pause and every call on the process lost its
+# event loop for as long; without it the end costs ~10 ms. Measured on the evaluation sets
+# (docs/quality.md, "Answers sooner"): hibari's WER 1.5-2.7 points higher on five sets of six,
+# espeak's 2-9 points lower on five of six, 13 more intents understood over the twelve.
+FLAT_SECOND_PASS = False
 BACKGROUND_WORDS = 2000  # most frequent general-model words mixed into every domain model
 MAX_EXPECTATION_SEARCHES = 6  # per stream: a call asks few different questions
 # Expected answers this few are a closed choice ("low, normal or urgent?"): the caller almost
@@ -112,8 +121,8 @@ MAX_EXPECTATION_SEARCHES = 6  # per stream: a call asks few different questions
 CLOSED_CHOICE_MAX = 6
 CLOSED_CHOICE_SHARE = 4
 MAX_IDLE_GENERAL_DECODERS = 4
-# The recogniser ends an utterance itself after this much of the caller's silence: the ~200 ms
-# its decoders take to finish then overlap the session's end-of-turn wait, and the silence after
+# The recogniser ends an utterance itself after this much of the caller's silence: the time its
+# decoders take to finish then overlaps the session's end-of-turn wait, and the silence after
 # it is not decoded (decoding the session's 700 ms of it made the words worse, stray words after
 # the caller's last). Speech after the pause is a new utterance of the same turn, whose words
 # follow. 0 = only the session's finalize ends an utterance.
@@ -123,6 +132,10 @@ ENDPOINT_SILENCE_MS = 200
 # 100 ms later, and the words-aware end of turn waits for those words). Jobs return to
 # `chunk_ms` as soon as the caller speaks again; a pause costs at most a few extra small jobs.
 QUIET_CHUNK_MS = 40
+# 16 kHz samples per `process_raw` (40 ms): the longest the decoders hold the GIL at a time is
+# one slice's decoding (~15 ms for the general decoder), not a whole job's (~100 ms for 200 ms
+# of speech, which delayed every call's outbound audio on the process by as much).
+DECODE_SLICE_SAMPLES = 640
 
 # Bounded pool: decoding is CPU-bound C code, more threads than cores would only queue.
 _EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="sphinx")
@@ -161,7 +174,8 @@ class _Models:
     def _new_general_decoder() -> Decoder:
         from pocketsphinx import Decoder
 
-        return Decoder(loglevel="ERROR", maxhmmpf=GENERAL_MAX_HMM_PER_FRAME, mllr=PHONE_BAND_MLLR)
+        return Decoder(loglevel="ERROR", maxhmmpf=GENERAL_MAX_HMM_PER_FRAME, mllr=PHONE_BAND_MLLR,
+                       fwdflat=FLAT_SECOND_PASS)
 
     def acquire_general(self) -> Decoder:
         """An idle general decoder, or a new one (blocking: call from a worker thread)."""
@@ -203,7 +217,7 @@ class _Models:
 
         model = self.domain_model(vocabulary)
         decoder = Decoder(loglevel="ERROR", lm=model.arpa_path, dict=model.dict_path,
-                          mllr=PHONE_BAND_MLLR)
+                          mllr=PHONE_BAND_MLLR, fwdflat=FLAT_SECOND_PASS)
         decoder.set_cmn(PHONE_BAND_CMN_INIT)
         return decoder, model
 
@@ -378,7 +392,7 @@ class _Recognizer:
             if end is not None:
                 # The caller has been quiet long enough: end the utterance now, while the session
                 # still waits out its end-of-turn silence, so that the words are ready when it
-                # finalizes (ending an utterance is the recogniser's slowest step). They are kept
+                # finalizes (ending an utterance is the recogniser's last step). They are kept
                 # for that finalize; more speech first joins them.
                 self._feed_decoders(pcm[:end])
                 self._paused = self._end_utterance(speech_final=False)
@@ -451,10 +465,14 @@ class _Recognizer:
 
     def _feed_decoders(self, pcm: np.ndarray) -> None:
         self._utterance_samples += pcm.size
-        wideband = self._resampler.process(pcm).tobytes()
-        if wideband:
+        wideband = self._resampler.process(pcm)
+        # In slices: pocketsphinx holds the GIL for a whole `process_raw`, and the event loop
+        # (every call's audio on this process) waits for it. The words do not change with how
+        # the samples are split (the decoder frames them itself).
+        for start in range(0, wideband.size, DECODE_SLICE_SAMPLES):
+            piece = wideband[start : start + DECODE_SLICE_SAMPLES].tobytes()
             for decoder in self._decoders:
-                decoder.process_raw(wideband)
+                decoder.process_raw(piece)
 
     def _end_utterance(self, *, speech_final: bool) -> Transcript:
         tail = self._resampler.flush().tobytes()
