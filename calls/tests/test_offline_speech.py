@@ -401,6 +401,23 @@ async def test_pocketsphinx_decodes_in_slices_and_the_words_do_not_change(caller
     assert sliced == whole and word_error_rate(sentence, sliced) <= HEARD
 
 
+@pytest.mark.parametrize(("best", "other", "same_sound"), [
+    ("what are your opening hours", "when you're opening our", True),  # AW ER of AW ER Z
+    ("a table for two", "a table for to", False),  # T UW both: is more to come? a doubt
+    ("my name it", "my name is", False),  # IH T / IH Z: two sounds, a real doubt
+    ("what are your opening hours", "what are your opening hours and", False),  # goes on
+    ("call me zorblax", "call me zorb", False),  # a word the dictionary lacks: kept
+])
+def test_the_other_models_reading_of_the_same_last_sound_is_no_doubt(best, other, same_sound):
+    from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT
+
+    recognizer = PocketsphinxSTT()._recognizer([])
+    try:
+        assert recognizer._same_sound_cut_short(best, other) is same_sound
+    finally:
+        recognizer.release()
+
+
 @pytest.mark.asyncio
 async def test_pocketsphinx_speech_after_a_pause_joins_the_words_before_it():
     from calls.realtime.providers.stt.pocketsphinx import PocketsphinxSTT

@@ -509,7 +509,29 @@ class _Recognizer:
             return "", model, None, ()
         text = chosen.hypstr.strip()
         reading = other.hypstr.strip() if other is not None else ""
-        return text, model, float(chosen.prob), (reading,) if reading and reading != text else ()
+        if not reading or reading == text or self._same_sound_cut_short(text, reading):
+            return text, model, float(chosen.prob), ()
+        return text, model, float(chosen.prob), (reading,)
+
+    def _same_sound_cut_short(self, text: str, reading: str) -> bool:
+        """Whether `reading` ends on fewer of the same sounds as `text` ("when you're opening
+        our" for "what are your opening hours": AW ER of AW ER Z). The better model heard the
+        last word's end; the weaker one put it down to noise and spelled the rest its own way.
+        That says nothing about the caller going on, so it is not passed on as a doubt about
+        the end of the turn (which it was every time a question ended on "hours"). Readings
+        of the very same sounds stay two ("for two" / "for to": the sound cannot tell whether
+        more follows), as do "my name it" / "my name is" (IH T / IH Z) and one that goes on."""
+        said, other = text.split(), reading.split()
+        if not said or not other:
+            return False
+        decoder = self.general or self.domain
+        if decoder is None:
+            return False
+        said_phones, other_phones = decoder.lookup_word(said[-1]), decoder.lookup_word(other[-1])
+        if not said_phones or not other_phones:
+            return False
+        heard, cut = said_phones.split(), other_phones.split()
+        return len(cut) < len(heard) and heard[:len(cut)] == cut
 
     @staticmethod
     def _ms(samples: int) -> int:
