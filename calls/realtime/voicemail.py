@@ -6,8 +6,8 @@ greeting ends, at the beep: the agent stops whatever it was saying, leaves its v
 message, and hangs up. From then on nothing the "caller" says (a machine's tail, a fax tone)
 starts a turn or interrupts the message.
 
-Until the verdict comes, a reply waits for it (at most VERDICT_WAIT_S after the words it
-answers): a machine's greeting pauses between its sentences like a person ending a turn, and
+Until the verdict comes, a reply waits for it (at most until the callee has been quiet
+VERDICT_WAIT_S): a machine's greeting pauses between its sentences like a person ending a turn, and
 an answer to "you have reached Sam" would be thinking, tools and speech spent on a machine —
 and, with a fast recogniser, start playing before the beep. A person's "Hello?" is followed by
 the same silence Twilio waits for to call them human, so they wait no longer than detection
@@ -52,18 +52,27 @@ class AnsweringMachine:
 
     async def _machine_verdict(self, caller_end_t: float) -> None:
         """Before answering words said at `caller_end_t`: wait for detection's verdict, if it
-        is still to come. A verdict that does not come in time will not come for later turns
-        either (detection is off or lost), so those are answered at once."""
+        is still to come, until the callee has been quiet VERDICT_WAIT_S — a machine's greeting
+        that goes on after a pause keeps the reply waiting, as it keeps detection listening. A
+        verdict that does not come in time will not come for later turns either (detection is
+        off or lost), so those are answered at once."""
         if not self._awaiting_verdict:
             return
         if self._verdict is None:
             self._verdict = asyncio.Event()
         waited_from = self._now()
-        try:
-            # Not wait_for: in 3.11 it swallows a cancel that lands as the verdict arrives, and
-            # the voicemail turn cancels this reply at that very moment.
-            async with asyncio.timeout_at(caller_end_t + VERDICT_WAIT_S):
-                await self._verdict.wait()
-        except TimeoutError:
-            self._awaiting_verdict = False
+        while not self._verdict.is_set():
+            quiet_since = max(caller_end_t, self._last_voice_t)
+            if self._caller_speaking:
+                quiet_since = self._now()
+            try:
+                # Not wait_for: in 3.11 it swallows a cancel that lands as the verdict arrives,
+                # and the voicemail turn cancels this reply at that very moment.
+                async with asyncio.timeout_at(quiet_since + VERDICT_WAIT_S):
+                    await self._verdict.wait()
+            except TimeoutError:
+                if self._caller_speaking or self._last_voice_t > quiet_since:
+                    continue  # they spoke again meanwhile: wait from their new last sound
+                self._awaiting_verdict = False
+                break
         self.metrics["machine_verdict_wait_ms"] += int((self._now() - waited_from) * 1000)

@@ -150,3 +150,21 @@ async def test_without_a_verdict_the_caller_waits_once_and_not_again():
     await feed(session, SILENCE, 0.4)
     assert tts.spoken.count(REPLY) == 2
     await session.finish(Outcome.CALLER_HUNG_UP)
+
+
+@pytest.mark.asyncio
+async def test_a_greeting_that_goes_on_after_its_pause_keeps_the_reply_waiting():
+    # given a box whose second sentence runs past VERDICT_WAIT_S after the first one ended
+    session, wire, store, tts, hung_up = await _hung_up_session(
+        voicemail_message=MESSAGE, awaiting_machine_verdict=True)
+    await feed(session, SPEECH, 0.4)
+    await feed(session, SILENCE, 0.5)  # the first sentence's turn ended: its reply waits
+    await feed(session, SPEECH, 1.6)  # the greeting goes on longer than the wait
+    assert REPLY not in tts.spoken
+    # when detection reports the beep
+    session.on_answered_by("machine_end_beep")
+    await feed(session, SILENCE, 1.0)
+    await asyncio.wait_for(session.wait_closed(), 3)
+    # then the box was still never answered
+    assert REPLY not in tts.spoken
+    assert store.closed["outcome"] == Outcome.VOICEMAIL
