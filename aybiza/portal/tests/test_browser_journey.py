@@ -104,10 +104,13 @@ def test_keyboard_users_see_where_the_focus_is(browser, asgi_server):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
 
-    # the login page focuses the username; Tab moves on to the password
+    # the login page focuses the username; Tab moves on to the password. The browser applies
+    # `autofocus` at its next rendering update, which can come after the page's load event.
     browser.get(f"{asgi_server.url}/portal/login/")
-    assert browser.switch_to.active_element.get_attribute("name") == "username"
+    WebDriverWait(browser, 5).until(
+        lambda b: b.switch_to.active_element.get_attribute("name") == "username")
     ActionChains(browser).send_keys(Keys.TAB).perform()
 
     focused = browser.switch_to.active_element
