@@ -122,6 +122,7 @@ class CallSession(TurnTaking, TurnContinuation, Speaking, ToolUse, SecureKeypad,
         # Caller speech tracking (per frame, in memory only).
         self._speech_frames = 0
         self._silence_frames = 0
+        self._quiet_frames = 0  # frames since the caller's last voice (faint speech is quiet)
         self._caller_speaking = False
         self._caller_start_t = 0.0
         self._caller_end_t = 0.0

@@ -66,26 +66,26 @@ class TurnTaking:
             metrics["stt_frames"] += 1
         else:
             self._preroll.append(ulaw)
-        if self._vad.feed(ulaw):
+        vad = self._vad
+        if vad.feed(ulaw):
             metrics["speech_frames"] += 1
             self._speech_frames += 1
             self._silence_frames = 0
             now = self._now()
-            self._last_voice_t = now
-            # A verdict on the words before this sound no longer holds.
-            self._voice_stt_frame = metrics["stt_frames"]
-            self._end_of_turn_ms = self.config.end_of_turn_silence_ms
+            # A faint frame (a word's fading tail, the detector's hangover) is speech for barging
+            # in, but not the caller's voice: the turn's end counts from the last voice, and a
+            # turn begins on voice.
+            if vad.faint:
+                self._quiet_frames += 1
+            else:
+                self._quiet_frames = 0
+                self._last_voice_t = now
+                # A verdict on the words before this sound no longer holds.
+                self._voice_stt_frame = metrics["stt_frames"]
+                self._end_of_turn_ms = self.config.end_of_turn_silence_ms
             speech_ms = self._speech_frames * 20
-            if not self._caller_speaking and speech_ms >= SPEECH_START_MS:
-                self._caller_speaking = True
-                self._caller_start_t = now - speech_ms / 1000
-                self._barged_this_run = False
-                # Speech that starts over the agent is judged by its words (turn-end included).
-                self._overlap_words = "" if self._agent_is_audible_or_pending() else None
-                # Or it goes on with the sentence the agent began to answer (continuation.py).
-                self._continuing = self._resumes_answered_turn(self._caller_start_t)
-                if self._secure is None:  # spoken card digits must not reach a transcript
-                    self._open_stt()
+            if not self._caller_speaking and speech_ms >= SPEECH_START_MS and not vad.faint:
+                self._caller_started(now - speech_ms / 1000)
             if self._holding:
                 self._held_speech(now)
             elif (not self._barged_this_run and speech_ms >= self.config.barge_in_min_speech_ms
@@ -94,12 +94,24 @@ class TurnTaking:
                 self._speech_over_agent(now, speech_start_t=now - speech_ms / 1000)
         else:
             self._silence_frames += 1
+            self._quiet_frames += 1
             if self._silence_frames >= 2:  # a lone unvoiced frame doesn't end a speech run
                 self._speech_frames = 0
             if self._holding and self._silence_frames * 20 >= HOLD_RESUME_SILENCE_MS:
                 self._resume_agent()
-            if self._caller_speaking and self._silence_frames * 20 >= self._end_of_turn_ms:
-                self._caller_stopped()
+        if self._caller_speaking and self._quiet_frames * 20 >= self._end_of_turn_ms:
+            self._caller_stopped()
+
+    def _caller_started(self, start_t: float) -> None:
+        self._caller_speaking = True
+        self._caller_start_t = start_t
+        self._barged_this_run = False
+        # Speech that starts over the agent is judged by its words (turn-end included).
+        self._overlap_words = "" if self._agent_is_audible_or_pending() else None
+        # Or it goes on with the sentence the agent began to answer (continuation.py).
+        self._continuing = self._resumes_answered_turn(start_t)
+        if self._secure is None:  # spoken card digits must not reach a transcript
+            self._open_stt()
 
     def _caller_stopped(self) -> None:
         """Silence long enough to end the caller's turn: the recogniser's next final ends it."""
@@ -196,7 +208,7 @@ class TurnTaking:
             self._end_of_turn_ms = silence_ms
         else:
             self._end_of_turn_ms = min(FINISHED_WORDS_SILENCE_MS, silence_ms)
-        if self._silence_frames * 20 >= self._end_of_turn_ms:
+        if self._quiet_frames * 20 >= self._end_of_turn_ms:
             self._caller_stopped()
 
     def _caller_turn_complete(self) -> None:

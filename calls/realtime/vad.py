@@ -4,6 +4,12 @@
 turn logic reads: how long the caller has been speaking (`speech_run_ms`) and how long they have
 been silent (`silence_run_ms`). One detector per call; not thread-safe.
 
+`faint` says whether a frame the backend calls speech is far below the caller's recent voice
+(`FAINT_RATIO`): the fading tail of a word and the backend's hangover. WebRTC keeps calling 60-80
+ms of near-silence speech after the last word, and a word's decay adds more: 140-280 ms in all on
+the demo's lines, every one of them added to the wait before the caller is answered. The turn's
+end is timed from the last frame that is not faint; speech start and barge-in use `feed`'s answer.
+
 Backends:
 - ``"webrtc"`` (default): WebRTC's GMM VAD (package ``webrtcvad-wheels``). It takes 10/20/30 ms
   frames of 8 kHz PCM directly; a 20 ms frame costs about 3 µs including the µ-law decode.
@@ -26,6 +32,15 @@ import numpy as np
 from calls.realtime.audio import SAMPLE_RATE, ULAW_DECODE_TABLE, ulaw_frame_to_pcm_bytes
 
 BACKENDS = ("webrtc", "silero")
+# A speech frame whose peak is this many times below the caller's recent level (30 dB) is the
+# voice fading out, not voice: the softest syllables of a phone call sit well within 30 dB of its
+# loudest, and the recent level falls 20 dB a second, so a quieter next sentence is still voice.
+FAINT_RATIO = 32
+LEVEL_DECAY_PER_FRAME = 0.1 ** (20 / 1000)  # x0.1 (-20 dB) per second of 20 ms frames
+# A µ-law byte's magnitude rises with (~byte & 0x7F): `translate` + `max` find a frame's peak in
+# C (~1 µs), and the rank's linear peak comes from one lookup.
+_MAGNITUDE_RANK = bytes((0xFF - code) & 0x7F for code in range(256))
+_PEAK_OF_RANK = tuple(abs(int(ULAW_DECODE_TABLE[0xFF - rank])) for rank in range(128))
 _WEBRTC_FRAME_BYTES = (80, 160, 240)  # 10, 20, 30 ms at 8 kHz: the only sizes WebRTC accepts
 
 
@@ -148,7 +163,8 @@ class VoiceActivityDetector:
 
     `feed` is O(1) per frame, allocation-light and never logs: call it inline for every inbound
     frame. `speech_run_ms` counts consecutive speech frames (0 while silent), `silence_run_ms`
-    consecutive non-speech frames (0 while speaking).
+    consecutive non-speech frames (0 while speaking). `faint`: the last speech frame was 30 dB
+    or more below the caller's recent level (the module docstring).
 
     aggressiveness: webrtc mode 0 (keeps most speech) .. 3 (drops most noise).
     threshold: silero speech probability to enter speech.
@@ -165,6 +181,8 @@ class VoiceActivityDetector:
             raise ValueError(f"unknown VAD backend {backend!r}; choose one of {BACKENDS}")
         self.backend = backend
         self.is_speech = False
+        self.faint = False
+        self._level = 0.0
         self.speech_run_ms = 0
         self.silence_run_ms = 0
         self.speech_ms_total = 0
@@ -172,6 +190,14 @@ class VoiceActivityDetector:
     def feed(self, ulaw_frame: bytes) -> bool:
         """Classify one 8 kHz µ-law frame (20 ms = 160 bytes) and update the run lengths."""
         speech = self._backend.is_speech(ulaw_frame)
+        self._level *= LEVEL_DECAY_PER_FRAME
+        if speech:
+            peak = _PEAK_OF_RANK[max(ulaw_frame.translate(_MAGNITUDE_RANK), default=0)]
+            self.faint = peak * FAINT_RATIO < self._level
+            if peak > self._level:
+                self._level = peak
+        else:
+            self.faint = False
         frame_ms = len(ulaw_frame) // 8
         if speech:
             self.speech_run_ms += frame_ms
@@ -187,6 +213,8 @@ class VoiceActivityDetector:
         """Forget all state (e.g. after the agent spoke over an echoing line)."""
         self._backend.reset()
         self.is_speech = False
+        self.faint = False
+        self._level = 0.0
         self.speech_run_ms = 0
         self.silence_run_ms = 0
         self.speech_ms_total = 0

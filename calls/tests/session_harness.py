@@ -24,11 +24,18 @@ SPEECH = b"\x10" * FRAME_BYTES
 SILENCE = b"\xff" * FRAME_BYTES
 
 
+# Speech the detector calls faint: a word's fading tail, the detector's hangover (vad.py).
+FAINT_SPEECH = b"\x7e" * FRAME_BYTES
+
+
 class EnergyVAD:
-    """Speech = most samples are not µ-law zero (0xFF / 0x7F)."""
+    """Speech = most samples are not µ-law zero (0xFF / 0x7F); `FAINT_SPEECH` is faint."""
+
+    faint = False
 
     def feed(self, ulaw_frame: bytes) -> bool:
         quiet = ulaw_frame.count(b"\xff") + ulaw_frame.count(b"\x7f")
+        self.faint = ulaw_frame == FAINT_SPEECH
         return quiet < len(ulaw_frame) // 2
 
 

@@ -10,7 +10,14 @@ from calls.models import Outcome
 from calls.realtime.providers.llm.instant import InstantLLM
 from calls.realtime.providers.stt.base import STTOptions, STTProvider, STTStream, Transcript
 from calls.realtime.turn_words import sounds_finished
-from calls.tests.session_harness import SILENCE, SPEECH, ScriptedSTTStream, feed, make_session
+from calls.tests.session_harness import (
+    FAINT_SPEECH,
+    SILENCE,
+    SPEECH,
+    ScriptedSTTStream,
+    feed,
+    make_session,
+)
 
 
 class CoveringSTTStream(ScriptedSTTStream):
@@ -61,6 +68,37 @@ async def test_finished_words_are_answered_after_a_short_pause():
     assert [t["text"] for t in store.ordered_turns() if t["role"] == "caller"] == [
         "book me for tuesday please"]
     assert session.metrics["turn_ends_finished_words"] == 1
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("smart", [True, False])
+async def test_the_quiet_counts_from_the_voice_not_its_faint_tail(smart):
+    # given a caller whose last word fades out: 200 ms the detector still calls speech, faint
+    session, store, stt = await _listening("book me for tuesday please", smart=smart)
+    await feed(session, SPEECH, 0.6)
+    stt.interim("book me for tuesday please")
+    voice_end_t = session._last_voice_t
+    await feed(session, FAINT_SPEECH, 0.2)
+    assert session._caller_speaking
+
+    waited = await _quiet_until_turn_ends(session)
+
+    # then the turn ends the usual quiet after the voice (300 ms for finished words, else the
+    # agent's 700), 200 ms of it spent in the fading tail
+    expected = 300 if smart else 700
+    assert expected - 220 <= waited <= expected - 140
+    assert session._caller_end_t == voice_end_t
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+
+@pytest.mark.asyncio
+async def test_faint_speech_alone_does_not_start_a_turn():
+    session, store, stt = await _listening("hello")
+    await feed(session, FAINT_SPEECH, 0.5)
+    assert not session._caller_speaking
+    await feed(session, SPEECH, 0.1)  # the voice starts the turn at once
+    assert session._caller_speaking
     await session.finish(Outcome.CALLER_HUNG_UP)
 
 

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from calls.realtime import audio
-from calls.realtime.vad import VADUnavailable, VoiceActivityDetector, silero_available
+from calls.realtime.vad import (
+    FAINT_RATIO,
+    VADUnavailable,
+    VoiceActivityDetector,
+    silero_available,
+)
 
 SILENCE_FRAME = bytes([audio.ULAW_SILENCE]) * audio.FRAME_BYTES
 
@@ -72,6 +77,72 @@ def test_run_lengths_follow_speech_and_silence(speech_frames):
             assert vad.silence_run_ms == 0
             break
     assert speech_run == 20
+
+
+def scaled(frames: list[bytes], gain: float) -> list[bytes]:
+    return [audio.pcm16_to_ulaw((audio.ulaw_to_pcm16(f) * gain).astype(np.int16)) for f in frames]
+
+
+def voice_ends(frames: list[bytes]) -> tuple[int, int]:
+    """(last frame the detector calls speech, last one that is speech and not faint)."""
+    vad = VoiceActivityDetector()
+    speech = voice = -1
+    for index, frame in enumerate(frames):
+        if vad.feed(frame):
+            speech = index
+            if not vad.faint:
+                voice = index
+    return speech, voice
+
+
+def test_a_sentences_fading_tail_and_the_detectors_hangover_are_faint(speech_frames):
+    # given a sentence and the silence after it
+    frames = speech_frames + [SILENCE_FRAME] * 30
+    speech_end, voice_end = voice_ends(frames)
+    loud = audio.loud_frames(b"".join(frames))
+    last_loud = int(np.flatnonzero(loud)[-1])
+    # then WebRTC calls frames after the voice speech, and the faint ones are not the voice
+    assert speech_end - last_loud >= 4
+    assert last_loud <= voice_end < speech_end
+    # and the tail left is a frame or two of the word's decay, not the hangover
+    assert voice_end - last_loud <= 2
+
+
+def test_a_quieter_caller_is_voice_all_the_same(speech_frames):
+    # given a sentence at 30 dB below full level (still a clear phone voice)
+    quiet = scaled(speech_frames, 0.03)
+    vad = VoiceActivityDetector()
+    # then its own loud frames are voice: faint is relative to the caller, not absolute
+    flags = [(vad.feed(f), vad.faint) for f in quiet]
+    voice = [index for index, (speech, faint) in enumerate(flags) if speech and not faint]
+    assert len(voice) >= 0.5 * sum(speech for speech, _ in flags)
+
+
+def test_a_soft_sentence_a_second_after_a_loud_one_is_voice(speech_frames):
+    # given a loud sentence, a second of silence, then the same sentence 26 dB softer
+    vad = VoiceActivityDetector()
+    for frame in speech_frames + [SILENCE_FRAME] * 50:
+        vad.feed(frame)
+    soft = scaled(speech_frames, 0.05)
+    flags = [(vad.feed(f), vad.faint) for f in soft]
+    voice = [index for index, (speech, faint) in enumerate(flags) if speech and not faint]
+    # then the soft sentence's speech is heard as voice (the level remembered has fallen)
+    assert len(voice) >= 0.5 * sum(speech for speech, _ in flags)
+
+
+def test_faint_compares_the_frames_peak_with_the_level(speech_frames):
+    # given a detector at a known level
+    vad = VoiceActivityDetector()
+    def square(peak: float) -> bytes:
+        return audio.pcm16_to_ulaw((np.tile([1, -1], 80) * int(peak)).astype(np.int16))
+
+    vad._backend.is_speech = lambda _frame: True
+    vad.feed(square(8000))
+    level = vad._level
+    # then a speech frame just under level / FAINT_RATIO is faint and one just over is not
+    for peak, faint in ((level / FAINT_RATIO * 0.8, True), (level / FAINT_RATIO * 1.3, False)):
+        vad.feed(square(peak))
+        assert vad.faint is faint, (peak, level)
 
 
 def test_reset_forgets_everything(speech_frames):
