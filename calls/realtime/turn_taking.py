@@ -116,6 +116,7 @@ class TurnTaking:
     def _caller_stopped(self) -> None:
         """Silence long enough to end the caller's turn: the recogniser's next final ends it."""
         self._caller_speaking = False
+        self._speech_frames = 0  # a turn ended in faint speech: the next one starts afresh
         self._caller_end_t = self._last_voice_t
         # The turn's span as it ended: its words may arrive after the caller speaks again.
         self._stopped_span = (self._caller_start_t, self._last_voice_t)

@@ -103,6 +103,23 @@ async def test_faint_speech_alone_does_not_start_a_turn():
 
 
 @pytest.mark.asyncio
+async def test_a_turn_that_ends_in_faint_speech_leaves_the_next_its_own_start():
+    # given a finished sentence followed by half a second the detector calls faint speech
+    session, store, stt = await _listening("book me for tuesday please", "and my name is sam")
+    await feed(session, SPEECH, 0.6)
+    stt.interim("book me for tuesday please")
+    await feed(session, FAINT_SPEECH, 0.5)
+    assert not session._caller_speaking  # the faint run ended the turn, as quiet does
+    ended_t = session._caller_end_t
+    # when the caller's voice comes back with no silence between
+    await feed(session, SPEECH, 0.1)
+    # then a new turn has begun after the first one's end, not at the first one's start
+    assert session._caller_speaking
+    assert session._caller_start_t > ended_t + 0.2
+    await session.finish(Outcome.CALLER_HUNG_UP)
+
+
+@pytest.mark.asyncio
 async def test_an_unfinished_number_waits_past_the_agents_silence_for_the_rest():
     session, store, stt = await _listening("my number is five five five zero one two three")
     await feed(session, SPEECH, 0.8)
