@@ -92,11 +92,13 @@ def synthesize_voiced_signal(seconds: float, *, seed: int = 0) -> bytes:
 
 
 def vad_decisions(ulaw: bytes) -> list[bool]:
-    """The server VAD's verdict on each frame of `ulaw`, heard after a little line silence."""
-    feed = _server_vad()
+    """Whether the server hears each frame of `ulaw` as the caller's voice (its VAD's speech,
+    not faint: a word's fading tail is not where a turn's end is counted from), heard after a
+    little line silence."""
+    vad = _server_vad()
     for _ in range(LEAD_SILENCE_FRAMES):
-        feed(SILENCE_FRAME)
-    return [bool(feed(ulaw[i:i + FRAME_BYTES]))
+        vad.feed(SILENCE_FRAME)
+    return [vad.feed(ulaw[i:i + FRAME_BYTES]) and not vad.faint
             for i in range(0, len(ulaw) - FRAME_BYTES + 1, FRAME_BYTES)]
 
 
@@ -132,4 +134,4 @@ def _server_vad():
     """The VAD the live call uses by default (`loader.build_vad()` without options)."""
     from calls.realtime.vad import VoiceActivityDetector
 
-    return VoiceActivityDetector().feed
+    return VoiceActivityDetector()
