@@ -6,7 +6,7 @@ been silent (`silence_run_ms`). One detector per call; not thread-safe.
 
 `faint` says whether a frame the backend calls speech is far below the caller's recent voice
 (`FAINT_RATIO`): the fading tail of a word and the backend's hangover. WebRTC keeps calling 60-80
-ms of near-silence speech after the last word, and a word's decay adds more: 140-280 ms in all on
+ms of near-silence speech after the last word, and a word's decay adds more: 120-280 ms in all on
 the demo's lines, every one of them added to the wait before the caller is answered. The turn's
 end is timed from the last frame that is not faint; speech start and barge-in use `feed`'s answer.
 
@@ -191,19 +191,17 @@ class VoiceActivityDetector:
         """Classify one 8 kHz µ-law frame (20 ms = 160 bytes) and update the run lengths."""
         speech = self._backend.is_speech(ulaw_frame)
         self._level *= LEVEL_DECAY_PER_FRAME
+        frame_ms = len(ulaw_frame) // 8
         if speech:
             peak = _PEAK_OF_RANK[max(ulaw_frame.translate(_MAGNITUDE_RANK), default=0)]
             self.faint = peak * FAINT_RATIO < self._level
             if peak > self._level:
                 self._level = peak
-        else:
-            self.faint = False
-        frame_ms = len(ulaw_frame) // 8
-        if speech:
             self.speech_run_ms += frame_ms
             self.speech_ms_total += frame_ms
             self.silence_run_ms = 0
         else:
+            self.faint = False
             self.silence_run_ms += frame_ms
             self.speech_run_ms = 0
         self.is_speech = speech

@@ -130,9 +130,10 @@ def test_a_soft_sentence_a_second_after_a_loud_one_is_voice(speech_frames):
     assert len(voice) >= 0.5 * sum(speech for speech, _ in flags)
 
 
-def test_faint_compares_the_frames_peak_with_the_level(speech_frames):
+def test_faint_compares_the_frames_peak_with_the_level():
     # given a detector at a known level
     vad = VoiceActivityDetector()
+
     def square(peak: float) -> bytes:
         return audio.pcm16_to_ulaw((np.tile([1, -1], 80) * int(peak)).astype(np.int16))
 
