@@ -32,6 +32,12 @@ CLINIC = parse_hours("Mon-Fri 09:00-17:00; Sat 09:00-13:00")
     ("friday at for", "2026-12-04T16:00"),
     ("tomorrow at to", "2026-12-03T14:00"),
     ("monday at ate in the morning", "2026-12-07T08:00"),
+    # the next word starts like an ordinal's suffix ("th", "st") but is a word of its own
+    ("friday at ten thanks", "2026-12-04T10:00"),
+    ("tomorrow at nine then", "2026-12-03T09:00"),
+    ("monday at eleven that works", "2026-12-07T11:00"),
+    ("friday at two still", "2026-12-04T14:00"),
+    ("friday at for three", "2026-12-04T16:00"),
 ])
 def test_spoken_moments(said, moment):
     heard = parse_when(said, NOW, CLINIC)

@@ -112,9 +112,12 @@ def _time_of(text: str) -> tuple[int, int, str] | None:
         for lead in ("at|around|about|by", "for"):
             if found is not None:
                 break
+            # Not a count ("for two people", "in two days") nor a date written apart ("the 4
+            # th"): the suffixes as whole words, or "at ten thanks" and "at nine then" lose
+            # their hour.
             found = re.search(
                 rf"\b(?:{lead}) (\d{{1,2}}|{_HOUR})\b(?! (?:people|guests|persons|of us|days|"
-                r"weeks|minutes|th|st|nd|rd))(?!:)", text)
+                r"weeks|minutes|th|st|nd|rd)\b)(?!:)", text)
             if lead == "for" and found and not half:
                 found = None  # "for two" without AM/PM is a count ("a table for two")
         if found is None:
