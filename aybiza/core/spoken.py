@@ -64,14 +64,26 @@ _YES_DESPITE_NEGATION = re.compile(
     r"\b(?:(?:i )?(?:do not|don't|dont) mind|(?:i )?(?:do not|don't|dont) see why not|why not"
     r"|no (?:problem|worries|objections?)|not a problem|(?:i )?(?:do not|don't|dont) have a "
     r"problem(?: with (?:it|that))?|(?:that's|that is|it's|it is) not a problem|no issue"
-    r"|(?:i )?(?:can't|cannot|can not) see (?:why not|a problem))\b")
+    r"|(?:i )?(?:can't|cannot|can not) see (?:why not|a problem)"
+    r"|(?:it )?(?:doesn't|does not|doesnt) matter)\b")
 # Refusals with no negation word ("I'd prefer you didn't", "leave it"): the words alone would
 # read them as unclear.
 _NO_WITHOUT_NEGATION = re.compile(
     r"\b(?:i(?:'d| would) prefer (?:you didn't|you did not|it wasn't|not)|please don't"
-    r"|i object|i decline|absolutely not|of course not|certainly not|definitely not)\b")
-_YES_PHRASE = re.compile(r"\b(?:of course|go ahead|i guess so|i think so|sounds good|go for it"
-                         r"|that works)\b")
+    r"|i object|i decline|absolutely not|of course not|certainly not|definitely not"
+    r"|incorrect|cancel (?:that|it)|scratch that|forget (?:it|that|about it))\b")
+# Yes said without a yes word: praise of the read-back, an acknowledgement, an order to go on
+# ("perfect", "uh huh", "book it"). Kept out of YES_WORDS, which is also the recogniser's list
+# of answers after a yes-or-no question (answers.YES_NO_PHRASES): these are in the agents'
+# own models already, and a longer list would make "yes" itself less likely there.
+_YES_PHRASE = re.compile(
+    r"\b(?:of course|go ahead|go on|i guess so|i think so|sounds good|go for it|that works"
+    r"|works for me|perfect|great|lovely|brilliant|awesome|cool|exactly|indeed|spot on"
+    r"|good(?! (?:morning|afternoon|evening|night|day))|you got it|you bet|i confirm|confirmed"
+    r"|book it|let's do (?:it|that)|i(?:'d| would) like that|that(?:'ll| will) do|uh huh|mhm"
+    r"|mm hmm?)\b")
+# "that isn't right", "I can't make it": negations beyond NO_WORDS' own.
+_NEGATED = re.compile(r"\b(?:isn't|isnt|wasn't|aren't|didn't|won't|can't|cannot)\b")
 _NEGATION_BEFORE_YES = re.compile(r"\b(?:not|don't|dont|do not)\s+(?:really\s+)?(?:sure|okay|ok|"
                                   r"fine|right|correct)\b")
 
@@ -90,7 +102,8 @@ def yes_no(text: str) -> bool | None:
     if re.search(r"\bnot sure\b|\bdon't know\b|\bdo not know\b|\bmaybe\b", lowered):
         return None  # "I'm not sure" is neither: ask again
     words = set(lowered.split())
-    if words & NO_WORDS or "do not" in lowered or _NEGATION_BEFORE_YES.search(lowered):
+    if (words & NO_WORDS or "do not" in lowered or _NEGATION_BEFORE_YES.search(lowered)
+            or _NEGATED.search(lowered)):
         return False
     if words & YES_WORDS or _YES_PHRASE.search(lowered):
         return True

@@ -843,6 +843,17 @@ async def test_a_change_at_the_read_back_is_taken_and_read_back_again():
 
 
 @pytest.mark.asyncio
+async def test_a_read_back_answered_without_yes_or_no():
+    _, perfect = await clinic_turns("Can I book an appointment for tomorrow at 10 am?",
+                                    "Perfect, thanks")
+    assert perfect.tool_calls[0].arguments == {"when": "2026-12-03T10:00:00-05:00"}
+    # "right" is a yes word, but not in "that isn't right": nothing is booked
+    _, wrong = await clinic_turns("Can I book an appointment for tomorrow at 10 am?",
+                                  "That isn't right")
+    assert not wrong.tool_calls and wrong.text.startswith("Okay, let's fix that.")
+
+
+@pytest.mark.asyncio
 async def test_a_misheard_request_that_names_a_day_is_taken_as_a_booking():
     # "Can I come in on Monday at ten?" as the recogniser heard it: no trigger, no entry
     [misheard] = await clinic_turns("can i common on monday at ten")

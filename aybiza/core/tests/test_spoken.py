@@ -52,6 +52,30 @@ def test_yes_and_no():
     assert yes_no("I'm not sure") is None
 
 
+@pytest.mark.parametrize("said", [
+    "Perfect.", "That would be great.", "Sounds great", "Lovely, thanks", "Exactly.", "Uh huh",
+    "mm hmm", "Book it.", "Let's do it", "You got it", "Confirmed.", "Works for me", "Cool",
+    "That's good", "It doesn't matter", "Go on then"])
+def test_yes_without_a_yes_word(said):
+    # A read-back or a consent question answered the way people do; these were unclear and
+    # the caller was asked again.
+    assert yes_no(said) is True
+
+
+@pytest.mark.parametrize("said", [
+    "That isn't right.", "Incorrect.", "I can't make it then", "Scratch that", "Forget it",
+    "Cancel that", "Not good", "That wasn't what I said", "Don't book it"])
+def test_no_without_a_no_word(said):
+    # "That isn't right" used to read as yes ("right"): the read-back was booked.
+    assert yes_no(said) is False
+
+
+@pytest.mark.parametrize("said", [
+    "Good morning", "Can you confirm the time?", "How do I do that?", "Hold on", "Wait"])
+def test_neither_yes_nor_no(said):
+    assert yes_no(said) is None
+
+
 def test_luhn_and_number_words():
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
     assert number_words(415) == ["four", "hundred", "fifteen"]
