@@ -222,6 +222,18 @@ async def test_slot_answer_of_the_wrong_type_is_asked_again():
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize(("said", "party"), [
+    ("me and my wife", 2), ("myself and my husband", 2), ("two adults and two kids", 4),
+    ("me and three friends", 4), ("my wife, me and two kids", 4), ("five and a baby", 6),
+    ("half a dozen", 6), ("four and a high chair", 4), ("just me", 1)])
+async def test_a_party_said_as_who_comes_is_counted(said, party):
+    brain, conversation = await a_call_after(
+        BOOK_APPOINTMENT, "I want to book an appointment", "Friday", "noon")
+    working = await caller_says(brain, conversation, said)
+    assert working.tool_calls[0].arguments["party_size"] == party
+
+
+@pytest.mark.asyncio
 async def test_enum_and_boolean_arguments_are_picked_from_speech():
     # given a tool with an enum, an integer and a boolean argument
     brain = OfflineBrain()

@@ -43,6 +43,7 @@ _HOMOPHONES = {"to": 2, "too": 2, "for": 4, "won": 1, "ate": 8}
 def _parse_number(text: str) -> float | None:
     """The first number in the text, written ("12", "2.5") or spoken ("twenty one", "a hundred")."""
     lowered = re.sub(r"(?<=\d),(?=\d{3})", "", text.lower())
+    lowered = re.sub(r"\bhalf a dozen\b", "six", lowered)
     tokens = re.findall(r"\d+(?:\.\d+)?|[a-z]+", lowered)
     for i, token in enumerate(tokens):
         if token[0].isdigit():
@@ -150,10 +151,12 @@ def coerce(schema: dict[str, Any], text: str, dtmf: str | None, clock: Clock | N
 
 
 def _coerce_number(schema: dict[str, Any], kind: str, text: str, dtmf: str | None) -> Any:
-    if not dtmf and _ALONE.search(text.lower()):
+    together = None if dtmf else _people_together(text)
+    if together is None and not dtmf and _ALONE.search(text.lower()):
         text = "one"  # "just me": a party of one
     keyed = re.sub(r"\D", "", dtmf or "")
-    number = float(keyed) if keyed else None if dtmf else _parse_number(text)
+    number = (float(keyed) if keyed else None if dtmf
+              else together if together is not None else _parse_number(text))
     if number is None:
         return Invalid("Sorry, I need a number.")
     if kind == "integer":
@@ -229,6 +232,34 @@ def enum_values_in(tool: ToolSpec, text: str, args: dict[str, Any]) -> dict[str,
 
 
 _ALONE = re.compile(r"\b(?:just|only) me\b|\bmyself\b|\b(?:on my own|by myself|alone)\b")
+# A party said as who comes: "me and my wife", "two adults and two kids", "me and three friends".
+_SELF = re.compile(r"\b(?:me|myself|i)\b")
+_RELATIVE = re.compile(
+    r"\b(?:my|our|a|the) (?:wife|husband|partner|fiance|fiancee|boyfriend|girlfriend|friend|date"
+    r"|son|daughter|kid|child|baby|toddler|mum|mom|mother|dad|father|brother|sister|grandma"
+    r"|grandmother|grandpa|grandfather|aunt|uncle|cousin|nephew|niece|colleague|boss|guest)\b")
+_PEOPLE_NOUN = re.compile(r"\b(?:adults?|kids?|child(?:ren)?|bab(?:y|ies)|friends?|people|guests?"
+                          r"|teens?|teenagers?|seniors?|of us)\b")
+_PARTS = re.compile(r"\s*(?:,|\band\b|\bplus\b|\bwith\b)\s*")
+
+
+def _people_together(text: str) -> float | None:
+    """The party size when the caller lists who comes, each part a count or people ("me and
+    my wife" is 2, "two adults and two kids" 4); None when the answer is not such a list."""
+    lowered = text.lower().replace("\u2019", "'")
+    parts = [part for part in _PARTS.split(lowered.strip(" .!?")) if part]
+    if len(parts) < 2:
+        return None
+    total, about_people = 0.0, False
+    for part in parts:
+        said = _parse_number(part)
+        people = len(_SELF.findall(part)) + len(_RELATIVE.findall(part))
+        if said is None and not people:
+            return None  # "four and a high chair": not a list of people
+        about_people = about_people or bool(people or _PEOPLE_NOUN.search(part))
+        total += said if said is not None else people
+    # "a hundred and twenty", "one two and three" are numbers, not a party
+    return total if about_people else None
 _COUNTED = re.compile(r"\b(?:people|persons|guests|party|size|covers|seats|adults|number of)\b")
 
 
