@@ -78,7 +78,9 @@ FAULT_PHRASES: tuple[str, ...] = (
     "it stopped working", "it won't connect", "it won't print", "it won't sync",
     "my laptop won't boot", "the page won't load", "my phone won't charge", "i can't sign in",
     "i can't access", "i can't send or receive", "i can't hear anything", "i'm unable to log in",
-    "i have an issue with", "something went wrong",
+    "i have an issue with", "something went wrong", "it's not charging", "it's not loading",
+    "it's not responding", "the monitor isn't displaying anything", "it's faulty",
+    "i spilled coffee on it",
 )
 # Symptoms, for an agent with no such tool (the brain offers a visit, `offline/responses.py`).
 SYMPTOM_PHRASES: tuple[str, ...] = (
@@ -87,6 +89,7 @@ SYMPTOM_PHRASES: tuple[str, ...] = (
     "i broke a tooth", "i chipped my tooth", "my tooth is cracked", "it's an emergency",
     "my teeth are sensitive", "i think it's an abscess", "i'm in agony", "it's throbbing",
     "the pain is killing me", "i lost a filling", "my crown fell out",
+    "there's a lump on my gum",
 )
 
 # A choice picked by its place in the question ("low, normal or urgent?" - "the middle one"), as

@@ -25,7 +25,9 @@ _HUMAN = _any([
     rf"(?:speak|talk|chat) (?:to|with) {_PERSON}",
     rf"(?:put|get|transfer|connect|pass|patch) (?:me |us )?(?:through |on |over )?(?:to |with )?"
     rf"{_PERSON}",
-    r"transfer (?:me|us)\b", r"put me through", r"someone (?:i|we) can (?:speak|talk) to",
+    r"transfer (?:me|us)\b", r"put me through",
+    r"(?:someone|somebody|anyone|anybody|a person|a human) (?:i|we) (?:can|could) (?:speak|talk)"
+    r" (?:to|with)",
 ])
 
 
@@ -43,7 +45,8 @@ FORGET_ME = _any([
 
 
 GOODBYE = _any([
-    r"good ?bye", r"bye", r"that is (?:all|it)", r"nothing else", r"hang up", r"i am done",
+    r"good ?bye", r"bye", r"that is (?:all|it|everything)", r"nothing else", r"hang up",
+    r"i am done",
     r"have a (?:good|nice|great|lovely) (?:day|one|morning|afternoon|evening|night|weekend)",
     r"see you",
     r"talk to you later",
@@ -93,7 +96,9 @@ CANCEL_BOOKING = _any([
     rf"(?:call off|scrap|drop) (?:my|the|our) {_THING}",
     r"(?:can not|cannot|will not be able to|not able to|unable to|not going to (?:be able to )?"
     r"|am not going to|will not) (?:make|come|"
-    r"attend|keep) (?:it|my|the|our)",
+    r"attend|keep) (?:in|it|my|the|our)",
+    r"(?:cancel\w*|call off) (?:my|the|our|that|this) (?:\w+ )?(?:ticket|request|order)",
+    r"please cancel$",
     rf"{_THING} cancel\w*",
     r"(?:want|need|like|have) to cancel",
 ])
@@ -106,6 +111,10 @@ RESCHEDULE = _any([
     rf"this|that) (?:\w+\s)?{_THING}",
     rf"{_THING} (?:to|for) (?:a )?(?:different|another|later|earlier) (?:day|time|date)",
     r"(?:different|another|later|earlier) (?:day|time|date) for (?:my|the|our)",
+    rf"{_THING} (?:\w+ ){{0,4}}instead",
+    r"(?:move|push|postpone|put off|delay|shift) (?:my|the|our|this|that) (?:\w+ ){0,3}(?:to|until|"
+    r"till) (?:next )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|"
+    r"next week|later|another day)",
 ])
 BOOK = _any([
     r"book\w*", r"schedul\w*", r"reserv\w*", r"make an? (?:appointment|reservation|booking)",
@@ -134,6 +143,10 @@ PROBLEM = _any([
     r"hacked", r"phishing", r"no internet", r"keeps? (?:dropping|disconnecting|restarting)",
     r"(?:is|are|went|has gone|have gone) down", r"outage", r"problem with", r"issue with",
     r"something wrong", r"went wrong",
+    r"(?:is|are) not (?:showing|displaying|responding|charging|loading|turning on|coming on)",
+    r"spil(?:led|t)", r"faulty", r"(?:log|report|raise) (?:a|an) (?:fault|issue|problem)",
+    r"fault with", r"lump", r"(?:on|in) my (?:tooth|teeth|gums?|jaw)\b(?!.*\b(?:clean\w*|whiten\w*|"
+    r"check ?up|book\w*|appointment|cost|price)\b)",
     r"(?:have|got|having) (?:a|an|some) (?:problem|issue)",
     # What the recogniser leaves of a report when it mishears its last word ("my tooth really
     # her[ts]") or the negation ("the printer on my floor even [isn't] working"): a statement

@@ -36,11 +36,11 @@ _SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
               "late", "shut", "until", "till"),
     "location": (
         "address", "location", "located", "locate", "where", "find", "directions", "direction",
-        "map", "situated", "street", "road", "based",
+        "map", "situated", "street", "road", "based", "whereabouts", "area",
     ),
     "price": (
         "price", "prices", "pricing", "cost", "costs", "fee", "fees", "charge", "charges", "rate",
-        "rates", "expensive", "cheap", "afford", "quote", "dollars", "money",
+        "rates", "expensive", "pricey", "cheap", "afford", "quote", "dollars", "money",
     ),
     "payment": ("pay", "paying", "payment", "payments", "card", "cards", "credit", "debit", "cash"),
     "booking": (
@@ -55,6 +55,7 @@ _SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
     "insurance": ("insurance", "insured", "insurer", "plan", "covered", "coverage"),
     "patient": ("patient", "patients", "register", "registering", "join"),
     "vegetarian": ("vegetarian", "vegan", "vegans", "meat", "plant"),
+    "cater": ("cater", "catering", "accommodate", "handle"),
     "allergy": ("allergy", "allergies", "allergic", "gluten", "coeliac", "celiac", "nut", "nuts",
                 "dairy", "intolerance"),
     "event": ("party", "parties", "event", "events", "private", "group", "groups", "birthday",
@@ -83,9 +84,14 @@ _SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
 _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(rf"\b{pattern}\b"), replacement)
     for pattern, replacement in (
-        ("how much", "cost"),
+        # "how much notice" asks about time, not money
+        ("how much(?! (?:notice|time|warning|longer|later|earlier|sooner))", "cost"),
         ("get (?:there|to you)", "directions"),
         ("money back", "refund"),
+        ("set (?:me|us|you) back", "cost"),
+        ("part of town", "location"),
+        ("(?:accepting|taking|take|accept) (?:on )?new (?:people|clients|customers)",
+         "new patients"),
     )
 )
 
@@ -192,10 +198,19 @@ def _overlap(utterance: Analysis, reference: Analysis) -> tuple[float, float]:
     """(recall of the reference's terms, precision of the utterance's terms), fuzzily."""
     if not utterance.terms or not reference.terms:
         return 0.0, 0.0
+    # A generic verb ("take", "use") says little of what is asked: half a term on either side,
+    # so "can I use my insurance" is as close to "Do you take insurance?" as its topic is.
     matched = sum(
-        max(_term_match(ref, said) for said in utterance.terms) for ref in reference.terms
+        _weight(ref) * max(_term_match(ref, said) for said in utterance.terms)
+        for ref in reference.terms
     )
-    return matched / len(reference.terms), min(1.0, matched / len(utterance.terms))
+    said_weight = sum(_weight(term) for term in utterance.terms)
+    return (matched / sum(_weight(ref) for ref in reference.terms),
+            min(1.0, matched / said_weight))
+
+
+def _weight(term: str) -> float:
+    return 0.5 if term in GENERIC_VERBS else 1.0
 
 
 # Verbs that ask how to do something to a thing but do not say which thing: a question matched
