@@ -38,6 +38,12 @@ CLINIC = parse_hours("Mon-Fri 09:00-17:00; Sat 09:00-13:00")
     ("monday at eleven that works", "2026-12-07T11:00"),
     ("friday at two still", "2026-12-04T14:00"),
     ("friday at for three", "2026-12-04T16:00"),
+    # a day before its month, as the British say it; a month and then an hour
+    ("7th december at 10", "2026-12-07T10:00"),
+    ("monday 7th december 10am", "2026-12-07T10:00"),  # was the tenth: "december 10 am"
+    ("a week from today at 10", "2026-12-09T10:00"),  # was today
+    ("two weeks from tomorrow at 10", "2026-12-17T10:00"),
+    ("tomorrow at 9.30am", "2026-12-03T09:30"),
 ])
 def test_spoken_moments(said, moment):
     heard = parse_when(said, NOW, CLINIC)

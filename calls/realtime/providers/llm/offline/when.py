@@ -61,6 +61,7 @@ class When:
 def _clean(text: str) -> str:
     text = text.lower().replace("\u2019", "'").replace("a.m.", "am").replace("p.m.", "pm")
     text = re.sub(r"o'clock|oclock|o clock", " oclock", text)
+    text = re.sub(r"\b(\d{1,2})\.(\d{2})(?!\d)", r"\1:\2", text)  # "9.30", as the British write it
     text = re.sub(r"[^a-z0-9:/ ]+", " ", text.replace("-", " "))
     return re.sub(r"\s+", " ", text).strip()
 
@@ -134,6 +135,10 @@ def _time_of(text: str) -> tuple[int, int, str] | None:
 
 def _date_of(text: str, today: date) -> date | None:
     """The day in cleaned text, at or after `today`, or None when it names none."""
+    found = re.search(r"\b(a|an|one|two|three|\d+) weeks? from (today|now|tomorrow)\b", text)
+    if found:  # "a week from today": before "today" itself is read
+        weeks = int(found[1]) if found[1].isdigit() else _COUNT_WORDS[found[1]]
+        return today + timedelta(days=7 * weeks + (found[2] == "tomorrow"))
     if re.search(r"\bday after tomorrow\b", text):
         return today + timedelta(days=2)
     if re.search(r"\b(?:tomorrow|tmrw|tomorow)\b", text):
@@ -164,8 +169,11 @@ def _day_of_month(text: str, today: date) -> date | None:
     ordinal_words = "|".join(sorted(_ORDINAL_WORDS, key=len, reverse=True))
     day_pattern = rf"(\d{{1,2}})(?:st|nd|rd|th)?|({ordinal_words})"
     month = day = None
-    found = (re.search(rf"\b({month_names}) (?:the )?(?:{day_pattern})\b", text)
-             or re.search(rf"\b(?:the )?(?:{day_pattern}) of ({month_names})\b", text))
+    # "December 7", "the seventh of December", "7th December" - but "December 10 am" is a
+    # month and an hour, not the tenth.
+    found = (re.search(rf"\b({month_names}) (?:the )?(?:{day_pattern})\b"
+                       r"(?! ?(?:am|pm|a m|p m|oclock|:))", text)
+             or re.search(rf"\b(?:the )?(?:{day_pattern})(?: of)? ({month_names})\b", text))
     if found:
         groups = [g for g in found.groups() if g]
         month_word = next(g for g in groups if g in _MONTHS)
