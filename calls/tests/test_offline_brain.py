@@ -1056,3 +1056,41 @@ def test_how_much_notice_is_not_a_price():
     from learning.quality.text import first_reply
 
     assert "dollars" not in first_reply(DENTAL, "how much notice do I need to give to cancel").text
+
+
+async def restaurant_turns(*said: str) -> list[Turn]:
+    from agents.demo_agents import RESTAURANT
+    from learning.quality.text import conversation_for
+
+    brain, conversation = OfflineBrain(), conversation_for(RESTAURANT)
+    return [await caller_says(brain, conversation, words) for words in said]
+
+
+@pytest.mark.asyncio
+async def test_a_name_given_with_the_request_is_not_asked_for_again():
+    [read_back] = await restaurant_turns(
+        "I'd like to book a table for two on Friday at 7 under the name Smith")
+    assert read_back.text.startswith("Just to confirm") and "name Smith" in read_back.text
+
+
+@pytest.mark.asyncio
+async def test_a_name_is_a_name_not_a_count_or_a_time():
+    *_, count, name, named = await restaurant_turns(
+        "can I get a table", "saturday at 8pm", "four of us", "four of us", "it's for Maria")
+    assert count.text == "Got it. What is your name for the booking?"
+    # "four of us" again is no name (it used to be read back as "name four of us")
+    assert name.text.startswith("Sorry, I didn't catch the name.")
+    assert "party size 4, and name Maria" in named.text
+    *_, time_ = await restaurant_turns("can I get a table", "saturday at 8pm", "four", "8 pm")
+    assert time_.text.startswith("Sorry, I didn't catch the name.")
+
+
+@pytest.mark.asyncio
+async def test_a_time_is_not_a_party_size_and_a_question_mid_booking_is_answered():
+    *_, time_, question, unknown = await restaurant_turns(
+        "can I get a table", "saturday at 8pm", "8 pm is fine",
+        "hmm actually what time do you close on saturday", "do you have a dress code")
+    assert time_.text == "Sorry, I need a number. How many guests?"  # was a party of eight
+    assert question.text.startswith("We serve lunch from noon") and question.text.endswith(
+        "How many guests?")
+    assert unknown.text == "Sorry, I don't have an answer to that. How many guests?"

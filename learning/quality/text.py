@@ -10,7 +10,7 @@ from agents.demo_agents import DemoAgent
 from calls.realtime.loader import stt_vocabulary
 from calls.realtime.providers.llm.base import Conversation, Message, ToolSpec
 from calls.realtime.providers.llm.offline.dialogue import plan
-from calls.realtime.providers.llm.offline.slots import Invalid, coerce
+from calls.realtime.providers.llm.offline.slots import Invalid, argument_value
 from calls.realtime.providers.llm.offline.when import Clock, clock_of
 from learning.quality.dataset import NOW, Utterance
 
@@ -82,7 +82,7 @@ def fill_value(demo: DemoAgent, name: str, said: str, clock: Clock) -> Any:
     """What the brain makes of `said` as the answer to its question for the argument `name`:
     the value, an `Invalid`, or None when none of the agent's tools takes that argument."""
     schema = argument_schema(demo, name)
-    return coerce(schema, said, None, clock) if schema else None
+    return argument_value(name, schema, said, None, clock) if schema else None
 
 
 def filled_as(expected: str, value: Any) -> bool:

@@ -71,6 +71,7 @@ from calls.realtime.providers.llm.offline.schema import (
 from calls.realtime.providers.llm.offline.slots import (
     Invalid,
     NeedsTime,
+    argument_value,
     coerce,
     enum_values_in,
     prefilled,
@@ -384,7 +385,7 @@ class _Turn:
             return _Reply(f"Okay, I've cancelled that. {ANYTHING_ELSE}"), _State()
         slot = missing_arguments(tool, flow.args)[0]
         schema = schema_of(tool, slot)
-        value = coerce(schema, text, dtmf, self.clock, flow.partial)
+        value = argument_value(slot, schema, text, dtmf, self.clock, flow.partial)
         question = slot_question(slot, schema)
         if isinstance(value, NeedsTime):  # "Tuesday": ask for the time, keep the day
             partial = f"{flow.partial} {text}".strip()
@@ -396,9 +397,14 @@ class _Turn:
             or (json_type(schema) == "string" and QUESTION_START.match(normalise(text)))
         ):
             match = best_match(text, self.index)
-            if match.kind == "knowledge" and match.score >= STRONG_MATCH:
+            # A question that is no answer to this one ("what time do you close?" when asked
+            # how many people) needs a looser match than one that might be the answer.
+            asked = isinstance(value, Invalid) and bool(QUESTION_LIKE.match(normalise(text)))
+            if match.kind == "knowledge" and (match.score >= STRONG_MATCH or asked):
                 answer = self.conversation.knowledge[match.index][1]
-                return _Reply(f"{answer} {question}"), replace(state, misses=0)
+                return _Reply(f"{answer} {question}", intent="question"), replace(state, misses=0)
+            if asked and not value.understood:
+                return _Reply(f"{NO_ANSWER_LINE} {question}", intent="question"), state
         if isinstance(value, Invalid) and value.understood:
             return _Reply(f"{value.hint} {question}", intent="fill"), replace(state, misses=0)
         if isinstance(value, Invalid):

@@ -33,7 +33,8 @@ QUESTION_START = re.compile(r"^(?:how|what|where|when|why|which|who|is|are|do|do
 
 # Anything asked as a question ("can you recommend...", "have you got..."): one the agent has
 # no answer to is said to be one, not "not understood".
-QUESTION_LIKE = re.compile(r"^(?:(?:so|and|but|um|uh|hi|hello|sorry|excuse me|also|oh) )*"
+QUESTION_LIKE = re.compile(r"^(?:(?:so|and|but|um|uh|hmm|hm|actually|wait|okay|ok|hi|hello|sorry|"
+                           r"excuse me|also|oh) )*"
                            r"(?:how|what|where|when|why|which|who|whose|is|are|was|were|do|does|"
                            r"did|can|could|would|will|may|have you|has|should|shall)\b")
 

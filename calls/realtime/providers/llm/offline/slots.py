@@ -11,6 +11,7 @@ from typing import Any
 
 from aybiza.core.spoken import DIGIT_WORDS, NO_WORDS, ONES_VALUE, ORDINALS, TENS_VALUE, yes_no
 from calls.realtime.providers.llm.base import ToolSpec
+from calls.realtime.providers.llm.offline.answers import is_person_name
 from calls.realtime.providers.llm.offline.schema import json_type, required_arguments
 from calls.realtime.providers.llm.offline.text import contains_phrase, normalise, spoken_value
 from calls.realtime.providers.llm.offline.when import (
@@ -150,7 +151,18 @@ def coerce(schema: dict[str, Any], text: str, dtmf: str | None, clock: Clock | N
     return value
 
 
+def argument_value(name: str, schema: dict[str, Any], text: str, dtmf: str | None,
+                   clock: Clock | None = None, partial: str = "") -> Any:
+    """The caller's answer to the question for the argument `name`: a person's name read as
+    one (`person_name`), anything else by its schema (`coerce`)."""
+    if dtmf is None and is_person_name(name, schema):
+        return person_name(text)
+    return coerce(schema, text, dtmf, clock, partial)
+
+
 def _coerce_number(schema: dict[str, Any], kind: str, text: str, dtmf: str | None) -> Any:
+    if not dtmf and _CLOCK_TIME.search(text.lower()):
+        return Invalid("Sorry, I need a number.")  # "8 pm is fine" is a time, not eight
     together = None if dtmf else _people_together(text)
     if together is None and not dtmf and _ALONE.search(text.lower()):
         text = "one"  # "just me": a party of one
@@ -260,6 +272,50 @@ def _people_together(text: str) -> float | None:
         total += said if said is not None else people
     # "a hundred and twenty", "one two and three" are numbers, not a party
     return total if about_people else None
+
+
+# A clock time in an answer: "8 pm", "seven o'clock" (never a count of people).
+_HOUR_SAID = "|".join(word for word, value in ONES_VALUE.items() if 1 <= value <= 12)
+_CLOCK_TIME = re.compile(rf"\b(?:\d{{1,2}}(?::\d{{2}})?|{_HOUR_SAID}) ?"
+                         r"(?:am|pm|a\.? ?m\.?|p\.? ?m\.?|o'? ?clock)\b")
+
+# How a caller gives a name: "under the name Smith", "it's for Maria", "my name is Ana Lopez".
+_NAME_LEAD = re.compile(
+    r"^(?:(?:yes|yeah|sure|ok|okay|um+|uh+|so|well|oh)[,.]? )*"
+    r"(?:(?:you can |please )?(?:put|book) it (?:under|for) (?:the name )?(?:of )?"
+    r"|(?:it's |it is |that's |that is )?under (?:the name )?(?:of )?"
+    r"|(?:it's |it is )?in the name of |(?:my |the |his |her |our )?(?:full )?name(?:'s| is) "
+    r"|(?:it's |it is |that's |that is |this is |i'm |i am |call me |it's for |for )+)",
+    re.IGNORECASE)
+# A name given with the request: "a table for two on Friday under the name Smith".
+_NAME_IN_REQUEST = re.compile(
+    r"\b(?:under (?:the name )?(?:of )?|in the name of |(?:my |the )?name(?:'s| is) )"
+    r"([a-z][a-z'-]*(?: (?!(?:at|on|for|and|please|thanks|thank|tomorrow|today|tonight)\b)"
+    r"[a-z][a-z'-]*){0,2})", re.IGNORECASE)
+# Words no person's name is made of: counts, people, times, answers.
+_NOT_IN_A_NAME = frozenset(
+    set(ONES_VALUE) | set(TENS_VALUE) | NO_WORDS | {
+        "people", "persons", "guests", "us", "of", "adults", "kids", "children", "party",
+        "table", "booking", "reservation", "appointment", "am", "pm", "oclock", "o'clock",
+        "today", "tomorrow", "tonight", "monday", "tuesday", "wednesday", "thursday", "friday",
+        "saturday", "sunday", "what", "when", "where", "how", "why", "which", "who", "can",
+        "could", "do", "does", "is", "are", "yes", "yeah", "okay", "ok", "couple", "dozen"})
+
+
+def person_name(text: str) -> str | Invalid:
+    """The name in a caller's answer to "What name should the booking be under?" ("it's for
+    Maria" is "Maria"), or an `Invalid` for an answer no name is made of ("four of us", "8 pm",
+    a question)."""
+    value = _TRAILING_FILLER.sub("", _NAME_LEAD.sub("", text.strip().strip(" ,.!?")))
+    value = value.strip(" ,.!?")
+    words = value.lower().split()
+    if not words or len(words) > 4 or any(
+            any(ch.isdigit() for ch in word) or word.strip(",.") in _NOT_IN_A_NAME
+            for word in words):
+        return Invalid("Sorry, I didn't catch the name.")
+    return value
+
+
 _COUNTED = re.compile(r"\b(?:people|persons|guests|party|size|covers|seats|adults|number of)\b")
 
 
@@ -290,6 +346,11 @@ def prefilled(tool: ToolSpec, text: str, args: dict[str, Any],
                 found[name] = value
             elif parse_when(text, clock.now, clock.hours) is not None:
                 result.problem = value.hint
+        elif is_person_name(name, schema):
+            given = _NAME_IN_REQUEST.search(text)
+            value = person_name(given.group(1)) if given else None
+            if isinstance(value, str):
+                found[name] = value
         elif json_type(schema) == "integer" and _COUNTED.search(
                 f"{name} {schema.get('description', '')}".lower().replace("_", " ")):
             counted = re.search(r"\b(?:for|party of|of us|table for|group of)\s+(\w+(?:\s\w+)?)"
