@@ -1094,3 +1094,30 @@ async def test_a_time_is_not_a_party_size_and_a_question_mid_booking_is_answered
     assert question.text.startswith("We serve lunch from noon") and question.text.endswith(
         "How many guests?")
     assert unknown.text == "Sorry, I don't have an answer to that. How many guests?"
+
+
+@pytest.mark.parametrize(("said", "urgency"), [
+    ("medium I guess", "normal"), ("asap please", "urgent"), ("no rush", "low"),
+    ("not urgent, low is fine", "low"), ("the middle one", "normal"), ("high", "urgent")])
+def test_a_level_said_in_other_words_is_picked(said, urgency):
+    from calls.realtime.providers.llm.offline.slots import coerce
+
+    assert coerce({"type": "string", "enum": ["low", "normal", "urgent"]}, said, None) == urgency
+
+
+@pytest.mark.asyncio
+async def test_an_option_ruled_out_narrows_the_question():
+    from agents.demo_agents import HELP_DESK
+    from learning.quality.text import conversation_for
+
+    brain, conversation = OfflineBrain(), conversation_for(HELP_DESK)
+    await caller_says(brain, conversation, "outlook keeps crashing")
+    narrowed = await caller_says(brain, conversation, "not urgent")
+    read_back = await caller_says(brain, conversation, "low")
+    assert narrowed.text == "Okay. Which one then: low or normal?"  # was "didn't catch which"
+    assert "urgency low" in read_back.text
+    brain, conversation = OfflineBrain(), a_call(ORDER_STATUS)
+    for said in ("order status, not express", "four two seven"):
+        await caller_says(brain, conversation, said)
+    working = await caller_says(brain, conversation, "yes")
+    assert working.tool_calls[0].arguments["shipping"] == "standard"  # was "express"

@@ -406,7 +406,8 @@ class _Turn:
             if asked and not value.understood:
                 return _Reply(f"{NO_ANSWER_LINE} {question}", intent="question"), state
         if isinstance(value, Invalid) and value.understood:
-            return _Reply(f"{value.hint} {question}", intent="fill"), replace(state, misses=0)
+            line = value.hint if value.alone else f"{value.hint} {question}"
+            return _Reply(line, intent="fill"), replace(state, misses=0)
         if isinstance(value, Invalid):
             missed = replace(state, misses=state.misses + 1)
             if missed.misses >= MISSES_BEFORE_HUMAN:

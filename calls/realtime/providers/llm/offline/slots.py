@@ -111,10 +111,13 @@ def _clean_spoken_text(text: str) -> str:
 class Invalid:
     """Marker for an answer that does not fit the argument; `hint` says what was expected."""
 
-    def __init__(self, hint: str, *, understood: bool = False) -> None:
+    def __init__(self, hint: str, *, understood: bool = False, alone: bool = False) -> None:
         self.hint = hint
         # The answer was understood but cannot be used ("we're closed then"): not a miss.
         self.understood = understood
+        # The hint is a question of its own ("Which one then: low or normal?"): the argument's
+        # question is not asked after it.
+        self.alone = alone
 
 
 class NeedsTime(Invalid):
@@ -191,6 +194,20 @@ def _coerce_when(schema_format: str, text: str, clock: Clock, partial: str) -> A
     return value
 
 
+# Words callers use for the usual levels of a priority or an urgency, by the option's name.
+_LEVEL_WORDS = {
+    "low": ("minor", "no rush", "not important", "whenever", "low priority"),
+    "normal": ("medium", "moderate", "regular", "average", "standard", "middling", "so so"),
+    "medium": ("normal", "moderate", "regular", "average", "standard", "middling", "so so"),
+    "high": ("urgent", "important", "critical", "asap", "as soon as possible", "serious"),
+    "urgent": ("high", "critical", "asap", "as soon as possible", "emergency", "very important",
+               "top priority", "serious"),
+    "critical": ("emergency", "everything is down", "top priority"),
+}
+_NEGATED_WORD = re.compile(
+    r"\b(?:not|nothing|no|is not|isn't)\s+(?:very |that |too |really )?(\w+)")
+
+
 def _pick_enum(options: list[Any], text: str, dtmf: str | None) -> Any:
     invalid = Invalid("Sorry, I didn't catch which one.")
     if not options:
@@ -199,14 +216,48 @@ def _pick_enum(options: list[Any], text: str, dtmf: str | None) -> Any:
         position = int(dtmf) if dtmf.isdigit() else 0
         return options[position - 1] if 1 <= position <= len(options) else invalid
     # "not urgent, low is fine": an option said with a negation is not the one chosen.
-    norm = re.sub(r"\b(?:not|nothing|no|is not|isn't)\s+(\w+)", " ", normalise(text).lower())
+    said = normalise(text).lower()
+    norm = _NEGATED_WORD.sub(" ", said)
     names = [normalise(str(option)).lower() for option in options]
-    contained = [i for i, name in enumerate(names) if contains_phrase(norm, name)]
+    contained = _named(names, said, norm)
     if contained:
         return options[max(contained, key=lambda i: len(names[i]))]
+    narrowed = _without_negated(options, names, set(_NEGATED_WORD.findall(said)))
+    if narrowed is not None:
+        return narrowed
     if all(isinstance(option, int | float) for option in options):
         number = _parse_number(text)
         return next((o for o in options if number is not None and o == number), invalid)
+    by_place = _by_place(options, norm)
+    return by_place if by_place is not None else _closest(options, names, norm, invalid)
+
+
+def _named(names: list[str], said: str, norm: str) -> list[int]:
+    """The options said by name, else by a usual word for their level ("medium" for normal,
+    "asap" for urgent)."""
+    contained = [i for i, name in enumerate(names) if contains_phrase(norm, name)]
+    return contained or [i for i, name in enumerate(names) if any(
+        # "no rush" is a level said with a negation: looked for in the words as said
+        contains_phrase(said if _NEGATED_WORD.match(word) else norm, word)
+        for word in _LEVEL_WORDS.get(name, ()))]
+
+
+def _without_negated(options: list[Any], names: list[str], negated: set[str]) -> Any:
+    """An option ruled out and none named: the one left, or a question for the ones left
+    ("not urgent" of low, normal and urgent); None when nothing was ruled out."""
+    ruled_out = [i for i, name in enumerate(names) if name in negated]
+    if not ruled_out:
+        return None
+    left = [option for i, option in enumerate(options) if i not in ruled_out]
+    if len(left) == 1:
+        return left[0]
+    said = [str(option).replace("_", " ") for option in left]
+    return Invalid(f"Okay. Which one then: {', '.join(said[:-1])} or {said[-1]}?",
+                   understood=True, alone=True)
+
+
+def _by_place(options: list[Any], norm: str) -> Any:
+    """"The second one", "the last one", "the middle one"; None when no place is said."""
     ordinal = next((_ORDINALS[t] for t in norm.split() if t in _ORDINALS), 0)
     if re.search(r"\b(?:one|option)\b", norm):
         if ordinal and ordinal <= len(options):
@@ -215,7 +266,11 @@ def _pick_enum(options: list[Any], text: str, dtmf: str | None) -> Any:
             return options[-1]
         if re.search(r"\bmiddle\b", norm) and len(options) % 2:
             return options[len(options) // 2]
-    # Fuzzy: compare each option to the same number of consecutive spoken words.
+    return None
+
+
+def _closest(options: list[Any], names: list[str], norm: str, invalid: Invalid) -> Any:
+    """Fuzzy: each option against the same number of consecutive spoken words."""
     tokens = norm.split()
     best, best_score = invalid, 0.0
     for option, name in zip(options, names, strict=True):
@@ -230,16 +285,21 @@ def _pick_enum(options: list[Any], text: str, dtmf: str | None) -> Any:
 
 def enum_values_in(tool: ToolSpec, text: str, args: dict[str, Any]) -> dict[str, Any]:
     """Enum arguments the caller already named while asking for the tool (exact words only)."""
-    norm = normalise(text)
+    said = normalise(text).lower()
+    norm = _NEGATED_WORD.sub(" ", said)  # "not express" names no option
+    negated = set(_NEGATED_WORD.findall(said))
     found = dict(args)
     properties = tool.parameters.get("properties", {})
     for name in required_arguments(tool):
         options = properties.get(name, {}).get("enum")
         if name in found or not options:
             continue
-        named = [o for o in options if contains_phrase(norm, normalise(str(o)))]
+        named = [o for o in options if contains_phrase(norm, normalise(str(o)).lower())]
+        left = _without_negated(options, [normalise(str(o)).lower() for o in options], negated)
         if len(named) == 1:
             found[name] = named[0]
+        elif not named and left is not None and not isinstance(left, Invalid):
+            found[name] = left  # "not express" of standard and express
     return found
 
 
