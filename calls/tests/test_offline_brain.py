@@ -1121,3 +1121,27 @@ async def test_an_option_ruled_out_narrows_the_question():
         await caller_says(brain, conversation, said)
     working = await caller_says(brain, conversation, "yes")
     assert working.tool_calls[0].arguments["shipping"] == "standard"  # was "express"
+
+
+@pytest.mark.asyncio
+async def test_a_bare_hour_answers_what_time_on_a_day():
+    *_, ten = await clinic_turns("I'd like an appointment", "Monday", "10")
+    assert "Monday, December 7 at 10 AM" in ten.text  # "10" alone was asked again, forever
+    *_, three = await clinic_turns("I'd like an appointment", "next tuesday afternoon", "3")
+    assert "Tuesday, December 8 at 3 PM" in three.text
+
+
+@pytest.mark.asyncio
+async def test_no_time_to_what_time_is_a_miss_and_does_not_join_the_day():
+    *_, banana, ten = await clinic_turns("I'd like an appointment", "Monday", "banana",
+                                         "ten thirty")
+    assert banana.text == "Sorry, I didn't catch the time. What time on Monday, December 7?"
+    assert "Monday, December 7 at 10:30 AM" in ten.text  # not "Monday banana ten thirty"
+
+
+@pytest.mark.asyncio
+async def test_a_time_alone_at_the_read_back_keeps_the_day():
+    *_, changed, done = await clinic_turns("I'd like an appointment", "Monday at 10",
+                                           "no, make it 3pm", "yes")
+    assert "Monday, December 7 at 3 PM" in changed.text  # was today, Wednesday
+    assert done.tool_calls[0].arguments == {"when": "2026-12-07T15:00:00-05:00"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from aybiza.core.spoken import YES_WORDS, yes_no
@@ -14,7 +15,7 @@ from calls.realtime.call_control import (
     TRANSFER_CALL,
     TRANSFER_SUMMARY_MAX_CHARS,
 )
-from calls.realtime.providers.llm.base import Conversation, Message
+from calls.realtime.providers.llm.base import Conversation, Message, ToolSpec
 from calls.realtime.providers.llm.offline.answers import (
     YES_NO_PHRASES,
     answer_phrases,
@@ -306,6 +307,20 @@ class _Turn:
         return (_Reply(not_on_this_line(wanted), intent=wanted),
                 replace(state, offered_human=True))
 
+    @staticmethod
+    def _days_of(tool: ToolSpec, flow: _Flow) -> dict[str, str]:
+        """The day of each date-time argument already filled ("December 7"), for a correction
+        that gives only a time ("make it 3 pm" keeps the day)."""
+        days = {}
+        for name, value in flow.args.items():
+            if schema_of(tool, name).get("format") == "date-time" and isinstance(value, str):
+                try:
+                    moment = datetime.fromisoformat(value)
+                except ValueError:
+                    continue
+                days[name] = f"{moment:%B} {moment.day}"
+        return days
+
     def _names_a_day(self, text: str) -> bool:
         if self.clock is None:
             return False
@@ -347,7 +362,7 @@ class _Turn:
         tool = self.conversation.tools[flow.tool]
         if CANCEL.match(norm):
             return _Reply(f"Okay, I've cancelled that. {ANYTHING_ELSE}", intent="cancel"), _State()
-        correction = prefilled(tool, text, {}, self.clock)
+        correction = prefilled(tool, text, {}, self.clock, days=self._days_of(tool, flow))
         changed = {name: value for name, value in correction.args.items()
                    if flow.args.get(name) != value}
         if changed:
@@ -388,9 +403,13 @@ class _Turn:
         value = argument_value(slot, schema, text, dtmf, self.clock, flow.partial)
         question = slot_question(slot, schema)
         if isinstance(value, NeedsTime):  # "Tuesday": ask for the time, keep the day
-            partial = f"{flow.partial} {text}".strip()
-            return (_Reply(value.hint, intent="fill"),
-                    replace(state, misses=0, flow=replace(flow, partial=partial)))
+            if self._names_a_day(text) or not flow.partial:
+                # A new day replaces the one kept ("10" misheard must not join it: "monday 10"
+                # then "ten" was read as 10:10).
+                return (_Reply(value.hint, intent="fill"),
+                        replace(state, misses=0, flow=replace(flow, partial=text)))
+            # The time was asked for and not given ("banana"): a question, or a miss
+            question, value = value.hint, Invalid("Sorry, I didn't catch the time.")
         # A caller may ask something else mid-flow: answer it, then ask again.
         if dtmf is None and (
             isinstance(value, Invalid)

@@ -387,10 +387,11 @@ class Prefilled:
 
 
 def prefilled(tool: ToolSpec, text: str, args: dict[str, Any],
-              clock: Clock | None) -> Prefilled:
+              clock: Clock | None, days: dict[str, str] | None = None) -> Prefilled:
     """Arguments the caller already gave while asking for the tool ("a table for four on
-    Friday at seven"): dates and times, and counts of people. Free-text arguments are always
-    asked for."""
+    Friday at seven"): dates and times, counts of people, a name said as one ("under the name
+    Smith"); other free text is always asked for. `days`: the day of each date-time argument
+    already filled, which a time said alone keeps."""
     result = Prefilled(dict(args))
     found = result.args
     properties = tool.parameters.get("properties", {})
@@ -399,7 +400,11 @@ def prefilled(tool: ToolSpec, text: str, args: dict[str, Any],
         if name in found or not isinstance(schema, dict):
             continue
         if schema.get("format") in DATE_FORMATS and clock is not None:
-            value = coerce(schema, text, None, clock)
+            # A time alone keeps the day already given ("make it 3 pm" at a read-back)
+            said = parse_when(text, clock.now, clock.hours)
+            day = ((days or {}).get(name, "") if said is not None and said.has_time
+                   and not said.has_date else "")
+            value = coerce(schema, text, None, clock, day)
             if isinstance(value, NeedsTime):
                 result.partial = text
             elif not isinstance(value, Invalid):

@@ -309,6 +309,12 @@ class WhenProblem(str):
         return problem
 
 
+# An answer that is only a clock reading: "10", "ten thirty", "3 30 please".
+_BARE_HOUR = re.compile(
+    rf"^(?:(?:about|around|maybe|say|um|uh|how about) )*(?:\d{{1,2}}|{_HOUR})"
+    rf"(?: (?:\d{{2}}|{_MINUTE}))?(?: (?:please|then|is fine|works|if possible))?$")
+
+
 def when_value(schema_format: str, text: str, clock: Clock,
                partial: str = "") -> str | WhenProblem:
     """The argument value for a date/time slot ("2026-12-08T15:30:00-05:00", "2026-12-08",
@@ -317,6 +323,9 @@ def when_value(schema_format: str, text: str, clock: Clock,
     heard = parse_when(text, clock.now, clock.hours)
     if partial and (heard is None or not heard.has_date):
         heard = parse_when(f"{partial} {text}", clock.now, clock.hours) or heard
+        if (heard is None or not heard.has_time) and _BARE_HOUR.match(_clean(text)):
+            # "10" or "ten thirty" to "What time on Monday?": the hour, as if "at" was said
+            heard = parse_when(f"{partial} at {_clean(text)}", clock.now, clock.hours) or heard
     if heard is None:
         return WhenProblem("Sorry, I didn't catch a day or time.", understood=False)
     moment = heard.moment
