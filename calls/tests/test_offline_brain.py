@@ -1145,3 +1145,13 @@ async def test_a_time_alone_at_the_read_back_keeps_the_day():
                                            "no, make it 3pm", "yes")
     assert "Monday, December 7 at 3 PM" in changed.text  # was today, Wednesday
     assert done.tool_calls[0].arguments == {"when": "2026-12-07T15:00:00-05:00"}
+
+
+def test_the_help_line_names_one_question_per_entry():
+    from agents.demo_agents import DENTAL
+    from learning.quality.text import first_reply
+
+    reply = first_reply(DENTAL, "is the dentist a man or a woman").text
+    # "Where are you located? What is your address?" read out whole split the list in two
+    assert "where are you located, or how much does a check-up cost." in reply
+    assert "insurance" not in first_reply(DENTAL, "do you do payment plans").text

@@ -108,8 +108,11 @@ def _tool_purpose(tool: ToolSpec) -> str:
 
 def help_line(conversation: Conversation) -> str:
     """What the brain can help with: a few knowledge questions and tool purposes."""
+    # The first question of each entry: "Where are you located? What is your address?" is
+    # one topic, and read out whole it breaks the list in two.
     questions = [
-        lower_first(question.strip().rstrip("?.! ")) for question, _ in conversation.knowledge[:3]
+        lower_first(re.split(r"[?.!]", question.strip())[0].strip())
+        for question, _ in conversation.knowledge[:3] if question.strip()
     ]
     purposes = [_tool_purpose(tool) for tool in conversation.tools[:2]]
     parts = []

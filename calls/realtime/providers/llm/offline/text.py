@@ -88,6 +88,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ("how much(?! (?:notice|time|warning|longer|later|earlier|sooner))", "cost"),
         ("get (?:there|to you)", "directions"),
         ("money back", "refund"),
+        ("(?:payment|monthly|instalment|installment|finance) plans?", "payment"),
         ("set (?:me|us|you) back", "cost"),
         ("part of town", "location"),
         ("(?:accepting|taking|take|accept) (?:on )?new (?:people|clients|customers)",
