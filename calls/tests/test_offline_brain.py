@@ -1155,3 +1155,14 @@ def test_the_help_line_names_one_question_per_entry():
     # "Where are you located? What is your address?" read out whole split the list in two
     assert "where are you located, or how much does a check-up cost." in reply
     assert "insurance" not in first_reply(DENTAL, "do you do payment plans").text
+
+
+@pytest.mark.asyncio
+async def test_a_party_said_after_another_for_is_taken_and_too_big_a_one_said_at_once():
+    [asked, named] = await restaurant_turns(
+        "could I reserve a table for tomorrow night, there'll be three of us, say half past "
+        "seven", "Dana Scully")
+    assert asked.text.endswith("What is your name for the booking?")  # not "How many guests?"
+    assert "Thursday, December 3 at 7:30 PM, party size 3" in named.text
+    [big] = await restaurant_turns("we're a group of 14, can we book for saturday")
+    assert "needs to be between 1 and 12" in big.text

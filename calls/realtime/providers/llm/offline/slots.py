@@ -379,6 +379,23 @@ def person_name(text: str) -> str | Invalid:
 _COUNTED = re.compile(r"\b(?:people|persons|guests|party|size|covers|seats|adults|number of)\b")
 
 
+# A count of people in a request: "a table for four", "a group of six", "three of us".
+_COUNT_PATTERNS = (
+    re.compile(r"\b(?:for|party of|table for|group of)\s+(\w+(?:\s\w+)?)"
+               r"(?:\s+(?:people|persons|guests|of us|adults))?"),
+    re.compile(r"\b(\w+(?:\s\w+)?)\s+(?:of us|people|persons|guests|adults)\b"),
+)
+
+
+def _count_said(lowered: str) -> float | None:
+    for pattern in _COUNT_PATTERNS:
+        for found in pattern.finditer(lowered):  # "for tomorrow night" is no count: go on
+            number = _parse_number(found.group(1))
+            if number is not None:
+                return number
+    return None
+
+
 @dataclass(slots=True)
 class Prefilled:
     args: dict[str, Any]
@@ -418,10 +435,11 @@ def prefilled(tool: ToolSpec, text: str, args: dict[str, Any],
                 found[name] = value
         elif json_type(schema) == "integer" and _COUNTED.search(
                 f"{name} {schema.get('description', '')}".lower().replace("_", " ")):
-            counted = re.search(r"\b(?:for|party of|of us|table for|group of)\s+(\w+(?:\s\w+)?)"
-                                r"(?:\s+(?:people|persons|guests|of us|adults))?", text.lower())
-            number = _parse_number(counted.group(1)) if counted else None
-            if number is not None and not isinstance(value := coerce(schema, str(int(number)),
-                                                                     None), Invalid):
-                found[name] = value
+            number = _count_said(text.lower())
+            if number is not None:
+                value = coerce(schema, str(int(number)), None)
+                if isinstance(value, Invalid):
+                    result.problem = value.hint  # "a group of 14": said now, not asked for
+                else:
+                    found[name] = value
     return result
