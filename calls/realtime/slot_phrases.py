@@ -68,6 +68,7 @@ CONVERSATION_PHRASES: tuple[str, ...] = (
     "hello", "hi there", "good morning", "good afternoon", "hey",
     "never mind", "forget it", "cancel that", "stop", "no forget about it",
     "pardon", "say that again", "come again", "can you repeat that please", "excuse me",
+    "hello is anyone there", "are you still there", "can you hear me",
 )
 # Faults, for an agent whose tool takes problem reports (the brain opens a ticket for them).
 FAULT_PHRASES: tuple[str, ...] = (

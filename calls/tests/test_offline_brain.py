@@ -1166,3 +1166,20 @@ async def test_a_party_said_after_another_for_is_taken_and_too_big_a_one_said_at
     assert "Thursday, December 3 at 7:30 PM, party size 3" in named.text
     [big] = await restaurant_turns("we're a group of 14, can we book for saturday")
     assert "needs to be between 1 and 12" in big.text
+
+
+@pytest.mark.asyncio
+async def test_the_caller_checking_the_line_hears_the_agent_and_the_question_again():
+    [asked, there] = await restaurant_turns("table for two on friday", "are you still there")
+    assert there.text == f"Yes, I'm here. {asked.text.removeprefix('Sure, I can help with that. ')}"
+    [hello] = await restaurant_turns("hello, is anyone there?")
+    assert hello.text == "Yes, I'm here. How can I help you?"
+
+
+@pytest.mark.asyncio
+async def test_a_farewell_after_a_reason_ends_the_call():
+    *_, bye = await restaurant_turns("table for two on friday at 7",
+                                     "oh wait, I need to check with my wife first, bye")
+    assert bye.done.end_call
+    [asked] = await restaurant_turns("can I switch my booking to a different day, that's it")
+    assert not asked.done.end_call

@@ -31,6 +31,7 @@ from calls.realtime.providers.llm.offline.intents import (
     DTMF_ENTRY,
     FORGET_ME,
     GREETING,
+    PRESENCE,
     PROBLEM,
     REPEAT,
     RESCHEDULE,
@@ -181,8 +182,9 @@ class _Turn:
         if answered is not None:
             return answered
         state = replace(state, offered_human=False, offered_tool=None)
-        if REPEAT.search(norm):
-            return _Reply(self._repeat_line(state), intent="repeat"), state
+        about_the_line = self._about_the_line(state, norm)
+        if about_the_line is not None:
+            return about_the_line
         if state.flow is not None and state.flow.confirming:
             return self._confirm(state, state.flow, text, norm)
         if state.flow is not None:
@@ -473,12 +475,27 @@ class _Turn:
             return _Reply(self._repeat_line(state)), state
         return self._not_understood(state)
 
+    def _about_the_line(self, state: _State, norm: str) -> tuple[_Reply, _State] | None:
+        """"Say that again", "Are you still there?": the call itself, not its business; the
+        question pending stays pending."""
+        if REPEAT.search(norm):
+            return _Reply(self._repeat_line(state), intent="repeat"), state
+        if PRESENCE.match(norm.lower()):
+            pending = self._pending_question(state) or "How can I help you?"
+            return _Reply(f"Yes, I'm here. {pending}", intent="greeting"), state
+        return None
+
     def _pending_question(self, state: _State) -> str:
-        """The question for the argument being filled, or "" outside a tool flow."""
+        """The question the caller has yet to answer in a tool flow (its read-back, or "What
+        time on Friday?" after a day), or "" outside one."""
         if state.flow is None:
             return ""
         tool = self.conversation.tools[state.flow.tool]
+        if state.flow.confirming:
+            return confirm_question(tool, state.flow.args)
         slot = missing_arguments(tool, state.flow.args)[0]
+        if state.flow.partial and self.clock is not None:
+            return coerce(schema_of(tool, slot), state.flow.partial, None, self.clock).hint
         return slot_question(slot, schema_of(tool, slot))
 
     def _declined_human(self, state: _State) -> tuple[_Reply, _State]:

@@ -74,6 +74,13 @@ THANKS = re.compile(r"^(?:(?:ok|okay|great|perfect) )?(?:thank you|thanks)(?: (?
 GREETING = re.compile(r"^(?:hi|hello|hey|good (?:morning|afternoon|evening))(?: there)?$")
 
 
+# "Hello, is anyone there?", "Can you hear me?": the caller checks the line (a pause, a delay).
+PRESENCE = re.compile(
+    r"^(?:(?:hello|hi|hey|um|uh|sorry|oh)\s)*(?:is (?:anyone|anybody|someone|somebody) "
+    r"(?:there|here|on the line)|are you (?:still )?(?:there|with me)|can you hear me"
+    r"|you there|is this thing on)(?: hello)?$")
+
+
 BARE_NO = re.compile(r"^(?:no|nope|nah)(?: (?:thank you|thanks))?$")
 
 

@@ -60,6 +60,10 @@ def says_goodbye(norm: str) -> bool:
         return False
     if closing.group(0).startswith("hang up"):
         return True
+    if re.search(r"\b(?:good ?bye|bye(?: bye)?(?: now)?)$", norm):
+        # The last words are a farewell ("I need to check with my wife first, bye"): whatever
+        # came before, the caller is leaving (a question was ruled out above).
+        return not QUESTION_LIKE.match(norm)
     before = norm[:closing.start()]
     return not (QUESTION_LIKE.match(before) or _REQUEST.search(before)
                 or _ASKING.search(before))
