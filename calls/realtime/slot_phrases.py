@@ -81,7 +81,9 @@ FAULT_PHRASES: tuple[str, ...] = (
     "i can't access", "i can't send or receive", "i can't hear anything", "i'm unable to log in",
     "i have an issue with", "something went wrong", "it's not charging", "it's not loading",
     "it's not responding", "the monitor isn't displaying anything", "it's faulty",
-    "i spilled coffee on it",
+    "i spilled coffee on it", "my email isn't syncing", "it isn't connecting",
+    "the printer isn't printing", "it's not updating", "it's not sending or receiving",
+    "my laptop isn't booting",
 )
 # Symptoms, for an agent with no such tool (the brain offers a visit, `offline/responses.py`).
 SYMPTOM_PHRASES: tuple[str, ...] = (

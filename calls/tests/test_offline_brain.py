@@ -1027,6 +1027,9 @@ def test_a_report_whose_last_word_was_misheard_is_still_a_problem(agent, heard, 
     ("helpdesk", "I want to log a fault with the projector in room four", "problem"),
     ("helpdesk", "please cancel the ticket I opened this morning", "cancel"),
     ("helpdesk", "can we move the laptop handover to friday", "reschedule"),
+    ("helpdesk", "my email isn't syncing on my phone", "problem"),  # was the set-up answer
+    ("restaurant", "we are not coming tonight", "cancel"),  # was a booking for tonight
+    ("restaurant", "we won't be coming on friday after all", "cancel"),
 ])
 def test_requests_said_another_way_are_placed(agent_key, said, intent):
     from agents.demo_agents import DEMO_AGENTS

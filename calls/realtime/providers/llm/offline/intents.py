@@ -106,6 +106,7 @@ CANCEL_BOOKING = _any([
     r"attend|keep) (?:in|it|my|the|our)",
     r"(?:cancel\w*|call off) (?:my|the|our|that|this) (?:\w+ )?(?:ticket|request|order)",
     r"please cancel$",
+    r"(?:we|i) (?:are|am|will) not (?:be )?(?:coming|making it)",
     rf"{_THING} cancel\w*",
     r"(?:want|need|like|have) to cancel",
 ])
@@ -150,7 +151,8 @@ PROBLEM = _any([
     r"hacked", r"phishing", r"no internet", r"keeps? (?:dropping|disconnecting|restarting)",
     r"(?:is|are|went|has gone|have gone) down", r"outage", r"problem with", r"issue with",
     r"something wrong", r"went wrong",
-    r"(?:is|are) not (?:showing|displaying|responding|charging|loading|turning on|coming on)",
+    r"(?:is|are) not (?:showing|displaying|responding|charging|loading|turning on|coming on|"
+    r"syncing|connecting|printing|opening|updating|sending|receiving|starting|booting)",
     r"spil(?:led|t)", r"faulty", r"(?:log|report|raise) (?:a|an) (?:fault|issue|problem)",
     r"fault with", r"lump", r"(?:on|in) my (?:tooth|teeth|gums?|jaw)\b(?!.*\b(?:clean\w*|whiten\w*|"
     r"check ?up|book\w*|appointment|cost|price)\b)",
