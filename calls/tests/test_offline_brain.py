@@ -1186,3 +1186,12 @@ async def test_a_farewell_after_a_reason_ends_the_call():
     assert bye.done.end_call
     [asked] = await restaurant_turns("can I switch my booking to a different day, that's it")
     assert not asked.done.end_call
+
+
+@pytest.mark.asyncio
+async def test_a_symptom_with_a_request_to_come_in_starts_the_booking():
+    [asked] = await clinic_turns("I have a really bad toothache, can I come in today")
+    # the visit was asked for: not offered ("Would you like that?"), and today is kept
+    assert asked.text.startswith("I'm sorry to hear that.") and "What time on" in asked.text
+    [offered] = await clinic_turns("my tooth hurts")
+    assert offered.text.endswith("Would you like that?")

@@ -296,6 +296,10 @@ class _Turn:
             return self._start_flow(state, tool, text, intent=wanted, lead=lead)
         if wanted == "problem":
             booking = tool_of_kind(tools, "book")
+            if booking is not None and BOOK.search(normalise(text).lower()):
+                # "I have a toothache, can I come in today?": the visit asked for, not offered
+                return self._start_flow(state, booking, text, intent=wanted,
+                                        lead="I'm sorry to hear that. ")
             line = problem_offer(tools[booking] if booking is not None else None)
             if booking is not None:
                 return _Reply(line, intent=wanted), replace(state, offered_tool=booking)
