@@ -83,7 +83,9 @@ FAULT_PHRASES: tuple[str, ...] = (
     "it's not responding", "the monitor isn't displaying anything", "it's faulty",
     "i spilled coffee on it", "my email isn't syncing", "it isn't connecting",
     "the printer isn't printing", "it's not updating", "it's not sending or receiving",
-    "my laptop isn't booting",
+    "my laptop isn't booting", "i clicked a suspicious link", "i got a fake email",
+    "i think it's a scam", "it was a dodgy link", "my account got locked",
+    "i need permission to the folder", "can someone look at my computer",
 )
 # Symptoms, for an agent with no such tool (the brain offers a visit, `offline/responses.py`).
 SYMPTOM_PHRASES: tuple[str, ...] = (

@@ -1030,6 +1030,11 @@ def test_a_report_whose_last_word_was_misheard_is_still_a_problem(agent, heard, 
     ("helpdesk", "my email isn't syncing on my phone", "problem"),  # was the set-up answer
     ("restaurant", "we are not coming tonight", "cancel"),  # was a booking for tonight
     ("restaurant", "we won't be coming on friday after all", "cancel"),
+    ("helpdesk", "my account got locked", "problem"),
+    ("helpdesk", "I think I clicked on a dodgy link", "problem"),
+    ("helpdesk", "I need access to the finance shared drive", "problem"),
+    ("helpdesk", "can someone come and look at my computer", "problem"),  # "no answer"
+    ("dental", "can you look at my booking", "book"),  # not a symptom
 ])
 def test_requests_said_another_way_are_placed(agent_key, said, intent):
     from agents.demo_agents import DEMO_AGENTS

@@ -46,6 +46,7 @@ EXTRA_PRONUNCIATIONS: Mapping[str, tuple[str, ...]] = {
     "vegan": ("V IY G AH N",),  # CMUdict has only "VEG-an"
     "toothache": ("T UW TH EY K",),  # "tooth" + "ache"; CMUdict lacks it, the brain acts on it
     "syncing": ("S IH NG K IH NG",),  # "sync" + "-ing"; CMUdict has "sync" only
+    "dodgy": ("D AA JH IY",),  # British for suspicious ("a dodgy link"); CMUdict lacks it
     # A contraction's final /s/ is often lost outright: "it's urgent" was heard "it urgent",
     # "what's the address" "what the address". "That's" makes some misheard requests end in
     # "that's it", which the brain answers as the request, not as a goodbye (`says_goodbye`).

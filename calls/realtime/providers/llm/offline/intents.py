@@ -154,7 +154,11 @@ PROBLEM = _any([
     r"(?:is|are) not (?:showing|displaying|responding|charging|loading|turning on|coming on|"
     r"syncing|connecting|printing|opening|updating|sending|receiving|starting|booting)",
     r"spil(?:led|t)", r"faulty", r"(?:log|report|raise) (?:a|an) (?:fault|issue|problem)",
-    r"fault with", r"lump", r"(?:on|in) my (?:tooth|teeth|gums?|jaw)\b(?!.*\b(?:clean\w*|whiten\w*|"
+    r"fault with", r"lump", r"(?:got|is|was|has been|have been|am) locked",
+    r"(?:dodgy|suspicious|strange|weird|fake) (?:link|email|message)", r"scam",
+    r"(?:need|want) (?:access|permission) to",
+    r"(?:look at|have a look at|take a look at) my (?!(?:appointment|booking|table|order|ticket|"
+    r"bill|account)\b)\w+", r"(?:on|in) my (?:tooth|teeth|gums?|jaw)\b(?!.*\b(?:clean\w*|whiten\w*|"
     r"check ?up|book\w*|appointment|cost|price)\b)",
     r"(?:have|got|having) (?:a|an|some) (?:problem|issue)",
     # What the recogniser leaves of a report when it mishears its last word ("my tooth really
