@@ -259,7 +259,8 @@ class _Turn:
     def _unplaced(self, state: _State, text: str, norm: str) -> tuple[_Reply, _State]:
         """What no intent, entry or tool took."""
         booking = tool_of_kind(self.conversation.tools, "book")
-        if booking is not None and self._names_a_day(text):
+        if booking is not None and self._names_a_day(text) and not QUESTION_START.match(
+                norm.lower()):
             # It names a day ("can i common on monday at ten", the recogniser's "Can I come in
             # on Monday at ten?"): a caller asking for a day wants a booking. The day and time
             # are taken and checked against the hours as usual.

@@ -26,6 +26,7 @@ _HUMAN = _any([
     rf"(?:put|get|transfer|connect|pass|patch) (?:me |us )?(?:through |on |over )?(?:to |with )?"
     rf"{_PERSON}",
     r"transfer (?:me|us)\b", r"put me through",
+    rf"(?:leave|pass on|take) a message (?:for|to|with) {_PERSON}",
     r"(?:someone|somebody|anyone|anybody|a person|a human) (?:i|we) (?:can|could) (?:speak|talk)"
     r" (?:to|with)",
 ])
@@ -136,6 +137,8 @@ BOOK = _any([
     r"five|six|seven|eight|nine|ten|eleven|twelve)",
     r"(?:come|coming) (?:in )?for (?:dinner|lunch|a meal|brunch)",
     r"(?:any|have you got|do you have) (?:openings|availability|free slots|slots|room)",
+    rf"(?:have you got|do you have|are there)(?: any)? (?:free )?{_THING}(?: free| available| left"
+    rf"| open)",
 ])
 # A symptom, a fault or a complaint: something is wrong for the caller.
 PROBLEM = _any([

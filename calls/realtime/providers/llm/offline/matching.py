@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import heapq
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -78,6 +79,8 @@ class Index:
     triggers: tuple[tuple[Analysis, ...], ...]
     names: tuple[Analysis, ...]
     descriptions: tuple[Analysis, ...]
+    # Terms in two or more of the questions: they tell the questions apart from nothing.
+    common: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=256)
@@ -85,12 +88,15 @@ def _build_index(
     knowledge: tuple[tuple[str, str], ...],
     tools: tuple[tuple[str, str, tuple[str, ...]], ...],
 ) -> Index:
+    questions = tuple(analyse(question) for question, _ in knowledge)
+    counts = Counter(term for question in questions for term in set(question.terms))
     return Index(
-        questions=tuple(analyse(question) for question, _ in knowledge),
+        questions=questions,
         answers=tuple(analyse(answer) for _, answer in knowledge),
         triggers=tuple(tuple(analyse(phrase) for phrase in phrases) for _, _, phrases in tools),
         names=tuple(analyse(humanise(name)) for name, _, _ in tools),
         descriptions=tuple(analyse(description) for _, description, _ in tools),
+        common=frozenset(term for term, count in counts.items() if count >= 2),
     )
 
 
@@ -113,7 +119,7 @@ def best_match(text: str, index: Index) -> _Match:
     shortlist = set(heapq.nlargest(_SHORTLIST, range(len(token_scores)), token_scores.__getitem__))
     best_knowledge = _Match("none")
     for i, (question, answer) in enumerate(zip(index.questions, index.answers, strict=True)):
-        if not shares_topic(said, question):
+        if not shares_topic(said, question, index.common):
             question_score = 0.0
         elif i in shortlist:
             question_score = similarity(said, question, token_scores[i])

@@ -221,10 +221,13 @@ GENERIC_VERBS = frozenset({"add", "set", "use", "put", "take", "find", "give", "
                            "fix", "change", "check", "send", "show", "come", "keep"})
 
 
-def shares_topic(utterance: Analysis, reference: Analysis) -> bool:
-    """Whether the utterance has one of the reference's terms other than a generic verb."""
-    return any(_term_match(ref, said) > 0 for ref in reference.terms if ref not in GENERIC_VERBS
-               for said in utterance.terms)
+def shares_topic(utterance: Analysis, reference: Analysis,
+                 common: frozenset[str] = frozenset()) -> bool:
+    """Whether the utterance has one of the reference's terms other than a generic verb or a
+    `common` term (one the agent's questions share: "restaurant" in "Where is the restaurant?"
+    and "Is there parking near the restaurant?" says which business, not which question)."""
+    return any(_term_match(ref, said) > 0 for ref in reference.terms
+               if ref not in GENERIC_VERBS and ref not in common for said in utterance.terms)
 
 
 def token_overlap_score(utterance: Analysis, reference: Analysis) -> float:
