@@ -1208,3 +1208,13 @@ async def test_a_symptom_with_a_request_to_come_in_starts_the_booking():
     assert asked.text.startswith("I'm sorry to hear that.") and "What time on" in asked.text
     [offered] = await clinic_turns("my tooth hurts")
     assert offered.text.endswith("Would you like that?")
+
+
+@pytest.mark.asyncio
+async def test_next_week_asks_which_day_and_the_day_is_next_weeks():
+    *_, week, time_only, day, time_ = await clinic_turns(
+        "I'd like to book a cleaning", "sometime next week", "10", "wednesday", "2")
+    assert week.text == "Which day next week?"  # was "Sorry, I didn't catch a day or time."
+    assert time_only.text == "Sorry, I didn't catch the day. Which day next week?"
+    assert day.text == "What time on Wednesday, December 9?"  # not today, Wednesday the 2nd
+    assert "Wednesday, December 9 at 2 PM" in time_.text

@@ -105,3 +105,14 @@ def test_a_booked_moment_is_recalled_as_said_not_as_stored():
     assert spoken_moments("when 2026-12-07T10:00:00-05:00 (asked on December 4)") == (
         "when Monday, December 7 at 10 AM (asked on December 4)")
     assert spoken_moments("on 2026-12-08") == "on Tuesday, December 8"
+
+
+def test_a_week_without_its_day_asks_which_day_and_keeps_the_week():
+    from calls.realtime.providers.llm.offline.when import WhenProblem
+
+    clock = Clock(now=NOW, hours=CLINIC)
+    asked = when_value("date-time", "sometime next week", clock)
+    assert isinstance(asked, WhenProblem) and asked == "Which day next week?" and asked.needs_time
+    # then the day names the week's Wednesday, not this week's (today)
+    assert str(when_value("date-time", "wednesday at 2", clock, "sometime next week")).startswith(
+        "2026-12-09T14:00")

@@ -86,6 +86,7 @@ from calls.realtime.providers.llm.offline.tool_kinds import (
 )
 from calls.realtime.providers.llm.offline.when import (
     DATE_FORMATS,
+    WEEK_ONLY,
     Clock,
     clock_of,
     parse_when,
@@ -412,11 +413,14 @@ class _Turn:
         if isinstance(value, NeedsTime):  # "Tuesday": ask for the time, keep the day
             if self._names_a_day(text) or not flow.partial:
                 # A new day replaces the one kept ("10" misheard must not join it: "monday 10"
-                # then "ten" was read as 10:10).
+                # then "ten" was read as 10:10), or names the day of the week kept.
+                partial = (f"{flow.partial} {text}" if WEEK_ONLY.search(flow.partial.lower())
+                           else text)
                 return (_Reply(value.hint, intent="fill"),
-                        replace(state, misses=0, flow=replace(flow, partial=text)))
+                        replace(state, misses=0, flow=replace(flow, partial=partial)))
             # The time was asked for and not given ("banana"): a question, or a miss
-            question, value = value.hint, Invalid("Sorry, I didn't catch the time.")
+            missing = "day" if WEEK_ONLY.search(flow.partial.lower()) else "time"
+            question, value = value.hint, Invalid(f"Sorry, I didn't catch the {missing}.")
         # A caller may ask something else mid-flow: answer it, then ask again.
         if dtmf is None and (
             isinstance(value, Invalid)

@@ -309,10 +309,25 @@ class WhenProblem(str):
         return problem
 
 
+# A week named without its day ("sometime next week").
+WEEK_ONLY = re.compile(r"\b(?:next week|the week after)\b")
+
 # An answer that is only a clock reading: "10", "ten thirty", "3 30 please".
 _BARE_HOUR = re.compile(
     rf"^(?:(?:about|around|maybe|say|um|uh|how about) )*(?:\d{{1,2}}|{_HOUR})"
     rf"(?: (?:\d{{2}}|{_MINUTE}))?(?: (?:please|then|is fine|works|if possible))?$")
+
+
+def _heard_with(text: str, partial: str, clock: Clock) -> When | None:
+    """The moment in `text`, completed by what the caller said before (`partial`)."""
+    heard = parse_when(text, clock.now, clock.hours)
+    if partial and (heard is None or not heard.has_date or WEEK_ONLY.search(_clean(partial))):
+        # "Monday", then "at ten"; "next week", then "Wednesday": Wednesday of next week
+        heard = parse_when(f"{partial} {text}", clock.now, clock.hours) or heard
+        if (heard is None or not heard.has_time) and _BARE_HOUR.match(_clean(text)):
+            # "10" or "ten thirty" to "What time on Monday?": the hour, as if "at" was said
+            heard = parse_when(f"{partial} at {_clean(text)}", clock.now, clock.hours) or heard
+    return heard
 
 
 def when_value(schema_format: str, text: str, clock: Clock,
@@ -320,12 +335,10 @@ def when_value(schema_format: str, text: str, clock: Clock,
     """The argument value for a date/time slot ("2026-12-08T15:30:00-05:00", "2026-12-08",
     "15:30"), or a WhenProblem. `partial` is what the caller said before ("Tuesday") when they
     were asked only for the time."""
-    heard = parse_when(text, clock.now, clock.hours)
-    if partial and (heard is None or not heard.has_date):
-        heard = parse_when(f"{partial} {text}", clock.now, clock.hours) or heard
-        if (heard is None or not heard.has_time) and _BARE_HOUR.match(_clean(text)):
-            # "10" or "ten thirty" to "What time on Monday?": the hour, as if "at" was said
-            heard = parse_when(f"{partial} at {_clean(text)}", clock.now, clock.hours) or heard
+    heard = _heard_with(text, partial, clock)
+    if (heard is None or not heard.has_date) and WEEK_ONLY.search(_clean(f"{partial} {text}")):
+        # "sometime next week" (or a time after it): kept, and the day asked for
+        return WhenProblem("Which day next week?", needs_time=True)
     if heard is None:
         return WhenProblem("Sorry, I didn't catch a day or time.", understood=False)
     moment = heard.moment
