@@ -1218,3 +1218,13 @@ async def test_next_week_asks_which_day_and_the_day_is_next_weeks():
     assert time_only.text == "Sorry, I didn't catch the day. Which day next week?"
     assert day.text == "What time on Wednesday, December 9?"  # not today, Wednesday the 2nd
     assert "Wednesday, December 9 at 2 PM" in time_.text
+
+
+@pytest.mark.asyncio
+async def test_a_time_refused_keeps_its_day():
+    refused, six = await restaurant_turns("table for 2 tomorrow at 4", "ok 6 then")
+    assert "closed at that time" in refused.text
+    assert refused.text.endswith("What time on Thursday, December 3?")  # not the day again
+    assert six.text == "Got it. What is your name for the booking?"
+    *_, closed_day = await restaurant_turns("book a table for monday at 7")
+    assert closed_day.text.endswith("What is the day and time of the reservation?")

@@ -89,6 +89,7 @@ from calls.realtime.providers.llm.offline.when import (
     WEEK_ONLY,
     Clock,
     clock_of,
+    open_day_of,
     parse_when,
 )
 
@@ -436,8 +437,13 @@ class _Turn:
             if asked and not value.understood:
                 return _Reply(f"{NO_ANSWER_LINE} {question}", intent="question"), state
         if isinstance(value, Invalid) and value.understood:
+            day = (open_day_of(text, self.clock) if self.clock is not None
+                   and schema.get("format") in DATE_FORMATS else "")
+            if day:  # "tomorrow at 4", closed at four: tomorrow is kept, its time asked again
+                flow = replace(flow, partial=day)
+                question = coerce(schema, day, None, self.clock).hint
             line = value.hint if value.alone else f"{value.hint} {question}"
-            return _Reply(line, intent="fill"), replace(state, misses=0)
+            return _Reply(line, intent="fill"), replace(state, misses=0, flow=flow)
         if isinstance(value, Invalid):
             missed = replace(state, misses=state.misses + 1)
             if missed.misses >= MISSES_BEFORE_HUMAN:

@@ -18,6 +18,7 @@ from calls.realtime.providers.llm.offline.when import (
     DATE_FORMATS,
     Clock,
     WhenProblem,
+    open_day_of,
     parse_when,
     when_value,
 )
@@ -428,6 +429,8 @@ def prefilled(tool: ToolSpec, text: str, args: dict[str, Any],
                 found[name] = value
             elif parse_when(text, clock.now, clock.hours) is not None:
                 result.problem = value.hint
+                # closed at that time, open that day: the day is kept, its time asked for
+                result.partial = open_day_of(text, clock)
         elif is_person_name(name, schema):
             given = _NAME_IN_REQUEST.search(text)
             value = person_name(given.group(1)) if given else None

@@ -314,8 +314,9 @@ WEEK_ONLY = re.compile(r"\b(?:next week|the week after)\b")
 
 # An answer that is only a clock reading: "10", "ten thirty", "3 30 please".
 _BARE_HOUR = re.compile(
-    rf"^(?:(?:about|around|maybe|say|um|uh|how about) )*(?:\d{{1,2}}|{_HOUR})"
-    rf"(?: (?:\d{{2}}|{_MINUTE}))?(?: (?:please|then|is fine|works|if possible))?$")
+    r"^(?:(?:about|around|maybe|say|um|uh|how about|ok|okay|so|well|then|at) )*"
+    rf"(?P<clock>(?:\d{{1,2}}|{_HOUR})(?: (?:\d{{2}}|{_MINUTE}))?)"
+    r"(?: (?:please|then|is fine|works|if possible))?$")
 
 
 def _heard_with(text: str, partial: str, clock: Clock) -> When | None:
@@ -324,10 +325,24 @@ def _heard_with(text: str, partial: str, clock: Clock) -> When | None:
     if partial and (heard is None or not heard.has_date or WEEK_ONLY.search(_clean(partial))):
         # "Monday", then "at ten"; "next week", then "Wednesday": Wednesday of next week
         heard = parse_when(f"{partial} {text}", clock.now, clock.hours) or heard
-        if (heard is None or not heard.has_time) and _BARE_HOUR.match(_clean(text)):
-            # "10" or "ten thirty" to "What time on Monday?": the hour, as if "at" was said
-            heard = parse_when(f"{partial} at {_clean(text)}", clock.now, clock.hours) or heard
+        bare = _BARE_HOUR.match(_clean(text))
+        if (heard is None or not heard.has_time) and bare:
+            # "10" or "ok ten thirty then" to "What time on Monday?": the hour, as if "at" was
+            # said
+            heard = parse_when(f"{partial} at {bare['clock']}", clock.now, clock.hours) or heard
     return heard
+
+
+def open_day_of(text: str, clock: Clock) -> str:
+    """The day of a moment refused for its time ("tomorrow at 4": closed at four) as a partial
+    answer ("December 3"), when the business is open that day; "" otherwise."""
+    heard = parse_when(text, clock.now, clock.hours)
+    if heard is None or not (heard.has_date and heard.has_time):
+        return ""
+    moment = heard.moment
+    if not clock.hours.open_on(moment.weekday()) or moment.date() < clock.now.date():
+        return ""
+    return f"{moment:%B} {moment.day}"
 
 
 def when_value(schema_format: str, text: str, clock: Clock,
