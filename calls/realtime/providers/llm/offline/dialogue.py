@@ -441,7 +441,7 @@ class _Turn:
                    and schema.get("format") in DATE_FORMATS else "")
             if day:  # "tomorrow at 4", closed at four: tomorrow is kept, its time asked again
                 flow = replace(flow, partial=day)
-                question = coerce(schema, day, None, self.clock).hint
+                question = getattr(coerce(schema, day, None, self.clock), "hint", question)
             line = value.hint if value.alone else f"{value.hint} {question}"
             return _Reply(line, intent="fill"), replace(state, misses=0, flow=flow)
         if isinstance(value, Invalid):
@@ -509,9 +509,12 @@ class _Turn:
         if state.flow.confirming:
             return confirm_question(tool, state.flow.args)
         slot = missing_arguments(tool, state.flow.args)[0]
+        question = slot_question(slot, schema_of(tool, slot))
         if state.flow.partial and self.clock is not None:
-            return coerce(schema_of(tool, slot), state.flow.partial, None, self.clock).hint
-        return slot_question(slot, schema_of(tool, slot))
+            # "What time on Friday?" (a day kept without its time is never a value)
+            return getattr(coerce(schema_of(tool, slot), state.flow.partial, None, self.clock),
+                           "hint", question)
+        return question
 
     def _declined_human(self, state: _State) -> tuple[_Reply, _State]:
         state = replace(state, offered_human=False, misses=0)
