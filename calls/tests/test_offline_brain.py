@@ -1007,11 +1007,15 @@ def test_a_question_matched_only_on_its_verb_is_not_answered():
     ("dental", "my tooth whitening appointment is on monday", "book"),
 ])
 def test_a_report_whose_last_word_was_misheard_is_still_a_problem(agent, heard, intent):
+    assert demo_reply(agent, heard).intent == intent
+
+
+def demo_reply(agent_key: str, said: str):
+    """The reply of the demo agent `agent_key` to `said` as the first words of a call."""
     from agents.demo_agents import DEMO_AGENTS
     from learning.quality.text import first_reply
 
-    demo = next(demo for demo in DEMO_AGENTS if demo.key == agent)
-    assert first_reply(demo, heard).intent == intent
+    return first_reply(next(demo for demo in DEMO_AGENTS if demo.key == agent_key), said)
 
 
 # Phrasings of a second held-out round (learning/quality/sets/heldout, 2026-12-08) that the
@@ -1039,11 +1043,7 @@ def test_a_report_whose_last_word_was_misheard_is_still_a_problem(agent, heard, 
     ("restaurant", "do you have any tables free on friday", "book"),
 ])
 def test_requests_said_another_way_are_placed(agent_key, said, intent):
-    from agents.demo_agents import DEMO_AGENTS
-    from learning.quality.text import first_reply
-
-    demo = next(demo for demo in DEMO_AGENTS if demo.key == agent_key)
-    assert first_reply(demo, said).intent == intent
+    assert demo_reply(agent_key, said).intent == intent
 
 
 @pytest.mark.parametrize(("agent_key", "said", "answer_holds"), [
@@ -1060,11 +1060,7 @@ def test_requests_said_another_way_are_placed(agent_key, said, intent):
     ("restaurant", "what's on the menu today", "don't have an answer"),
 ])
 def test_questions_said_another_way_find_their_answer(agent_key, said, answer_holds):
-    from agents.demo_agents import DEMO_AGENTS
-    from learning.quality.text import first_reply
-
-    demo = next(demo for demo in DEMO_AGENTS if demo.key == agent_key)
-    assert answer_holds in first_reply(demo, said).text
+    assert answer_holds in demo_reply(agent_key, said).text
 
 
 def test_how_much_notice_is_not_a_price():
