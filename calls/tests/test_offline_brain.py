@@ -1224,3 +1224,14 @@ async def test_a_time_refused_keeps_its_day():
     assert six.text == "Got it. What is your name for the booking?"
     *_, closed_day = await restaurant_turns("book a table for monday at 7")
     assert closed_day.text.endswith("What is the day and time of the reservation?")
+
+
+@pytest.mark.asyncio
+async def test_a_ticket_summary_leaves_out_the_hello():
+    from agents.demo_agents import HELP_DESK
+    from learning.quality.text import conversation_for
+
+    brain, conversation = OfflineBrain(), conversation_for(HELP_DESK)
+    await caller_says(brain, conversation, "hi, it's Dave from accounts, my outlook won't open")
+    read_back = await caller_says(brain, conversation, "urgent")
+    assert 'summary "my outlook won\'t open"' in read_back.text

@@ -140,6 +140,22 @@ class _Reply:
     expects: tuple[str, ...] = ()
 
 
+# A greeting or an introduction before the point: "hi, it's Dave from accounts, …".
+_GREETING_CLAUSE = re.compile(
+    r"^\s*(?:(?:hi|hello|hey|good (?:morning|afternoon|evening))(?: there)?"
+    r"|(?:it's|it is|this is|my name is|i'm|i am) [a-z]+(?: [a-z]+)?(?: (?:from|in) [a-z ]+)?)"
+    r"\s*[,.!]\s*", re.IGNORECASE)
+
+
+def _without_greeting(text: str) -> str:
+    """The caller's words from their point on (a ticket's summary): greetings and "it's Dave
+    from accounts" before a comma are dropped; nothing is dropped when nothing would remain."""
+    rest = text.strip()
+    while (found := _GREETING_CLAUSE.match(rest)) and rest[found.end():].strip():
+        rest = rest[found.end():]
+    return rest.strip()
+
+
 class _Turn:
     """Decides the reply to one caller turn from the state the earlier turns left."""
 
@@ -355,7 +371,8 @@ class _Turn:
         given = prefilled(tool, text, enum_values_in(tool, text, defaults), self.clock)
         described = first_text_argument(tool) if intent == "problem" else None
         if described is not None and described not in given.args:
-            given.args[described] = text.strip()  # the caller's own words describe the problem
+            # the caller's own words describe the problem, without their hello
+            given.args[described] = _without_greeting(text)
         flow = _Flow(tool_index, given.args, partial=given.partial)
         opening = f"{lead}I can help with that." if lead else "Sure, I can help with that."
         acknowledgement = f"{opening} {given.problem}".strip()
