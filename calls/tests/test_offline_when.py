@@ -116,3 +116,11 @@ def test_a_week_without_its_day_asks_which_day_and_keeps_the_week():
     # then the day names the week's Wednesday, not this week's (today)
     assert str(when_value("date-time", "wednesday at 2", clock, "sometime next week")).startswith(
         "2026-12-09T14:00")
+
+
+def test_first_thing_is_the_opening_time_of_the_day_asked_for():
+    clock = Clock(now=NOW, hours=CLINIC)
+    assert when_value("date-time", "first thing", clock, "thursday").startswith(
+        "2026-12-03T09:00")
+    assert when_value("date-time", "as early as possible on saturday", clock).startswith(
+        "2026-12-05T09:00")

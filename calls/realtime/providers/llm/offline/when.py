@@ -319,9 +319,21 @@ _BARE_HOUR = re.compile(
     r"(?: (?:please|then|is fine|works|if possible))?$")
 
 
+# "First thing", "as early as possible": the business's opening time on the day asked for.
+_FIRST_THING = re.compile(r"\b(?:first thing|as early as (?:possible|you can)|earliest"
+                          r"|when you open)\b")
+
+
 def _heard_with(text: str, partial: str, clock: Clock) -> When | None:
     """The moment in `text`, completed by what the caller said before (`partial`)."""
     heard = parse_when(text, clock.now, clock.hours)
+    if _FIRST_THING.search(_clean(text)) and (heard is None or not heard.has_time):
+        day = parse_when(f"{partial} {text}" if partial else text, clock.now, clock.hours)
+        if day is not None and day.has_date and clock.hours.week and any(clock.hours.week):
+            opening = next(iter(clock.hours.week[day.moment.weekday()]), None)
+            if opening is not None:
+                return When(datetime.combine(day.moment.date(), opening[0], clock.now.tzinfo),
+                            has_date=True, has_time=True)
     if partial and (heard is None or not heard.has_date or WEEK_ONLY.search(_clean(partial))):
         # "Monday", then "at ten"; "next week", then "Wednesday": Wednesday of next week
         heard = parse_when(f"{partial} {text}", clock.now, clock.hours) or heard
