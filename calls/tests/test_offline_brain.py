@@ -1235,3 +1235,15 @@ async def test_a_ticket_summary_leaves_out_the_hello():
     await caller_says(brain, conversation, "hi, it's Dave from accounts, my outlook won't open")
     read_back = await caller_says(brain, conversation, "urgent")
     assert 'summary "my outlook won\'t open"' in read_back.text
+
+
+@pytest.mark.asyncio
+async def test_an_argument_given_out_of_turn_is_taken():
+    *_, party, read_back = await restaurant_turns(
+        "I'd like to book a table", "for 4", "saturday at 8", "Kim")
+    # "for 4" when asked the day was "Sorry, I didn't catch a day or time"
+    assert party.text == "Got it. What is the day and time of the reservation?"
+    # read back in the schema's order, not the order the caller gave them
+    assert "a table for Saturday, December 5 at 8 PM, party size 4, and name Kim" in read_back.text
+    [available] = await clinic_turns("do you have anything available tomorrow afternoon")
+    assert available.text.endswith("What time on Thursday, December 3?")

@@ -439,6 +439,21 @@ class _Turn:
             # The time was asked for and not given ("banana"): a question, or a miss
             missing = "day" if WEEK_ONLY.search(flow.partial.lower()) else "time"
             question, value = value.hint, Invalid(f"Sorry, I didn't catch the {missing}.")
+        not_the_answer = self._not_the_answer(state, flow, text, dtmf, value, question)
+        if not_the_answer is not None:
+            return not_the_answer
+        flow = replace(flow, args={**flow.args, slot: value}, partial="")
+        reply, state = self._advance(replace(state, misses=0), flow, "Got it.")
+        reply.intent = "fill"
+        return reply, state
+
+    def _not_the_answer(self, state: _State, flow: _Flow, text: str, dtmf: str | None,
+                        value: Any, question: str) -> tuple[_Reply, _State] | None:
+        """The reply when the caller's words are no answer to `question`: a question of their
+        own answered, a refusal with its reason, another argument taken, or a miss; None when
+        `value` is the answer."""
+        tool = self.conversation.tools[flow.tool]
+        schema = schema_of(tool, missing_arguments(tool, flow.args)[0])
         # A caller may ask something else mid-flow: answer it, then ask again.
         if dtmf is None and (
             isinstance(value, Invalid)
@@ -461,12 +476,27 @@ class _Turn:
                 question = getattr(coerce(schema, day, None, self.clock), "hint", question)
             line = value.hint if value.alone else f"{value.hint} {question}"
             return _Reply(line, intent="fill"), replace(state, misses=0, flow=flow)
+        if isinstance(value, Invalid) and dtmf is None:
+            out_of_turn = self._out_of_turn(state, flow, text)
+            if out_of_turn is not None:
+                return out_of_turn
         if isinstance(value, Invalid):
             missed = replace(state, misses=state.misses + 1)
             if missed.misses >= MISSES_BEFORE_HUMAN:
                 return _Reply(OFFER_HUMAN_LINE), replace(missed, offered_human=True)
             return _Reply(f"{value.hint} {question}"), missed
-        flow = replace(flow, args={**flow.args, slot: value}, partial="")
+        return None
+
+    def _out_of_turn(self, state: _State, flow: _Flow,
+                     text: str) -> tuple[_Reply, _State] | None:
+        """Another of the tool's arguments given instead of the one asked for ("for 4" when
+        asked the day): taken, and the question still open asked; None when there is none."""
+        if self.clock is None:
+            return None
+        given = prefilled(self.conversation.tools[flow.tool], text, flow.args, self.clock)
+        if not set(given.args) - set(flow.args):
+            return None
+        flow = replace(flow, args=given.args, partial=given.partial or flow.partial)
         reply, state = self._advance(replace(state, misses=0), flow, "Got it.")
         reply.intent = "fill"
         return reply, state

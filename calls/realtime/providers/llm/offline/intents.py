@@ -139,6 +139,7 @@ BOOK = _any([
     r"(?:any|have you got|do you have) (?:openings|availability|free slots|slots|room)",
     rf"(?:have you got|do you have|are there)(?: any)? (?:free )?{_THING}(?: free| available| left"
     rf"| open)",
+    r"(?:have you got|do you have|is there) (?:anything|something) (?:available|free|open)",
 ])
 # A symptom, a fault or a complaint: something is wrong for the caller.
 PROBLEM = _any([

@@ -172,8 +172,12 @@ def _action(tool: ToolSpec) -> str:
 def confirm_question(tool: ToolSpec, args: dict[str, Any]) -> str:
     """The read-back before a tool that changes something runs."""
     details = []
-    for name, value in args.items():
-        schema = tool.parameters.get("properties", {}).get(name, {})
+    properties = tool.parameters.get("properties", {})
+    # In the schema's order, however the caller gave them ("for 4", then the day)
+    ordered = sorted(args.items(), key=lambda item: (
+        list(properties).index(item[0]) if item[0] in properties else len(properties)))
+    for name, value in ordered:
+        schema = properties.get(name, {})
         if schema.get("format") in DATE_FORMATS and isinstance(value, str):
             details.append(f"for {spoken_moment(value)}")
         elif isinstance(value, str) and len(value.split()) > 3:  # the caller's own words
