@@ -1239,7 +1239,7 @@ async def test_a_ticket_summary_leaves_out_the_hello():
 
 @pytest.mark.asyncio
 async def test_an_argument_given_out_of_turn_is_taken():
-    *_, party, read_back = await restaurant_turns(
+    _, party, _, read_back = await restaurant_turns(
         "I'd like to book a table", "for 4", "saturday at 8", "Kim")
     # "for 4" when asked the day was "Sorry, I didn't catch a day or time"
     assert party.text == "Got it. What is the day and time of the reservation?"
