@@ -124,3 +124,14 @@ def test_first_thing_is_the_opening_time_of_the_day_asked_for():
         "2026-12-03T09:00")
     assert when_value("date-time", "as early as possible on saturday", clock).startswith(
         "2026-12-05T09:00")
+
+
+@pytest.mark.parametrize(("said", "moment"), [
+    ("monday at 10, actually 11", "2026-12-07T11:00"),
+    ("friday at 7, no wait, make that 8", "2026-12-04T20:00"),
+    ("monday at 10, actually tuesday", "2026-12-08T10:00"),
+    ("sorry, friday at 10", "2026-12-04T10:00"),
+])
+def test_a_caller_correcting_themselves_mid_sentence_is_taken_at_their_last_word(said, moment):
+    heard = parse_when(said, NOW, parse_hours("Mon-Sun 09:00-22:00"))
+    assert heard is not None and heard.moment.isoformat().startswith(moment)

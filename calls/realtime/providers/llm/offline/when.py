@@ -211,6 +211,23 @@ def _dateparser_date(text: str, now: datetime) -> date | None:
     return parsed.date() if parsed is not None else None
 
 
+# The caller corrects themselves mid-sentence: "at 7, no wait, make that 8", "at 10, actually 11".
+_SELF_CORRECTION = re.compile(r"\b(?:actually|no wait|wait|i mean|or rather|make (?:that|it)"
+                              r"|sorry|no)\b")
+
+
+def _corrected(cleaned: str) -> tuple[str, str]:
+    """(what came before the caller's last self-correction, what they said after it), the
+    second read first; ("…", "") when they did not correct themselves. A bare hour after the
+    correction ("actually 11") is a time."""
+    found = next(reversed(list(_SELF_CORRECTION.finditer(cleaned))), None)
+    if found is None or not cleaned[:found.start()].strip():
+        return cleaned, ""
+    after = re.sub(rf"^(?:{_SELF_CORRECTION.pattern}|\s)+", "", cleaned[found.end():].strip())
+    bare = _BARE_HOUR.match(after)
+    return cleaned[:found.start()], f"at {bare['clock']}" if bare else after
+
+
 def parse_when(text: str, now: datetime, hours: BusinessHours = UNLIMITED) -> When | None:
     """The moment `text` asks for (in `now`'s time zone), or None when it names no day or time.
 
@@ -218,8 +235,9 @@ def parse_when(text: str, now: datetime, hours: BusinessHours = UNLIMITED) -> Wh
     (`has_time` False: ask for one).
     """
     cleaned = _clock_words(_clean(text))
-    clock = _time_of(cleaned)
-    day = _date_of(cleaned, now.date())
+    before, after = _corrected(cleaned)
+    clock = _time_of(after) or _time_of(before)
+    day = _date_of(after, now.date()) or _date_of(before, now.date())
     if day is None and clock is None and re.search(r"\d|" + "|".join(_MONTHS), cleaned):
         day = _dateparser_date(cleaned, now)
     if day is None and clock is None:
