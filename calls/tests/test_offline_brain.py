@@ -1041,6 +1041,10 @@ def demo_reply(agent_key: str, said: str):
     ("dental", "can you look at my booking", "book"),  # not a symptom
     ("restaurant", "I'd like to leave a message for the manager", "human"),
     ("restaurant", "do you have any tables free on friday", "book"),
+    # a question about nothing but a moment asks for it; one about something else does not
+    ("dental", "is saturday morning ok", "book"),
+    ("restaurant", "is saturday at seven possible", "book"),  # "seven" was read as "serve"
+    ("restaurant", "do you serve brunch on sunday", "question"),
 ])
 def test_requests_said_another_way_are_placed(agent_key, said, intent):
     assert demo_reply(agent_key, said).intent == intent

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from aybiza.core.spoken import YES_WORDS, yes_no
+from aybiza.core.spoken import ONES, YES_WORDS, yes_no
 from calls.realtime.call_control import (
     FORGET_CALLER,
     TRANSFER_CALL,
@@ -147,6 +147,21 @@ _GREETING_CLAUSE = re.compile(
     r"\s*[,.!]\s*", re.IGNORECASE)
 
 
+# The terms a question about a moment is made of ("is saturday morning ok?"), as `analyse`
+# writes them: days, parts of the day, hours, and words that ask whether it suits.
+_WHEN_TERMS = frozenset({"@day", "@booking"} | {term for term in analyse(" ".join([
+    "morning afternoon evening night tonight lunchtime noon am pm oclock ok okay fine good",
+    "possible free work works alright right time day around", *ONES[1:13],
+    "thirty fifteen forty five"])).terms if not term.startswith("@")})  # "seven" reads as @services
+
+
+def _only_when(norm: str) -> bool:
+    """A question that asks about nothing but a moment ("is saturday morning ok?", "anything
+    on friday at ten?"): a caller asking for that moment, not a question the knowledge answers
+    ("do you serve brunch on sunday")."""
+    return all(term in _WHEN_TERMS or term.isdigit() for term in analyse(norm).terms)
+
+
 def _without_greeting(text: str) -> str:
     """The caller's words from their point on (a ticket's summary): greetings and "it's Dave
     from accounts" before a comma are dropped; nothing is dropped when nothing would remain."""
@@ -277,8 +292,8 @@ class _Turn:
     def _unplaced(self, state: _State, text: str, norm: str) -> tuple[_Reply, _State]:
         """What no intent, entry or tool took."""
         booking = tool_of_kind(self.conversation.tools, "book")
-        if booking is not None and self._names_a_day(text) and not QUESTION_START.match(
-                norm.lower()):
+        if booking is not None and self._names_a_day(text) and (
+                not QUESTION_START.match(norm.lower()) or _only_when(norm)):
             # It names a day ("can i common on monday at ten", the recogniser's "Can I come in
             # on Monday at ten?"): a caller asking for a day wants a booking. The day and time
             # are taken and checked against the hours as usual.

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from aybiza.core.spoken import ONES_VALUE, TENS_VALUE
+
 
 def split_words(text: str) -> list[str]:
     """Whitespace-separated words: keeps long vocabulary lists readable."""
@@ -145,7 +147,8 @@ def normalise(text: str) -> str:
 def _concept(token: str) -> str | None:
     """The concept a token stands for, tolerating small recognition errors ("locatid")."""
     found = _CONCEPT_OF.get(token) or _CONCEPT_OF.get(_stem(token))
-    if found or token in _STOP_WORDS or len(token) < 4 or not token.isalpha():
+    if (found or token in _STOP_WORDS or len(token) < 4 or not token.isalpha()
+            or token in ONES_VALUE or token in TENS_VALUE):  # "seven" is not "serve"
         return found
     close = difflib.get_close_matches(token, _FUZZY_VOCABULARY, n=1, cutoff=0.8)
     # The first sound is rarely misheard; "looking" is not "booking".
