@@ -1251,3 +1251,11 @@ async def test_an_argument_given_out_of_turn_is_taken():
     assert "a table for Saturday, December 5 at 8 PM, party size 4, and name Kim" in read_back.text
     [available] = await clinic_turns("do you have anything available tomorrow afternoon")
     assert available.text.endswith("What time on Thursday, December 3?")
+
+
+@pytest.mark.asyncio
+async def test_a_part_of_the_day_to_what_time_gets_that_days_hours():
+    *_, morning, ten = await clinic_turns("I'd like to book", "next monday", "morning", "10")
+    assert morning.text == ("Sure. What time in the morning on Monday, December 7? We're open "
+                            "9 AM to 5 PM that day.")  # was "Sorry, I didn't catch the time."
+    assert "Monday, December 7 at 10 AM" in ten.text

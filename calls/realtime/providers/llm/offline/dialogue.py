@@ -91,6 +91,7 @@ from calls.realtime.providers.llm.offline.when import (
     clock_of,
     open_day_of,
     parse_when,
+    part_of_day_question,
 )
 
 HOLD_LINE = "Please hold while I put you through."
@@ -451,7 +452,12 @@ class _Turn:
                            else text)
                 return (_Reply(value.hint, intent="fill"),
                         replace(state, misses=0, flow=replace(flow, partial=partial)))
-            # The time was asked for and not given ("banana"): a question, or a miss
+            # The time was asked for and not given ("banana"): a question, or a miss; a part
+            # of the day ("morning") is asked about with that day's hours
+            narrowed = (part_of_day_question(text, flow.partial, self.clock)
+                        if self.clock is not None else "")
+            if narrowed:
+                return _Reply(f"Sure. {narrowed}", intent="fill"), replace(state, misses=0)
             missing = "day" if WEEK_ONLY.search(flow.partial.lower()) else "time"
             question, value = value.hint, Invalid(f"Sorry, I didn't catch the {missing}.")
         not_the_answer = self._not_the_answer(state, flow, text, dtmf, value, question)

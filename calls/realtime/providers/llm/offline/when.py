@@ -363,6 +363,25 @@ def _heard_with(text: str, partial: str, clock: Clock) -> When | None:
     return heard
 
 
+_PART_OF_DAY = re.compile(r"\b(?:morning|afternoon|evening|lunchtime|lunch time|tonight)\b")
+
+
+def part_of_day_question(text: str, partial: str, clock: Clock) -> str:
+    """For "morning" said to "What time on Monday?": the time asked for again with that part
+    of the day and the hours of that day ("What time in the morning on Monday, December 7?
+    We're open 9 AM to 5 PM that day."); "" when no part of the day was said."""
+    part = _PART_OF_DAY.search(_clean(text))
+    day = parse_when(partial, clock.now, clock.hours) if partial else None
+    if part is None or day is None or not day.has_date:
+        return ""
+    ranges = clock.hours.week[day.moment.weekday()] if any(clock.hours.week) else ()
+    opening = " and ".join(f"{spoken_time(start)} to {spoken_time(end)}" for start, end in ranges)
+    said = {"tonight": "in the evening", "lunchtime": "at lunchtime",
+            "lunch time": "at lunchtime"}.get(part[0], f"in the {part[0]}")
+    question = f"What time {said} on {day.spoken()}?"
+    return f"{question} We're open {opening} that day." if opening else question
+
+
 def open_day_of(text: str, clock: Clock) -> str:
     """The day of a moment refused for its time ("tomorrow at 4": closed at four) as a partial
     answer ("December 3"), when the business is open that day; "" otherwise."""
