@@ -89,6 +89,7 @@ from calls.realtime.providers.llm.offline.when import (
     WEEK_ONLY,
     Clock,
     clock_of,
+    day_said,
     open_day_of,
     parse_when,
     part_of_day_question,
@@ -359,7 +360,7 @@ class _Turn:
                     moment = datetime.fromisoformat(value)
                 except ValueError:
                     continue
-                days[name] = f"{moment:%B} {moment.day}"
+                days[name] = day_said(moment)
         return days
 
     def _names_a_day(self, text: str) -> bool:

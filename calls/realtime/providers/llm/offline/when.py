@@ -347,7 +347,7 @@ def _heard_with(text: str, partial: str, clock: Clock) -> When | None:
     heard = parse_when(text, clock.now, clock.hours)
     if _FIRST_THING.search(_clean(text)) and (heard is None or not heard.has_time):
         day = parse_when(f"{partial} {text}" if partial else text, clock.now, clock.hours)
-        if day is not None and day.has_date and clock.hours.week and any(clock.hours.week):
+        if day is not None and day.has_date and any(clock.hours.week):
             opening = next(iter(clock.hours.week[day.moment.weekday()]), None)
             if opening is not None:
                 return When(datetime.combine(day.moment.date(), opening[0], clock.now.tzinfo),
@@ -391,6 +391,11 @@ def open_day_of(text: str, clock: Clock) -> str:
     moment = heard.moment
     if not clock.hours.open_on(moment.weekday()) or moment.date() < clock.now.date():
         return ""
+    return day_said(moment)
+
+
+def day_said(moment: datetime) -> str:
+    """A moment's day as a caller's partial answer would say it: "December 7"."""
     return f"{moment:%B} {moment.day}"
 
 
