@@ -69,6 +69,7 @@ CONVERSATION_PHRASES: tuple[str, ...] = (
     "never mind", "forget it", "cancel that", "stop", "no forget about it",
     "pardon", "say that again", "come again", "can you repeat that please", "excuse me",
     "hello is anyone there", "are you still there", "can you hear me",
+    "hi i need help", "can you help me", "i need some assistance",
 )
 # Faults, for an agent whose tool takes problem reports (the brain opens a ticket for them).
 FAULT_PHRASES: tuple[str, ...] = (

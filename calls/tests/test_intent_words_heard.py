@@ -17,6 +17,7 @@ from calls.realtime.providers.llm.offline.intents import (
     COMPLAINT,
     GOODBYE,
     GREETING,
+    HELP_REQUEST,
     PRESENCE,
     PROBLEM,
     REPEAT,
@@ -46,7 +47,8 @@ def _model_words(demo) -> frozenset[str]:
 def test_every_agent_can_hear_what_the_brain_takes_for_a_person_a_complaint_or_a_goodbye():
     for demo in DEMO_AGENTS:
         words = _model_words(demo)
-        for intent in (_HUMAN, COMPLAINT, GOODBYE, THANKS, GREETING, CANCEL, REPEAT, PRESENCE):
+        for intent in (_HUMAN, COMPLAINT, GOODBYE, THANKS, GREETING, CANCEL, REPEAT, PRESENCE,
+                       HELP_REQUEST):
             unheard = sorted(w for w in _pattern_words(intent) if not _heard_by(words, w))
             assert unheard == [], (demo.key, unheard)
 

@@ -1259,3 +1259,15 @@ async def test_a_part_of_the_day_to_what_time_gets_that_days_hours():
     assert morning.text == ("Sure. What time in the morning on Monday, December 7? We're open "
                             "9 AM to 5 PM that day.")  # was "Sorry, I didn't catch the time."
     assert "Monday, December 7 at 10 AM" in ten.text
+
+
+@pytest.mark.asyncio
+async def test_help_asked_for_is_offered_and_a_choice_changed_at_the_read_back_is_taken():
+    from agents.demo_agents import HELP_DESK
+    from learning.quality.text import conversation_for
+
+    brain, conversation = OfflineBrain(), conversation_for(HELP_DESK)
+    said = ["hi I need help", "my laptop is really slow", "normal", "no wait, make it urgent"]
+    help_, *_, changed = [await caller_says(brain, conversation, words) for words in said]
+    assert help_.text == "Of course. What can I help you with?"  # was the help desk's hours
+    assert "urgency urgent. Shall I go ahead?" in changed.text  # was "let's fix that"

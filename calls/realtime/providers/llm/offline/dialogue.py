@@ -31,6 +31,7 @@ from calls.realtime.providers.llm.offline.intents import (
     DTMF_ENTRY,
     FORGET_ME,
     GREETING,
+    HELP_REQUEST,
     PRESENCE,
     PROBLEM,
     REPEAT,
@@ -264,6 +265,8 @@ class _Turn:
             return _Reply(f"You're welcome. {ANYTHING_ELSE}", intent="thanks"), understood
         if GREETING.match(norm):
             return _Reply("Hello! How can I help you today?", intent="greeting"), understood
+        if HELP_REQUEST.match(norm.lower()):  # not the help desk's hours ("help")
+            return _Reply("Of course. What can I help you with?", intent="greeting"), understood
         if BARE_NO.match(norm):
             # "No" after "anything else?" ends the call; elsewhere it just hands the floor back.
             if "anything else" in self.heard_last.lower():
@@ -406,8 +409,8 @@ class _Turn:
         if CANCEL.match(norm):
             return _Reply(f"Okay, I've cancelled that. {ANYTHING_ELSE}", intent="cancel"), _State()
         correction = prefilled(tool, text, {}, self.clock, days=self._days_of(tool, flow))
-        changed = {name: value for name, value in correction.args.items()
-                   if flow.args.get(name) != value}
+        said = {**correction.args, **enum_values_in(tool, text, {})}  # "make it urgent"
+        changed = {name: value for name, value in said.items() if flow.args.get(name) != value}
         if changed:
             flow = replace(flow, args={**flow.args, **changed}, confirming=False)
             reply, state = self._advance(state, flow, "Okay.")

@@ -82,6 +82,13 @@ PRESENCE = re.compile(
     r"|you there|is this thing on)(?: hello)?$")
 
 
+# A request for help that says nothing yet of what for: "hi, I need help", "can you help me?".
+HELP_REQUEST = re.compile(
+    r"^(?:(?:hi|hello|hey|yes|yeah|um|uh)\s)*(?:i need (?:some )?help|i need assistance"
+    r"|can you help(?: me)?|could you help(?: me)?|i need some assistance|help)"
+    r"(?: (?:please|me))?$")
+
+
 BARE_NO = re.compile(r"^(?:no|nope|nah)(?: (?:thank you|thanks))?$")
 
 
