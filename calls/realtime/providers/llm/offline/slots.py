@@ -20,6 +20,7 @@ from calls.realtime.providers.llm.offline.when import (
     WhenProblem,
     open_day_of,
     parse_when,
+    says_a_clock_time,
     when_value,
 )
 
@@ -165,7 +166,7 @@ def argument_value(name: str, schema: dict[str, Any], text: str, dtmf: str | Non
 
 
 def _coerce_number(schema: dict[str, Any], kind: str, text: str, dtmf: str | None) -> Any:
-    if not dtmf and _CLOCK_TIME.search(text.lower()):
+    if not dtmf and says_a_clock_time(text):
         return Invalid("Sorry, I need a number.")  # "8 pm is fine" is a time, not eight
     together = None if dtmf else _people_together(text)
     if together is None and not dtmf and _ALONE.search(text.lower()):
@@ -209,6 +210,13 @@ _NEGATED_WORD = re.compile(
     r"\b(?:not|nothing|no|is not|isn't)\s+(?:very |that |too |really )?(\w+)")
 
 
+def _negations(text: str) -> tuple[str, str, set[str]]:
+    """(the words as said, the words without the options said with a negation, those options'
+    words): "not urgent, low is fine" chooses low, not urgent."""
+    said = normalise(text).lower()
+    return said, _NEGATED_WORD.sub(" ", said), set(_NEGATED_WORD.findall(said))
+
+
 def _pick_enum(options: list[Any], text: str, dtmf: str | None) -> Any:
     invalid = Invalid("Sorry, I didn't catch which one.")
     if not options:
@@ -216,14 +224,12 @@ def _pick_enum(options: list[Any], text: str, dtmf: str | None) -> Any:
     if dtmf:
         position = int(dtmf) if dtmf.isdigit() else 0
         return options[position - 1] if 1 <= position <= len(options) else invalid
-    # "not urgent, low is fine": an option said with a negation is not the one chosen.
-    said = normalise(text).lower()
-    norm = _NEGATED_WORD.sub(" ", said)
+    said, norm, negated = _negations(text)
     names = [normalise(str(option)).lower() for option in options]
     contained = _named(names, said, norm)
     if contained:
         return options[max(contained, key=lambda i: len(names[i]))]
-    narrowed = _without_negated(options, names, set(_NEGATED_WORD.findall(said)))
+    narrowed = _without_negated(options, names, negated)
     if narrowed is not None:
         return narrowed
     if all(isinstance(option, int | float) for option in options):
@@ -286,9 +292,7 @@ def _closest(options: list[Any], names: list[str], norm: str, invalid: Invalid) 
 
 def enum_values_in(tool: ToolSpec, text: str, args: dict[str, Any]) -> dict[str, Any]:
     """Enum arguments the caller already named while asking for the tool (exact words only)."""
-    said = normalise(text).lower()
-    norm = _NEGATED_WORD.sub(" ", said)  # "not express" names no option
-    negated = set(_NEGATED_WORD.findall(said))
+    _, norm, negated = _negations(text)  # "not express" names no option
     found = dict(args)
     properties = tool.parameters.get("properties", {})
     for name in required_arguments(tool):
@@ -334,11 +338,6 @@ def _people_together(text: str) -> float | None:
     # "a hundred and twenty", "one two and three" are numbers, not a party
     return total if about_people else None
 
-
-# A clock time in an answer: "8 pm", "seven o'clock" (never a count of people).
-_HOUR_SAID = "|".join(word for word, value in ONES_VALUE.items() if 1 <= value <= 12)
-_CLOCK_TIME = re.compile(rf"\b(?:\d{{1,2}}(?::\d{{2}})?|{_HOUR_SAID}) ?"
-                         r"(?:am|pm|a\.? ?m\.?|p\.? ?m\.?|o'? ?clock)\b")
 
 # How a caller gives a name: "under the name Smith", "it's for Maria", "my name is Ana Lopez".
 _NAME_LEAD = re.compile(

@@ -327,6 +327,15 @@ class WhenProblem(str):
         return problem
 
 
+# A clock time: "8 pm", "seven o'clock" (never a count of people).
+_CLOCK_TIME = re.compile(rf"\b(?:\d{{1,2}}(?::\d{{2}})?|{_HOUR}) ?"
+                         r"(?:am|pm|a\.? ?m\.?|p\.? ?m\.?|o'? ?clock)\b")
+
+
+def says_a_clock_time(text: str) -> bool:
+    return _CLOCK_TIME.search(text.lower()) is not None
+
+
 # A week named without its day ("sometime next week").
 WEEK_ONLY = re.compile(r"\b(?:next week|the week after)\b")
 
